@@ -1,0 +1,100 @@
+"""One async engine per process, with the per-backend settings that make it safe to share.
+
+SQLite: WAL so readers never wait on the writer, a busy timeout so several processes
+queue instead of failing, and BEGIN IMMEDIATE so a transaction that reads then writes
+cannot deadlock against another process (SQLite would fail it at once, timeout or not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+class DatabaseUnavailable(Exception):
+    """The configured database cannot be used; the message says why and what to do."""
+
+
+def async_url(url: str) -> URL:
+    """Accept the plain `sqlite:///hearth.db` / `postgresql://...` forms users write."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise DatabaseUnavailable(
+            f"database_url {url!r}: only sqlite:/// and postgresql:// URLs are supported"
+        )
+    if "+" not in parsed.drivername:
+        parsed = parsed.set(drivername=_ASYNC_DRIVERS[backend])
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not SQLite before anything opens (and so modifies) it."""
+    if not path.exists() or path.stat().st_size == 0:
+        if not path.parent.exists():
+            raise DatabaseUnavailable(
+                f"database file {path}: folder {path.parent} does not exist; create it first"
+            )
+        return
+    with path.open("rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise DatabaseUnavailable(
+            f"database file {path} is not a SQLite database (corrupt or another kind of file). "
+            "Hearth did not touch it: restore it from a backup or move it aside, "
+            "then start again to create a new one."
+        )
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_database(url: str, *, echo: bool = False) -> Database:
+    parsed = async_url(url)
+    path = sqlite_path(parsed)
+    if path is not None:
+        check_sqlite_file(path)
+    engine = create_async_engine(parsed, echo=echo, pool_pre_ping=path is None)
+    if parsed.get_backend_name() == "sqlite":
+        _tune_sqlite(engine)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))

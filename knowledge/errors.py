@@ -1,0 +1,21 @@
+"""Errors a person can cause: each carries a message written for that person."""
+
+
+class UserError(Exception):
+    """Shown to the person who acted (ephemeral reply, m.notice, a console line)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(UserError):
+    pass
+
+
+class NotAllowed(UserError):
+    pass
+
+
+class InvalidInput(UserError):
+    pass

@@ -1,0 +1,346 @@
+"""Insights: capture once per source message, edit with history, tag, delete."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from knowledge.db import Database
+from knowledge.directory import member_for_identity
+from knowledge.errors import InvalidInput, NotAllowed, NotFound
+from knowledge.models import Insight, InsightRevision, InsightTag, Member, Role, Source, Tag
+from knowledge.tags import normalize_tags
+from knowledge.upsert import insert_ignoring_conflict
+from knowledge.views import (
+    FORGOTTEN_NAME,
+    CaptureResult,
+    InsightView,
+    MemberInfo,
+    SourceMessage,
+    TagCount,
+)
+
+MAX_BODY_CHARS = 4000
+MAX_TITLE_CHARS = 300
+
+
+def validate_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise InvalidInput(
+            "Nothing to capture: write some text, e.g. `/insight Pair on reviews #practice`, "
+            "or reply to a message with `/insight`."
+        )
+    if len(body) > MAX_BODY_CHARS:
+        raise InvalidInput(
+            f"That insight is {len(body):,} characters; the limit is {MAX_BODY_CHARS:,}. "
+            "Shorten it or split it into several insights."
+        )
+    return body
+
+
+def validate_title(title: str | None) -> str | None:
+    if title is None or not title.strip():
+        return None
+    if len(title) > MAX_TITLE_CHARS:
+        raise InvalidInput(f"A title has at most {MAX_TITLE_CHARS} characters.")
+    return title.strip()
+
+
+def _name(member: Member | None) -> str:
+    if member is None or member.forgotten_at is not None:
+        return FORGOTTEN_NAME
+    return member.display_name
+
+
+def insight_view(row: Insight, revisions: int = 0) -> InsightView:
+    return InsightView(
+        id=row.id,
+        community_id=row.community_id,
+        title=row.title,
+        body=row.body,
+        tags=tuple(t.name for t in row.tags),
+        author_name=_name(row.author),
+        author_member_id=row.author_member_id,
+        curator_name=_name(row.curator),
+        curator_member_id=row.curator_member_id,
+        permalink=row.source.permalink,
+        source_platform=row.source.platform,
+        source_space=row.source.space,
+        source_channel=row.source.channel,
+        source_message_id=row.source.message_id,
+        source_deleted=row.source.deleted_at is not None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        revisions=revisions,
+    )
+
+
+_LOAD = (
+    selectinload(Insight.tags),
+    selectinload(Insight.author),
+    selectinload(Insight.curator),
+    selectinload(Insight.source),
+)
+
+
+class InsightStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def capture(
+        self,
+        community_id: int,
+        source: SourceMessage,
+        *,
+        curator: MemberInfo,
+        body: str | None = None,
+        title: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> CaptureResult:
+        """Store an insight for `source` unless one exists; either way say which it is."""
+        text = validate_body(source.text if body is None else body)
+        title = validate_title(title)
+        tag_names = normalize_tags(tags)
+        async with self._db.sessions.begin() as session:
+            author = await member_for_identity(
+                session, community_id, source.platform, source.author_user_id, source.author_name
+            )
+            source_id = await self._source_id(session, community_id, source, author.id)
+            now = datetime.now(UTC)
+            new_id = await session.scalar(
+                insert_ignoring_conflict(
+                    session,
+                    Insight,
+                    {
+                        "community_id": community_id,
+                        "source_id": source_id,
+                        "title": title,
+                        "body": text,
+                        "author_member_id": author.id,
+                        "curator_member_id": curator.id,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                    ["community_id", "source_id"],
+                ).returning(Insight.id)
+            )
+            if new_id is None:
+                existing = await session.scalar(
+                    select(Insight.id).where(
+                        Insight.community_id == community_id, Insight.source_id == source_id
+                    )
+                )
+                assert existing is not None
+                return CaptureResult(await self._view(session, existing), created=False)
+            await _set_tags(session, community_id, new_id, tag_names)
+            return CaptureResult(await self._view(session, new_id), created=True)
+
+    async def find_by_source(
+        self, community_id: int, platform: str, space: str, channel: str, message_id: str
+    ) -> InsightView | None:
+        async with self._db.sessions() as session:
+            insight_id = await session.scalar(
+                select(Insight.id)
+                .join(Source, Source.id == Insight.source_id)
+                .where(
+                    Insight.community_id == community_id,
+                    Source.platform == platform,
+                    Source.space == space,
+                    Source.channel == channel,
+                    Source.message_id == message_id,
+                )
+            )
+            return None if insight_id is None else await self._view(session, insight_id)
+
+    async def get(self, community_id: int, insight_id: int) -> InsightView:
+        async with self._db.sessions() as session:
+            return await self._view(session, await _own(session, community_id, insight_id))
+
+    async def edit(
+        self, community_id: int, insight_id: int, editor: MemberInfo, body: str,
+        title: str | None = None, add_tags: Sequence[str] = (),
+    ) -> InsightView:
+        text = validate_body(body)
+        title = validate_title(title)
+        extra = normalize_tags(add_tags)
+        async with self._db.sessions.begin() as session:
+            row = await self._editable(session, community_id, insight_id, editor)
+            row_id = row.id
+            await _record_revision(session, row, editor)
+            row.body = text
+            if title is not None:
+                row.title = title
+            row.updated_at = datetime.now(UTC)
+            if extra:
+                current = tuple(t.name for t in row.tags)
+                await _set_tags(session, community_id, row_id, (*current, *extra))
+            await session.flush()
+            return await self._view(session, row_id)
+
+    async def retag(
+        self, community_id: int, insight_id: int, editor: MemberInfo, tags: Sequence[str]
+    ) -> InsightView:
+        names = normalize_tags(tags)
+        async with self._db.sessions.begin() as session:
+            row = await self._editable(session, community_id, insight_id, editor)
+            row_id = row.id
+            await _record_revision(session, row, editor)
+            row.updated_at = datetime.now(UTC)
+            await _set_tags(session, community_id, row_id, names)
+            return await self._view(session, row_id)
+
+    async def delete(self, community_id: int, insight_id: int, editor: MemberInfo) -> InsightView:
+        async with self._db.sessions.begin() as session:
+            row = await self._editable(session, community_id, insight_id, editor)
+            view = await self._view(session, row.id)
+            await session.delete(row)
+            return view
+
+    async def tag_counts(self, community_id: int) -> list[TagCount]:
+        async with self._db.sessions() as session:
+            uses = func.count(InsightTag.insight_id)
+            rows = await session.execute(
+                select(Tag.name, uses)
+                .join(InsightTag, InsightTag.tag_id == Tag.id)
+                .where(Tag.community_id == community_id)
+                .group_by(Tag.name)
+                .order_by(uses.desc(), Tag.name)
+            )
+            return [TagCount(name, count) for name, count in rows.all()]
+
+    async def count(self, community_id: int) -> int:
+        async with self._db.sessions() as session:
+            total = await session.scalar(
+                select(func.count(Insight.id)).where(Insight.community_id == community_id)
+            )
+            return int(total or 0)
+
+    async def iterate(self, community_id: int, batch: int = 500) -> AsyncIterator[InsightView]:
+        """Every insight of a community in id order, a batch per short read transaction."""
+        last = 0
+        while True:
+            async with self._db.sessions() as session:
+                rows = (
+                    await session.scalars(
+                        select(Insight)
+                        .options(*_LOAD)
+                        .where(Insight.community_id == community_id, Insight.id > last)
+                        .order_by(Insight.id)
+                        .limit(batch)
+                    )
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield insight_view(row)
+            last = rows[-1].id
+
+    async def _source_id(
+        self, session: AsyncSession, community_id: int, source: SourceMessage, author_id: int
+    ) -> int:
+        key = {
+            "platform": source.platform,
+            "space": source.space,
+            "channel": source.channel,
+            "message_id": source.message_id,
+        }
+        values = {
+            **key,
+            "community_id": community_id,
+            "thread_id": source.thread_id,
+            "author_member_id": author_id,
+            "text": source.text,
+            "permalink": source.permalink,
+            "posted_at": source.posted_at or datetime.now(UTC),
+        }
+        await session.execute(
+            insert_ignoring_conflict(session, Source, values, ["platform", "space", "channel", "message_id"])
+        )
+        source_id = await session.scalar(select(Source.id).filter_by(**key))
+        assert source_id is not None
+        return source_id
+
+    async def _editable(
+        self, session: AsyncSession, community_id: int, insight_id: int, editor: MemberInfo
+    ) -> Insight:
+        row = await session.scalar(
+            select(Insight)
+            .options(*_LOAD)
+            .where(Insight.id == await _own(session, community_id, insight_id))
+        )
+        assert row is not None
+        if not may_change(editor, row):
+            raise NotAllowed(
+                f"Only the author, whoever captured it, or a curator can change insight #{insight_id}."
+            )
+        return row
+
+    async def _view(self, session: AsyncSession, insight_id: int) -> InsightView:
+        row = await session.scalar(
+            select(Insight)
+            .options(*_LOAD)
+            .where(Insight.id == insight_id)
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None
+        revisions = await session.scalar(
+            select(func.count(InsightRevision.id)).where(InsightRevision.insight_id == insight_id)
+        )
+        return insight_view(row, int(revisions or 0))
+
+
+def may_change(member: MemberInfo, insight: Insight) -> bool:
+    return member.role.at_least(Role.CURATOR) or member.id in (
+        insight.author_member_id,
+        insight.curator_member_id,
+    )
+
+
+async def _own(session: AsyncSession, community_id: int, insight_id: int) -> int:
+    found = await session.scalar(
+        select(Insight.id).where(Insight.id == insight_id, Insight.community_id == community_id)
+    )
+    if found is None:
+        raise NotFound(f"There is no insight #{insight_id} in this community.")
+    return found
+
+
+async def _record_revision(session: AsyncSession, row: Insight, editor: MemberInfo) -> None:
+    number = await session.scalar(
+        select(func.coalesce(func.max(InsightRevision.number), 0)).where(
+            InsightRevision.insight_id == row.id
+        )
+    )
+    session.add(
+        InsightRevision(
+            insight_id=row.id,
+            number=int(number or 0) + 1,
+            title=row.title,
+            body=row.body,
+            tags=" ".join(t.name for t in row.tags),
+            editor_member_id=editor.id,
+        )
+    )
+
+
+async def _set_tags(
+    session: AsyncSession, community_id: int, insight_id: int, names: Sequence[str]
+) -> None:
+    await session.execute(delete(InsightTag).where(InsightTag.insight_id == insight_id))
+    for name in dict.fromkeys(names):
+        await session.execute(
+            insert_ignoring_conflict(
+                session, Tag, {"community_id": community_id, "name": name}, ["community_id", "name"]
+            )
+        )
+    if names:
+        tag_ids = await session.scalars(
+            select(Tag.id).where(Tag.community_id == community_id, Tag.name.in_(list(names)))
+        )
+        session.add_all(InsightTag(insight_id=insight_id, tag_id=t) for t in tag_ids)
+    await session.flush()

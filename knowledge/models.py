@@ -1,0 +1,240 @@
+"""The knowledge store's schema: one typed SQLAlchemy model shared by SQLite and PostgreSQL.
+
+Idempotency lives here, as unique constraints: a source message is stored once per
+channel, an insight once per (community, source), a tag once per community, an inbound
+event once per (platform, event id). Code above inserts with ON CONFLICT DO NOTHING and
+never checks-then-inserts.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite would hand back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(enum.StrEnum):
+    """Ordered: a steward may do all a curator may, a curator all a member may."""
+
+    MEMBER = "member"
+    CURATOR = "curator"
+    STEWARD = "steward"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_ROLE_RANK = {Role.MEMBER: 0, Role.CURATOR: 1, Role.STEWARD: 2}
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelBinding(Base):
+    """Which community a platform channel belongs to."""
+
+    __tablename__ = "channel_bindings"
+    __table_args__ = (UniqueConstraint("platform", "space", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    space: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(255))
+
+
+class Member(Base):
+    """A person within one community; platform identities point here."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
+        default=Role.MEMBER,
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    forgotten_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    identities: Mapped[list[Identity]] = relationship(back_populates="member")
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("community_id", "platform", "platform_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_user_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(200))
+
+    member: Mapped[Member] = relationship(back_populates="identities")
+
+
+class Source(Base):
+    """A chat message Hearth keeps because an insight came from it."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("platform", "space", "channel", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    space: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    author_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), default=None, index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    permalink: Mapped[str | None] = mapped_column(String(1024), default=None)
+    posted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Insight(Base):
+    __tablename__ = "insights"
+    __table_args__ = (
+        UniqueConstraint("community_id", "source_id"),
+        Index(None, "community_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="RESTRICT"))
+    title: Mapped[str | None] = mapped_column(String(300), default=None)
+    body: Mapped[str] = mapped_column(Text)
+    author_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), default=None, index=True
+    )
+    curator_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), default=None, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    source: Mapped[Source] = relationship()
+    author: Mapped[Member | None] = relationship(foreign_keys=[author_member_id])
+    curator: Mapped[Member | None] = relationship(foreign_keys=[curator_member_id])
+    tags: Mapped[list[Tag]] = relationship(secondary="insight_tags", order_by="Tag.name")
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class InsightTag(Base):
+    __tablename__ = "insight_tags"
+
+    insight_id: Mapped[int] = mapped_column(
+        ForeignKey("insights.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class InsightRevision(Base):
+    """The state of an insight before each change, so an edit never loses words."""
+
+    __tablename__ = "insight_revisions"
+    __table_args__ = (UniqueConstraint("insight_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    insight_id: Mapped[int] = mapped_column(ForeignKey("insights.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(300), default=None)
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(Text, default="")
+    editor_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundEvent(Base):
+    """Platform events already handled: a redelivered event is recognised and skipped."""
+
+    __tablename__ = "inbound_events"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

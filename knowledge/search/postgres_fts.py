@@ -1,0 +1,28 @@
+"""PostgreSQL full-text search over the GIN expression index the migration creates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, literal, literal_column
+
+from knowledge.models import Insight
+from knowledge.schema_extras import POSTGRES_TSVECTOR
+from knowledge.search import HIGHLIGHT
+from knowledge.search.query import SearchQuery
+from knowledge.search.ranked import RankedSearch
+
+_vector = literal_column(POSTGRES_TSVECTOR)
+_HEADLINE = (
+    f"StartSel={HIGHLIGHT}, StopSel={HIGHLIGHT}, MaxWords=30, MinWords=12, "
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+class PostgresSearch(RankedSearch):
+    def _matching(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        tsquery = func.websearch_to_tsquery("english", literal(query.terms.websearch()))
+        matched = base.where(_vector.op("@@")(tsquery))
+        rank = -func.ts_rank_cd(_vector, tsquery)
+        snippet = func.ts_headline("english", Insight.body, tsquery, literal(_HEADLINE))
+        return matched, rank, snippet

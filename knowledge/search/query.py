@@ -1,0 +1,71 @@
+"""What a person typed after /search, as words, phrases and exclusions.
+
+Nothing typed here ever reaches a search engine's own syntax: each backend quotes
+every term itself, so `'; DROP TABLE` or `NEAR(` are just words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from knowledge.errors import InvalidInput
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
+MAX_QUERY_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Terms:
+    words: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.phrases)
+
+    def websearch(self) -> str:
+        """The same terms in PostgreSQL's websearch_to_tsquery syntax."""
+        parts = [*self.words, *(f'"{p}"' for p in self.phrases), *(f"-{e}" for e in self.excluded)]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    community_id: int
+    terms: Terms = field(default_factory=Terms)
+    tags: tuple[str, ...] = ()
+    author: str | None = None
+    since: datetime | None = None
+    limit: int = 10
+    offset: int = 0
+
+
+def _meaningful(term: str) -> bool:
+    return any(ch.isalnum() for ch in term)
+
+
+def parse_terms(text: str) -> Terms:
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"That search is too long: at most {MAX_QUERY_CHARS} characters.")
+    if text.count('"') % 2:
+        raise InvalidInput('A quote is not closed: write phrases as "exact words".')
+    words: list[str] = []
+    phrases: list[str] = []
+    excluded: list[str] = []
+    for negated, phrase, word in _TOKEN.findall(text):
+        if phrase or negated and not word:
+            target = excluded if negated else phrases
+            if _meaningful(phrase):
+                target.append(" ".join(phrase.split()))
+        elif word.startswith("-") and len(word) > 1:
+            if _meaningful(word[1:]):
+                excluded.append(word[1:])
+        elif _meaningful(word):
+            words.append(word)
+    terms = Terms(tuple(words), tuple(phrases), tuple(excluded))
+    if terms.empty and terms.excluded:
+        raise InvalidInput("Say what to look for, not only what to leave out: `/search review -draft`.")
+    return terms

@@ -1,0 +1,106 @@
+"""The part of a search both backends share: filters, paging, turning rows into hits."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import aliased
+
+from knowledge.db import Database
+from knowledge.models import Identity, Insight, InsightTag, Member, Source, Tag
+from knowledge.search import SearchHit, SearchPage
+from knowledge.search.query import SearchQuery
+from knowledge.views import FORGOTTEN_NAME
+
+SNIPPET_CHARS = 200
+
+
+class RankedSearch(ABC):
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @abstractmethod
+    def _matching(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        """Restrict `base` to the terms; return it with a rank (lower is better) and a snippet."""
+
+    async def search(self, query: SearchQuery) -> SearchPage:
+        base = select(Insight.id).where(Insight.community_id == query.community_id)
+        base = _filtered(base, query)
+        if query.terms.empty:
+            rank: Any = -func.coalesce(Insight.id, 0)
+            snippet: Any = func.substr(Insight.body, 1, SNIPPET_CHARS)
+        else:
+            base, rank, snippet = self._matching(base, query)
+        author = aliased(Member)
+        listing = (
+            base.add_columns(snippet, Insight.title, Insight.created_at, author.display_name,
+                             author.forgotten_at, Source.permalink)
+            .join(Source, Source.id == Insight.source_id)
+            .outerjoin(author, author.id == Insight.author_member_id)
+            .order_by(rank, Insight.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        async with self._db.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(base.subquery()))
+            rows = (await session.execute(listing)).all()
+            ids = [row[0] for row in rows]
+            tag_rows = (
+                await session.execute(
+                    select(InsightTag.insight_id, Tag.name)
+                    .join(Tag, Tag.id == InsightTag.tag_id)
+                    .where(InsightTag.insight_id.in_(ids))
+                    .order_by(Tag.name)
+                )
+            ).all()
+        tags: dict[int, list[str]] = {}
+        for insight_id, name in tag_rows:
+            tags.setdefault(insight_id, []).append(name)
+        hits = tuple(
+            SearchHit(
+                insight_id=insight_id,
+                title=title,
+                snippet=_tidy(snip),
+                tags=tuple(tags.get(insight_id, ())),
+                author_name=FORGOTTEN_NAME if forgotten or name is None else name,
+                permalink=permalink,
+                created_at=created,
+            )
+            for insight_id, snip, title, created, name, forgotten, permalink in rows
+        )
+        return SearchPage(hits, int(total or 0), query.offset)
+
+
+def _tidy(snippet: str | None) -> str:
+    text = " ".join((snippet or "").split())
+    return text if len(text) <= SNIPPET_CHARS + 40 else text[:SNIPPET_CHARS] + "…"
+
+
+def _filtered(base: Select[Any], query: SearchQuery) -> Select[Any]:
+    for tag in query.tags:
+        base = base.where(
+            exists()
+            .where(InsightTag.insight_id == Insight.id)
+            .where(InsightTag.tag_id == Tag.id)
+            .where(Tag.name == tag, Tag.community_id == query.community_id)
+        )
+    if query.author:
+        name = query.author.lstrip("@").casefold()
+        base = base.where(
+            exists()
+            .where(Member.id == Insight.author_member_id, Member.forgotten_at.is_(None))
+            .where(
+                or_(
+                    func.lower(Member.display_name) == name,
+                    exists().where(
+                        Identity.member_id == Member.id,
+                        func.lower(Identity.platform_user_id) == name,
+                    ),
+                )
+            )
+        )
+    if query.since is not None:
+        base = base.where(Insight.created_at >= query.since)
+    return base

@@ -1,0 +1,38 @@
+"""SQLite FTS5: bm25 ranking (title weighs more than body) and FTS5's own snippets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, column, func, literal, literal_column, table
+
+from knowledge.models import Insight
+from knowledge.schema_extras import SQLITE_FTS_TABLE
+from knowledge.search import HIGHLIGHT
+from knowledge.search.query import SearchQuery, Terms
+from knowledge.search.ranked import RankedSearch
+
+_fts = table(SQLITE_FTS_TABLE, column("rowid"))
+_fts_name = literal_column(SQLITE_FTS_TABLE)
+
+
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def fts5_expression(terms: Terms) -> str:
+    """Every term quoted, so user text can never be read as FTS5 operators."""
+    expression = " ".join(_quoted(t) for t in (*terms.words, *terms.phrases))
+    for term in terms.excluded:
+        expression = f"({expression}) NOT {_quoted(term)}"
+    return expression
+
+
+class SqliteSearch(RankedSearch):
+    def _matching(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        matched = base.join(_fts, _fts.c.rowid == Insight.id).where(
+            _fts_name.op("MATCH")(literal(fts5_expression(query.terms)))
+        )
+        rank = func.bm25(_fts_name, 4.0, 1.0)
+        snippet = func.snippet(_fts_name, 1, HIGHLIGHT, HIGHLIGHT, "…", 24)
+        return matched, rank, snippet

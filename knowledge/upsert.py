@@ -1,0 +1,18 @@
+"""INSERT ... ON CONFLICT DO NOTHING for both backends: the basis of at-most-once writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def insert_ignoring_conflict(
+    session: AsyncSession, model: type[Any], values: dict[str, Any], conflict: Sequence[str]
+) -> Any:
+    """An INSERT that does nothing when the unique key `conflict` already exists."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
