@@ -1,0 +1,95 @@
+"""Shared fixtures: every store-level test runs on SQLite and on a real PostgreSQL server.
+
+PostgreSQL: one throw-away database per test session (created from the server's `test`
+database, dropped at the end), migrated once and truncated between tests.
+Set HEARTH_TEST_POSTGRES=off to run without a server (the PostgreSQL half then skips).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from knowledge.db import Database, open_database
+from knowledge.migrate import upgrade
+from knowledge.models import Base
+
+ADMIN_URL = os.environ.get("HEARTH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if ADMIN_URL == "off":
+        pytest.skip("HEARTH_TEST_POSTGRES=off")
+    name = f"hearth_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {ADMIN_URL} does not answer ({exc}); start it or set "
+                    "HEARTH_TEST_POSTGRES=off")
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    async def migrate() -> None:
+        database = open_database(url)
+        await upgrade(database)
+        await database.dispose()
+
+    asyncio.run(migrate())
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def migrate() -> None:
+        database = open_database(f"sqlite:///{path}")
+        await upgrade(database)
+        await database.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
+async def _truncate(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "hearth.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = open_database(database_url)
+    yield db
+    await db.dispose()
