@@ -201,6 +201,45 @@ class InsightStore:
             await session.delete(row)
             return view
 
+    async def source_edited(
+        self, platform: str, space: str, channel: str, message_id: str, text: str
+    ) -> int | None:
+        """Follow an edit of a captured message; returns the insight id if there is one."""
+        async with self._db.sessions.begin() as session:
+            source = await session.scalar(
+                select(Source).filter_by(
+                    platform=platform, space=space, channel=channel, message_id=message_id
+                )
+            )
+            if source is None:
+                return None
+            old_text, source.text = source.text, text
+            source.edited_at = datetime.now(UTC)
+            row = await session.scalar(
+                select(Insight).options(*_LOAD).where(Insight.source_id == source.id)
+            )
+            if row is None:
+                return None
+            if row.body == old_text and text.strip():
+                await _record_revision(session, row, None)
+                row.body = text.strip()[:MAX_BODY_CHARS]
+                row.updated_at = datetime.now(UTC)
+            return row.id
+
+    async def source_deleted(
+        self, platform: str, space: str, channel: str, message_id: str
+    ) -> int | None:
+        async with self._db.sessions.begin() as session:
+            source = await session.scalar(
+                select(Source).filter_by(
+                    platform=platform, space=space, channel=channel, message_id=message_id
+                )
+            )
+            if source is None:
+                return None
+            source.deleted_at = datetime.now(UTC)
+            return await session.scalar(select(Insight.id).where(Insight.source_id == source.id))
+
     async def tag_counts(self, community_id: int) -> list[TagCount]:
         async with self._db.sessions() as session:
             uses = func.count(InsightTag.insight_id)
@@ -310,7 +349,9 @@ async def _own(session: AsyncSession, community_id: int, insight_id: int) -> int
     return found
 
 
-async def _record_revision(session: AsyncSession, row: Insight, editor: MemberInfo) -> None:
+async def _record_revision(
+    session: AsyncSession, row: Insight, editor: MemberInfo | None
+) -> None:
     number = await session.scalar(
         select(func.coalesce(func.max(InsightRevision.number), 0)).where(
             InsightRevision.insight_id == row.id
@@ -323,7 +364,7 @@ async def _record_revision(session: AsyncSession, row: Insight, editor: MemberIn
             title=row.title,
             body=row.body,
             tags=" ".join(t.name for t in row.tags),
-            editor_member_id=editor.id,
+            editor_member_id=None if editor is None else editor.id,
         )
     )
 

@@ -1,0 +1,278 @@
+"""The console adapter: Hearth in a terminal, for people (readline) and for scripts (stdin).
+
+Plain lines are messages in the current channel; lines starting with `/` are also
+commands; lines starting with `:` act on the console itself (`:as bob`, `:react 3 💡`).
+It implements the same outbound port as the chat platforms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TextIO
+
+from adapters.console.directives import DIRECTIVE_HELP, Directive, parse_directive
+from adapters.console.transcript import ConsoleMessage, Transcript
+from bot.commands.parse import split_command_line
+from bot.config import ConsoleConfig
+from bot.events import (
+    ChannelRef,
+    ChatMessage,
+    CommandInvoked,
+    MessageDeleted,
+    MessageEdited,
+    MessageRef,
+    ReactionAdded,
+    UserRef,
+)
+from bot.inbound import Inbound
+from bot.port import Capabilities, OutboundMessage, TargetGone
+
+PLATFORM = "console"
+BOT_NAME = "hearth"
+PREFIX = "/"
+
+LineReader = Callable[[], Awaitable[str | None]]
+
+
+def stdin_reader(prompt: Callable[[], str]) -> LineReader:
+    """Read lines with readline editing when a person is at a terminal, plainly otherwise."""
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (enables line editing and history for input())
+
+    def read() -> str | None:
+        try:
+            return input(prompt()) if interactive else (sys.stdin.readline() or None)
+        except EOFError:
+            return None
+
+    async def next_line() -> str | None:
+        return await asyncio.to_thread(read)
+
+    return next_line
+
+
+class ConsoleAdapter:
+    platform = PLATFORM
+    capabilities = Capabilities(threads=True, edits=True, ephemeral=True)
+
+    def __init__(
+        self, config: ConsoleConfig, read_line: LineReader | None = None, out: TextIO | None = None
+    ) -> None:
+        self._config = config
+        self._user = config.user
+        self._channel = config.channel
+        self._transcript = Transcript(config.transcript)
+        self._read_line = read_line or stdin_reader(lambda: f"{self._user}@#{self._channel}> ")
+        self._out = out or sys.stdout
+        self._inbound: Inbound | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # lifecycle -----------------------------------------------------------------------
+
+    async def start(self, inbound: Inbound) -> None:
+        self._inbound = inbound
+        self._transcript.open()
+        self._say(f"Hearth console: you are {self._user} in #{self._channel}. "
+                  "Type /help for commands, :help for console keys, :quit to leave.")
+        self._loop_task = asyncio.create_task(self._read_loop())
+
+    async def wait_closed(self) -> None:
+        if self._loop_task is not None:
+            await asyncio.shield(self._loop_task)
+
+    async def stop(self) -> None:
+        if self._loop_task is not None and not self._loop_task.done():
+            self._loop_task.cancel()
+            try:
+                await self._loop_task
+            except asyncio.CancelledError:
+                pass
+        self._transcript.close()
+
+    async def _read_loop(self) -> None:
+        while (line := await self._read_line()) is not None:
+            line = line.rstrip("\r\n")
+            if line.strip() in (":quit", ":q"):
+                return
+            if line.strip():
+                await self.handle_line(line)
+
+    # input ---------------------------------------------------------------------------
+
+    async def handle_line(self, line: str) -> None:
+        if line.startswith(":"):
+            directive = parse_directive(line)
+            if isinstance(directive, str):
+                self._say(f"! {directive}")
+            else:
+                await self._directive(directive)
+            return
+        await self._post_as_user(line, reply_to=None)
+
+    async def _post_as_user(self, text: str, reply_to: int | None) -> None:
+        if reply_to is not None and self._transcript.get(reply_to) is None:
+            self._say(f"! There is no message #{reply_to} to reply to.")
+            return
+        message = self._transcript.add(
+            self._config.space, self._channel, self._user, text, reply_to=reply_to
+        )
+        self._print(message)
+        command = split_command_line(text, PREFIX)
+        if command is None:
+            return
+        assert self._inbound is not None
+        name, rest = command
+        event = CommandInvoked(
+            name=name,
+            invoker=self._me(),
+            channel=self._here(),
+            event_id=str(message.id),
+            text=rest,
+            message=self._chat_message(message),
+            reply_to=None if reply_to is None else self._ref(reply_to),
+        )
+        reply = await self._inbound.command(event, self, PREFIX)
+        if reply is not None:
+            await self.post(
+                self._here(), OutboundMessage(reply.text, reply.ephemeral), reply_to=self._ref(message.id)
+            )
+
+    async def _directive(self, directive: Directive) -> None:
+        assert self._inbound is not None
+        if directive.name == "help":
+            self._say(DIRECTIVE_HELP)
+        elif directive.name == "as":
+            self._user = directive.argument
+            self._say(f"* you are now {self._user}")
+        elif directive.name == "channel":
+            self._channel = directive.argument.lstrip("#")
+            self._say(f"* you are now in #{self._channel}")
+        elif directive.name == "reply":
+            assert directive.message_id is not None
+            await self._post_as_user(directive.argument, reply_to=directive.message_id)
+        elif directive.name == "react":
+            assert directive.message_id is not None
+            target = self._transcript.get(directive.message_id)
+            if target is None or target.deleted:
+                self._say(f"! There is no message #{directive.message_id} to react to.")
+                return
+            reaction = self._transcript.add(
+                target.space, target.channel, self._user, directive.argument, kind="reaction",
+                reply_to=target.id,
+            )
+            self._say(f"* {self._user} reacted {directive.argument} to #{target.id}")
+            await self._inbound.reaction(
+                ReactionAdded(self._ref(target.id, target), directive.argument, self._me(),
+                              event_id=f"reaction-{reaction.id}"),
+                self,
+            )
+        elif directive.name in ("edit", "delete"):
+            await self._change_own(directive)
+
+    async def _change_own(self, directive: Directive) -> None:
+        assert self._inbound is not None and directive.message_id is not None
+        target = self._transcript.get(directive.message_id)
+        if target is None or target.deleted or target.user != self._user:
+            self._say(f"! You have no message #{directive.message_id} to {directive.name}.")
+            return
+        ref = self._ref(target.id, target)
+        if directive.name == "edit":
+            self._transcript.update(target.id, text=directive.argument)
+            self._say(f"* #{target.id} edited: {directive.argument}")
+            await self._inbound.message_edited(MessageEdited(ref, directive.argument, self._me()))
+        else:
+            self._transcript.update(target.id, deleted=True)
+            self._say(f"* #{target.id} deleted")
+            await self._inbound.message_deleted(MessageDeleted(ref))
+
+    # outbound port -------------------------------------------------------------------
+
+    async def post(
+        self,
+        channel: ChannelRef,
+        message: OutboundMessage,
+        *,
+        thread: MessageRef | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> MessageRef:
+        parent = reply_to or thread
+        parent_id = int(parent.message_id) if parent is not None else None
+        if message.ephemeral:
+            self._print_block(f"(only {self._user}) {BOT_NAME}", message.text)
+            return MessageRef(channel, "ephemeral")
+        posted = self._transcript.add(
+            channel.space, channel.channel, BOT_NAME, message.text, reply_to=parent_id
+        )
+        self._print(posted)
+        return self._ref(posted.id, posted)
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        if self._transcript.get(int(ref.message_id)) is None:
+            raise TargetGone(f"no console message {ref.message_id}")
+        self._transcript.update(int(ref.message_id), text=message.text)
+        self._print_block(f"* #{ref.message_id} edited by {BOT_NAME}", message.text)
+
+    async def delete(self, ref: MessageRef) -> None:
+        if self._transcript.get(int(ref.message_id)) is None:
+            raise TargetGone(f"no console message {ref.message_id}")
+        self._transcript.update(int(ref.message_id), deleted=True)
+        self._say(f"* #{ref.message_id} deleted by {BOT_NAME}")
+
+    async def react(self, ref: MessageRef, emoji: str) -> None:
+        self._say(f"* {BOT_NAME} reacted {emoji} to #{ref.message_id}")
+
+    async def fetch_message(self, ref: MessageRef) -> ChatMessage:
+        message = self._transcript.get(int(ref.message_id)) if ref.message_id.isdigit() else None
+        if message is None or message.deleted or message.channel != ref.channel.channel:
+            raise TargetGone(f"no console message {ref.message_id} in #{ref.channel.channel}")
+        return self._chat_message(message)
+
+    async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
+        return [self._chat_message(m) for m in self._transcript.thread(int(ref.message_id))]
+
+    def permalink(self, ref: MessageRef) -> str:
+        return f"console://{ref.channel.space}/{ref.channel.channel}/{ref.message_id}"
+
+    def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
+        prefix = f"console://{channel.space}/{channel.channel}/"
+        candidate = text.removeprefix(prefix).lstrip("#")
+        return MessageRef(channel, candidate) if candidate.isdigit() else None
+
+    # helpers -------------------------------------------------------------------------
+
+    def _me(self) -> UserRef:
+        return UserRef(PLATFORM, self._user, self._user)
+
+    def _here(self) -> ChannelRef:
+        return ChannelRef(PLATFORM, self._config.space, self._channel)
+
+    def _ref(self, message_id: int, message: ConsoleMessage | None = None) -> MessageRef:
+        if message is None:
+            return MessageRef(self._here(), str(message_id))
+        return MessageRef(ChannelRef(PLATFORM, message.space, message.channel), str(message_id))
+
+    def _chat_message(self, message: ConsoleMessage) -> ChatMessage:
+        ref = self._ref(message.id, message)
+        return ChatMessage(
+            ref=ref,
+            author=UserRef(PLATFORM, message.user, message.user),
+            text=message.text,
+            permalink=self.permalink(ref),
+            posted_at=datetime.fromisoformat(message.at),
+        )
+
+    def _print(self, message: ConsoleMessage) -> None:
+        to = f" → #{message.reply_to}" if message.reply_to else ""
+        self._print_block(f"#{message.id} {message.user}{to}", message.text)
+
+    def _print_block(self, head: str, text: str) -> None:
+        lines = text.splitlines() or [""]
+        body = "\n".join([lines[0], *(f"    {line}" for line in lines[1:])])
+        self._say(f"{head}: {body}")
+
+    def _say(self, text: str) -> None:
+        print(text, file=self._out, flush=True)

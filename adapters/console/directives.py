@@ -1,0 +1,54 @@
+"""The console's own keys (`:as bob`, `:react 3 💡`): parsed into values or an error line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DIRECTIVE_HELP = """Console keys:
+  :as <name>              speak as someone else (e.g. :as bob)
+  :channel <name>         move to another channel
+  :reply <id> <text>      reply to message #id (a /command there acts on that message)
+  :react <id> <emoji>     react to message #id (💡 captures it)
+  :edit <id> <text>       edit one of your messages
+  :delete <id>            delete one of your messages
+  :quit                   leave"""
+
+_NEEDS_ID = {"reply": True, "react": True, "edit": True, "delete": True}
+_NEEDS_TEXT = {"as", "channel", "reply", "react", "edit"}
+_USAGE = {
+    "as": ":as <name>",
+    "channel": ":channel <name>",
+    "reply": ":reply <message-id> <text>",
+    "react": ":react <message-id> <emoji>",
+    "edit": ":edit <message-id> <new text>",
+    "delete": ":delete <message-id>",
+}
+
+
+@dataclass(frozen=True)
+class Directive:
+    name: str
+    argument: str = ""
+    message_id: int | None = None
+
+
+def parse_directive(line: str) -> Directive | str:
+    """A Directive, or a one-line explanation of what is wrong with the line."""
+    name, _, rest = line[1:].strip().partition(" ")
+    name = name.lower()
+    if name == "help":
+        return Directive("help")
+    if name not in _USAGE:
+        return f"Unknown console key :{name}. Type :help for the list."
+    rest = rest.strip()
+    message_id: int | None = None
+    if name in _NEEDS_ID:
+        first, _, rest = rest.partition(" ")
+        if not first.lstrip("#").isdigit():
+            return f"Usage: {_USAGE[name]} (message ids are the #numbers shown)"
+        message_id, rest = int(first.lstrip("#")), rest.strip()
+    if name in _NEEDS_TEXT and not rest:
+        return f"Usage: {_USAGE[name]}"
+    if name == "as" and (" " in rest or ":" in rest):
+        return "Names are one word without ':' (e.g. :as bob)"
+    return Directive(name, rest, message_id)

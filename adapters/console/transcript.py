@@ -1,0 +1,91 @@
+"""The console's own "server": its messages, kept in a JSON Lines file across restarts.
+
+Real platforms keep their history; the console needs the same so that message ids
+never repeat after a restart and `:react 12 💡` still finds message 12.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class ConsoleMessage:
+    id: int
+    space: str
+    channel: str
+    user: str
+    text: str
+    at: str
+    reply_to: int | None = None
+    deleted: bool = False
+    kind: str = "message"  # or "reaction": reactions take ids too, so each is a fresh event
+
+
+class Transcript:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._messages: dict[int, ConsoleMessage] = {}
+        self._last_id = 0
+        self._file: IO[str] | None = None
+
+    def open(self) -> None:
+        if self._path.exists():
+            with self._path.open(encoding="utf-8") as f:
+                for line in f:
+                    self._load(line)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self._path.open("a", encoding="utf-8")
+        if self._path.stat().st_size and not self._path.read_bytes().endswith(b"\n"):
+            self._file.write("\n")  # never glue a new record onto a torn one
+
+    def _load(self, line: str) -> None:
+        try:
+            record: dict[str, Any] = json.loads(line)
+            message = ConsoleMessage(**record)
+        except (ValueError, TypeError):
+            return  # a line torn by a crash mid-write: skip it, keep the rest
+        self._messages[message.id] = message
+        self._last_id = max(self._last_id, message.id)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _write(self, message: ConsoleMessage) -> ConsoleMessage:
+        assert self._file is not None, "transcript not open"
+        self._file.write(json.dumps(asdict(message), ensure_ascii=False) + "\n")
+        self._file.flush()
+        self._messages[message.id] = message
+        return message
+
+    def add(
+        self, space: str, channel: str, user: str, text: str, *,
+        reply_to: int | None = None, kind: str = "message",
+    ) -> ConsoleMessage:
+        self._last_id += 1
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        return self._write(
+            ConsoleMessage(self._last_id, space, channel, user, text, now, reply_to, kind=kind)
+        )
+
+    def update(self, message_id: int, *, text: str | None = None, deleted: bool = False) -> None:
+        current = self._messages[message_id]
+        self._write(
+            replace(current, text=current.text if text is None else text, deleted=deleted)
+        )
+
+    def get(self, message_id: int) -> ConsoleMessage | None:
+        message = self._messages.get(message_id)
+        return message if message is not None and message.kind == "message" else None
+
+    def thread(self, root_id: int) -> list[ConsoleMessage]:
+        return [
+            m for m in self._messages.values()
+            if m.kind == "message" and not m.deleted and (m.id == root_id or m.reply_to == root_id)
+        ]

@@ -1,0 +1,112 @@
+"""Wiring in one place: database, services and adapters, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.adapter import Adapter
+from bot.commands.table import build_command_table
+from bot.config import CommunityConfig, Config
+from bot.context import Services
+from bot.inbound import Inbound
+from knowledge import migrate
+from knowledge.db import Database, DatabaseUnavailable, open_database
+from knowledge.directory import Directory
+from knowledge.inbound import InboundLog
+from knowledge.insights import InsightStore
+from knowledge.models import Role
+from knowledge.privacy import Privacy
+from knowledge.search import open_search
+
+log = structlog.get_logger(__name__)
+
+
+async def open_store(config: Config) -> Database:
+    """The database, migrated when allowed; DatabaseUnavailable says what is wrong."""
+    database = open_database(config.hearth.database_url)
+    try:
+        current = await migrate.current_revision(database)
+        head = migrate.head_revision()
+        if current != head:
+            if not config.hearth.auto_migrate:
+                raise DatabaseUnavailable(
+                    f"the database is at schema {current or 'empty'}, this Hearth needs {head}: "
+                    "run `hearth db upgrade` (auto_migrate is off)"
+                )
+            log.info("database.upgrading", current=current, head=head)
+            await migrate.upgrade(database)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        await database.dispose()
+        raise DatabaseUnavailable(f"cannot use the database: {exc}") from None
+    except BaseException:
+        await database.dispose()
+        raise
+    return database
+
+
+async def apply_communities(directory: Directory, communities: Sequence[CommunityConfig]) -> None:
+    """Make the store agree with the config: communities, channel bindings, roles."""
+    for entry in communities:
+        community = await directory.ensure_community(entry.slug, entry.name, entry.timezone)
+        await directory.bind_channels(
+            community.id, [(c.platform, c.space, c.channel) for c in entry.channels]
+        )
+        for role, refs in ((Role.CURATOR, entry.curators), (Role.STEWARD, entry.stewards)):
+            for ref in refs:
+                platform, _, user_id = ref.partition(":")
+                await directory.assign_role(community.id, platform, user_id, role)
+
+
+@dataclass(frozen=True)
+class Hearth:
+    config: Config
+    database: Database
+    services: Services
+    inbound: Inbound
+
+    @classmethod
+    async def open(cls, config: Config) -> Hearth:
+        database = await open_store(config)
+        directory = Directory(database)
+        try:
+            await apply_communities(directory, config.communities)
+        except BaseException:
+            await database.dispose()
+            raise
+        insights = InsightStore(database)
+        services = Services(
+            directory=directory,
+            insights=insights,
+            search=open_search(database),
+            privacy=Privacy(database),
+            export_dir=config.hearth.export_dir,
+            table=build_command_table(),
+        )
+        return cls(config, database, services, Inbound(services, InboundLog(database)))
+
+    async def run(self, adapters: Sequence[Adapter]) -> None:
+        """Run until any adapter stops by itself (or we are cancelled), then stop them all."""
+        started: list[Adapter] = []
+        try:
+            for adapter in adapters:
+                await adapter.start(self.inbound)
+                started.append(adapter)
+                log.info("adapter.started", platform=adapter.platform)
+            waiters = [asyncio.create_task(a.wait_closed()) for a in started]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            for adapter in reversed(started):
+                await adapter.stop()
+                log.info("adapter.stopped", platform=adapter.platform)
+
+    async def close(self) -> None:
+        await self.database.dispose()

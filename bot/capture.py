@@ -1,0 +1,73 @@
+"""Capture: one path from any trigger (command, reply, reference, 💡) to one insight."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.events import ChatMessage, MessageRef
+from bot.port import OutboundPort, TargetGone
+from knowledge.errors import NotFound
+from knowledge.insights import InsightStore
+from knowledge.views import CaptureResult, CommunityInfo, MemberInfo, SourceMessage
+
+BULBS = frozenset({"💡", "bulb", ":bulb:"})
+
+
+def source_of(message: ChatMessage) -> SourceMessage:
+    return SourceMessage(
+        platform=message.ref.channel.platform,
+        space=message.ref.channel.space,
+        channel=message.ref.channel.channel,
+        message_id=message.ref.message_id,
+        thread_id=message.ref.thread_id,
+        text=message.text,
+        author_user_id=message.author.user_id,
+        author_name=message.author.display_name,
+        permalink=message.permalink,
+        posted_at=message.posted_at,
+    )
+
+
+class Capture:
+    def __init__(self, insights: InsightStore) -> None:
+        self._insights = insights
+
+    async def message(
+        self,
+        community: CommunityInfo,
+        curator: MemberInfo,
+        port: OutboundPort,
+        target: MessageRef,
+        *,
+        title: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> CaptureResult:
+        """Capture someone's message; an already captured one is found without a fetch."""
+        channel = target.channel
+        existing = await self._insights.find_by_source(
+            community.id, channel.platform, channel.space, channel.channel, target.message_id
+        )
+        if existing is not None:
+            return CaptureResult(existing, created=False)
+        try:
+            fetched = await port.fetch_message(target)
+        except TargetGone:
+            raise NotFound(
+                f"I can't find message {target.message_id} in this channel any more."
+            ) from None
+        return await self._insights.capture(
+            community.id, source_of(fetched), curator=curator, title=title, tags=tags
+        )
+
+    async def own_words(
+        self,
+        community: CommunityInfo,
+        curator: MemberInfo,
+        message: ChatMessage,
+        body: str,
+        tags: Sequence[str],
+    ) -> CaptureResult:
+        """`/insight <text>`: the command's own message is the source, its sender the author."""
+        return await self._insights.capture(
+            community.id, source_of(message), curator=curator, body=body, tags=tags
+        )

@@ -1,0 +1,272 @@
+"""The `hearth` command line: run the bot, manage config and database, search, export, import."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot.app import Hearth, open_store
+from bot.config import Config, ConfigError, load_config
+from bot.log_setup import configure_logging
+from knowledge import migrate
+from knowledge.db import DatabaseUnavailable
+from knowledge.directory import Directory
+from knowledge.errors import UserError
+from knowledge.views import CommunityInfo
+
+T = TypeVar("T")
+DEFAULT_CONFIG = Path("hearth.toml")
+
+app = typer.Typer(help="Hearth: capture, rituals and constellations for communities of practice.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $HEARTH_CONFIG, ./hearth.toml, "
+                 "else the embedded SQLite + console default)"),
+]
+CommunityOption = Annotated[
+    str | None, typer.Option("--community", help="Community slug (needed when there are several)")
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _config(path: Path | None) -> Config:
+    if path is None and os.environ.get("HEARTH_CONFIG"):
+        path = Path(os.environ["HEARTH_CONFIG"])
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise _fail(f"{exc}\nHearth did not start.") from None
+    configure_logging(config.hearth.log_level, config.hearth.log_format)
+    return config
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except DatabaseUnavailable as exc:
+        raise _fail(str(exc), 3) from None
+    except UserError as exc:
+        raise _fail(exc.message) from None
+
+
+async def _with_hearth(config: Config, work: Callable[[Hearth], Awaitable[T]]) -> T:
+    hearth = await Hearth.open(config)
+    try:
+        return await work(hearth)
+    finally:
+        await hearth.close()
+
+
+async def _community(hearth: Hearth, slug: str | None) -> CommunityInfo:
+    directory: Directory = hearth.services.directory
+    if slug is not None:
+        found = await directory.community_by_slug(slug)
+        if found is None:
+            raise UserError(f"no community with slug {slug!r}")
+        return found
+    communities = await directory.communities()
+    if len(communities) != 1:
+        slugs = ", ".join(c.slug for c in communities) or "none"
+        raise UserError(f"say which community with --community (there are: {slugs})")
+    return communities[0]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err, transient=False)
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Start Hearth with the adapters the config enables (console by default)."""
+    from adapters.console.adapter import ConsoleAdapter
+
+    settings = _config(config)
+
+    async def main() -> None:
+        hearth = await Hearth.open(settings)
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        adapters = []
+        if settings.adapters.console.enabled:
+            adapters.append(ConsoleAdapter(settings.adapters.console))
+        if not adapters:
+            raise UserError("no adapter is enabled in the config: nothing to run")
+        try:
+            await hearth.run(adapters)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await hearth.close()
+
+    try:
+        _run(main())
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config")] = DEFAULT_CONFIG,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a starter config with every key documented."""
+    if path.exists() and not force:
+        raise _fail(f"{path} already exists; use --force to overwrite it")
+    text = resources.files("bot").joinpath("config.example.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    out.print(f"Wrote {path}. Edit it, then: hearth check-config --config {path}")
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = None) -> None:
+    """Validate the config (and its environment variables) without starting anything."""
+    settings = _config(config)
+    adapters = [name for name, section in settings.adapters if getattr(section, "enabled", False)]
+    out.print(
+        f"Config OK: {len(settings.communities)} community(ies) "
+        f"({', '.join(c.slug for c in settings.communities)}); "
+        f"adapters: {', '.join(adapters) or 'none'}; database: {settings.hearth.database_url}",
+        highlight=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date (creates it if empty)."""
+    settings = _config(config).model_copy(
+        update={"hearth": _config(config).hearth.model_copy(update={"auto_migrate": True})}
+    )
+
+    async def main() -> str | None:
+        database = await open_store(settings)
+        try:
+            return await migrate.current_revision(database)
+        finally:
+            await database.dispose()
+
+    out.print(f"Database is at schema revision {_run(main())} (head).")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", -excluded, tag:x, author:y, since:DATE')],
+    community: CommunityOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Search insights from the command line, as /search does in chat."""
+    from bot import formatting
+    from bot.commands.parse import parse
+    from bot.handlers.search import SEARCH, plan_search
+
+    settings = _config(config)
+    page_size = 20
+
+    async def work(hearth: Hearth) -> str:
+        target = await _community(hearth, community)
+        planned = plan_search(parse(SEARCH, query).args, target, page_size)
+        page = await hearth.services.search.search(planned.query)
+        return formatting.search_results(page, planned.described, page_size)
+
+    out.print(_run(_with_hearth(settings, work)), highlight=False, markup=False)
+
+
+@app.command()
+def export(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Directory to create")] = None,
+    community: CommunityOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Export a community's insights as Markdown (Obsidian-friendly), JSON Lines and CSV."""
+    from knowledge.export import export_community
+
+    settings = _config(config)
+
+    async def work(hearth: Hearth) -> str:
+        target = await _community(hearth, community)
+        directory = out_dir or settings.hearth.export_dir / target.slug
+        total = await hearth.services.insights.count(target.id)
+        with _progress() as progress:
+            task = progress.add_task(f"Exporting {target.slug}", total=total)
+            summary = await export_community(
+                hearth.services.insights, target, directory,
+                lambda done: progress.update(task, completed=done),
+            )
+        return f"Exported {summary.insights} insight(s) to {summary.directory}"
+
+    out.print(_run(_with_hearth(settings, work)), highlight=False)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="insights.jsonl from `hearth export`")],
+    community: CommunityOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import insights from an export; importing the same file twice adds nothing."""
+    from knowledge.importer import import_jsonl
+
+    settings = _config(config)
+
+    async def work(hearth: Hearth) -> tuple[str, int]:
+        target = await _community(hearth, community)
+        lines = _count_lines(file)
+        with _progress() as progress:
+            task = progress.add_task(f"Importing into {target.slug}", total=lines)
+            summary = await import_jsonl(
+                hearth.services.insights, hearth.services.directory, target, file,
+                lambda done: progress.update(task, completed=done),
+            )
+        for problem in summary.errors:
+            err.print(f"skipped: {problem}", highlight=False, markup=False)
+        return (
+            f"Imported {summary.created} new insight(s); {summary.already_present} were "
+            f"already there; {len(summary.errors)} line(s) skipped.",
+            1 if summary.errors else 0,
+        )
+
+    message, code = _run(_with_hearth(settings, work))
+    out.print(message, highlight=False)
+    if code:
+        raise typer.Exit(code)
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

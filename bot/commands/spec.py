@@ -1,0 +1,112 @@
+"""How a command is declared: once, with typed options, for every adapter to register.
+
+Text-speaking platforms (console, Matrix, Slack) parse with `bot.commands.parse`;
+Discord maps the same options onto application-command options.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from knowledge.models import Role
+
+if TYPE_CHECKING:
+    from bot.context import CommandContext
+
+
+class OptionType(enum.StrEnum):
+    TEXT = "text"  # the rest of the line
+    WORD = "word"
+    INTEGER = "integer"
+    DATE = "date"
+    MESSAGE = "message"  # a message id or permalink
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: OptionType
+    help: str
+    required: bool = False
+    keyword: bool = False  # written `name:value` in text commands
+    repeated: bool = False
+    choices: tuple[str, ...] = ()
+
+    def usage(self) -> str:
+        shown = f"{self.name}:<{self.type.value}>" if self.keyword else f"<{self.name}>"
+        if self.repeated:
+            shown += "…"
+        return shown if self.required else f"[{shown}]"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    ephemeral: bool = False
+
+
+@dataclass(frozen=True)
+class Args:
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def text(self, name: str) -> str:
+        value = self.values.get(name)
+        return value if isinstance(value, str) else ""
+
+    def integer(self, name: str) -> int | None:
+        value = self.values.get(name)
+        return value if isinstance(value, int) else None
+
+    def date(self, name: str) -> date | None:
+        value = self.values.get(name)
+        return value if isinstance(value, date) else None
+
+    def many(self, name: str) -> tuple[str, ...]:
+        value = self.values.get(name, ())
+        return (value,) if isinstance(value, str) else tuple(value)
+
+
+Handler = Callable[["CommandContext", Args], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    handler: Handler | None = None
+    options: tuple[Option, ...] = ()
+    permission: Role = Role.MEMBER
+    subcommands: tuple[Command, ...] = ()
+    default_subcommand: str | None = None
+    examples: tuple[str, ...] = ()
+    strict_keywords: bool = False  # an unknown `word:value` is an error, not text
+
+    def subcommand(self, name: str) -> Command | None:
+        return next((s for s in self.subcommands if s.name == name), None)
+
+    def usage(self, prefix: str = "/", parent: str = "") -> str:
+        head = f"{prefix}{parent}{self.name}"
+        if self.subcommands:
+            return f"{head} {'|'.join(s.name for s in self.subcommands)} …"
+        return " ".join([head, *(o.usage() for o in self.options)])
+
+
+@dataclass(frozen=True)
+class CommandTable:
+    commands: tuple[Command, ...]
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.commands]
+        duplicated = {n for n in names if names.count(n) > 1}
+        if duplicated:
+            raise ValueError(f"commands declared twice: {sorted(duplicated)}")
+
+    def get(self, name: str) -> Command | None:
+        return next((c for c in self.commands if c.name == name), None)
+
+    def names(self) -> list[str]:
+        return [c.name for c in self.commands]

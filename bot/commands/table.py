@@ -1,0 +1,20 @@
+"""The one command table: every adapter registers exactly these, natively."""
+
+from __future__ import annotations
+
+from bot.commands.spec import CommandTable
+from bot.handlers import export, help, insights, search
+from bot.handlers.privacy import PendingConfirmations, forget_me_command
+
+
+def build_command_table() -> CommandTable:
+    return CommandTable(
+        (
+            insights.COMMAND,
+            search.SEARCH,
+            search.TAGS,
+            export.COMMAND,
+            forget_me_command(PendingConfirmations()),
+            help.COMMAND,
+        )
+    )

@@ -1,0 +1,199 @@
+"""Configuration: a TOML file read into pydantic models, secrets only from the environment.
+
+Every error names the file, the key path and what was expected, and Hearth refuses to
+start rather than run half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PLATFORMS = ("console", "discord", "slack", "matrix")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `str()` is the full message for stderr."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HearthSettings(_Section):
+    database_url: str = Field(
+        "sqlite:///hearth.db",
+        description="SQLite file (embedded default) or postgresql://; "
+        "a URL with a password must come from the environment",
+    )
+    auto_migrate: bool = Field(True, description="upgrade the database schema at start-up")
+    export_dir: Path = Field(Path("exports"), description="where /export writes its files")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", description="INFO suits a server; WARNING keeps the console quiet"
+    )
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("database_url")
+    @classmethod
+    def _no_inline_password(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("expected a URL like sqlite:///hearth.db or postgresql://host/db") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class ChannelConfig(_Section):
+    platform: Literal["console", "discord", "slack", "matrix"]
+    space: str = Field(description="guild id, workspace id, homeserver, or 'local' for console")
+    channel: str
+
+
+class CommunityConfig(_Section):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = "UTC"
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    stewards: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
+    curators: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as Europe/Berlin or UTC") from None
+        return value
+
+    @field_validator("stewards", "curators")
+    @classmethod
+    def _identity_refs(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            platform, _, user = entry.partition(":")
+            if platform not in PLATFORMS or not user:
+                raise ValueError(
+                    f'{entry!r}: expected "platform:user-id" with platform one of {PLATFORMS}'
+                )
+        return value
+
+
+class ConsoleConfig(_Section):
+    enabled: bool = True
+    user: str = Field("you", description="who you are when the console starts (:as to switch)")
+    space: str = "local"
+    channel: str = "general"
+    transcript: Path = Field(
+        Path("hearth-console.jsonl"), description="the console's own message history"
+    )
+
+
+class AdaptersConfig(_Section):
+    console: ConsoleConfig = ConsoleConfig()
+
+
+def _default_communities() -> list[CommunityConfig]:
+    return [
+        CommunityConfig(
+            slug="default",
+            name="Our community",
+            channels=[ChannelConfig(platform="console", space="local", channel="general")],
+            stewards=["console:you"],
+        )
+    ]
+
+
+class Config(_Section):
+    hearth: HearthSettings = HearthSettings()
+    communities: list[CommunityConfig] = Field(default_factory=_default_communities)
+    adapters: AdaptersConfig = AdaptersConfig()
+
+    @field_validator("communities")
+    @classmethod
+    def _unique(cls, value: list[CommunityConfig]) -> list[CommunityConfig]:
+        slugs = [c.slug for c in value]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("each community needs its own slug")
+        channels = [(ch.platform, ch.space, ch.channel) for c in value for ch in c.channels]
+        if len(set(channels)) != len(channels):
+            raise ValueError("a channel can belong to only one community")
+        return value
+
+
+def _expand(value: Any, path: str, source: str) -> Any:
+    """Replace ${VAR} with the environment's value; a missing variable is an error."""
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{path}.{k}" if path else k, source) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{path}[{i}]", source) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def resolve(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(f"{source}: {path}: environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV_REF.sub(resolve, value)
+
+
+def _inline_secrets(raw: dict[str, Any], source: str) -> None:
+    url = raw.get("hearth", {}).get("database_url")
+    if isinstance(url, str) and not _ENV_REF.search(url):
+        try:
+            password = make_url(url).password
+        except ArgumentError:
+            return
+        if password:
+            raise ConfigError(
+                f"{source}: hearth.database_url: contains a password; secrets come from the "
+                'environment: write database_url = "${HEARTH_DATABASE_URL}" and set that variable'
+            )
+
+
+def _describe(error: dict[str, Any], source: str) -> str:
+    path = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{source}: {path}: unknown key (see config.example.toml for the keys there are)"
+    message = error["msg"].removeprefix("Value error, ")
+    shown = error.get("input")
+    got = f" (got {shown!r})" if isinstance(shown, str | int | float | bool) else ""
+    return f"{source}: {path}: {message}{got}"
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    _inline_secrets(raw, source)
+    try:
+        return Config.model_validate(_expand(raw, "", source))
+    except ValidationError as exc:
+        lines = [_describe(dict(e), source) for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: Path | None) -> Config:
+    """The file's config, or the embedded default when no file is given."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (create one with `hearth init`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    return parse_config(text, str(path))

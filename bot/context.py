@@ -1,0 +1,37 @@
+"""What a command handler gets: who asked, where, and the services it may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.commands.spec import CommandTable
+from bot.events import CommandInvoked
+from bot.port import OutboundPort
+from knowledge.directory import Directory
+from knowledge.insights import InsightStore
+from knowledge.privacy import Privacy
+from knowledge.search import SearchBackend
+from knowledge.views import CommunityInfo, MemberInfo
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything handlers share, built once in `bot.app`."""
+
+    directory: Directory
+    insights: InsightStore
+    search: SearchBackend
+    privacy: Privacy
+    export_dir: Path
+    table: CommandTable
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    services: Services
+    community: CommunityInfo
+    member: MemberInfo
+    event: CommandInvoked
+    port: OutboundPort
+    prefix: str

@@ -1,0 +1,88 @@
+"""The neutral event model: what adapters turn platform events into.
+
+Frozen dataclasses, one shape per kind of event; each adapter builds them from its own
+platform's payloads, so nothing past the adapter knows which platform spoke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    platform: str
+    space: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    channel: ChannelRef
+    message_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UserRef:
+    platform: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A message as fetched from a platform (e.g. the one a 💡 was put on)."""
+
+    ref: MessageRef
+    author: UserRef
+    text: str
+    permalink: str | None = None
+    posted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessagePosted:
+    message: ChatMessage
+    reply_to: MessageRef | None = None
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    ref: MessageRef
+    text: str
+    editor: UserRef
+
+
+@dataclass(frozen=True)
+class MessageDeleted:
+    ref: MessageRef
+
+
+@dataclass(frozen=True)
+class ReactionAdded:
+    target: MessageRef
+    emoji: str
+    user: UserRef
+    event_id: str
+
+
+@dataclass(frozen=True)
+class CommandInvoked:
+    """A command, as raw text (console, Matrix, Slack) or as options a platform parsed."""
+
+    name: str
+    invoker: UserRef
+    channel: ChannelRef
+    event_id: str
+    text: str = ""
+    options: dict[str, Any] | None = None
+    message: ChatMessage | None = None
+    reply_to: MessageRef | None = None
+    target: MessageRef | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Event = MessagePosted | MessageEdited | MessageDeleted | ReactionAdded | CommandInvoked

@@ -1,0 +1,76 @@
+"""Neutral text for what Hearth says about insights (adapters render it per platform)."""
+
+from __future__ import annotations
+
+from knowledge.search import SearchPage
+from knowledge.views import InsightView, TagCount
+
+PREVIEW_CHARS = 80
+
+
+def tag_list(tags: tuple[str, ...] | list[str]) -> str:
+    return " ".join(f"#{t}" for t in tags) if tags else "no tags"
+
+
+def headline(insight: InsightView) -> str:
+    if insight.title:
+        return insight.title
+    first = " ".join(insight.body.split())
+    return first if len(first) <= PREVIEW_CHARS else first[: PREVIEW_CHARS - 1] + "…"
+
+
+def source_line(insight: InsightView) -> str:
+    if insight.source_deleted:
+        return "source message was deleted"
+    return insight.permalink or "no link to the source"
+
+
+def captured(insight: InsightView) -> str:
+    return (
+        f"💡 Captured insight #{insight.id} from {insight.author_name}: "
+        f"“{headline(insight)}” ({tag_list(insight.tags)})\n{source_line(insight)}"
+    )
+
+
+def already_captured(insight: InsightView) -> str:
+    return (
+        f"Already captured as insight #{insight.id} “{headline(insight)}”: {source_line(insight)}"
+    )
+
+
+def insight_card(insight: InsightView) -> str:
+    lines = [f"**Insight #{insight.id}**" + (f" — {insight.title}" if insight.title else "")]
+    lines.append(insight.body)
+    lines.append(
+        f"by {insight.author_name} · captured by {insight.curator_name} · "
+        f"{insight.created_at:%Y-%m-%d} · {tag_list(insight.tags)}"
+    )
+    if insight.revisions:
+        lines.append(f"edited {insight.revisions} time(s), last {insight.updated_at:%Y-%m-%d %H:%M} UTC")
+    lines.append(source_line(insight))
+    return "\n".join(lines)
+
+
+def search_results(page: SearchPage, described: str, page_size: int) -> str:
+    if not page.hits:
+        return f"No insights match {described}."
+    pages = max(1, -(-page.total // page_size))
+    number = page.offset // page_size + 1
+    lines = [f"🔎 {page.total} insight(s) match {described} (page {number} of {pages})"]
+    for rank, hit in enumerate(page.hits, start=page.offset + 1):
+        title = f"**{hit.title}** — " if hit.title else ""
+        lines.append(
+            f"{rank}. #{hit.insight_id} {title}{hit.snippet}\n"
+            f"   {hit.author_name} · {hit.created_at:%Y-%m-%d} · {tag_list(hit.tags)} · "
+            f"{hit.permalink or 'no link'}"
+        )
+    if number < pages:
+        lines.append(f"More: add page:{number + 1}")
+    return "\n".join(lines)
+
+
+def tag_counts(counts: list[TagCount]) -> str:
+    if not counts:
+        return "No tags yet: add some with `/insight <text> #tag`."
+    shown = " · ".join(f"#{c.name} ({c.count})" for c in counts)
+    return f"{len(counts)} tag(s): {shown}"

@@ -1,0 +1,49 @@
+"""/help: generated from the one command table, so it can never fall out of date."""
+
+from __future__ import annotations
+
+from bot.commands.parse import find_command
+from bot.commands.spec import Args, Command, Option, OptionType, Reply
+from bot.context import CommandContext
+from knowledge.models import Role
+
+
+def _describe(command: Command, usage: str, prefix: str) -> list[str]:
+    lines = [f"  {usage}"]
+    lines.extend(f"    {o.name}: {o.help}" for o in command.options)
+    lines.extend(f"    e.g. {prefix}{e.removeprefix('/')}" for e in command.examples)
+    return lines
+
+
+def _detail(command: Command, prefix: str) -> str:
+    lines = [f"**{prefix}{command.name}**: {command.help}"]
+    if command.subcommands:
+        for sub in command.subcommands:
+            usage = f"{sub.usage(prefix, command.name + ' ')} — {sub.help}"
+            lines.extend(_describe(sub, usage, prefix))
+    else:
+        lines.extend(_describe(command, command.usage(prefix), prefix))
+    if command.permission is not Role.MEMBER:
+        lines.append(f"  (for {command.permission.value}s)")
+    return "\n".join(lines)
+
+
+async def help_(ctx: CommandContext, args: Args) -> Reply:
+    prefix = ctx.prefix
+    wanted = args.text("command").lstrip(prefix).lstrip("/")
+    if wanted:
+        return Reply(_detail(find_command(ctx.services.table, wanted, prefix), prefix), ephemeral=True)
+    lines = ["Hearth commands:"]
+    for command in ctx.services.table.commands:
+        role = "" if command.permission is Role.MEMBER else f" ({command.permission.value}s)"
+        lines.append(f"  {command.usage(prefix)} — {command.help}{role}")
+    lines.append(f"React with 💡 to capture a message. {prefix}help <command> for details.")
+    return Reply("\n".join(lines), ephemeral=True)
+
+
+COMMAND = Command(
+    name="help",
+    help="List commands, or explain one",
+    handler=help_,
+    options=(Option("command", OptionType.WORD, "a command to explain"),),
+)

@@ -1,0 +1,123 @@
+"""/insight and its subcommands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot import formatting
+from bot.capture import Capture
+from bot.commands.spec import Args, Command, Option, OptionType, Reply
+from bot.context import CommandContext
+from bot.events import ChatMessage, MessageRef
+from bot.hashtags import split_hashtags
+from knowledge.errors import InvalidInput
+
+ID = Option("id", OptionType.INTEGER, "the insight's number, e.g. 12", required=True)
+
+
+def _target(ctx: CommandContext, args: Args) -> MessageRef | None:
+    reference = args.text("message")
+    if reference:
+        ref = ctx.port.resolve_reference(reference, ctx.event.channel)
+        if ref is None:
+            raise InvalidInput(
+                f"message:{reference} is not a message id or link from this channel."
+            )
+        return ref
+    return ctx.event.target or ctx.event.reply_to
+
+
+def _command_message(ctx: CommandContext) -> ChatMessage:
+    """The message that carried the command; platforms without one get a stable stand-in."""
+    if ctx.event.message is not None:
+        return ctx.event.message
+    return ChatMessage(
+        ref=MessageRef(ctx.event.channel, f"command:{ctx.event.event_id}"),
+        author=ctx.event.invoker,
+        text=ctx.event.text,
+        posted_at=datetime.now(UTC),
+    )
+
+
+async def add(ctx: CommandContext, args: Args) -> Reply:
+    text, tags = split_hashtags(args.text("text"))
+    capture = Capture(ctx.services.insights)
+    target = _target(ctx, args)
+    if target is not None:
+        result = await capture.message(
+            ctx.community, ctx.member, ctx.port, target, title=text or None, tags=tags
+        )
+    else:
+        result = await capture.own_words(
+            ctx.community, ctx.member, _command_message(ctx), text, tags
+        )
+    if result.created:
+        return Reply(formatting.captured(result.insight))
+    return Reply(formatting.already_captured(result.insight), ephemeral=True)
+
+
+async def show(ctx: CommandContext, args: Args) -> Reply:
+    insight = await ctx.services.insights.get(ctx.community.id, _id(args))
+    return Reply(formatting.insight_card(insight), ephemeral=True)
+
+
+async def edit(ctx: CommandContext, args: Args) -> Reply:
+    text, tags = split_hashtags(args.text("text"))
+    insight = await ctx.services.insights.edit(
+        ctx.community.id, _id(args), ctx.member, text, add_tags=tags
+    )
+    return Reply(f"✏️ Updated.\n{formatting.insight_card(insight)}")
+
+
+async def retag(ctx: CommandContext, args: Args) -> Reply:
+    _, tags = split_hashtags(args.text("tags"))
+    words = [w for w in args.text("tags").split() if not w.startswith("#")]
+    if words:
+        raise InvalidInput(f"Write tags with '#', e.g. #{words[0]} (got {' '.join(words)!r}).")
+    insight = await ctx.services.insights.retag(ctx.community.id, _id(args), ctx.member, tags)
+    return Reply(f"🏷️ Insight #{insight.id} is now tagged {formatting.tag_list(insight.tags)}.")
+
+
+async def delete(ctx: CommandContext, args: Args) -> Reply:
+    insight = await ctx.services.insights.delete(ctx.community.id, _id(args), ctx.member)
+    return Reply(f"🗑️ Deleted insight #{insight.id} “{formatting.headline(insight)}”.")
+
+
+def _id(args: Args) -> int:
+    value = args.integer("id")
+    assert value is not None  # required option: the parser guarantees it
+    return value
+
+
+COMMAND = Command(
+    name="insight",
+    help="Capture an insight, or show, edit, retag or delete one",
+    default_subcommand="add",
+    subcommands=(
+        Command(
+            "add",
+            "Capture your words, or the message you reply to or name, as an insight",
+            add,
+            options=(
+                Option("text", OptionType.TEXT, "the insight (trailing #tags become tags)"),
+                Option("message", OptionType.MESSAGE, "a message id or link to capture",
+                       keyword=True),
+            ),
+            examples=("/insight Small PRs get better reviews #review", "/insight message:42 #onboarding"),
+        ),
+        Command("show", "Show an insight", show, options=(ID,)),
+        Command(
+            "edit",
+            "Replace an insight's text (the old text is kept as a revision)",
+            edit,
+            options=(ID, Option("text", OptionType.TEXT, "the new text", required=True)),
+        ),
+        Command(
+            "retag",
+            "Replace an insight's tags",
+            retag,
+            options=(ID, Option("tags", OptionType.TEXT, "the new #tags", required=True)),
+        ),
+        Command("delete", "Delete an insight", delete, options=(ID,)),
+    ),
+)

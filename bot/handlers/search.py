@@ -1,0 +1,84 @@
+"""/search and /tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from bot import formatting
+from bot.commands.spec import Args, Command, Option, OptionType, Reply
+from bot.context import CommandContext
+from bot.hashtags import split_hashtags
+from knowledge.errors import InvalidInput
+from knowledge.search import SearchQuery, parse_terms
+from knowledge.tags import normalize_tags
+from knowledge.views import CommunityInfo
+
+PAGE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class PlannedSearch:
+    query: SearchQuery
+    described: str  # what was asked, in words, for the results' heading
+
+
+def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE) -> PlannedSearch:
+    """Options and free text (#tags, @author, words) as one query; raises on bad input."""
+    text, hashtags = split_hashtags(args.text("query"))
+    words = text.split()
+    mentioned = [w for w in words if w.startswith("@") and len(w) > 1]
+    text = " ".join(w for w in words if w not in mentioned)
+    terms = parse_terms(text)
+    tags = normalize_tags([*args.many("tag"), *hashtags])
+    author = next((a for a in (args.text("author"), *mentioned) if a), None)
+    since = args.date("since")
+    page = args.integer("page") or 1
+    if terms.empty and not tags and not author and since is None:
+        raise InvalidInput(
+            "What should I look for? e.g. `/search code review tag:practice since:2026-01-01`"
+        )
+    start = None
+    if since is not None:
+        start = datetime.combine(since, time(), tzinfo=ZoneInfo(community.timezone))
+    query = SearchQuery(
+        community_id=community.id, terms=terms, tags=tags, author=author, since=start,
+        limit=page_size, offset=(page - 1) * page_size,
+    )
+    parts = (
+        f"“{text}”" if not terms.empty else "",
+        " ".join(f"#{t}" for t in tags),
+        f"by {author}" if author else "",
+        f"since {since}" if since else "",
+    )
+    return PlannedSearch(query, " ".join(p for p in parts if p))
+
+
+async def search(ctx: CommandContext, args: Args) -> Reply:
+    planned = plan_search(args, ctx.community)
+    result = await ctx.services.search.search(planned.query)
+    return Reply(formatting.search_results(result, planned.described, PAGE_SIZE), ephemeral=True)
+
+
+async def tags(ctx: CommandContext, args: Args) -> Reply:
+    counts = await ctx.services.insights.tag_counts(ctx.community.id)
+    return Reply(formatting.tag_counts(counts), ephemeral=True)
+
+
+SEARCH = Command(
+    name="search",
+    help="Search the community's insights",
+    handler=search,
+    strict_keywords=True,
+    options=(
+        Option("query", OptionType.TEXT, 'words, "exact phrases", -excluded, #tags, @author'),
+        Option("tag", OptionType.WORD, "only insights with this tag", keyword=True, repeated=True),
+        Option("author", OptionType.WORD, "only insights by this person", keyword=True),
+        Option("since", OptionType.DATE, "only insights captured on or after", keyword=True),
+        Option("page", OptionType.INTEGER, "which page of results", keyword=True),
+    ),
+    examples=('/search "pair programming" tag:practice since:2026-01-01', "/search review -draft"),
+)
+
+TAGS = Command(name="tags", help="List tags with how many insights use each", handler=tags)

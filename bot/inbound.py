@@ -1,0 +1,126 @@
+"""Where neutral events enter the core: commands get a reply, reactions may capture.
+
+Adapters call `command()` and deliver the returned reply their own way (a message on
+the console and Matrix, an interaction response on Discord, an ephemeral on Slack).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+
+from bot import formatting
+from bot.capture import BULBS, Capture
+from bot.commands.parse import find_command, parse
+from bot.commands.spec import Reply
+from bot.context import CommandContext, Services
+from bot.events import CommandInvoked, MessageDeleted, MessageEdited, MessageRef, ReactionAdded
+from bot.port import OutboundMessage, OutboundPort
+from knowledge.errors import UserError
+from knowledge.inbound import InboundLog
+from knowledge.views import CommunityInfo
+
+log = structlog.get_logger(__name__)
+
+
+def _unbound(prefix: str) -> Reply:
+    return Reply(
+        "This channel is not part of a Hearth community yet. A steward can add it under "
+        "[[communities.channels]] in the config file.",
+        ephemeral=True,
+    )
+
+
+class Inbound:
+    def __init__(self, services: Services, inbound_log: InboundLog) -> None:
+        self._services = services
+        self._seen = inbound_log
+        self._capture = Capture(services.insights)
+
+    async def _community(self, platform: str, space: str, channel: str) -> CommunityInfo | None:
+        return await self._services.directory.community_for_channel(platform, space, channel)
+
+    async def command(
+        self, event: CommandInvoked, port: OutboundPort, prefix: str = "/"
+    ) -> Reply | None:
+        """The reply to show the invoker; None if this event was already handled."""
+        channel = event.channel
+        try:
+            command = find_command(self._services.table, event.name, prefix)
+            community = await self._community(channel.platform, channel.space, channel.channel)
+            if community is None:
+                return _unbound(prefix)
+            if not await self._seen.first_delivery(channel.platform, event.event_id):
+                log.info("command.duplicate_skipped", event_id=event.event_id)
+                return None
+            member = await self._services.directory.resolve_member(
+                community.id, event.invoker.platform, event.invoker.user_id,
+                event.invoker.display_name,
+            )
+            parsed = parse(command, event.text, prefix)
+            if not member.role.at_least(parsed.command.permission):
+                return Reply(
+                    f"Only {parsed.command.permission.value}s can use {prefix}{parsed.path}.",
+                    ephemeral=True,
+                )
+            assert parsed.command.handler is not None
+            context = CommandContext(self._services, community, member, event, port, prefix)
+            reply = await parsed.command.handler(context, parsed.args)
+            log.info("command.handled", command=parsed.path, community=community.slug,
+                     member=member.id)
+            return reply
+        except UserError as exc:
+            log.info("command.refused", command=event.name, reason=exc.message)
+            return Reply(exc.message, ephemeral=True)
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("command.failed", command=event.name, incident=incident)
+            return Reply(
+                f"Something went wrong on my side (incident {incident}); it has been logged. "
+                "Nothing was stored half-way: try again in a moment.",
+                ephemeral=True,
+            )
+
+    async def reaction(self, event: ReactionAdded, port: OutboundPort) -> None:
+        """A 💡 on a message captures it once, crediting its author; other emoji are ignored."""
+        if event.emoji not in BULBS:
+            return
+        channel = event.target.channel
+        community = await self._community(channel.platform, channel.space, channel.channel)
+        if community is None or not await self._seen.first_delivery(
+            channel.platform, event.event_id
+        ):
+            return
+        try:
+            curator = await self._services.directory.resolve_member(
+                community.id, event.user.platform, event.user.user_id, event.user.display_name
+            )
+            result = await self._capture.message(community, curator, port, event.target)
+            text = (
+                formatting.captured(result.insight)
+                if result.created
+                else formatting.already_captured(result.insight)
+            )
+        except UserError as exc:
+            text = exc.message
+        except Exception:
+            log.exception("reaction.capture_failed", target=event.target.message_id)
+            text = "I could not capture that message because of an error on my side; it is logged."
+        await port.post(channel, OutboundMessage(text), reply_to=event.target)
+
+    async def message_edited(self, event: MessageEdited) -> None:
+        """An edited source keeps the insight in step; the old words stay as a revision."""
+        changed = await self._services.insights.source_edited(*_key(event.ref), event.text)
+        if changed:
+            log.info("source.edited", insight=changed)
+
+    async def message_deleted(self, event: MessageDeleted) -> None:
+        """A deleted source is marked; the insight stays unless its author deletes it."""
+        changed = await self._services.insights.source_deleted(*_key(event.ref))
+        if changed:
+            log.info("source.deleted", insight=changed)
+
+
+def _key(ref: MessageRef) -> tuple[str, str, str, str]:
+    return ref.channel.platform, ref.channel.space, ref.channel.channel, ref.message_id

@@ -1,0 +1,80 @@
+"""The outbound port every adapter implements, and the typed failures it may raise.
+
+Kept as small as discord.py's Messageable: rituals and relays need no more than this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.events import ChannelRef, ChatMessage, MessageRef
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """Neutral text (a Markdown subset); each adapter renders it for its platform."""
+
+    text: str
+    ephemeral: bool = False
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    threads: bool = True
+    edits: bool = True
+    ephemeral: bool = False
+    native_commands: bool = False
+    extra: frozenset[str] = field(default_factory=frozenset)
+
+
+class DeliveryError(Exception):
+    """Base of the failures the outbox and ritual runner decide about."""
+
+
+class RateLimited(DeliveryError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+class TargetGone(DeliveryError):
+    """The channel or message no longer exists: retrying cannot help."""
+
+
+class Forbidden(DeliveryError):
+    """The bot lacks the permission: retrying cannot help until someone changes that."""
+
+
+class Transient(DeliveryError):
+    """Network or server trouble: retry with backoff."""
+
+
+class OutboundPort(Protocol):
+    platform: str
+    capabilities: Capabilities
+
+    async def post(
+        self,
+        channel: ChannelRef,
+        message: OutboundMessage,
+        *,
+        thread: MessageRef | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> MessageRef: ...
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None: ...
+
+    async def delete(self, ref: MessageRef) -> None: ...
+
+    async def react(self, ref: MessageRef, emoji: str) -> None: ...
+
+    async def fetch_message(self, ref: MessageRef) -> ChatMessage: ...
+
+    async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]: ...
+
+    def permalink(self, ref: MessageRef) -> str: ...
+
+    def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
+        """A message id or permalink a person typed, as a ref; None if it is neither."""
+        ...
