@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from importlib import resources
 from pathlib import Path
@@ -27,8 +26,11 @@ from knowledge.views import CommunityInfo
 T = TypeVar("T")
 DEFAULT_CONFIG = Path("hearth.toml")
 
-app = typer.Typer(help="Hearth: capture, rituals and constellations for communities of practice.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Hearth: capture, rituals and constellations for communities of practice.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 err = Console(stderr=True)
@@ -36,8 +38,12 @@ out = Console()
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $HEARTH_CONFIG, ./hearth.toml, "
-                 "else the embedded SQLite + console default)"),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $HEARTH_CONFIG, ./hearth.toml, "
+        "else the embedded SQLite + console default)",
+    ),
 ]
 CommunityOption = Annotated[
     str | None, typer.Option("--community", help="Community slug (needed when there are several)")
@@ -94,8 +100,14 @@ async def _community(hearth: Hearth, slug: str | None) -> CommunityInfo:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 @app.command()
@@ -174,7 +186,9 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words, "phrases", -excluded, tag:x, author:y, since:DATE')],
+    query: Annotated[
+        str, typer.Argument(help='Words, "phrases", -excluded, tag:x, author:y, since:DATE')
+    ],
     community: CommunityOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -213,7 +227,9 @@ def export(
         with _progress() as progress:
             task = progress.add_task(f"Exporting {target.slug}", total=total)
             summary = await export_community(
-                hearth.services.insights, target, directory,
+                hearth.services.insights,
+                target,
+                directory,
                 lambda done: progress.update(task, completed=done),
             )
         return f"Exported {summary.insights} insight(s) to {summary.directory}"
@@ -238,7 +254,10 @@ def import_(
         with _progress() as progress:
             task = progress.add_task(f"Importing into {target.slug}", total=lines)
             summary = await import_jsonl(
-                hearth.services.insights, hearth.services.directory, target, file,
+                hearth.services.insights,
+                hearth.services.directory,
+                target,
+                file,
                 lambda done: progress.update(task, completed=done),
             )
         for problem in summary.errors:
@@ -268,5 +287,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-
+    main()

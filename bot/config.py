@@ -48,7 +48,9 @@ class HearthSettings(_Section):
         try:
             url = make_url(value)
         except ArgumentError:
-            raise ValueError("expected a URL like sqlite:///hearth.db or postgresql://host/db") from None
+            raise ValueError(
+                "expected a URL like sqlite:///hearth.db or postgresql://host/db"
+            ) from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
         return value

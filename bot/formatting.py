@@ -46,7 +46,9 @@ def insight_card(insight: InsightView) -> str:
         f"{insight.created_at:%Y-%m-%d} · {tag_list(insight.tags)}"
     )
     if insight.revisions:
-        lines.append(f"edited {insight.revisions} time(s), last {insight.updated_at:%Y-%m-%d %H:%M} UTC")
+        lines.append(
+            f"edited {insight.revisions} time(s), last {insight.updated_at:%Y-%m-%d %H:%M} UTC"
+        )
     lines.append(source_line(insight))
     return "\n".join(lines)
 

@@ -55,7 +55,9 @@ class Inbound:
                 log.info("command.duplicate_skipped", event_id=event.event_id)
                 return None
             member = await self._services.directory.resolve_member(
-                community.id, event.invoker.platform, event.invoker.user_id,
+                community.id,
+                event.invoker.platform,
+                event.invoker.user_id,
                 event.invoker.display_name,
             )
             parsed = parse(command, event.text, prefix)
@@ -67,8 +69,9 @@ class Inbound:
             assert parsed.command.handler is not None
             context = CommandContext(self._services, community, member, event, port, prefix)
             reply = await parsed.command.handler(context, parsed.args)
-            log.info("command.handled", command=parsed.path, community=community.slug,
-                     member=member.id)
+            log.info(
+                "command.handled", command=parsed.path, community=community.slug, member=member.id
+            )
             return reply
         except UserError as exc:
             log.info("command.refused", command=event.name, reason=exc.message)

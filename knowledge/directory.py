@@ -33,7 +33,9 @@ class Directory:
                     session, Community, {"slug": slug, "name": name, "timezone": timezone}, ["slug"]
                 )
             )
-            row = (await session.execute(select(Community).where(Community.slug == slug))).scalar_one()
+            row = (
+                await session.execute(select(Community).where(Community.slug == slug))
+            ).scalar_one()
             row.name, row.timezone = name, timezone
             return community_info(row)
 
@@ -63,9 +65,7 @@ class Directory:
                     )
                 )
                 await session.execute(
-                    update(ChannelBinding)
-                    .filter_by(**key)
-                    .values(community_id=community_id)
+                    update(ChannelBinding).filter_by(**key).values(community_id=community_id)
                 )
 
     async def community_for_channel(

@@ -162,8 +162,13 @@ class InsightStore:
             return await self._view(session, await _own(session, community_id, insight_id))
 
     async def edit(
-        self, community_id: int, insight_id: int, editor: MemberInfo, body: str,
-        title: str | None = None, add_tags: Sequence[str] = (),
+        self,
+        community_id: int,
+        insight_id: int,
+        editor: MemberInfo,
+        body: str,
+        title: str | None = None,
+        add_tags: Sequence[str] = (),
     ) -> InsightView:
         text = validate_body(body)
         title = validate_title(title)
@@ -298,7 +303,9 @@ class InsightStore:
             "posted_at": source.posted_at or datetime.now(UTC),
         }
         await session.execute(
-            insert_ignoring_conflict(session, Source, values, ["platform", "space", "channel", "message_id"])
+            insert_ignoring_conflict(
+                session, Source, values, ["platform", "space", "channel", "message_id"]
+            )
         )
         source_id = await session.scalar(select(Source.id).filter_by(**key))
         assert source_id is not None
@@ -315,7 +322,8 @@ class InsightStore:
         assert row is not None
         if not may_change(editor, row):
             raise NotAllowed(
-                f"Only the author, whoever captured it, or a curator can change insight #{insight_id}."
+                f"Only its author, whoever captured it, or a curator can change "
+                f"insight #{insight_id}."
             )
         return row
 
@@ -349,9 +357,7 @@ async def _own(session: AsyncSession, community_id: int, insight_id: int) -> int
     return found
 
 
-async def _record_revision(
-    session: AsyncSession, row: Insight, editor: MemberInfo | None
-) -> None:
+async def _record_revision(session: AsyncSession, row: Insight, editor: MemberInfo | None) -> None:
     number = await session.scalar(
         select(func.coalesce(func.max(InsightRevision.number), 0)).where(
             InsightRevision.insight_id == row.id

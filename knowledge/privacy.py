@@ -52,9 +52,9 @@ class Privacy:
                 delete(Source).where(Source.author_member_id == member.id, ~orphaned)
             )
             await session.execute(
-                update(Source).where(Source.author_member_id == member.id).values(
-                    author_member_id=None, text="", permalink=None
-                )
+                update(Source)
+                .where(Source.author_member_id == member.id)
+                .values(author_member_id=None, text="", permalink=None)
             )
             await session.execute(delete(Identity).where(Identity.member_id == member.id))
             await session.execute(
@@ -65,7 +65,7 @@ class Privacy:
             return summary
 
 
-async def _count(session: AsyncSession, query: Select[tuple[int]]) -> int:
+async def _count(session: AsyncSession, query: Select[int]) -> int:
     return int(await session.scalar(query) or 0)
 
 

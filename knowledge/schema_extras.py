@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 SQLITE_FTS_TABLE = "insights_fts"
-POSTGRES_TSVECTOR = (
-    "to_tsvector('english', coalesce(insights.title, '') || ' ' || insights.body)"
-)
+POSTGRES_TSVECTOR = "to_tsvector('english', coalesce(insights.title, '') || ' ' || insights.body)"
 POSTGRES_SEARCH_INDEX = "ix_insights_search"
 
 SQLITE_FTS_CREATE = [

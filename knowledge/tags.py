@@ -19,7 +19,9 @@ def normalize_tag(raw: str) -> str:
     if not name:
         raise InvalidInput("A tag needs a name after '#', for example #onboarding.")
     if len(name) > MAX_TAG_LENGTH:
-        raise InvalidInput(f"Tag {shown} is too long: tags have at most {MAX_TAG_LENGTH} characters.")
+        raise InvalidInput(
+            f"Tag {shown} is too long: tags have at most {MAX_TAG_LENGTH} characters."
+        )
     if not _TAG.match(name) or name.rstrip(".") != name:
         raise InvalidInput(
             f"Tag {shown} can only contain letters, digits, '-', '_', '/' and '.' "

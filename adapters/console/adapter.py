@@ -8,6 +8,7 @@ It implements the same outbound port as the chat platforms.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -76,8 +77,10 @@ class ConsoleAdapter:
     async def start(self, inbound: Inbound) -> None:
         self._inbound = inbound
         self._transcript.open()
-        self._say(f"Hearth console: you are {self._user} in #{self._channel}. "
-                  "Type /help for commands, :help for console keys, :quit to leave.")
+        self._say(
+            f"Hearth console: you are {self._user} in #{self._channel}. "
+            "Type /help for commands, :help for console keys, :quit to leave."
+        )
         self._loop_task = asyncio.create_task(self._read_loop())
 
     async def wait_closed(self) -> None:
@@ -87,10 +90,8 @@ class ConsoleAdapter:
     async def stop(self) -> None:
         if self._loop_task is not None and not self._loop_task.done():
             self._loop_task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-            except asyncio.CancelledError:
-                pass
         self._transcript.close()
 
     async def _read_loop(self) -> None:
@@ -138,7 +139,9 @@ class ConsoleAdapter:
         reply = await self._inbound.command(event, self, PREFIX)
         if reply is not None:
             await self.post(
-                self._here(), OutboundMessage(reply.text, reply.ephemeral), reply_to=self._ref(message.id)
+                self._here(),
+                OutboundMessage(reply.text, reply.ephemeral),
+                reply_to=self._ref(message.id),
             )
 
     async def _directive(self, directive: Directive) -> None:
@@ -161,13 +164,21 @@ class ConsoleAdapter:
                 self._say(f"! There is no message #{directive.message_id} to react to.")
                 return
             reaction = self._transcript.add(
-                target.space, target.channel, self._user, directive.argument, kind="reaction",
+                target.space,
+                target.channel,
+                self._user,
+                directive.argument,
+                kind="reaction",
                 reply_to=target.id,
             )
             self._say(f"* {self._user} reacted {directive.argument} to #{target.id}")
             await self._inbound.reaction(
-                ReactionAdded(self._ref(target.id, target), directive.argument, self._me(),
-                              event_id=f"reaction-{reaction.id}"),
+                ReactionAdded(
+                    self._ref(target.id, target),
+                    directive.argument,
+                    self._me(),
+                    event_id=f"reaction-{reaction.id}",
+                ),
                 self,
             )
         elif directive.name in ("edit", "delete"):

@@ -65,8 +65,14 @@ class Transcript:
         return message
 
     def add(
-        self, space: str, channel: str, user: str, text: str, *,
-        reply_to: int | None = None, kind: str = "message",
+        self,
+        space: str,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        kind: str = "message",
     ) -> ConsoleMessage:
         self._last_id += 1
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -76,9 +82,7 @@ class Transcript:
 
     def update(self, message_id: int, *, text: str | None = None, deleted: bool = False) -> None:
         current = self._messages[message_id]
-        self._write(
-            replace(current, text=current.text if text is None else text, deleted=deleted)
-        )
+        self._write(replace(current, text=current.text if text is None else text, deleted=deleted))
 
     def get(self, message_id: int) -> ConsoleMessage | None:
         message = self._messages.get(message_id)
@@ -86,6 +90,7 @@ class Transcript:
 
     def thread(self, root_id: int) -> list[ConsoleMessage]:
         return [
-            m for m in self._messages.values()
+            m
+            for m in self._messages.values()
             if m.kind == "message" and not m.deleted and (m.id == root_id or m.reply_to == root_id)
         ]

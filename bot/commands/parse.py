@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -105,7 +106,7 @@ def _remaining_text(text: str, spans: list[tuple[int, int]]) -> str:
     if not spans:
         return ""
     pieces = [text[spans[0][0] : spans[0][1]]]
-    for (_, end), (start, stop) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, stop) in itertools.pairwise(spans):
         pieces.append(text[end:start] if text[end:start].strip() == "" else " ")
         pieces.append(text[start:stop])
     return "".join(pieces).strip()
@@ -116,9 +117,7 @@ def convert(option: Option, raw: str, usage: str) -> Any:
     if option.type is OptionType.INTEGER:
         cleaned = raw.lstrip("#")
         if not cleaned.isdigit():
-            raise InvalidInput(
-                f"{option.name} should be a number, like 12 (got {raw!r}). {usage}"
-            )
+            raise InvalidInput(f"{option.name} should be a number, like 12 (got {raw!r}). {usage}")
         return int(cleaned)
     if option.type is OptionType.DATE:
         try:

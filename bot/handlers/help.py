@@ -32,7 +32,9 @@ async def help_(ctx: CommandContext, args: Args) -> Reply:
     prefix = ctx.prefix
     wanted = args.text("command").lstrip(prefix).lstrip("/")
     if wanted:
-        return Reply(_detail(find_command(ctx.services.table, wanted, prefix), prefix), ephemeral=True)
+        return Reply(
+            _detail(find_command(ctx.services.table, wanted, prefix), prefix), ephemeral=True
+        )
     lines = ["Hearth commands:"]
     for command in ctx.services.table.commands:
         role = "" if command.permission is Role.MEMBER else f" ({command.permission.value}s)"

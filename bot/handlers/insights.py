@@ -100,10 +100,14 @@ COMMAND = Command(
             add,
             options=(
                 Option("text", OptionType.TEXT, "the insight (trailing #tags become tags)"),
-                Option("message", OptionType.MESSAGE, "a message id or link to capture",
-                       keyword=True),
+                Option(
+                    "message", OptionType.MESSAGE, "a message id or link to capture", keyword=True
+                ),
             ),
-            examples=("/insight Small PRs get better reviews #review", "/insight message:42 #onboarding"),
+            examples=(
+                "/insight Small PRs get better reviews #review",
+                "/insight message:42 #onboarding",
+            ),
         ),
         Command("show", "Show an insight", show, options=(ID,)),
         Command(

@@ -65,7 +65,11 @@ def forget_me_command(pending: PendingConfirmations) -> Command:
         help="Delete or anonymise everything Hearth keeps about you (asks to confirm)",
         handler=forget_me,
         options=(
-            Option("confirm", OptionType.WORD, "write 'confirm' after the preview",
-                   choices=("confirm",)),
+            Option(
+                "confirm",
+                OptionType.WORD,
+                "write 'confirm' after the preview",
+                choices=("confirm",),
+            ),
         ),
     )

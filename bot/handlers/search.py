@@ -43,8 +43,13 @@ def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE
     if since is not None:
         start = datetime.combine(since, time(), tzinfo=ZoneInfo(community.timezone))
     query = SearchQuery(
-        community_id=community.id, terms=terms, tags=tags, author=author, since=start,
-        limit=page_size, offset=(page - 1) * page_size,
+        community_id=community.id,
+        terms=terms,
+        tags=tags,
+        author=author,
+        since=start,
+        limit=page_size,
+        offset=(page - 1) * page_size,
     )
     parts = (
         f"“{text}”" if not terms.empty else "",

@@ -9,7 +9,15 @@ from typing import Protocol
 from knowledge.db import Database
 from knowledge.search.query import SearchQuery, Terms, parse_terms
 
-__all__ = ["SearchBackend", "SearchHit", "SearchPage", "SearchQuery", "Terms", "open_search", "parse_terms"]
+__all__ = [
+    "SearchBackend",
+    "SearchHit",
+    "SearchPage",
+    "SearchQuery",
+    "Terms",
+    "open_search",
+    "parse_terms",
+]
 
 HIGHLIGHT = "**"
 

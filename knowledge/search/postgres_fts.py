@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, func, literal, literal_column
+from sqlalchemy.sql.expression import ColumnClause
 
 from knowledge.models import Insight
 from knowledge.schema_extras import POSTGRES_TSVECTOR
@@ -12,7 +13,7 @@ from knowledge.search import HIGHLIGHT
 from knowledge.search.query import SearchQuery
 from knowledge.search.ranked import RankedSearch
 
-_vector = literal_column(POSTGRES_TSVECTOR)
+_vector: ColumnClause[Any] = literal_column(POSTGRES_TSVECTOR)
 _HEADLINE = (
     f"StartSel={HIGHLIGHT}, StopSel={HIGHLIGHT}, MaxWords=30, MinWords=12, "
     'MaxFragments=2, FragmentDelimiter=" … "'

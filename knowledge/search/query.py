@@ -56,7 +56,7 @@ def parse_terms(text: str) -> Terms:
     phrases: list[str] = []
     excluded: list[str] = []
     for negated, phrase, word in _TOKEN.findall(text):
-        if phrase or negated and not word:
+        if phrase or (negated and not word):
             target = excluded if negated else phrases
             if _meaningful(phrase):
                 target.append(" ".join(phrase.split()))
@@ -67,5 +67,7 @@ def parse_terms(text: str) -> Terms:
             words.append(word)
     terms = Terms(tuple(words), tuple(phrases), tuple(excluded))
     if terms.empty and terms.excluded:
-        raise InvalidInput("Say what to look for, not only what to leave out: `/search review -draft`.")
+        raise InvalidInput(
+            "Say what to look for, not only what to leave out: `/search review -draft`."
+        )
     return terms

@@ -35,8 +35,14 @@ class RankedSearch(ABC):
             base, rank, snippet = self._matching(base, query)
         author = aliased(Member)
         listing = (
-            base.add_columns(snippet, Insight.title, Insight.created_at, author.display_name,
-                             author.forgotten_at, Source.permalink)
+            base.add_columns(
+                snippet,
+                Insight.title,
+                Insight.created_at,
+                author.display_name,
+                author.forgotten_at,
+                Source.permalink,
+            )
             .join(Source, Source.id == Insight.source_id)
             .outerjoin(author, author.id == Insight.author_member_id)
             .order_by(rank, Insight.id.desc())

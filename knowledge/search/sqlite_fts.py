@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, column, func, literal, literal_column, table
+from sqlalchemy.sql.expression import ColumnClause
 
 from knowledge.models import Insight
 from knowledge.schema_extras import SQLITE_FTS_TABLE
@@ -13,7 +14,7 @@ from knowledge.search.query import SearchQuery, Terms
 from knowledge.search.ranked import RankedSearch
 
 _fts = table(SQLITE_FTS_TABLE, column("rowid"))
-_fts_name = literal_column(SQLITE_FTS_TABLE)
+_fts_name: ColumnClause[Any] = literal_column(SQLITE_FTS_TABLE)
 
 
 def _quoted(term: str) -> str:

@@ -1,0 +1,227 @@
+"""Import insights from the JSONL that `knowledge.export` writes.
+
+Each line is re-captured for its original source message, and capture is idempotent on
+that message: importing a file twice, or into the database it came from, adds nothing.
+A bad line is reported by number and skipped; it never stops the lines after it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from knowledge.directory import Directory
+from knowledge.errors import InvalidInput, UserError
+from knowledge.export import FORMAT
+from knowledge.insights import InsightStore, validate_body, validate_title
+from knowledge.tags import normalize_tags
+from knowledge.views import CommunityInfo, MemberInfo, SourceMessage
+
+CURATOR_PLATFORM = "import"
+DEFAULT_CURATOR = "import"
+PROGRESS_EVERY = 100
+MAX_LISTED_ERRORS = 1000
+_BOM = b"\xef\xbb\xbf"
+# Column sizes in knowledge.models: PostgreSQL refuses longer values, so check first.
+_LIMITS = {
+    "source_platform": 32,
+    "source_space": 255,
+    "source_channel": 255,
+    "source_message_id": 255,
+    "author_name": 200,
+    "curator_name": 200,
+    "permalink": 1024,
+}
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    already_present: int
+    errors: tuple[str, ...]
+
+
+class BadLine(ValueError):
+    """A line that cannot be imported; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    title: str | None
+    body: str
+    tags: tuple[str, ...]
+    curator_name: str
+    source: SourceMessage
+
+
+async def import_jsonl(
+    store: InsightStore,
+    directory: Directory,
+    community: CommunityInfo,
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Capture every valid line of `path` into `community`; report the others."""
+    importer = _Importer(store, directory, community)
+    done = 0
+    for number, line in _numbered_lines(path):
+        await importer.import_line(number, line)
+        done += 1
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done)
+    if progress is not None:
+        progress(done)
+    return importer.summary()
+
+
+class _Importer:
+    """Counts and errors of one import, and the curators it has already resolved."""
+
+    def __init__(self, store: InsightStore, directory: Directory, community: CommunityInfo) -> None:
+        self._store, self._directory, self._community = store, directory, community
+        self._curators: dict[str, MemberInfo] = {}
+        self.created = self.already_present = self.bad_lines = 0
+        self.errors: list[str] = []
+
+    async def import_line(self, number: int, line: bytes) -> None:
+        if not line.strip():
+            return
+        try:
+            record = parse_line(line)
+            created = await self._capture(record)
+        except (BadLine, UserError) as exc:
+            self._error(number, exc.message if isinstance(exc, UserError) else str(exc))
+            return
+        if created:
+            self.created += 1
+        else:
+            self.already_present += 1
+
+    async def _capture(self, record: ImportRecord) -> bool:
+        """Look before capturing, so a line already imported adds no author or curator."""
+        src = record.source
+        found = await self._store.find_by_source(
+            self._community.id, src.platform, src.space, src.channel, src.message_id
+        )
+        if found is not None:
+            return False
+        result = await self._store.capture(
+            self._community.id,
+            src,
+            curator=await self._curator(record.curator_name),
+            body=record.body,
+            title=record.title,
+            tags=record.tags,
+        )
+        return result.created
+
+    async def _curator(self, name: str) -> MemberInfo:
+        if name not in self._curators:
+            self._curators[name] = await self._directory.resolve_member(
+                self._community.id, CURATOR_PLATFORM, name, name
+            )
+        return self._curators[name]
+
+    def _error(self, number: int, message: str) -> None:
+        """Keep the first errors only: a wrong file must not fill memory with messages."""
+        self.bad_lines += 1
+        if self.bad_lines <= MAX_LISTED_ERRORS:
+            self.errors.append(f"line {number}: {message}")
+
+    def summary(self) -> ImportSummary:
+        errors = list(self.errors)
+        if self.bad_lines > MAX_LISTED_ERRORS:
+            errors.append(f"... and {self.bad_lines - MAX_LISTED_ERRORS:,} more bad lines")
+        return ImportSummary(self.created, self.already_present, tuple(errors))
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Raw lines, decoded later one by one: a stray non-UTF-8 byte spoils only its line."""
+    if not path.is_file():
+        raise InvalidInput(f"Cannot import {path}: there is no such file.")
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            yield number, raw.removeprefix(_BOM) if number == 1 else raw
+
+
+def parse_line(raw: bytes) -> ImportRecord:
+    """One JSONL line as a record ready to capture, or BadLine saying what is wrong."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadLine("not UTF-8 text") from None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise BadLine("expected a JSON object")
+    if data.get("format") != FORMAT:
+        raise BadLine(f"format is {data.get('format')!r}, expected {FORMAT!r}")
+    return _record(data)
+
+
+def _record(data: dict[str, Any]) -> ImportRecord:
+    body = validate_body(_text(data, "body"))
+    author = _text(data, "author_name")
+    source = SourceMessage(
+        platform=_text(data, "source_platform"),
+        space=_text(data, "source_space"),
+        channel=_text(data, "source_channel"),
+        message_id=_text(data, "source_message_id"),
+        text=body,
+        author_user_id=author,
+        author_name=author,
+        permalink=_optional_text(data, "permalink"),
+        posted_at=_timestamp(data, "created_at"),
+    )
+    return ImportRecord(
+        title=validate_title(_optional_text(data, "title")),
+        body=body,
+        tags=normalize_tags(_tags(data)),
+        curator_name=_optional_text(data, "curator_name") or DEFAULT_CURATOR,
+        source=source,
+    )
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = _optional_text(data, key)
+    if value is None or not value.strip():
+        raise BadLine(f"{key} is missing or empty")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadLine(f"{key} must be a string")
+    if "\x00" in value:
+        raise BadLine(f"{key} contains a NUL character")
+    limit = _LIMITS.get(key)
+    if limit is not None and len(value) > limit:
+        raise BadLine(f"{key} is longer than {limit} characters")
+    return value
+
+
+def _tags(data: dict[str, Any]) -> list[str]:
+    tags = data.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadLine("tags must be a list of strings")
+    return tags
+
+
+def _timestamp(data: dict[str, Any], key: str) -> datetime | None:
+    value = _optional_text(data, key)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadLine(f"{key} {value!r} is not an ISO 8601 date and time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
