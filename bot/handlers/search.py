@@ -32,7 +32,7 @@ def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE
     text = " ".join(w for w in words if w not in mentioned)
     terms = parse_terms(text)
     tags = normalize_tags([*args.many("tag"), *hashtags])
-    author = next((a for a in (args.text("author"), *mentioned) if a), None)
+    author = next((a.lstrip("@") for a in (args.text("author"), *mentioned) if a), None)
     since = args.date("since")
     page = args.integer("page") or 1
     if terms.empty and not tags and not author and since is None:
