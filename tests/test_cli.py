@@ -1,0 +1,92 @@
+"""The `hearth` command line, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def hearth(*args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "HEARTH_CONFIG": "", **(env or {})},
+    )
+
+
+def test_init_writes_a_config_that_check_config_accepts(tmp_path: Path) -> None:
+    made = hearth("init", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "hearth.toml").exists()
+    again = hearth("init", cwd=tmp_path)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    checked = hearth("check-config", "--config", "hearth.toml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "Config OK: 1 community(ies) (default); adapters: console" in checked.stdout
+
+
+def test_bad_config_refuses_to_start_naming_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "hearth.toml").write_text("[hearth]\nlog_levl = 'INFO'\n")
+    result = hearth("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "hearth.toml: hearth.log_levl: unknown key" in result.stderr
+    assert "Hearth did not start" in result.stderr
+    assert not (tmp_path / "hearth.db").exists()
+
+
+def test_corrupt_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    corrupt = b"this is not a database\x00" * 100
+    (tmp_path / "hearth.db").write_bytes(corrupt)
+    result = hearth("run", cwd=tmp_path, stdin="/insight hello\n")
+    assert result.returncode == 3
+    assert "hearth.db is not a SQLite database" in result.stderr
+    assert (tmp_path / "hearth.db").read_bytes() == corrupt
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_database_folder_is_explained(tmp_path: Path) -> None:
+    (tmp_path / "hearth.toml").write_text("[hearth]\ndatabase_url = 'sqlite:///nowhere/h.db'\n")
+    result = hearth("db", "upgrade", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "folder nowhere does not exist" in result.stderr
+
+
+def test_scripted_run_then_search_export_and_import(tmp_path: Path) -> None:
+    assert hearth("db", "upgrade", cwd=tmp_path).returncode == 0
+    script = "/insight Blameless postmortems build trust #incidents\n/insight Write runbooks #ops\n"
+    run = hearth("run", cwd=tmp_path, stdin=script)
+    assert run.returncode == 0, run.stderr
+    assert "Captured insight #2" in run.stdout
+
+    found = hearth("search", "postmortems", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert "1 insight(s) match “postmortems”" in found.stdout
+    assert "**postmortems**" in found.stdout.lower()
+
+    exported = hearth("export", "--out", "out", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "Exported 2 insight(s)" in exported.stdout
+    records = [json.loads(x) for x in (tmp_path / "out" / "insights.jsonl").read_text().splitlines()]
+    assert {r["body"] for r in records} == {"Blameless postmortems build trust", "Write runbooks"}
+
+    other = tmp_path / "other"
+    other.mkdir()
+    imported = hearth("import", str(tmp_path / "out" / "insights.jsonl"), cwd=other)
+    assert imported.returncode == 0, imported.stderr
+    assert "Imported 2 new insight(s); 0 were already there" in imported.stdout
+    twice = hearth("import", str(tmp_path / "out" / "insights.jsonl"), cwd=other)
+    assert "Imported 0 new insight(s); 2 were already there" in twice.stdout
+    assert "1 insight(s) match" in hearth("search", "runbooks", cwd=other).stdout
+
+
+def test_import_of_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = hearth("import", "nope.jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope.jsonl" in result.stderr and "Traceback" not in result.stderr
