@@ -57,5 +57,5 @@ def test_secrets_are_read_from_environment_references(monkeypatch: pytest.Monkey
 
 
 def test_missing_config_file_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such file .*hearth init"):
+    with pytest.raises(ConfigError, match=r"no such file .*hearth init"):
         load_config(tmp_path / "absent.toml")

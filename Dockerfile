@@ -1,0 +1,21 @@
+# Hearth: `hearth run` on the embedded default (SQLite + console) unless a config says more.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY adapters ./adapters
+COPY knowledge ./knowledge
+COPY scheduling ./scheduling
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 hearth && mkdir /data && chown hearth /data
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER hearth
+# Relative paths in the default config (hearth.db, the console history, exports) land here.
+WORKDIR /data
+VOLUME ["/data"]
+# Mount a config at /data/hearth.toml, or point HEARTH_CONFIG at one.
+ENTRYPOINT ["hearth"]
+CMD ["run"]
