@@ -1,0 +1,1 @@
+"""Rituals on a schedule (APScheduler): not built yet; see the rituals issue."""

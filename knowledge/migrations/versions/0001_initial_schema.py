@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from knowledge import schema_extras
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -301,19 +300,47 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
 
+# Search structures, frozen here as they were at this revision (the ORM cannot express
+# them; knowledge/schema_extras.py names them for the code that queries them).
+_SQLITE_CREATE = [
+    """CREATE VIRTUAL TABLE insights_fts USING fts5(
+        title, body, content='insights', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER insights_fts_ai AFTER INSERT ON insights BEGIN
+        INSERT INTO insights_fts(rowid, title, body)
+        VALUES (new.id, coalesce(new.title, ''), new.body);
+    END""",
+    """CREATE TRIGGER insights_fts_ad AFTER DELETE ON insights BEGIN
+        INSERT INTO insights_fts(insights_fts, rowid, title, body)
+        VALUES ('delete', old.id, coalesce(old.title, ''), old.body);
+    END""",
+    """CREATE TRIGGER insights_fts_au AFTER UPDATE OF title, body ON insights BEGIN
+        INSERT INTO insights_fts(insights_fts, rowid, title, body)
+        VALUES ('delete', old.id, coalesce(old.title, ''), old.body);
+        INSERT INTO insights_fts(rowid, title, body)
+        VALUES (new.id, coalesce(new.title, ''), new.body);
+    END""",
+]
+_SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS insights_fts_au",
+    "DROP TRIGGER IF EXISTS insights_fts_ad",
+    "DROP TRIGGER IF EXISTS insights_fts_ai",
+    "DROP TABLE IF EXISTS insights_fts",
+]
+_POSTGRES_CREATE = [
+    "CREATE INDEX ix_insights_search ON insights USING gin "
+    "((to_tsvector('english', coalesce(insights.title, '') || ' ' || insights.body)))"
+]
+_POSTGRES_DROP = ["DROP INDEX IF EXISTS ix_insights_search"]
+
+
 def _create_search() -> None:
-    dialect = op.get_bind().dialect.name
-    statements = (
-        schema_extras.SQLITE_FTS_CREATE if dialect == "sqlite" else schema_extras.POSTGRES_CREATE
-    )
-    for statement in statements:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for statement in _SQLITE_CREATE if sqlite else _POSTGRES_CREATE:
         op.execute(statement)
 
 
 def _drop_search() -> None:
-    dialect = op.get_bind().dialect.name
-    statements = (
-        schema_extras.SQLITE_FTS_DROP if dialect == "sqlite" else schema_extras.POSTGRES_DROP
-    )
-    for statement in statements:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for statement in _SQLITE_DROP if sqlite else _POSTGRES_DROP:
         op.execute(statement)

@@ -1,0 +1,106 @@
+"""Search through the store API: ranking, snippets, filters, hostile input, both backends."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from knowledge.db import Database
+from knowledge.directory import Directory
+from knowledge.insights import InsightStore
+from knowledge.schema_extras import POSTGRES_TSVECTOR
+from knowledge.search import SearchQuery, open_search, parse_terms
+from knowledge.views import CommunityInfo, SourceMessage
+
+
+@pytest.fixture
+async def seeded(database: Database) -> CommunityInfo:
+    directory = Directory(database)
+    community = await directory.ensure_community("guild", "Guild", "UTC")
+    other = await directory.ensure_community("other", "Other", "UTC")
+    curator = await directory.resolve_member(community.id, "console", "cora", "Cora")
+    outsider = await directory.resolve_member(other.id, "console", "olga", "Olga")
+    store = InsightStore(database)
+    bodies = [
+        "Deploy on Fridays only with a rollback plan",
+        "Rollback scripts must be tested like features; rollback rollback rollback",
+        "Café culture: naïve questions are welcome",
+        "שאלות טובות מובילות לתשובות טובות",
+        "Mentoring works best with regular check-ins 🔥",
+    ]
+    for n, body in enumerate(bodies, start=1):
+        await store.capture(
+            community.id,
+            SourceMessage("console", "local", "general", str(n), body, "alice", "Alice"),
+            curator=curator, tags=["ops"] if "ollback" in body else ["culture"],
+        )
+    await store.capture(
+        other.id,
+        SourceMessage("console", "local", "elsewhere", "99", "Rollback secrets of another community", "olga", "Olga"),
+        curator=outsider,
+    )
+    return community
+
+
+async def search(database: Database, community: CommunityInfo, query: str, **kw: object) -> list[str]:
+    page = await open_search(database).search(
+        SearchQuery(community.id, parse_terms(query), **kw)  # type: ignore[arg-type]
+    )
+    return [hit.snippet for hit in page.hits]
+
+
+async def test_more_relevant_insights_rank_first_with_highlights(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    snippets = await search(database, seeded, "rollback")
+    assert len(snippets) == 2
+    assert snippets[0].lower().count("**rollback**") >= 3
+    assert "**" in snippets[1]
+
+
+async def test_search_never_crosses_into_another_community(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    assert all("secrets" not in s for s in await search(database, seeded, "rollback"))
+
+
+async def test_stemming_accents_unicode_and_emoji(database: Database, seeded: CommunityInfo) -> None:
+    assert len(await search(database, seeded, "tests")) == 1  # stems to "test"
+    if database.dialect == "sqlite":  # FTS5 folds diacritics; PostgreSQL needs unaccent
+        assert len(await search(database, seeded, "cafe")) == 1
+    assert len(await search(database, seeded, "naïve")) == 1
+    assert len(await search(database, seeded, "שאלות")) == 1
+
+
+async def test_phrases_exclusions_and_tag_filters(database: Database, seeded: CommunityInfo) -> None:
+    assert len(await search(database, seeded, '"rollback plan"')) == 1
+    assert len(await search(database, seeded, "rollback -fridays")) == 1
+    assert len(await search(database, seeded, "welcome", tags=("ops",))) == 0
+    assert len(await search(database, seeded, "welcome", tags=("culture",))) == 1
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["'; DROP TABLE insights; --", 'NEAR("a" "b")', "* OR AND NOT", "a:b {c} ^d", "\\x00 %_"],
+)
+async def test_hostile_queries_are_just_words(
+    database: Database, seeded: CommunityInfo, hostile: str
+) -> None:
+    await search(database, seeded, hostile)
+    assert len(await search(database, seeded, "rollback")) == 2
+
+
+async def test_postgres_search_uses_the_gin_index(database: Database, seeded: CommunityInfo) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    async with database.engine.connect() as connection:
+        await connection.execute(text("SET enable_seqscan = off"))
+        plan = (
+            await connection.execute(
+                text(
+                    f"EXPLAIN SELECT id FROM insights WHERE {POSTGRES_TSVECTOR} "
+                    "@@ websearch_to_tsquery('english', 'rollback')"
+                )
+            )
+        ).scalars().all()
+    assert any("ix_insights_search" in line for line in plan), plan
