@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TextIO
@@ -39,10 +40,16 @@ LineReader = Callable[[], Awaitable[str | None]]
 
 
 def stdin_reader(prompt: Callable[[], str]) -> LineReader:
-    """Read lines with readline editing when a person is at a terminal, plainly otherwise."""
+    """Lines from stdin, read one at a time on request by a daemon thread.
+
+    A daemon thread (not the default executor) so Ctrl-C ends the program at once; one
+    line per request so the prompt never appears before the previous line's replies.
+    """
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401  (enables line editing and history for input())
+    wanted = threading.Semaphore(0)
+    lines: asyncio.Queue[str | None] | None = None
 
     def read() -> str | None:
         try:
@@ -50,8 +57,22 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
         except EOFError:
             return None
 
+    def pump(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+        while True:
+            wanted.acquire()
+            line = read()
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+            if line is None:
+                return
+
     async def next_line() -> str | None:
-        return await asyncio.to_thread(read)
+        nonlocal lines
+        if lines is None:
+            lines = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=pump, args=(loop, lines), daemon=True).start()
+        wanted.release()
+        return await lines.get()
 
     return next_line
 
