@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -137,8 +137,28 @@ class InsightStore:
                 )
                 assert existing is not None
                 return CaptureResult(await self._view(session, existing), created=False)
-            await _set_tags(session, community_id, new_id, tag_names)
-            return CaptureResult(await self._view(session, new_id), created=True)
+            await _set_tags(session, community_id, new_id, tag_names, fresh=True)
+        view = InsightView(
+            id=new_id,
+            community_id=community_id,
+            title=title,
+            body=text,
+            tags=tuple(sorted(tag_names)),
+            author_name=author.display_name,
+            author_member_id=author.id,
+            curator_name=curator.display_name,
+            curator_member_id=curator.id,
+            permalink=source.permalink,
+            source_platform=source.platform,
+            source_space=source.space,
+            source_channel=source.channel,
+            source_message_id=source.message_id,
+            source_deleted=False,
+            created_at=now,
+            updated_at=now,
+            revisions=0,
+        )
+        return CaptureResult(view, created=True)
 
     async def find_by_source(
         self, community_id: int, platform: str, space: str, channel: str, message_id: str
@@ -302,14 +322,15 @@ class InsightStore:
             "permalink": source.permalink,
             "posted_at": source.posted_at or datetime.now(UTC),
         }
-        await session.execute(
+        source_id = await session.scalar(
             insert_ignoring_conflict(
                 session, Source, values, ["platform", "space", "channel", "message_id"]
-            )
+            ).returning(Source.id)
         )
-        source_id = await session.scalar(select(Source.id).filter_by(**key))
+        if source_id is None:  # seen before (e.g. captured, deleted, captured again)
+            source_id = await session.scalar(select(Source.id).filter_by(**key))
         assert source_id is not None
-        return source_id
+        return int(source_id)
 
     async def _editable(
         self, session: AsyncSession, community_id: int, insight_id: int, editor: MemberInfo
@@ -376,18 +397,32 @@ async def _record_revision(session: AsyncSession, row: Insight, editor: MemberIn
 
 
 async def _set_tags(
-    session: AsyncSession, community_id: int, insight_id: int, names: Sequence[str]
+    session: AsyncSession,
+    community_id: int,
+    insight_id: int,
+    names: Sequence[str],
+    *,
+    fresh: bool = False,
 ) -> None:
-    await session.execute(delete(InsightTag).where(InsightTag.insight_id == insight_id))
-    for name in dict.fromkeys(names):
-        await session.execute(
-            insert_ignoring_conflict(
-                session, Tag, {"community_id": community_id, "name": name}, ["community_id", "name"]
-            )
+    """Make the insight's tags exactly `names`, in as few statements as possible."""
+    if not fresh:
+        await session.execute(delete(InsightTag).where(InsightTag.insight_id == insight_id))
+    unique = list(dict.fromkeys(names))
+    if not unique:
+        return
+    await session.execute(
+        insert_ignoring_conflict(
+            session,
+            Tag,
+            [{"community_id": community_id, "name": n} for n in unique],
+            ["community_id", "name"],
         )
-    if names:
-        tag_ids = await session.scalars(
-            select(Tag.id).where(Tag.community_id == community_id, Tag.name.in_(list(names)))
+    )
+    tag_ids = (
+        await session.scalars(
+            select(Tag.id).where(Tag.community_id == community_id, Tag.name.in_(unique))
         )
-        session.add_all(InsightTag(insight_id=insight_id, tag_id=t) for t in tag_ids)
-    await session.flush()
+    ).all()
+    await session.execute(
+        insert(InsightTag), [{"insight_id": insight_id, "tag_id": t} for t in tag_ids]
+    )

@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def insert_ignoring_conflict(
-    session: AsyncSession, model: type[Any], values: dict[str, Any], conflict: Sequence[str]
+    session: AsyncSession,
+    model: type[Any],
+    values: dict[str, Any] | list[dict[str, Any]],
+    conflict: Sequence[str],
 ) -> Any:
-    """An INSERT that does nothing when the unique key `conflict` already exists."""
+    """An INSERT (of one row or several) that skips rows whose unique key already exists."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
+    return insert(model).values(values).on_conflict_do_nothing(index_elements=list(conflict))
