@@ -13,7 +13,7 @@ import structlog
 from bot import formatting
 from bot.capture import BULBS, Capture
 from bot.commands.parse import find_command, parse
-from bot.commands.spec import Reply
+from bot.commands.spec import Command, Reply
 from bot.context import CommandContext, Services
 from bot.events import CommandInvoked, MessageDeleted, MessageEdited, MessageRef, ReactionAdded
 from bot.port import OutboundMessage, OutboundPort
@@ -51,9 +51,33 @@ class Inbound:
             community = await self._community(channel.platform, channel.space, channel.channel)
             if community is None:
                 return _unbound(prefix)
-            if not await self._seen.first_delivery(channel.platform, event.event_id):
+            if not await self._seen.take(channel.platform, event.event_id):
                 log.info("command.duplicate_skipped", event_id=event.event_id)
                 return None
+            reply = await self._run(command, event, community, port, prefix)
+            await self._seen.done(channel.platform, event.event_id)
+            return reply
+        except UserError as exc:
+            log.info("command.refused", command=event.name, reason=exc.message)
+            return Reply(exc.message, ephemeral=True)
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("command.failed", command=event.name, incident=incident)
+            return Reply(
+                f"Something went wrong on my side (incident {incident}); it has been logged. "
+                "Nothing was stored half-way: try again in a moment.",
+                ephemeral=True,
+            )
+
+    async def _run(
+        self,
+        command: Command,
+        event: CommandInvoked,
+        community: CommunityInfo,
+        port: OutboundPort,
+        prefix: str,
+    ) -> Reply:
+        try:
             member = await self._services.directory.resolve_member(
                 community.id,
                 event.invoker.platform,
@@ -76,14 +100,6 @@ class Inbound:
         except UserError as exc:
             log.info("command.refused", command=event.name, reason=exc.message)
             return Reply(exc.message, ephemeral=True)
-        except Exception:
-            incident = uuid.uuid4().hex[:8]
-            log.exception("command.failed", command=event.name, incident=incident)
-            return Reply(
-                f"Something went wrong on my side (incident {incident}); it has been logged. "
-                "Nothing was stored half-way: try again in a moment.",
-                ephemeral=True,
-            )
 
     async def reaction(self, event: ReactionAdded, port: OutboundPort) -> None:
         """A 💡 on a message captures it once, crediting its author; other emoji are ignored."""
@@ -91,9 +107,7 @@ class Inbound:
             return
         channel = event.target.channel
         community = await self._community(channel.platform, channel.space, channel.channel)
-        if community is None or not await self._seen.first_delivery(
-            channel.platform, event.event_id
-        ):
+        if community is None or not await self._seen.take(channel.platform, event.event_id):
             return
         try:
             curator = await self._services.directory.resolve_member(
@@ -111,6 +125,7 @@ class Inbound:
             log.exception("reaction.capture_failed", target=event.target.message_id)
             text = "I could not capture that message because of an error on my side; it is logged."
         await port.post(channel, OutboundMessage(text), reply_to=event.target)
+        await self._seen.done(channel.platform, event.event_id)
 
     async def message_edited(self, event: MessageEdited) -> None:
         """An edited source keeps the insight in step; the old words stay as a revision."""

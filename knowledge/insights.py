@@ -407,7 +407,7 @@ async def _set_tags(
     """Make the insight's tags exactly `names`, in as few statements as possible."""
     if not fresh:
         await session.execute(delete(InsightTag).where(InsightTag.insight_id == insight_id))
-    unique = list(dict.fromkeys(names))
+    unique = sorted(set(names))  # one lock order for every writer: no deadlocks
     if not unique:
         return
     await session.execute(
