@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -21,7 +22,10 @@ from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.models import Role
 from knowledge.privacy import Privacy
+from knowledge.rituals import RitualStore
 from knowledge.search import open_search
+from scheduling.clock import Clock, SystemClock
+from scheduling.service import Rituals
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +74,8 @@ class Hearth:
     inbound: Inbound
 
     @classmethod
-    async def open(cls, config: Config) -> Hearth:
+    async def open(cls, config: Config, clock: Clock | None = None) -> Hearth:
+        """Open the store and build the services; a given clock means tests drive time."""
         database = await open_store(config)
         directory = Directory(database)
         try:
@@ -79,6 +84,14 @@ class Hearth:
             await database.dispose()
             raise
         insights = InsightStore(database)
+        rituals = Rituals(
+            RitualStore(database),
+            insights,
+            directory,
+            clock or SystemClock(),
+            timedelta(minutes=config.rituals.catch_up_grace_minutes),
+            use_timer=clock is None,
+        )
         services = Services(
             directory=directory,
             insights=insights,
@@ -86,17 +99,21 @@ class Hearth:
             privacy=Privacy(database),
             export_dir=config.hearth.export_dir,
             table=build_command_table(),
+            rituals=rituals,
         )
         return cls(config, database, services, Inbound(services, InboundLog(database)))
 
     async def run(self, adapters: Sequence[Adapter]) -> None:
         """Run until any adapter stops by itself (or we are cancelled), then stop them all."""
         started: list[Adapter] = []
+        rituals = self.services.rituals
         try:
             for adapter in adapters:
+                rituals.attach(adapter)
                 await adapter.start(self.inbound)
                 started.append(adapter)
                 log.info("adapter.started", platform=adapter.platform)
+            await rituals.start()
             waiters = [asyncio.create_task(a.wait_closed()) for a in started]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -104,6 +121,7 @@ class Hearth:
                 for waiter in waiters:
                     waiter.cancel()
         finally:
+            await rituals.stop()
             for adapter in reversed(started):
                 await adapter.stop()
                 log.info("adapter.stopped", platform=adapter.platform)

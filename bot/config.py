@@ -101,6 +101,14 @@ class ConsoleConfig(_Section):
     )
 
 
+class RitualsConfig(_Section):
+    catch_up_grace_minutes: int = Field(
+        360,
+        ge=0,
+        description="after downtime, a missed round still runs (once, marked late) within this",
+    )
+
+
 class AdaptersConfig(_Section):
     console: ConsoleConfig = ConsoleConfig()
 
@@ -119,6 +127,7 @@ def _default_communities() -> list[CommunityConfig]:
 class Config(_Section):
     hearth: HearthSettings = HearthSettings()
     communities: list[CommunityConfig] = Field(default_factory=_default_communities)
+    rituals: RitualsConfig = RitualsConfig()
     adapters: AdaptersConfig = AdaptersConfig()
 
     @field_validator("communities")

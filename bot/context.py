@@ -13,6 +13,7 @@ from knowledge.insights import InsightStore
 from knowledge.privacy import Privacy
 from knowledge.search import SearchBackend
 from knowledge.views import CommunityInfo, MemberInfo
+from scheduling.service import Rituals
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Services:
     privacy: Privacy
     export_dir: Path
     table: CommandTable
+    rituals: Rituals
 
 
 @dataclass(frozen=True)

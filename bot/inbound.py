@@ -15,7 +15,14 @@ from bot.capture import BULBS, Capture
 from bot.commands.parse import find_command, parse
 from bot.commands.spec import Command, Reply
 from bot.context import CommandContext, Services
-from bot.events import CommandInvoked, MessageDeleted, MessageEdited, MessageRef, ReactionAdded
+from bot.events import (
+    CommandInvoked,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+    ReactionAdded,
+)
 from bot.port import OutboundMessage, OutboundPort
 from knowledge.errors import UserError
 from knowledge.inbound import InboundLog
@@ -127,14 +134,23 @@ class Inbound:
         await port.post(channel, OutboundMessage(text), reply_to=event.target)
         await self._seen.done(channel.platform, event.event_id)
 
+    async def message_posted(self, event: MessagePosted, port: OutboundPort) -> None:
+        """A plain message: it matters when it answers a ritual round."""
+        try:
+            await self._services.rituals.message_posted(event)
+        except Exception:
+            log.exception("message.handling_failed", message=event.message.ref.message_id)
+
     async def message_edited(self, event: MessageEdited) -> None:
         """An edited source keeps the insight in step; the old words stay as a revision."""
+        await self._services.rituals.message_edited(event)
         changed = await self._services.insights.source_edited(*_key(event.ref), event.text)
         if changed:
             log.info("source.edited", insight=changed)
 
     async def message_deleted(self, event: MessageDeleted) -> None:
         """A deleted source is marked; the insight stays unless its author deletes it."""
+        await self._services.rituals.message_deleted(event)
         changed = await self._services.insights.source_deleted(*_key(event.ref))
         if changed:
             log.info("source.deleted", insight=changed)

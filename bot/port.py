@@ -75,6 +75,10 @@ class OutboundPort(Protocol):
 
     def permalink(self, ref: MessageRef) -> str: ...
 
+    def resolve_channel(self, text: str, here: ChannelRef) -> ChannelRef | None:
+        """A channel a person named (`#general`, `here`), as a ref; None if it is not one."""
+        ...
+
     def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
         """A message id or permalink a person typed, as a ref; None if it is neither."""
         ...

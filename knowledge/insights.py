@@ -284,6 +284,20 @@ class InsightStore:
             )
             return int(total or 0)
 
+    async def since(
+        self, community_id: int, moment: datetime, limit: int = 200
+    ) -> list[InsightView]:
+        """Insights captured at or after `moment`, oldest first (for digests)."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(Insight)
+                .options(*_LOAD)
+                .where(Insight.community_id == community_id, Insight.created_at >= moment)
+                .order_by(Insight.created_at, Insight.id)
+                .limit(limit)
+            )
+            return [insight_view(r) for r in rows]
+
     async def iterate(self, community_id: int, batch: int = 500) -> AsyncIterator[InsightView]:
         """Every insight of a community in id order, a batch per short read transaction."""
         last = 0

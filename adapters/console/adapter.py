@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from bot.events import (
     CommandInvoked,
     MessageDeleted,
     MessageEdited,
+    MessagePosted,
     MessageRef,
     ReactionAdded,
     UserRef,
@@ -143,10 +145,17 @@ class ConsoleAdapter:
             self._config.space, self._channel, self._user, text, reply_to=reply_to
         )
         self._print(message)
+        assert self._inbound is not None
         command = split_command_line(text, PREFIX)
         if command is None:
+            await self._inbound.message_posted(
+                MessagePosted(
+                    self._chat_message(message),
+                    reply_to=None if reply_to is None else self._ref(reply_to),
+                ),
+                self,
+            )
             return
-        assert self._inbound is not None
         name, rest = command
         event = CommandInvoked(
             name=name,
@@ -268,6 +277,14 @@ class ConsoleAdapter:
 
     def permalink(self, ref: MessageRef) -> str:
         return f"console://{ref.channel.space}/{ref.channel.channel}/{ref.message_id}"
+
+    def resolve_channel(self, text: str, here: ChannelRef) -> ChannelRef | None:
+        if text.lower() == "here":
+            return here
+        name = text.removeprefix("#")
+        if not text.startswith("#") or not re.fullmatch(r"[\w-]{1,80}", name):
+            return None
+        return ChannelRef(PLATFORM, here.space, name)
 
     def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
         prefix = f"console://{channel.space}/{channel.channel}/"

@@ -1,0 +1,429 @@
+"""/ritual: schedule reflection prompts, retros, check-ins and digests, and manage them."""
+
+from __future__ import annotations
+
+import re
+import time
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.commands.spec import Args, Command, Option, OptionType, Reply
+from bot.context import CommandContext
+from knowledge.errors import InvalidInput
+from knowledge.models import RitualKind, Role
+from knowledge.rituals import NewRitual, RitualView
+from scheduling.engine import schedule_of
+from scheduling.kinds import behaviour
+from scheduling.schedule import parse_schedule
+
+CONFIRM_WINDOW_SECONDS = 600
+_DURATION = re.compile(r"^(\d+)\s*(m|min|h|d)$")
+KINDS = tuple(k.value for k in RitualKind)
+EXAMPLE = "/ritual add reflection #general weekly on monday at 9:00"
+
+
+@dataclass
+class PendingRituals:
+    """A previewed ritual waits here for its author's `/ritual confirm`."""
+
+    waiting: dict[int, tuple[float, int, NewRitual]] = field(default_factory=dict)
+
+    def put(self, member_id: int, community_id: int, ritual: NewRitual) -> None:
+        self.waiting[member_id] = (time.monotonic(), community_id, ritual)
+
+    def take(self, member_id: int, community_id: int) -> NewRitual | None:
+        entry = self.waiting.pop(member_id, None)
+        if entry is None or entry[1] != community_id:
+            return None
+        asked, _, ritual = entry
+        return ritual if time.monotonic() - asked <= CONFIRM_WINDOW_SECONDS else None
+
+
+def parse_duration(raw: str, what: str) -> int:
+    match = _DURATION.match(raw.strip().lower())
+    if not match:
+        raise InvalidInput(f"{what} should look like 90m, 12h or 2d (got {raw!r}).")
+    value, unit = int(match.group(1)), match.group(2)
+    minutes = value * {"m": 1, "min": 1, "h": 60, "d": 1440}[unit]
+    if not 10 <= minutes <= 14 * 1440:
+        raise InvalidInput(f"{what} must be between 10 minutes and 14 days.")
+    return minutes
+
+
+def reminder_percent(raw: str) -> int | None:
+    if raw.lower() in ("off", "no", "none"):
+        return None
+    cleaned = raw.rstrip("%")
+    if not cleaned.isdigit() or not 1 <= int(cleaned) <= 99:
+        raise InvalidInput(
+            f"remind: takes a percentage of the window (e.g. 80) or off (got {raw!r})."
+        )
+    return int(cleaned)
+
+
+def preview(ritual: NewRitual | RitualView, now: datetime) -> str:
+    schedule = schedule_of(ritual)
+    times = schedule.next_times(now, 5)
+    shown = "\n".join(f"  {t:%a %Y-%m-%d %H:%M} {t.tzname()}" for t in times)
+    return f"Next times ({ritual.timezone}):\n{shown}" if times else "It will never fire."
+
+
+def describe_window(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def ritual_commands(pending: PendingRituals) -> Command:
+    async def add(ctx: CommandContext, args: Args) -> Reply:
+        kind_word, _, rest = args.text("spec").partition(" ")
+        if kind_word.lower() not in KINDS:
+            raise InvalidInput(f"Start with a kind: {', '.join(KINDS)}. For example: {EXAMPLE}")
+        kind = RitualKind(kind_word.lower())
+        channel_word, _, rest = rest.strip().partition(" ")
+        channel = ctx.port.resolve_channel(channel_word, ctx.event.channel)
+        if channel is None:
+            raise InvalidInput(f"Name the channel to post in, like #general or here. {EXAMPLE}")
+        bound = await ctx.services.directory.community_for_channel(
+            channel.platform, channel.space, channel.channel
+        )
+        if bound is None or bound.id != ctx.community.id:
+            raise InvalidInput(f"#{channel.channel} is not one of this community's channels.")
+        schedule_text, _, prompt = rest.partition("|")
+        now = ctx.services.rituals.clock.now()
+        schedule = parse_schedule(schedule_text.strip(), ctx.community.timezone, now.date())
+        behaviour_ = behaviour(kind)
+        window = (
+            parse_duration(args.text("window"), "window:")
+            if args.text("window")
+            else int(behaviour_.default_window.total_seconds() // 60)
+        )
+        existing = await ctx.services.rituals.store.names(ctx.community.id)
+        name = args.text("name") or _free_name(kind.value, existing)
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
+            raise InvalidInput(
+                "name: is lower-case letters, digits and '-', e.g. name:friday-retro"
+            )
+        new = NewRitual(
+            name=name,
+            kind=kind,
+            platform=channel.platform,
+            space=channel.space,
+            channel=channel.channel,
+            schedule_text=schedule.description or schedule_text.strip(),
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            every_weeks=schedule.every_weeks,
+            anchor=schedule.anchor.isoformat() if schedule.anchor else None,
+            window_minutes=max(window, 1) if behaviour_.collects_responses else 1,
+            reminder_percent=reminder_percent(args.text("remind")) if args.text("remind") else 80,
+            prompt=prompt.strip() or None,
+            anonymous=args.text("anonymous") == "yes",
+            created_by_member_id=ctx.member.id,
+        )
+        pending.put(ctx.member.id, ctx.community.id, new)
+        return Reply(
+            f"Ritual **{name}** ({kind.value}) in #{channel.channel}: {new.schedule_text}, "
+            f"replies collected for {describe_window(new.window_minutes)}.\n"
+            f"{preview(new, now)}\nSend `{ctx.prefix}ritual confirm` to save it.",
+            ephemeral=True,
+        )
+
+    async def confirm(ctx: CommandContext, args: Args) -> Reply:
+        new = pending.take(ctx.member.id, ctx.community.id)
+        if new is None:
+            return Reply(f"Nothing to confirm: start with `{EXAMPLE}`.", ephemeral=True)
+        ritual = await ctx.services.rituals.store.create(ctx.community.id, new)
+        ctx.services.rituals.changed(ritual)
+        return Reply(f"✅ Ritual **{ritual.name}** saved: {ritual.schedule_text}.")
+
+    async def list_(ctx: CommandContext, args: Args) -> Reply:
+        rituals = await ctx.services.rituals.store.rituals(ctx.community.id)
+        if not rituals:
+            return Reply(f"No rituals yet. Try `{EXAMPLE}`.", ephemeral=True)
+        now = ctx.services.rituals.clock.now()
+        lines = []
+        for r in rituals:
+            upcoming = schedule_of(r).next_times(now, 1)
+            nxt = f"next {upcoming[0]:%a %Y-%m-%d %H:%M}" if upcoming and not r.paused else ""
+            state = "paused" if r.paused else nxt
+            lines.append(
+                f"• **{r.name}** ({r.kind.value}) #{r.channel}: {r.schedule_text} — {state}"
+            )
+        return Reply("\n".join(lines), ephemeral=True)
+
+    async def show(ctx: CommandContext, args: Args) -> Reply:
+        store = ctx.services.rituals.store
+        ritual = await store.get(ctx.community.id, args.text("name"))
+        stats = await store.completion(ritual.id)
+        lines = [
+            f"**{ritual.name}** ({ritual.kind.value}) in #{ritual.channel}: {ritual.schedule_text}"
+            + (" — paused" if ritual.paused else "")
+            + (" — next round will be skipped" if ritual.skip_next else ""),
+            f"Window {describe_window(ritual.window_minutes)}, reminder "
+            + (f"at {ritual.reminder_percent}%" if ritual.reminder_percent else "off")
+            + (", anonymous" if ritual.anonymous else ""),
+            f"Completion: {stats.answered_rounds}/{stats.rounds} rounds answered "
+            f"({stats.rate:.0%}), {stats.responses} response(s) from {stats.participants} "
+            f"member(s); {stats.missed} missed while offline",
+        ]
+        for round_ in await store.rounds(ritual.id, 5):
+            status = round_.status.value + (" (late)" if round_.late else "")
+            line = f"  {round_.scheduled_for:%Y-%m-%d %H:%M} UTC: {status}"
+            if round_.last_error and round_.status.value == "pending":
+                line += (
+                    f" — posting failed {round_.attempts}×: {round_.last_error}; next try "
+                    f"{round_.next_attempt_at:%H:%M} UTC"
+                )
+            lines.append(line)
+        if not ritual.paused:
+            lines.append(preview(ritual, ctx.services.rituals.clock.now()))
+        return Reply("\n".join(lines), ephemeral=True)
+
+    async def set_paused(ctx: CommandContext, name: str, paused: bool) -> RitualView:
+        store = ctx.services.rituals.store
+        ritual = await store.change((await store.get(ctx.community.id, name)).id, paused=paused)
+        ctx.services.rituals.changed(ritual)
+        return ritual
+
+    async def pause(ctx: CommandContext, args: Args) -> Reply:
+        ritual = await set_paused(ctx, args.text("name"), True)
+        return Reply(f"⏸️ {ritual.name} is paused.")
+
+    async def resume(ctx: CommandContext, args: Args) -> Reply:
+        ritual = await set_paused(ctx, args.text("name"), False)
+        return Reply(f"▶️ {ritual.name} is running again.")
+
+    async def skip(ctx: CommandContext, args: Args) -> Reply:
+        name = args.text("name").removeprefix("next ").strip()
+        store = ctx.services.rituals.store
+        ritual = await store.change((await store.get(ctx.community.id, name)).id, skip_next=True)
+        upcoming = schedule_of(ritual).next_times(ctx.services.rituals.clock.now(), 1)
+        when = f" ({upcoming[0]:%a %Y-%m-%d %H:%M})" if upcoming else ""
+        return Reply(f"⏭️ The next round of {ritual.name}{when} will be skipped.")
+
+    async def run_now(ctx: CommandContext, args: Args) -> Reply:
+        ritual = await ctx.services.rituals.store.get(ctx.community.id, args.text("name"))
+        round_ = await ctx.services.rituals.run_now(ritual)
+        if round_ is None:
+            return Reply("Could not post the prompt now; see /ritual show for the retry.")
+        return Reply(f"▶️ Started a round of {ritual.name} now.", ephemeral=True)
+
+    async def edit(ctx: CommandContext, args: Args) -> Reply:
+        store = ctx.services.rituals.store
+        ritual = await store.get(ctx.community.id, args.text("name"))
+        changes: dict[str, object] = {}
+        text = args.text("schedule")
+        schedule_text, _, prompt = text.partition("|")
+        if schedule_text.strip():
+            now = ctx.services.rituals.clock.now()
+            schedule = parse_schedule(schedule_text.strip(), ctx.community.timezone, now.date())
+            changes.update(
+                schedule_text=schedule.description or schedule_text.strip(),
+                cron=schedule.cron,
+                every_weeks=schedule.every_weeks,
+                anchor=schedule.anchor.isoformat() if schedule.anchor else None,
+            )
+        if prompt.strip():
+            changes["prompt"] = prompt.strip()
+        if args.text("window"):
+            changes["window_minutes"] = parse_duration(args.text("window"), "window:")
+        if args.text("remind"):
+            changes["reminder_percent"] = reminder_percent(args.text("remind"))
+        if not changes:
+            raise InvalidInput(
+                "Say what to change: a new schedule, `| new prompt`, window:2d or remind:off."
+            )
+        ritual = await store.change(ritual.id, **changes)
+        ctx.services.rituals.changed(ritual)
+        window_text = describe_window(ritual.window_minutes)
+        now = ctx.services.rituals.clock.now()
+        return Reply(
+            f"✏️ {ritual.name}: {ritual.schedule_text}, window {window_text}.\n"
+            f"{preview(ritual, now)}"
+        )
+
+    async def remove(ctx: CommandContext, args: Args) -> Reply:
+        store = ctx.services.rituals.store
+        ritual = await store.get(ctx.community.id, args.text("name"))
+        await store.remove(ritual.id)
+        ctx.services.rituals.removed(ritual.id)
+        return Reply(f"🗑️ Removed ritual {ritual.name} and its history.")
+
+    async def snooze(ctx: CommandContext, args: Args) -> Reply:
+        words = args.text("until").split()
+        store = ctx.services.rituals.store
+        if words == ["off"]:
+            await store.set_preferences(ctx.member.id, snoozed_until=None)
+            return Reply("🔔 Welcome back: reminders are on again for you.", ephemeral=True)
+        if len(words) != 2 or words[0] != "until":
+            raise InvalidInput("Write `/ritual snooze until 2026-12-24` or `/ritual snooze off`.")
+        try:
+            day = datetime.fromisoformat(words[1]).date()
+        except ValueError:
+            raise InvalidInput(
+                f"until should be a date like 2026-12-24 (got {words[1]!r})."
+            ) from None
+        zone = zoneinfo.ZoneInfo(ctx.community.timezone)
+        until = datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(days=1)
+        if until <= ctx.services.rituals.clock.now():
+            raise InvalidInput("That date has passed: pick a day in the future.")
+        await store.set_preferences(ctx.member.id, snoozed_until=until)
+        return Reply(
+            f"😴 No ritual reminders for you until {day:%Y-%m-%d} (inclusive).", ephemeral=True
+        )
+
+    async def reminders(ctx: CommandContext, args: Args) -> Reply:
+        on = args.text("state") == "on"
+        await ctx.services.rituals.store.set_preferences(ctx.member.id, reminders=on)
+        said = (
+            "will name you in reminders while a round waits for your answer"
+            if on
+            else ("will not name you in reminders")
+        )
+        return Reply(f"OK: Hearth {said}.", ephemeral=True)
+
+    async def timezone(ctx: CommandContext, args: Args) -> Reply:
+        zone = args.text("zone")
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(
+                f"{zone!r} is not a time zone; try one like Europe/Berlin."
+            ) from None
+        await ctx.services.rituals.store.set_preferences(ctx.member.id, timezone=zone)
+        return Reply(f"🕰️ Your time zone is now {zone}.", ephemeral=True)
+
+    async def prompt(ctx: CommandContext, args: Args) -> Reply:
+        kind_word, _, text = args.text("text").partition(" ")
+        if kind_word.lower() not in KINDS or not text.strip():
+            raise InvalidInput("Write `/ritual prompt reflection What surprised you this week?`")
+        if len(text) > 1000:
+            raise InvalidInput("A prompt has at most 1,000 characters.")
+        added = await ctx.services.rituals.store.add_prompt(
+            ctx.community.id, RitualKind(kind_word.lower()), text.strip(), ctx.member.id
+        )
+        return Reply(
+            "📝 Added to this community's prompts." if added else "That prompt is already there."
+        )
+
+    name = Option("name", OptionType.WORD, "the ritual's name (see /ritual list)", required=True)
+    window = Option(
+        "window", OptionType.WORD, "how long replies are collected: 90m, 12h, 2d", keyword=True
+    )
+    remind = Option(
+        "remind", OptionType.WORD, "reminder at this % of the window, or off", keyword=True
+    )
+    curator = Role.CURATOR
+    return Command(
+        name="ritual",
+        help="Schedule and manage rituals: reflections, retros, check-ins, digests",
+        subcommands=(
+            Command(
+                "add",
+                "Preview a new ritual (then /ritual confirm)",
+                add,
+                permission=curator,
+                options=(
+                    Option(
+                        "spec",
+                        OptionType.TEXT,
+                        "<kind> <#channel> <schedule> [| prompt]",
+                        required=True,
+                    ),
+                    Option("name", OptionType.WORD, "a name for it", keyword=True),
+                    window,
+                    remind,
+                    Option(
+                        "anonymous",
+                        OptionType.WORD,
+                        "yes: responses shown without names",
+                        keyword=True,
+                        choices=("yes", "no"),
+                    ),
+                ),
+                examples=(
+                    EXAMPLE,
+                    "/ritual add retro here every 2 weeks on friday 16:00 window:3d",
+                    "/ritual add digest #general fridays at 17:00",
+                    "/ritual add custom here first tuesday of the month | Show and tell!",
+                ),
+            ),
+            Command("confirm", "Save the ritual you previewed", confirm, permission=curator),
+            Command("list", "List this community's rituals", list_),
+            Command(
+                "show", "Details, recent rounds and completion of a ritual", show, options=(name,)
+            ),
+            Command("pause", "Pause a ritual", pause, options=(name,), permission=curator),
+            Command(
+                "resume", "Resume a paused ritual", resume, options=(name,), permission=curator
+            ),
+            Command(
+                "skip",
+                "Skip a ritual's next round",
+                skip,
+                options=(
+                    Option(
+                        "name",
+                        OptionType.TEXT,
+                        "the ritual ('next <name>' works too)",
+                        required=True,
+                    ),
+                ),
+                permission=curator,
+            ),
+            Command("run-now", "Start a round now", run_now, options=(name,), permission=curator),
+            Command(
+                "edit",
+                "Change schedule, prompt, window or reminder",
+                edit,
+                permission=curator,
+                options=(
+                    name,
+                    Option("schedule", OptionType.TEXT, "new schedule [| new prompt]"),
+                    window,
+                    remind,
+                ),
+            ),
+            Command("remove", "Remove a ritual", remove, options=(name,), permission=curator),
+            Command(
+                "snooze",
+                "Pause your reminders (vacation mode)",
+                snooze,
+                options=(Option("until", OptionType.TEXT, "until <date>, or off", required=True),),
+            ),
+            Command(
+                "reminders",
+                "Be named (or not) in reminders",
+                reminders,
+                options=(
+                    Option(
+                        "state", OptionType.WORD, "on or off", required=True, choices=("on", "off")
+                    ),
+                ),
+            ),
+            Command(
+                "timezone",
+                "Set your own time zone",
+                timezone,
+                options=(Option("zone", OptionType.WORD, "e.g. Europe/Berlin", required=True),),
+            ),
+            Command(
+                "prompt",
+                "Add a prompt to this community's library",
+                prompt,
+                permission=curator,
+                options=(Option("text", OptionType.TEXT, "<kind> <the question>", required=True),),
+            ),
+        ),
+    )
+
+
+def _free_name(base: str, taken: list[str]) -> str:
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"

@@ -1,0 +1,233 @@
+"""The ritual round lifecycle: open → (remind) → close → synthesis, each step exactly once.
+
+Every method takes `now` and reads the store, so it is idempotent and needs no memory of
+its own: APScheduler only decides *when* to call it, a restart just calls it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from bot.events import ChannelRef, MessageRef
+from bot.port import DeliveryError, OutboundMessage, OutboundPort, RateLimited, Transient
+from knowledge.insights import InsightStore
+from knowledge.models import RoundStatus
+from knowledge.rituals import RitualStore, RitualView, RoundView
+from knowledge.views import InsightView
+from scheduling.kinds import PromptInputs, behaviour
+from scheduling.prompts import pick_prompt
+from scheduling.schedule import Schedule
+
+log = structlog.get_logger(__name__)
+
+ON_TIME = timedelta(minutes=1)  # later than this after its slot, a prompt says it is late
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+class Scheduled(Protocol):
+    """What a schedule is made of (a saved ritual, or one still being previewed)."""
+
+    @property
+    def cron(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def every_weeks(self) -> int: ...
+    @property
+    def anchor(self) -> str | None: ...
+    @property
+    def schedule_text(self) -> str: ...
+
+
+def schedule_of(ritual: Scheduled) -> Schedule:
+    return Schedule(
+        cron=ritual.cron,
+        timezone=ritual.timezone,
+        every_weeks=ritual.every_weeks,
+        anchor=date.fromisoformat(ritual.anchor) if ritual.anchor else None,
+        description=ritual.schedule_text,
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=15 * 2 ** min(attempts, 10)))
+
+
+def channel_of(ritual: RitualView) -> ChannelRef:
+    return ChannelRef(ritual.platform, ritual.space, ritual.channel)
+
+
+class RitualEngine:
+    def __init__(
+        self,
+        store: RitualStore,
+        insights: InsightStore,
+        ports: Mapping[str, OutboundPort],
+        grace: timedelta,
+    ) -> None:
+        self._store = store
+        self._insights = insights
+        self._ports = ports
+        self._grace = grace
+
+    # opening -------------------------------------------------------------------------
+
+    async def open_due(self, ritual: RitualView, now: datetime) -> RoundView | None:
+        """Open the ritual's latest due slot once; older missed slots are not replayed."""
+        if ritual.paused:
+            return None
+        last = await self._store.last_round(ritual.id)
+        not_before = ritual.created_at
+        if last is not None and not last.manual:
+            not_before = max(not_before, last.scheduled_for + timedelta(microseconds=1))
+        slot = schedule_of(ritual).latest_at_or_before(now, not_before)
+        if slot is None:
+            return None
+        if ritual.skip_next:
+            created = await self._store.create_round(
+                ritual.id, slot, now, status=RoundStatus.SKIPPED
+            )
+            if created is not None:
+                await self._store.change(ritual.id, skip_next=False)
+                log.info("ritual.skipped", ritual=ritual.name, slot=slot.isoformat())
+            return None
+        if now - slot > self._grace:
+            await self._store.create_round(ritual.id, slot, now, status=RoundStatus.MISSED)
+            log.warning("ritual.missed", ritual=ritual.name, slot=slot.isoformat())
+            return None
+        round_ = await self._store.create_round(ritual.id, slot, now, late=now - slot > ON_TIME)
+        if round_ is None:
+            return None  # another process (or an earlier call) owns this slot
+        return await self._post_prompt(ritual, round_, now)
+
+    async def run_now(self, ritual: RitualView, now: datetime) -> RoundView | None:
+        round_ = await self._store.create_round(ritual.id, now, now, manual=True)
+        return None if round_ is None else await self._post_prompt(ritual, round_, now)
+
+    async def _post_prompt(
+        self, ritual: RitualView, round_: RoundView, now: datetime
+    ) -> RoundView | None:
+        kind = behaviour(ritual.kind)
+        try:
+            text = round_.prompt or await self._prompt_text(ritual, round_)
+            ref = await self._port(ritual).post(channel_of(ritual), OutboundMessage(text))
+        except DeliveryError as exc:
+            wait = exc.retry_after if isinstance(exc, RateLimited) else None
+            retry_at = now + (timedelta(seconds=wait) if wait else backoff(round_.attempts))
+            await self._store.mark_failed(round_.id, f"{type(exc).__name__}: {exc}", retry_at)
+            log.warning(
+                "ritual.post_failed",
+                ritual=ritual.name,
+                error=str(exc),
+                retry_at=retry_at.isoformat(),
+            )
+            return None
+        window = timedelta(minutes=ritual.window_minutes)
+        remind_at = None
+        if kind.collects_responses and ritual.reminder_percent:
+            remind_at = now + window * (ritual.reminder_percent / 100)
+        await self._store.mark_opened(
+            round_.id,
+            text,
+            ref.message_id,
+            now,
+            remind_at,
+            now + window,
+            closed=not kind.collects_responses,
+        )
+        log.info("ritual.opened", ritual=ritual.name, round=round_.id, late=round_.late)
+        return await self._store.round(round_.id)
+
+    async def _prompt_text(self, ritual: RitualView, round_: RoundView) -> str:
+        kind = behaviour(ritual.kind)
+        own = await self._store.community_prompts(ritual.community_id, ritual.kind)
+        index = await self._store.next_prompt_index(ritual.id)
+        previous = [r for r in await self._store.rounds(ritual.id, 2) if r.id != round_.id]
+        since = previous[0].scheduled_for if previous else ritual.created_at
+        new: tuple[InsightView, ...] = ()
+        if not kind.collects_responses:
+            new = tuple(await self._insights.since(ritual.community_id, since))
+        return kind.prompt(
+            PromptInputs(
+                ritual, pick_prompt(list(own), ritual.kind, index), new, since, round_.late
+            )
+        )
+
+    # everything after opening --------------------------------------------------------
+
+    async def process_due(self, now: datetime) -> int:
+        """Retry posts, send reminders, close rounds, refresh syntheses; returns steps done."""
+        done = 0
+        for round_ in await self._store.due(now):
+            ritual = await self._store.by_id(round_.ritual_id)
+            if ritual is None:
+                continue
+            if round_.status is RoundStatus.PENDING:
+                if await self._store.claim_pending(round_.id, now):
+                    done += await self._post_prompt(ritual, round_, now) is not None
+            elif round_.status is RoundStatus.OPEN and round_.closes_at and round_.closes_at <= now:
+                if await self._store.claim_close(round_.id, now):
+                    await self.synthesize(ritual, round_.id)
+                    done += 1
+            elif round_.status is RoundStatus.OPEN:
+                if await self._store.claim_reminder(round_.id, now):
+                    await self._remind(ritual, round_, now)
+                    done += 1
+            elif round_.status is RoundStatus.CLOSED and round_.synthesis_stale:
+                done += await self.synthesize(ritual, round_.id)
+        return done
+
+    async def synthesize(self, ritual: RitualView, round_id: int) -> bool:
+        """Post the synthesis, or edit it in place when late replies changed it."""
+        round_ = await self._store.round(round_id)
+        if round_ is None or round_.message_id is None:
+            return False
+        text = behaviour(ritual.kind).synthesis(ritual, await self._store.responses(round_id))
+        if not text:
+            await self._store.mark_synthesis(round_id, None, stale=False)
+            return False
+        port, channel = self._port(ritual), channel_of(ritual)
+        prompt_ref = MessageRef(channel, round_.message_id)
+        try:
+            if round_.synthesis_message_id:
+                await port.edit(
+                    MessageRef(channel, round_.synthesis_message_id), OutboundMessage(text)
+                )
+                posted = round_.synthesis_message_id
+            else:
+                posted = (
+                    await port.post(channel, OutboundMessage(text), thread=prompt_ref)
+                ).message_id
+        except DeliveryError as exc:
+            log.warning("ritual.synthesis_failed", ritual=ritual.name, error=str(exc))
+            return False
+        await self._store.mark_synthesis(round_id, posted, stale=False)
+        return True
+
+    async def _remind(self, ritual: RitualView, round_: RoundView, now: datetime) -> None:
+        if round_.message_id is None or round_.closes_at is None:
+            return
+        names = await self._store.reminder_names(
+            ritual.community_id, round_.id, ritual.platform, now
+        )
+        left = round_.closes_at - now
+        hours = max(1, round(left.total_seconds() / 3600))
+        who = f"{', '.join(names)}: " if names else ""
+        text = f"⏰ {who}about {hours} hour(s) left to answer “{ritual.name}” in this thread."
+        channel = channel_of(ritual)
+        try:
+            await self._port(ritual).post(
+                channel, OutboundMessage(text), thread=MessageRef(channel, round_.message_id)
+            )
+        except DeliveryError as exc:
+            log.warning("ritual.reminder_failed", ritual=ritual.name, error=str(exc))
+
+    def _port(self, ritual: RitualView) -> OutboundPort:
+        port = self._ports.get(ritual.platform)
+        if port is None:
+            raise Transient(f"no {ritual.platform} adapter is running")
+        return port

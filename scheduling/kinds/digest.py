@@ -1,0 +1,44 @@
+"""Digests: what the community captured since the last one, grouped by tag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from knowledge.models import RitualKind
+from knowledge.rituals import ResponseView, RitualView
+from scheduling.kinds import PromptInputs
+
+PER_TAG = 8
+
+
+@dataclass(frozen=True)
+class Digest:
+    kind: RitualKind = RitualKind.DIGEST
+    default_window: timedelta = timedelta(0)
+    collects_responses: bool = False
+
+    def prompt(self, inputs: PromptInputs) -> str:
+        since = f"{inputs.since:%Y-%m-%d}"
+        if not inputs.new_insights:
+            return f"📚 Digest: no new insights since {since}. Capture one with /insight or 💡."
+        lines = [f"📚 Digest: {len(inputs.new_insights)} new insight(s) since {since}"]
+        by_tag: dict[str, list[str]] = {}
+        for insight in inputs.new_insights:
+            title = insight.title or " ".join(insight.body.split())[:80]
+            line = f"• “{title}” — {insight.author_name} · {insight.permalink or 'no link'}"
+            for tag in insight.tags or ("untagged",):
+                by_tag.setdefault(tag, []).append(line)
+        for tag in sorted(by_tag, key=lambda t: (-len(by_tag[t]), t)):
+            items = by_tag[tag]
+            lines.append(f"**#{tag}** ({len(items)})")
+            lines.extend(items[:PER_TAG])
+            if len(items) > PER_TAG:
+                lines.append(f"… and {len(items) - PER_TAG} more: /search tag:{tag}")
+        return "\n".join(lines)
+
+    def synthesis(self, ritual: RitualView, responses: list[ResponseView]) -> str:
+        return ""
+
+
+DIGEST = Digest()

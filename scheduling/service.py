@@ -1,0 +1,155 @@
+"""The rituals service: store + engine + timer, started and stopped with Hearth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+
+from bot.events import MessageDeleted, MessageEdited, MessagePosted, MessageRef
+from bot.port import OutboundPort
+from knowledge.directory import Directory
+from knowledge.insights import InsightStore
+from knowledge.models import RoundStatus
+from knowledge.rituals import RitualStore, RitualView, RoundView
+from scheduling.clock import Clock
+from scheduling.engine import RitualEngine
+from scheduling.timer import RitualTimer
+
+log = structlog.get_logger(__name__)
+
+
+class Rituals:
+    def __init__(
+        self,
+        store: RitualStore,
+        insights: InsightStore,
+        directory: Directory,
+        clock: Clock,
+        grace: timedelta,
+        *,
+        use_timer: bool = True,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self._directory = directory
+        self._ports: dict[str, OutboundPort] = {}
+        self.engine = RitualEngine(store, insights, self._ports, grace)
+        self._timer = RitualTimer(self._fire, self._sweep, grace) if use_timer else None
+
+    def attach(self, port: OutboundPort) -> None:
+        self._ports[port.platform] = port
+
+    async def start(self) -> None:
+        """Rebuild jobs from the store and catch up on what fell due while we were down."""
+        if self._timer is not None:
+            self._timer.start(await self.store.rituals())
+        await self.tick()
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+
+    async def tick(self) -> None:
+        """Everything due now, for every ritual: used at start-up and by tests."""
+        now = self.clock.now()
+        for ritual in await self.store.rituals():
+            await self.engine.open_due(ritual, now)
+        await self.engine.process_due(now)
+        await self._arm()
+
+    async def _fire(self, ritual_id: int) -> None:
+        ritual = await self.store.by_id(ritual_id)
+        if ritual is not None:
+            await self.engine.open_due(ritual, self.clock.now())
+        await self._arm()
+
+    async def _sweep(self) -> None:
+        await self.engine.process_due(self.clock.now())
+        await self._arm()
+
+    async def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.wake_at(await self.store.next_deadline())
+
+    # changes made by commands --------------------------------------------------------
+
+    def changed(self, ritual: RitualView) -> None:
+        if self._timer is not None:
+            self._timer.schedule(ritual)
+
+    def removed(self, ritual_id: int) -> None:
+        if self._timer is not None:
+            self._timer.unschedule(ritual_id)
+
+    async def run_now(self, ritual: RitualView) -> RoundView | None:
+        round_ = await self.engine.run_now(ritual, self.clock.now())
+        await self._arm()
+        return round_
+
+    # replies in a round's thread -----------------------------------------------------
+
+    async def message_posted(self, event: MessagePosted) -> bool:
+        """Record a reply to a round's prompt as a response; True if it was one."""
+        message = event.message
+        parent = event.reply_to or (
+            MessageRef(message.ref.channel, message.ref.thread_id)
+            if message.ref.thread_id
+            else None
+        )
+        if parent is None:
+            return False
+        channel = parent.channel
+        found = await self.store.round_for_prompt(
+            channel.platform, channel.space, channel.channel, parent.message_id
+        )
+        if found is None:
+            return False
+        ritual, round_ = found
+        if round_.status not in (RoundStatus.OPEN, RoundStatus.CLOSED):
+            return False
+        member = await self._directory.resolve_member(
+            ritual.community_id,
+            message.author.platform,
+            message.author.user_id,
+            message.author.display_name,
+        )
+        late = round_.status is RoundStatus.CLOSED
+        added = await self.store.add_response(
+            round_.id,
+            message.ref.message_id,
+            member.id,
+            message.text,
+            anonymous=ritual.anonymous,
+            late=late,
+        )
+        if added and late:
+            await self.store.mark_synthesis(round_.id, None, stale=True)
+            await self.engine.synthesize(ritual, round_.id)
+        log.info("ritual.response", ritual=ritual.name, round=round_.id, late=late)
+        return added
+
+    async def message_edited(self, event: MessageEdited) -> None:
+        await self._follow(event.ref, text=event.text)
+
+    async def message_deleted(self, event: MessageDeleted) -> None:
+        await self._follow(event.ref, deleted=True)
+
+    async def _follow(
+        self, ref: MessageRef, *, text: str | None = None, deleted: bool = False
+    ) -> None:
+        channel = ref.channel
+        round_id = await self.store.respondent_round_for(
+            channel.platform, channel.space, channel.channel, ref.message_id
+        )
+        if round_id is None:
+            return
+        await self.store.change_response(
+            round_id, ref.message_id, text=text, deleted_at=self.clock.now() if deleted else None
+        )
+        round_ = await self.store.round(round_id)
+        if round_ is not None and round_.status is RoundStatus.CLOSED:
+            ritual = await self.store.by_id(round_.ritual_id)
+            if ritual is not None:
+                await self.store.mark_synthesis(round_id, None, stale=True)
+                await self.engine.synthesize(ritual, round_id)

@@ -1,0 +1,93 @@
+"""APScheduler wiring: one cron job per ritual, one timer for the next round deadline.
+
+APScheduler only says *when*; what happens is the engine's, read from the store. So jobs
+are rebuilt from the store at start, and a missed or doubled wake-up does no harm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from knowledge.rituals import RitualView
+from scheduling.schedule import cron_trigger
+
+log = structlog.get_logger(__name__)
+
+SWEEP = timedelta(seconds=30)  # also catches deadlines set by other processes
+
+
+class RitualTimer:
+    def __init__(
+        self,
+        fire: Callable[[int], Awaitable[None]],
+        sweep: Callable[[], Awaitable[None]],
+        grace: timedelta,
+    ) -> None:
+        self._fire = fire
+        self._sweep = sweep
+        self._grace = grace
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self, rituals: list[RitualView]) -> None:
+        for ritual in rituals:
+            self.schedule(ritual)
+        self._scheduler.add_job(
+            self._sweep,
+            IntervalTrigger(seconds=SWEEP.total_seconds()),
+            id="ritual-sweep",
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def schedule(self, ritual: RitualView) -> None:
+        job_id = f"ritual-{ritual.id}"
+        if ritual.paused:
+            self.unschedule(ritual.id)
+            return
+        self._scheduler.add_job(
+            self._fire,
+            cron_trigger(ritual.cron, ZoneInfo(ritual.timezone)),
+            args=[ritual.id],
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(self._grace.total_seconds()) or None,
+        )
+
+    def unschedule(self, ritual_id: int) -> None:
+        job = self._scheduler.get_job(f"ritual-{ritual_id}")
+        if job is not None:
+            job.remove()
+
+    def wake_at(self, moment: datetime | None) -> None:
+        """Arm the one deadline timer (reminders, closes, retries) for `moment`."""
+        if moment is None:
+            return
+        self._scheduler.add_job(
+            self._sweep,
+            DateTrigger(run_date=max(moment, datetime.now(UTC))),
+            id="ritual-deadline",
+            replace_existing=True,
+        )
+
+    def next_run(self, ritual_id: int) -> datetime | None:
+        job = self._scheduler.get_job(f"ritual-{ritual_id}")
+        return None if job is None else job.next_run_time
+
+    @property
+    def job_count(self) -> int:
+        return len(self._scheduler.get_jobs())
