@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
 from bot.config import Config, parse_config
+from scheduling.clock import Clock
 
 
 def make_config(database_url: str, tmp_path: Path, extra: str = "") -> Config:
@@ -38,15 +39,26 @@ transcript = "{tmp_path / "console.jsonl"}"
     )
 
 
-async def run_script(config: Config, lines: Iterable[str]) -> str:
-    """Feed the lines as stdin would, until EOF; return everything the console printed."""
+Step = str | Callable[[Hearth], Awaitable[object]]
+
+
+async def run_script(config: Config, lines: Iterable[Step], clock: Clock | None = None) -> str:
+    """Feed the lines as stdin would, until EOF; return everything the console printed.
+
+    A callable among the lines runs at that point (e.g. to move a test clock and tick).
+    """
     pending = list(lines)
+    hearth = await Hearth.open(config, clock)
 
     async def read_line() -> str | None:
-        return pending.pop(0) + "\n" if pending else None
+        while pending:
+            step = pending.pop(0)
+            if isinstance(step, str):
+                return step + "\n"
+            await step(hearth)
+        return None
 
     out = io.StringIO()
-    hearth = await Hearth.open(config)
     try:
         await hearth.run([ConsoleAdapter(config.adapters.console, read_line, out)])
     finally:
