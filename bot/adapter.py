@@ -9,8 +9,12 @@ from bot.port import OutboundPort
 
 
 class Adapter(OutboundPort, Protocol):
+    async def connect(self) -> None:
+        """Become able to post (log in, open files); deliver no events yet."""
+        ...
+
     async def start(self, inbound: Inbound) -> None:
-        """Connect and begin delivering events to `inbound`."""
+        """Begin delivering events to `inbound` (after services caught up on posting)."""
         ...
 
     async def wait_closed(self) -> None:

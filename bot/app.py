@@ -104,16 +104,22 @@ class Hearth:
         return cls(config, database, services, Inbound(services, InboundLog(database)))
 
     async def run(self, adapters: Sequence[Adapter]) -> None:
-        """Run until any adapter stops by itself (or we are cancelled), then stop them all."""
+        """Run until any adapter stops by itself (or we are cancelled), then stop them all.
+
+        Order matters: adapters connect, rituals catch up on what fell due while Hearth
+        was down, and only then do adapters deliver new events.
+        """
         started: list[Adapter] = []
         rituals = self.services.rituals
         try:
             for adapter in adapters:
-                rituals.attach(adapter)
-                await adapter.start(self.inbound)
+                await adapter.connect()
                 started.append(adapter)
+                rituals.attach(adapter)
+            await rituals.start()  # catch up before any new event arrives
+            for adapter in adapters:
+                await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
-            await rituals.start()
             waiters = [asyncio.create_task(a.wait_closed()) for a in started]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -82,6 +82,7 @@ class CommandInvoked:
     message: ChatMessage | None = None
     reply_to: MessageRef | None = None
     target: MessageRef | None = None
+    direct: bool = False  # sent to the bot privately (a DM), not in a community channel
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -56,6 +56,10 @@ class Inbound:
         try:
             command = find_command(self._services.table, event.name, prefix)
             community = await self._community(channel.platform, channel.space, channel.channel)
+            if community is None and event.direct:
+                community = await self._services.directory.community_for_space(
+                    channel.platform, channel.space
+                )
             if community is None:
                 return _unbound(prefix)
             if not await self._seen.take(channel.platform, event.event_id):

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import structlog
 
-from bot.events import MessageDeleted, MessageEdited, MessagePosted, MessageRef
-from bot.port import OutboundPort
+from bot.events import ChannelRef, MessageDeleted, MessageEdited, MessagePosted, MessageRef
+from bot.port import OutboundMessage, OutboundPort
 from knowledge.directory import Directory
+from knowledge.errors import InvalidInput
 from knowledge.insights import InsightStore
 from knowledge.models import RoundStatus
 from knowledge.rituals import RitualStore, RitualView, RoundView
@@ -85,6 +86,32 @@ class Rituals:
     async def run_now(self, ritual: RitualView) -> RoundView | None:
         round_ = await self.engine.run_now(ritual, self.clock.now())
         await self._arm()
+        return round_
+
+    async def answer_anonymously(
+        self, ritual: RitualView, member_id: int, message_id: str, text: str
+    ) -> RoundView:
+        """Record a privately sent answer and show it in the round's thread without a name."""
+        round_ = await self.store.last_round(ritual.id)
+        if round_ is None or round_.status not in (RoundStatus.OPEN, RoundStatus.CLOSED):
+            raise InvalidInput(f"No round of {ritual.name} is open right now.")
+        late = round_.status is RoundStatus.CLOSED
+        added = await self.store.add_response(
+            round_.id, message_id, member_id, text, anonymous=True, late=late
+        )
+        if added and round_.message_id is not None:
+            port = self._ports.get(ritual.platform)
+            if port is None:
+                raise InvalidInput("I cannot reach that channel right now; try again later.")
+            channel = ChannelRef(ritual.platform, ritual.space, ritual.channel)
+            await port.post(
+                channel,
+                OutboundMessage(f"🙈 Anonymous response: {text}"),
+                thread=MessageRef(channel, round_.message_id),
+            )
+            if late:
+                await self.store.mark_synthesis(round_.id, None, stale=True)
+                await self.engine.synthesize(ritual, round_.id)
         return round_
 
     # replies in a round's thread -----------------------------------------------------

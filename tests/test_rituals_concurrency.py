@@ -30,6 +30,7 @@ async def test_two_schedulers_post_each_round_once(database_url: str, tmp_path: 
         hearth = await Hearth.open(config, ManualClock(start))
         out = io.StringIO()
         adapter = ConsoleAdapter(config.adapters.console, nobody_types, out)
+        await adapter.connect()
         hearth.services.rituals.attach(adapter)
         await adapter.start(hearth.inbound)
         hearths.append((hearth, adapter))

@@ -230,3 +230,64 @@ async def test_digest_lists_new_insights_by_tag(database_url: str, tmp_path: Pat
     assert "📚 Digest: 2 new insight(s) since" in output
     assert "**#review** (2)" in output
     assert "**#testing** (1)" in output
+
+
+async def test_anonymous_answers_by_direct_message_appear_without_names(
+    database_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(MONDAY_8)
+    nine = MONDAY_8 + timedelta(hours=1)
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        [
+            ":as cora",
+            "/ritual add checkin here weekly on monday at 9:00 name:pulse anonymous:yes window:1d",
+            "/ritual confirm",  # 2, 3
+            at(clock, nine),  # 4
+            ":as alice",
+            "/ritual answer pulse I feel overloaded",  # 5: in public, refused
+            ":dm /ritual answer pulse I feel overloaded",  # 6, posted as 7
+            ":dm hello",  # 8
+            at(clock, nine + timedelta(days=1)),  # synthesis
+        ],
+        clock,
+    )
+    assert "Send this to me in a direct message, so nobody sees who wrote it" in output
+    assert "#7 hearth → #4: 🙈 Anonymous response: I feel overloaded" in output
+    assert "your answer is in #general, without your name" in output
+    assert "I only understand commands here" in output
+    synthesis = output.split("🧭 pulse")[1]
+    assert "from 1 member(s)" in synthesis
+    assert "• anonymous: I feel overloaded" in synthesis
+    assert "alice" not in synthesis
+
+
+async def test_edits_deletions_and_bulb_on_responses(database_url: str, tmp_path: Path) -> None:
+    clock = ManualClock(MONDAY_8)
+    nine = MONDAY_8 + timedelta(hours=1)
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        [
+            ":as cora",
+            "/ritual add reflection here weekly on monday at 9:00 window:1d remind:off",  # 1
+            "/ritual confirm",  # 2, 3
+            "/ritual timezone America/New_York",  # 4
+            "/ritual show reflection",  # 5
+            at(clock, nine),  # 6
+            ":as alice",
+            ":reply 6 Draft answer",  # 7
+            ":edit 7 Writing tests first saves time",
+            ":reply 6 Oops, wrong thread",  # 8
+            ":delete 8",
+            ":as bob",
+            ":react 7 💡",  # 9, captured as reply 10
+            at(clock, nine + timedelta(days=1)),
+        ],
+        clock,
+    )
+    assert "09:00 CET (your time: Mon 03:00 EST)" in output
+    assert "💡 Captured insight #1 from alice: “Writing tests first saves time”" in output
+    synthesis = output.split("🧭 reflection")[1]
+    assert "1 response(s) from alice" in synthesis
+    assert "Writing tests first saves time" in synthesis
+    assert "Oops" not in synthesis and "Draft" not in synthesis

@@ -97,9 +97,11 @@ class ConsoleAdapter:
 
     # lifecycle -----------------------------------------------------------------------
 
+    async def connect(self) -> None:
+        self._transcript.open()
+
     async def start(self, inbound: Inbound) -> None:
         self._inbound = inbound
-        self._transcript.open()
         self._say(
             f"Hearth console: you are {self._user} in #{self._channel}. "
             "Type /help for commands, :help for console keys, :quit to leave."
@@ -211,8 +213,36 @@ class ConsoleAdapter:
                 ),
                 self,
             )
+        elif directive.name == "dm":
+            await self._direct_message(directive.argument)
         elif directive.name in ("edit", "delete"):
             await self._change_own(directive)
+
+    async def _direct_message(self, text: str) -> None:
+        """A private message to the bot: only commands mean anything there."""
+        assert self._inbound is not None
+        dm = ChannelRef(PLATFORM, self._config.space, f"dm-{self._user}")
+        message = self._transcript.add(dm.space, dm.channel, self._user, text)
+        self._say(f"#{message.id} {self._user} (to {BOT_NAME}, privately): {text}")
+        command = split_command_line(text, PREFIX)
+        if command is None:
+            self._say(
+                f"(only {self._user}) {BOT_NAME}: I only understand commands here, e.g. /help"
+            )
+            return
+        name, rest = command
+        event = CommandInvoked(
+            name=name,
+            invoker=self._me(),
+            channel=dm,
+            event_id=str(message.id),
+            text=rest,
+            message=self._chat_message(message),
+            direct=True,
+        )
+        reply = await self._inbound.command(event, self, PREFIX)
+        if reply is not None:
+            self._print_block(f"(only {self._user}) {BOT_NAME}", reply.text)
 
     async def _change_own(self, directive: Directive) -> None:
         assert self._inbound is not None and directive.message_id is not None

@@ -11,10 +11,11 @@ DIRECTIVE_HELP = """Console keys:
   :react <id> <emoji>     react to message #id (💡 captures it)
   :edit <id> <text>       edit one of your messages
   :delete <id>            delete one of your messages
+  :dm <text>              send a direct message to the bot (e.g. :dm /ritual answer …)
   :quit                   leave"""
 
 _NEEDS_ID = {"reply": True, "react": True, "edit": True, "delete": True}
-_NEEDS_TEXT = {"as", "channel", "reply", "react", "edit"}
+_NEEDS_TEXT = {"as", "channel", "reply", "react", "edit", "dm"}
 _USAGE = {
     "as": ":as <name>",
     "channel": ":channel <name>",
@@ -22,6 +23,7 @@ _USAGE = {
     "react": ":react <message-id> <emoji>",
     "edit": ":edit <message-id> <new text>",
     "delete": ":delete <message-id>",
+    "dm": ":dm <text>",
 }
 
 

@@ -62,11 +62,24 @@ def reminder_percent(raw: str) -> int | None:
     return int(cleaned)
 
 
-def preview(ritual: NewRitual | RitualView, now: datetime) -> str:
-    schedule = schedule_of(ritual)
-    times = schedule.next_times(now, 5)
-    shown = "\n".join(f"  {t:%a %Y-%m-%d %H:%M} {t.tzname()}" for t in times)
-    return f"Next times ({ritual.timezone}):\n{shown}" if times else "It will never fire."
+def preview(ritual: NewRitual | RitualView, now: datetime, viewer_zone: str | None = None) -> str:
+    """The next five times, in the ritual's zone and, if it differs, the viewer's own."""
+    times = schedule_of(ritual).next_times(now, 5)
+    if not times:
+        return "It will never fire."
+    own = zoneinfo.ZoneInfo(viewer_zone) if viewer_zone and viewer_zone != ritual.timezone else None
+    lines = []
+    for t in times:
+        line = f"  {t:%a %Y-%m-%d %H:%M} {t.tzname()}"
+        if own is not None:
+            mine = t.astimezone(own)
+            line += f" (your time: {mine:%a %H:%M} {mine.tzname()})"
+        lines.append(line)
+    return f"Next times ({ritual.timezone}):\n" + "\n".join(lines)
+
+
+async def viewer_zone(ctx: CommandContext) -> str | None:
+    return (await ctx.services.rituals.store.preferences(ctx.member.id)).timezone
 
 
 def describe_window(minutes: int) -> str:
@@ -126,7 +139,8 @@ def ritual_commands(pending: PendingRituals) -> Command:
         return Reply(
             f"Ritual **{name}** ({kind.value}) in #{channel.channel}: {new.schedule_text}, "
             f"replies collected for {describe_window(new.window_minutes)}.\n"
-            f"{preview(new, now)}\nSend `{ctx.prefix}ritual confirm` to save it.",
+            f"{preview(new, now, await viewer_zone(ctx))}\n"
+            f"Send `{ctx.prefix}ritual confirm` to save it.",
             ephemeral=True,
         )
 
@@ -178,7 +192,8 @@ def ritual_commands(pending: PendingRituals) -> Command:
                 )
             lines.append(line)
         if not ritual.paused:
-            lines.append(preview(ritual, ctx.services.rituals.clock.now()))
+            now = ctx.services.rituals.clock.now()
+            lines.append(preview(ritual, now, await viewer_zone(ctx)))
         return Reply("\n".join(lines), ephemeral=True)
 
     async def set_paused(ctx: CommandContext, name: str, paused: bool) -> RitualView:
@@ -241,7 +256,7 @@ def ritual_commands(pending: PendingRituals) -> Command:
         now = ctx.services.rituals.clock.now()
         return Reply(
             f"✏️ {ritual.name}: {ritual.schedule_text}, window {window_text}.\n"
-            f"{preview(ritual, now)}"
+            f"{preview(ritual, now, await viewer_zone(ctx))}"
         )
 
     async def remove(ctx: CommandContext, args: Args) -> Reply:
@@ -307,6 +322,20 @@ def ritual_commands(pending: PendingRituals) -> Command:
         return Reply(
             "📝 Added to this community's prompts." if added else "That prompt is already there."
         )
+
+    async def answer(ctx: CommandContext, args: Args) -> Reply:
+        ritual = await ctx.services.rituals.store.get(ctx.community.id, args.text("name"))
+        if not ritual.anonymous:
+            raise InvalidInput(f"{ritual.name} is not anonymous: reply in its thread instead.")
+        if not ctx.event.direct:
+            raise InvalidInput(
+                "Send this to me in a direct message, so nobody sees who wrote it "
+                "(what you write here carries your name)."
+            )
+        await ctx.services.rituals.answer_anonymously(
+            ritual, ctx.member.id, f"direct:{ctx.event.event_id}", args.text("text")
+        )
+        return Reply(f"🙈 Thanks: your answer is in #{ritual.channel}, without your name.")
 
     name = Option("name", OptionType.WORD, "the ritual's name (see /ritual list)", required=True)
     window = Option(
@@ -387,6 +416,12 @@ def ritual_commands(pending: PendingRituals) -> Command:
                 ),
             ),
             Command("remove", "Remove a ritual", remove, options=(name,), permission=curator),
+            Command(
+                "answer",
+                "Answer an anonymous ritual privately (send it to me as a direct message)",
+                answer,
+                options=(name, Option("text", OptionType.TEXT, "your answer", required=True)),
+            ),
             Command(
                 "snooze",
                 "Pause your reminders (vacation mode)",
