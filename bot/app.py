@@ -74,8 +74,13 @@ class Hearth:
     inbound: Inbound
 
     @classmethod
-    async def open(cls, config: Config, clock: Clock | None = None) -> Hearth:
-        """Open the store and build the services; a given clock means tests drive time."""
+    async def open(
+        cls, config: Config, clock: Clock | None = None, *, timer: bool | None = None
+    ) -> Hearth:
+        """Open the store and build the services.
+
+        With a given clock, tests drive time and APScheduler stays off unless `timer`.
+        """
         database = await open_store(config)
         directory = Directory(database)
         try:
@@ -90,7 +95,7 @@ class Hearth:
             directory,
             clock or SystemClock(),
             timedelta(minutes=config.rituals.catch_up_grace_minutes),
-            use_timer=clock is None,
+            use_timer=clock is None if timer is None else timer,
         )
         services = Services(
             directory=directory,

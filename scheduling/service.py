@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import structlog
@@ -37,6 +38,10 @@ class Rituals:
         self._ports: dict[str, OutboundPort] = {}
         self.engine = RitualEngine(store, insights, self._ports, grace)
         self._timer = RitualTimer(self._fire, self._sweep, grace) if use_timer else None
+        # Timer jobs run one at a time and never after stop(), so shutting down never
+        # cancels one half-way through a database transaction.
+        self._running = asyncio.Lock()
+        self._stopped = False
 
     def attach(self, port: OutboundPort) -> None:
         self._ports[port.platform] = port
@@ -48,8 +53,10 @@ class Rituals:
         await self.tick()
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
+        async with self._running:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.stop()
 
     async def tick(self) -> None:
         """Everything due now, for every ritual: used at start-up and by tests."""
@@ -60,14 +67,20 @@ class Rituals:
         await self._arm()
 
     async def _fire(self, ritual_id: int) -> None:
-        ritual = await self.store.by_id(ritual_id)
-        if ritual is not None:
-            await self.engine.open_due(ritual, self.clock.now())
-        await self._arm()
+        async with self._running:
+            if self._stopped:
+                return
+            ritual = await self.store.by_id(ritual_id)
+            if ritual is not None:
+                await self.engine.open_due(ritual, self.clock.now())
+            await self._arm()
 
     async def _sweep(self) -> None:
-        await self.engine.process_due(self.clock.now())
-        await self._arm()
+        async with self._running:
+            if self._stopped:
+                return
+            await self.engine.process_due(self.clock.now())
+            await self._arm()
 
     async def _arm(self) -> None:
         if self._timer is not None:

@@ -20,9 +20,16 @@ _HEADLINE = (
 )
 
 
+def _tsquery(query: SearchQuery) -> Any:
+    return func.websearch_to_tsquery("english", literal(query.terms.websearch()))
+
+
 class PostgresSearch(RankedSearch):
-    def _matching(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
-        tsquery = func.websearch_to_tsquery("english", literal(query.terms.websearch()))
+    def _counted(self, base: Select[Any], query: SearchQuery) -> Select[Any]:
+        return base.where(_vector.op("@@")(_tsquery(query)))
+
+    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        tsquery = _tsquery(query)
         matched = base.where(_vector.op("@@")(tsquery))
         rank = -func.ts_rank_cd(_vector, tsquery)
         snippet = func.ts_headline("english", Insight.body, tsquery, literal(_HEADLINE))

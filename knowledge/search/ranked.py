@@ -22,17 +22,23 @@ class RankedSearch(ABC):
         self._db = database
 
     @abstractmethod
-    def _matching(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
-        """Restrict `base` to the terms; return it with a rank (lower is better) and a snippet."""
+    def _counted(self, base: Select[Any], query: SearchQuery) -> Select[Any]:
+        """`base` restricted to the terms, shaped for a fast count of all matches."""
+
+    @abstractmethod
+    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        """`base` restricted to the terms, with a rank (lower is better) and a snippet."""
 
     async def search(self, query: SearchQuery) -> SearchPage:
         base = select(Insight.id).where(Insight.community_id == query.community_id)
         base = _filtered(base, query)
         if query.terms.empty:
+            counted = base
             rank: Any = -func.coalesce(Insight.id, 0)
             snippet: Any = func.substr(Insight.body, 1, SNIPPET_CHARS)
         else:
-            base, rank, snippet = self._matching(base, query)
+            counted = self._counted(base, query)
+            base, rank, snippet = self._ranked(base, query)
         author = aliased(Member)
         listing = (
             base.add_columns(
@@ -50,7 +56,7 @@ class RankedSearch(ABC):
             .offset(query.offset)
         )
         async with self._db.sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(base.subquery()))
+            total = await session.scalar(select(func.count()).select_from(counted.subquery()))
             rows = (await session.execute(listing)).all()
             ids = [row[0] for row in rows]
             tag_rows = (

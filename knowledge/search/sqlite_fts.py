@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, column, func, literal, literal_column, table
+from sqlalchemy import Select, column, func, literal, literal_column, select, table
 from sqlalchemy.sql.expression import ColumnClause
 
 from knowledge.models import Insight
@@ -29,11 +29,18 @@ def fts5_expression(terms: Terms) -> str:
     return expression
 
 
+def _match(query: SearchQuery) -> Any:
+    return _fts_name.op("MATCH")(literal(fts5_expression(query.terms)))
+
+
 class SqliteSearch(RankedSearch):
-    def _matching(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
-        matched = base.join(_fts, _fts.c.rowid == Insight.id).where(
-            _fts_name.op("MATCH")(literal(fts5_expression(query.terms)))
-        )
+    def _counted(self, base: Select[Any], query: SearchQuery) -> Select[Any]:
+        # IN (FTS rowids) lets SQLite start from the index; a join would make it visit
+        # every insight of the community and run the match per row (O(N) per search).
+        return base.where(Insight.id.in_(select(_fts.c.rowid).where(_match(query))))
+
+    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+        matched = base.join(_fts, _fts.c.rowid == Insight.id).where(_match(query))
         rank = func.bm25(_fts_name, 4.0, 1.0)
         snippet = func.snippet(_fts_name, 1, HIGHLIGHT, HIGHLIGHT, "…", 24)
         return matched, rank, snippet
