@@ -438,5 +438,5 @@ async def _set_tags(
         )
     ).all()
     await session.execute(
-        insert(InsightTag), [{"insight_id": insight_id, "tag_id": t} for t in tag_ids]
+        insert(InsightTag.__table__), [{"insight_id": insight_id, "tag_id": t} for t in tag_ids]
     )

@@ -18,4 +18,5 @@ def insert_ignoring_conflict(
     """An INSERT (of one row or several) that skips rows whose unique key already exists."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(values).on_conflict_do_nothing(index_elements=list(conflict))
+    table = model.__table__  # Core, not the ORM bulk path: far less Python per row
+    return insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
