@@ -291,3 +291,33 @@ async def test_edits_deletions_and_bulb_on_responses(database_url: str, tmp_path
     assert "1 response(s) from alice" in synthesis
     assert "Writing tests first saves time" in synthesis
     assert "Oops" not in synthesis and "Draft" not in synthesis
+
+
+async def test_snoozed_members_are_not_named_and_edit_changes_the_schedule(
+    database_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(MONDAY_8)
+    nine = MONDAY_8 + timedelta(hours=1)
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        [
+            ":as bob",
+            "/ritual reminders on",
+            "/ritual snooze until 2026-12-24",
+            ":as carol",
+            "/ritual reminders on",
+            ":as cora",
+            "/ritual add checkin here weekly on monday at 9:00 name:pulse window:10h",
+            "/ritual confirm",
+            at(clock, nine),
+            at(clock, nine + timedelta(hours=8, minutes=30)),  # the reminder, at 80%
+            "/ritual edit pulse every 2 weeks on friday 16:00 window:1d remind:off",
+            "/ritual show pulse",
+        ],
+        clock,
+    )
+    assert "No ritual reminders for you until 2026-12-24 (inclusive)." in output
+    assert "⏰ carol: about 2 hour(s) left" in output
+    assert "bob, carol" not in output
+    assert "✏️ pulse: every 2 weeks on Friday at 16:00 (Europe/Berlin), window 1d." in output
+    assert "Window 1d, reminder off" in output
