@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -437,6 +438,5 @@ async def _set_tags(
             select(Tag.id).where(Tag.community_id == community_id, Tag.name.in_(unique))
         )
     ).all()
-    await session.execute(
-        insert(InsightTag.__table__), [{"insight_id": insight_id, "tag_id": t} for t in tag_ids]
-    )
+    links = [{"insight_id": insight_id, "tag_id": t} for t in tag_ids]
+    await session.execute(insert(cast(Table, InsightTag.__table__)), links)
