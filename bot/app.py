@@ -11,6 +11,8 @@ import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.adapter import Adapter
+from bot.assist import LanguageModel
+from bot.assist.service import Assist
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
@@ -75,7 +77,12 @@ class Hearth:
 
     @classmethod
     async def open(
-        cls, config: Config, clock: Clock | None = None, *, timer: bool | None = None
+        cls,
+        config: Config,
+        clock: Clock | None = None,
+        *,
+        timer: bool | None = None,
+        model: LanguageModel | None = None,
     ) -> Hearth:
         """Open the store and build the services.
 
@@ -97,14 +104,23 @@ class Hearth:
             timedelta(minutes=config.rituals.catch_up_grace_minutes),
             use_timer=clock is None if timer is None else timer,
         )
+        search = open_search(database)
+        assist = Assist(
+            model,
+            frozenset(c.slug for c in config.communities if c.assist),
+            insights,
+            search,
+            max_input_chars=config.assist.max_input_tokens * 4,
+        )
         services = Services(
             directory=directory,
             insights=insights,
-            search=open_search(database),
+            search=search,
             privacy=Privacy(database),
             export_dir=config.hearth.export_dir,
             table=build_command_table(),
             rituals=rituals,
+            assist=assist,
         )
         return cls(config, database, services, Inbound(services, InboundLog(database)))
 
@@ -138,4 +154,5 @@ class Hearth:
                 log.info("adapter.stopped", platform=adapter.platform)
 
     async def close(self) -> None:
+        await self.services.assist.close()
         await self.database.dispose()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot import formatting
+from bot.assist.service import Assist
 from bot.events import ChatMessage, MessageRef
 from bot.port import OutboundPort, TargetGone
 from knowledge.errors import NotFound
@@ -11,6 +13,22 @@ from knowledge.insights import InsightStore
 from knowledge.views import CaptureResult, CommunityInfo, MemberInfo, SourceMessage
 
 BULBS = frozenset({"💡", "bulb", ":bulb:"})
+
+
+async def announce(
+    result: CaptureResult, assist: Assist, community: CommunityInfo, prefix: str
+) -> str:
+    """What to say after a capture; an untagged new insight gets tag suggestions."""
+    if not result.created:
+        return formatting.already_captured(result.insight)
+    text = formatting.captured(result.insight)
+    if not result.insight.tags:
+        suggested = await assist.suggest_tags(community, result.insight.body)
+        if suggested:
+            tags = " ".join(f"#{t}" for t in suggested)
+            retag = f"{prefix}insight retag {result.insight.id} {tags}"
+            text += f"\nSuggested tags: {tags} — add them with {retag}"
+    return text
 
 
 def source_of(message: ChatMessage) -> SourceMessage:

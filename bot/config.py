@@ -69,6 +69,7 @@ class CommunityConfig(_Section):
     channels: list[ChannelConfig] = Field(default_factory=list)
     stewards: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
     curators: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
+    assist: bool = Field(False, description="send this community's text to the assist endpoint")
 
     @field_validator("timezone")
     @classmethod
@@ -101,6 +102,20 @@ class ConsoleConfig(_Section):
     )
 
 
+class AssistConfig(_Section):
+    base_url: str = Field(
+        "",
+        description="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 or a local "
+        "Ollama at http://127.0.0.1:11434/v1; empty: offline drafts only",
+    )
+    api_key: str = Field("", description='from the environment: "${HEARTH_OPENAI_API_KEY}"')
+    model: str = "gpt-4o-mini"
+    embedding_model: str = ""
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    max_input_tokens: int = Field(6000, ge=500)
+
+
 class RitualsConfig(_Section):
     catch_up_grace_minutes: int = Field(
         360,
@@ -128,6 +143,7 @@ class Config(_Section):
     hearth: HearthSettings = HearthSettings()
     communities: list[CommunityConfig] = Field(default_factory=_default_communities)
     rituals: RitualsConfig = RitualsConfig()
+    assist: AssistConfig = AssistConfig()
     adapters: AdaptersConfig = AdaptersConfig()
 
     @field_validator("communities")
@@ -161,6 +177,12 @@ def _expand(value: Any, path: str, source: str) -> Any:
 
 
 def _inline_secrets(raw: dict[str, Any], source: str) -> None:
+    key = raw.get("assist", {}).get("api_key")
+    if isinstance(key, str) and key and not _ENV_REF.fullmatch(key):
+        raise ConfigError(
+            f"{source}: assist.api_key: secrets come from the environment: write "
+            'api_key = "${HEARTH_OPENAI_API_KEY}" and set that variable'
+        )
     url = raw.get("hearth", {}).get("database_url")
     if isinstance(url, str) and not _ENV_REF.search(url):
         try:

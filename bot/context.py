@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.assist.service import Assist
 from bot.commands.spec import CommandTable
 from bot.events import CommandInvoked
 from bot.port import OutboundPort
@@ -27,6 +28,7 @@ class Services:
     export_dir: Path
     table: CommandTable
     rituals: Rituals
+    assist: Assist
 
 
 @dataclass(frozen=True)

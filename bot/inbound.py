@@ -10,8 +10,7 @@ import uuid
 
 import structlog
 
-from bot import formatting
-from bot.capture import BULBS, Capture
+from bot.capture import BULBS, Capture, announce
 from bot.commands.parse import find_command, parse
 from bot.commands.spec import Command, Reply
 from bot.context import CommandContext, Services
@@ -125,11 +124,7 @@ class Inbound:
                 community.id, event.user.platform, event.user.user_id, event.user.display_name
             )
             result = await self._capture.message(community, curator, port, event.target)
-            text = (
-                formatting.captured(result.insight)
-                if result.created
-                else formatting.already_captured(result.insight)
-            )
+            text = await announce(result, self._services.assist, community, "/")
         except UserError as exc:
             text = exc.message
         except Exception:

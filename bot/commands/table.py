@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from bot.commands.spec import CommandTable
 from bot.handlers import export, help, insights, search
+from bot.handlers.assist import PendingDrafts, assist_commands
 from bot.handlers.privacy import PendingConfirmations, forget_me_command
 from bot.handlers.rituals import PendingRituals, ritual_commands
 
 
 def build_command_table() -> CommandTable:
+    summarize, ask = assist_commands(PendingDrafts())
     return CommandTable(
         (
             insights.COMMAND,
             search.SEARCH,
+            ask,
+            summarize,
             search.TAGS,
             ritual_commands(PendingRituals()),
             export.COMMAND,

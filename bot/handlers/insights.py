@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot import formatting
-from bot.capture import Capture
+from bot.capture import Capture, announce
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.events import ChatMessage, MessageRef
@@ -51,9 +51,8 @@ async def add(ctx: CommandContext, args: Args) -> Reply:
         result = await capture.own_words(
             ctx.community, ctx.member, _command_message(ctx), text, tags
         )
-    if result.created:
-        return Reply(formatting.captured(result.insight))
-    return Reply(formatting.already_captured(result.insight), ephemeral=True)
+    text = await announce(result, ctx.services.assist, ctx.community, ctx.prefix)
+    return Reply(text, ephemeral=not result.created)
 
 
 async def show(ctx: CommandContext, args: Args) -> Reply:

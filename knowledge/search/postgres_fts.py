@@ -21,7 +21,7 @@ _HEADLINE = (
 
 
 def _tsquery(query: SearchQuery) -> Any:
-    return func.websearch_to_tsquery("english", literal(query.terms.websearch()))
+    return func.websearch_to_tsquery("english", literal(query.terms.websearch(query.match_any)))
 
 
 class PostgresSearch(RankedSearch):

@@ -26,10 +26,11 @@ class Terms:
     def empty(self) -> bool:
         return not (self.words or self.phrases)
 
-    def websearch(self) -> str:
+    def websearch(self, match_any: bool = False) -> str:
         """The same terms in PostgreSQL's websearch_to_tsquery syntax."""
-        parts = [*self.words, *(f'"{p}"' for p in self.phrases), *(f"-{e}" for e in self.excluded)]
-        return " ".join(parts)
+        wanted = [*self.words, *(f'"{p}"' for p in self.phrases)]
+        joined = " or ".join(wanted) if match_any else " ".join(wanted)
+        return " ".join([joined, *(f"-{e}" for e in self.excluded)])
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class SearchQuery:
     since: datetime | None = None
     limit: int = 10
     offset: int = 0
+    match_any: bool = False  # any of the words (retrieval for /ask), not all of them
 
 
 def _meaningful(term: str) -> bool:

@@ -21,16 +21,17 @@ def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def fts5_expression(terms: Terms) -> str:
+def fts5_expression(terms: Terms, match_any: bool = False) -> str:
     """Every term quoted, so user text can never be read as FTS5 operators."""
-    expression = " ".join(_quoted(t) for t in (*terms.words, *terms.phrases))
+    joiner = " OR " if match_any else " "
+    expression = joiner.join(_quoted(t) for t in (*terms.words, *terms.phrases))
     for term in terms.excluded:
         expression = f"({expression}) NOT {_quoted(term)}"
     return expression
 
 
 def _match(query: SearchQuery) -> Any:
-    return _fts_name.op("MATCH")(literal(fts5_expression(query.terms)))
+    return _fts_name.op("MATCH")(literal(fts5_expression(query.terms, query.match_any)))
 
 
 class SqliteSearch(RankedSearch):

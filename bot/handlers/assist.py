@@ -1,0 +1,122 @@
+"""/summarize and /ask: drafts a person accepts, answers grounded in stored insights."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from bot import formatting
+from bot.assist.service import Draft
+from bot.capture import source_of
+from bot.commands.spec import Args, Command, Option, OptionType, Reply
+from bot.context import CommandContext
+from bot.events import MessageRef
+from bot.hashtags import split_hashtags
+from bot.port import TargetGone
+from knowledge.errors import InvalidInput, NotFound
+
+DRAFT_SECONDS = 1800
+
+
+@dataclass
+class PendingDrafts:
+    """A draft waits for its requester's `/summarize accept`; nothing is stored before."""
+
+    drafts: dict[int, tuple[float, int, Draft]] = field(default_factory=dict)
+
+    def put(self, member_id: int, community_id: int, draft: Draft) -> None:
+        self.drafts[member_id] = (time.monotonic(), community_id, draft)
+
+    def take(self, member_id: int, community_id: int) -> Draft | None:
+        entry = self.drafts.pop(member_id, None)
+        if entry is None or entry[1] != community_id:
+            return None
+        return entry[2] if time.monotonic() - entry[0] <= DRAFT_SECONDS else None
+
+
+def _draft_text(draft: Draft, prefix: str) -> str:
+    note = f" ({draft.note})" if draft.note else ""
+    return (
+        f"📝 Draft insight{note}:\n**{draft.title}**\n{draft.summary}\n"
+        f"Tags: {formatting.tag_list(draft.tags)} · from {', '.join(draft.authors)}\n"
+        f"Accept with `{prefix}summarize accept` (add #tags or a new title after it), "
+        f"or ignore it: nothing is stored until you accept."
+    )
+
+
+def assist_commands(pending: PendingDrafts) -> tuple[Command, Command]:
+    async def summarize(ctx: CommandContext, args: Args) -> Reply:
+        reference = args.text("message")
+        root: MessageRef | None = ctx.event.target or ctx.event.reply_to
+        if reference:
+            root = ctx.port.resolve_reference(reference, ctx.event.channel)
+            if root is None:
+                raise InvalidInput(f"message:{reference} is not a message id or link here.")
+        if root is None:
+            raise InvalidInput(
+                f"Reply to a thread's first message with `{ctx.prefix}summarize`, "
+                f"or name it: `{ctx.prefix}summarize message:42`."
+            )
+        try:
+            thread = await ctx.port.fetch_thread(root)
+        except TargetGone:
+            raise NotFound("I can't find that thread any more.") from None
+        draft = await ctx.services.assist.summarize(ctx.community, thread)
+        pending.put(ctx.member.id, ctx.community.id, draft)
+        return Reply(_draft_text(draft, ctx.prefix), ephemeral=True)
+
+    async def accept(ctx: CommandContext, args: Args) -> Reply:
+        draft = pending.take(ctx.member.id, ctx.community.id)
+        if draft is None:
+            return Reply(f"No draft waiting: start with `{ctx.prefix}summarize`.", ephemeral=True)
+        title, tags = split_hashtags(args.text("changes"))
+        links = " ".join(draft.permalinks[:10])
+        body = f"{draft.summary}\n\nFrom a thread by {', '.join(draft.authors)}: {links}".strip()
+        result = await ctx.services.insights.capture(
+            ctx.community.id,
+            source_of(draft.root),
+            curator=ctx.member,
+            body=body[:4000],
+            title=title or draft.title,
+            tags=[*draft.tags, *tags],
+        )
+        if not result.created:
+            return Reply(formatting.already_captured(result.insight), ephemeral=True)
+        return Reply(formatting.captured(result.insight))
+
+    async def ask(ctx: CommandContext, args: Args) -> Reply:
+        answer = await ctx.services.assist.answer(ctx.community, args.text("question"))
+        note = f"\n({answer.note})" if answer.note else ""
+        return Reply(f"{answer.text}{note}", ephemeral=True)
+
+    summarize_command = Command(
+        name="summarize",
+        help="Draft an insight from a thread; you accept it before it is stored",
+        subcommands=(
+            Command(
+                "thread",
+                "Draft from the thread you reply to or name",
+                summarize,
+                options=(
+                    Option(
+                        "message", OptionType.MESSAGE, "the thread's first message", keyword=True
+                    ),
+                ),
+            ),
+            Command(
+                "accept",
+                "Store your draft (optionally with #tags or a new title)",
+                accept,
+                options=(Option("changes", OptionType.TEXT, "a new title and/or #tags"),),
+            ),
+        ),
+        default_subcommand="thread",
+    )
+    ask_command = Command(
+        name="ask",
+        help="Ask a question answered only from this community's insights, with citations",
+        handler=ask,
+        options=(Option("question", OptionType.TEXT, "your question", required=True),),
+        examples=("/ask how do we keep retros useful?",),
+    )
+    return summarize_command, ask_command
