@@ -61,7 +61,8 @@ def assist_commands(pending: PendingDrafts) -> tuple[Command, Command]:
             thread = await ctx.port.fetch_thread(root)
         except TargetGone:
             raise NotFound("I can't find that thread any more.") from None
-        draft = await ctx.services.assist.summarize(ctx.community, thread)
+        said = [m for m in thread if not m.text.startswith(ctx.prefix)]  # not the commands
+        draft = await ctx.services.assist.summarize(ctx.community, said)
         pending.put(ctx.member.id, ctx.community.id, draft)
         return Reply(_draft_text(draft, ctx.prefix), ephemeral=True)
 
