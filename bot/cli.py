@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.app import Hearth, open_store
+from bot.assist import LanguageModel
 from bot.config import Config, ConfigError, load_config
 from bot.log_setup import configure_logging
 from knowledge import migrate
@@ -118,7 +119,7 @@ def run(config: ConfigOption = None) -> None:
     settings = _config(config)
 
     async def main() -> None:
-        hearth = await Hearth.open(settings)
+        hearth = await Hearth.open(settings, model=_language_model(settings))
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
@@ -139,6 +140,24 @@ def run(config: ConfigOption = None) -> None:
         _run(main())
     except KeyboardInterrupt:
         err.print("stopped")
+
+
+def _language_model(settings: Config) -> LanguageModel | None:
+    """The configured assist endpoint, or None for offline drafts only."""
+    assist = settings.assist
+    if not assist.base_url:
+        return None
+    from adapters.openai_assist import OpenAIAssist
+
+    return OpenAIAssist(
+        base_url=assist.base_url,
+        api_key=assist.api_key or "not-needed",  # local servers often want no key
+        model=assist.model,
+        embedding_model=assist.embedding_model or None,
+        timeout_seconds=assist.timeout_seconds,
+        max_retries=assist.max_retries,
+        max_input_tokens=assist.max_input_tokens,
+    )
 
 
 @app.command()

@@ -8,11 +8,14 @@ from pathlib import Path
 
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
+from bot.assist import LanguageModel
 from bot.config import Config, parse_config
 from scheduling.clock import Clock
 
 
-def make_config(database_url: str, tmp_path: Path, extra: str = "") -> Config:
+def make_config(
+    database_url: str, tmp_path: Path, extra: str = "", community_extra: str = ""
+) -> Config:
     return parse_config(
         f"""
 [hearth]
@@ -25,6 +28,7 @@ name = "The Guild"
 timezone = "Europe/Berlin"
 stewards = ["console:steve"]
 curators = ["console:cora"]
+{community_extra}
 [[communities.channels]]
 platform = "console"
 space = "local"
@@ -42,13 +46,18 @@ transcript = "{tmp_path / "console.jsonl"}"
 Step = str | Callable[[Hearth], Awaitable[object]]
 
 
-async def run_script(config: Config, lines: Iterable[Step], clock: Clock | None = None) -> str:
+async def run_script(
+    config: Config,
+    lines: Iterable[Step],
+    clock: Clock | None = None,
+    model: LanguageModel | None = None,
+) -> str:
     """Feed the lines as stdin would, until EOF; return everything the console printed.
 
     A callable among the lines runs at that point (e.g. to move a test clock and tick).
     """
     pending = list(lines)
-    hearth = await Hearth.open(config, clock)
+    hearth = await Hearth.open(config, clock, model=model)
 
     async def read_line() -> str | None:
         while pending:
