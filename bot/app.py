@@ -112,6 +112,12 @@ class Hearth:
             search,
             max_input_chars=config.assist.max_input_tokens * 4,
         )
+
+        async def narrate(community_id: int, title: str, texts: list[str]) -> str | None:
+            community = await directory.community_by_id(community_id)
+            return None if community is None else await assist.narrate(community, title, texts)
+
+        rituals.engine.narrator = narrate
         services = Services(
             directory=directory,
             insights=insights,

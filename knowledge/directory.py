@@ -44,6 +44,11 @@ class Directory:
             row = await session.scalar(select(Community).where(Community.slug == slug))
             return community_info(row) if row else None
 
+    async def community_by_id(self, community_id: int) -> CommunityInfo | None:
+        async with self._db.sessions() as session:
+            row = await session.get(Community, community_id)
+            return community_info(row) if row else None
+
     async def communities(self) -> list[CommunityInfo]:
         async with self._db.sessions() as session:
             rows = await session.scalars(select(Community).order_by(Community.slug))

@@ -6,7 +6,7 @@ its own: APScheduler only decides *when* to call it, a restart just calls it aga
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -61,6 +61,10 @@ def channel_of(ritual: RitualView) -> ChannelRef:
     return ChannelRef(ritual.platform, ritual.space, ritual.channel)
 
 
+Narrator = Callable[[int, str, list[str]], Awaitable[str | None]]
+"""(community id, ritual name, texts) -> a short narrative paragraph, or None."""
+
+
 class RitualEngine:
     def __init__(
         self,
@@ -73,6 +77,7 @@ class RitualEngine:
         self._insights = insights
         self._ports = ports
         self._grace = grace
+        self.narrator: Narrator | None = None  # set by the wiring when assist is there
 
     # opening -------------------------------------------------------------------------
 
@@ -151,11 +156,18 @@ class RitualEngine:
         new: tuple[InsightView, ...] = ()
         if not kind.collects_responses:
             new = tuple(await self._insights.since(ritual.community_id, since))
-        return kind.prompt(
+        text = kind.prompt(
             PromptInputs(
                 ritual, pick_prompt(list(own), ritual.kind, index), new, since, round_.late
             )
         )
+        if new and self.narrator is not None:
+            story = await self.narrator(
+                ritual.community_id, ritual.name, [i.title or i.body for i in new]
+            )
+            if story:
+                text = f"{story}\n\n{text}"
+        return text
 
     # everything after opening --------------------------------------------------------
 
@@ -186,7 +198,15 @@ class RitualEngine:
         round_ = await self._store.round(round_id)
         if round_ is None or round_.message_id is None:
             return False
-        text = behaviour(ritual.kind).synthesis(ritual, await self._store.responses(round_id))
+        responses = await self._store.responses(round_id)
+        text = behaviour(ritual.kind).synthesis(ritual, responses)
+        if text and responses and self.narrator is not None:
+            story = await self.narrator(
+                ritual.community_id, ritual.name, [r.text for r in responses]
+            )
+            if story:
+                head, _, rest = text.partition("\n")
+                text = f"{head}\n{story}\n{rest}"
         if not text:
             await self._store.mark_synthesis(round_id, None, stale=False)
             return False

@@ -137,3 +137,38 @@ async def test_a_failing_endpoint_degrades_to_the_closest_insights(
     )
     assert "1. #1 Small pull requests get reviewed faster" in output
     assert "(no model answer: the assist endpoint failed (500))" in output
+
+
+async def test_ritual_synthesis_gets_a_narrative_paragraph_from_the_model(
+    database_url: str, tmp_path: Path, openai_server: OpenAILoopback
+) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from scheduling.clock import ManualClock
+    from tests.test_rituals_console import at
+
+    openai_server.script(reply("Both answers stress small, frequent feedback."))
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    clock = ManualClock(start)
+    config = make_config(database_url, tmp_path, community_extra="assist = true")
+    output = await run_script(
+        config,
+        [
+            ":as cora",
+            "/ritual add reflection here weekly on monday at 9:00 window:1d remind:off",  # 1
+            "/ritual confirm",  # 2, 3
+            at(clock, start + timedelta(hours=1)),  # 4
+            ":reply 4 Small PRs #review",
+            ":as bob",
+            ":reply 4 Pairing daily",
+            at(clock, start + timedelta(days=1, hours=1)),
+        ],
+        clock,
+        model=model_for(openai_server),
+    )
+    synthesis = output.split("🧭 reflection")[1]
+    assert "Both answers stress small, frequent feedback." in synthesis.splitlines()[1]
+    sent = openai_server.bodies("/v1/chat/completions")[-1]["messages"][1]["content"]
+    assert "- Small PRs #review" in sent and "- Pairing daily" in sent
+    assert "cora" not in sent and "bob" not in sent  # names are not sent for a narrative
