@@ -232,11 +232,7 @@ class InsightStore:
     ) -> int | None:
         """Follow an edit of a captured message; returns the insight id if there is one."""
         async with self._db.sessions.begin() as session:
-            source = await session.scalar(
-                select(Source).filter_by(
-                    platform=platform, space=space, channel=channel, message_id=message_id
-                )
-            )
+            source = await _source(session, platform, space, channel, message_id)
             if source is None:
                 return None
             old_text, source.text = source.text, text
@@ -256,11 +252,7 @@ class InsightStore:
         self, platform: str, space: str, channel: str, message_id: str
     ) -> int | None:
         async with self._db.sessions.begin() as session:
-            source = await session.scalar(
-                select(Source).filter_by(
-                    platform=platform, space=space, channel=channel, message_id=message_id
-                )
-            )
+            source = await _source(session, platform, space, channel, message_id)
             if source is None:
                 return None
             source.deleted_at = datetime.now(UTC)
@@ -375,6 +367,16 @@ class InsightStore:
             select(func.count(InsightRevision.id)).where(InsightRevision.insight_id == insight_id)
         )
         return insight_view(row, int(revisions or 0))
+
+
+async def _source(
+    session: AsyncSession, platform: str, space: str, channel: str, message_id: str
+) -> Source | None:
+    return await session.scalar(
+        select(Source).filter_by(
+            platform=platform, space=space, channel=channel, message_id=message_id
+        )
+    )
 
 
 def may_change(member: MemberInfo, insight: Insight) -> bool:

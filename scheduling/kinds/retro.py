@@ -8,7 +8,7 @@ from datetime import timedelta
 from knowledge.models import RitualKind
 from knowledge.rituals import ResponseView, RitualView
 from scheduling.kinds import PromptInputs
-from scheduling.kinds.summary import author, footer, heading, quote
+from scheduling.kinds.summary import author, footer, heading, late_note, quote
 
 GROUPS = (("+", "✅ Went well"), ("-", "🔧 To improve"), ("?", "💡 Ideas"))
 
@@ -28,7 +28,7 @@ class Retro:
 
     def prompt(self, inputs: PromptInputs) -> str:
         text = inputs.ritual.prompt or inputs.rotation_prompt
-        late = " (a little late: I was offline when it was due)" if inputs.late else ""
+        late = late_note(inputs.late)
         return f"🔁 {text}{late}"
 
     def synthesis(self, ritual: RitualView, responses: list[ResponseView]) -> str:

@@ -17,6 +17,10 @@ def author(response: ResponseView, ritual: RitualView) -> str:
     return ANONYMOUS if response.anonymous or ritual.anonymous else response.author_name
 
 
+def late_note(late: bool) -> str:
+    return " (a little late: I was offline when it was due)" if late else ""
+
+
 def quote(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= QUOTE_CHARS else flat[: QUOTE_CHARS - 1] + "…"
