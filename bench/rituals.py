@@ -179,7 +179,7 @@ def percentile(samples: Sequence[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def machine_info() -> dict[str, str]:
+def machine_info(load_at_start: str) -> dict[str, str]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -188,14 +188,13 @@ def machine_info() -> dict[str, str]:
                 break
     except OSError:
         pass
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     return {
         "CPU": cpu,
         "cores": str(os.cpu_count()),
         "Python": platform.python_version(),
         "SQLite": sqlite3.sqlite_version,
         "platform": platform.platform(),
-        "load average (1/5/15 min) at start": load,
+        "load average (1/5/15 min) at start": load_at_start,
     }
 
 
@@ -579,7 +578,7 @@ def _mib(value: float, baseline: float | None = None) -> str:
     return text if baseline is None else f"{text} (+{value - baseline:,.1f})"
 
 
-def report(args: argparse.Namespace, results: list[RunResult]) -> None:
+def report(args: argparse.Namespace, results: list[RunResult], load: str) -> None:
     table = Table(title=f"{args.count:,} ritual cron jobs, half due at minute M, half at M+1 "
                         f"({args.timezone})")
     table.add_column("")
@@ -625,7 +624,7 @@ def report(args: argparse.Namespace, results: list[RunResult]) -> None:
         console.print(f"{r.name} log events: " + ("; ".join(shown) or "none"))
         for error in r.errors:
             console.print(f"{r.name} error (first few): {error}")
-    info = machine_info() | {"measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    info = machine_info(load) | {"measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     for key, value in info.items():
         console.print(f"[bold]{key}:[/bold] {value}")
 
@@ -694,9 +693,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     grace = timedelta(minutes=args.grace_minutes)
     quiet_logs(Counter(), [])  # calibration and set-up log nothing worth reading
-    load = os.getloadavg()[0]
-    if load > 1.5:
-        console.print(f"[yellow]Load average is {load:.2f}: something else is running, "
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    if os.getloadavg()[0] > 1.5:
+        console.print(f"[yellow]Load average is {load}: something else is running, "
                       "so the figures may be unfair[/yellow]")
     workdir = Path(tempfile.mkdtemp(prefix="hearth-rituals-bench-"))
     url = args.database_url or f"sqlite:///{workdir / 'hearth.db'}"
@@ -714,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                           f"{datetime.fromtimestamp(bare.first_slot, UTC):%H:%M} and "
                           f"{datetime.fromtimestamp(bare.last_slot, UTC):%H:%M} UTC:")
             results.append(in_fresh_process(bare_child, bare, grace, args.timeout))
-        report(args, results)
+        report(args, results, load)
         if args.profile:
             show_profile(args.profile)
     finally:

@@ -277,6 +277,26 @@ class RitualStore:
             assert row is not None
             return round_view(row)
 
+    async def last_slot(self, ritual_id: int) -> datetime | None:
+        """The latest scheduled (not run-now) slot this ritual has a round for."""
+        async with self._db.sessions() as session:
+            found: datetime | None = await session.scalar(
+                select(func.max(RitualRound.scheduled_for)).where(
+                    RitualRound.ritual_id == ritual_id, RitualRound.manual.is_(False)
+                )
+            )
+            return found
+
+    async def last_slots(self) -> dict[int, datetime]:
+        """`last_slot` for every ritual in one query (start-up catch-up at scale)."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(RitualRound.ritual_id, func.max(RitualRound.scheduled_for))
+                .where(RitualRound.manual.is_(False))
+                .group_by(RitualRound.ritual_id)
+            )
+            return {ritual_id: slot for ritual_id, slot in rows.all()}
+
     async def last_round(self, ritual_id: int) -> RoundView | None:
         async with self._db.sessions() as session:
             row = await session.scalar(

@@ -61,6 +61,12 @@ def channel_of(ritual: RitualView) -> ChannelRef:
     return ChannelRef(ritual.platform, ritual.space, ritual.channel)
 
 
+class Unknown:
+    """Marks an argument the caller did not supply (None is a meaningful value)."""
+
+
+UNKNOWN = Unknown()
+
 Narrator = Callable[[int, str, list[str]], Awaitable[str | None]]
 """(community id, ritual name, texts) -> a short narrative paragraph, or None."""
 
@@ -81,14 +87,20 @@ class RitualEngine:
 
     # opening -------------------------------------------------------------------------
 
-    async def open_due(self, ritual: RitualView, now: datetime) -> RoundView | None:
-        """Open the ritual's latest due slot once; older missed slots are not replayed."""
+    async def open_due(
+        self, ritual: RitualView, now: datetime, last_slot: datetime | Unknown | None = UNKNOWN
+    ) -> RoundView | None:
+        """Open the ritual's latest due slot once; older missed slots are not replayed.
+
+        `last_slot` may be passed in when the caller loaded it for many rituals at once.
+        """
         if ritual.paused:
             return None
-        last = await self._store.last_round(ritual.id)
+        if isinstance(last_slot, Unknown):
+            last_slot = await self._store.last_slot(ritual.id)
         not_before = ritual.created_at
-        if last is not None and not last.manual:
-            not_before = max(not_before, last.scheduled_for + timedelta(microseconds=1))
+        if last_slot is not None:
+            not_before = max(not_before, last_slot + timedelta(microseconds=1))
         slot = schedule_of(ritual).latest_at_or_before(now, not_before)
         if slot is None:
             return None

@@ -20,6 +20,8 @@ from scheduling.timer import RitualTimer
 
 log = structlog.get_logger(__name__)
 
+FIRE_RETRY = timedelta(seconds=30)
+
 
 class Rituals:
     def __init__(
@@ -61,8 +63,9 @@ class Rituals:
     async def tick(self) -> None:
         """Everything due now, for every ritual: used at start-up and by tests."""
         now = self.clock.now()
+        last_slots = await self.store.last_slots()
         for ritual in await self.store.rituals():
-            await self.engine.open_due(ritual, now)
+            await self.engine.open_due(ritual, now, last_slots.get(ritual.id))
         await self.engine.process_due(now)
         await self._arm()
 
@@ -70,10 +73,20 @@ class Rituals:
         async with self._running:
             if self._stopped:
                 return
-            ritual = await self.store.by_id(ritual_id)
-            if ritual is not None:
-                await self.engine.open_due(ritual, self.clock.now())
-            await self._arm()
+            try:
+                ritual = await self.store.by_id(ritual_id)
+                opened = (
+                    None if ritual is None else await self.engine.open_due(ritual, self.clock.now())
+                )
+            except Exception:
+                # The slot is not lost: open_due picks up the latest unheld slot, so a
+                # retry (within the grace period) still opens it exactly once.
+                log.exception("ritual.fire_failed", ritual=ritual_id)
+                if self._timer is not None:
+                    self._timer.retry(ritual_id, self.clock.now() + FIRE_RETRY)
+                return
+            if opened is not None and self._timer is not None:
+                self._timer.wake_by(opened.remind_at or opened.closes_at)
 
     async def _sweep(self) -> None:
         async with self._running:

@@ -34,6 +34,7 @@ class RitualTimer:
         self._sweep = sweep
         self._grace = grace
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._armed: datetime | None = None
 
     def start(self, rituals: list[RitualView]) -> None:
         for ritual in rituals:
@@ -77,10 +78,29 @@ class RitualTimer:
         """Arm the one deadline timer (reminders, closes, retries) for `moment`."""
         if moment is None:
             return
+        self._armed = max(moment, datetime.now(UTC))
         self._scheduler.add_job(
             self._sweep,
-            DateTrigger(run_date=max(moment, datetime.now(UTC))),
+            DateTrigger(run_date=self._armed),
             id="ritual-deadline",
+            replace_existing=True,
+        )
+
+    def wake_by(self, moment: datetime | None) -> None:
+        """Make sure the deadline timer fires no later than `moment` (no store read)."""
+        now = datetime.now(UTC)
+        if moment is not None and (
+            self._armed is None or self._armed <= now or moment < self._armed
+        ):
+            self.wake_at(moment)
+
+    def retry(self, ritual_id: int, moment: datetime) -> None:
+        """Fire one ritual again at `moment` (after a failure), once."""
+        self._scheduler.add_job(
+            self._fire,
+            DateTrigger(run_date=moment),
+            args=[ritual_id],
+            id=f"ritual-retry-{ritual_id}",
             replace_existing=True,
         )
 
