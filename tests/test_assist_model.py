@@ -172,3 +172,26 @@ async def test_ritual_synthesis_gets_a_narrative_paragraph_from_the_model(
     sent = openai_server.bodies("/v1/chat/completions")[-1]["messages"][1]["content"]
     assert "- Small PRs #review" in sent and "- Pairing daily" in sent
     assert "cora" not in sent and "bob" not in sent  # names are not sent for a narrative
+
+
+async def test_a_long_thread_is_summarised_in_parts_within_the_token_budget(
+    database_url: str, tmp_path: Path, openai_server: OpenAILoopback
+) -> None:
+    final = {"title": "Long thread", "summary": "It was long.", "tags": []}
+    openai_server.script(reply("part one notes"), reply("part two notes"), reply(json.dumps(final)))
+    config = make_config(database_url, tmp_path, community_extra="assist = true")
+    config = config.model_copy(
+        update={"assist": config.assist.model_copy(update={"max_input_tokens": 1000})}
+    )
+    words = " ".join(f"word{n}" for n in range(300))  # ~2,100 characters a message
+    output = await run_script(
+        config,
+        ["Opening question", ":as bob", f":reply 1 {words}", ":as carol", f":reply 1 {words}",
+         ":reply 1 /summarize"],
+        model=model_for(openai_server),
+    )
+    assert "**Long thread**" in output
+    bodies = openai_server.bodies("/v1/chat/completions")
+    assert len(bodies) == 3
+    assert all(len(json.dumps(b["messages"])) < 1000 * 4 for b in bodies)
+    assert "(part 1) part one notes" in bodies[-1]["messages"][1]["content"]

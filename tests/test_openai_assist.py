@@ -15,8 +15,9 @@ import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
-from adapters.openai_assist import EMBED_BATCH, OpenAIAssist, chunk_text, estimate_tokens
+from adapters.openai_assist import EMBED_BATCH, OpenAIAssist
 from bot.assist import AssistUnavailable, ChatTurn
+from bot.assist.budget import chunk_text, estimate_tokens
 from tests.openai_loopback import (
     OpenAILoopback,
     delay,

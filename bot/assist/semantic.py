@@ -1,0 +1,186 @@
+"""Semantic search: insights embedded as vectors, blended with full-text hits for /search.
+
+Why blend rather than replace: full-text search is exact and explains itself (the
+highlighted words), but it needs every word and knows no synonyms; nearest neighbours
+find the insight that says the same thing in other words. Reciprocal-rank fusion merges
+the two rankings without comparing their incomparable scores.
+
+Privacy: an endpoint embedder sends text off this machine, so it is used only for
+communities that opted in to assist (the same rule as drafts and answers); a local model
+keeps everything here and may embed any community. Embedding never blocks a capture:
+if it fails, the vector is back-filled at the community's next search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Protocol
+
+import structlog
+
+from bot.assist import AssistUnavailable, LanguageModel
+from knowledge.embeddings import EmbeddingStore, Pending, Vector, embedding_text
+from knowledge.errors import NotFound
+from knowledge.insights import InsightStore
+from knowledge.search import SearchBackend, SearchHit, SearchPage, SearchQuery
+from knowledge.search.ranked import SNIPPET_CHARS
+from knowledge.views import CommunityInfo, InsightView
+
+log = structlog.get_logger(__name__)
+
+CANDIDATES = 30  # how deep each ranking is read before fusing
+RRF_K = 60  # the usual reciprocal-rank-fusion constant: dampens the top ranks' weight
+BACKFILL_PER_SEARCH = 256
+
+
+class EmbeddingFailed(Exception):
+    """The embedder could not produce vectors; search falls back to full text."""
+
+
+class Embedder(Protocol):
+    @property
+    def name(self) -> str:
+        """Names the model: vectors of different names are never compared."""
+
+    @property
+    def local(self) -> bool:
+        """True if text never leaves this machine (no community opt-in needed)."""
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+class EndpointEmbedder:
+    """The assist endpoint's embeddings API (OpenAI, or e.g. a self-hosted Ollama)."""
+
+    local = False
+
+    def __init__(self, model: LanguageModel, embedding_model: str) -> None:
+        self._model = model
+        self.name = f"endpoint:{embedding_model}"
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        try:
+            return await self._model.embed(texts)
+        except AssistUnavailable as exc:
+            raise EmbeddingFailed(str(exc)) from exc
+
+
+def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
+    """Reciprocal-rank fusion: each list adds 1/(k + rank); ties keep first-list order."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, insight_id in enumerate(ranking, start=1):
+            scores[insight_id] = scores.get(insight_id, 0.0) + 1.0 / (k + rank)
+    order = {i: n for n, i in enumerate(dict.fromkeys(i for r in rankings for i in r))}
+    return sorted(scores, key=lambda i: (-scores[i], order[i]))
+
+
+def _hit(view: InsightView) -> SearchHit:
+    body = " ".join(view.body.split())
+    snippet = body if len(body) <= SNIPPET_CHARS else body[:SNIPPET_CHARS] + "…"
+    return SearchHit(
+        insight_id=view.id,
+        title=view.title,
+        snippet=snippet,
+        tags=view.tags,
+        author_name=view.author_name,
+        permalink=view.permalink,
+        created_at=view.created_at,
+    )
+
+
+class SemanticIndex:
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: EmbeddingStore,
+        insights: InsightStore,
+        opted_in: frozenset[str],
+        min_similarity: float = 0.3,
+    ) -> None:
+        self.embedder = embedder
+        self._store = store
+        self._insights = insights
+        self._opted_in = opted_in
+        self._min_similarity = min_similarity
+
+    def enabled_for(self, community: CommunityInfo) -> bool:
+        return self.embedder.local or community.slug in self._opted_in
+
+    async def index(self, community: CommunityInfo, insights: Sequence[InsightView]) -> int:
+        """Embed new or edited insights now; on failure leave them to the back-fill."""
+        pending = [Pending(i.id, embedding_text(i.title, i.body), i.updated_at) for i in insights]
+        if not pending or not self.enabled_for(community):
+            return 0
+        try:
+            return await self._embed_and_store(pending)
+        except EmbeddingFailed as exc:
+            log.warning("semantic.index_failed", community=community.slug, reason=str(exc))
+            return 0
+
+    async def backfill(self, community: CommunityInfo, limit: int = BACKFILL_PER_SEARCH) -> int:
+        """Embed up to `limit` insights that have no (current) vector; raises EmbeddingFailed."""
+        if not self.enabled_for(community):
+            return 0
+        done = 0
+        while done < limit:
+            pending = await self._store.missing(
+                community.id, self.embedder.name, min(64, limit - done)
+            )
+            if not pending:
+                break
+            stored = await self._embed_and_store(pending)
+            done += len(pending)
+            if stored == 0:
+                break  # everything vanished meanwhile: do not spin
+        return done
+
+    async def search(
+        self, backend: SearchBackend, query: SearchQuery, community: CommunityInfo
+    ) -> SearchPage:
+        """Full-text results blended with nearest neighbours; plain full text when the
+        community may not use this embedder, the query has no words, or embedding fails."""
+        if query.terms.empty or not self.enabled_for(community):
+            return await backend.search(query)
+        depth = max(CANDIDATES, query.offset + query.limit)
+        text = " ".join([*query.terms.words, *query.terms.phrases])
+        try:
+            await self.backfill(community)
+            [vector] = await self.embedder.embed([text])
+        except EmbeddingFailed as exc:
+            log.warning("semantic.search_failed", community=community.slug, reason=str(exc))
+            return await backend.search(query)
+        full_text = await backend.search(replace(query, limit=depth, offset=0))
+        neighbours = await self._store.nearest(
+            community.id,
+            vector,
+            depth,
+            self.embedder.name,
+            query=query,
+            min_similarity=self._min_similarity,
+        )
+        fts_ids = [h.insight_id for h in full_text.hits]
+        fused = fuse([fts_ids, [i for i, _ in neighbours]])
+        extra = len(set(fused) - set(fts_ids))
+        total = full_text.total + extra  # exact unless full text matched beyond `depth`
+        known = {h.insight_id: h for h in full_text.hits}
+        hits: list[SearchHit] = []
+        for insight_id in fused[query.offset : query.offset + query.limit]:
+            hit = known.get(insight_id)
+            if hit is None:
+                try:
+                    hit = _hit(await self._insights.get(community.id, insight_id))
+                except NotFound:  # deleted since it was ranked
+                    continue
+            hits.append(hit)
+        return SearchPage(tuple(hits), total, query.offset)
+
+    async def _embed_and_store(self, pending: Sequence[Pending]) -> int:
+        vectors = await self.embedder.embed([p.text for p in pending])
+        if len(vectors) != len(pending):
+            raise EmbeddingFailed("the embedder returned a different number of vectors")
+        return await self._store.upsert(
+            self.embedder.name,
+            [Vector(p.insight_id, p.updated_at, v) for p, v in zip(pending, vectors, strict=True)],
+        )
