@@ -6,12 +6,14 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.util import find_spec
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.adapter import Adapter
 from bot.assist import LanguageModel
+from bot.assist.semantic import Embedder, EndpointEmbedder, SemanticIndex
 from bot.assist.service import Assist
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
@@ -20,6 +22,7 @@ from bot.inbound import Inbound
 from knowledge import migrate
 from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
+from knowledge.embeddings import EmbeddingStore
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.models import Role
@@ -83,10 +86,13 @@ class Hearth:
         *,
         timer: bool | None = None,
         model: LanguageModel | None = None,
+        embedder: Embedder | None = None,
     ) -> Hearth:
         """Open the store and build the services.
 
         With a given clock, tests drive time and APScheduler stays off unless `timer`.
+        Semantic search uses `embedder` (e.g. a local model), else the model's embeddings
+        API when `assist.embedding_model` is set; with neither, /search is full text.
         """
         database = await open_store(config)
         directory = Directory(database)
@@ -105,9 +111,26 @@ class Hearth:
             use_timer=clock is None if timer is None else timer,
         )
         search = open_search(database)
+        opted_in = frozenset(c.slug for c in config.communities if c.assist)
+        if embedder is None and model is not None and config.assist.embedding_model:
+            if find_spec("numpy") is None:  # vectors are ranked with numpy, an extra
+                log.warning(
+                    "semantic_search.off", reason="pip install 'hearth[embeddings]' for numpy"
+                )
+            else:
+                embedder = EndpointEmbedder(model, config.assist.embedding_model)
+        semantic = None
+        if embedder is not None:
+            semantic = SemanticIndex(
+                embedder,
+                EmbeddingStore(database),
+                insights,
+                opted_in,
+                min_similarity=config.assist.semantic_min_similarity,
+            )
         assist = Assist(
             model,
-            frozenset(c.slug for c in config.communities if c.assist),
+            opted_in,
             insights,
             search,
             max_input_chars=config.assist.max_input_tokens * 4,
@@ -127,6 +150,7 @@ class Hearth:
             table=build_command_table(),
             rituals=rituals,
             assist=assist,
+            semantic=semantic,
         )
         return cls(config, database, services, Inbound(services, InboundLog(database)))
 

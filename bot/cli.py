@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.app import Hearth, open_store
 from bot.assist import LanguageModel
+from bot.assist.semantic import Embedder
 from bot.config import Config, ConfigError, load_config
 from bot.log_setup import configure_logging
 from knowledge import migrate
@@ -119,7 +120,8 @@ def run(config: ConfigOption = None) -> None:
     settings = _config(config)
 
     async def main() -> None:
-        hearth = await Hearth.open(settings, model=_language_model(settings))
+        embedder = await asyncio.to_thread(_local_embedder, settings)
+        hearth = await Hearth.open(settings, model=_language_model(settings), embedder=embedder)
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
@@ -158,6 +160,18 @@ def _language_model(settings: Config) -> LanguageModel | None:
         max_retries=assist.max_retries,
         max_input_tokens=assist.max_input_tokens,
     )
+
+
+def _local_embedder(settings: Config) -> Embedder | None:
+    """The configured local embedding model (loaded now, slow-ish), or None."""
+    if not settings.assist.local_embedding_model:
+        return None
+    from adapters.local_embeddings import LocalModelUnavailable, load_static_model
+
+    try:
+        return load_static_model(settings.assist.local_embedding_model)
+    except LocalModelUnavailable as exc:
+        raise UserError(str(exc)) from None
 
 
 @app.command()

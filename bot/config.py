@@ -110,7 +110,18 @@ class AssistConfig(_Section):
     )
     api_key: str = Field("", description='from the environment: "${HEARTH_OPENAI_API_KEY}"')
     model: str = "gpt-4o-mini"
-    embedding_model: str = ""
+    embedding_model: str = Field(
+        "",
+        description="the endpoint's embedding model, for semantic search of opted-in communities",
+    )
+    local_embedding_model: str = Field(
+        "",
+        description="a model2vec static model (folder or hub name) for semantic search of "
+        "every community, on this machine; needs pip install 'hearth[embeddings]'",
+    )
+    semantic_min_similarity: float = Field(
+        0.3, ge=-1.0, le=1.0, description="cosine below which a neighbour is not a search hit"
+    )
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
     max_input_tokens: int = Field(6000, ge=500)

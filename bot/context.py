@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.assist.semantic import SemanticIndex
 from bot.assist.service import Assist
 from bot.commands.spec import CommandTable
 from bot.events import CommandInvoked
@@ -29,6 +30,7 @@ class Services:
     table: CommandTable
     rituals: Rituals
     assist: Assist
+    semantic: SemanticIndex | None = None  # None: /search is full text only
 
 
 @dataclass(frozen=True)

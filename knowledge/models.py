@@ -367,3 +367,19 @@ class CommunityPrompt(Base):
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InsightEmbedding(Base):
+    """An insight's vector for semantic search: float32 bytes, named by the model that made
+    it (vectors of different models are never compared). Kept beside the insight rather than
+    in it, so full-text search and the default install never need to know about vectors."""
+
+    __tablename__ = "insight_embeddings"
+
+    insight_id: Mapped[int] = mapped_column(
+        ForeignKey("insights.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200))
+    dims: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -51,6 +51,8 @@ async def add(ctx: CommandContext, args: Args) -> Reply:
         result = await capture.own_words(
             ctx.community, ctx.member, _command_message(ctx), text, tags
         )
+    if result.created and ctx.services.semantic is not None:
+        await ctx.services.semantic.index(ctx.community, [result.insight])
     text = await announce(result, ctx.services.assist, ctx.community, ctx.prefix)
     return Reply(text, ephemeral=not result.created)
 
@@ -65,6 +67,8 @@ async def edit(ctx: CommandContext, args: Args) -> Reply:
     insight = await ctx.services.insights.edit(
         ctx.community.id, _id(args), ctx.member, text, add_tags=tags
     )
+    if ctx.services.semantic is not None:
+        await ctx.services.semantic.index(ctx.community, [insight])
     return Reply(f"✏️ Updated.\n{formatting.insight_card(insight)}")
 
 

@@ -62,7 +62,11 @@ def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE
 
 async def search(ctx: CommandContext, args: Args) -> Reply:
     planned = plan_search(args, ctx.community)
-    result = await ctx.services.search.search(planned.query)
+    semantic = ctx.services.semantic
+    if semantic is not None:
+        result = await semantic.search(ctx.services.search, planned.query, ctx.community)
+    else:
+        result = await ctx.services.search.search(planned.query)
     return Reply(formatting.search_results(result, planned.described, PAGE_SIZE), ephemeral=True)
 
 

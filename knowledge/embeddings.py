@@ -1,0 +1,215 @@
+"""Insight vectors for semantic search: stored beside each insight, ranked with numpy.
+
+Why numpy rather than a vector index: a community of practice keeps thousands of
+insights, not millions, so a brute-force cosine over float32 rows (read in batches, so
+memory stays flat) answers in milliseconds on SQLite and PostgreSQL alike, and needs no
+database extension. Each row names the model that made it, and the insight version it
+describes (`updated_at` is the insight's own), so a model change or an edit shows up in
+`missing` and is back-filled rather than compared across models.
+
+numpy is imported only when vectors are read or written: the default install, which
+never embeds anything, does not need it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from knowledge.db import Database
+from knowledge.models import Insight, InsightEmbedding
+from knowledge.search.query import SearchQuery
+from knowledge.search.ranked import _filtered
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+log = structlog.get_logger(__name__)
+
+READ_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An insight whose vector is missing or older than its text."""
+
+    insight_id: int
+    text: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Vector:
+    insight_id: int
+    updated_at: datetime  # the insight version the values describe
+    values: Sequence[float]
+
+
+def embedding_text(title: str | None, body: str) -> str:
+    """What gets embedded: the title (if any) and the body, as search sees them."""
+    return f"{title}\n{body}" if title else body
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - the dev and embeddings extras bring it
+        raise RuntimeError(
+            "semantic search needs numpy: pip install 'hearth[embeddings]'"
+        ) from None
+    return numpy
+
+
+def _unit(values: Sequence[float]) -> npt.NDArray[np.float32]:
+    numpy = _numpy()
+    array = numpy.asarray(values, dtype="<f4")
+    norm = float(numpy.linalg.norm(array))
+    result: npt.NDArray[np.float32] = array / norm if norm else array
+    return result
+
+
+class EmbeddingStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def upsert(self, model: str, vectors: Sequence[Vector]) -> int:
+        """Store (or replace) vectors as unit float32; returns how many were stored.
+
+        An insight deleted meanwhile is skipped: its vector has nothing to describe.
+        """
+        if not vectors:
+            return 0
+        rows = [
+            {
+                "insight_id": v.insight_id,
+                "model": model,
+                "dims": len(v.values),
+                "vector": _unit(v.values).tobytes(),
+                "updated_at": v.updated_at,
+            }
+            for v in vectors
+        ]
+        async with self._db.sessions.begin() as session:
+            alive = set(
+                await session.scalars(
+                    select(Insight.id).where(Insight.id.in_([v.insight_id for v in vectors]))
+                )
+            )
+            rows = [r for r in rows if r["insight_id"] in alive]
+            if not rows:
+                return 0
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(InsightEmbedding).values(rows)
+            excluded = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=["insight_id"],
+                set_={
+                    "model": excluded.model,
+                    "dims": excluded.dims,
+                    "vector": excluded.vector,
+                    "updated_at": excluded.updated_at,
+                },
+            )
+            try:
+                await session.execute(statement)
+            except IntegrityError:  # deleted between the check and the write: retried later
+                log.info("embeddings.insight_gone", count=len(rows))
+                return 0
+        return len(rows)
+
+    async def missing(self, community_id: int, model: str, limit: int = 64) -> list[Pending]:
+        """Insights without a vector from `model`, or whose text changed since theirs."""
+        stored = InsightEmbedding
+        async with self._db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Insight.id, Insight.title, Insight.body, Insight.updated_at)
+                    .outerjoin(stored, stored.insight_id == Insight.id)
+                    .where(Insight.community_id == community_id)
+                    .where(
+                        or_(
+                            stored.insight_id.is_(None),
+                            stored.model != model,
+                            stored.updated_at < Insight.updated_at,
+                        )
+                    )
+                    .order_by(Insight.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [Pending(i, embedding_text(title, body), at) for i, title, body, at in rows]
+
+    async def nearest(
+        self,
+        community_id: int,
+        vector: Sequence[float],
+        limit: int,
+        model: str,
+        *,
+        query: SearchQuery | None = None,
+        min_similarity: float = -1.0,
+    ) -> list[tuple[int, float]]:
+        """The `limit` insights most similar to `vector` (cosine, best first).
+
+        `query` applies /search's filters (tags, author, since) and its -exclusions, so
+        semantic hits never include what full-text search was told to leave out.
+        """
+        numpy = _numpy()
+        target = _unit(vector)
+        if limit < 1 or not target.any():
+            return []
+        base: Any = (  # Select[int, bytes]; the shared filters take any Select
+            select(InsightEmbedding.insight_id, InsightEmbedding.vector)
+            .join(Insight, Insight.id == InsightEmbedding.insight_id)
+            .where(
+                Insight.community_id == community_id,
+                InsightEmbedding.model == model,
+                InsightEmbedding.dims == len(target),
+            )
+        )
+        if query is not None:
+            base = _restricted(base, query)
+        best: list[tuple[float, int]] = []  # a min-heap of the best `limit` so far
+        last = 0
+        while True:
+            async with self._db.sessions() as session:
+                rows = (
+                    await session.execute(
+                        base.where(InsightEmbedding.insight_id > last)
+                        .order_by(InsightEmbedding.insight_id)
+                        .limit(READ_BATCH)
+                    )
+                ).all()
+            if not rows:
+                break
+            ids = [row[0] for row in rows]
+            matrix = numpy.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
+            scores = matrix.reshape(len(rows), len(target)) @ target
+            for insight_id, score in zip(ids, scores.tolist(), strict=True):
+                if score < min_similarity:
+                    continue
+                item = (score, -insight_id)  # ties: the newer insight first
+                if len(best) < limit:
+                    heapq.heappush(best, item)
+                elif item > best[0]:
+                    heapq.heapreplace(best, item)
+            last = ids[-1]
+        return [(-negated, score) for score, negated in sorted(best, reverse=True)]
+
+
+def _restricted(base: Select[Any], query: SearchQuery) -> Select[Any]:
+    base = _filtered(base, query)
+    text = func.lower(func.coalesce(Insight.title, "") + " " + Insight.body)
+    for term in query.terms.excluded:
+        base = base.where(~text.contains(term.lower(), autoescape=True))
+    return base
