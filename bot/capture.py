@@ -13,6 +13,7 @@ from knowledge.insights import InsightStore
 from knowledge.views import CaptureResult, CommunityInfo, MemberInfo, SourceMessage
 
 BULBS = frozenset({"💡", "bulb", ":bulb:"})
+LABELS = frozenset({"🏷️", "🏷", "label", ":label:"})
 
 
 async def announce(
@@ -27,7 +28,10 @@ async def announce(
         if suggested:
             tags = " ".join(f"#{t}" for t in suggested)
             retag = f"{prefix}insight retag {result.insight.id} {tags}"
-            text += f"\nSuggested tags: {tags} — add them with {retag}"
+            text += (
+                f"\nSuggested tags: {tags} — react 🏷️ on the captured message to add them, "
+                f"or {retag}"
+            )
     return text
 
 

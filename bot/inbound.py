@@ -10,7 +10,8 @@ import uuid
 
 import structlog
 
-from bot.capture import BULBS, Capture, announce
+from bot import formatting
+from bot.capture import BULBS, LABELS, Capture, announce
 from bot.commands.parse import find_command, parse
 from bot.commands.spec import Command, Reply
 from bot.context import CommandContext, Services
@@ -25,7 +26,7 @@ from bot.events import (
 from bot.port import OutboundMessage, OutboundPort
 from knowledge.errors import UserError
 from knowledge.inbound import InboundLog
-from knowledge.views import CommunityInfo
+from knowledge.views import CommunityInfo, MemberInfo
 
 log = structlog.get_logger(__name__)
 
@@ -112,8 +113,9 @@ class Inbound:
             return Reply(exc.message, ephemeral=True)
 
     async def reaction(self, event: ReactionAdded, port: OutboundPort) -> None:
-        """A 💡 on a message captures it once, crediting its author; other emoji are ignored."""
-        if event.emoji not in BULBS:
+        """💡 captures a message once, crediting its author; 🏷️ on a captured message
+        adds the suggested tags; other emoji are ignored."""
+        if event.emoji not in BULBS and event.emoji not in LABELS:
             return
         channel = event.target.channel
         community = await self._community(channel.platform, channel.space, channel.channel)
@@ -123,8 +125,11 @@ class Inbound:
             curator = await self._services.directory.resolve_member(
                 community.id, event.user.platform, event.user.user_id, event.user.display_name
             )
-            result = await self._capture.message(community, curator, port, event.target)
-            text = await announce(result, self._services.assist, community, "/")
+            if event.emoji in LABELS:
+                text = await self._accept_suggested_tags(community, curator, event.target)
+            else:
+                result = await self._capture.message(community, curator, port, event.target)
+                text = await announce(result, self._services.assist, community, "/")
         except UserError as exc:
             text = exc.message
         except Exception:
@@ -132,6 +137,21 @@ class Inbound:
             text = "I could not capture that message because of an error on my side; it is logged."
         await port.post(channel, OutboundMessage(text), reply_to=event.target)
         await self._seen.done(channel.platform, event.event_id)
+
+    async def _accept_suggested_tags(
+        self, community: CommunityInfo, member: MemberInfo, target: MessageRef
+    ) -> str:
+        insights = self._services.insights
+        insight = await insights.find_by_source(community.id, *_key(target)[:3], target.message_id)
+        if insight is None:
+            return "That message is not captured yet: react 💡 first."
+        suggested = await self._services.assist.suggest_tags(community, insight.body)
+        if not suggested:
+            return f"I have no tags to suggest for insight #{insight.id}."
+        updated = await insights.retag(
+            community.id, insight.id, member, [*insight.tags, *suggested]
+        )
+        return f"🏷️ Insight #{updated.id} is now tagged {formatting.tag_list(updated.tags)}."
 
     async def message_posted(self, event: MessagePosted, port: OutboundPort) -> None:
         """A plain message: it matters when it answers a ritual round."""

@@ -71,3 +71,26 @@ async def test_untagged_capture_gets_tag_suggestions_preferring_existing_tags(
     )
     assert "Suggested tags: #mentoring" in output
     assert "add them with /insight retag 2 #mentoring" in output
+
+
+async def test_reacting_label_on_a_captured_message_adds_the_suggested_tags(
+    database_url: str, tmp_path: Path
+) -> None:
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        [
+            "/insight Mentoring works best with a weekly slot #mentoring",  # 1, 2
+            "/insight Mentoring juniors means reviewing code together",  # 3, 4
+            ":as bob",
+            ":react 3 🏷️",  # bob may not change alice's insight
+            ":as alice",
+            "Unrelated chatter",  # 7
+            ":react 7 🏷️",
+            ":react 3 🏷️",
+        ],
+    )
+    assert "react 🏷️ on the captured message to add them" in output
+    assert "Only its author, whoever captured it, or a curator can change insight #2." in output
+    assert "That message is not captured yet: react 💡 first." in output
+    tagged = output.split("🏷️ Insight #2 is now tagged ")[1].splitlines()[0]
+    assert "#mentoring" in tagged
