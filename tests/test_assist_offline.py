@@ -70,7 +70,7 @@ async def test_untagged_capture_gets_tag_suggestions_preferring_existing_tags(
         ],
     )
     assert "Suggested tags: #mentoring" in output
-    assert "add them with /insight retag 2 #mentoring" in output
+    assert "or /insight retag 2 #mentoring" in output
 
 
 async def test_reacting_label_on_a_captured_message_adds_the_suggested_tags(
