@@ -121,6 +121,17 @@ class Completion:
         return self.answered_rounds / self.rounds if self.rounds else 0.0
 
 
+def _synthesis_wanted(now: datetime) -> Any:
+    return or_(
+        RitualRound.synthesis_stale.is_(True),
+        and_(
+            RitualRound.synthesis_message_id.is_(None),
+            RitualRound.next_attempt_at.is_not(None),
+            RitualRound.next_attempt_at <= now,
+        ),
+    )
+
+
 def ritual_view(row: Ritual) -> RitualView:
     return RitualView(
         row.id,
@@ -346,6 +357,16 @@ class RitualStore:
             synthesis_stale=True,
         )
 
+    async def claim_synthesis(self, round_id: int, now: datetime) -> bool:
+        """Take the right to post (or edit) the synthesis: when it is stale, or when an
+        earlier taker's lease ran out before it posted one (it crashed)."""
+        return await self._claim(
+            round_id,
+            and_(RitualRound.status == RoundStatus.CLOSED, _synthesis_wanted(now)),
+            synthesis_stale=False,
+            next_attempt_at=now + LEASE,
+        )
+
     async def _claim(self, round_id: int, condition: Any, **values: Any) -> bool:
         async with self._db.sessions.begin() as session:
             result = await session.execute(
@@ -389,7 +410,7 @@ class RitualStore:
                 row.next_attempt_at = retry_at
 
     async def mark_synthesis(self, round_id: int, message_id: str | None, stale: bool) -> None:
-        values: dict[str, Any] = {"synthesis_stale": stale}
+        values: dict[str, Any] = {"synthesis_stale": stale, "next_attempt_at": None}
         if message_id is not None:
             values["synthesis_message_id"] = message_id
         await self._set(round_id, **values)
@@ -423,10 +444,7 @@ class RitualStore:
                                 ),
                             ),
                         ),
-                        and_(
-                            RitualRound.status == RoundStatus.CLOSED,
-                            RitualRound.synthesis_stale.is_(True),
-                        ),
+                        and_(RitualRound.status == RoundStatus.CLOSED, _synthesis_wanted(now)),
                     )
                 )
             )

@@ -195,18 +195,21 @@ class RitualEngine:
                     done += await self._post_prompt(ritual, round_, now) is not None
             elif round_.status is RoundStatus.OPEN and round_.closes_at and round_.closes_at <= now:
                 if await self._store.claim_close(round_.id, now):
-                    await self.synthesize(ritual, round_.id)
+                    await self.synthesize(ritual, round_.id, now)
                     done += 1
             elif round_.status is RoundStatus.OPEN:
                 if await self._store.claim_reminder(round_.id, now):
                     await self._remind(ritual, round_, now)
                     done += 1
-            elif round_.status is RoundStatus.CLOSED and round_.synthesis_stale:
-                done += await self.synthesize(ritual, round_.id)
+            elif round_.status is RoundStatus.CLOSED:
+                done += await self.synthesize(ritual, round_.id, now)
         return done
 
-    async def synthesize(self, ritual: RitualView, round_id: int) -> bool:
-        """Post the synthesis, or edit it in place when late replies changed it."""
+    async def synthesize(self, ritual: RitualView, round_id: int, now: datetime) -> bool:
+        """Post the synthesis, or edit it in place when late replies changed it (once,
+        whichever process gets the claim)."""
+        if not await self._store.claim_synthesis(round_id, now):
+            return False
         round_ = await self._store.round(round_id)
         if round_ is None or round_.message_id is None:
             return False
@@ -222,9 +225,10 @@ class RitualEngine:
         if not text:
             await self._store.mark_synthesis(round_id, None, stale=False)
             return False
-        port, channel = self._port(ritual), channel_of(ritual)
+        channel = channel_of(ritual)
         prompt_ref = MessageRef(channel, round_.message_id)
         try:
+            port = self._port(ritual)
             if round_.synthesis_message_id:
                 await port.edit(
                     MessageRef(channel, round_.synthesis_message_id), OutboundMessage(text)
@@ -236,6 +240,7 @@ class RitualEngine:
                 ).message_id
         except DeliveryError as exc:
             log.warning("ritual.synthesis_failed", ritual=ritual.name, error=str(exc))
+            await self._store.mark_synthesis(round_id, None, stale=True)  # retried when due
             return False
         await self._store.mark_synthesis(round_id, posted, stale=False)
         return True

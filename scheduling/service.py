@@ -137,7 +137,7 @@ class Rituals:
             )
             if late:
                 await self.store.mark_synthesis(round_.id, None, stale=True)
-                await self.engine.synthesize(ritual, round_.id)
+                await self.engine.synthesize(ritual, round_.id, self.clock.now())
         return round_
 
     # replies in a round's thread -----------------------------------------------------
@@ -178,7 +178,7 @@ class Rituals:
         )
         if added and late:
             await self.store.mark_synthesis(round_.id, None, stale=True)
-            await self.engine.synthesize(ritual, round_.id)
+            await self.engine.synthesize(ritual, round_.id, self.clock.now())
         log.info("ritual.response", ritual=ritual.name, round=round_.id, late=late)
         return added
 
@@ -205,4 +205,4 @@ class Rituals:
             ritual = await self.store.by_id(round_.ritual_id)
             if ritual is not None:
                 await self.store.mark_synthesis(round_id, None, stale=True)
-                await self.engine.synthesize(ritual, round_id)
+                await self.engine.synthesize(ritual, round_id, self.clock.now())
