@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import structlog
@@ -21,6 +23,7 @@ from scheduling.timer import RitualTimer
 log = structlog.get_logger(__name__)
 
 FIRE_RETRY = timedelta(seconds=30)
+CONCURRENT_JOBS = 8  # below the connection pool's 15, so jobs never wait for a connection
 
 
 class Rituals:
@@ -40,9 +43,13 @@ class Rituals:
         self._ports: dict[str, OutboundPort] = {}
         self.engine = RitualEngine(store, insights, self._ports, grace)
         self._timer = RitualTimer(self._fire, self._sweep, grace) if use_timer else None
-        # Timer jobs run one at a time and never after stop(), so shutting down never
-        # cancels one half-way through a database transaction.
-        self._running = asyncio.Lock()
+        # Timer jobs run a few at a time (a post can take a platform round trip; each step
+        # is claimed in the store, so overlap is safe) and never after stop(): shutting
+        # down waits for them instead of cancelling one half-way through a transaction.
+        self._slots = asyncio.Semaphore(CONCURRENT_JOBS)
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._stopped = False
 
     def attach(self, port: OutboundPort) -> None:
@@ -55,10 +62,26 @@ class Rituals:
         await self.tick()
 
     async def stop(self) -> None:
-        async with self._running:
-            self._stopped = True
-            if self._timer is not None:
-                self._timer.stop()
+        self._stopped = True
+        await self._idle.wait()
+        if self._timer is not None:
+            self._timer.stop()
+
+    @contextlib.asynccontextmanager
+    async def _job(self) -> AsyncIterator[bool]:
+        """Run a timer job unless stopping; yields False when it should do nothing."""
+        if self._stopped:
+            yield False
+            return
+        async with self._slots:
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                yield not self._stopped
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
 
     async def tick(self) -> None:
         """Everything due now, for every ritual: used at start-up and by tests."""
@@ -70,8 +93,8 @@ class Rituals:
         await self._arm()
 
     async def _fire(self, ritual_id: int) -> None:
-        async with self._running:
-            if self._stopped:
+        async with self._job() as go:
+            if not go:
                 return
             try:
                 ritual = await self.store.by_id(ritual_id)
@@ -89,8 +112,8 @@ class Rituals:
                 self._timer.wake_by(opened.remind_at or opened.closes_at)
 
     async def _sweep(self) -> None:
-        async with self._running:
-            if self._stopped:
+        async with self._job() as go:
+            if not go:
                 return
             await self.engine.process_due(self.clock.now())
             await self._arm()
