@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot.adapter import Adapter
 from bot.app import Hearth, open_store
 from bot.assist import LanguageModel
 from bot.assist.semantic import Embedder
@@ -23,6 +24,7 @@ from knowledge import migrate
 from knowledge.db import DatabaseUnavailable
 from knowledge.directory import Directory
 from knowledge.errors import UserError
+from knowledge.inbound import InboundLog
 from knowledge.views import CommunityInfo
 
 T = TypeVar("T")
@@ -35,6 +37,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+slack_app = typer.Typer(help="Slack app commands.", no_args_is_help=True)
+app.add_typer(slack_app, name="slack")
 err = Console(stderr=True)
 out = Console()
 
@@ -126,9 +130,17 @@ def run(config: ConfigOption = None) -> None:
         assert task is not None
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        adapters = []
+        adapters: list[Adapter] = []
         if settings.adapters.console.enabled:
             adapters.append(ConsoleAdapter(settings.adapters.console))
+        if settings.adapters.slack.enabled:
+            from adapters.slack import SlackAdapter
+
+            adapters.append(
+                SlackAdapter(
+                    settings.adapters.slack, hearth.services.directory, InboundLog(hearth.database)
+                )
+            )
         if not adapters:
             raise UserError("no adapter is enabled in the config: nothing to run")
         try:
@@ -198,6 +210,14 @@ def check_config(config: ConfigOption = None) -> None:
         f"adapters: {', '.join(adapters) or 'none'}; database: {settings.hearth.database_url}",
         highlight=False,
     )
+
+
+@slack_app.command("manifest")
+def slack_manifest(config: ConfigOption = None) -> None:
+    """Print the Slack app manifest (commands, shortcut, scopes, events) to paste into Slack."""
+    from adapters.slack import manifest_yaml
+
+    typer.echo(manifest_yaml(_config(config).adapters.slack))  # raw: YAML must not wrap
 
 
 @db_app.command("upgrade")

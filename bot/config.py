@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.config_slack import SlackConfig, inline_secrets
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PLATFORMS = ("console", "discord", "slack", "matrix")
 
@@ -137,6 +139,7 @@ class RitualsConfig(_Section):
 
 class AdaptersConfig(_Section):
     console: ConsoleConfig = ConsoleConfig()
+    slack: SlackConfig = SlackConfig()
 
 
 def _default_communities() -> list[CommunityConfig]:
@@ -188,6 +191,12 @@ def _expand(value: Any, path: str, source: str) -> Any:
 
 
 def _inline_secrets(raw: dict[str, Any], source: str) -> None:
+    slack = raw.get("adapters", {}).get("slack", {})
+    for key in inline_secrets(slack if isinstance(slack, dict) else {}):
+        raise ConfigError(
+            f"{source}: adapters.slack.{key}: secrets come from the environment: write "
+            f'{key} = "${{SLACK_{key.upper()}}}" and set that variable'
+        )
     key = raw.get("assist", {}).get("api_key")
     if isinstance(key, str) and key and not _ENV_REF.fullmatch(key):
         raise ConfigError(

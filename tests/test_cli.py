@@ -90,3 +90,15 @@ def test_import_of_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = hearth("import", "nope.jsonl", cwd=tmp_path)
     assert result.returncode == 2
     assert "nope.jsonl" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_slack_manifest_is_valid_yaml_with_every_command(tmp_path: Path) -> None:
+    import yaml
+
+    from bot.commands.table import build_command_table
+
+    result = hearth("slack", "manifest", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    assert commands == {f"/{name}" for name in build_command_table().names()}

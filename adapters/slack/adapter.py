@@ -1,0 +1,324 @@
+"""The Slack adapter: slack-bolt receives, the Web API port sends.
+
+Inbound (HTTP via Bolt's aiohttp adapter, or Socket Mode): slash commands from the one
+command table, the "Save as insight" shortcut and its modal, 💡/🏷️ reactions, and
+message posts, edits and deletions. Every HTTP request's signature and timestamp is
+checked by Bolt before any listener runs (bad or stale → 401, nothing happens).
+
+Why everything is acknowledged first: Slack wants an answer within 3 seconds, and a
+command may search, summarise or call a model. Listeners `ack()` at once and answer
+afterwards (the slash command's `response_url`, `chat.postEphemeral`, a thread reply).
+
+Why retries are deduplicated in the store: Slack re-sends an event it thinks was missed
+(`X-Slack-Retry-Num`), possibly to another process. A middleware takes each `event_id`
+in the InboundLog; a delivery already taken gets 200 with `x-slack-no-retry` and no
+side effect. Reactions and commands are also deduplicated by the core on their own ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import modal
+from adapters.slack.config import SlackConfig
+from adapters.slack.outbound import PLATFORM, SlackPort, chat_message
+from adapters.slack.text import message_payload, to_plain
+from adapters.slack.webapi import error_code, make_client, plain_message
+from adapters.slack.workspace import Workspace
+from bot.events import (
+    ChannelRef,
+    CommandInvoked,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+    ReactionAdded,
+    UserRef,
+)
+from bot.inbound import Inbound
+from bot.port import DeliveryError, OutboundMessage
+from knowledge.directory import Directory
+from knowledge.inbound import InboundLog
+
+log = structlog.get_logger(__name__)
+
+Respond = Callable[..., Awaitable[Any]]
+POSTED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
+
+
+class SlackAdapter(SlackPort):
+    """Adapter protocol (`connect`/`start`/`wait_closed`/`stop`) plus the outbound port."""
+
+    def __init__(
+        self,
+        config: SlackConfig,
+        directory: Directory,
+        inbound_log: InboundLog,
+        *,
+        client: AsyncWebClient | None = None,
+    ) -> None:
+        client = client or make_client(config.bot_token, config.api_url, config.rate_limit_retries)
+        super().__init__(client, Workspace(client, config))
+        self.config = config
+        self._directory = directory
+        self._seen = inbound_log
+        self._prefix = "/" + config.command_prefix
+        self._inbound: Inbound | None = None
+        self._closed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.http_port: int | None = None
+        self.on_delivered: Callable[[str], None] | None = None  # event ids, for tests/metrics
+        self.app = self._build_app()
+
+    # lifecycle -----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Check the token (`auth.test`) so a bad one fails at start-up, not mid-ritual."""
+        await self.identify()
+        log.info("slack.connected", team=self.team_id, bot=self.bot_user_id)
+
+    async def start(self, inbound: Inbound) -> None:
+        self._inbound = inbound
+        if self.config.mode == "socket":
+            self._socket = AsyncSocketModeHandler(
+                self.app, self.config.app_token, web_client=self.client
+            )
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack.socket_mode_connected")
+            return
+        web_app = web.Application()
+        web_app.router.add_post(self.config.path, self._http)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        address = self._runner.addresses[0]
+        self.http_port = int(address[1])
+        log.info("slack.listening", host=self.config.host, port=self.http_port)
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._closed.set()
+
+    async def _http(self, request: web.Request) -> web.Response:
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    # the Bolt app --------------------------------------------------------------------
+
+    def _build_app(self) -> AsyncApp:
+        http = self.config.mode == "http"
+        app = AsyncApp(
+            client=self.client,
+            signing_secret=self.config.signing_secret if http else "unused-in-socket-mode",
+            request_verification_enabled=http,
+            process_before_response=False,
+            name="hearth",
+        )
+        app.middleware(self._dedupe_deliveries)
+        pattern = re.compile(rf"^/{re.escape(self.config.command_prefix)}[a-z0-9-]+$")
+        app.command(pattern)(self._on_command)
+        app.shortcut(modal.CALLBACK_ID)(self._on_shortcut)
+        app.view_submission(modal.CALLBACK_ID)(self._on_submission)
+        app.event("reaction_added")(self._on_reaction)
+        app.event("message")(self._on_message)
+        return app
+
+    @property
+    def inbound(self) -> Inbound:
+        if self._inbound is None:
+            raise RuntimeError("SlackAdapter.start() has not been called")
+        return self._inbound
+
+    async def _dedupe_deliveries(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse | None]]
+    ) -> BoltResponse | None:
+        """Skip an event whose `event_id` was already taken (a Slack retry, another process)."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await self._seen.take(PLATFORM, f"delivery:{event_id}"):
+            log.info("slack.retry_skipped", event_id=event_id)
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        return await next()
+
+    async def _delivered(self, body: dict[str, Any]) -> None:
+        event_id = body.get("event_id")
+        if event_id:
+            await self._seen.done(PLATFORM, f"delivery:{event_id}")
+            if self.on_delivered is not None:
+                self.on_delivered(str(event_id))
+
+    # slash commands ------------------------------------------------------------------
+
+    async def _on_command(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        name = str(body.get("command", "")).removeprefix(self._prefix)
+        team, channel_id = str(body.get("team_id", "")), str(body.get("channel_id", ""))
+        user_id = str(body.get("user_id", ""))
+        try:
+            user = await self.workspace.apply_role(self._directory, team, channel_id, user_id)
+            event = CommandInvoked(
+                name=name,
+                invoker=UserRef(PLATFORM, user_id, user.name),
+                channel=ChannelRef(PLATFORM, team, channel_id),
+                event_id=f"command:{body.get('trigger_id') or body.get('response_url')}",
+                text=to_plain(str(body.get("text") or ""), keep_channels=True),
+                direct=channel_id.startswith("D"),
+            )
+            reply = await self.inbound.command(event, self, self._prefix)
+        except DeliveryError as exc:
+            log.warning("slack.command_failed", command=name, error=error_code(exc))
+            await self._respond(respond, plain_message(exc), ephemeral=True)
+            return
+        if reply is not None:
+            await self._respond(respond, reply.text, ephemeral=reply.ephemeral)
+
+    async def _respond(self, respond: Respond, text: str, *, ephemeral: bool) -> None:
+        """Answer through the command's response_url (works without channel membership)."""
+        try:
+            await respond(
+                response_type="ephemeral" if ephemeral else "in_channel",
+                replace_original=False,
+                **message_payload(text),
+            )
+        except Exception as exc:
+            log.warning("slack.respond_failed", error=repr(exc))
+
+    # the "Save as insight" shortcut and modal -----------------------------------------
+
+    async def _on_shortcut(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        message = body.get("message") or {}
+        target = modal.Target(
+            team=str((body.get("team") or {}).get("id", "")),
+            channel=str((body.get("channel") or {}).get("id", "")),
+            ts=str(message.get("ts", "")),
+            thread_ts=message.get("thread_ts"),
+        )
+        view = modal.capture_view(target, to_plain(str(message.get("text") or "")))
+        try:
+            await self.open_view(str(body.get("trigger_id", "")), view)
+        except DeliveryError as exc:
+            await self._respond(respond, plain_message(exc), ephemeral=True)
+
+    async def _on_submission(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        tags, problem = modal.read_tags(view)
+        if problem is not None:
+            await ack(response_action="errors", errors={modal.TAGS_BLOCK: problem})
+            return
+        await ack()
+        target = modal.read_target(view)
+        user_id = str((body.get("user") or {}).get("id", ""))
+        channel = ChannelRef(PLATFORM, target.team, target.channel)
+        ref = MessageRef(channel, target.ts, thread_id=target.thread_ts)
+        try:
+            user = await self.workspace.apply_role(
+                self._directory, target.team, target.channel, user_id
+            )
+            event = CommandInvoked(
+                name="insight",
+                invoker=UserRef(PLATFORM, user_id, user.name),
+                channel=channel,
+                event_id=f"view:{view.get('id')}",
+                text=" ".join(["add", *(f"#{t}" for t in tags)]),
+                target=ref,
+            )
+            reply = await self.inbound.command(event, self, self._prefix)
+            if reply is None:
+                return
+            if reply.ephemeral:
+                await self.post_ephemeral(channel, user_id, reply.text, thread=ref)
+            else:
+                await self.post(channel, OutboundMessage(reply.text), reply_to=ref)
+        except DeliveryError as exc:
+            log.warning("slack.submission_failed", error=error_code(exc))
+            with contextlib.suppress(DeliveryError):
+                await self.post_ephemeral(channel, user_id, plain_message(exc))
+
+    # events --------------------------------------------------------------------------
+
+    async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        try:
+            if item.get("type") == "message" and event.get("user") != self.bot_user_id:
+                channel = ChannelRef(PLATFORM, str(body.get("team_id", "")), str(item["channel"]))
+                user = await self.workspace.user(str(event.get("user", "")))
+                await self.inbound.reaction(
+                    ReactionAdded(
+                        MessageRef(channel, str(item["ts"])),
+                        str(event.get("reaction", "")).split("::")[0],
+                        UserRef(PLATFORM, user.id, user.name),
+                        event_id=str(body.get("event_id")),
+                    ),
+                    self,
+                )
+        except DeliveryError as exc:
+            log.warning("slack.reaction_failed", error=error_code(exc))
+        await self._delivered(body)
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        channel = ChannelRef(PLATFORM, str(body.get("team_id", "")), str(event.get("channel", "")))
+        subtype = event.get("subtype")
+        try:
+            if subtype == "message_changed":
+                await self._changed(channel, event)
+            elif subtype == "message_deleted":
+                previous = event.get("previous_message") or {}
+                ts = str(event.get("deleted_ts") or previous.get("ts") or "")
+                thread = previous.get("thread_ts")
+                await self.inbound.message_deleted(
+                    MessageDeleted(MessageRef(channel, ts, thread_id=thread))
+                )
+            elif subtype in POSTED_SUBTYPES and not event.get("bot_id"):
+                message = await chat_message(self.workspace, channel, event)
+                thread = message.ref.thread_id
+                reply_to = (
+                    MessageRef(channel, thread, thread_id=thread)
+                    if thread and thread != message.ref.message_id
+                    else None
+                )
+                await self.inbound.message_posted(MessagePosted(message, reply_to), self)
+        except DeliveryError as exc:
+            log.warning("slack.message_failed", subtype=subtype, error=error_code(exc))
+        await self._delivered(body)
+
+    async def _changed(self, channel: ChannelRef, event: dict[str, Any]) -> None:
+        """An edit; Slack also sends message_changed for unfurls and reply counts: skip those."""
+        message = event.get("message") or {}
+        previous = event.get("previous_message") or {}
+        if message.get("bot_id") or message.get("text") == previous.get("text"):
+            return
+        user = await self.workspace.user(str(message.get("user", "")))
+        thread = message.get("thread_ts")
+        ref = MessageRef(channel, str(message.get("ts", "")), thread_id=thread)
+        await self.inbound.message_edited(
+            MessageEdited(
+                ref, to_plain(str(message.get("text") or "")), UserRef(PLATFORM, user.id, user.name)
+            )
+        )

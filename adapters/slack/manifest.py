@@ -1,0 +1,96 @@
+"""The Slack app manifest, generated from the one command table.
+
+Why generated: the slash commands, scopes and event subscriptions must match what the
+adapter handles; a hand-kept manifest drifts. `hearth slack manifest` prints
+`manifest_yaml(config)`; paste it at api.slack.com/apps → "Create from manifest".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from adapters.slack.config import SlackConfig
+from adapters.slack.modal import CALLBACK_ID
+from bot.commands.spec import Command, CommandTable
+from bot.commands.table import build_command_table
+
+BOT_SCOPES = (
+    "commands",  # slash commands and the message shortcut
+    "chat:write",  # replies, ritual prompts, ephemeral answers
+    "reactions:read",  # 💡 and 🏷️ on messages
+    "reactions:write",  # Hearth's own acknowledgements
+    "channels:history",  # fetch the message a 💡 or the shortcut points at; follow edits
+    "groups:history",  # the same in private channels Hearth is invited to
+    "im:history",  # commands sent by direct message
+    "users:read",  # display names; workspace admin/owner flags for roles
+    "usergroups:read",  # the configured curator/steward user groups
+)
+BOT_EVENTS = ("reaction_added", "message.channels", "message.groups", "message.im")
+DESCRIPTION_LIMIT = 2000  # Slack's limit for a slash command description
+HINT_LIMIT = 1000
+
+
+def _usage_hint(command: Command) -> str:
+    if command.subcommands:
+        return "|".join(s.name for s in command.subcommands) + " …"
+    return " ".join(o.usage() for o in command.options)
+
+
+def build_manifest(config: SlackConfig, table: CommandTable | None = None) -> dict[str, Any]:
+    """The manifest as a dict: one slash command per table entry, the shortcut, scopes."""
+    table = table or build_command_table()
+    http = config.mode == "http"
+    request_url = config.public_url.rstrip("/") + config.path if config.public_url else ""
+    if http and not request_url:
+        request_url = "https://hearth.example.org" + config.path  # replace before installing
+    commands = []
+    for command in table.commands:
+        entry: dict[str, Any] = {
+            "command": f"/{config.command_prefix}{command.name}",
+            "description": command.help[:DESCRIPTION_LIMIT],
+            "should_escape": True,  # Slack resolves #channels and @people to ids for us
+        }
+        hint = _usage_hint(command)
+        if hint:
+            entry["usage_hint"] = hint[:HINT_LIMIT]
+        if http:
+            entry["url"] = request_url
+        commands.append(entry)
+    settings: dict[str, Any] = {
+        "event_subscriptions": {"bot_events": list(BOT_EVENTS)},
+        "interactivity": {"is_enabled": True},
+        "org_deploy_enabled": False,
+        "socket_mode_enabled": not http,
+        "token_rotation_enabled": False,
+    }
+    if http:
+        settings["event_subscriptions"]["request_url"] = request_url
+        settings["interactivity"]["request_url"] = request_url
+    return {
+        "display_information": {
+            "name": config.app_name,
+            "description": "Keeps what your community learns: insights, search, rituals.",
+        },
+        "features": {
+            "bot_user": {"display_name": config.app_name.lower(), "always_online": True},
+            "slash_commands": commands,
+            "shortcuts": [
+                {
+                    "name": "Save as insight",
+                    "type": "message",
+                    "callback_id": CALLBACK_ID,
+                    "description": "Keep this message as an insight, with tags",
+                }
+            ],
+        },
+        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "settings": settings,
+    }
+
+
+def manifest_yaml(config: SlackConfig, table: CommandTable | None = None) -> str:
+    return yaml.safe_dump(
+        build_manifest(config, table), sort_keys=False, allow_unicode=True, width=100
+    )

@@ -1,0 +1,223 @@
+"""The outbound port on Slack's Web API: post, edit, delete, react, fetch, permalinks.
+
+Refs: space = team id, channel = channel id, message_id = ts, thread_id = thread_ts.
+Why `fetch_message` tries `conversations.history` and then `conversations.replies`: a
+reaction names only a message's ts, and a thread reply is not in the channel's history.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.text import message_payload, to_plain
+from adapters.slack.webapi import call, data
+from adapters.slack.workspace import Workspace
+from bot.events import ChannelRef, ChatMessage, MessageRef, UserRef
+from bot.port import Capabilities, OutboundMessage, TargetGone
+
+PLATFORM = "slack"
+THREAD_LIMIT = 1000
+_TS = re.compile(r"^\d{9,11}\.\d{6}$")
+_PERMALINK = re.compile(
+    r"^https://[\w.-]+/archives/([A-Z0-9]+)/p(\d{9,11})(\d{6})(?:\?(?:.*&)?thread_ts=(\d+\.\d+))?"
+)
+_CHANNEL_MENTION = re.compile(r"^<#([CGD][A-Z0-9]{2,})(?:\|[^>]*)?>$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
+EMOJI_NAMES = {"💡": "bulb", "🏷️": "label", "🏷": "label", "✅": "white_check_mark", "👀": "eyes"}
+
+
+def ts_time(ts: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except ValueError:
+        return None
+
+
+class SlackPort:
+    platform = PLATFORM
+    capabilities = Capabilities(
+        threads=True, edits=True, ephemeral=True, native_commands=True, extra=frozenset({"modals"})
+    )
+
+    def __init__(self, client: AsyncWebClient, workspace: Workspace) -> None:
+        self.client = client
+        self.workspace = workspace
+        self.team_id = ""
+        self.bot_user_id = ""
+        self.workspace_url = "https://slack.com/"
+        self._permalinks: dict[tuple[str, str], str] = {}
+
+    async def identify(self) -> None:
+        """`auth.test`: which workspace and bot user the token belongs to."""
+        body = data(await call("auth.test", self.client.auth_test()))
+        self.team_id = str(body.get("team_id") or "")
+        self.bot_user_id = str(body.get("user_id") or "")
+        url = str(body.get("url") or self.workspace_url)
+        self.workspace_url = url if url.endswith("/") else url + "/"
+
+    # posting -------------------------------------------------------------------------
+
+    async def post(
+        self,
+        channel: ChannelRef,
+        message: OutboundMessage,
+        *,
+        thread: MessageRef | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> MessageRef:
+        """A message in the channel; with `thread` or `reply_to`, in that message's thread."""
+        parent = thread or reply_to
+        thread_ts = (parent.thread_id or parent.message_id) if parent is not None else None
+        request = self.client.chat_postMessage(
+            channel=channel.channel,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            **message_payload(message.text),
+        )
+        body = data(await call("chat.postMessage", request))
+        return MessageRef(channel, str(body.get("ts") or ""), thread_id=thread_ts)
+
+    async def post_ephemeral(
+        self, channel: ChannelRef, user_id: str, text: str, *, thread: MessageRef | None = None
+    ) -> None:
+        """Only `user_id` sees it (Slack keeps no copy, so there is no ref to return)."""
+        thread_ts = (thread.thread_id or thread.message_id) if thread is not None else None
+        request = self.client.chat_postEphemeral(
+            channel=channel.channel, user=user_id, thread_ts=thread_ts, **message_payload(text)
+        )
+        await call("chat.postEphemeral", request)
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        request = self.client.chat_update(
+            channel=ref.channel.channel, ts=ref.message_id, **message_payload(message.text)
+        )
+        await call("chat.update", request)
+
+    async def delete(self, ref: MessageRef) -> None:
+        await call(
+            "chat.delete", self.client.chat_delete(channel=ref.channel.channel, ts=ref.message_id)
+        )
+
+    async def react(self, ref: MessageRef, emoji: str) -> None:
+        name = EMOJI_NAMES.get(emoji, emoji.strip(":"))
+        request = self.client.reactions_add(
+            channel=ref.channel.channel, timestamp=ref.message_id, name=name
+        )
+        try:
+            await call("reactions.add", request)
+        except Exception as exc:
+            if "already_reacted" not in str(exc):
+                raise
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await call("views.open", self.client.views_open(trigger_id=trigger_id, view=view))
+
+    # reading -------------------------------------------------------------------------
+
+    async def fetch_message(self, ref: MessageRef) -> ChatMessage:
+        channel = ref.channel.channel
+        ts = ref.message_id
+        if not _TS.match(ts):
+            raise TargetGone(f"{ts!r} is not a Slack message ts")
+        history = self.client.conversations_history(
+            channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+        )
+        found = _with_ts(data(await call("conversations.history", history)), ts)
+        if found is None:
+            replies = self.client.conversations_replies(
+                channel=channel, ts=ref.thread_id or ts, latest=ts, oldest=ts, inclusive=True
+            )
+            found = _with_ts(data(await call("conversations.replies", replies)), ts)
+        if found is None:
+            raise TargetGone(f"no message {ts} in {channel}")
+        message = await self._chat_message(ref.channel, found)
+        link = await self.fetch_permalink(message.ref)
+        return ChatMessage(message.ref, message.author, message.text, link, message.posted_at)
+
+    async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
+        root = ref.thread_id or ref.message_id
+        messages: list[ChatMessage] = []
+        cursor: str | None = None
+        while len(messages) < THREAD_LIMIT:
+            request = self.client.conversations_replies(
+                channel=ref.channel.channel, ts=root, limit=200, cursor=cursor
+            )
+            body = data(await call("conversations.replies", request))
+            for raw in body.get("messages") or []:
+                messages.append(await self._chat_message(ref.channel, raw))
+            cursor = (body.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return messages[:THREAD_LIMIT]
+
+    async def fetch_permalink(self, ref: MessageRef) -> str:
+        """`chat.getPermalink`, remembered so the synchronous `permalink()` can use it."""
+        key = (ref.channel.channel, ref.message_id)
+        if key not in self._permalinks:
+            request = self.client.chat_getPermalink(
+                channel=ref.channel.channel, message_ts=ref.message_id
+            )
+            body = data(await call("chat.getPermalink", request))
+            self._permalinks[key] = str(body.get("permalink") or self.permalink(ref))
+        return self._permalinks[key]
+
+    def permalink(self, ref: MessageRef) -> str:
+        """The link Slack gave us, else the documented archive URL form."""
+        known = self._permalinks.get((ref.channel.channel, ref.message_id))
+        if known is not None:
+            return known
+        link = (
+            f"{self.workspace_url}archives/{ref.channel.channel}/p{ref.message_id.replace('.', '')}"
+        )
+        if ref.thread_id and ref.thread_id != ref.message_id:
+            link += f"?thread_ts={ref.thread_id}&cid={ref.channel.channel}"
+        return link
+
+    def resolve_channel(self, text: str, here: ChannelRef) -> ChannelRef | None:
+        """`here`, a `<#C…|name>` Slack resolved in a command, or a bare channel id."""
+        text = text.strip()
+        if text.lower() == "here":
+            return here
+        mention = _CHANNEL_MENTION.match(text)
+        channel = mention.group(1) if mention else text if _CHANNEL_ID.match(text) else None
+        return None if channel is None else ChannelRef(PLATFORM, here.space, channel)
+
+    def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
+        """A ts, or a permalink to a message in this channel."""
+        text = text.strip().strip("<>").split("|")[0]
+        if _TS.match(text):
+            return MessageRef(channel, text)
+        link = _PERMALINK.match(text)
+        if link is None or link.group(1) != channel.channel:
+            return None
+        ts = f"{link.group(2)}.{link.group(3)}"
+        return MessageRef(channel, ts, thread_id=link.group(4))
+
+    async def _chat_message(self, channel: ChannelRef, raw: dict[str, Any]) -> ChatMessage:
+        return await chat_message(self.workspace, channel, raw)
+
+
+async def chat_message(
+    workspace: Workspace, channel: ChannelRef, raw: dict[str, Any]
+) -> ChatMessage:
+    """A Slack message payload (API result or event) as the neutral ChatMessage."""
+    ts = str(raw.get("ts") or "")
+    thread_ts = raw.get("thread_ts")
+    user_id = str(raw.get("user") or raw.get("bot_id") or "unknown")
+    user = await workspace.user(user_id) if raw.get("user") else None
+    name = user.name if user else str(raw.get("username") or user_id)
+    return ChatMessage(
+        ref=MessageRef(channel, ts, thread_id=str(thread_ts) if thread_ts else None),
+        author=UserRef(PLATFORM, user_id, name),
+        text=to_plain(str(raw.get("text") or "")),
+        posted_at=ts_time(ts),
+    )
+
+
+def _with_ts(body: dict[str, Any], ts: str) -> dict[str, Any] | None:
+    return next((m for m in body.get("messages") or [] if m.get("ts") == ts), None)

@@ -1,0 +1,122 @@
+"""Who people are in the workspace: display names, admin/owner flags, user groups.
+
+Why a short-lived cache: every command, message and reaction names a user id, and the
+core wants a display name and (for commands) a role. `users.info` is rate-limited (tier
+4), so answers are kept `ttl` seconds; a failed lookup degrades to the bare id and no
+extra role rather than failing the person's command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.config import SlackConfig
+from adapters.slack.webapi import call, data, error_code
+from bot.port import DeliveryError
+from knowledge.directory import Directory
+from knowledge.models import Role
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    id: str
+    name: str
+    is_admin: bool = False
+    is_owner: bool = False
+
+
+class Workspace:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        config: SlackConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._clock = clock
+        self._users: dict[str, tuple[float, SlackUser]] = {}
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def _fresh(self, stamped: float) -> bool:
+        return self._clock() - stamped < self._config.role_cache_seconds
+
+    async def user(self, user_id: str) -> SlackUser:
+        cached = self._users.get(user_id)
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        try:
+            body = data(await call("users.info", self._client.users_info(user=user_id)))
+        except DeliveryError as exc:
+            log.info("slack.user_unknown", user=user_id, error=error_code(exc))
+            return SlackUser(user_id, user_id)
+        raw = body.get("user") or {}
+        profile = raw.get("profile") or {}
+        name = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or raw.get("real_name")
+            or raw.get("name")
+            or user_id
+        )
+        user = SlackUser(
+            user_id,
+            str(name),
+            is_admin=bool(raw.get("is_admin")),
+            is_owner=bool(raw.get("is_owner") or raw.get("is_primary_owner")),
+        )
+        self._users[user_id] = (self._clock(), user)
+        return user
+
+    async def _group_members(self, group_id: str) -> frozenset[str]:
+        cached = self._groups.get(group_id)
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        try:
+            request = self._client.usergroups_users_list(usergroup=group_id)
+            body = data(await call("usergroups.users.list", request))
+        except DeliveryError as exc:
+            log.warning("slack.usergroup_unavailable", usergroup=group_id, error=error_code(exc))
+            return frozenset()
+        members = frozenset(str(u) for u in body.get("users") or [])
+        self._groups[group_id] = (self._clock(), members)
+        return members
+
+    async def role_of(self, user_id: str) -> Role:
+        """The role the workspace itself grants (owner/admin flags, configured groups)."""
+        user = await self.user(user_id)
+        groups: set[str] = set()
+        for group in (self._config.curator_usergroup, self._config.steward_usergroup):
+            if group and user_id in await self._group_members(group):
+                groups.add(group)
+        return self._config.role_for(owner=user.is_owner, admin=user.is_admin, groups=groups)
+
+    async def apply_role(
+        self, directory: Directory, team: str, channel: str, user_id: str
+    ) -> SlackUser:
+        """Raise the member's Hearth role to what the workspace grants; never lower it.
+
+        Roles named in the config (`stewards = ["slack:U…"]`) or given in Hearth stay;
+        the workspace can only add to them.
+        """
+        user = await self.user(user_id)
+        community = await directory.community_for_channel("slack", team, channel)
+        if community is None and channel.startswith("D"):
+            community = await directory.community_for_space("slack", team)
+        if community is None:
+            return user
+        granted = await self.role_of(user_id)
+        if granted == Role.MEMBER:
+            return user
+        member = await directory.resolve_member(community.id, "slack", user_id, user.name)
+        if granted.rank > member.role.rank:
+            await directory.assign_role(community.id, "slack", user_id, granted)
+            log.info("slack.role_granted", user=user_id, role=granted.value)
+        return user

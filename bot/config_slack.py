@@ -1,0 +1,94 @@
+"""`[adapters.slack]`: how Hearth reaches one Slack workspace (lives in the core config).
+
+Why secrets are checked on the *raw* TOML: `bot.config` expands `${VAR}` before pydantic
+sees the values, so a validator cannot tell an inline token from an expanded one. The lead
+wires `inline_secrets()` into `bot.config._inline_secrets`; the model itself checks that
+what the chosen mode needs is present.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knowledge.models import Role
+
+SECRET_KEYS = ("signing_secret", "bot_token", "app_token")
+_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+RoleName = Literal["member", "curator", "steward"]
+
+
+class SlackConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    mode: Literal["http", "socket"] = Field(
+        "http", description="http: Slack posts to us (Events API); socket: we dial Slack"
+    )
+    signing_secret: str = Field("", description='HTTP mode: "${SLACK_SIGNING_SECRET}"')
+    bot_token: str = Field("", description='"${SLACK_BOT_TOKEN}" (xoxb-…)')
+    app_token: str = Field("", description='Socket Mode: "${SLACK_APP_TOKEN}" (xapp-…)')
+    host: str = Field("127.0.0.1", description="HTTP mode: the address to listen on")
+    port: int = Field(3000, ge=0, le=65535, description="HTTP mode: 0 picks a free port")
+    path: str = Field("/slack/events", pattern=r"^/", description="HTTP mode: request URL path")
+    public_url: str = Field(
+        "", description="HTTPS base URL Slack reaches us at (for `hearth slack manifest`)"
+    )
+    api_url: str = Field(
+        "https://slack.com/api/", description="Web API base URL (tests point it at loopback)"
+    )
+    command_prefix: str = Field(
+        "",
+        pattern=r"^[a-z0-9-]{0,16}$",
+        description='slash commands become /<prefix><name>, e.g. "hearth-" → /hearth-search',
+    )
+    app_name: str = Field("Hearth", min_length=1, max_length=35)
+    owner_role: RoleName = Field("steward", description="role of workspace owners")
+    admin_role: RoleName = Field("curator", description="role of workspace admins")
+    curator_usergroup: str = Field("", description="user group id (S…) whose members curate")
+    steward_usergroup: str = Field("", description="user group id (S…) whose members steward")
+    role_cache_seconds: float = Field(300, ge=0, description="how long workspace roles are kept")
+    rate_limit_retries: int = Field(3, ge=0, le=10, description="retries of a 429 (Retry-After)")
+
+    @model_validator(mode="after")
+    def _needs_for_mode(self) -> SlackConfig:
+        if not self.enabled:
+            return self
+        missing = [] if self.bot_token else ["bot_token"]
+        if self.mode == "http" and not self.signing_secret:
+            missing.append("signing_secret")
+        if self.mode == "socket" and not self.app_token:
+            missing.append("app_token")
+        if missing:
+            raise ValueError(
+                f"Slack {self.mode} mode needs {', '.join(missing)} (from the environment, "
+                'e.g. bot_token = "${SLACK_BOT_TOKEN}")'
+            )
+        return self
+
+    def role_for(self, *, owner: bool, admin: bool, groups: set[str]) -> Role:
+        """The highest role the workspace grants this person (member when none)."""
+        roles = [Role.MEMBER]
+        if owner:
+            roles.append(Role(self.owner_role))
+        if admin or owner:
+            roles.append(Role(self.admin_role))
+        if self.curator_usergroup and self.curator_usergroup in groups:
+            roles.append(Role.CURATOR)
+        if self.steward_usergroup and self.steward_usergroup in groups:
+            roles.append(Role.STEWARD)
+        return max(roles, key=lambda role: role.rank)
+
+
+def inline_secrets(section: dict[str, Any]) -> list[str]:
+    """The secret keys of a raw `[adapters.slack]` table that are not `${VAR}` references."""
+    return [
+        key
+        for key in SECRET_KEYS
+        if isinstance(section.get(key), str)
+        and section[key]
+        and not _ENV_REF.fullmatch(section[key])
+    ]

@@ -1,0 +1,316 @@
+"""A loopback Slack for tests: the Web API methods the adapter uses, response_url, a
+Socket Mode WebSocket, and helpers that sign requests the way Slack does.
+
+Why a real server rather than mocks: the adapter's client, Bolt's verification and the
+aiohttp plumbing all run for real; only slack.com is replaced by 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import aiohttp
+from aiohttp import web
+
+SECRET = "test-signing-secret"
+TEAM = "T1"
+BOT_USER = "UBOT"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Answer:
+    """A canned answer for the next call of a method (status, body, headers)."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class LoopbackSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_url
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel → messages
+        self.users: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, list[str]] = {}
+        self.queued: dict[str, list[Answer]] = {}
+        self.envelope_acks: list[dict[str, Any]] = []
+        self._changed = asyncio.Condition()
+        self._ts = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self.socket_ready = asyncio.Event()
+        self.port = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{name}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk GETs some read methods
+        app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_get("/link", self._link)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def close(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # fixtures for content ------------------------------------------------------------
+
+    def add_message(
+        self, channel: str, user: str, text: str, ts: str, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        message = {"type": "message", "user": user, "text": text, "ts": ts}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        self.messages.setdefault(channel, []).append(message)
+        return message
+
+    def add_user(self, user_id: str, name: str, **flags: bool) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name,
+            "profile": {"display_name": name},
+            **flags,
+        }
+
+    def queue(self, method: str, answer: Answer) -> None:
+        self.queued.setdefault(method, []).append(answer)
+
+    # waiting -------------------------------------------------------------------------
+
+    def named(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Until `predicate()` holds (5 s at most); woken by every recorded call, no polling."""
+        async with asyncio.timeout(5), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def wait_calls(self, method: str, count: int = 1) -> list[Call]:
+        await self.wait_for(lambda: len(self.named(method)) >= count)
+        return self.named(method)
+
+    async def _record(
+        self, call: Call | None = None, response: dict[str, Any] | None = None
+    ) -> None:
+        async with self._changed:
+            if call is not None:
+                self.calls.append(call)
+            if response is not None:
+                self.responses.append(response)
+            self._changed.notify_all()
+
+    # the Web API ---------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.text()
+        if request.content_type == "application/json":
+            params: dict[str, Any] = json.loads(raw or "{}")
+        else:
+            params = dict(parse_qsl(raw))
+            params.update(request.query)
+        await self._record(Call(method, params))
+        queued = self.queued.get(method)
+        if queued:
+            answer = queued.pop(0)
+            return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+        return web.json_response({"ok": True, **self._answer(method, params)})
+
+    def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "user_id": BOT_USER,
+                "bot_id": "BBOT",
+                "team_id": TEAM,
+                "url": "https://hearth-test.slack.com/",
+            }
+        if method == "chat.postMessage":
+            return {"channel": p.get("channel"), "ts": f"1800000000.{next(self._ts):06d}"}
+        if method == "chat.postEphemeral":
+            return {"message_ts": f"1800000001.{next(self._ts):06d}"}
+        if method == "chat.getPermalink":
+            ts = str(p.get("message_ts", "")).replace(".", "")
+            return {"permalink": f"https://hearth-test.slack.com/archives/{p.get('channel')}/p{ts}"}
+        if method == "conversations.history":
+            latest = p.get("latest")
+            found = [
+                m
+                for m in self.messages.get(str(p.get("channel")), [])
+                if m["ts"] == latest and m.get("thread_ts", m["ts"]) == m["ts"]
+            ]
+            return {"messages": found, "has_more": False}
+        if method == "conversations.replies":
+            root = str(p.get("ts"))
+            thread = [
+                m
+                for m in self.messages.get(str(p.get("channel")), [])
+                if m["ts"] == root or m.get("thread_ts") == root
+            ]
+            return {"messages": thread, "has_more": False}
+        if method == "users.info":
+            user_id = str(p.get("user"))
+            return {"user": self.users.get(user_id, {"id": user_id, "name": user_id.lower()})}
+        if method == "usergroups.users.list":
+            return {"users": self.groups.get(str(p.get("usergroup")), [])}
+        if method == "views.open":
+            return {
+                "view": {
+                    "id": "V1",
+                    **(
+                        p.get("view")
+                        if isinstance(p.get("view"), dict)
+                        else json.loads(p.get("view") or "{}")
+                    ),
+                }
+            }
+        if method == "apps.connections.open":
+            return {"url": f"ws://127.0.0.1:{self.port}/link"}
+        return {}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        await self._record(response=await request.json())
+        return web.Response(text="ok")
+
+    # Socket Mode ---------------------------------------------------------------------
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        self.socket_ready.set()
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                async with self._changed:
+                    self.envelope_acks.append(json.loads(message.data))
+                    self._changed.notify_all()
+        return ws
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any], envelope_id: str) -> None:
+        await self.socket_ready.wait()
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+
+
+# signed requests ---------------------------------------------------------------------
+
+
+def sign(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    """The headers Slack sends: v0 HMAC-SHA256 over `v0:{timestamp}:{body}`."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+@dataclass
+class Sent:
+    status: int
+    text: str
+    headers: dict[str, str]
+
+
+async def send(
+    url: str,
+    body: str,
+    content_type: str,
+    *,
+    timestamp: int | None = None,
+    secret: str = SECRET,
+    retry: int | None = None,
+) -> Sent:
+    headers = {"Content-Type": content_type, **sign(body, timestamp, secret)}
+    if retry is not None:
+        headers["X-Slack-Retry-Num"] = str(retry)
+        headers["X-Slack-Retry-Reason"] = "http_timeout"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body.encode(), headers=headers) as response,
+    ):
+        return Sent(response.status, await response.text(), dict(response.headers))
+
+
+def command_body(
+    command: str,
+    text: str,
+    user: str,
+    response_url: str,
+    *,
+    channel: str = "C1",
+    trigger: str = "trig-1",
+) -> str:
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "hearth-test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": response_url,
+            "trigger_id": trigger,
+        }
+    )
+
+
+def interactive_body(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def event_body(event: dict[str, Any], event_id: str) -> str:
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        }
+    )
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
