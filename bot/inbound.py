@@ -23,7 +23,7 @@ from bot.events import (
     MessageRef,
     ReactionAdded,
 )
-from bot.port import OutboundMessage, OutboundPort
+from bot.port import DeliveryError, OutboundMessage, OutboundPort
 from knowledge.errors import UserError
 from knowledge.inbound import InboundLog
 from knowledge.views import CommunityInfo, MemberInfo
@@ -111,6 +111,11 @@ class Inbound:
         except UserError as exc:
             log.info("command.refused", command=event.name, reason=exc.message)
             return Reply(exc.message, ephemeral=True)
+        except DeliveryError as exc:  # the platform said no (permissions, gone, limits)
+            log.warning("command.platform_refused", command=event.name, error=str(exc))
+            return Reply(
+                f"{event.channel.platform.title()} would not let me do that: {exc}", ephemeral=True
+            )
 
     async def reaction(self, event: ReactionAdded, port: OutboundPort) -> None:
         """💡 captures a message once, crediting its author; 🏷️ on a captured message

@@ -473,3 +473,11 @@ def test_text_rendering() -> None:
     assert to_plain("<#C1|general>", keep_channels=True) == "<#C1|general>"
     long = message_payload("line\n" * 2000)
     assert len(long["blocks"]) >= 4 and all(len(b["text"]["text"]) <= 3000 for b in long["blocks"])
+
+
+async def test_a_slack_refusal_during_a_command_is_shown_plainly(slack: Env) -> None:
+    slack.api.queue("conversations.history", Answer(200, {"ok": False, "error": "not_in_channel"}))
+    reply = await command(slack, "/insight", "message:1700000000.000100 #x", trigger="t-nic")
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("Slack would not let me do that:")
+    assert "incident" not in reply["text"]
