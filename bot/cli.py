@@ -39,6 +39,8 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 slack_app = typer.Typer(help="Slack app commands.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
+discord_app = typer.Typer(help="Discord application commands.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
 err = Console(stderr=True)
 out = Console()
 
@@ -141,6 +143,16 @@ def run(config: ConfigOption = None) -> None:
                     settings.adapters.slack, hearth.services.directory, InboundLog(hearth.database)
                 )
             )
+        if settings.adapters.discord.enabled:
+            from adapters.discord_gateway.adapter import DiscordAdapter
+
+            adapters.append(
+                DiscordAdapter(
+                    settings.adapters.discord,
+                    services=hearth.services,
+                    inbound_log=InboundLog(hearth.database),
+                )
+            )
         if not adapters:
             raise UserError("no adapter is enabled in the config: nothing to run")
         try:
@@ -218,6 +230,31 @@ def slack_manifest(config: ConfigOption = None) -> None:
     from adapters.slack import manifest_yaml
 
     typer.echo(manifest_yaml(_config(config).adapters.slack))  # raw: YAML must not wrap
+
+
+@discord_app.command("invite")
+def discord_invite(config: ConfigOption = None) -> None:
+    """Print the invite URL: exactly the permissions and scopes Hearth needs."""
+    from adapters.discord_gateway.admin import invite_url
+
+    application_id = _config(config).adapters.discord.application_id
+    if application_id is None:
+        raise _fail("set [adapters.discord] application_id (from the developer portal) first")
+    typer.echo(invite_url(application_id))
+    typer.echo("Enable the Message Content intent for the bot in the developer portal.")
+
+
+@discord_app.command("sync-commands")
+def discord_sync_commands(config: ConfigOption = None) -> None:
+    """Register the slash commands and the message menu (dev guilds if set, else global)."""
+    from adapters.discord_gateway.admin import sync_commands
+    from bot.commands.table import build_command_table
+
+    settings = _config(config).adapters.discord
+    if not settings.token or settings.application_id is None:
+        raise _fail("[adapters.discord] needs token and application_id to sync commands")
+    for scope in _run(sync_commands(settings, build_command_table())):
+        out.print(f"synced: {scope}", highlight=False)
 
 
 @db_app.command("upgrade")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.config_discord import DiscordConfig, is_env_reference
 from bot.config_slack import SlackConfig, inline_secrets
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -140,6 +141,7 @@ class RitualsConfig(_Section):
 class AdaptersConfig(_Section):
     console: ConsoleConfig = ConsoleConfig()
     slack: SlackConfig = SlackConfig()
+    discord: DiscordConfig = DiscordConfig()
 
 
 def _default_communities() -> list[CommunityConfig]:
@@ -191,6 +193,12 @@ def _expand(value: Any, path: str, source: str) -> Any:
 
 
 def _inline_secrets(raw: dict[str, Any], source: str) -> None:
+    token = raw.get("adapters", {}).get("discord", {}).get("token")
+    if isinstance(token, str) and token and not is_env_reference(token):
+        raise ConfigError(
+            f"{source}: adapters.discord.token: secrets come from the environment: write "
+            'token = "${HEARTH_DISCORD_TOKEN}" and set that variable'
+        )
     slack = raw.get("adapters", {}).get("slack", {})
     for key in inline_secrets(slack if isinstance(slack, dict) else {}):
         raise ConfigError(

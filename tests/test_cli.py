@@ -102,3 +102,13 @@ def test_slack_manifest_is_valid_yaml_with_every_command(tmp_path: Path) -> None
     manifest = yaml.safe_load(result.stdout)
     commands = {c["command"] for c in manifest["features"]["slash_commands"]}
     assert commands == {f"/{name}" for name in build_command_table().names()}
+
+
+def test_discord_invite_asks_for_exactly_the_needed_permissions(tmp_path: Path) -> None:
+    missing = hearth("discord", "invite", cwd=tmp_path)
+    assert missing.returncode == 2 and "application_id" in missing.stderr
+    (tmp_path / "hearth.toml").write_text("[adapters.discord]\napplication_id = 42\n")
+    result = hearth("discord", "invite", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "client_id=42" in result.stdout and "scope=bot+applications.commands" in result.stdout
+    assert "permissions=8&" not in result.stdout  # never Administrator

@@ -20,9 +20,10 @@ def test_example_config_loads_and_documents_every_key() -> None:
 
     def keys(model: type, table: dict[str, object], path: str) -> None:
         for name, field in model.model_fields.items():  # type: ignore[attr-defined]
-            assert name in table, f"{path}{name} is not documented in config.example.toml"
+            documented = name in table or f"# {name} =" in text
+            assert documented, f"{path}{name} is not documented in config.example.toml"
             annotation = field.annotation
-            value = table[name]
+            value = table.get(name)
             if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
                 keys(annotation, value, f"{path}{name}.")  # type: ignore[arg-type]
 
