@@ -1,9 +1,7 @@
 """Slack text both ways: neutral Markdown → mrkdwn + Block Kit, and Slack's markup → plain.
 
-Why a small local renderer: `bot.text` (the shared neutral-text model) has no `to_slack`
-yet. What matters for safety is simple and done here: every `&`, `<`, `>` from content is
-escaped, so no user text can become `<!channel>`, `<@U…>` or a link; and a literal
-`@channel`/`@here`/`@everyone` gets a zero-width space so no client highlights it.
+Rendering is `bot.text`'s (one renderer for every platform); this module adds Slack's
+message limits, Block Kit sections and the way back from Slack markup to plain text.
 """
 
 from __future__ import annotations
@@ -11,14 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-ZWSP = "\u200b"
+from bot.text import parse, to_slack
+
 SECTION_LIMIT = 3000  # Block Kit: a section's text
 MAX_BLOCKS = 50
 TEXT_LIMIT = 39000  # chat.postMessage truncates beyond 40k characters
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
-_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^\s)]+)\)")
-_MASS = re.compile(r"([@＠])(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _REF = re.compile(r"<([^<>]{1,1000})>")
 
 
@@ -32,18 +28,9 @@ def unescape(text: str) -> str:
 
 
 def to_mrkdwn(text: str) -> str:
-    """Hearth's neutral text (Markdown subset) as Slack mrkdwn, with content made inert."""
-    links: list[str] = []
-
-    def hold_link(match: re.Match[str]) -> str:
-        label = escape(match.group(1)).replace("|", "¦")
-        links.append(f"<{escape(match.group(2))}|{label}>")
-        return f"\x00{len(links) - 1}\x00"
-
-    held = _LINK.sub(hold_link, text)
-    rendered = _MASS.sub(lambda m: m.group(1) + ZWSP, escape(held))
-    rendered = _BOLD.sub(lambda m: f"*{m.group(1)}*", rendered)
-    return re.sub(r"\x00(\d+)\x00", lambda m: links[int(m.group(1))], rendered)
+    """Hearth's neutral text as Slack mrkdwn, through the shared renderer (content made
+    inert: `& < >` escaped, mass mentions defused)."""
+    return to_slack(parse(text))
 
 
 def _chunks(text: str, size: int) -> list[str]:
