@@ -18,11 +18,6 @@ TEXT_LIMIT = 39000  # chat.postMessage truncates beyond 40k characters
 _REF = re.compile(r"<([^<>]{1,1000})>")
 
 
-def escape(text: str) -> str:
-    """The three characters Slack reads as markup, as entities (Slack's own rule)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
