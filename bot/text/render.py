@@ -149,7 +149,8 @@ class _Renderer:
         if isinstance(node, UserMention):
             name = clean_name(node.display_name, node.user_id)
             if not self.for_relay and node.platform == self.platform:
-                return self.hold(self.native_user(node, name))
+                # held out of the final pass, so the name is defused here
+                return self.hold(self.native_user(node, defuse_mass_mentions(name)))
             return self.text("@" + name)
         name = clean_name(node.name, node.channel_id)
         if not self.for_relay and node.platform == self.platform:
@@ -367,7 +368,10 @@ class _MatrixBody(_Renderer):
         return f"```{block.language}\n{block.text}\n```"
 
     def native_user(self, mention: UserMention, name: str) -> str:
-        return name  # the pill's text, as Matrix clients write the body
+        # The pill's text, as Matrix clients write the body, behind a zero-width space: a
+        # mention is held out of the mass-mention pass, so "@" + a user named "room" must
+        # not be able to join into "@room".
+        return "\u200b" + name
 
 
 def to_discord(doc: Document, *, for_relay: bool = False) -> str:
