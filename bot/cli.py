@@ -153,6 +153,18 @@ def run(config: ConfigOption = None) -> None:
                     inbound_log=InboundLog(hearth.database),
                 )
             )
+        if settings.adapters.matrix.enabled:
+            from adapters.matrix import MatrixAdapter
+            from knowledge.sync_tokens import SyncTokens
+
+            adapters.append(
+                MatrixAdapter(
+                    settings.adapters.matrix,
+                    hearth.services.directory,
+                    InboundLog(hearth.database),
+                    SyncTokens(hearth.database),
+                )
+            )
         if not adapters:
             raise UserError("no adapter is enabled in the config: nothing to run")
         try:

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.config_discord import DiscordConfig, is_env_reference
+from bot.config_matrix import MatrixConfig
+from bot.config_matrix import inline_secrets as matrix_inline_secrets
 from bot.config_slack import SlackConfig, inline_secrets
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -142,6 +144,7 @@ class AdaptersConfig(_Section):
     console: ConsoleConfig = ConsoleConfig()
     slack: SlackConfig = SlackConfig()
     discord: DiscordConfig = DiscordConfig()
+    matrix: MatrixConfig = MatrixConfig()
 
 
 def _default_communities() -> list[CommunityConfig]:
@@ -198,6 +201,12 @@ def _inline_secrets(raw: dict[str, Any], source: str) -> None:
         raise ConfigError(
             f"{source}: adapters.discord.token: secrets come from the environment: write "
             'token = "${HEARTH_DISCORD_TOKEN}" and set that variable'
+        )
+    matrix = raw.get("adapters", {}).get("matrix", {})
+    for key in matrix_inline_secrets(matrix if isinstance(matrix, dict) else {}):
+        raise ConfigError(
+            f"{source}: adapters.matrix.{key}: secrets come from the environment: write "
+            f'{key} = "${{HEARTH_MATRIX_{key.upper()}}}" and set that variable'
         )
     slack = raw.get("adapters", {}).get("slack", {})
     for key in inline_secrets(slack if isinstance(slack, dict) else {}):

@@ -383,3 +383,15 @@ class InsightEmbedding(Base):
     dims: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncCursor(Base):
+    """Where an adapter's event stream stopped (Matrix `next_batch`), so a restart resumes
+    there: nothing sent while it was down is missed, nothing older is replayed."""
+
+    __tablename__ = "sync_cursors"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

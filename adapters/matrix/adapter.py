@@ -1,0 +1,386 @@
+"""The Matrix adapter: one nio client, a sync loop, room events → neutral events.
+
+Why our own sync loop rather than nio's `sync_forever`: the `next_batch` token must be
+saved *after* the batch it ends was handled, in the store (`SyncTokens`), so a restart
+neither replays old events nor misses those sent while Hearth was down. The first sync
+after a restart asks for full state (nio keeps no store: names and power levels would be
+unknown otherwise); the very first sync of a new install only joins pending invites and
+saves the token, so a room's history is never replayed. A gap (`limited` timeline) is
+back-filled with `/messages` down to the saved token.
+
+Each event is taken in the InboundLog (`sync:<event id>`) before it is handled, so a
+batch redelivered after a crash is not handled twice. Commands are `!name …` messages
+(`!insight #tag` as a reply captures the replied-to message); 💡 reactions capture;
+edits and redactions keep sources in step; the bot's own events and `m.notice`s (other
+bots) are ignored. Power levels become roles (raised, never lowered, as on Slack).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from nio import AsyncClient, AsyncClientConfig, SyncResponse  # type: ignore[import-untyped]
+from nio.api import MessageDirection  # type: ignore[import-untyped]
+
+from adapters.matrix.outbound import (
+    PLATFORM,
+    MatrixPort,
+    check,
+    plain_text,
+    relation,
+    reply_target,
+    thread_root,
+)
+from bot.commands.parse import split_command_line
+from bot.config_matrix import MatrixConfig
+from bot.events import (
+    ChannelRef,
+    CommandInvoked,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+    ReactionAdded,
+    UserRef,
+)
+from bot.inbound import Inbound
+from bot.port import DeliveryError, OutboundMessage
+from knowledge.directory import Directory
+from knowledge.inbound import InboundLog
+from knowledge.models import Role
+from knowledge.sync_tokens import SyncTokens
+
+log = structlog.get_logger(__name__)
+
+TIMELINE_LIMIT = 100
+LEGACY_ROOM_VERSIONS = frozenset(str(n) for n in range(1, 12))
+ENCRYPTED_NOTICE = (
+    "This room is end-to-end encrypted, and Hearth cannot read encrypted messages: "
+    "commands and 💡 here will go unanswered. Use Hearth in an unencrypted room."
+)
+
+
+class MatrixAdapter(MatrixPort):
+    """Adapter protocol (`connect`/`start`/`wait_closed`/`stop`) plus the outbound port."""
+
+    def __init__(
+        self,
+        config: MatrixConfig,
+        directory: Directory,
+        inbound_log: InboundLog,
+        sync_tokens: SyncTokens,
+        *,
+        client: AsyncClient | None = None,
+    ) -> None:
+        client = client or AsyncClient(
+            config.homeserver.rstrip("/"),
+            config.user_id,
+            device_id=config.device_id or None,
+            config=AsyncClientConfig(max_limit_exceeded=5, max_timeouts=3, request_timeout=30),
+        )
+        super().__init__(client, config.server_name)
+        self.config = config
+        self._directory = directory
+        self._seen = inbound_log
+        self._tokens = sync_tokens
+        self._inbound: Inbound | None = None
+        self._since: str | None = None
+        self._first_sync = True
+        self._creators: dict[str, set[str]] = {}
+        self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
+        self._loop: asyncio.Task[None] | None = None
+        self._waiting: asyncio.Future[Any] | None = None
+        self._stopping = asyncio.Event()
+        self._closed = asyncio.Event()
+        self.on_received: Callable[[str], None] | None = None  # every event id delivered
+        self.on_handled: Callable[[str], None] | None = None  # event ids, for tests/metrics
+        self.on_synced: Callable[[str], None] | None = None  # next_batch tokens, likewise
+
+    # lifecycle -----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Log in (or restore the token) and check it, so a bad one fails at start-up."""
+        if self.config.access_token:
+            self.client.restore_login(
+                self.config.user_id, self.config.device_id or "", self.config.access_token
+            )
+        else:
+            check(await self.client.login(self.config.password, device_name="Hearth"))
+        whoami = check(await self.client.whoami())
+        if getattr(whoami, "device_id", None) and not self.client.device_id:
+            self.client.device_id = whoami.device_id
+        self._since = await self._tokens.get(PLATFORM, self._key)
+        log.info("matrix.connected", user=self.client.user_id, resuming=self._since is not None)
+
+    @property
+    def _key(self) -> str:
+        return self.config.user_id
+
+    async def start(self, inbound: Inbound) -> None:
+        self._inbound = inbound
+        self._loop = asyncio.create_task(self._run(), name="matrix-sync")
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def stop(self) -> None:
+        """Stop after the batch being handled (never half-way through an event)."""
+        self._stopping.set()
+        if self._waiting is not None:
+            self._waiting.cancel()
+        if self._loop is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+        await self.client.close()
+        self._closed.set()
+
+    @property
+    def inbound(self) -> Inbound:
+        if self._inbound is None:
+            raise RuntimeError("MatrixAdapter.start() has not been called")
+        return self._inbound
+
+    # the sync loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                response = await self._sync()
+                if response is None:
+                    break
+                await self._batch(response)
+                await self._tokens.put(PLATFORM, self._key, response.next_batch)
+                self._since, self._first_sync = response.next_batch, False
+                if self.on_synced is not None:
+                    self.on_synced(response.next_batch)
+                backoff = 1.0
+            except Exception as exc:
+                log.warning("matrix.sync_failed", error=repr(exc), retry_in=backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                backoff = min(backoff * 2, self.config.max_backoff_seconds)
+
+    async def _sync(self) -> SyncResponse | None:
+        """One long poll, cancellable by `stop()`; None when stopping."""
+        timeout = 0 if self._first_sync else int(self.config.sync_timeout_seconds * 1000)
+        self._waiting = asyncio.ensure_future(
+            self.client.sync(
+                timeout=timeout,
+                sync_filter={"room": {"timeline": {"limit": TIMELINE_LIMIT}}},
+                since=self._since,
+                full_state=self._first_sync and self._since is not None,
+            )
+        )
+        try:
+            response = await self._waiting
+        except asyncio.CancelledError:
+            if self._stopping.is_set():
+                return None
+            raise
+        finally:
+            self._waiting = None
+        if not isinstance(response, SyncResponse):
+            check(response)
+            raise DeliveryError(f"sync failed: {response}")
+        return response
+
+    def _note_creators(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        """Room versions 12+ give creators unlimited power outside the power-levels map."""
+        for event in events:
+            if event.get("type") == "m.room.create" and event.get("state_key") == "":
+                content = event.get("content") or {}
+                if str(content.get("room_version", "1")) in LEGACY_ROOM_VERSIONS:
+                    self._creators[room_id] = set()
+                    continue
+                extra = content.get("additional_creators") or []
+                self._creators[room_id] = {str(event.get("sender")), *map(str, extra)}
+
+    async def _batch(self, response: SyncResponse) -> None:
+        for room_id, joined in response.rooms.join.items():
+            state = [*joined.state, *joined.timeline.events]
+            self._note_creators(room_id, [e.source for e in state])
+        for room_id, invite in response.rooms.invite.items():
+            await self._invited(room_id, [e.source for e in invite.invite_state])
+        if self._since is None:
+            log.info("matrix.first_sync", rooms=len(response.rooms.join))
+            return  # a new install: history is not replayed
+        for room_id, joined in response.rooms.join.items():
+            events = [e.source for e in joined.timeline.events]
+            if joined.timeline.limited and joined.timeline.prev_batch:
+                events = await self._backfill(room_id, joined.timeline.prev_batch) + events
+            await self._room(room_id, events)
+            room = self.client.rooms.get(room_id)
+            if room is not None and room.encrypted and room_id not in self._warned:
+                self._warned.add(room_id)
+                await self._encrypted(ChannelRef(PLATFORM, self.server_name, room_id))
+
+    async def _backfill(self, room_id: str, prev_batch: str) -> list[dict[str, Any]]:
+        """Events between the saved token and a truncated timeline, oldest first."""
+        found: list[dict[str, Any]] = []
+        start: str | None = prev_batch
+        while start:
+            page = check(
+                await self.client.room_messages(
+                    room_id, start=start, end=self._since, direction=MessageDirection.back
+                )
+            )
+            found.extend(e.source for e in page.chunk)
+            start = page.end if page.chunk else None
+        log.info("matrix.backfilled", room=room_id, events=len(found))
+        return found[::-1]
+
+    async def _invited(self, room_id: str, state: list[dict[str, Any]]) -> None:
+        me = self.client.user_id
+        inviter = next(
+            (
+                str(e.get("sender"))
+                for e in state
+                if e.get("type") == "m.room.member" and e.get("state_key") == me
+            ),
+            "",
+        )
+        aliases = [
+            str((e.get("content") or {}).get("alias"))
+            for e in state
+            if e.get("type") == "m.room.canonical_alias"
+        ]
+        try:
+            if self.config.may_join(room_id, inviter, aliases):
+                check(await self.client.join(room_id))
+                log.info("matrix.joined", room=room_id, inviter=inviter)
+            else:
+                check(await self.client.room_leave(room_id))
+                log.info("matrix.invite_declined", room=room_id, inviter=inviter)
+        except DeliveryError as exc:
+            log.warning("matrix.invite_failed", room=room_id, error=str(exc))
+
+    async def _room(self, room_id: str, events: list[dict[str, Any]]) -> None:
+        me = self.client.user_id
+        for index, event in enumerate(events):  # events before our own join are history
+            content = event.get("content") or {}
+            own = event.get("type") == "m.room.member" and event.get("state_key") == me
+            if own and content.get("membership") == "join" and event.get("sender") == me:
+                events = events[index + 1 :]
+                break
+        for event in events:
+            event_id = str(event.get("event_id"))
+            if event.get("sender") == me or not event_id.startswith("$"):
+                continue
+            if self.on_received is not None:
+                self.on_received(event_id)
+            if not await self._seen.take(PLATFORM, f"sync:{event_id}"):
+                continue
+            try:
+                await self._event(room_id, event)
+            except Exception:
+                log.exception("matrix.event_failed", event_id=event_id, type=event.get("type"))
+            await self._seen.done(PLATFORM, f"sync:{event_id}")
+            if self.on_handled is not None:
+                self.on_handled(event_id)
+
+    # events --------------------------------------------------------------------------
+
+    async def _event(self, room_id: str, event: dict[str, Any]) -> None:
+        kind, content = event.get("type"), event.get("content") or {}
+        channel = ChannelRef(PLATFORM, self.server_name, room_id)
+        sender = str(event.get("sender"))
+        user = UserRef(PLATFORM, sender, self.display_name(room_id, sender))
+        rel = relation(content)
+        if kind in ("m.room.encrypted", "m.room.encryption"):
+            await self._encrypted(channel)
+        elif kind == "m.reaction" and rel.get("rel_type") == "m.annotation":
+            await self._apply_role(channel, sender)
+            target = MessageRef(channel, str(rel.get("event_id")))
+            reaction = ReactionAdded(target, str(rel.get("key")), user, str(event["event_id"]))
+            await self.inbound.reaction(reaction, self)
+        elif kind == "m.room.redaction":
+            redacts = event.get("redacts") or content.get("redacts")
+            if redacts:
+                await self.inbound.message_deleted(MessageDeleted(MessageRef(channel, redacts)))
+        elif kind == "m.room.message" and rel.get("rel_type") == "m.replace":
+            await self._edited(channel, user, rel, content)
+        elif kind == "m.room.message" and content.get("msgtype") != "m.notice":
+            await self._message(channel, user, event)
+
+    async def _message(self, channel: ChannelRef, user: UserRef, event: dict[str, Any]) -> None:
+        content = event.get("content") or {}
+        message = self.chat_message(channel.channel, event)
+        replied = reply_target(content)
+        root = thread_root(content)
+        reply_to = MessageRef(channel, replied, thread_id=root) if replied else None
+        command = split_command_line(message.text, self.config.command_prefix)
+        if command is None:
+            in_thread = reply_to or (MessageRef(channel, root, thread_id=root) if root else None)
+            await self.inbound.message_posted(MessagePosted(message, in_thread), self)
+            return
+        await self._apply_role(channel, user.user_id)
+        room = self.client.rooms.get(channel.channel)
+        name, rest = command
+        invoked = CommandInvoked(
+            name=name,
+            invoker=user,
+            channel=channel,
+            event_id=message.ref.message_id,
+            text=rest,
+            message=message,
+            reply_to=reply_to,
+            direct=room is not None and room.member_count <= 2 and room.is_group,
+        )
+        reply = await self.inbound.command(invoked, self, self.config.command_prefix)
+        if reply is not None:
+            try:
+                await self.post(channel, OutboundMessage(reply.text), reply_to=message.ref)
+            except DeliveryError as exc:
+                log.warning("matrix.reply_failed", command=name, error=str(exc))
+
+    async def _edited(
+        self, channel: ChannelRef, editor: UserRef, rel: dict[str, Any], content: dict[str, Any]
+    ) -> None:
+        """An edit by the original author only (servers accept anyone's; clients do not)."""
+        new = content.get("m.new_content")
+        target = str(rel.get("event_id"))
+        if not isinstance(new, dict):
+            return
+        original = check(await self.client.room_get_event(channel.channel, target))
+        if original.event.source.get("sender") != editor.user_id:
+            return
+        root = thread_root(original.event.source.get("content") or {})
+        ref = MessageRef(channel, target, thread_id=root)
+        await self.inbound.message_edited(MessageEdited(ref, plain_text(new), editor))
+
+    async def _encrypted(self, channel: ChannelRef) -> None:
+        """Say once per room (across restarts: the InboundLog) that encryption is unsupported."""
+        key = f"e2e-notice:{channel.channel}"
+        if await self._seen.take(PLATFORM, key):
+            try:
+                await self.post(channel, OutboundMessage(ENCRYPTED_NOTICE))
+            except Exception as exc:  # nio refuses plain sends into encrypted rooms
+                log.warning("matrix.encrypted_room", room=channel.channel, error=repr(exc))
+            await self._seen.done(PLATFORM, key)
+
+    async def _apply_role(self, channel: ChannelRef, user_id: str) -> None:
+        """Raise the member's Hearth role to what the room's power level grants."""
+        room = self.client.rooms.get(channel.channel)
+        if room is None:
+            return
+        if user_id in self._creators.get(channel.channel, set()):
+            granted = Role.STEWARD
+        else:
+            granted = self.config.role_for(room.power_levels.get_user_level(user_id))
+        community = await self._directory.community_for_channel(
+            PLATFORM, channel.space, channel.channel
+        )
+        if community is None or granted.rank == 0:
+            return
+        member = await self._directory.resolve_member(
+            community.id, PLATFORM, user_id, self.display_name(channel.channel, user_id)
+        )
+        if granted.rank > member.role.rank:
+            await self._directory.assign_role(community.id, PLATFORM, user_id, granted)
+            log.info("matrix.role_granted", user=user_id, role=granted.value)

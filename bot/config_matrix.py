@@ -1,0 +1,94 @@
+"""`[adapters.matrix]`: how Hearth reaches one Matrix account (lives in the core config).
+
+Why the secrets must be `${VAR}` references: like Slack and Discord, tokens never sit in
+the file. `bot.config` expands references before pydantic sees the values, so the lead
+wires `inline_secrets()` (which reads the raw TOML table) into `bot.config._inline_secrets`.
+Why roles come from power levels: a Matrix room has no roles, only numbers; moderators
+(50) and admins (100) are the people a community already trusts to curate and steward.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knowledge.models import Role
+
+SECRET_KEYS = ("access_token", "password")
+_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+_USER_ID = r"^@[^:\s]+:[^\s]+$"
+
+
+class MatrixConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    homeserver: str = Field(
+        "", pattern=r"^(https?://\S+)?$", description='client API base URL, e.g. "https://…"'
+    )
+    user_id: str = Field("", description='the bot account, e.g. "@hearth:example.org"')
+    access_token: str = Field("", description='"${HEARTH_MATRIX_TOKEN}" (or use password)')
+    password: str = Field("", description='"${HEARTH_MATRIX_PASSWORD}": log in at start-up')
+    device_id: str = Field("", description="keep one device across restarts (empty: server's)")
+    command_prefix: str = Field("!", min_length=1, max_length=8, pattern=r"^\S+$")
+    allowed_homeservers: list[str] = Field(
+        default_factory=list,
+        description="accept invites from users of these servers (empty: the bot's own server)",
+    )
+    allowed_rooms: list[str] = Field(
+        default_factory=list, description="room ids or aliases always joined when invited"
+    )
+    curator_power_level: int = Field(50, description="power level that makes a curator")
+    steward_power_level: int = Field(100, description="power level that makes a steward")
+    sync_timeout_seconds: float = Field(30, gt=0, le=300, description="long-poll duration")
+    max_backoff_seconds: float = Field(60, gt=0, description="cap on reconnect back-off")
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> MatrixConfig:
+        if self.steward_power_level < self.curator_power_level:
+            raise ValueError("steward_power_level must not be below curator_power_level")
+        if not self.enabled:
+            return self
+        missing = [name for name in ("homeserver", "user_id") if not getattr(self, name)]
+        if not self.access_token and not self.password:
+            missing.append("access_token or password")
+        if missing:
+            raise ValueError(
+                f"an enabled Matrix adapter needs {', '.join(missing)} (secrets from the "
+                'environment, e.g. access_token = "${HEARTH_MATRIX_TOKEN}")'
+            )
+        if not re.match(_USER_ID, self.user_id):
+            raise ValueError(f"user_id {self.user_id!r} is not a Matrix id like @bot:server")
+        return self
+
+    @property
+    def server_name(self) -> str:
+        """The bot's own homeserver name: the `space` of every Matrix channel binding."""
+        return self.user_id.split(":", 1)[1] if ":" in self.user_id else ""
+
+    def role_for(self, power_level: int) -> Role:
+        if power_level >= self.steward_power_level:
+            return Role.STEWARD
+        if power_level >= self.curator_power_level:
+            return Role.CURATOR
+        return Role.MEMBER
+
+    def may_join(self, room_id: str, inviter: str, aliases: list[str] | None = None) -> bool:
+        """Whether an invite is accepted: a listed room, or an inviter on an allowed server."""
+        if room_id in self.allowed_rooms or any(a in self.allowed_rooms for a in aliases or []):
+            return True
+        servers = self.allowed_homeservers or [self.server_name]
+        return inviter.partition(":")[2] in servers
+
+
+def inline_secrets(section: dict[str, Any]) -> list[str]:
+    """The secret keys of a raw `[adapters.matrix]` table that are not `${VAR}` references."""
+    return [
+        key
+        for key in SECRET_KEYS
+        if isinstance(section.get(key), str)
+        and section[key]
+        and not _ENV_REF.fullmatch(section[key])
+    ]

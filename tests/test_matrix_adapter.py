@@ -1,0 +1,381 @@
+"""The Matrix adapter end to end against a real Synapse on 127.0.0.1.
+
+People act through the client-server API (their own access tokens); the adapter runs
+its real sync loop. Waiting is on futures the adapter resolves (`on_handled`,
+`on_synced`), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from adapters.matrix import MatrixAdapter, MatrixConfig
+from bot.app import Hearth
+from bot.config import parse_config
+from knowledge.inbound import InboundLog
+from knowledge.models import Role
+from knowledge.sync_tokens import SyncTokens
+from knowledge.views import InsightView
+from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+
+WAIT = 20.0
+
+
+@dataclass
+class Room:
+    server: SynapseServer
+    room_id: str
+
+    def send(self, who: MatrixUser, content: dict[str, Any], kind: str = "m.room.message") -> str:
+        path = f"/_matrix/client/v3/rooms/{quote(self.room_id)}/send/{kind}/{uuid.uuid4().hex}"
+        return str(self.server.request("PUT", path, content, who.access_token)["event_id"])
+
+    def say(self, who: MatrixUser, text: str, **extra: Any) -> str:
+        return self.send(who, {"msgtype": "m.text", "body": text, **extra})
+
+    def redact(self, who: MatrixUser, event_id: str) -> str:
+        path = (
+            f"/_matrix/client/v3/rooms/{quote(self.room_id)}/redact/{quote(event_id)}/"
+            f"{uuid.uuid4().hex}"
+        )
+        return str(self.server.request("PUT", path, {}, who.access_token)["event_id"])
+
+    def replies_to(self, who: MatrixUser, event_id: str) -> list[dict[str, Any]]:
+        """The notices that answer `event_id`, oldest first."""
+        path = f"/_matrix/client/v3/rooms/{quote(self.room_id)}/messages?dir=b&limit=100"
+        chunk = self.server.request("GET", path, None, who.access_token)["chunk"]
+        return [
+            e["content"]
+            for e in reversed(chunk)
+            if e["type"] == "m.room.message"
+            and e["content"].get("msgtype") == "m.notice"
+            and ((e["content"].get("m.relates_to") or {}).get("m.in_reply_to") or {}).get(
+                "event_id"
+            )
+            == event_id
+        ]
+
+
+@dataclass
+class Env:
+    server: SynapseServer
+    hearth: Hearth
+    bot: MatrixUser
+    ann: MatrixUser
+    room: Room
+    adapter: MatrixAdapter | None = None
+    handled: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    received: list[str] = field(default_factory=list)
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def expect(self, event_id: str) -> asyncio.Future[None]:
+        return self.handled.setdefault(event_id, asyncio.get_running_loop().create_future())
+
+    async def wait(self, event_id: str) -> None:
+        await asyncio.wait_for(self.expect(event_id), WAIT)
+
+    def _handled(self, event_id: str) -> None:
+        future = self.expect(event_id)
+        if not future.done():
+            future.set_result(None)
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait sync by sync (the adapter reports each) until `condition` holds."""
+        async with asyncio.timeout(WAIT):
+            while not condition():
+                self.synced.clear()
+                await self.synced.wait()
+
+    async def start_adapter(self) -> MatrixAdapter:
+        config = MatrixConfig(
+            enabled=True,
+            homeserver=self.server.url,
+            user_id=self.bot.user_id,
+            access_token=self.bot.access_token,
+            device_id=self.bot.device_id,
+            sync_timeout_seconds=5,
+        )
+        database = self.hearth.database
+        adapter = MatrixAdapter(
+            config, self.hearth.services.directory, InboundLog(database), SyncTokens(database)
+        )
+        adapter.on_handled = self._handled
+        adapter.on_received = self.received.append
+        adapter.on_synced = lambda _: self.synced.set()
+        await adapter.connect()
+        await adapter.start(self.hearth.inbound)
+        self.adapter = adapter
+        await self.until(lambda: self.room.room_id in adapter.client.rooms)
+        return adapter
+
+    async def insight_for(self, event_id: str) -> InsightView | None:
+        community = await self.hearth.services.directory.community_by_slug("guild")
+        assert community is not None
+        return await self.hearth.services.insights.find_by_source(
+            community.id, "matrix", self.server.server_name, self.room.room_id, event_id
+        )
+
+    async def command(self, text: str, **extra: Any) -> dict[str, Any]:
+        event_id = self.room.say(self.ann, text, **extra)
+        await self.wait(event_id)
+        replies = self.room.replies_to(self.ann, event_id)
+        assert len(replies) == 1, replies
+        return replies[0]
+
+
+def hearth_config(database_url: str, tmp_path: Path, room_id: str) -> Any:
+    return parse_config(
+        f"""
+[hearth]
+database_url = "{database_url}"
+export_dir = "{tmp_path / "exports"}"
+
+[[communities]]
+slug = "guild"
+name = "The Guild"
+
+[[communities.channels]]
+platform = "matrix"
+space = "hearth.test"
+channel = "{room_id}"
+""",
+        "test-config",
+    )
+
+
+@pytest.fixture
+async def matrix(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[Env]:
+    bot, ann = synapse.register("hearth"), synapse.register("ann")
+    created = synapse.request(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {"preset": "private_chat", "name": "practice", "invite": [bot.user_id]},
+        ann.access_token,
+    )
+    room = Room(synapse, created["room_id"])
+    room.say(ann, "!insight history before the bot came #old")
+    hearth = await Hearth.open(hearth_config(database_url, tmp_path, room.room_id))
+    env = Env(synapse, hearth, bot, ann, room)
+    try:
+        await env.start_adapter()
+        yield env
+    finally:
+        if env.adapter is not None:
+            await env.adapter.stop()
+        await hearth.close()
+
+
+async def test_invite_command_reaction_search_edit_redact(matrix: Env) -> None:
+    room, ann = matrix.room, matrix.ann
+    captured = await matrix.command("!insight Small PRs get better reviews #review")
+    assert captured["msgtype"] == "m.notice"
+    assert captured["format"] == "org.matrix.custom.html"
+    assert "Captured insight #1" in captured["body"]
+    assert "<p>" in captured["formatted_body"] and "m.mentions" in captured
+    assert not any("history before" in e for e in matrix.received)  # no replay on join
+
+    source = room.say(ann, "Pair on the hard parts")
+    await matrix.wait(source)
+    react = {"m.relates_to": {"rel_type": "m.annotation", "event_id": source, "key": "💡"}}
+    first = room.send(ann, react, "m.reaction")
+    await matrix.wait(first)
+    insight = await matrix.insight_for(source)
+    assert insight is not None and insight.body == "Pair on the hard parts"
+    assert insight.author_name.startswith("ann-")  # role from power level 100 applies
+    bob = matrix.server.register("bob")
+    matrix.server.request(
+        "POST",
+        f"/_matrix/client/v3/rooms/{quote(room.room_id)}/invite",
+        {"user_id": bob.user_id},
+        ann.access_token,
+    )
+    matrix.server.request(
+        "POST", f"/_matrix/client/v3/join/{quote(room.room_id)}", {}, bob.access_token
+    )
+    second = room.send(bob, react, "m.reaction")
+    await matrix.wait(second)
+    again = await matrix.insight_for(source)
+    assert again is not None and again.id == insight.id
+    answers = room.replies_to(ann, source)
+    assert "Captured insight" in answers[0]["body"] and "Already captured" in answers[1]["body"]
+
+    found = await matrix.command("!search hard parts")
+    assert f"https://matrix.to/#/{room.room_id}/{source}" in found["body"]
+
+    edit = room.send(
+        ann,
+        {
+            "msgtype": "m.text",
+            "body": "* Pair on the hardest parts",
+            "m.new_content": {"msgtype": "m.text", "body": "Pair on the hardest parts"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": source},
+        },
+    )
+    await matrix.wait(edit)
+    edited = await matrix.insight_for(source)
+    assert edited is not None and edited.body == "Pair on the hardest parts"
+
+    redaction = room.redact(ann, source)
+    await matrix.wait(redaction)
+    deleted = await matrix.insight_for(source)
+    assert deleted is not None and deleted.source_deleted
+
+    community = await matrix.hearth.services.directory.community_by_slug("guild")
+    assert community is not None
+    member = await matrix.hearth.services.directory.resolve_member(
+        community.id, "matrix", ann.user_id, "ann"
+    )
+    assert member.role is Role.STEWARD
+
+
+async def test_reply_command_captures_the_replied_message(matrix: Env) -> None:
+    room, ann = matrix.room, matrix.ann
+    target = room.say(ann, "Write the test first")
+    await matrix.wait(target)
+    reply = await matrix.command(
+        "!insight #tdd", **{"m.relates_to": {"m.in_reply_to": {"event_id": target}}}
+    )
+    assert "Captured insight" in reply["body"]
+    insight = await matrix.insight_for(target)
+    assert insight is not None and insight.tags == ("tdd",)
+
+
+async def test_html_injection_comes_back_sanitised(matrix: Env) -> None:
+    room, ann = matrix.room, matrix.ann
+    hostile = room.send(
+        ann,
+        {
+            "msgtype": "m.text",
+            "body": "Ship small @room",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<script>alert(1)</script><b>Ship small</b> @room "
+            '<img src="x" onerror="alert(2)">',
+        },
+    )
+    await matrix.wait(hostile)
+    react = {"m.relates_to": {"rel_type": "m.annotation", "event_id": hostile, "key": "💡"}}
+    await matrix.wait(room.send(ann, react, "m.reaction"))
+    (answer,) = room.replies_to(ann, hostile)
+    assert "Ship small" in answer["body"]
+    for text in (answer["body"], answer["formatted_body"]):
+        assert "<script" not in text and "onerror" not in text and "@room" not in text
+    assert answer["m.mentions"] == {}
+
+
+async def test_restart_handles_missed_events_once_and_replays_nothing(matrix: Env) -> None:
+    room, ann = matrix.room, matrix.ann
+    before = await matrix.command("!insight Before the restart #a")
+    assert "Captured" in before["body"]
+    assert matrix.adapter is not None
+    await matrix.adapter.stop()
+    matrix.adapter = None
+    old = set(matrix.received)
+    matrix.received.clear()
+
+    missed = room.say(ann, "!insight Said while Hearth was down #b")
+    await matrix.start_adapter()
+    await matrix.wait(missed)
+    assert matrix.received == [missed]  # nothing older came back
+    assert not old & set(matrix.received)
+    (answer,) = room.replies_to(ann, missed)
+    assert "Captured insight #2" in answer["body"]
+
+
+async def test_encrypted_room_is_told_once(matrix: Env) -> None:
+    server, ann = matrix.server, matrix.ann
+    created = server.request(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {
+            "preset": "private_chat",
+            "invite": [matrix.bot.user_id],
+            "initial_state": [
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ],
+        },
+        ann.access_token,
+    )
+    secret = Room(server, created["room_id"])
+    adapter = matrix.adapter
+    assert adapter is not None
+    await matrix.until(lambda: secret.room_id in adapter.client.rooms)
+    await matrix.until(lambda: len(notices(secret, ann)) > 0)
+    pretend = secret.say(ann, "!search anything")  # plain text, as if a client sent it
+    await matrix.wait(pretend)
+    said = notices(secret, ann)
+    assert len(said) == 2 and "encrypted" in said[0]["body"]
+
+
+def notices(room: Room, who: MatrixUser) -> list[dict[str, Any]]:
+    path = f"/_matrix/client/v3/rooms/{quote(room.room_id)}/messages?dir=b&limit=100"
+    chunk = room.server.request("GET", path, None, who.access_token)["chunk"]
+    return [
+        e["content"]
+        for e in reversed(chunk)
+        if e["type"] == "m.room.message" and e["content"].get("msgtype") == "m.notice"
+    ]
+
+
+# without a server ------------------------------------------------------------------
+
+
+def test_errors_map_to_typed_failures() -> None:
+    from nio import RoomSendError
+
+    from adapters.matrix.outbound import check
+    from bot.port import Forbidden, RateLimited, TargetGone, Transient
+
+    def error(code: str, **extra: Any) -> Any:
+        return RoomSendError.from_dict({"errcode": code, "error": "no", **extra}, "!r:x")
+
+    with pytest.raises(RateLimited) as limited:
+        check(error("M_LIMIT_EXCEEDED", retry_after_ms=2500))
+    assert limited.value.retry_after == 2.5
+    with pytest.raises(Forbidden):
+        check(error("M_FORBIDDEN"))
+    with pytest.raises(TargetGone):
+        check(error("M_NOT_FOUND"))
+    with pytest.raises(Transient):
+        check(error("M_UNKNOWN"))
+
+
+def test_matrix_config() -> None:
+    from pydantic import ValidationError
+
+    from bot.config_matrix import inline_secrets
+
+    with pytest.raises(ValidationError, match="access_token or password"):
+        MatrixConfig(enabled=True, homeserver="https://m.example", user_id="@bot:example.org")
+    config = MatrixConfig(
+        enabled=True,
+        homeserver="https://m.example",
+        user_id="@bot:example.org",
+        access_token="syt_x",
+        allowed_rooms=["#guild:other.org"],
+    )
+    assert config.server_name == "example.org" and config.command_prefix == "!"
+    assert [config.role_for(n) for n in (0, 50, 100)] == [
+        Role.MEMBER,
+        Role.CURATOR,
+        Role.STEWARD,
+    ]
+    assert config.may_join("!a:x", "@ann:example.org")
+    assert not config.may_join("!a:x", "@eve:evil.org")
+    assert config.may_join("!a:x", "@eve:other.org", ["#guild:other.org"])
+    assert inline_secrets({"access_token": "syt_x", "password": "${PW}"}) == ["access_token"]
