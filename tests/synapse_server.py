@@ -9,6 +9,7 @@ installed or started fails them, loudly, with the reason and the tail of its log
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -50,6 +52,7 @@ class SynapseServer:
     server_name: str
     data_dir: Path
     process: subprocess.Popen[bytes]
+    _admin: MatrixUser | None = None
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
@@ -94,6 +97,25 @@ class SynapseServer:
         )
         return MatrixUser(
             answer["user_id"], answer["access_token"], answer.get("device_id", ""), password
+        )
+
+    def admin_token(self) -> str:
+        """A server admin's token (registered on first use), for the admin API."""
+        if self._admin is None:
+            self._admin = self.register("admin", admin=True)
+        return self._admin.access_token
+
+    def override_ratelimit(self, user_id: str, messages_per_second: int, burst_count: int) -> None:
+        """Set one user's event-sending limit (`rc_message`); 0 lifts it altogether.
+
+        Why per user: the server's own limits are raised for every test, so only the test
+        that exercises the 429 path pays for it, on its own fresh bot account.
+        """
+        self.request(
+            "POST",
+            f"/_synapse/admin/v1/users/{quote(user_id)}/override_ratelimit",
+            {"messages_per_second": messages_per_second, "burst_count": burst_count},
+            self.admin_token(),
         )
 
     def tail_log(self, lines: int = 40) -> str:
@@ -191,18 +213,17 @@ def _wait_ready(server: SynapseServer) -> None:
     raise RuntimeError(f"Synapse did not answer within {START_TIMEOUT:.0f}s")
 
 
-@pytest.fixture(scope="session")
-def synapse() -> Iterator[SynapseServer]:
-    """A running Synapse for the whole session; stopped with SIGTERM at the end."""
-    if os.environ.get("HEARTH_TEST_SYNAPSE", "").lower() == "off":
-        pytest.skip("HEARTH_TEST_SYNAPSE=off: the Matrix tests need a real Synapse")
-    try:
-        import synapse as _synapse  # noqa: F401
-    except ImportError as exc:
-        pytest.fail(
-            f"matrix-synapse is not installed ({exc}); `pip install -e .[dev]` installs it, "
-            "or set HEARTH_TEST_SYNAPSE=off to skip the Matrix tests"
-        )
+class SynapseStartError(RuntimeError):
+    """The server could not be started; the message carries the tail of its output."""
+
+
+@contextlib.contextmanager
+def running_synapse() -> Iterator[SynapseServer]:
+    """Start a Synapse on a free port with its data on tmpfs; SIGTERM and delete at the end.
+
+    Why a context manager apart from the fixture: the Matrix round-trip benchmark
+    (`bench/matrix_roundtrip.py`) starts the very same server outside pytest.
+    """
     shm = Path("/dev/shm")
     data = Path(tempfile.mkdtemp(prefix="hearth-synapse-", dir=shm if shm.is_dir() else None))
     port = _free_port()
@@ -221,7 +242,7 @@ def synapse() -> Iterator[SynapseServer]:
         process.wait()
         output = (data / "stdout.log").read_text(errors="replace")[-3000:]
         shutil.rmtree(data, ignore_errors=True)
-        pytest.fail(f"{exc} (set HEARTH_TEST_SYNAPSE=off to skip). Output:\n{output}")
+        raise SynapseStartError(f"{exc}. Output:\n{output}") from None
     try:
         yield server
     finally:
@@ -232,3 +253,22 @@ def synapse() -> Iterator[SynapseServer]:
             process.kill()
             process.wait()
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[SynapseServer]:
+    """A running Synapse for the whole session; stopped with SIGTERM at the end."""
+    if os.environ.get("HEARTH_TEST_SYNAPSE", "").lower() == "off":
+        pytest.skip("HEARTH_TEST_SYNAPSE=off: the Matrix tests need a real Synapse")
+    try:
+        import synapse as _synapse  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(
+            f"matrix-synapse is not installed ({exc}); `pip install -e .[dev]` installs it, "
+            "or set HEARTH_TEST_SYNAPSE=off to skip the Matrix tests"
+        )
+    try:
+        with running_synapse() as server:
+            yield server
+    except SynapseStartError as exc:
+        pytest.fail(f"{exc} (set HEARTH_TEST_SYNAPSE=off to skip)")

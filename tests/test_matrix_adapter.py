@@ -123,12 +123,27 @@ class Env:
             community.id, "matrix", self.server.server_name, self.room.room_id, event_id
         )
 
-    async def command(self, text: str, **extra: Any) -> dict[str, Any]:
-        event_id = self.room.say(self.ann, text, **extra)
+    async def command(
+        self, text: str, *, who: MatrixUser | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        event_id = self.room.say(who or self.ann, text, **extra)
         await self.wait(event_id)
         replies = self.room.replies_to(self.ann, event_id)
         assert len(replies) == 1, replies
         return replies[0]
+
+    def join(self, prefix: str) -> MatrixUser:
+        """A new member of the room (power level 0), invited by Ann."""
+        user = self.server.register(prefix)
+        room_id = quote(self.room.room_id)
+        self.server.request(
+            "POST",
+            f"/_matrix/client/v3/rooms/{room_id}/invite",
+            {"user_id": user.user_id},
+            self.ann.access_token,
+        )
+        self.server.request("POST", f"/_matrix/client/v3/join/{room_id}", {}, user.access_token)
+        return user
 
 
 def hearth_config(database_url: str, tmp_path: Path, room_id: str) -> Any:
@@ -330,6 +345,135 @@ def notices(room: Room, who: MatrixUser) -> list[dict[str, Any]]:
         for e in reversed(chunk)
         if e["type"] == "m.room.message" and e["content"].get("msgtype") == "m.notice"
     ]
+
+
+def in_thread(root: str) -> dict[str, Any]:
+    """The relation a threads-aware client puts on a message sent inside a thread."""
+    return {
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        }
+    }
+
+
+async def test_command_and_bulb_in_a_thread_are_answered_in_that_thread(matrix: Env) -> None:
+    """Why: an answer posted to the main timeline pulls a threaded conversation apart; a
+    client shows the bot's notice in the thread only with rel_type m.thread and the root."""
+    room, ann = matrix.room, matrix.ann
+    root = room.say(ann, "How do we keep reviews fast?")
+    await matrix.wait(root)
+    inside = room.say(ann, "Review within the hour, in pairs", **in_thread(root))
+    await matrix.wait(inside)
+
+    reply = await matrix.command("!insight Threads keep talk together #threads", **in_thread(root))
+    assert "Captured insight" in reply["body"]
+    relation = reply["m.relates_to"]
+    assert relation["rel_type"] == "m.thread" and relation["event_id"] == root
+    assert relation["is_falling_back"] is False  # a real reply to the command
+
+    react = {"m.relates_to": {"rel_type": "m.annotation", "event_id": inside, "key": "💡"}}
+    await matrix.wait(room.send(ann, react, "m.reaction"))
+    (answer,) = room.replies_to(ann, inside)
+    assert "Captured insight" in answer["body"]
+    assert answer["m.relates_to"]["rel_type"] == "m.thread"
+    assert answer["m.relates_to"]["event_id"] == root
+    insight = await matrix.insight_for(inside)
+    assert insight is not None and insight.body == "Review within the hour, in pairs"
+
+    path = (
+        f"/_matrix/client/v1/rooms/{quote(room.room_id)}/relations/{quote(root)}/m.thread?limit=50"
+    )
+    threaded = matrix.server.request("GET", path, None, ann.access_token)["chunk"]
+    from_bot = [e for e in threaded if e["sender"] == matrix.bot.user_id]
+    assert len(from_bot) == 2  # both answers are in the thread, and nothing else the bot said
+
+
+async def test_curator_command_is_refused_until_the_power_level_allows_it(matrix: Env) -> None:
+    """Why: power levels are a Matrix room's only roles; a member at 0 must not export the
+    community's knowledge, and one raised to moderator (50) must not need anything else."""
+    room, ann = matrix.room, matrix.ann
+    bob = matrix.join("bob")
+    refused = await matrix.command("!export", who=bob)
+    assert refused["body"] == "Only curators can use !export."
+    assert not (matrix.hearth.services.export_dir).exists()
+
+    path = f"/_matrix/client/v3/rooms/{quote(room.room_id)}/state/m.room.power_levels/"
+    levels = matrix.server.request("GET", path, None, ann.access_token)
+    levels.setdefault("users", {})[bob.user_id] = 50
+    matrix.server.request("PUT", path, levels, ann.access_token)
+
+    allowed = await matrix.command("!export", who=bob)
+    assert "Exported 0 insight(s)" in allowed["body"]
+    community = await matrix.hearth.services.directory.community_by_slug("guild")
+    assert community is not None
+    member = await matrix.hearth.services.directory.resolve_member(
+        community.id, "matrix", bob.user_id, "bob"
+    )
+    assert member.role is Role.CURATOR
+
+
+async def test_rate_limited_replies_still_arrive_once(matrix: Env) -> None:
+    """Synapse's own limiter at 1 event/s (burst 1, which the join may have used) for the
+    bot: quick replies get 429 M_LIMIT_EXCEEDED; nio waits `retry_after_ms` and resends
+    with the same transaction id, so every command is answered exactly once (late, never
+    twice, never lost)."""
+    from nio import RoomSendError
+
+    room, ann, adapter = matrix.room, matrix.ann, matrix.adapter
+    assert adapter is not None
+    waits: list[int] = []
+
+    async def limited(response: Any) -> None:
+        if response.status_code == "M_LIMIT_EXCEEDED":
+            waits.append(int(response.retry_after_ms or 0))
+
+    adapter.client.add_response_callback(limited, RoomSendError)
+    matrix.server.override_ratelimit(matrix.bot.user_id, messages_per_second=1, burst_count=1)
+    commands = [room.say(ann, f"!search nothing{n}") for n in range(2)]
+    for event_id in commands:
+        await matrix.wait(event_id)
+    for event_id in commands:
+        (reply,) = room.replies_to(ann, event_id)
+        assert "nothing" in reply["body"]
+    assert len(notices(room, ann)) == 2  # no duplicate anywhere
+    assert waits and all(0 < ms <= 1000 for ms in waits), waits
+
+
+async def test_rate_limit_beyond_the_retries_raises_rate_limited(matrix: Env) -> None:
+    """Why: once nio's retries are spent (none allowed here) the caller gets a typed
+    `RateLimited` carrying the server's wait, and the refused message is not posted at all."""
+    from nio import AsyncClient, AsyncClientConfig
+
+    from adapters.matrix.outbound import MatrixPort
+    from bot.events import ChannelRef
+    from bot.port import OutboundMessage, RateLimited
+
+    room, bot = matrix.room, matrix.bot
+    matrix.server.override_ratelimit(bot.user_id, messages_per_second=1, burst_count=1)
+    client = AsyncClient(
+        matrix.server.url, bot.user_id, config=AsyncClientConfig(max_limit_exceeded=0)
+    )
+    client.restore_login(bot.user_id, bot.device_id, bot.access_token)
+    port = MatrixPort(client, matrix.server.server_name)
+    channel = ChannelRef("matrix", matrix.server.server_name, room.room_id)
+    sent: list[str] = []
+    refused: RateLimited | None = None
+    try:  # at 1/s with a burst of 1, one of two quick sends is refused (the bot's join counts)
+        for n in range(2):
+            try:
+                await port.post(channel, OutboundMessage(f"notice {n}"))
+            except RateLimited as exc:
+                refused = exc
+                break
+            sent.append(f"notice {n}")
+    finally:
+        await client.close()
+    assert refused is not None and 0 < refused.retry_after <= 1.0
+    bodies = [n["body"] for n in notices(room, matrix.ann)]
+    assert bodies == sent  # each sent notice once, the refused one not at all
 
 
 # without a server ------------------------------------------------------------------

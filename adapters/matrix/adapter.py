@@ -10,9 +10,10 @@ back-filled with `/messages` down to the saved token.
 
 Each event is taken in the InboundLog (`sync:<event id>`) before it is handled, so a
 batch redelivered after a crash is not handled twice. Commands are `!name …` messages
-(`!insight #tag` as a reply captures the replied-to message); 💡 reactions capture;
-edits and redactions keep sources in step; the bot's own events and `m.notice`s (other
-bots) are ignored. Power levels become roles (raised, never lowered, as on Slack).
+(`!insight #tag` as a reply captures the replied-to message); 💡 reactions capture (the
+answer goes to the target's thread); edits and redactions keep sources in step; the
+bot's own events and `m.notice`s (other bots) are ignored. Power levels become roles
+(raised, never lowered, as on Slack).
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from nio import AsyncClient, AsyncClientConfig, SyncResponse  # type: ignore[import-untyped]
+from nio import (  # type: ignore[import-untyped]
+    AsyncClient,
+    AsyncClientConfig,
+    RoomGetEventResponse,
+    SyncResponse,
+)
 from nio.api import MessageDirection  # type: ignore[import-untyped]
 
 from adapters.matrix.outbound import (
@@ -35,6 +41,7 @@ from adapters.matrix.outbound import (
     reply_target,
     thread_root,
 )
+from bot.capture import BULBS, LABELS
 from bot.commands.parse import split_command_line
 from bot.config_matrix import MatrixConfig
 from bot.events import (
@@ -296,8 +303,9 @@ class MatrixAdapter(MatrixPort):
             await self._encrypted(channel)
         elif kind == "m.reaction" and rel.get("rel_type") == "m.annotation":
             await self._apply_role(channel, sender)
-            target = MessageRef(channel, str(rel.get("event_id")))
-            reaction = ReactionAdded(target, str(rel.get("key")), user, str(event["event_id"]))
+            key = str(rel.get("key"))
+            target = await self._reacted_to(channel, str(rel.get("event_id")), key)
+            reaction = ReactionAdded(target, key, user, str(event["event_id"]))
             await self.inbound.reaction(reaction, self)
         elif kind == "m.room.redaction":
             redacts = event.get("redacts") or content.get("redacts")
@@ -338,6 +346,21 @@ class MatrixAdapter(MatrixPort):
                 await self.post(channel, OutboundMessage(reply.text), reply_to=message.ref)
             except DeliveryError as exc:
                 log.warning("matrix.reply_failed", command=name, error=str(exc))
+
+    async def _reacted_to(self, channel: ChannelRef, event_id: str, key: str) -> MessageRef:
+        """The reacted-to message with its thread, so the answer lands in that thread.
+
+        Why a fetch: a reaction names only its target event, not the target's thread, and
+        nio keeps no timeline. Only the emoji Hearth answers (💡, 🏷️) pay for it; a target
+        that cannot be read is answered outside any thread, as before.
+        """
+        if key not in BULBS and key not in LABELS:
+            return MessageRef(channel, event_id)
+        response = await self.client.room_get_event(channel.channel, event_id)
+        if not isinstance(response, RoomGetEventResponse):
+            return MessageRef(channel, event_id)
+        root = thread_root(response.event.source.get("content") or {})
+        return MessageRef(channel, event_id, thread_id=root)
 
     async def _edited(
         self, channel: ChannelRef, editor: UserRef, rel: dict[str, Any], content: dict[str, Any]
