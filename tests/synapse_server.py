@@ -217,17 +217,27 @@ class SynapseStartError(RuntimeError):
     """The server could not be started; the message carries the tail of its output."""
 
 
+def synapse_data_dir() -> Path:
+    """A fresh data directory on tmpfs (where available) for `running_synapse()`."""
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix="hearth-synapse-", dir=shm if shm.is_dir() else None))
+
+
 @contextlib.contextmanager
-def running_synapse() -> Iterator[SynapseServer]:
+def running_synapse(data_dir: Path | None = None, port: int = 0) -> Iterator[SynapseServer]:
     """Start a Synapse on a free port with its data on tmpfs; SIGTERM and delete at the end.
 
     Why a context manager apart from the fixture: the Matrix round-trip benchmark
     (`bench/matrix_roundtrip.py`) starts the very same server outside pytest.
+    Given `data_dir` (and the `port` of its first start) the server restarts with the
+    same users, rooms and tokens: its config is written once and the directory, owned by
+    the caller, is kept at the end.
     """
-    shm = Path("/dev/shm")
-    data = Path(tempfile.mkdtemp(prefix="hearth-synapse-", dir=shm if shm.is_dir() else None))
-    port = _free_port()
-    config = write_config(data, port)
+    data = data_dir or synapse_data_dir()
+    port = port or _free_port()
+    config = data / "homeserver.yaml"
+    if data_dir is None or not config.exists():
+        config = write_config(data, port)
     process = subprocess.Popen(
         [sys.executable, "-m", "synapse.app.homeserver", "-c", str(config)],
         cwd=data,
@@ -241,7 +251,8 @@ def running_synapse() -> Iterator[SynapseServer]:
         process.kill()
         process.wait()
         output = (data / "stdout.log").read_text(errors="replace")[-3000:]
-        shutil.rmtree(data, ignore_errors=True)
+        if data_dir is None:
+            shutil.rmtree(data, ignore_errors=True)
         raise SynapseStartError(f"{exc}. Output:\n{output}") from None
     try:
         yield server
@@ -252,12 +263,12 @@ def running_synapse() -> Iterator[SynapseServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(data, ignore_errors=True)
+        if data_dir is None:
+            shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def synapse() -> Iterator[SynapseServer]:
-    """A running Synapse for the whole session; stopped with SIGTERM at the end."""
+def require_synapse() -> None:
+    """Skip without `HEARTH_TEST_SYNAPSE`, fail loudly when matrix-synapse is missing."""
     if os.environ.get("HEARTH_TEST_SYNAPSE", "").lower() == "off":
         pytest.skip("HEARTH_TEST_SYNAPSE=off: the Matrix tests need a real Synapse")
     try:
@@ -267,6 +278,12 @@ def synapse() -> Iterator[SynapseServer]:
             f"matrix-synapse is not installed ({exc}); `pip install -e .[dev]` installs it, "
             "or set HEARTH_TEST_SYNAPSE=off to skip the Matrix tests"
         )
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[SynapseServer]:
+    """A running Synapse for the whole session; stopped with SIGTERM at the end."""
+    require_synapse()
     try:
         with running_synapse() as server:
             yield server

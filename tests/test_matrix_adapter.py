@@ -8,6 +8,9 @@ its real sync loop. Waiting is on futures the adapter resolves (`on_handled`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -24,7 +27,14 @@ from knowledge.inbound import InboundLog
 from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
 from knowledge.views import InsightView
-from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.synapse_server import (  # noqa: F401
+    MatrixUser,
+    SynapseServer,
+    require_synapse,
+    running_synapse,
+    synapse,
+    synapse_data_dir,
+)
 
 WAIT = 20.0
 
@@ -94,7 +104,7 @@ class Env:
                 self.synced.clear()
                 await self.synced.wait()
 
-    async def start_adapter(self) -> MatrixAdapter:
+    async def start_adapter(self, **overrides: Any) -> MatrixAdapter:
         config = MatrixConfig(
             enabled=True,
             homeserver=self.server.url,
@@ -102,6 +112,7 @@ class Env:
             access_token=self.bot.access_token,
             device_id=self.bot.device_id,
             sync_timeout_seconds=5,
+            **overrides,
         )
         database = self.hearth.database
         adapter = MatrixAdapter(
@@ -172,6 +183,18 @@ async def matrix(
     database_url: str,
     tmp_path: Path,
 ) -> AsyncIterator[Env]:
+    async with matrix_env(synapse, database_url, tmp_path) as env:
+        yield env
+
+
+@contextlib.asynccontextmanager
+async def matrix_env(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+    **overrides: Any,
+) -> AsyncIterator[Env]:
+    """Ann's room with the bot invited, and Hearth running with the adapter in it."""
     bot, ann = synapse.register("hearth"), synapse.register("ann")
     created = synapse.request(
         "POST",
@@ -184,7 +207,7 @@ async def matrix(
     hearth = await Hearth.open(hearth_config(database_url, tmp_path, room.room_id))
     env = Env(synapse, hearth, bot, ann, room)
     try:
-        await env.start_adapter()
+        await env.start_adapter(**overrides)
         yield env
     finally:
         if env.adapter is not None:
@@ -306,6 +329,89 @@ async def test_restart_handles_missed_events_once_and_replays_nothing(matrix: En
     assert not old & set(matrix.received)
     (answer,) = room.replies_to(ann, missed)
     assert "Captured insight #2" in answer["body"]
+
+
+async def test_reconnects_after_the_homeserver_was_down_and_loses_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Why: a homeserver restart must cost nothing but time. Its own Synapse (the data
+    directory kept, so users, rooms and stream positions survive) is SIGTERMed while the
+    bot sits between two syncs with a command it has not yet seen; the sync loop retries
+    with back-off (capped at 1s here, never a busy loop), and once the server is back the
+    missed command and a new one are each answered exactly once."""
+    from nio import SyncResponse
+
+    require_synapse()
+    data = synapse_data_dir()
+    up: list[contextlib.AbstractContextManager[SynapseServer]] = []
+
+    def start(port: int = 0) -> SynapseServer:
+        manager = running_synapse(data, port)
+        server = manager.__enter__()
+        up.append(manager)
+        return server
+
+    def stop() -> None:
+        up.pop().__exit__(None, None, None)  # SIGTERM, wait; the data directory stays
+
+    try:
+        server = start()
+        port = int(server.url.rsplit(":", 1)[1])
+        async with matrix_env(server, database_url, tmp_path, max_backoff_seconds=1) as env:
+            room, ann, adapter = env.room, env.ann, env.adapter
+            assert adapter is not None
+            loop = asyncio.get_running_loop()
+            real_sync = adapter.client.sync
+            hold: list[asyncio.Future[None]] = []  # armed: the next sync waits for it
+            parked = loop.create_future()  # the adapter is between two syncs
+            outage = loop.create_future()  # enough failed syncs seen
+            failed: list[float] = []  # loop.time() at the start of each failed sync
+
+            async def sync(*args: Any, **kwargs: Any) -> Any:
+                if hold and not hold[0].done():
+                    if not parked.done():
+                        parked.set_result(None)
+                    await hold[0]
+                started, response = loop.time(), None
+                try:
+                    response = await real_sync(*args, **kwargs)
+                    return response
+                finally:  # an error response or a raised connection error
+                    if not isinstance(response, SyncResponse):
+                        failed.append(started)
+                        if len(failed) == 4 and not outage.done():
+                            outage.set_result(None)
+
+            adapter.client.sync = sync
+            before = await env.command("!insight Said well before the outage #a")
+            assert "Captured insight #1" in before["body"]
+
+            hold.append(loop.create_future())
+            room.say(ann, "Just chatting")  # ends the long poll in flight
+            await asyncio.wait_for(parked, WAIT)
+            missed = room.say(ann, "!insight Said just before the outage #y")
+            await asyncio.to_thread(stop)
+            hold[0].set_result(None)
+            await asyncio.wait_for(outage, WAIT)
+            down, elapsed = list(failed), loop.time() - failed[0]
+
+            await asyncio.to_thread(start, port)
+            await env.wait(missed)
+            (answer,) = room.replies_to(ann, missed)
+            assert "Captured insight #2" in answer["body"]
+            found = await env.command("!search outage")
+            assert "outage" in found["body"]
+
+            gaps = [later - earlier for earlier, later in itertools.pairwise(down)]
+            assert all(0.9 <= gap <= 3.5 for gap in gaps), gaps  # backed off, and capped
+            assert len(down) <= elapsed / 0.9 + 1, (len(down), elapsed)
+            assert env.received.count(missed) == 1
+            assert len(env.received) == len(set(env.received))  # nothing replayed
+            assert len(notices(room, ann)) == 3  # each command answered once, nothing else
+    finally:
+        while up:
+            stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 async def test_encrypted_room_is_told_once(matrix: Env) -> None:

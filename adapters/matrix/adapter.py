@@ -155,7 +155,7 @@ class MatrixAdapter(MatrixPort):
     # the sync loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = 1.0
+        backoff = min(1.0, self.config.max_backoff_seconds)
         while not self._stopping.is_set():
             try:
                 response = await self._sync()
@@ -166,7 +166,7 @@ class MatrixAdapter(MatrixPort):
                 self._since, self._first_sync = response.next_batch, False
                 if self.on_synced is not None:
                     self.on_synced(response.next_batch)
-                backoff = 1.0
+                backoff = min(1.0, self.config.max_backoff_seconds)
             except Exception as exc:
                 log.warning("matrix.sync_failed", error=repr(exc), retry_in=backoff)
                 with contextlib.suppress(TimeoutError):
