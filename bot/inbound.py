@@ -117,7 +117,7 @@ class Inbound:
                 f"{event.channel.platform.title()} would not let me do that: {exc}", ephemeral=True
             )
 
-    async def reaction(self, event: ReactionAdded, port: OutboundPort) -> None:
+    async def reaction(self, event: ReactionAdded, port: OutboundPort, prefix: str = "/") -> None:
         """💡 captures a message once, crediting its author; 🏷️ on a captured message
         adds the suggested tags; other emoji are ignored."""
         if event.emoji not in BULBS and event.emoji not in LABELS:
@@ -134,7 +134,7 @@ class Inbound:
                 text = await self._accept_suggested_tags(community, curator, event.target)
             else:
                 result = await self._capture.message(community, curator, port, event.target)
-                text = await announce(result, self._services.assist, community, "/")
+                text = await announce(result, self._services.assist, community, prefix)
         except UserError as exc:
             text = exc.message
         except Exception:

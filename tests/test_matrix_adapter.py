@@ -307,6 +307,7 @@ async def test_html_injection_comes_back_sanitised(matrix: Env) -> None:
     await matrix.wait(room.send(ann, react, "m.reaction"))
     (answer,) = room.replies_to(ann, hostile)
     assert "Ship small" in answer["body"]
+    assert "!insight retag" in answer["body"]  # hints use Matrix's command prefix
     for text in (answer["body"], answer["formatted_body"]):
         assert "<script" not in text and "onerror" not in text and "@room" not in text
     assert answer["m.mentions"] == {}

@@ -306,7 +306,7 @@ class MatrixAdapter(MatrixPort):
             key = str(rel.get("key"))
             target = await self._reacted_to(channel, str(rel.get("event_id")), key)
             reaction = ReactionAdded(target, key, user, str(event["event_id"]))
-            await self.inbound.reaction(reaction, self)
+            await self.inbound.reaction(reaction, self, self.config.command_prefix)
         elif kind == "m.room.redaction":
             redacts = event.get("redacts") or content.get("redacts")
             if redacts:

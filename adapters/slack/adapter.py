@@ -277,6 +277,7 @@ class SlackAdapter(SlackPort):
                         event_id=str(body.get("event_id")),
                     ),
                     self,
+                    self._prefix,
                 )
         except DeliveryError as exc:
             log.warning("slack.reaction_failed", error=error_code(exc))
