@@ -203,13 +203,18 @@ def write_config(data: Path, port: int) -> Path:
 def _wait_ready(server: SynapseServer) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"Synapse exited with code {server.process.returncode}")
         try:
             with urllib.request.urlopen(server.url + "/_matrix/client/versions", timeout=2):
                 return
         except (OSError, urllib.error.URLError):
-            time.sleep(0.05)  # polling another process's readiness; nothing to await
+            pass
+        # Synapse has no readiness signal but its HTTP answer: between tries, wait on the
+        # one event that would end the wait early, the process exiting.
+        try:
+            code = server.process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise RuntimeError(f"Synapse exited with code {code}")
     raise RuntimeError(f"Synapse did not answer within {START_TIMEOUT:.0f}s")
 
 
