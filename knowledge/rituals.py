@@ -415,9 +415,6 @@ class RitualStore:
             values["synthesis_message_id"] = message_id
         await self._set(round_id, **values)
 
-    async def mark_status(self, round_id: int, status: RoundStatus) -> None:
-        await self._set(round_id, status=status, next_attempt_at=None)
-
     async def _set(self, round_id: int, **values: Any) -> None:
         async with self._db.sessions.begin() as session:
             await session.execute(

@@ -107,7 +107,3 @@ class RitualTimer:
     def next_run(self, ritual_id: int) -> datetime | None:
         job = self._scheduler.get_job(f"ritual-{ritual_id}")
         return None if job is None else job.next_run_time
-
-    @property
-    def job_count(self) -> int:
-        return len(self._scheduler.get_jobs())
