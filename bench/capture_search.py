@@ -27,10 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
-import platform
 import random
-import resource
 import sqlite3
 import sys
 import tempfile
@@ -53,6 +50,8 @@ from rich.progress import (
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from measure import machine_info, peak_rss_mib, percentile
 
 from knowledge.db import open_database
 from knowledge.directory import Directory
@@ -132,8 +131,37 @@ mobile data ml infra cloud python rust go js sql accessibility ux community even
 
 
 def _pseudo_words(rng: random.Random, count: int, taken: set[str]) -> list[str]:
-    onsets = ["b", "br", "c", "ch", "d", "dr", "f", "fl", "g", "gr", "h", "j", "k", "l", "m",
-              "n", "p", "pl", "qu", "r", "s", "sh", "st", "t", "th", "tr", "v", "w", "z"]
+    onsets = [
+        "b",
+        "br",
+        "c",
+        "ch",
+        "d",
+        "dr",
+        "f",
+        "fl",
+        "g",
+        "gr",
+        "h",
+        "j",
+        "k",
+        "l",
+        "m",
+        "n",
+        "p",
+        "pl",
+        "qu",
+        "r",
+        "s",
+        "sh",
+        "st",
+        "t",
+        "th",
+        "tr",
+        "v",
+        "w",
+        "z",
+    ]
     vowels = ["a", "e", "i", "o", "u", "ai", "ea", "ee", "io", "ou", "y"]
     codas = ["", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "ng", "x"]
     words: list[str] = []
@@ -170,7 +198,7 @@ def build_vocabulary(seed: int, size: int = 20_000, tags: int = 200) -> Vocabula
     words = functions + content + _pseudo_words(rng, size - len(functions) - len(content), taken)
     # Queries use content words (people do not search for "the"), still Zipf-skewed so
     # some queries hit tens of thousands of rows and others a handful.
-    query_words = words[len(functions):]
+    query_words = words[len(functions) :]
     tag_names = list(TAG_BASES)
     suffixes = ["tips", "notes", "howto", "pitfalls", "tools", "101", "deep-dive", "faq"]
     for base, suffix in itertools.product(TAG_BASES, suffixes):
@@ -222,9 +250,7 @@ def corpus(seed: int, count: int, vocab: Vocabulary, members: int) -> Iterator[I
         tags = tuple(
             sorted(
                 set(
-                    rng.choices(
-                        range(len(vocab.tags)), cum_weights=vocab.tag_cum_weights, k=n_tags
-                    )
+                    rng.choices(range(len(vocab.tags)), cum_weights=vocab.tag_cum_weights, k=n_tags)
                 )
             )
         )
@@ -251,15 +277,6 @@ def queries(seed: int, count: int, vocab: Vocabulary) -> list[Query]:
 
 
 # --- measurement helpers ----------------------------------------------------------------
-
-
-def percentile(samples: Sequence[float], p: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 @dataclass
@@ -291,29 +308,6 @@ def progress() -> Progress:
         console=console,
         transient=False,
     )
-
-
-def machine_info() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "CPU": cpu,
-        "cores": str(os.cpu_count()),
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "platform": platform.platform(),
-    }
-
-
-def peak_rss_mib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib / 1024 if sys.platform != "darwin" else kib / 1024 / 1024
 
 
 # --- Hearth -----------------------------------------------------------------------------
@@ -535,21 +529,25 @@ def report(
     table.add_row("  … words + tag filter", _ms(hearth.latency.tagged), _ms(raw.latency.tagged))
     table.add_row("  raw COUNT(*) of matches (Hearth always counts)", "—", _ms(raw.count_latency))
     table.add_row(
-        "queries with ≥1 hit", f"{hearth.latency.with_hits}/{n_queries}",
+        "queries with ≥1 hit",
+        f"{hearth.latency.with_hits}/{n_queries}",
         f"{raw.latency.with_hits}/{n_queries}",
     )
     table.add_row("database size", _mib(hearth.size_bytes), _mib(raw.size_bytes))
     console.print(table)
 
     same = sum(set(a) == set(b) for a, b in zip(hearth.top10_ids, raw.top10_ids, strict=True))
-    console.print(f"Same top-10 set in both: {same}/{n_queries} queries "
-                  "(bm25 ties may order differently)")
+    console.print(
+        f"Same top-10 set in both: {same}/{n_queries} queries (bm25 ties may order differently)"
+    )
     p50_ratio = percentile(hearth.latency.all, 50) / percentile(raw.latency.all, 50)
     console.print(
         f"Hearth/raw: capture {r_rate / h_rate:,.0f}x slower, search p50 {p50_ratio:,.1f}x"
     )
-    console.print(f"Corpus generation alone: {args.count / raw.generate_seconds:,.0f} items/s "
-                  "(excluded from raw, included in Hearth's loop)")
+    console.print(
+        f"Corpus generation alone: {args.count / raw.generate_seconds:,.0f} items/s "
+        "(excluded from raw, included in Hearth's loop)"
+    )
     info = machine_info()
     info["peak RSS"] = f"{peak_rss_mib():,.0f} MiB"
     for key, value in info.items():

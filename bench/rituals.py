@@ -53,10 +53,7 @@ import logging
 import math
 import multiprocessing
 import os
-import platform
 import pstats
-import resource
-import sqlite3
 import sys
 import tempfile
 import time
@@ -77,6 +74,8 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from measure import machine_info, peak_rss_mib, percentile
 
 from bot.events import ChannelRef, ChatMessage, MessageRef
 from bot.port import Capabilities, OutboundMessage
@@ -163,39 +162,6 @@ def vm_rss_mib() -> float:
     except OSError:
         pass
     return math.nan
-
-
-def peak_rss_mib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib / 1024 if sys.platform != "darwin" else kib / 1024 / 1024
-
-
-def percentile(samples: Sequence[float], p: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return math.nan
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def machine_info(load_at_start: str) -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "CPU": cpu,
-        "cores": str(os.cpu_count()),
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "platform": platform.platform(),
-        "load average (1/5/15 min) at start": load_at_start,
-    }
 
 
 class LogCounter(logging.Handler):
@@ -296,8 +262,11 @@ class Recorder:
             if now >= plan.first_slot and len(self.times) != reported:
                 reported = len(self.times)
                 late = now - plan.first_slot
-                print(f"  {label}: {reported:,}/{self.count:,} fired, {late:,.0f} s after "
-                      "the first slot", flush=True)
+                print(
+                    f"  {label}: {reported:,}/{self.count:,} fired, {late:,.0f} s after "
+                    "the first slot",
+                    flush=True,
+                )
 
 
 # --- Hearth -----------------------------------------------------------------------------
@@ -461,8 +430,11 @@ async def hearth_run(url: str, plan: Plan, grace: timedelta, patience: float) ->
         result.startup_seconds = time.perf_counter() - started
         result.started_at = time.time()
         result.rss_started = vm_rss_mib()
-        print(f"  Hearth: started in {result.startup_seconds:,.1f} s; first slot in "
-              f"{plan.first_slot - result.started_at:,.1f} s", flush=True)
+        print(
+            f"  Hearth: started in {result.startup_seconds:,.1f} s; first slot in "
+            f"{plan.first_slot - result.started_at:,.1f} s",
+            flush=True,
+        )
         try:
             await recorder.wait(plan, patience, "Hearth")
             result.drain_seconds = await drain()
@@ -513,8 +485,11 @@ async def bare_run(plan: Plan, grace: timedelta, patience: float) -> RunResult:
     result.startup_seconds = time.perf_counter() - started
     result.started_at = time.time()
     result.rss_started = vm_rss_mib()
-    print(f"  bare APScheduler: started in {result.startup_seconds:,.1f} s; first slot in "
-          f"{plan.first_slot - result.started_at:,.1f} s", flush=True)
+    print(
+        f"  bare APScheduler: started in {result.startup_seconds:,.1f} s; first slot in "
+        f"{plan.first_slot - result.started_at:,.1f} s",
+        flush=True,
+    )
     try:
         await recorder.wait(plan, patience, "bare APScheduler")
         result.drain_seconds = await drain()
@@ -579,8 +554,10 @@ def _mib(value: float, baseline: float | None = None) -> str:
 
 
 def report(args: argparse.Namespace, results: list[RunResult], load: str) -> None:
-    table = Table(title=f"{args.count:,} ritual cron jobs, half due at minute M, half at M+1 "
-                        f"({args.timezone})")
+    table = Table(
+        title=f"{args.count:,} ritual cron jobs, half due at minute M, half at M+1 "
+        f"({args.timezone})"
+    )
     table.add_column("")
     for r in results:
         table.add_column(r.name, justify="right")
@@ -591,6 +568,7 @@ def report(args: argparse.Namespace, results: list[RunResult], load: str) -> Non
     row("fired", lambda r: f"{r.fired:,}/{r.count:,}")
     row("start-up (build jobs, catch up)", lambda r: _seconds(r.startup_seconds))
     row("start-up done before first slot", lambda r: "yes" if r.started_in_time else "NO")
+
     def lateness(p: float) -> Callable[[RunResult], str]:
         return lambda r: _seconds(percentile(r.lateness, p))
 
@@ -606,25 +584,33 @@ def report(args: argparse.Namespace, results: list[RunResult], load: str) -> Non
     row("RSS after firing", lambda r: _mib(r.rss_fired, r.rss_baseline))
     row("peak RSS (ru_maxrss)", lambda r: _mib(r.rss_peak, r.rss_baseline))
     console.print(table)
-    console.print("* Hearth: the round's opened_at − its slot; `Rituals._fire` reads the clock "
-                  "right after loading the ritual, so this is APScheduler's dispatch plus one "
-                  "SELECT (with any wait for a pooled connection); the rest of the lateness is "
-                  "the engine's work before post().")
+    console.print(
+        "* Hearth: the round's opened_at − its slot; `Rituals._fire` reads the clock "
+        "right after loading the ritual, so this is APScheduler's dispatch plus one "
+        "SELECT (with any wait for a pooled connection); the rest of the lateness is "
+        "the engine's work before post()."
+    )
     for r in results:
         if not r.started_in_time:
-            console.print(f"[red]{r.name}: start-up ended {r.started_at - r.first_slot:,.1f} s "
-                          "after the first slot, so its lateness figures include start-up; "
-                          "run again with a larger --lead[/red]")
+            console.print(
+                f"[red]{r.name}: start-up ended {r.started_at - r.first_slot:,.1f} s "
+                "after the first slot, so its lateness figures include start-up; "
+                "run again with a larger --lead[/red]"
+            )
         if r.fired < r.count:
-            console.print(f"[red]{r.name}: {r.count - r.fired:,} jobs had not fired "
-                          f"{args.timeout:g} s after the last slot (--timeout)[/red]")
+            console.print(
+                f"[red]{r.name}: {r.count - r.fired:,} jobs had not fired "
+                f"{args.timeout:g} s after the last slot (--timeout)[/red]"
+            )
         for note in r.notes:
             console.print(f"{r.name}: {note}")
         shown = [f"{k} ×{v:,}" for k, v in r.log_counts.most_common(8)]
         console.print(f"{r.name} log events: " + ("; ".join(shown) or "none"))
         for error in r.errors:
             console.print(f"{r.name} error (first few): {error}")
-    info = machine_info(load) | {"measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    info = machine_info(**{"load average (1/5/15 min) at start": load}) | {
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    }
     for key, value in info.items():
         console.print(f"[bold]{key}:[/bold] {value}")
 
@@ -641,19 +627,36 @@ def show_profile(path: str) -> None:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT,
-                        help=f"rituals / cron jobs (default {DEFAULT_COUNT:,})")
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=DEFAULT_COUNT,
+        help=f"rituals / cron jobs (default {DEFAULT_COUNT:,})",
+    )
     parser.add_argument("--timezone", default="UTC", help="the rituals' zone (default UTC)")
-    parser.add_argument("--grace-minutes", type=int, default=360,
-                        help="catch-up grace, as rituals.catch_up_grace_minutes (default 360)")
-    parser.add_argument("--timeout", type=float, default=600,
-                        help="stop waiting this many seconds after the last slot (default 600)")
-    parser.add_argument("--lead", type=float,
-                        help="seconds from now to the first slot (default: estimated)")
-    parser.add_argument("--database-url",
-                        help="Hearth database (empty); default: a fresh SQLite file in a temp dir")
-    parser.add_argument("--profile", metavar="PATH",
-                        help="run Hearth's process under cProfile, save the stats to PATH")
+    parser.add_argument(
+        "--grace-minutes",
+        type=int,
+        default=360,
+        help="catch-up grace, as rituals.catch_up_grace_minutes (default 360)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        help="stop waiting this many seconds after the last slot (default 600)",
+    )
+    parser.add_argument(
+        "--lead", type=float, help="seconds from now to the first slot (default: estimated)"
+    )
+    parser.add_argument(
+        "--database-url", help="Hearth database (empty); default: a fresh SQLite file in a temp dir"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="run Hearth's process under cProfile, save the stats to PATH",
+    )
     parser.add_argument("--skip-bare", action="store_true", help="measure Hearth only")
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = parser.parse_args(argv)
@@ -674,18 +677,23 @@ async def prepare(url: str, args: argparse.Namespace, grace: timedelta) -> Plan:
     lead = args.lead
     if lead is None:  # creating + spawning the measured process + starting, with room
         lead = 20 + 2 * args.count * (per_create + per_start)
-    console.print(f"Calibration: {per_create * 1000:.2f} ms to create and "
-                  f"{per_start * 1000:.2f} ms to start per ritual; first slot in ≥ {lead:,.0f} s")
-    plan = make_plan(args.count, next_minute(datetime.now(UTC) + timedelta(seconds=lead)),
-                     args.timezone)
+    console.print(
+        f"Calibration: {per_create * 1000:.2f} ms to create and "
+        f"{per_start * 1000:.2f} ms to start per ritual; first slot in ≥ {lead:,.0f} s"
+    )
+    plan = make_plan(
+        args.count, next_minute(datetime.now(UTC) + timedelta(seconds=lead)), args.timezone
+    )
     database = open_database(url)
     try:
         seconds = await create_rituals(database, plan, "bench")
     finally:
         await database.dispose()
-    console.print(f"Created {args.count:,} rituals in {seconds:,.1f} s; slots at "
-                  f"{datetime.fromtimestamp(plan.first_slot, UTC):%H:%M} and "
-                  f"{datetime.fromtimestamp(plan.last_slot, UTC):%H:%M} UTC")
+    console.print(
+        f"Created {args.count:,} rituals in {seconds:,.1f} s; slots at "
+        f"{datetime.fromtimestamp(plan.first_slot, UTC):%H:%M} and "
+        f"{datetime.fromtimestamp(plan.last_slot, UTC):%H:%M} UTC"
+    )
     return plan
 
 
@@ -695,8 +703,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet_logs(Counter(), [])  # calibration and set-up log nothing worth reading
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     if os.getloadavg()[0] > 1.5:
-        console.print(f"[yellow]Load average is {load}: something else is running, "
-                      "so the figures may be unfair[/yellow]")
+        console.print(
+            f"[yellow]Load average is {load}: something else is running, "
+            "so the figures may be unfair[/yellow]"
+        )
     workdir = Path(tempfile.mkdtemp(prefix="hearth-rituals-bench-"))
     url = args.database_url or f"sqlite:///{workdir / 'hearth.db'}"
     backend = url.split(":", 1)[0].split("+", 1)[0]
@@ -707,11 +717,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         results = [in_fresh_process(hearth_child, url, plan, grace, args.timeout, args.profile)]
         if not args.skip_bare:
             lead = 8 + 0.002 * args.count
-            bare = make_plan(args.count, next_minute(datetime.now(UTC) + timedelta(seconds=lead)),
-                             args.timezone)
-            console.print("bare APScheduler run (fresh process), slots at "
-                          f"{datetime.fromtimestamp(bare.first_slot, UTC):%H:%M} and "
-                          f"{datetime.fromtimestamp(bare.last_slot, UTC):%H:%M} UTC:")
+            bare = make_plan(
+                args.count, next_minute(datetime.now(UTC) + timedelta(seconds=lead)), args.timezone
+            )
+            console.print(
+                "bare APScheduler run (fresh process), slots at "
+                f"{datetime.fromtimestamp(bare.first_slot, UTC):%H:%M} and "
+                f"{datetime.fromtimestamp(bare.last_slot, UTC):%H:%M} UTC:"
+            )
             results.append(in_fresh_process(bare_child, bare, grace, args.timeout))
         report(args, results, load)
         if args.profile:
