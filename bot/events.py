@@ -33,14 +33,33 @@ class UserRef:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file on a message; relays pass it on as a link with its name and size."""
+
+    name: str
+    url: str
+    size: int | None = None  # bytes
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
 class ChatMessage:
-    """A message as fetched from a platform (e.g. the one a 💡 was put on)."""
+    """A message as fetched from a platform (e.g. the one a 💡 was put on).
+
+    `text` is plain text (what search and insights keep); `markup` is the platform's own
+    markup of the same words (Discord markdown, Slack mrkdwn, Matrix HTML) so a relay can
+    carry the formatting through `bot.text.document_of`. None means `text` is all there is.
+    """
 
     ref: MessageRef
     author: UserRef
     text: str
     permalink: str | None = None
     posted_at: datetime | None = None
+    markup: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    avatar_url: str | None = None  # the author's picture, for attribution on relays
+    from_bot: bool = False  # posted by Hearth itself (its bot user or its relay webhook)
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,7 @@ class MessageEdited:
     ref: MessageRef
     text: str
     editor: UserRef
+    markup: str | None = None  # as ChatMessage.markup
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,43 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.events import ChannelRef, ChatMessage, MessageRef
+from bot.text.model import Document
+from bot.text.neutral import parse
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who really wrote a relayed message, and where; each adapter shows it natively
+    (Discord webhook name + avatar, Slack username + icon, a name prefix on Matrix)."""
+
+    author: str
+    community: str
+    avatar_url: str | None = None
+    link: str | None = None  # permalink to the original message
 
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """Neutral text (a Markdown subset); each adapter renders it for its platform."""
+    """Neutral text (a Markdown subset); each adapter renders it for its platform.
+
+    A relayed copy carries `attribution` and the original's `document`: adapters render it
+    with `for_relay=True` (every mention a plain name, never a ping). `idempotency_key`
+    names the send: adapters that can (console transcript, Matrix transaction ids) make a
+    second send of the same key return the first message instead of posting again;
+    `maybe_posted` says an earlier attempt may have reached the platform (a crash or a
+    timeout after sending), so adapters that can only look (Slack, Discord) should look.
+    """
 
     text: str
     ephemeral: bool = False
+    attribution: Attribution | None = None
+    document: Document | None = None
+    idempotency_key: str | None = None
+    maybe_posted: bool = False
+
+    def relay_document(self) -> Document:
+        """What to render: the original's document for a relay, else the parsed text."""
+        return self.document if self.document is not None else parse(self.text)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ from bot.events import (
 )
 from bot.inbound import Inbound
 from bot.port import Capabilities, OutboundMessage, TargetGone
+from bot.text import to_plain
+from bot.text.relayed import with_source_link
 
 PLATFORM = "console"
 BOT_NAME = "hearth"
@@ -275,20 +277,38 @@ class ConsoleAdapter:
         if message.ephemeral:
             self._print_block(f"(only {self._user}) {BOT_NAME}", message.text)
             return MessageRef(channel, "ephemeral")
+        key = message.idempotency_key
+        earlier = self._transcript.by_key(key) if key is not None else None
+        if earlier is not None:
+            return self._ref(earlier.id, earlier)
+        if parent_id is not None:
+            root = self._transcript.get(parent_id)
+            if root is None or root.deleted or root.channel != channel.channel:
+                raise TargetGone(f"no console message {parent_id} in #{channel.channel}")
+        shown_as = _shown_as(message)
         posted = self._transcript.add(
-            channel.space, channel.channel, BOT_NAME, message.text, reply_to=parent_id
+            channel.space,
+            channel.channel,
+            BOT_NAME,
+            _console_text(message),
+            reply_to=parent_id,
+            key=key,
+            shown_as=shown_as,
         )
         self._print(posted)
         return self._ref(posted.id, posted)
 
     async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
-        if self._transcript.get(int(ref.message_id)) is None:
+        current = self._transcript.get(int(ref.message_id))
+        if current is None or current.deleted:
             raise TargetGone(f"no console message {ref.message_id}")
-        self._transcript.update(int(ref.message_id), text=message.text)
-        self._print_block(f"* #{ref.message_id} edited by {BOT_NAME}", message.text)
+        text = _console_text(message)
+        self._transcript.update(int(ref.message_id), text=text)
+        self._print_block(f"* #{ref.message_id} edited by {BOT_NAME}", text)
 
     async def delete(self, ref: MessageRef) -> None:
-        if self._transcript.get(int(ref.message_id)) is None:
+        current = self._transcript.get(int(ref.message_id))
+        if current is None or current.deleted:
             raise TargetGone(f"no console message {ref.message_id}")
         self._transcript.update(int(ref.message_id), deleted=True)
         self._say(f"* #{ref.message_id} deleted by {BOT_NAME}")
@@ -342,11 +362,13 @@ class ConsoleAdapter:
             text=message.text,
             permalink=self.permalink(ref),
             posted_at=datetime.fromisoformat(message.at),
+            from_bot=message.user == BOT_NAME,
         )
 
     def _print(self, message: ConsoleMessage) -> None:
         to = f" → #{message.reply_to}" if message.reply_to else ""
-        self._print_block(f"#{message.id} {message.user}{to}", message.text)
+        who = f"{message.shown_as} via {BOT_NAME}" if message.shown_as else message.user
+        self._print_block(f"#{message.id} {who}{to}", message.text)
 
     def _print_block(self, head: str, text: str) -> None:
         lines = text.splitlines() or [""]
@@ -355,3 +377,18 @@ class ConsoleAdapter:
 
     def _say(self, text: str) -> None:
         print(text, file=self._out, flush=True)
+
+
+def _shown_as(message: OutboundMessage) -> str | None:
+    credit = message.attribution
+    return None if credit is None else f"{credit.author} ({credit.community})"
+
+
+def _console_text(message: OutboundMessage) -> str:
+    """Relayed copies: the original's document as plain text, mentions as plain names."""
+    if message.attribution is None:
+        return message.text
+    doc = with_source_link(
+        message.relay_document(), message.attribution.link, message.attribution.community
+    )
+    return to_plain(doc, for_relay=True)

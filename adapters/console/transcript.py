@@ -24,6 +24,8 @@ class ConsoleMessage:
     reply_to: int | None = None
     deleted: bool = False
     kind: str = "message"  # or "reaction": reactions take ids too, so each is a fresh event
+    key: str | None = None  # the idempotency key Hearth posted it with
+    shown_as: str | None = None  # a relayed copy: the original author and community
 
 
 class Transcript:
@@ -31,6 +33,7 @@ class Transcript:
         self._path = path
         self._messages: dict[int, ConsoleMessage] = {}
         self._last_id = 0
+        self._keys: dict[str, int] = {}
         self._file: IO[str] | None = None
 
     def open(self) -> None:
@@ -51,6 +54,8 @@ class Transcript:
             return  # a line torn by a crash mid-write: skip it, keep the rest
         self._messages[message.id] = message
         self._last_id = max(self._last_id, message.id)
+        if message.key is not None:
+            self._keys[message.key] = message.id
 
     def close(self) -> None:
         if self._file is not None:
@@ -73,12 +78,31 @@ class Transcript:
         *,
         reply_to: int | None = None,
         kind: str = "message",
+        key: str | None = None,
+        shown_as: str | None = None,
     ) -> ConsoleMessage:
         self._last_id += 1
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        return self._write(
-            ConsoleMessage(self._last_id, space, channel, user, text, now, reply_to, kind=kind)
+        message = ConsoleMessage(
+            self._last_id,
+            space,
+            channel,
+            user,
+            text,
+            now,
+            reply_to,
+            kind=kind,
+            key=key,
+            shown_as=shown_as,
         )
+        if key is not None:
+            self._keys[key] = message.id
+        return self._write(message)
+
+    def by_key(self, key: str) -> ConsoleMessage | None:
+        """The message Hearth already posted with this idempotency key, if any."""
+        found = self._keys.get(key)
+        return None if found is None else self._messages.get(found)
 
     def update(self, message_id: int, *, text: str | None = None, deleted: bool = False) -> None:
         current = self._messages[message_id]
