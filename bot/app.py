@@ -19,14 +19,19 @@ from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
 from bot.inbound import Inbound
+from bot.relay.service import Relays
+from bot.relay.worker import OutboxWorker
 from knowledge import migrate
 from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
+from knowledge.links import LinkStore
 from knowledge.models import Role
+from knowledge.outbox import Outbox
 from knowledge.privacy import Privacy
+from knowledge.relays import RelayStore
 from knowledge.rituals import RitualStore
 from knowledge.search import open_search
 from scheduling.clock import Clock, SystemClock
@@ -77,6 +82,7 @@ class Hearth:
     database: Database
     services: Services
     inbound: Inbound
+    relay_worker: OutboxWorker
 
     @classmethod
     async def open(
@@ -87,6 +93,7 @@ class Hearth:
         timer: bool | None = None,
         model: LanguageModel | None = None,
         embedder: Embedder | None = None,
+        relay_in_background: bool = True,
     ) -> Hearth:
         """Open the store and build the services.
 
@@ -141,18 +148,34 @@ class Hearth:
             return None if community is None else await assist.narrate(community, title, texts)
 
         rituals.engine.narrator = narrate
+        table = build_command_table()
+        links = LinkStore(database)
+        outbox = Outbox(database)
+        relays = Relays(
+            links,
+            RelayStore(database),
+            outbox,
+            directory,
+            clock or SystemClock(),
+            [c.name for c in table.commands],
+        )
+        worker = OutboxWorker(
+            outbox, relays, links, clock or SystemClock(), config.relay, relay_in_background
+        )
         services = Services(
             directory=directory,
             insights=insights,
             search=search,
             privacy=Privacy(database),
             export_dir=config.hearth.export_dir,
-            table=build_command_table(),
+            table=table,
             rituals=rituals,
             assist=assist,
+            relays=relays,
             semantic=semantic,
         )
-        return cls(config, database, services, Inbound(services, InboundLog(database)))
+        inbound = Inbound(services, InboundLog(database))
+        return cls(config, database, services, inbound, worker)
 
     async def run(self, adapters: Sequence[Adapter]) -> None:
         """Run until any adapter stops by itself (or we are cancelled), then stop them all.
@@ -161,13 +184,17 @@ class Hearth:
         was down, and only then do adapters deliver new events.
         """
         started: list[Adapter] = []
-        rituals = self.services.rituals
+        rituals, relays = self.services.rituals, self.services.relays
         try:
             for adapter in adapters:
                 await adapter.connect()
                 started.append(adapter)
                 rituals.attach(adapter)
+                relays.attach(adapter)
             await rituals.start()  # catch up before any new event arrives
+            for adapter in adapters:
+                await relays.catch_up(adapter, self.config.relay.catch_up_days)
+            self.relay_worker.start()
             for adapter in adapters:
                 await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
@@ -178,6 +205,7 @@ class Hearth:
                 for waiter in waiters:
                     waiter.cancel()
         finally:
+            await self.relay_worker.stop()
             await rituals.stop()
             for adapter in reversed(started):
                 await adapter.stop()

@@ -140,6 +140,17 @@ class RitualsConfig(_Section):
     )
 
 
+class RelayConfig(_Section):
+    max_failures: int = Field(
+        8, ge=1, description="failed tries before a relay target is parked and reported"
+    )
+    backoff_seconds: float = Field(2.0, gt=0, description="first retry delay; doubles per try")
+    max_backoff_seconds: float = Field(600.0, gt=0, description="longest delay between tries")
+    catch_up_days: int = Field(
+        14, ge=0, description="after downtime, relayed threads active this recently are re-read"
+    )
+
+
 class AdaptersConfig(_Section):
     console: ConsoleConfig = ConsoleConfig()
     slack: SlackConfig = SlackConfig()
@@ -162,6 +173,7 @@ class Config(_Section):
     hearth: HearthSettings = HearthSettings()
     communities: list[CommunityConfig] = Field(default_factory=_default_communities)
     rituals: RitualsConfig = RitualsConfig()
+    relay: RelayConfig = RelayConfig()
     assist: AssistConfig = AssistConfig()
     adapters: AdaptersConfig = AdaptersConfig()
 

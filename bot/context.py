@@ -10,6 +10,7 @@ from bot.assist.service import Assist
 from bot.commands.spec import CommandTable
 from bot.events import CommandInvoked
 from bot.port import OutboundPort
+from bot.relay.service import Relays
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
 from knowledge.privacy import Privacy
@@ -30,6 +31,7 @@ class Services:
     table: CommandTable
     rituals: Rituals
     assist: Assist
+    relays: Relays
     semantic: SemanticIndex | None = None  # None: /search is full text only
 
 

@@ -164,10 +164,12 @@ class Inbound:
             await self._services.rituals.message_posted(event)
         except Exception:
             log.exception("message.handling_failed", message=event.message.ref.message_id)
+        await self._services.relays.message_posted(event)
 
     async def message_edited(self, event: MessageEdited) -> None:
         """An edited source keeps the insight in step; the old words stay as a revision."""
         await self._services.rituals.message_edited(event)
+        await self._services.relays.message_edited(event)
         changed = await self._services.insights.source_edited(*_key(event.ref), event.text)
         if changed:
             log.info("source.edited", insight=changed)
@@ -175,6 +177,7 @@ class Inbound:
     async def message_deleted(self, event: MessageDeleted) -> None:
         """A deleted source is marked; the insight stays unless its author deletes it."""
         await self._services.rituals.message_deleted(event)
+        await self._services.relays.message_deleted(event)
         changed = await self._services.insights.source_deleted(*_key(event.ref))
         if changed:
             log.info("source.deleted", insight=changed)

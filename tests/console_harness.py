@@ -51,25 +51,42 @@ async def run_script(
     lines: Iterable[Step],
     clock: Clock | None = None,
     model: LanguageModel | None = None,
+    out: io.StringIO | None = None,
 ) -> str:
     """Feed the lines as stdin would, until EOF; return everything the console printed.
 
-    A callable among the lines runs at that point (e.g. to move a test clock and tick).
+    A callable among the lines runs at that point (e.g. to move a test clock and tick);
+    if it returns a string, that is the next line (built from what was printed so far).
+    Relays are delivered only when a step drains them (`drain`), never in the background.
     """
     pending = list(lines)
-    hearth = await Hearth.open(config, clock, model=model)
+    failures: list[BaseException] = []
+    hearth = await Hearth.open(config, clock, model=model, relay_in_background=False)
 
     async def read_line() -> str | None:
         while pending:
             step = pending.pop(0)
             if isinstance(step, str):
                 return step + "\n"
-            await step(hearth)
+            try:
+                result = await step(hearth)
+            except BaseException as exc:
+                failures.append(exc)
+                return None  # end the session; the failure is raised below
+            if isinstance(result, str):
+                return result + "\n"
         return None
 
-    out = io.StringIO()
+    out = out if out is not None else io.StringIO()
     try:
         await hearth.run([ConsoleAdapter(config.adapters.console, read_line, out)])
     finally:
         await hearth.close()
+    if failures:
+        raise failures[0]
     return out.getvalue()
+
+
+async def drain(hearth: Hearth) -> int:
+    """A script step: deliver every relay that is due now."""
+    return await hearth.relay_worker.drain()

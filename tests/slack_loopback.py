@@ -3,6 +3,12 @@ Socket Mode WebSocket, and helpers that sign requests the way Slack does.
 
 Why a real server rather than mocks: the adapter's client, Bolt's verification and the
 aiohttp plumbing all run for real; only slack.com is replaced by 127.0.0.1.
+
+Messages live in `messages` (per channel) as Slack stores them: what the bot posts is
+added there (with its bot_id; under a custom `username` as a `bot_message`), edited by
+chat.update and removed by chat.delete, so conversations.history/replies read it back.
+Reads page like Slack (`limit`, `cursor`, at most `page_cap` per page) and leave out
+message metadata unless asked for it (`include_all_metadata`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from aiohttp import web
 SECRET = "test-signing-secret"
 TEAM = "T1"
 BOT_USER = "UBOT"
+BOT_ID = "BBOT"
 
 
 @dataclass
@@ -56,6 +63,7 @@ class LoopbackSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self.socket_ready = asyncio.Event()
         self.port = 0
+        self.page_cap = 1000  # the most messages one history/replies page returns
 
     @property
     def api_url(self) -> str:
@@ -85,11 +93,18 @@ class LoopbackSlack:
     # fixtures for content ------------------------------------------------------------
 
     def add_message(
-        self, channel: str, user: str, text: str, ts: str, thread_ts: str | None = None
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        ts: str,
+        thread_ts: str | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
-        message = {"type": "message", "user": user, "text": text, "ts": ts}
+        message: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts}
         if thread_ts:
             message["thread_ts"] = thread_ts
+        message.update(extra)
         self.messages.setdefault(channel, []).append(message)
         return message
 
@@ -97,9 +112,12 @@ class LoopbackSlack:
         self.users[user_id] = {
             "id": user_id,
             "name": name,
-            "profile": {"display_name": name},
+            "profile": {"display_name": name, "image_192": avatar(user_id)},
             **flags,
         }
+
+    def find(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
 
     def queue(self, method: str, answer: Answer) -> None:
         self.queued.setdefault(method, []).append(answer)
@@ -149,33 +167,47 @@ class LoopbackSlack:
         if method == "auth.test":
             return {
                 "user_id": BOT_USER,
-                "bot_id": "BBOT",
+                "bot_id": BOT_ID,
                 "team_id": TEAM,
                 "url": "https://hearth-test.slack.com/",
             }
         if method == "chat.postMessage":
-            return {"channel": p.get("channel"), "ts": f"1800000000.{next(self._ts):06d}"}
+            return self._post(p)
+        if method == "chat.update":
+            return self._update(p)
+        if method == "chat.delete":
+            channel, ts = str(p.get("channel")), str(p.get("ts"))
+            found = self.find(channel, ts)
+            if found is None:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[channel].remove(found)
+            return {"channel": channel, "ts": ts}
         if method == "chat.postEphemeral":
             return {"message_ts": f"1800000001.{next(self._ts):06d}"}
         if method == "chat.getPermalink":
             ts = str(p.get("message_ts", "")).replace(".", "")
             return {"permalink": f"https://hearth-test.slack.com/archives/{p.get('channel')}/p{ts}"}
         if method == "conversations.history":
-            latest = p.get("latest")
-            found = [
+            top = [
                 m
                 for m in self.messages.get(str(p.get("channel")), [])
-                if m["ts"] == latest and m.get("thread_ts", m["ts"]) == m["ts"]
+                if m.get("thread_ts", m["ts"]) == m["ts"] or m.get("subtype") == "thread_broadcast"
             ]
-            return {"messages": found, "has_more": False}
+            newest_first = sorted(_window(top, p), key=_ts_key, reverse=True)
+            return self._page(newest_first, p)
         if method == "conversations.replies":
-            root = str(p.get("ts"))
-            thread = [
+            channel = str(p.get("channel"))
+            named = self.find(channel, str(p.get("ts")))
+            if named is None:
+                return {"ok": False, "error": "thread_not_found"}
+            root = str(named.get("thread_ts") or named["ts"])
+            head = [m for m in self.messages.get(channel, []) if m["ts"] == root]
+            replies = [
                 m
-                for m in self.messages.get(str(p.get("channel")), [])
-                if m["ts"] == root or m.get("thread_ts") == root
+                for m in self.messages.get(channel, [])
+                if m.get("thread_ts") == root and m["ts"] != root
             ]
-            return {"messages": thread, "has_more": False}
+            return self._page(head + sorted(_window(replies, p), key=_ts_key), p)
         if method == "users.info":
             user_id = str(p.get("user"))
             return {"user": self.users.get(user_id, {"id": user_id, "name": user_id.lower()})}
@@ -195,6 +227,64 @@ class LoopbackSlack:
         if method == "apps.connections.open":
             return {"url": f"ws://127.0.0.1:{self.port}/link"}
         return {}
+
+    def _post(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel"))
+        ts = f"1800000000.{next(self._ts):06d}"
+        message: dict[str, Any] = {
+            "type": "message",
+            "text": p.get("text") or "",
+            "ts": ts,
+            "bot_id": BOT_ID,
+            "app_id": "A1",
+        }
+        if p.get("username"):  # chat:write.customize: shown under another name
+            message.update(subtype="bot_message", username=p["username"])
+            if p.get("icon_url"):
+                message["icons"] = {"image_48": p["icon_url"], "image_72": p["icon_url"]}
+        else:
+            message["user"] = BOT_USER
+        for field_name in ("blocks", "metadata"):
+            if p.get(field_name):
+                value = p[field_name]
+                message[field_name] = json.loads(value) if isinstance(value, str) else value
+        thread_ts = p.get("thread_ts")
+        if thread_ts:
+            parent = self.find(channel, str(thread_ts))
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            parent.setdefault("thread_ts", parent["ts"])
+            message["thread_ts"] = str(thread_ts)
+        self.messages.setdefault(channel, []).append(message)
+        return {"channel": channel, "ts": ts, "message": message}
+
+    def _update(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(p.get("channel")), str(p.get("ts"))
+        found = self.find(channel, ts)
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        if "text" in p:
+            found["text"] = p["text"]
+        for field_name in ("blocks", "metadata"):
+            if p.get(field_name):
+                value = p[field_name]
+                found[field_name] = json.loads(value) if isinstance(value, str) else value
+        found["edited"] = {"user": BOT_USER, "ts": f"1800000002.{next(self._ts):06d}"}
+        return {"channel": channel, "ts": ts, "text": found["text"]}
+
+    def _page(self, messages: list[dict[str, Any]], p: dict[str, Any]) -> dict[str, Any]:
+        """One page of `messages` as Slack pages them; metadata only when asked for."""
+        start = int(str(p.get("cursor") or "next:0").removeprefix("next:"))
+        size = min(int(p.get("limit") or 100), self.page_cap)
+        page = messages[start : start + size]
+        if str(p.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + size < len(messages)
+        return {
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"next:{start + size}" if more else ""},
+        }
 
     async def _respond(self, request: web.Request) -> web.Response:
         await self._record(response=await request.json())
@@ -227,6 +317,31 @@ class LoopbackSlack:
                 "retry_reason": "",
             }
         )
+
+
+def avatar(user_id: str) -> str:
+    return f"https://avatars.example.org/{user_id}.png"
+
+
+def _ts_key(message: dict[str, Any]) -> tuple[int, int]:
+    seconds, _, fraction = str(message["ts"]).partition(".")
+    return int(seconds), int(fraction or 0)
+
+
+def _window(messages: list[dict[str, Any]], p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Messages between `oldest` and `latest` (both included when `inclusive`)."""
+    inclusive = str(p.get("inclusive", "")).lower() in ("1", "true")
+    low = _ts_key({"ts": p["oldest"]}) if p.get("oldest") else None
+    high = _ts_key({"ts": p["latest"]}) if p.get("latest") else None
+    kept = []
+    for m in messages:
+        key = _ts_key(m)
+        if low is not None and (key < low or (key == low and not inclusive)):
+            continue
+        if high is not None and (key > high or (key == high and not inclusive)):
+            continue
+        kept.append(m)
+    return kept
 
 
 # signed requests ---------------------------------------------------------------------

@@ -456,6 +456,8 @@ def test_config_and_manifest() -> None:
         == "https://hearth.example.com/slack/events"
     )
     assert manifest["features"]["shortcuts"][0]["callback_id"] == "hearth_save_insight"
+    scopes = manifest["oauth_config"]["scopes"]["bot"]
+    assert "chat:write.customize" in scopes  # relayed copies under the author's name
     socket = build_manifest(SlackConfig(mode="socket", command_prefix="h-"))
     assert socket["settings"]["socket_mode_enabled"] is True
     assert all(

@@ -34,7 +34,6 @@ from bot.events import (
 from bot.inbound import Inbound
 from bot.port import Capabilities, OutboundMessage, TargetGone
 from bot.text import to_plain
-from bot.text.relayed import with_source_link
 
 PLATFORM = "console"
 BOT_NAME = "hearth"
@@ -388,7 +387,6 @@ def _console_text(message: OutboundMessage) -> str:
     """Relayed copies: the original's document as plain text, mentions as plain names."""
     if message.attribution is None:
         return message.text
-    doc = with_source_link(
-        message.relay_document(), message.attribution.link, message.attribution.community
-    )
-    return to_plain(doc, for_relay=True)
+    text = to_plain(message.relay_document(), for_relay=True)
+    link = message.attribution.link  # console:// is no web link: shown as text
+    return f"{text}\n↪ {link}" if link else text

@@ -13,6 +13,11 @@ Why retries are deduplicated in the store: Slack re-sends an event it thinks was
 (`X-Slack-Retry-Num`), possibly to another process. A middleware takes each `event_id`
 in the InboundLog; a delivery already taken gets 200 with `x-slack-no-retry` and no
 side effect. Reactions and commands are also deduplicated by the core on their own ids.
+
+Why Hearth's own messages never reach the core: a relayed copy posted here would be
+relayed back. Bolt already drops events whose bot_id/user is ours (its self-events
+middleware); `_on_message` checks again (a copy under a custom username keeps our
+bot_id), and other bots' posts stay out as before.
 """
 
 from __future__ import annotations
@@ -296,7 +301,7 @@ class SlackAdapter(SlackPort):
                 await self.inbound.message_deleted(
                     MessageDeleted(MessageRef(channel, ts, thread_id=thread))
                 )
-            elif subtype in POSTED_SUBTYPES and not event.get("bot_id"):
+            elif subtype in POSTED_SUBTYPES and not event.get("bot_id") and not self.is_own(event):
                 message = await chat_message(self.workspace, channel, event)
                 thread = message.ref.thread_id
                 reply_to = (
@@ -310,16 +315,27 @@ class SlackAdapter(SlackPort):
         await self._delivered(body)
 
     async def _changed(self, channel: ChannelRef, event: dict[str, Any]) -> None:
-        """An edit; Slack also sends message_changed for unfurls and reply counts: skip those."""
+        """An edit; Slack also sends message_changed for unfurls and reply counts: skip those.
+
+        A thread root deleted while it has replies is not removed but becomes a
+        `tombstone` ("This message was deleted."), announced as message_changed: that is
+        a deletion, not an edit.
+        """
         message = event.get("message") or {}
         previous = event.get("previous_message") or {}
-        if message.get("bot_id") or message.get("text") == previous.get("text"):
+        thread = message.get("thread_ts") or previous.get("thread_ts")
+        ref = MessageRef(channel, str(message.get("ts") or previous.get("ts") or ""), thread)
+        if message.get("subtype") == "tombstone":
+            await self.inbound.message_deleted(MessageDeleted(ref))
+            return
+        if message.get("bot_id") or self.is_own(message):
+            return
+        if message.get("text") == previous.get("text"):
             return
         user = await self.workspace.user(str(message.get("user", "")))
-        thread = message.get("thread_ts")
-        ref = MessageRef(channel, str(message.get("ts", "")), thread_id=thread)
+        markup = str(message.get("text") or "")
         await self.inbound.message_edited(
             MessageEdited(
-                ref, to_plain(str(message.get("text") or "")), UserRef(PLATFORM, user.id, user.name)
+                ref, to_plain(markup), UserRef(PLATFORM, user.id, user.name), markup=markup
             )
         )

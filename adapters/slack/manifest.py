@@ -19,6 +19,7 @@ from bot.commands.table import build_command_table
 BOT_SCOPES = (
     "commands",  # slash commands and the message shortcut
     "chat:write",  # replies, ritual prompts, ephemeral answers
+    "chat:write.customize",  # relayed copies under the original author's name and picture
     "reactions:read",  # 💡 and 🏷️ on messages
     "reactions:write",  # Hearth's own acknowledgements
     "channels:history",  # fetch the message a 💡 or the shortcut points at; follow edits

@@ -3,24 +3,38 @@
 Refs: space = team id, channel = channel id, message_id = ts, thread_id = thread_ts.
 Why `fetch_message` tries `conversations.history` and then `conversations.replies`: a
 reaction names only a message's ts, and a thread reply is not in the channel's history.
+
+Relayed copies are posted under the original author's name and picture (`username`,
+`icon_url`: the `chat:write.customize` scope) and carry their idempotency key as message
+metadata (`event_type: hearth_relay`). Why look before posting: Slack has no idempotent
+post, so when an earlier attempt may have got through (`maybe_posted`), the only way to
+avoid a duplicate is to find our message with that key in the target thread (or the
+channel's recent history) and return it. Only then: a lookup costs rate-limited reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.text import message_payload, to_plain
+from adapters.slack.text import message_payload, mrkdwn_payload, outbound_mrkdwn, to_plain
 from adapters.slack.webapi import call, data
-from adapters.slack.workspace import Workspace
-from bot.events import ChannelRef, ChatMessage, MessageRef, UserRef
+from adapters.slack.workspace import Workspace, avatar_of
+from bot.events import Attachment, ChannelRef, ChatMessage, MessageRef, UserRef
 from bot.port import Capabilities, OutboundMessage, TargetGone
+
+log = structlog.get_logger(__name__)
 
 PLATFORM = "slack"
 THREAD_LIMIT = 1000
+RELAY_EVENT = "hearth_relay"  # message metadata event_type of our keyed posts
+LOOKBACK = 200  # top-level messages searched for an earlier keyed post
+USERNAME_LIMIT = 80  # Slack shows at most this many characters of a custom username
 _TS = re.compile(r"^\d{9,11}\.\d{6}$")
 _PERMALINK = re.compile(
     r"^https://[\w.-]+/archives/([A-Z0-9]+)/p(\d{9,11})(\d{6})(?:\?(?:.*&)?thread_ts=(\d+\.\d+))?"
@@ -48,6 +62,7 @@ class SlackPort:
         self.workspace = workspace
         self.team_id = ""
         self.bot_user_id = ""
+        self.bot_id = ""
         self.workspace_url = "https://slack.com/"
         self._permalinks: dict[tuple[str, str], str] = {}
 
@@ -56,6 +71,7 @@ class SlackPort:
         body = data(await call("auth.test", self.client.auth_test()))
         self.team_id = str(body.get("team_id") or "")
         self.bot_user_id = str(body.get("user_id") or "")
+        self.bot_id = str(body.get("bot_id") or "")
         url = str(body.get("url") or self.workspace_url)
         self.workspace_url = url if url.endswith("/") else url + "/"
 
@@ -72,15 +88,63 @@ class SlackPort:
         """A message in the channel; with `thread` or `reply_to`, in that message's thread."""
         parent = thread or reply_to
         thread_ts = (parent.thread_id or parent.message_id) if parent is not None else None
+        key = message.idempotency_key
+        if key and message.maybe_posted:
+            earlier = await self.find_posted(channel, key, thread_ts)
+            if earlier is not None:
+                log.info("slack.post_already_made", key=key, ts=earlier.message_id)
+                return earlier
+        extra: dict[str, Any] = {}
+        credit = message.attribution
+        if credit is not None:
+            extra["username"] = f"{credit.author} ({credit.community})"[:USERNAME_LIMIT]
+            extra["icon_url"] = credit.avatar_url
         request = self.client.chat_postMessage(
             channel=channel.channel,
             thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
-            **message_payload(message.text),
+            **extra,
+            **_content(message),
         )
         body = data(await call("chat.postMessage", request))
         return MessageRef(channel, str(body.get("ts") or ""), thread_id=thread_ts)
+
+    async def find_posted(
+        self, channel: ChannelRef, key: str, thread_ts: str | None
+    ) -> MessageRef | None:
+        """Our message carrying idempotency `key`: in the thread `thread_ts` (all of it),
+        else among the channel's newest `LOOKBACK` top-level messages. None if absent."""
+        seen = 0
+        cursor: str | None = None
+        while True:
+            if thread_ts is not None:
+                method = "conversations.replies"
+                request = self.client.conversations_replies(
+                    channel=channel.channel,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            else:
+                method = "conversations.history"
+                request = self.client.conversations_history(
+                    channel=channel.channel, include_all_metadata=True, limit=100, cursor=cursor
+                )
+            body = data(await call(method, request))
+            for raw in body.get("messages") or []:
+                if self.is_own(raw) and relay_key(raw) == key:
+                    return MessageRef(channel, str(raw.get("ts") or ""), thread_id=thread_ts)
+            seen += len(body.get("messages") or [])
+            cursor = (body.get("response_metadata") or {}).get("next_cursor") or None
+            limit = THREAD_LIMIT if thread_ts is not None else LOOKBACK
+            if not cursor or seen >= limit:
+                return None
+
+    def is_own(self, raw: dict[str, Any]) -> bool:
+        """Posted by Hearth's bot (also under a custom username: the bot_id stays ours)."""
+        return is_own(raw, self.bot_user_id, self.bot_id)
 
     async def post_ephemeral(
         self, channel: ChannelRef, user_id: str, text: str, *, thread: MessageRef | None = None
@@ -93,8 +157,10 @@ class SlackPort:
         await call("chat.postEphemeral", request)
 
     async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        """The same rendering as `post` (a relayed copy keeps its username: Slack cannot
+        change it, and need not)."""
         request = self.client.chat_update(
-            channel=ref.channel.channel, ts=ref.message_id, **message_payload(message.text)
+            channel=ref.channel.channel, ts=ref.message_id, **_content(message)
         )
         await call("chat.update", request)
 
@@ -137,9 +203,12 @@ class SlackPort:
             raise TargetGone(f"no message {ts} in {channel}")
         message = await self._chat_message(ref.channel, found)
         link = await self.fetch_permalink(message.ref)
-        return ChatMessage(message.ref, message.author, message.text, link, message.posted_at)
+        return dataclasses.replace(message, permalink=link)
 
     async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
+        """The whole thread, root first, every page of it (up to `THREAD_LIMIT`); each
+        message's ref has thread_id = the root's ts. A deleted root that still has replies
+        (a `tombstone`) is left out, as deleted messages are."""
         root = ref.thread_id or ref.message_id
         messages: list[ChatMessage] = []
         cursor: str | None = None
@@ -149,7 +218,11 @@ class SlackPort:
             )
             body = data(await call("conversations.replies", request))
             for raw in body.get("messages") or []:
-                messages.append(await self._chat_message(ref.channel, raw))
+                if raw.get("subtype") == "tombstone":
+                    continue
+                message = await self._chat_message(ref.channel, raw)
+                thread_ref = dataclasses.replace(message.ref, thread_id=root)
+                messages.append(dataclasses.replace(message, ref=thread_ref))
             cursor = (body.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
@@ -199,23 +272,83 @@ class SlackPort:
         return MessageRef(channel, ts, thread_id=link.group(4))
 
     async def _chat_message(self, channel: ChannelRef, raw: dict[str, Any]) -> ChatMessage:
-        return await chat_message(self.workspace, channel, raw)
+        return await chat_message(self.workspace, channel, raw, own=self.is_own(raw))
+
+
+def _content(message: OutboundMessage) -> dict[str, Any]:
+    """text + blocks (see `outbound_mrkdwn`), and the idempotency key as metadata."""
+    payload = mrkdwn_payload(outbound_mrkdwn(message))
+    if message.idempotency_key:
+        payload["metadata"] = {
+            "event_type": RELAY_EVENT,
+            "event_payload": {"key": message.idempotency_key},
+        }
+    return payload
+
+
+def relay_key(raw: dict[str, Any]) -> str | None:
+    """The idempotency key a message carries (metadata comes with `include_all_metadata`)."""
+    metadata = raw.get("metadata") or {}
+    if metadata.get("event_type") != RELAY_EVENT:
+        return None
+    key = (metadata.get("event_payload") or {}).get("key")
+    return str(key) if key is not None else None
+
+
+def is_own(raw: dict[str, Any], bot_user_id: str, bot_id: str) -> bool:
+    """Whether a message payload was posted by Hearth's bot (its bot user or bot id)."""
+    if bot_id and bot_id in (raw.get("bot_id"), (raw.get("bot_profile") or {}).get("id")):
+        return True
+    return bool(bot_user_id) and raw.get("user") == bot_user_id
+
+
+def attachments_of(raw: dict[str, Any]) -> tuple[Attachment, ...]:
+    """A message's `files` as links (`url_private`, else the file's permalink)."""
+    found: list[Attachment] = []
+    for file in raw.get("files") or []:
+        if not isinstance(file, dict):
+            continue
+        url = file.get("url_private") or file.get("permalink")
+        if not url:
+            continue  # a deleted file (mode "tombstone") or one hidden by plan limits
+        size = file.get("size")
+        found.append(
+            Attachment(
+                name=str(file.get("name") or file.get("title") or "file"),
+                url=str(url),
+                size=size if isinstance(size, int) else None,
+                content_type=str(file["mimetype"]) if file.get("mimetype") else None,
+            )
+        )
+    return tuple(found)
 
 
 async def chat_message(
-    workspace: Workspace, channel: ChannelRef, raw: dict[str, Any]
+    workspace: Workspace, channel: ChannelRef, raw: dict[str, Any], *, own: bool = False
 ) -> ChatMessage:
-    """A Slack message payload (API result or event) as the neutral ChatMessage."""
+    """A Slack message payload (API result or event) as the neutral ChatMessage.
+
+    `markup` is the raw mrkdwn `text`; a bot's custom `username` (a relayed copy) names
+    the author, and its `icons` give the picture.
+    """
     ts = str(raw.get("ts") or "")
     thread_ts = raw.get("thread_ts")
     user_id = str(raw.get("user") or raw.get("bot_id") or "unknown")
-    user = await workspace.user(user_id) if raw.get("user") else None
-    name = user.name if user else str(raw.get("username") or user_id)
+    custom = raw.get("username") if raw.get("bot_id") else None
+    user = await workspace.user(user_id) if raw.get("user") and not custom else None
+    name = user.name if user else str(custom or raw.get("username") or user_id)
+    bot_icons = (raw.get("bot_profile") or {}).get("icons") or {}
+    avatar = (user.avatar_url if user else None) or avatar_of(raw.get("icons") or {})
+    text = str(raw.get("text") or "")
     return ChatMessage(
         ref=MessageRef(channel, ts, thread_id=str(thread_ts) if thread_ts else None),
         author=UserRef(PLATFORM, user_id, name),
-        text=to_plain(str(raw.get("text") or "")),
+        text=to_plain(text),
         posted_at=ts_time(ts),
+        markup=text,
+        attachments=attachments_of(raw),
+        avatar_url=avatar or (avatar_of(bot_icons) if raw.get("bot_id") else None),
+        from_bot=own,
     )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.port import OutboundMessage
 from bot.text import parse, to_slack
+from bot.text.relayed import with_source_link
 
 SECTION_LIMIT = 3000  # Block Kit: a section's text
 MAX_BLOCKS = 50
@@ -41,9 +43,28 @@ def _chunks(text: str, size: int) -> list[str]:
     return pieces
 
 
+def outbound_mrkdwn(message: OutboundMessage) -> str:
+    """What a port message says on Slack.
+
+    A relayed copy (`attribution` set) renders the original's document with a link back
+    to it and `for_relay=True`: every mention a plain name, `<!channel>`/`<!here>` defused,
+    so a copy never pings anyone here. Other messages render their `document` when they
+    carry one, else their neutral text.
+    """
+    credit = message.attribution
+    if credit is None:
+        return to_slack(message.relay_document())
+    doc = with_source_link(message.relay_document(), credit.link, credit.community)
+    return to_slack(doc, for_relay=True)
+
+
 def message_payload(text: str) -> dict[str, Any]:
     """`text` (the fallback notifications and old clients show) and section `blocks`."""
-    rendered = to_mrkdwn(text)
+    return mrkdwn_payload(to_mrkdwn(text))
+
+
+def mrkdwn_payload(rendered: str) -> dict[str, Any]:
+    """`message_payload` for text already rendered as mrkdwn."""
     fallback = rendered if len(rendered) <= TEXT_LIMIT else rendered[: TEXT_LIMIT - 1] + "…"
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": piece}}

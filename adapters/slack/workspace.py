@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
@@ -30,6 +31,16 @@ class SlackUser:
     name: str
     is_admin: bool = False
     is_owner: bool = False
+    avatar_url: str | None = None  # the profile picture, for attribution on relays
+
+
+def avatar_of(icons: dict[str, Any]) -> str | None:
+    """The largest usual picture in a Slack profile or `icons` object (`image_192`…)."""
+    for key in ("image_192", "image_72", "image_512", "image_48", "image_36", "image_24"):
+        url = icons.get(key)
+        if isinstance(url, str) and url:
+            return url
+    return None
 
 
 class Workspace:
@@ -71,6 +82,7 @@ class Workspace:
             str(name),
             is_admin=bool(raw.get("is_admin")),
             is_owner=bool(raw.get("is_owner") or raw.get("is_primary_owner")),
+            avatar_url=avatar_of(profile),
         )
         self._users[user_id] = (self._clock(), user)
         return user

@@ -5,7 +5,9 @@ from __future__ import annotations
 from bot.commands.spec import CommandTable
 from bot.handlers import export, help, insights, search
 from bot.handlers.assist import PendingDrafts, assist_commands
+from bot.handlers.constellation import constellation_command
 from bot.handlers.privacy import PendingConfirmations, forget_me_command
+from bot.handlers.relay import relay_command
 from bot.handlers.rituals import PendingRituals, ritual_commands
 
 
@@ -21,6 +23,8 @@ def build_command_table() -> CommandTable:
             ritual_commands(PendingRituals()),
             export.COMMAND,
             forget_me_command(PendingConfirmations()),
+            constellation_command(),
+            relay_command(),
             help.COMMAND,
         )
     )

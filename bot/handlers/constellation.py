@@ -1,0 +1,209 @@
+"""/constellation: link with sibling communities (both stewards consent), pause, scope, leave."""
+
+from __future__ import annotations
+
+from bot.commands.spec import Args, Command, Option, OptionType, Reply
+from bot.context import CommandContext
+from knowledge.errors import InvalidInput
+from knowledge.links import LinkView
+from knowledge.models import LinkStatus, Role
+
+_DIRECTIONS = ("both", "send", "receive")
+_MODES = ("threads", "channel")
+
+
+def _here(ctx: CommandContext) -> tuple[str, str, str]:
+    if ctx.event.direct:
+        raise InvalidInput(
+            "Run this in the channel that should send and receive relays, not in a DM."
+        )
+    channel = ctx.event.channel
+    return channel.platform, channel.space, channel.channel
+
+
+def _describe(link: LinkView, community_id: int) -> str:
+    mine = link.side(community_id)
+    other = link.other(community_id)
+    if other is None or link.status == LinkStatus.INVITED:
+        expires = link.code_expires_at.strftime("%Y-%m-%d") if link.code_expires_at else "?"
+        return f"• #{link.id}: invitation waiting to be accepted (until {expires})"
+    if mine.sends and other.sends:
+        flow = "both ways"
+    elif mine.sends:
+        flow = "we send only"
+    elif other.sends:
+        flow = "we receive only"
+    else:
+        flow = "nothing flows (neither side sends)"
+    state = "active"
+    if mine.paused:
+        state = "paused by us"
+    elif other.paused:
+        state = f"paused by {other.name}"
+    mode = "every thread of the channel" if link.whole_channel else "threads relayed with /relay"
+    return (
+        f"• **{other.name}** ({other.slug}), link #{link.id}: {state}; {flow}; {mode}; "
+        f"here: {mine.platform} #{mine.channel}, there: {other.platform} #{other.channel}"
+    )
+
+
+async def invite(ctx: CommandContext, args: Args) -> Reply:
+    direction = args.text("direction") or "both"
+    mode = args.text("mode") or "threads"
+    link, code = await ctx.services.relays.links.invite(
+        ctx.community.id,
+        ctx.member.id,
+        _here(ctx),
+        now=ctx.services.relays.now(),
+        sends=direction in ("both", "send"),
+        whole_channel=mode == "channel",
+    )
+    expires = link.code_expires_at.strftime("%Y-%m-%d %H:%M UTC") if link.code_expires_at else ""
+    return Reply(
+        f"🔗 Invitation created. Give this code to a steward of the other community; they run "
+        f"`{ctx.prefix}constellation accept {code}` in the channel that should receive relays "
+        f"there. It works once, until {expires}. Relays from them arrive in this channel.",
+        ephemeral=True,
+    )
+
+
+async def accept(ctx: CommandContext, args: Args) -> Reply:
+    link = await ctx.services.relays.links.accept(
+        args.text("code"),
+        ctx.community.id,
+        ctx.member.id,
+        _here(ctx),
+        now=ctx.services.relays.now(),
+    )
+    other = link.other(ctx.community.id)
+    assert other is not None
+    await ctx.services.relays.announce(
+        other,
+        f"🔗 **{ctx.community.name}** accepted the link: this community's constellation grew.",
+    )
+    return Reply(
+        f"🔗 Linked with **{other.name}**. Use `{ctx.prefix}relay` in a thread (or as a reply) "
+        f"to relay it there; `{ctx.prefix}constellation list` shows the link."
+    )
+
+
+async def list_(ctx: CommandContext, args: Args) -> Reply:
+    links = await ctx.services.relays.links.links_of(ctx.community.id)
+    if not links:
+        return Reply(
+            f"This community has no links yet. A steward starts one with "
+            f"`{ctx.prefix}constellation invite`.",
+            ephemeral=True,
+        )
+    lines = [_describe(link, ctx.community.id) for link in links]
+    return Reply("**Constellation links**\n" + "\n".join(lines), ephemeral=True)
+
+
+async def _set_paused(ctx: CommandContext, args: Args, paused: bool) -> Reply:
+    relays = ctx.services.relays
+    link = await relays.links.find(ctx.community.id, args.text("community"))
+    await relays.links.set_paused(link.id, ctx.community.id, paused, relays.now())
+    other = link.other(ctx.community.id)
+    name = other.name if other else f"link #{link.id}"
+    if paused:
+        return Reply(f"⏸️ Relays with **{name}** are paused (both ways) until you resume.")
+    relays.wake.set()
+    return Reply(f"▶️ Relays with **{name}** resume; what was queued goes now.")
+
+
+async def pause(ctx: CommandContext, args: Args) -> Reply:
+    return await _set_paused(ctx, args, True)
+
+
+async def resume(ctx: CommandContext, args: Args) -> Reply:
+    return await _set_paused(ctx, args, False)
+
+
+async def leave(ctx: CommandContext, args: Args) -> Reply:
+    relays = ctx.services.relays
+    link = await relays.links.find(ctx.community.id, args.text("community"))
+    cancelled = await relays.links.leave(link.id, ctx.community.id, relays.now())
+    other = link.other(ctx.community.id)
+    if other is not None:
+        await relays.announce(
+            other, f"🔗 **{ctx.community.name}** left the link: relays between us have stopped."
+        )
+    name = other.name if other else f"invitation #{link.id}"
+    dropped = f" {cancelled} queued relay(s) were cancelled." if cancelled else ""
+    return Reply(f"🔗 Left the link with **{name}**; nothing more flows either way.{dropped}")
+
+
+async def scope(ctx: CommandContext, args: Args) -> Reply:
+    relays = ctx.services.relays
+    link = await relays.links.find(ctx.community.id, args.text("community"))
+    direction, mode, channel = args.text("direction"), args.text("mode"), args.text("channel")
+    target = None
+    if channel:
+        ref = ctx.port.resolve_channel(channel, ctx.event.channel)
+        if ref is None:
+            raise InvalidInput(f"“{channel}” is not a channel I can find here.")
+        target = (ref.platform, ref.space, ref.channel)
+    updated = await relays.links.set_scope(
+        link.id,
+        ctx.community.id,
+        sends=None if not direction else direction in ("both", "send"),
+        channel=target,
+        whole_channel=None if not mode else mode == "channel",
+    )
+    return Reply("Scope saved.\n" + _describe(updated, ctx.community.id))
+
+
+def constellation_command() -> Command:
+    sibling = Option(
+        "community", OptionType.TEXT, "the linked community (name or slug)", required=True
+    )
+    direction = Option(
+        "direction", OptionType.WORD, "both, send or receive", keyword=True, choices=_DIRECTIONS
+    )
+    mode = Option(
+        "mode",
+        OptionType.WORD,
+        "threads (only those relayed with /relay) or channel (every thread)",
+        keyword=True,
+        choices=_MODES,
+    )
+    steward = Role.STEWARD
+    return Command(
+        name="constellation",
+        help="Link with sibling communities and relay threads between you",
+        subcommands=(
+            Command(
+                "invite",
+                "Create a one-time code a sibling's steward accepts",
+                invite,
+                options=(direction, mode),
+                permission=steward,
+            ),
+            Command(
+                "accept",
+                "Accept a sibling's invitation code",
+                accept,
+                options=(Option("code", OptionType.WORD, "the code", required=True),),
+                permission=steward,
+            ),
+            Command("list", "This community's links and their state", list_),
+            Command("pause", "Pause relays with a sibling", pause, (sibling,), steward),
+            Command("resume", "Resume relays with a sibling", resume, (sibling,), steward),
+            Command("leave", "End a link for good", leave, (sibling,), steward),
+            Command(
+                "scope",
+                "Direction, mode and channel of a link on this side",
+                scope,
+                options=(
+                    Option("community", OptionType.WORD, "the linked community", required=True),
+                    direction,
+                    mode,
+                    Option("channel", OptionType.WORD, "where relays arrive here", keyword=True),
+                ),
+                permission=steward,
+            ),
+        ),
+        default_subcommand="list",
+        examples=("/constellation invite", "/constellation accept HL-ABCD-EFGH-JKMN"),
+        strict_keywords=True,
+    )

@@ -1,0 +1,1 @@
+"""Constellation relays: threads copied between linked communities, in both directions."""

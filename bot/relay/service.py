@@ -1,0 +1,322 @@
+"""Relays: which messages of which threads go where, decided once and queued durably.
+
+Every decision is made against the links as they are now (`LinkView.carries`): only an
+active, unpaused link whose sending side allows it carries a message, and a copy Hearth
+made is never relayed again (it is recognised by the copy map and by `from_bot`), so no
+link graph can make a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot.events import (
+    ChannelRef,
+    ChatMessage,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+)
+from bot.port import OutboundMessage, OutboundPort
+from bot.relay.payload import digest, edit_payload, payload_of
+from knowledge.directory import Directory
+from knowledge.errors import InvalidInput
+from knowledge.links import LinkStore, LinkView, Side
+from knowledge.outbox import Outbox
+from knowledge.relays import NewTarget, Participant, RelayStore, Route
+from knowledge.views import CommunityInfo
+from scheduling.clock import Clock
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Started:
+    targets: tuple[str, ...]  # community names the thread now goes to
+    queued: int  # messages queued (the root and the replies so far)
+
+
+class Relays:
+    def __init__(
+        self,
+        links: LinkStore,
+        store: RelayStore,
+        outbox: Outbox,
+        directory: Directory,
+        clock: Clock,
+        command_names: Collection[str] = (),
+    ) -> None:
+        self.links = links
+        self.store = store
+        self.outbox = outbox
+        self._directory = directory
+        self._clock = clock
+        self._commands = frozenset(command_names)
+        self.ports: dict[str, OutboundPort] = {}
+        self.wake = asyncio.Event()  # set when something was queued: the worker looks now
+
+    def attach(self, port: OutboundPort) -> None:
+        self.ports[port.platform] = port
+
+    def set_commands(self, names: Collection[str]) -> None:
+        self._commands = frozenset(names)
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def announce(self, side: Side, text: str) -> None:
+        """Tell a linked community something in its relay channel (best effort: a link
+        change must not fail because the other platform is down right now)."""
+        port = self.ports.get(side.platform)
+        if port is None:
+            return
+        try:
+            await port.post(
+                ChannelRef(side.platform, side.space, side.channel), OutboundMessage(text)
+            )
+        except Exception:
+            log.warning("relay.announce_failed", community=side.slug, exc_info=True)
+
+    # starting a relay ----------------------------------------------------------------
+
+    async def relay_thread(
+        self,
+        community: CommunityInfo,
+        thread: Sequence[ChatMessage],
+        links: Sequence[LinkView],
+    ) -> Started:
+        """Relay a thread (root first, then its replies so far) over these links."""
+        if not thread:
+            raise InvalidInput("There is nothing in that thread to relay.")
+        root = thread[0]
+        channel = _key(root.ref)
+        targets = []
+        for link in links:
+            other = link.other(community.id)
+            if other is None or not link.carries(community.id, other.community_id):
+                continue
+            if (other.platform, other.space, other.channel) == channel:
+                continue
+            targets.append(
+                NewTarget(other.community_id, link.id, (other.platform, other.space, other.channel))
+            )
+        if not targets:
+            raise InvalidInput(
+                "No linked community can receive this: links may be paused, one-way, or none "
+                "exist yet (see /constellation list)."
+            )
+        now = self._clock.now()
+        origin, everyone = await self.store.open_thread(
+            community.id, channel, root.ref.message_id, targets, now
+        )
+        queued = 0
+        for message in thread:
+            if self._relayable(message):
+                queued += await self._record(origin, everyone, message, message is root, community)
+        self.wake.set()
+        names = tuple(
+            link.other(community.id).name  # type: ignore[union-attr]
+            for link in links
+            if any(t.link_id == link.id for t in targets)
+        )
+        return Started(names, queued)
+
+    # live events ---------------------------------------------------------------------
+
+    async def message_posted(self, event: MessagePosted) -> None:
+        message = event.message
+        if not self._relayable(message):
+            return
+        channel = _key(message.ref)
+        if await self.store.is_copy(channel, message.ref.message_id):
+            return
+        reply_to = event.reply_to.message_id if event.reply_to else None
+        thread_root = message.ref.thread_id or (
+            event.reply_to.thread_id if event.reply_to else None
+        )
+        participant = await self.store.participant_for(channel, thread_root, reply_to)
+        if participant is None:
+            if thread_root is None and reply_to is None:
+                await self._whole_channel(message)
+            return
+        everyone = await self.store.participants(participant.relay_thread_id)
+        community = await self._directory.community_by_id(participant.community_id)
+        if community is not None:
+            await self._record(participant, everyone, message, False, community)
+            self.wake.set()
+
+    async def message_edited(self, event: MessageEdited) -> None:
+        channel = _key(event.ref)
+        relayed = await self.store.message(channel, event.ref.message_id)
+        if relayed is None or relayed.deleted:
+            return
+        new = digest(event.text, event.markup)
+        routes = await self._live_routes(await self.store.copy_routes(relayed.id))
+        payload = edit_payload(relayed.payload, event.text, event.markup)
+        await self.store.change(relayed, "edit", routes, payload, digest=new, now=self._clock.now())
+        self.wake.set()
+
+    async def message_deleted(self, event: MessageDeleted) -> None:
+        """The original's deletion removes its copies; deleting a copy touches nothing else.
+
+        A deleted root removes only the root's copies: the replies stay where they are, so
+        deleting a thread never floods the other side with deletions.
+        """
+        channel = _key(event.ref)
+        relayed = await self.store.message(channel, event.ref.message_id)
+        if relayed is None:
+            return
+        routes = await self._live_routes(await self.store.copy_routes(relayed.id))
+        await self.store.change(
+            relayed, "delete", routes, relayed.payload, digest=None, now=self._clock.now()
+        )
+        self.wake.set()
+
+    # catch-up ------------------------------------------------------------------------
+
+    async def catch_up(self, port: OutboundPort, days: int) -> int:
+        """Re-read relayed threads on this platform: relay what was posted, edited or
+        deleted while Hearth was down. Each change is keyed, so overlap with live events
+        or a second pass queues nothing twice. Returns how many changes were queued."""
+        since = self._clock.now() - timedelta(days=days)
+        changes = 0
+        for participant in await self.store.recent_participants(port.platform, since):
+            try:
+                changes += await self._catch_up_thread(port, participant)
+            except Exception:  # one unreadable thread must not stop the others
+                log.exception("relay.catch_up_failed", participant=participant.id)
+        if changes:
+            log.info("relay.caught_up", platform=port.platform, changes=changes)
+            self.wake.set()
+        return changes
+
+    async def _catch_up_thread(self, port: OutboundPort, participant: Participant) -> int:
+        assert participant.anchor_id is not None
+        anchor = MessageRef(
+            _channel(participant), participant.anchor_id, thread_id=participant.anchor_id
+        )
+        thread = await port.fetch_thread(anchor)
+        known = {m.message_id: m for m in await self.store.messages_of(participant.id)}
+        copies = await self.store.copy_ids(participant.id)
+        community = await self._directory.community_by_id(participant.community_id)
+        if community is None:
+            return 0
+        everyone = await self.store.participants(participant.relay_thread_id)
+        changes = 0
+        seen: set[str] = set()
+        for message in thread:
+            seen.add(message.ref.message_id)
+            if message.ref.message_id in copies or not self._relayable(message):
+                continue
+            relayed = known.get(message.ref.message_id)
+            if relayed is None:
+                is_root = message.ref.message_id == participant.anchor_id
+                if is_root and participant.link_id is not None:
+                    continue  # a sibling's root is our copy, never a new message
+                changes += await self._record(participant, everyone, message, is_root, community)
+            elif relayed.digest != digest(message.text, message.markup):
+                await self.message_edited(
+                    MessageEdited(message.ref, message.text, message.author, message.markup)
+                )
+                changes += 1
+        if thread:  # an empty answer proves nothing: never infer deletions from it
+            for message_id, relayed in known.items():
+                if message_id not in seen and not relayed.deleted:
+                    await self.message_deleted(
+                        MessageDeleted(MessageRef(_channel(participant), message_id))
+                    )
+                    changes += 1
+        return changes
+
+    # helpers -------------------------------------------------------------------------
+
+    def _relayable(self, message: ChatMessage) -> bool:
+        """People's words only: not Hearth's own posts, not commands to Hearth."""
+        if message.from_bot:
+            return False
+        text = message.text.lstrip()
+        if text[:1] in ("/", "!"):
+            word = text[1:].split(maxsplit=1)[0].lower() if len(text) > 1 else ""
+            if word in self._commands:
+                return False
+        return bool(text) or bool(message.attachments)
+
+    async def _record(
+        self,
+        participant: Participant,
+        everyone: Sequence[Participant],
+        message: ChatMessage,
+        is_root: bool,
+        community: CommunityInfo,
+    ) -> int:
+        routes = await self._routes(participant, everyone)
+        await self.store.record(
+            participant,
+            message.ref.message_id,
+            is_root=is_root,
+            author_name=message.author.display_name,
+            digest=digest(message.text, message.markup),
+            routes=routes,
+            payload=payload_of(message, community.name),
+            now=self._clock.now(),
+        )
+        return 1
+
+    async def _routes(self, source: Participant, everyone: Sequence[Participant]) -> list[Route]:
+        """The other participants this source may send to: each over a link that carries."""
+        others = [p for p in everyone if p.id != source.id]
+        if not others:
+            return []
+        communities = {source.community_id, *(p.community_id for p in others)}
+        links = await self.links.links_between(communities)
+        routes = []
+        for target in others:
+            link = next(
+                (link for link in links if link.carries(source.community_id, target.community_id)),
+                None,
+            )
+            if link is not None:
+                routes.append(Route(target.id, link.id))
+        return routes
+
+    async def _live_routes(self, routes: Sequence[Route]) -> list[Route]:
+        """Edits and deletions follow copies only over links that still flow."""
+        live = []
+        for route in routes:
+            link = await self.links.get(route.link_id)
+            if link is not None and link.flowing:
+                live.append(route)
+        return live
+
+    async def _whole_channel(self, message: ChatMessage) -> None:
+        """In a channel linked whole, every new top-level message starts a relayed thread."""
+        channel = _key(message.ref)
+        links = [
+            link
+            for link in await self.links.whole_channel_links(channel)
+            if any((s.platform, s.space, s.channel) == channel for s in link.sides)
+        ]
+        if not links:
+            return
+        side = next(s for s in links[0].sides if (s.platform, s.space, s.channel) == channel)
+        community = await self._directory.community_by_id(side.community_id)
+        if community is None:
+            return
+        try:
+            await self.relay_thread(community, [message], links)
+        except InvalidInput:
+            return  # every such link is paused or one-way the other way
+
+
+def _key(ref: MessageRef) -> tuple[str, str, str]:
+    return ref.channel.platform, ref.channel.space, ref.channel.channel
+
+
+def _channel(participant: Participant) -> ChannelRef:
+    return ChannelRef(participant.platform, participant.space, participant.channel)

@@ -1,0 +1,217 @@
+"""The outbox worker: delivers queued relays, retries with backoff, parks and reports.
+
+What a failure means is decided here, once, from the port's typed errors:
+rate limited → wait the platform's Retry-After (not a failure); transient → exponential
+backoff with jitter, parked after `max_failures`; forbidden or a vanished target channel →
+parked at once (a person must act); an edit or deletion whose copy is gone → done.
+A parked item is reported once in the thread it came from, and holds its lane (later
+messages to that channel wait, in order) until `/relay retry`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from datetime import timedelta
+
+import structlog
+
+from bot.config import RelayConfig
+from bot.events import ChannelRef, MessageRef
+from bot.port import (
+    DeliveryError,
+    Forbidden,
+    OutboundMessage,
+    OutboundPort,
+    RateLimited,
+    TargetGone,
+)
+from bot.relay.payload import outbound
+from bot.relay.service import Relays
+from knowledge.links import LinkStore
+from knowledge.models import LinkStatus, OutboxStatus
+from knowledge.outbox import Claimed, Outbox
+from knowledge.relays import Participant
+from scheduling.clock import Clock
+
+log = structlog.get_logger(__name__)
+
+POLL_SECONDS = 5.0  # other processes' items and due retries are looked for this often
+PAUSE_RECHECK = timedelta(minutes=10)  # resuming a link also makes its items due at once
+NO_ADAPTER_RETRY = timedelta(seconds=30)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        outbox: Outbox,
+        relays: Relays,
+        links: LinkStore,
+        clock: Clock,
+        config: RelayConfig,
+        background: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`background=False` (tests): nothing runs by itself; callers `drain()`."""
+        self.outbox = outbox
+        self._relays = relays
+        self._links = links
+        self._clock = clock
+        self._config = config
+        self._rng = rng or random.Random()
+        self._task: asyncio.Task[None] | None = None
+        self._background = background
+
+    # running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self._background:
+            return
+        self._task = asyncio.create_task(self._run(), name="relay-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        freed = await self.outbox.release_dead_claims()
+        if freed:
+            log.info("relay.claims_recovered", items=freed)
+        wake = self._relays.wake
+        while True:
+            wake.clear()
+            try:
+                if await self.deliver_due():
+                    continue
+                due = await self.outbox.next_due()
+            except Exception:  # the database hiccuped: keep the worker alive, try again
+                log.exception("relay.worker_failed")
+                due = None
+            wait = POLL_SECONDS
+            if due is not None:
+                wait = min(POLL_SECONDS, max(0.0, (due - self._clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=wait)
+
+    async def drain(self) -> int:
+        """Deliver everything due now (and what that makes due); returns how many."""
+        total = 0
+        while delivered := await self.deliver_due():
+            total += delivered
+        return total
+
+    async def deliver_due(self) -> int:
+        """One round: claim what is due (at most one per lane) and deliver it."""
+        items = await self.outbox.claim(self._clock.now())
+        if items:
+            await asyncio.gather(*(self._deliver(item) for item in items))
+        return len(items)
+
+    # one item ------------------------------------------------------------------------
+
+    async def _deliver(self, item: Claimed) -> None:
+        now = self._clock.now()
+        if item.link_id is not None:
+            link = await self._links.get(item.link_id)
+            if link is None or link.status == LinkStatus.LEFT:
+                await self.outbox.settle(item, OutboxStatus.CANCELLED, "the link was left")
+                return
+            if link.paused:
+                await self.outbox.retry_at(item, now + PAUSE_RECHECK, "paused", failure=False)
+                return
+        port = self._relays.ports.get(item.target.platform)
+        if port is None:  # this process does not run that platform; another may
+            await self.outbox.retry_at(
+                item, now + NO_ADAPTER_RETRY, f"no {item.target.platform} adapter", failure=False
+            )
+            return
+        try:
+            copy_id = await self._perform(port, item)
+        except RateLimited as exc:
+            at = now + timedelta(seconds=exc.retry_after + self._rng.uniform(0, 0.5))
+            await self.outbox.retry_at(item, at, str(exc), failure=False)
+        except TargetGone as exc:
+            await self._target_gone(item, exc)
+        except Forbidden as exc:
+            await self._park(item, f"not allowed: {exc}")
+        except Exception as exc:  # Transient, or anything unexpected: back off and retry
+            reason = str(exc) if isinstance(exc, DeliveryError) else repr(exc)
+            if item.failures + 1 >= self._config.max_failures:
+                await self._park(item, reason)
+            else:
+                await self.outbox.retry_at(item, now + self._backoff(item.failures), reason)
+                log.info("relay.retry", item=item.id, failures=item.failures + 1, error=reason)
+        else:
+            await self.outbox.delivered(item, copy_id, self._clock.now())
+
+    async def _perform(self, port: OutboundPort, item: Claimed) -> str | None:
+        target = item.target
+        channel = ChannelRef(target.platform, target.space, target.channel)
+        thread = None
+        if target.anchor_id is not None:
+            thread = MessageRef(channel, target.anchor_id, thread_id=target.anchor_id)
+        if item.operation == "notice":
+            message = OutboundMessage(str(item.payload["text"]), idempotency_key=item.key)
+            posted = await port.post(channel, message, thread=thread)
+            return posted.message_id
+        message = outbound(item.payload, item.key, item.maybe_posted)
+        if item.operation == "post":
+            if item.is_root:
+                thread = None
+            elif thread is None:
+                raise TargetGone("the thread's first message never arrived there")
+            posted = await port.post(channel, message, thread=thread)
+            return posted.message_id
+        if item.copy_id is None:
+            raise TargetGone("its copy was never delivered")
+        ref = MessageRef(channel, item.copy_id, thread_id=target.anchor_id)
+        if item.operation == "edit":
+            await port.edit(ref, message)
+        elif item.operation == "delete":
+            await port.delete(ref)
+        return None
+
+    def _backoff(self, failures: int) -> timedelta:
+        ceiling = min(self._config.max_backoff_seconds, self._config.backoff_seconds * 2**failures)
+        return timedelta(seconds=self._rng.uniform(ceiling / 2, ceiling))  # "equal jitter"
+
+    async def _target_gone(self, item: Claimed, exc: TargetGone) -> None:
+        if item.operation == "delete":  # already gone is what we wanted
+            await self.outbox.delivered(item, None, self._clock.now())
+        elif item.operation in ("edit", "notice"):
+            await self.outbox.settle(item, OutboxStatus.FAILED, f"gone: {exc}")
+        elif item.is_root or item.target.anchor_id is not None:
+            await self._park(item, f"the channel or thread is gone: {exc}")
+        else:
+            await self.outbox.settle(item, OutboxStatus.FAILED, f"gone: {exc}")
+
+    async def _park(self, item: Claimed, reason: str) -> None:
+        """Stop trying and say so once, where the message was written."""
+        await self.outbox.settle(item, OutboxStatus.PARKED, reason)
+        log.warning("relay.parked", item=item.id, target=item.target.channel, error=reason)
+        if item.operation == "notice":
+            return
+        origin = await self._origin(item)
+        if origin is None:
+            return
+        link = await self._links.get(item.link_id) if item.link_id is not None else None
+        sibling = link.other(origin.community_id) if link is not None else None
+        name, slug = (sibling.name, sibling.slug) if sibling else ("a sibling", "")
+        text = (
+            f"⚠️ I could not relay this to **{name}**: {reason}. Later messages to them wait, "
+            f"in order, and nothing is lost. A steward can run `/relay retry {slug}` once "
+            "that is fixed; `/relay status` shows every link."
+        )
+        await self._relays.store.notice(origin, f"notice:parked:{item.id}", text, self._clock.now())
+        self._relays.wake.set()
+
+    async def _origin(self, item: Claimed) -> Participant | None:
+        if item.relay_message_id is None:
+            return None
+        participants = await self._relays.store.participants(item.target.relay_thread_id)
+        source_id = await self._relays.store.source_participant(item.relay_message_id)
+        return next((p for p in participants if p.id == source_id), None)

@@ -1,0 +1,345 @@
+"""Links between communities: invitations, consent on both sides, pause, scope, leave.
+
+Consent is structural: a link is active only once a steward of each community acted (the
+invitation creates one side, accepting creates the other), and `route` is the one
+question every relay asks before it queues or delivers anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.db import Database
+from knowledge.errors import InvalidInput, NotFound
+from knowledge.models import Community, Link, LinkSide, LinkStatus, OutboxItem, OutboxStatus
+
+INVITE_LIFETIME = timedelta(days=7)
+_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed by hand
+
+
+def new_code() -> str:
+    groups = ("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(3))
+    return "HL-" + "-".join(groups)
+
+
+def code_hash(code: str) -> str:
+    """Codes are stored hashed: a leaked database does not leak a usable invitation."""
+    normal = code.strip().upper().replace(" ", "")
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Side:
+    community_id: int
+    slug: str
+    name: str
+    platform: str
+    space: str
+    channel: str
+    sends: bool
+    paused: bool
+    shares_knowledge: bool
+
+
+@dataclass(frozen=True)
+class LinkView:
+    id: int
+    status: LinkStatus
+    whole_channel: bool
+    sides: tuple[Side, ...]
+    code_expires_at: datetime | None
+
+    def side(self, community_id: int) -> Side:
+        return next(s for s in self.sides if s.community_id == community_id)
+
+    def other(self, community_id: int) -> Side | None:
+        return next((s for s in self.sides if s.community_id != community_id), None)
+
+    @property
+    def paused(self) -> bool:
+        return any(s.paused for s in self.sides)
+
+    @property
+    def flowing(self) -> bool:
+        return self.status == LinkStatus.ACTIVE and not self.paused
+
+    def carries(self, sender: int, receiver: int) -> bool:
+        """True if a message from community `sender` may reach `receiver` now."""
+        if not self.flowing or sender == receiver:
+            return False
+        ids = {s.community_id for s in self.sides}
+        return ids == {sender, receiver} and self.side(sender).sends
+
+
+class LinkStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def invite(
+        self,
+        community_id: int,
+        member_id: int,
+        channel: tuple[str, str, str],
+        *,
+        now: datetime,
+        sends: bool = True,
+        whole_channel: bool = False,
+    ) -> tuple[LinkView, str]:
+        """A pending link and its one-time code (shown once, stored only as a hash)."""
+        code = new_code()
+        platform, space, chan = channel
+        async with self._db.sessions.begin() as session:
+            link = Link(
+                status=LinkStatus.INVITED,
+                code_hash=code_hash(code),
+                code_expires_at=now + INVITE_LIFETIME,
+                whole_channel=whole_channel,
+                created_at=now,
+            )
+            session.add(link)
+            await session.flush()
+            session.add(
+                LinkSide(
+                    link_id=link.id,
+                    community_id=community_id,
+                    platform=platform,
+                    space=space,
+                    channel=chan,
+                    sends=sends,
+                    consented_by=member_id,
+                    consented_at=now,
+                )
+            )
+            await session.flush()
+            return await self._view(session, link), code
+
+    async def accept(
+        self,
+        code: str,
+        community_id: int,
+        member_id: int,
+        channel: tuple[str, str, str],
+        *,
+        now: datetime,
+    ) -> LinkView:
+        platform, space, chan = channel
+        try:
+            async with self._db.sessions.begin() as session:
+                link = await session.scalar(
+                    select(Link).where(Link.code_hash == code_hash(code)).with_for_update()
+                )
+                if link is None or link.status != LinkStatus.INVITED:
+                    raise NotFound(
+                        "That invitation code is not valid: it may be mistyped, or already used."
+                    )
+                if link.code_expires_at is not None and link.code_expires_at < now:
+                    raise InvalidInput(
+                        "That invitation has expired: ask the other steward for a new one."
+                    )
+                inviter = await session.scalar(
+                    select(LinkSide.community_id).where(LinkSide.link_id == link.id)
+                )
+                assert inviter is not None
+                if inviter == community_id:
+                    raise InvalidInput(
+                        "That invitation came from this community: give the code to a "
+                        "steward of the community you want to link with."
+                    )
+                low, high = sorted((inviter, community_id))
+                link.status = LinkStatus.ACTIVE
+                link.pair = f"{low}-{high}"
+                link.code_hash = None  # one use only
+                link.accepted_at = now
+                session.add(
+                    LinkSide(
+                        link_id=link.id,
+                        community_id=community_id,
+                        platform=platform,
+                        space=space,
+                        channel=chan,
+                        consented_by=member_id,
+                        consented_at=now,
+                    )
+                )
+                await session.flush()
+                return await self._view(session, link)
+        except IntegrityError:
+            raise InvalidInput(
+                "These two communities are already linked: see /constellation list."
+            ) from None
+
+    async def links_of(self, community_id: int, *, include_left: bool = False) -> list[LinkView]:
+        async with self._db.sessions() as session:
+            query = (
+                select(Link)
+                .join(LinkSide, LinkSide.link_id == Link.id)
+                .where(LinkSide.community_id == community_id)
+                .order_by(Link.id)
+            )
+            if not include_left:
+                query = query.where(Link.status != LinkStatus.LEFT)
+            links = (await session.scalars(query)).all()
+            return [await self._view(session, link) for link in links]
+
+    async def get(self, link_id: int) -> LinkView | None:
+        async with self._db.sessions() as session:
+            link = await session.get(Link, link_id)
+            return None if link is None else await self._view(session, link)
+
+    async def find(self, community_id: int, other: str) -> LinkView:
+        """A link of this community named by the other community's slug or name, or its id."""
+        wanted = other.strip().lstrip("#").casefold()
+        for link in await self.links_of(community_id):
+            sibling = link.other(community_id)
+            names = {str(link.id)}
+            if sibling is not None:
+                names |= {sibling.slug.casefold(), sibling.name.casefold()}
+            if wanted in names:
+                return link
+        raise NotFound(
+            f"This community has no link with “{other}”: /constellation list shows its links."
+        )
+
+    async def links_between(self, community_ids: set[int]) -> list[LinkView]:
+        """Active links among these communities (paused ones too: callers check `carries`)."""
+        async with self._db.sessions() as session:
+            ids = (
+                await session.scalars(
+                    select(Link.id)
+                    .join(LinkSide, LinkSide.link_id == Link.id)
+                    .where(
+                        Link.status == LinkStatus.ACTIVE,
+                        LinkSide.community_id.in_(community_ids),
+                    )
+                    .distinct()
+                )
+            ).all()
+            links = [await self._view(session, await session.get_one(Link, i)) for i in ids]
+        return [link for link in links if {s.community_id for s in link.sides} <= community_ids]
+
+    async def whole_channel_links(self, channel: tuple[str, str, str]) -> list[LinkView]:
+        """Active links that relay every thread of this channel."""
+        platform, space, chan = channel
+        async with self._db.sessions() as session:
+            links = (
+                await session.scalars(
+                    select(Link)
+                    .join(LinkSide, LinkSide.link_id == Link.id)
+                    .where(
+                        Link.status == LinkStatus.ACTIVE,
+                        Link.whole_channel.is_(True),
+                        LinkSide.platform == platform,
+                        LinkSide.space == space,
+                        LinkSide.channel == chan,
+                    )
+                )
+            ).all()
+            return [await self._view(session, link) for link in links]
+
+    async def set_paused(
+        self, link_id: int, community_id: int, paused: bool, now: datetime
+    ) -> None:
+        async with self._db.sessions.begin() as session:
+            await session.execute(
+                update(LinkSide)
+                .where(LinkSide.link_id == link_id, LinkSide.community_id == community_id)
+                .values(paused=paused)
+            )
+            if not paused:  # what waited for the pause to end goes now
+                await session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.link_id == link_id, OutboxItem.status == OutboxStatus.PENDING)
+                    .values(next_attempt_at=now)
+                )
+
+    async def set_scope(
+        self,
+        link_id: int,
+        community_id: int,
+        *,
+        sends: bool | None = None,
+        channel: tuple[str, str, str] | None = None,
+        whole_channel: bool | None = None,
+        shares_knowledge: bool | None = None,
+    ) -> LinkView:
+        async with self._db.sessions.begin() as session:
+            values: dict[str, object] = {}
+            if sends is not None:
+                values["sends"] = sends
+            if shares_knowledge is not None:
+                values["shares_knowledge"] = shares_knowledge
+            if channel is not None:
+                values |= dict(zip(("platform", "space", "channel"), channel, strict=True))
+            if values:
+                await session.execute(
+                    update(LinkSide)
+                    .where(LinkSide.link_id == link_id, LinkSide.community_id == community_id)
+                    .values(**values)
+                )
+            link = await session.get_one(Link, link_id)
+            if whole_channel is not None:
+                link.whole_channel = whole_channel
+            await session.flush()
+            return await self._view(session, link)
+
+    async def leave(self, link_id: int, community_id: int, now: datetime) -> int:
+        """End the link for good; what it still had queued is cancelled at once.
+
+        Returns how many queued relays were cancelled.
+        """
+        async with self._db.sessions.begin() as session:
+            await session.execute(
+                update(Link)
+                .where(Link.id == link_id)
+                .values(
+                    status=LinkStatus.LEFT,
+                    pair=None,
+                    code_hash=None,
+                    left_at=now,
+                    left_by=community_id,
+                )
+            )
+            cancelled = await session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.link_id == link_id,
+                    or_(
+                        OutboxItem.status == OutboxStatus.PENDING,
+                        OutboxItem.status == OutboxStatus.PARKED,
+                    ),
+                )
+                .values(status=OutboxStatus.CANCELLED, last_error="the link was left")
+            )
+            return int(getattr(cancelled, "rowcount", 0) or 0)
+
+    async def _view(self, session: AsyncSession, link: Link) -> LinkView:
+        rows = (
+            await session.execute(
+                select(LinkSide, Community)
+                .join(Community, Community.id == LinkSide.community_id)
+                .where(LinkSide.link_id == link.id)
+                .order_by(LinkSide.id)
+            )
+        ).all()
+        sides = tuple(
+            Side(
+                side.community_id,
+                community.slug,
+                community.name,
+                side.platform,
+                side.space,
+                side.channel,
+                side.sends,
+                side.paused,
+                side.shares_knowledge,
+            )
+            for side, community in rows
+        )
+        return LinkView(link.id, link.status, link.whole_channel, sides, link.code_expires_at)

@@ -1,0 +1,215 @@
+"""Constellation relays between two communities on the console, on SQLite and PostgreSQL.
+
+Everything goes through the console adapter and the command table, as people would use
+it: invite/accept, /relay, replies both ways, edits, deletions, pause, leave, status.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Hearth
+from tests.console_harness import Step, drain, make_config, run_script
+
+FORGE = """
+[[communities]]
+slug = "forge"
+name = "The Forge"
+stewards = ["console:fran"]
+[[communities.channels]]
+platform = "console"
+space = "local"
+channel = "hall"
+"""
+
+
+def config_for(database_url: str, tmp_path: Path, extra: str = "") -> Any:
+    return make_config(database_url, tmp_path, extra=extra + FORGE)
+
+
+def transcript(tmp_path: Path) -> list[dict[str, Any]]:
+    """The console's messages as they stand now (later records replace earlier ones)."""
+    latest: dict[int, dict[str, Any]] = {}
+    for line in (tmp_path / "console.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        latest[record["id"]] = record
+    return [m for m in latest.values() if m["kind"] == "message"]
+
+
+def in_channel(tmp_path: Path, channel: str) -> list[dict[str, Any]]:
+    return [m for m in transcript(tmp_path) if m["channel"] == channel and not m["deleted"]]
+
+
+def id_of(out: io.StringIO, who: str, text: str) -> str:
+    """The id the console printed for a message (the last one matching)."""
+    found = re.findall(rf"#(\d+) {re.escape(who)}(?: → #\d+)?: {re.escape(text)}", out.getvalue())
+    assert found, f"no message {who}: {text!r} in output"
+    return found[-1]
+
+
+def line(build: Callable[[], str]) -> Step:
+    async def step(_: Hearth) -> str:
+        return build()
+
+    return step
+
+
+def link_steps(out: io.StringIO) -> list[Step]:
+    """Steve (guild steward) invites from #general; Fran (forge steward) accepts in #hall."""
+    return [
+        ":as steve",
+        "/constellation invite",
+        ":as fran",
+        ":channel hall",
+        line(lambda: "/constellation accept " + re.findall(r"HL-[A-Z0-9-]+", out.getvalue())[-1]),
+        ":channel general",
+        ":as alice",
+    ]
+
+
+async def test_thread_relays_both_ways_with_edits_and_deletes(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = config_for(database_url, tmp_path)
+    out = io.StringIO()
+    steps: list[Step] = [
+        *link_steps(out),
+        "How do you test **async** code? @everyone",
+        line(lambda: f":reply {id_of(out, 'alice', 'How do you test')} /relay"),
+        drain,
+        ":as fran",
+        ":channel hall",
+        line(
+            lambda: (
+                f":reply {id_of(out, 'alice (The Guild) via hearth', 'How do you')} "
+                "pytest-asyncio, and no sleeps"
+            )
+        ),
+        drain,
+        ":channel general",
+        ":as bob",
+        line(lambda: f":reply {id_of(out, 'alice', 'How do you test')} Against real servers"),
+        drain,
+        line(lambda: f":edit {id_of(out, 'bob', 'Against real servers')} Against real peers"),
+        drain,
+        line(lambda: f":delete {id_of(out, 'bob', 'Against real servers')}"),
+        drain,
+    ]
+    await run_script(config, steps, out=out)
+
+    hall = in_channel(tmp_path, "hall")
+    copies = [m for m in hall if m["user"] == "hearth" and m["shown_as"]]
+    assert [m["shown_as"] for m in copies] == ["alice (The Guild)"]
+    root_copy = copies[0]
+    assert "How do you test async code?" in root_copy["text"]
+    assert "@everyone" not in root_copy["text"].replace("@\u200beveryone", "")
+    assert "console://local/general/" in root_copy["text"]  # a link to the original
+    # Fran's reply came back into the original thread, attributed
+    general = in_channel(tmp_path, "general")
+    root = next(m for m in general if m["text"].startswith("How do you test"))
+    back = [m for m in general if m["shown_as"] == "fran (The Forge)"]
+    assert len(back) == 1 and back[0]["reply_to"] == root["id"]
+    assert back[0]["text"].startswith("pytest-asyncio, and no sleeps")
+    # Bob's reply was copied, edited in place, then deleted there too
+    everything = transcript(tmp_path)
+    bobs = [m for m in everything if m["shown_as"] == "bob (The Guild)"]
+    assert len(bobs) == 1
+    assert bobs[0]["text"].startswith("Against real peers") and bobs[0]["deleted"]
+    assert bobs[0]["reply_to"] == root_copy["id"]
+    # the /relay command itself and Hearth's replies were not relayed
+    assert not any("/relay" in m["text"] or "Relaying" in m["text"] for m in copies + back)
+
+
+async def test_no_relay_without_consent_pause_and_leave(database_url: str, tmp_path: Path) -> None:
+    config = config_for(database_url, tmp_path)
+    out = io.StringIO()
+    steps: list[Step] = [
+        "Unlinked question",
+        line(lambda: f":reply {id_of(out, 'alice', 'Unlinked question')} /relay"),
+        *link_steps(out),
+        "Linked question",
+        line(lambda: f":reply {id_of(out, 'alice', 'Linked question')} /relay"),
+        drain,
+        ":as steve",
+        "/constellation pause forge",
+        ":as alice",
+        line(lambda: f":reply {id_of(out, 'alice', 'Linked question')} said while paused"),
+        drain,
+        ":as steve",
+        "/constellation resume forge",
+        ":as alice",
+        line(lambda: f":reply {id_of(out, 'alice', 'Linked question')} said after resuming"),
+        drain,
+        ":as fran",
+        ":channel hall",
+        "/constellation leave guild",
+        ":channel general",
+        ":as alice",
+        line(lambda: f":reply {id_of(out, 'alice', 'Linked question')} said after leaving"),
+        drain,
+        "/relay status",
+    ]
+    printed = await run_script(config, steps, out=out)
+
+    assert "No linked community can receive this" in printed
+    hall_texts = [m["text"] for m in in_channel(tmp_path, "hall") if m["shown_as"]]
+    assert any(t.startswith("Linked question") for t in hall_texts)
+    assert any(t.startswith("said after resuming") for t in hall_texts)
+    assert not any(
+        "Unlinked" in t or "while paused" in t or "after leaving" in t for t in hall_texts
+    )
+    assert (
+        "Left the link with **The Guild**" in printed or "Left the link with The Guild" in printed
+    )
+
+
+async def test_invitation_codes_are_one_time_and_steward_only(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = config_for(database_url, tmp_path)
+    out = io.StringIO()
+
+    def code() -> str:
+        return re.findall(r"HL-[A-Z0-9-]+", out.getvalue())[-1]
+
+    steps: list[Step] = [
+        "/constellation invite",  # alice is a member, not a steward
+        ":as steve",
+        "/constellation invite",
+        line(lambda: f"/constellation accept {code()}"),  # own community's code
+        ":as fran",
+        ":channel hall",
+        line(lambda: f"/constellation accept {code()}"),
+        line(lambda: f"/constellation accept {code()}"),  # second use
+        "/constellation accept HL-NOPE-NOPE-NOPE",
+        "/constellation list",
+    ]
+    printed = await run_script(config, steps, out=out)
+    assert "Only stewards can use /constellation invite" in printed
+    assert "That invitation came from this community" in printed
+    assert printed.count("Linked with **The Guild**") == 1
+    assert printed.count("That invitation code is not valid") == 2
+    assert "**The Guild** (guild)" in printed and "active; both ways" in printed
+
+
+@pytest.mark.parametrize("hostile", ["<!channel> hi @here", "@room <script>x</script>"])
+async def test_mass_mentions_never_pass(database_url: str, tmp_path: Path, hostile: str) -> None:
+    config = config_for(database_url, tmp_path)
+    out = io.StringIO()
+    steps: list[Step] = [
+        *link_steps(out),
+        hostile,
+        line(lambda: f":reply {id_of(out, 'alice', hostile[:5])} /relay"),
+        drain,
+    ]
+    await run_script(config, steps, out=out)
+    (copy,) = [m for m in in_channel(tmp_path, "hall") if m["shown_as"]]
+    for mass in ("@here", "@room", "@everyone", "@channel"):
+        assert mass not in copy["text"]
