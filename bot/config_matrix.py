@@ -5,6 +5,13 @@ the file. `bot.config` expands references before pydantic sees the values, so th
 wires `inline_secrets()` (which reads the raw TOML table) into `bot.config._inline_secrets`.
 Why roles come from power levels: a Matrix room has no roles, only numbers; moderators
 (50) and admins (100) are the people a community already trusts to curate and steward.
+Why a watchdog: a long poll can hang on a connection that is open but silent (a proxy or
+load balancer that stopped forwarding), and nothing fails. Every
+`watchdog_interval_seconds` the adapter writes a fresh nonce into the bot's own account
+data (`org.hearth.probe`), which the homeserver must send back in the next sync; if no
+sync brings it within `watchdog_timeout_seconds`, the adapter logs `matrix.stalled` and
+restarts the long poll from the saved token (nothing is lost or handled twice).
+`watchdog_interval_seconds = 0` turns the probe off.
 """
 
 from __future__ import annotations
@@ -44,6 +51,12 @@ class MatrixConfig(BaseModel):
     steward_power_level: int = Field(100, description="power level that makes a steward")
     sync_timeout_seconds: float = Field(30, gt=0, le=300, description="long-poll duration")
     max_backoff_seconds: float = Field(60, gt=0, description="cap on reconnect back-off")
+    watchdog_interval_seconds: float = Field(
+        60, ge=0, description="how often sync liveness is probed (0: never)"
+    )
+    watchdog_timeout_seconds: float = Field(
+        90, gt=0, description="how long a probe may take to come back before a restart"
+    )
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> MatrixConfig:

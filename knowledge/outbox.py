@@ -24,6 +24,9 @@ from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
 from knowledge.models import (
+    Link,
+    LinkSide,
+    LinkStatus,
     OutboxItem,
     OutboxStatus,
     RelayCopy,
@@ -66,6 +69,8 @@ class Claimed:
     is_root: bool
     target: Participant
     copy_id: str | None  # the copy this edit/delete acts on, if it was delivered
+    link_status: LinkStatus | None  # of the carrying link, as of the claim
+    link_paused: bool
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ class Outbox:
             earlier.status.in_([OutboxStatus.PENDING, OutboxStatus.PARKED]),
         )
         free = or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now)
+        paused = (
+            exists()
+            .where(LinkSide.link_id == OutboxItem.link_id, LinkSide.paused.is_(True))
+            .label("paused")
+        )
         due = (
             select(OutboxItem.id)
             .where(
@@ -112,13 +122,6 @@ class Outbox:
             ids = list((await session.scalars(due)).all())
             if not ids:
                 return []
-            before = dict(
-                (
-                    await session.execute(
-                        select(OutboxItem.id, OutboxItem.attempts).where(OutboxItem.id.in_(ids))
-                    )
-                ).all()
-            )
             taken = (
                 await session.scalars(
                     update(OutboxItem)
@@ -133,8 +136,16 @@ class Outbox:
             ).all()
             rows = (
                 await session.execute(
-                    select(OutboxItem, RelayParticipant, RelayMessage.is_root, RelayCopy.copy_id)
+                    select(
+                        OutboxItem,
+                        RelayParticipant,
+                        RelayMessage.is_root,
+                        RelayCopy.copy_id,
+                        Link.status,
+                        paused,
+                    )
                     .join(RelayParticipant, RelayParticipant.id == OutboxItem.participant_id)
+                    .outerjoin(Link, Link.id == OutboxItem.link_id)
                     .outerjoin(RelayMessage, RelayMessage.id == OutboxItem.relay_message_id)
                     .outerjoin(
                         RelayCopy,
@@ -153,14 +164,16 @@ class Outbox:
                     dict(item.payload),
                     item.attempts,
                     item.failures,
-                    before.get(item.id, 0) > item.failures,
+                    item.attempts - 1 > item.failures,
                     item.link_id,
                     item.relay_message_id,
                     bool(is_root),
                     _participant(target),
                     copy_id,
+                    None if link_status is None else LinkStatus(link_status),
+                    bool(link_paused),
                 )
-                for item, target, is_root, copy_id in rows
+                for item, target, is_root, copy_id, link_status, link_paused in rows
             ]
 
     async def delivered(self, item: Claimed, copy_id: str | None, now: datetime) -> None:

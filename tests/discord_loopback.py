@@ -5,6 +5,11 @@ what a dropped connection missed), zlib-stream, and shards. REST answers the rou
 adapter calls, records every call, and can answer 429 with `retry_after` the way Discord
 does (a `Via` header and a JSON body; see /work/shared/notes/discord-loopback.md).
 Tests synchronise on recorded calls (`wait_call`), never on sleeps.
+
+Channel webhooks (list, create, execute with `wait`/`thread_id`, edit and delete a webhook
+message) behave as Discord's do: a webhook message's author is the webhook (`bot: true`,
+the `username` it was sent with), it carries `webhook_id`, and it is echoed on the gateway
+as MESSAGE_CREATE. Channels in `webhooks_forbidden` answer 403 (no Manage Webhooks).
 """
 
 from __future__ import annotations
@@ -99,6 +104,10 @@ class DiscordLoopback:
         self.gateway_log: list[dict[str, Any]] = []  # every op a client sent us
         self.messages: dict[int, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.webhooks: dict[int, dict[str, Any]] = {}  # by id
+        self.webhooks_forbidden: set[int] = set()  # channels where the bot lacks the right
+        self.channels_gone: set[int] = set()  # channels deleted (their webhook routes 404)
+        self._echo: list[dict[str, Any]] = []  # messages to send as MESSAGE_CREATE
         self.sessions: dict[int, _Session] = {}  # by shard id
         self._by_id: dict[str, _Session] = {}
         self._limits: list[tuple[str, re.Pattern[str], float, bool]] = []
@@ -368,6 +377,9 @@ class DiscordLoopback:
         *,
         reply_to: int | None = None,
         flags: int = 0,
+        attachments: list[dict[str, Any]] | None = None,
+        webhook_id: int | None = None,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
         """A stored message, as Discord would return it."""
         message_id = self.next_id()
@@ -384,7 +396,7 @@ class DiscordLoopback:
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [],
+            "attachments": attachments or [],
             "embeds": [],
             "pinned": False,
             "flags": flags,
@@ -392,6 +404,10 @@ class DiscordLoopback:
         }
         if not author.get("bot"):
             message["member"] = self.member(author)
+        if webhook_id is not None:
+            message["webhook_id"] = str(webhook_id)
+        if nonce is not None:
+            message["nonce"] = nonce
         if reply_to is not None:
             message["message_reference"] = {
                 "message_id": str(reply_to),
@@ -409,10 +425,65 @@ class DiscordLoopback:
         author: dict[str, Any] = ALICE,
         channel_id: int = CHANNEL,
         reply_to: int | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        message = self.message(channel_id, content, author, reply_to=reply_to)
+        message = self.message(
+            channel_id, content, author, reply_to=reply_to, attachments=attachments
+        )
         await self.dispatch("MESSAGE_CREATE", message)
         return message
+
+    def attachment(self, name: str, size: int, content_type: str) -> dict[str, Any]:
+        """A file on a message, as Discord describes it."""
+        attachment_id = self.next_id()
+        url = f"https://cdn.discordapp.com/attachments/{CHANNEL}/{attachment_id}/{name}"
+        return {
+            "id": str(attachment_id),
+            "filename": name,
+            "size": size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    def create_webhook(
+        self, channel_id: int, name: str, owner: dict[str, Any] = BOT
+    ) -> dict[str, Any]:
+        webhook_id = self.next_id()
+        webhook = {
+            "id": str(webhook_id),
+            "type": 1,
+            "guild_id": str(GUILD),
+            "channel_id": str(channel_id),
+            "name": name,
+            "avatar": None,
+            "token": f"webhook-token-{webhook_id}",
+            "application_id": str(APP_ID) if owner is BOT else None,
+            "user": owner,
+        }
+        self.webhooks[webhook_id] = webhook
+        return webhook
+
+    async def webhook_says(
+        self, webhook: dict[str, Any], content: str, username: str, channel_id: int | None = None
+    ) -> dict[str, Any]:
+        """Someone (another integration) posts through `webhook`."""
+        message = self._webhook_message(webhook, content, username, channel_id)
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    def _webhook_message(
+        self, webhook: dict[str, Any], content: str, username: str, channel_id: int | None
+    ) -> dict[str, Any]:
+        author = {
+            "id": webhook["id"],
+            "username": username,
+            "avatar": None,
+            "discriminator": "0000",
+            "bot": True,
+        }
+        where = channel_id or int(webhook["channel_id"])
+        return self.message(where, content, author, webhook_id=int(webhook["id"]))
 
     async def edit(self, message: dict[str, Any], content: str) -> None:
         message.update(content=content, edited_timestamp=_now())
@@ -532,6 +603,8 @@ class DiscordLoopback:
                 return _json({"message": "401: Unauthorized", "code": 0}, 401)
             status, answer = self._answer(request.method, path, call)
             call.status = status
+            while self._echo:
+                await self.dispatch("MESSAGE_CREATE", self._echo.pop(0))
             if status == 204:
                 return web.Response(status=204)
             return _json(answer, status)
@@ -568,7 +641,22 @@ class DiscordLoopback:
             return 200, self.commands[scope]
         if match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path):
             return 200, self._interaction_callback(int(match.group(1)), match.group(2), body)
-        if match := re.fullmatch(r"/webhooks/\d+/([^/]+)(?:/messages/(@original|\d+))?", path):
+        if match := re.fullmatch(r"/channels/(\d+)/webhooks", path):
+            channel_id = int(match.group(1))
+            if channel_id in self.channels_gone:
+                return 404, {"message": "Unknown Channel", "code": 10003}
+            if channel_id in self.webhooks_forbidden:
+                return 403, {"message": "Missing Permissions", "code": 50013}
+            if method == "POST":
+                return 200, self.create_webhook(channel_id, body.get("name", ""))
+            return 200, [w for w in self.webhooks.values() if w["channel_id"] == str(channel_id)]
+        if (match := re.fullmatch(r"/webhooks/(\d+)/([^/]+)(?:/messages/(\d+))?", path)) and int(
+            match.group(1)
+        ) in self.webhooks:
+            return self._webhook(method, call, int(match.group(1)), match.group(2), match.group(3))
+        if match := re.fullmatch(r"/webhooks/(\d+)/([^/]+)(?:/messages/(@original|\d+))?", path):
+            if int(match.group(1)) != APP_ID:  # a channel webhook someone deleted
+                return 404, {"message": "Unknown Webhook", "code": 10015}
             if method == "DELETE":
                 return 204, None
             data = body if isinstance(body, dict) else {}
@@ -594,16 +682,53 @@ class DiscordLoopback:
         if match := re.fullmatch(r"/channels/(\d+)/messages", path):
             channel_id = int(match.group(1))
             if method == "POST":
+                nonce = body.get("nonce")
+                if nonce is not None and body.get("enforce_nonce"):
+                    for earlier in self.messages.values():
+                        if earlier.get("nonce") == nonce and earlier["author"] is BOT:
+                            return 200, earlier
                 reference = (body.get("message_reference") or {}).get("message_id")
                 return 200, self.message(
                     channel_id,
                     body.get("content", ""),
                     BOT,
                     reply_to=int(reference) if reference else None,
+                    nonce=nonce,
                 )
             found = [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
-            return 200, sorted(found, key=lambda m: int(m["id"]), reverse=True)
+            found.sort(key=lambda m: int(m["id"]), reverse=True)
+            return 200, found[: int(call.query.get("limit", 100))]
         return 404, {"message": "404: Not Found", "code": 0}
+
+    def _webhook(
+        self, method: str, call: Call, webhook_id: int, token: str, message_id: str | None
+    ) -> tuple[int, Any]:
+        """Execute a channel webhook, or edit or delete a message it posted."""
+        webhook = self.webhooks[webhook_id]
+        if token != webhook["token"]:
+            return 401, {"message": "Invalid Webhook Token", "code": 50027}
+        body = call.body or {}
+        channel_id = int(call.query.get("thread_id") or webhook["channel_id"])
+        if message_id is None:
+            if method != "POST":
+                return 405, {"message": "405: Method Not Allowed", "code": 0}
+            username = body.get("username") or webhook["name"]
+            message = self._webhook_message(webhook, body.get("content", ""), username, channel_id)
+            self._echo.append(message)
+            return (200, message) if call.query.get("wait") in ("1", "true") else (204, None)
+        message = self.messages.get(int(message_id))
+        if (
+            message is None
+            or message.get("webhook_id") != str(webhook_id)
+            or message["channel_id"] != str(channel_id)
+        ):
+            return 404, {"message": "Unknown Message", "code": 10008}
+        if method == "DELETE":
+            del self.messages[int(message_id)]
+            return 204, None
+        if method == "PATCH":
+            message.update(content=body.get("content", message["content"]), edited_timestamp=_now())
+        return 200, message
 
     def _interaction_callback(self, interaction_id: int, token: str, body: dict[str, Any]) -> Any:
         kind = body.get("type")

@@ -74,6 +74,29 @@ class Room:
         ]
 
 
+class Recorder:
+    """The real Inbound, with the neutral events the adapter delivered kept in order."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.events: list[Any] = []
+
+    async def message_posted(self, event: Any, port: Any) -> None:
+        self.events.append(event)
+        await self.inner.message_posted(event, port)
+
+    async def message_edited(self, event: Any) -> None:
+        self.events.append(event)
+        await self.inner.message_edited(event)
+
+    async def message_deleted(self, event: Any) -> None:
+        self.events.append(event)
+        await self.inner.message_deleted(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 @dataclass
 class Env:
     server: SynapseServer
@@ -82,6 +105,7 @@ class Env:
     ann: MatrixUser
     room: Room
     adapter: MatrixAdapter | None = None
+    recorder: Recorder | None = None
     handled: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     received: list[str] = field(default_factory=list)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
@@ -105,15 +129,15 @@ class Env:
                 await self.synced.wait()
 
     async def start_adapter(self, **overrides: Any) -> MatrixAdapter:
-        config = MatrixConfig(
-            enabled=True,
-            homeserver=self.server.url,
-            user_id=self.bot.user_id,
-            access_token=self.bot.access_token,
-            device_id=self.bot.device_id,
-            sync_timeout_seconds=5,
-            **overrides,
-        )
+        settings: dict[str, Any] = {
+            "enabled": True,
+            "homeserver": self.server.url,
+            "user_id": self.bot.user_id,
+            "access_token": self.bot.access_token,
+            "device_id": self.bot.device_id,
+            "sync_timeout_seconds": 5,
+        }
+        config = MatrixConfig(**{**settings, **overrides})
         database = self.hearth.database
         adapter = MatrixAdapter(
             config, self.hearth.services.directory, InboundLog(database), SyncTokens(database)
@@ -122,7 +146,9 @@ class Env:
         adapter.on_received = self.received.append
         adapter.on_synced = lambda _: self.synced.set()
         await adapter.connect()
-        await adapter.start(self.hearth.inbound)
+        if self.recorder is None:
+            self.recorder = Recorder(self.hearth.inbound)
+        await adapter.start(self.recorder)  # type: ignore[arg-type]
         self.adapter = adapter
         await self.until(lambda: self.room.room_id in adapter.client.rooms)
         return adapter

@@ -12,18 +12,28 @@ Each event is taken in the InboundLog (`sync:<event id>`) before it is handled, 
 batch redelivered after a crash is not handled twice. Commands are `!name …` messages
 (`!insight #tag` as a reply captures the replied-to message); 💡 reactions capture (the
 answer goes to the target's thread); edits and redactions keep sources in step; the
-bot's own events and `m.notice`s (other bots) are ignored. Power levels become roles
+bot's own events and `m.notice`s (other bots) are ignored; relayed copies another Hearth
+posted (`org.hearth.relay`) arrive with `from_bot` set. Power levels become roles
 (raised, never lowered, as on Slack).
+
+Why a watchdog (`watchdog_interval_seconds`): a long poll can hang on an open but silent
+connection without any error. A nonce written to the bot's account data must come back
+in a sync within `watchdog_timeout_seconds`; if not, `matrix.stalled` is logged and the
+long poll is cancelled and started again from the kept token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
+from uuid import uuid4
 
 import structlog
+from aiohttp import ClientError
 from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     AsyncClientConfig,
@@ -36,6 +46,7 @@ from adapters.matrix.outbound import (
     PLATFORM,
     MatrixPort,
     check,
+    markup_of,
     plain_text,
     relation,
     reply_target,
@@ -55,7 +66,7 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Inbound
-from bot.port import DeliveryError, OutboundMessage
+from bot.port import DeliveryError, OutboundMessage, Transient
 from knowledge.directory import Directory
 from knowledge.inbound import InboundLog
 from knowledge.models import Role
@@ -64,11 +75,16 @@ from knowledge.sync_tokens import SyncTokens
 log = structlog.get_logger(__name__)
 
 TIMELINE_LIMIT = 100
+PROBE = "org.hearth.probe"  # account data the watchdog writes and expects back in a sync
 LEGACY_ROOM_VERSIONS = frozenset(str(n) for n in range(1, 12))
 ENCRYPTED_NOTICE = (
     "This room is end-to-end encrypted, and Hearth cannot read encrypted messages: "
     "commands and 💡 here will go unanswered. Use Hearth in an unencrypted room."
 )
+
+
+class _SyncRestarted(Exception):
+    """The watchdog cancelled a long poll that had stalled: poll again at once."""
 
 
 class MatrixAdapter(MatrixPort):
@@ -100,12 +116,18 @@ class MatrixAdapter(MatrixPort):
         self._creators: dict[str, set[str]] = {}
         self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
         self._loop: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._waiting: asyncio.Future[Any] | None = None
+        self._restart = False  # the watchdog cancelled the long poll in flight
+        self._probe: tuple[str, asyncio.Future[None]] | None = None  # nonce awaited in a sync
+        self._last_sync: float | None = None  # loop.time() of the last sync response
         self._stopping = asyncio.Event()
         self._closed = asyncio.Event()
         self.on_received: Callable[[str], None] | None = None  # every event id delivered
         self.on_handled: Callable[[str], None] | None = None  # event ids, for tests/metrics
         self.on_synced: Callable[[str], None] | None = None  # next_batch tokens, likewise
+        self.on_probed: Callable[[float], None] | None = None  # probe round trips (seconds)
+        self.on_stalled: Callable[[float], None] | None = None  # seconds since the last sync
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -130,6 +152,8 @@ class MatrixAdapter(MatrixPort):
     async def start(self, inbound: Inbound) -> None:
         self._inbound = inbound
         self._loop = asyncio.create_task(self._run(), name="matrix-sync")
+        if self.config.watchdog_interval_seconds > 0:
+            self._watchdog = asyncio.create_task(self._watch(), name="matrix-watchdog")
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -137,6 +161,11 @@ class MatrixAdapter(MatrixPort):
     async def stop(self) -> None:
         """Stop after the batch being handled (never half-way through an event)."""
         self._stopping.set()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         if self._waiting is not None:
             self._waiting.cancel()
         if self._loop is not None:
@@ -161,12 +190,16 @@ class MatrixAdapter(MatrixPort):
                 response = await self._sync()
                 if response is None:
                     break
+                self._last_sync = asyncio.get_running_loop().time()
+                self._probed(response)
                 await self._batch(response)
                 await self._tokens.put(PLATFORM, self._key, response.next_batch)
                 self._since, self._first_sync = response.next_batch, False
                 if self.on_synced is not None:
                     self.on_synced(response.next_batch)
                 backoff = min(1.0, self.config.max_backoff_seconds)
+            except _SyncRestarted:
+                continue
             except Exception as exc:
                 log.warning("matrix.sync_failed", error=repr(exc), retry_in=backoff)
                 with contextlib.suppress(TimeoutError):
@@ -189,6 +222,9 @@ class MatrixAdapter(MatrixPort):
         except asyncio.CancelledError:
             if self._stopping.is_set():
                 return None
+            if self._restart:
+                self._restart = False
+                raise _SyncRestarted() from None
             raise
         finally:
             self._waiting = None
@@ -196,6 +232,85 @@ class MatrixAdapter(MatrixPort):
             check(response)
             raise DeliveryError(f"sync failed: {response}")
         return response
+
+    # the watchdog --------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Probe sync liveness every interval; restart the long poll when a probe is lost."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.watchdog_interval_seconds)
+            if self._stopping.is_set():
+                return
+            nonce, sent = uuid4().hex, loop.time()
+            self._probe = (nonce, loop.create_future())
+            try:
+                async with asyncio.timeout(self.config.watchdog_timeout_seconds):
+                    await self._put_probe(nonce)
+                    await self._probe[1]
+                if self.on_probed is not None:
+                    self.on_probed(loop.time() - sent)
+            except TimeoutError:
+                self._stalled(loop.time() - sent)
+            except DeliveryError as exc:  # the server is down: the sync loop backs off itself
+                log.warning("matrix.probe_failed", error=str(exc))
+            finally:
+                self._probe = None
+
+    async def _put_probe(self, nonce: str) -> None:
+        """Write the nonce into the bot's own account data (nio has no call for it)."""
+        path = f"/_matrix/client/v3/user/{quote(self.client.user_id, safe='')}/account_data/{PROBE}"
+        try:
+            response = await self.client.send(
+                "PUT",
+                path,
+                json.dumps({"nonce": nonce}),
+                headers={
+                    "Authorization": f"Bearer {self.client.access_token}",
+                    "Content-Type": "application/json",
+                },
+            )
+        except (OSError, ClientError) as exc:
+            raise Transient(f"probe not written: {exc!r}") from exc
+        async with response:
+            if response.status != 200:
+                raise Transient(f"probe not written: HTTP {response.status}")
+
+    def _probed(self, response: SyncResponse) -> None:
+        """Resolve the probe awaited, if this sync brought its nonce back."""
+        if self._probe is None or self._probe[1].done():
+            return
+        for event in response.account_data_events:
+            content = getattr(event, "content", None)
+            if (
+                getattr(event, "type", None) == PROBE
+                and isinstance(content, dict)
+                and content.get("nonce") == self._probe[0]
+            ):
+                self._probe[1].set_result(None)
+                return
+
+    def _stalled(self, waited: float) -> None:
+        """Log the stall and start the long poll again (the token is kept)."""
+        now = asyncio.get_running_loop().time()
+        stalled_for = now - self._last_sync if self._last_sync is not None else waited
+        polling = self._waiting is not None and not self._waiting.done()
+        log.warning(
+            "matrix.stalled",
+            stalled_for=round(stalled_for, 1),
+            probe_waited=round(waited, 1),
+            restarting=polling or self._loop is None or self._loop.done(),
+        )
+        if self.on_stalled is not None:
+            self.on_stalled(stalled_for)
+        if self._loop is None or self._loop.done():
+            self._loop = asyncio.create_task(self._run(), name="matrix-sync")
+        elif polling and self._waiting is not None:
+            self._restart = True
+            if not self._waiting.cancel():
+                self._restart = False
+        # else: a handler is slow, not the sync; cancelling it would lose its event
 
     def _note_creators(self, room_id: str, events: list[dict[str, Any]]) -> None:
         """Room versions 12+ give creators unlimited power outside the power-levels map."""
@@ -277,6 +392,8 @@ class MatrixAdapter(MatrixPort):
                 break
         for event in events:
             event_id = str(event.get("event_id"))
+            if event.get("type") == "m.room.message" and event.get("content"):
+                self.remember_thread(event_id, thread_root(event["content"]))
             if event.get("sender") == me or not event_id.startswith("$"):
                 continue
             if self.on_received is not None:
@@ -310,7 +427,10 @@ class MatrixAdapter(MatrixPort):
         elif kind == "m.room.redaction":
             redacts = event.get("redacts") or content.get("redacts")
             if redacts:
-                await self.inbound.message_deleted(MessageDeleted(MessageRef(channel, redacts)))
+                ref = MessageRef(channel, str(redacts), thread_id=self.thread_of(str(redacts)))
+                await self.inbound.message_deleted(MessageDeleted(ref))
+        elif kind == "m.room.message" and not content:
+            return  # redacted before this sync saw it: its redaction follows
         elif kind == "m.room.message" and rel.get("rel_type") == "m.replace":
             await self._edited(channel, user, rel, content)
         elif kind == "m.room.message" and content.get("msgtype") != "m.notice":
@@ -374,8 +494,10 @@ class MatrixAdapter(MatrixPort):
         if original.event.source.get("sender") != editor.user_id:
             return
         root = thread_root(original.event.source.get("content") or {})
+        self.remember_thread(target, root)
         ref = MessageRef(channel, target, thread_id=root)
-        await self.inbound.message_edited(MessageEdited(ref, plain_text(new), editor))
+        edited = MessageEdited(ref, plain_text(new), editor, markup=markup_of(new))
+        await self.inbound.message_edited(edited)
 
     async def _encrypted(self, channel: ChannelRef) -> None:
         """Say once per room (across restarts: the InboundLog) that encryption is unsupported."""

@@ -5,6 +5,20 @@ bots in one room never talk to each other in a loop. Every message carries `m.me
 (even empty), so clients never guess pings from names in the body, and the HTML comes
 from `bot.text.to_matrix`, which escapes everything and defuses `@room`.
 
+Why relayed copies are `m.text`: they are people's words, not the bot's; clients render
+notices greyed out and many do not notify for them, so a relayed conversation would read
+as bot chatter and go unnoticed. The copy cannot ping anyone (rendered `for_relay`, empty
+`m.mentions`), cannot trigger other bots' commands (it starts with the author prefix,
+`**Author** (Community): …`), and carries `org.hearth.relay` so any Hearth (this one or
+another's) recognises it as a relay and never relays it back (`ChatMessage.from_bot`).
+
+Why transaction ids from `idempotency_key`: Synapse answers a repeated `PUT .../send/
+<txn>` from the same device with the first event's id instead of posting again, and keeps
+those ids (per device) across its own restarts for about a day. A device survives a
+Hearth restart only with a fixed access token (or `device_id`); with a password login and
+a new device, a send marked `maybe_posted` is also looked for among the bot's recent
+messages by its `org.hearth.key`.
+
 Why retries here: nio already sleeps through 429s (bounded by the client config) and
 reconnects on timeouts; 5xx answers it returns as errors, and those are retried here with
 exponential backoff before a `Transient` is raised for the caller to decide.
@@ -13,20 +27,24 @@ exponential backoff before a `Transient` is raised for the caller to decide.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlparse
+from uuid import uuid4
 
 from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     ErrorResponse,
     RoomGetEventResponse,
 )
-from nio.api import RelationshipType  # type: ignore[import-untyped]
+from nio.api import MessageDirection, RelationshipType  # type: ignore[import-untyped]
 
-from bot.events import ChannelRef, ChatMessage, MessageRef, UserRef
+from bot.events import Attachment, ChannelRef, ChatMessage, MessageRef, UserRef
 from bot.port import (
     Capabilities,
     Forbidden,
@@ -35,11 +53,17 @@ from bot.port import (
     TargetGone,
     Transient,
 )
-from bot.text import from_matrix_html, matrix_mentions, parse, to_matrix, to_plain
+from bot.text import Document, from_matrix_html, matrix_mentions, to_matrix, to_plain
+from bot.text.relayed import with_author_prefix, with_source_link
 
 PLATFORM = "matrix"
 HTML = "org.matrix.custom.html"
 SERVER_RETRIES = 3
+RELAY_FIELD = "org.hearth.relay"  # on relayed copies: author, community, key
+KEY_FIELD = "org.hearth.key"  # on every keyed send: its idempotency key
+THREAD_MEMORY = 20_000  # events whose thread is remembered for their redaction
+LOOKBACK = 200  # the bot's own recent messages searched for a maybe-posted key
+FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
 _PERMALINK = re.compile(r"^https://matrix\.to/#/([!#][^/?\s]+)/(\$[^/?\s]+)")
 _EVENT_ID = re.compile(r"^\$[A-Za-z0-9_\-+/=.:]+$")
 T = TypeVar("T")
@@ -74,6 +98,68 @@ def plain_text(content: dict[str, Any]) -> str:
     return to_plain(from_matrix_html(html, str(content.get("body") or "")))
 
 
+def markup_of(content: dict[str, Any]) -> str | None:
+    """A message's HTML (`ChatMessage.markup`), when it has some."""
+    html = content.get("formatted_body") if content.get("format") == HTML else None
+    return html if isinstance(html, str) else None
+
+
+def media_url(homeserver: str, mxc: str, filename: str | None = None) -> str | None:
+    """An `mxc://server/id` as a download URL on `homeserver` (no token in it).
+
+    Why the unauthenticated `/_matrix/media/v3/download` path: the link is shown to people
+    on other platforms, who have no Matrix access token; it works on homeservers that still
+    serve media without one (Synapse's `enable_authenticated_media: false`), and on others
+    it at least names the file on its homeserver.
+    """
+    url = urlparse(mxc)
+    if url.scheme != "mxc" or not url.netloc or not url.path.strip("/"):
+        return None
+    tail = f"/{quote(filename, safe='')}" if filename else ""
+    media_id = quote(url.path.strip("/"), safe="")
+    return f"{homeserver.rstrip('/')}/_matrix/media/v3/download/{url.netloc}/{media_id}{tail}"
+
+
+def attachments_of(homeserver: str, content: dict[str, Any]) -> tuple[Attachment, ...]:
+    """The file an `m.file`/`m.image`/`m.video`/`m.audio` carries (encrypted ones: none).
+
+    Its name is `filename` when the event has one (then `body` is a caption), else `body`.
+    """
+    if content.get("msgtype") not in FILE_TYPES or not isinstance(content.get("url"), str):
+        return ()
+    info = content.get("info")
+    info = info if isinstance(info, dict) else {}
+    name = str(content.get("filename") or content.get("body") or "file")
+    url = media_url(homeserver, content["url"], name)
+    if url is None:
+        return ()
+    size, mimetype = info.get("size"), info.get("mimetype")
+    return (
+        Attachment(
+            name=name,
+            url=url,
+            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            content_type=mimetype if isinstance(mimetype, str) else None,
+        ),
+    )
+
+
+def transaction_id(kind: str, key: str, *parts: str) -> str:
+    """A deterministic transaction id for a keyed send (Synapse dedupes on it per device)."""
+    digest = hashlib.sha256("\0".join((kind, key, *parts)).encode()).hexdigest()
+    return f"hearth.{kind}.{digest[:40]}"
+
+
+def relay_document(message: OutboundMessage) -> Document:
+    """What a message shows: a relay's attributed copy, else its document or text."""
+    doc = message.relay_document()
+    credit = message.attribution
+    if credit is None:
+        return doc
+    doc = with_author_prefix(doc, credit.author, credit.community)
+    return with_source_link(doc, credit.link, credit.community)
+
+
 def check(response: Any) -> Any:
     """nio returns error objects instead of raising; turn them into typed failures."""
     if not isinstance(response, ErrorResponse):
@@ -97,6 +183,7 @@ class MatrixPort:
     def __init__(self, client: AsyncClient, server_name: str) -> None:
         self.client = client
         self.server_name = server_name
+        self._threads: dict[str, str | None] = {}  # event id → thread root, newest last
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
         """One API call, with 5xx and connection failures retried by exponential backoff."""
@@ -120,23 +207,62 @@ class MatrixPort:
         raise Transient("unreachable")  # pragma: no cover - the loop always returns or raises
 
     def _content(self, message: OutboundMessage) -> dict[str, Any]:
-        doc = parse(message.text)
-        body, html = to_matrix(doc)
-        return {
-            "msgtype": "m.notice",
+        """The event content: a notice from the bot, or an attributed `m.text` relay."""
+        relayed = message.attribution is not None
+        doc = relay_document(message)
+        body, html = to_matrix(doc, for_relay=relayed)
+        content: dict[str, Any] = {
+            "msgtype": "m.text" if relayed else "m.notice",
             "body": body,
             "format": HTML,
             "formatted_body": html,
-            "m.mentions": matrix_mentions(doc),
+            "m.mentions": {} if relayed else matrix_mentions(doc),
         }
+        if message.attribution is not None:
+            content[RELAY_FIELD] = {
+                "author": message.attribution.author,
+                "community": message.attribution.community,
+                "key": message.idempotency_key,
+            }
+        return content
 
-    async def _send(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+    async def _send(
+        self, room_id: str, event_type: str, content: dict[str, Any], tx_id: str | None = None
+    ) -> str:
+        """One event; a retry (ours, or nio's after a 429) reuses the transaction id."""
+        txn = tx_id or uuid4().hex
         response = await self._call(
             lambda: self.client.room_send(
-                room_id, event_type, content, ignore_unverified_devices=True
+                room_id, event_type, content, tx_id=txn, ignore_unverified_devices=True
             )
         )
         return str(response.event_id)
+
+    async def _sent_before(self, room_id: str, key: str) -> str | None:
+        """The bot's own recent message sent under `key`, if one is there (else None)."""
+        me = self.client.user_id
+        start: str | None = None
+        seen = 0
+        while seen < LOOKBACK:
+            page = await self._call(
+                partial(
+                    self.client.room_messages,
+                    room_id,
+                    start=start,
+                    direction=MessageDirection.back,
+                    limit=min(100, LOOKBACK - seen),
+                    message_filter={"senders": [me], "types": ["m.room.message"]},
+                )
+            )
+            for event in page.chunk:
+                content = event.source.get("content") or {}
+                if content.get(KEY_FIELD) == key and event.source.get("sender") == me:
+                    return str(event.source.get("event_id"))
+            seen += len(page.chunk)
+            if not page.chunk or not page.end or page.end == start:
+                return None
+            start = page.end
+        return None
 
     async def post(
         self,
@@ -159,10 +285,20 @@ class MatrixPort:
             }
         elif reply_to is not None:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to.message_id}}
-        event_id = await self._send(channel.channel, "m.room.message", content)
+        key, tx_id = message.idempotency_key, None
+        if key is not None:
+            content[KEY_FIELD] = key
+            tx_id = transaction_id("post", key)
+            if message.maybe_posted:  # a new device would not know the transaction id
+                earlier = await self._sent_before(channel.channel, key)
+                if earlier is not None:
+                    return MessageRef(channel, earlier, thread_id=root)
+        event_id = await self._send(channel.channel, "m.room.message", content, tx_id)
+        self.remember_thread(event_id, root)
         return MessageRef(channel, event_id, thread_id=root)
 
     async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        """An `m.replace`; a keyed edit is sent once per (key, target, new content)."""
         new = self._content(message)
         content = {
             **new,
@@ -171,7 +307,11 @@ class MatrixPort:
             "m.new_content": new,
             "m.relates_to": {"rel_type": "m.replace", "event_id": ref.message_id},
         }
-        await self._send(ref.channel.channel, "m.room.message", content)
+        tx_id = None
+        if message.idempotency_key is not None:
+            shown = json.dumps(new, sort_keys=True, ensure_ascii=False)
+            tx_id = transaction_id("edit", message.idempotency_key, ref.message_id, shown)
+        await self._send(ref.channel.channel, "m.room.message", content, tx_id)
 
     async def delete(self, ref: MessageRef) -> None:
         await self._call(lambda: self.client.room_redact(ref.channel.channel, ref.message_id))
@@ -198,13 +338,35 @@ class MatrixPort:
         event_id, sender = str(source.get("event_id")), str(source.get("sender"))
         channel = ChannelRef(PLATFORM, self.server_name, room_id)
         stamp = source.get("origin_server_ts")
+        original = source.get("content") or {}
+        root = thread_root(original)
+        self.remember_thread(event_id, root)
         return ChatMessage(
-            ref=MessageRef(channel, event_id, thread_id=thread_root(source.get("content") or {})),
+            ref=MessageRef(channel, event_id, thread_id=root),
             author=UserRef(PLATFORM, sender, self.display_name(room_id, sender)),
             text=plain_text(content),
             permalink=permalink(room_id, event_id),
             posted_at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None,
+            markup=markup_of(content),
+            attachments=attachments_of(self.client.homeserver, content),
+            avatar_url=self.avatar_url(room_id, sender),
+            from_bot=sender == self.client.user_id or RELAY_FIELD in original,
         )
+
+    def avatar_url(self, room_id: str, user_id: str) -> str | None:
+        """The member's avatar as an HTTP URL, from the room state nio already holds."""
+        room = self.client.rooms.get(room_id)
+        mxc = room.avatar_url(user_id) if room is not None else None
+        return media_url(self.client.homeserver, mxc) if isinstance(mxc, str) else None
+
+    def remember_thread(self, event_id: str, root: str | None) -> None:
+        """Which thread an event is in, for its redaction (which strips `m.relates_to`)."""
+        self._threads[event_id] = root
+        if len(self._threads) > THREAD_MEMORY:
+            del self._threads[next(iter(self._threads))]
+
+    def thread_of(self, event_id: str) -> str | None:
+        return self._threads.get(event_id)
 
     async def fetch_message(self, ref: MessageRef) -> ChatMessage:
         room_id = ref.channel.channel

@@ -116,11 +116,10 @@ class OutboxWorker:
     async def _deliver(self, item: Claimed) -> None:
         now = self._clock.now()
         if item.link_id is not None:
-            link = await self._links.get(item.link_id)
-            if link is None or link.status == LinkStatus.LEFT:
+            if item.link_status != LinkStatus.ACTIVE:
                 await self.outbox.settle(item, OutboxStatus.CANCELLED, "the link was left")
                 return
-            if link.paused:
+            if item.link_paused:
                 await self.outbox.retry_at(item, now + PAUSE_RECHECK, "paused", failure=False)
                 return
         port = self._relays.ports.get(item.target.platform)
