@@ -44,6 +44,7 @@ class Side:
     space: str
     channel: str
     sends: bool
+    receives: bool
     paused: bool
     shares_knowledge: bool
 
@@ -75,7 +76,9 @@ class LinkView:
         if not self.flowing or sender == receiver:
             return False
         ids = {s.community_id for s in self.sides}
-        return ids == {sender, receiver} and self.side(sender).sends
+        return (
+            ids == {sender, receiver} and self.side(sender).sends and self.side(receiver).receives
+        )
 
 
 class LinkStore:
@@ -90,6 +93,7 @@ class LinkStore:
         *,
         now: datetime,
         sends: bool = True,
+        receives: bool = True,
         whole_channel: bool = False,
     ) -> tuple[LinkView, str]:
         """A pending link and its one-time code (shown once, stored only as a hash)."""
@@ -113,6 +117,7 @@ class LinkStore:
                     space=space,
                     channel=chan,
                     sends=sends,
+                    receives=receives,
                     consented_by=member_id,
                     consented_at=now,
                 )
@@ -265,6 +270,7 @@ class LinkStore:
         community_id: int,
         *,
         sends: bool | None = None,
+        receives: bool | None = None,
         channel: tuple[str, str, str] | None = None,
         whole_channel: bool | None = None,
         shares_knowledge: bool | None = None,
@@ -273,6 +279,8 @@ class LinkStore:
             values: dict[str, object] = {}
             if sends is not None:
                 values["sends"] = sends
+            if receives is not None:
+                values["receives"] = receives
             if shares_knowledge is not None:
                 values["shares_knowledge"] = shares_knowledge
             if channel is not None:
@@ -337,6 +345,7 @@ class LinkStore:
                 side.space,
                 side.channel,
                 side.sends,
+                side.receives,
                 side.paused,
                 side.shares_knowledge,
             )

@@ -445,6 +445,7 @@ class LinkSide(Base):
     space: Mapped[str] = mapped_column(String(255))
     channel: Mapped[str] = mapped_column(String(255))
     sends: Mapped[bool] = mapped_column(default=True)
+    receives: Mapped[bool] = mapped_column(default=True)
     paused: Mapped[bool] = mapped_column(default=False)
     shares_knowledge: Mapped[bool] = mapped_column(default=False)
     consented_by: Mapped[int | None] = mapped_column(

@@ -213,3 +213,54 @@ async def test_mass_mentions_never_pass(database_url: str, tmp_path: Path, hosti
     (copy,) = [m for m in in_channel(tmp_path, "hall") if m["shown_as"]]
     for mass in ("@here", "@room", "@everyone", "@channel"):
         assert mass not in copy["text"]
+
+
+async def test_scope_whole_channel_and_one_way(database_url: str, tmp_path: Path) -> None:
+    """mode:channel relays every new thread without /relay; direction:send on the Guild's
+    side means the Forge's replies stay in the Forge."""
+    config = config_for(database_url, tmp_path)
+    out = io.StringIO()
+    steps: list[Step] = [
+        *link_steps(out),
+        ":as steve",
+        "/constellation scope forge mode:channel direction:send",
+        ":as alice",
+        "Automatically shared",
+        drain,
+        ":as fran",
+        ":channel hall",
+        line(
+            lambda: (
+                f":reply {id_of(out, 'alice (The Guild) via hearth', 'Automatically')} stays here"
+            )
+        ),
+        drain,
+        "/constellation list",
+    ]
+    printed = await run_script(config, steps, out=out)
+    assert "every thread of the channel" in printed and "we receive only" in printed
+    hall = [m for m in in_channel(tmp_path, "hall") if m["shown_as"]]
+    assert [m["text"].split("\n")[0] for m in hall] == ["Automatically shared"]
+    general = [m for m in in_channel(tmp_path, "general") if m["shown_as"]]
+    assert general == []  # the Forge's reply did not flow back
+
+
+def test_relay_payload_carries_attachments_as_links() -> None:
+    from bot.events import Attachment, ChannelRef, ChatMessage, MessageRef, UserRef
+    from bot.relay.payload import outbound, payload_of
+    from bot.text import to_slack
+
+    message = ChatMessage(
+        MessageRef(ChannelRef("discord", "g", "c"), "1"),
+        UserRef("discord", "9", "Ada"),
+        "see the **plan** @everyone",
+        permalink="https://discord.com/channels/g/c/1",
+        markup="see the **plan** @everyone",
+        attachments=(Attachment("plan.pdf", "https://cdn.example/plan.pdf", 2_400_000),),
+    )
+    copy = outbound(payload_of(message, "Rust Berlin"), "post:1:2", maybe_posted=False)
+    assert copy.attribution is not None and copy.attribution.author == "Ada"
+    rendered = to_slack(copy.relay_document(), for_relay=True)
+    assert "*plan*" in rendered
+    assert "<https://cdn.example/plan.pdf|plan.pdf> (2.3 MB)" in rendered
+    assert "@everyone" not in rendered.replace("@\u200beveryone", "")

@@ -27,14 +27,15 @@ def _describe(link: LinkView, community_id: int) -> str:
     if other is None or link.status == LinkStatus.INVITED:
         expires = link.code_expires_at.strftime("%Y-%m-%d") if link.code_expires_at else "?"
         return f"• #{link.id}: invitation waiting to be accepted (until {expires})"
-    if mine.sends and other.sends:
+    out, back = mine.sends and other.receives, other.sends and mine.receives
+    if out and back:
         flow = "both ways"
-    elif mine.sends:
+    elif out:
         flow = "we send only"
-    elif other.sends:
+    elif back:
         flow = "we receive only"
     else:
-        flow = "nothing flows (neither side sends)"
+        flow = "nothing flows either way"
     state = "active"
     if mine.paused:
         state = "paused by us"
@@ -56,6 +57,7 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
         _here(ctx),
         now=ctx.services.relays.now(),
         sends=direction in ("both", "send"),
+        receives=direction in ("both", "receive"),
         whole_channel=mode == "channel",
     )
     expires = link.code_expires_at.strftime("%Y-%m-%d %H:%M UTC") if link.code_expires_at else ""
@@ -147,6 +149,7 @@ async def scope(ctx: CommandContext, args: Args) -> Reply:
         link.id,
         ctx.community.id,
         sends=None if not direction else direction in ("both", "send"),
+        receives=None if not direction else direction in ("both", "receive"),
         channel=target,
         whole_channel=None if not mode else mode == "channel",
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-29 01:52:32.060836
+Create Date: 2026-11-29 02:20:29.271740
 """
 
 from collections.abc import Sequence
@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("space", sa.String(length=255), nullable=False),
         sa.Column("channel", sa.String(length=255), nullable=False),
         sa.Column("sends", sa.Boolean(), nullable=False),
+        sa.Column("receives", sa.Boolean(), nullable=False),
         sa.Column("paused", sa.Boolean(), nullable=False),
         sa.Column("shares_knowledge", sa.Boolean(), nullable=False),
         sa.Column("consented_by", sa.Integer(), nullable=True),
