@@ -12,6 +12,14 @@ def tag_list(tags: tuple[str, ...] | list[str]) -> str:
     return " ".join(f"#{t}" for t in tags) if tags else "no tags"
 
 
+def link(url: str | None, missing: str = "no link") -> str:
+    """A URL as an autolink, so Markdown never reads its `_` or `*` as emphasis (Matrix room
+    ids often hold underscores)."""
+    if not url:
+        return missing
+    return f"<{url}>" if url.startswith(("https://", "http://")) else url
+
+
 def headline(insight: InsightView) -> str:
     if insight.title:
         return insight.title
@@ -22,7 +30,7 @@ def headline(insight: InsightView) -> str:
 def source_line(insight: InsightView) -> str:
     if insight.source_deleted:
         return "source message was deleted"
-    return insight.permalink or "no link to the source"
+    return link(insight.permalink, "no link to the source")
 
 
 def captured(insight: InsightView) -> str:
@@ -64,7 +72,7 @@ def search_results(page: SearchPage, described: str, page_size: int) -> str:
         lines.append(
             f"{rank}. #{hit.insight_id} {title}{hit.snippet}\n"
             f"   {hit.author_name} · {hit.created_at:%Y-%m-%d} · {tag_list(hit.tags)} · "
-            f"{hit.permalink or 'no link'}"
+            f"{link(hit.permalink)}"
         )
     if number < pages:
         lines.append(f"More: add page:{number + 1}")

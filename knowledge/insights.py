@@ -13,7 +13,18 @@ from sqlalchemy.orm import selectinload
 from knowledge.db import Database
 from knowledge.directory import member_for_identity
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
-from knowledge.models import Insight, InsightRevision, InsightTag, Member, Role, Source, Tag
+from knowledge.models import (
+    Community,
+    Insight,
+    InsightRevision,
+    InsightTag,
+    Member,
+    Role,
+    Source,
+    Tag,
+    Visibility,
+)
+from knowledge.sharing import follow_origin, origin_withdrawn
 from knowledge.tags import normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import (
@@ -65,7 +76,7 @@ def insight_view(row: Insight, revisions: int = 0) -> InsightView:
         title=row.title,
         body=row.body,
         tags=tuple(t.name for t in row.tags),
-        author_name=_name(row.author),
+        author_name=row.origin_credit or _name(row.author),
         author_member_id=row.author_member_id,
         curator_name=_name(row.curator),
         curator_member_id=row.curator_member_id,
@@ -78,6 +89,9 @@ def insight_view(row: Insight, revisions: int = 0) -> InsightView:
         created_at=row.created_at,
         updated_at=row.updated_at,
         revisions=revisions,
+        visibility=row.visibility,
+        origin_insight_id=row.origin_insight_id,
+        origin_credit=row.origin_credit,
     )
 
 
@@ -113,6 +127,10 @@ class InsightStore:
             )
             source_id = await self._source_id(session, community_id, source, author.id)
             now = datetime.now(UTC)
+            visibility = await session.scalar(
+                select(Community.default_visibility).where(Community.id == community_id)
+            )
+            visibility = visibility or Visibility.COMMUNITY.value
             new_id = await session.scalar(
                 insert_ignoring_conflict(
                     session,
@@ -126,6 +144,8 @@ class InsightStore:
                         "curator_member_id": curator.id,
                         "created_at": now,
                         "updated_at": now,
+                        "visibility": visibility,
+                        "shared_at": None if visibility == Visibility.COMMUNITY else now,
                     },
                     ["community_id", "source_id"],
                 ).returning(Insight.id)
@@ -158,6 +178,7 @@ class InsightStore:
             created_at=now,
             updated_at=now,
             revisions=0,
+            visibility=visibility,
         )
         return CaptureResult(view, created=True)
 
@@ -206,6 +227,7 @@ class InsightStore:
                 current = tuple(t.name for t in row.tags)
                 await _set_tags(session, community_id, row_id, (*current, *extra))
             await session.flush()
+            await follow_origin(session, row)
             return await self._view(session, row_id)
 
     async def retag(
@@ -224,6 +246,7 @@ class InsightStore:
         async with self._db.sessions.begin() as session:
             row = await self._editable(session, community_id, insight_id, editor)
             view = await self._view(session, row.id)
+            await origin_withdrawn(session, row.id, "deleted where it came from")
             await session.delete(row)
             return view
 
@@ -238,7 +261,9 @@ class InsightStore:
             old_text, source.text = source.text, text
             source.edited_at = datetime.now(UTC)
             row = await session.scalar(
-                select(Insight).options(*_LOAD).where(Insight.source_id == source.id)
+                select(Insight)
+                .options(*_LOAD)
+                .where(Insight.source_id == source.id, Insight.origin_insight_id.is_(None))
             )
             if row is None:
                 return None
@@ -246,6 +271,8 @@ class InsightStore:
                 await _record_revision(session, row, None)
                 row.body = text.strip()[:MAX_BODY_CHARS]
                 row.updated_at = datetime.now(UTC)
+                await session.flush()
+                await follow_origin(session, row)
             return row.id
 
     async def source_deleted(
@@ -256,7 +283,11 @@ class InsightStore:
             if source is None:
                 return None
             source.deleted_at = datetime.now(UTC)
-            return await session.scalar(select(Insight.id).where(Insight.source_id == source.id))
+            return await session.scalar(
+                select(Insight.id).where(
+                    Insight.source_id == source.id, Insight.origin_insight_id.is_(None)
+                )
+            )
 
     async def tag_counts(self, community_id: int) -> list[TagCount]:
         async with self._db.sessions() as session:

@@ -83,6 +83,21 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
+class Visibility(enum.StrEnum):
+    """Who may find an insight: its community, linked siblings that share, or anyone."""
+
+    COMMUNITY = "community"
+    CONSTELLATION = "constellation"
+    PUBLIC = "public"
+
+    @property
+    def shared(self) -> bool:
+        return self is not Visibility.COMMUNITY
+
+
+SHARED_VISIBILITIES = (Visibility.CONSTELLATION.value, Visibility.PUBLIC.value)
+
+
 class Community(Base):
     __tablename__ = "communities"
 
@@ -91,6 +106,9 @@ class Community(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    default_visibility: Mapped[str] = mapped_column(
+        String(16), default="community", server_default="community"
+    )
 
 
 class ChannelBinding(Base):
@@ -170,6 +188,7 @@ class Insight(Base):
     __table_args__ = (
         UniqueConstraint("community_id", "source_id"),
         Index(None, "community_id", "created_at"),
+        Index(None, "community_id", "visibility"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -185,6 +204,16 @@ class Insight(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # community (default) | constellation (linked siblings that share knowledge) | public
+    visibility: Mapped[str] = mapped_column(
+        String(16), default="community", server_default="community"
+    )
+    shared_at: Mapped[datetime | None] = mapped_column(default=None)  # for sibling digests
+    # An adopted copy: the sibling's insight it came from, and who to credit for it. Plain
+    # ids, no foreign keys: the copy outlives its origin (then it keeps only the credit).
+    origin_insight_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    origin_community_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    origin_credit: Mapped[str | None] = mapped_column(String(300), default=None)
 
     source: Mapped[Source] = relationship()
     author: Mapped[Member | None] = relationship(foreign_keys=[author_member_id])

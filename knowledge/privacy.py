@@ -36,6 +36,10 @@ class Privacy:
         async with self._db.sessions.begin() as session:
             summary = await _summary(session, member)
             mine = Insight.author_member_id == member.id
+            # their words leave siblings' views too: adopted copies of them go with them
+            await session.execute(
+                delete(Insight).where(Insight.origin_insight_id.in_(select(Insight.id).where(mine)))
+            )
             await session.execute(delete(Insight).where(mine))
             await session.execute(
                 update(Insight)

@@ -62,6 +62,9 @@ class InsightView:
     created_at: datetime
     updated_at: datetime
     revisions: int
+    visibility: str = "community"
+    origin_insight_id: int | None = None  # an adopted copy of a sibling's insight
+    origin_credit: str | None = None  # "Ann (The Forge)": who to credit for a copy
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from bot import formatting
 from bot.assist import AssistUnavailable, ChatTurn, LanguageModel
 from bot.assist.budget import CHARS_PER_TOKEN, chunk_text
 from bot.assist.offline import extractive_summary, keywords, suggest_tags, title_from
@@ -256,7 +257,7 @@ class Assist:
                     )
                 )
                 links = "\n".join(
-                    f"[#{s.id}] {s.permalink or 'no link'}" for s in sources if s.id in cited
+                    f"[#{s.id}] {formatting.link(s.permalink)}" for s in sources if s.id in cited
                 )
                 text = completion.text.strip() + (f"\n{links}" if links else "")
                 return Answer(text, cited, None if cited else "the answer cites no insight")
@@ -266,7 +267,7 @@ class Assist:
         else:
             note = "no assist model for this community: here are the closest insights"
         lines = [
-            f"{i}. #{s.id} {s.title or title_from(s.body)} — {s.permalink or 'no link'}"
+            f"{i}. #{s.id} {s.title or title_from(s.body)} — {formatting.link(s.permalink)}"
             for i, s in enumerate(sources, start=1)
         ]
         return Answer("\n".join(lines), tuple(s.id for s in sources), note)

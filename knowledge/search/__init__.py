@@ -31,6 +31,7 @@ class SearchHit:
     author_name: str
     permalink: str | None
     created_at: datetime
+    community_id: int = 0  # where it lives: a sibling's, when searching the constellation
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ class SearchQuery:
     limit: int = 10
     offset: int = 0
     match_any: bool = False  # any of the words (retrieval for /ask), not all of them
+    # Siblings whose *shared* insights join the results (see knowledge.sharing.SharingScope)
+    shared_from: tuple[int, ...] = ()
 
 
 def _meaningful(term: str) -> bool:

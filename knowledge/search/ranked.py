@@ -5,11 +5,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
-from knowledge.models import Identity, Insight, InsightTag, Member, Source, Tag
+from knowledge.models import (
+    SHARED_VISIBILITIES,
+    Identity,
+    Insight,
+    InsightTag,
+    Member,
+    Source,
+    Tag,
+)
 from knowledge.search import SearchHit, SearchPage
 from knowledge.search.query import SearchQuery
 from knowledge.views import FORGOTTEN_NAME
@@ -30,7 +38,7 @@ class RankedSearch(ABC):
         """`base` restricted to the terms, with a rank (lower is better) and a snippet."""
 
     async def search(self, query: SearchQuery) -> SearchPage:
-        base = select(Insight.id).where(Insight.community_id == query.community_id)
+        base = select(Insight.id).where(in_scope(query))
         base = _filtered(base, query)
         if query.terms.empty:
             counted = base
@@ -48,6 +56,8 @@ class RankedSearch(ABC):
                 author.display_name,
                 author.forgotten_at,
                 Source.permalink,
+                Insight.community_id,
+                Insight.origin_credit,
             )
             .join(Source, Source.id == Insight.source_id)
             .outerjoin(author, author.id == Insight.author_member_id)
@@ -76,11 +86,22 @@ class RankedSearch(ABC):
                 title=title,
                 snippet=_tidy(snip),
                 tags=tuple(tags.get(insight_id, ())),
-                author_name=FORGOTTEN_NAME if forgotten or name is None else name,
+                author_name=credit or (FORGOTTEN_NAME if forgotten or name is None else name),
                 permalink=permalink,
                 created_at=created,
+                community_id=community_id,
             )
-            for insight_id, snip, title, created, name, forgotten, permalink in rows
+            for (
+                insight_id,
+                snip,
+                title,
+                created,
+                name,
+                forgotten,
+                permalink,
+                community_id,
+                credit,
+            ) in rows
         )
         return SearchPage(hits, int(total or 0), query.offset)
 
@@ -90,13 +111,32 @@ def _tidy(snippet: str | None) -> str:
     return text if len(text) <= SNIPPET_CHARS + 40 else text[:SNIPPET_CHARS] + "…"
 
 
+def in_scope(query: SearchQuery) -> Any:
+    """The community's own insights, plus siblings' shared ones it has not adopted (its copy
+    stands for those)."""
+    own = Insight.community_id == query.community_id
+    if not query.shared_from:
+        return own
+    copy = aliased(Insight)
+    adopted = exists().where(
+        copy.community_id == query.community_id, copy.origin_insight_id == Insight.id
+    )
+    shared = and_(
+        Insight.community_id.in_(query.shared_from),
+        Insight.visibility.in_(SHARED_VISIBILITIES),
+        Insight.origin_insight_id.is_(None),
+        ~adopted,
+    )
+    return or_(own, shared)
+
+
 def _filtered(base: Select[Any], query: SearchQuery) -> Select[Any]:
     for tag in query.tags:
         base = base.where(
             exists()
             .where(InsightTag.insight_id == Insight.id)
             .where(InsightTag.tag_id == Tag.id)
-            .where(Tag.name == tag, Tag.community_id == query.community_id)
+            .where(Tag.name == tag, Tag.community_id == Insight.community_id)
         )
     if query.author:
         name = query.author.lstrip("@").casefold()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.formatting import link
 from knowledge.models import RitualKind
 from knowledge.rituals import ResponseView, RitualView
 from scheduling.kinds import PromptInputs
@@ -26,7 +27,7 @@ class Digest:
         by_tag: dict[str, list[str]] = {}
         for insight in inputs.new_insights:
             title = insight.title or " ".join(insight.body.split())[:80]
-            line = f"• “{title}” — {insight.author_name} · {insight.permalink or 'no link'}"
+            line = f"• “{title}” — {insight.author_name} · {link(insight.permalink)}"
             for tag in insight.tags or ("untagged",):
                 by_tag.setdefault(tag, []).append(line)
         for tag in sorted(by_tag, key=lambda t: (-len(by_tag[t]), t)):

@@ -1,0 +1,279 @@
+"""Knowledge shared across a constellation: visibility, adoption, and what follows the origin.
+
+The rule that matters: another community sees an insight only if its own community
+marked it shared (`constellation` or `public`) *and* both sides of an active, unpaused
+link switched knowledge sharing on. `SharingScope` is that rule computed once per request;
+every entry point (search, ask, digest, adopt) asks it rather than re-deriving it.
+
+Kept behind one class so that a later transport between separate deployments can
+implement the same operations (Hearth-to-Hearth) without touching the handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.db import Database
+from knowledge.errors import InvalidInput, NotAllowed, NotFound
+from knowledge.models import (
+    SHARED_VISIBILITIES,
+    Community,
+    Insight,
+    Link,
+    LinkSide,
+    LinkStatus,
+    Member,
+    Visibility,
+)
+from knowledge.tags import normalize_tags
+from knowledge.upsert import insert_ignoring_conflict
+from knowledge.views import FORGOTTEN_NAME, CaptureResult, MemberInfo
+
+WITHDRAWN = "This insight is no longer shared by {community} ({why}); only the credit remains."
+
+
+@dataclass(frozen=True)
+class Sibling:
+    community_id: int
+    slug: str
+    name: str
+    link_id: int
+
+
+@dataclass(frozen=True)
+class SharingScope:
+    """Whose shared insights a community may see right now."""
+
+    community_id: int
+    siblings: tuple[Sibling, ...]
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(s.community_id for s in self.siblings)
+
+    def name_of(self, community_id: int) -> str | None:
+        return next((s.name for s in self.siblings if s.community_id == community_id), None)
+
+
+@dataclass(frozen=True)
+class FlowCount:
+    sibling: Sibling
+    shared_by_us: int
+    shared_by_them: int
+    adopted_by_us: int  # their insights we keep copies of
+    adopted_by_them: int
+
+
+def parse_visibility(text: str) -> Visibility:
+    try:
+        return Visibility(text.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            f"“{text}” is not a visibility: use community, constellation or public."
+        ) from None
+
+
+async def follow_origin(session: AsyncSession, origin: Insight) -> None:
+    """Adopted copies of a shared insight show its current words."""
+    if origin.visibility not in SHARED_VISIBILITIES:
+        return
+    await session.execute(
+        update(Insight)
+        .where(Insight.origin_insight_id == origin.id)
+        .values(body=origin.body, title=origin.title, updated_at=origin.updated_at)
+    )
+
+
+async def origin_withdrawn(session: AsyncSession, origin_id: int, why: str) -> None:
+    """Un-shared, deleted or forgotten at the origin: copies keep the credit and a note."""
+    name = await session.scalar(
+        select(Community.name)
+        .join(Insight, Insight.community_id == Community.id)
+        .where(Insight.id == origin_id)
+    )
+    await session.execute(
+        update(Insight)
+        .where(Insight.origin_insight_id == origin_id)
+        .values(body=WITHDRAWN.format(community=name or "its community", why=why), title=None)
+    )
+
+
+class SharedKnowledge:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def scope(self, community_id: int) -> SharingScope:
+        """Siblings over active, unpaused links where both sides share knowledge."""
+        async with self._db.sessions() as session:
+            mine = (
+                select(LinkSide.link_id)
+                .join(Link, Link.id == LinkSide.link_id)
+                .where(
+                    LinkSide.community_id == community_id,
+                    LinkSide.shares_knowledge.is_(True),
+                    LinkSide.paused.is_(False),
+                    Link.status == LinkStatus.ACTIVE,
+                )
+            )
+            rows = (
+                await session.execute(
+                    select(LinkSide.link_id, Community.id, Community.slug, Community.name)
+                    .join(Community, Community.id == LinkSide.community_id)
+                    .where(
+                        LinkSide.link_id.in_(mine),
+                        LinkSide.community_id != community_id,
+                        LinkSide.shares_knowledge.is_(True),
+                        LinkSide.paused.is_(False),
+                    )
+                    .order_by(Community.name)
+                )
+            ).all()
+        siblings = tuple(Sibling(cid, slug, name, link_id) for link_id, cid, slug, name in rows)
+        return SharingScope(community_id, siblings)
+
+    async def set_visibility(
+        self,
+        community_id: int,
+        insight_id: int,
+        member: MemberInfo,
+        visibility: Visibility,
+        now: datetime,
+    ) -> tuple[str, str]:
+        """Returns (old, new). Un-sharing withdraws siblings' adopted copies at once."""
+        async with self._db.sessions.begin() as session:
+            row = await session.scalar(
+                select(Insight).where(
+                    Insight.id == insight_id, Insight.community_id == community_id
+                )
+            )
+            if row is None:
+                raise NotFound(f"There is no insight #{insight_id} in this community.")
+            if row.origin_insight_id is not None and visibility.shared:
+                raise NotAllowed(
+                    f"Insight #{insight_id} was adopted from another community: only its "
+                    "origin can share it further."
+                )
+            old = row.visibility
+            row.visibility = visibility.value
+            if visibility.shared and old not in SHARED_VISIBILITIES:
+                row.shared_at = now
+            if not visibility.shared and old in SHARED_VISIBILITIES:
+                await session.flush()
+                await origin_withdrawn(session, row.id, "un-shared")
+            return old, visibility.value
+
+    async def set_default(self, community_id: int, visibility: Visibility) -> None:
+        async with self._db.sessions.begin() as session:
+            await session.execute(
+                update(Community)
+                .where(Community.id == community_id)
+                .values(default_visibility=visibility.value)
+            )
+
+    async def adopt(
+        self,
+        scope: SharingScope,
+        curator: MemberInfo,
+        origin_id: int,
+        tags: tuple[str, ...],
+        now: datetime,
+    ) -> CaptureResult:
+        """Keep our own copy of a sibling's shared insight (once), credited to the origin."""
+        from knowledge.insights import InsightStore  # one place builds views
+
+        async with self._db.sessions.begin() as session:
+            origin = await session.scalar(
+                select(Insight).where(
+                    Insight.id == origin_id,
+                    Insight.community_id.in_(scope.ids),
+                    Insight.visibility.in_(SHARED_VISIBILITIES),
+                    Insight.origin_insight_id.is_(None),
+                )
+            )
+            if origin is None:  # not shared with us: say nothing about whether it exists
+                raise NotFound(f"No linked community shares an insight #{origin_id} with this one.")
+            author = await session.scalar(
+                select(Member).where(Member.id == origin.author_member_id)
+            )
+            author_name = (
+                FORGOTTEN_NAME if author is None or author.forgotten_at else author.display_name
+            )
+            credit = f"{author_name} ({scope.name_of(origin.community_id)})"
+            new_id = await session.scalar(
+                insert_ignoring_conflict(
+                    session,
+                    Insight,
+                    {
+                        "community_id": scope.community_id,
+                        "source_id": origin.source_id,
+                        "title": origin.title,
+                        "body": origin.body,
+                        "curator_member_id": curator.id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "visibility": Visibility.COMMUNITY.value,
+                        "origin_insight_id": origin.id,
+                        "origin_community_id": origin.community_id,
+                        "origin_credit": credit[:300],
+                    },
+                    ["community_id", "source_id"],
+                ).returning(Insight.id)
+            )
+            created = new_id is not None
+            if new_id is None:
+                new_id = await session.scalar(
+                    select(Insight.id).where(
+                        Insight.community_id == scope.community_id,
+                        Insight.source_id == origin.source_id,
+                    )
+                )
+                assert new_id is not None
+            elif tags:
+                from knowledge.insights import _set_tags
+
+                await _set_tags(
+                    session, scope.community_id, new_id, normalize_tags(tags), fresh=True
+                )
+        store = InsightStore(self._db)
+        return CaptureResult(await store.get(scope.community_id, new_id), created)
+
+    async def flows(self, scope: SharingScope) -> list[FlowCount]:
+        """Per sibling: what each side shares, and what each side adopted from the other."""
+        counts = []
+        async with self._db.sessions() as session:
+            for sibling in scope.siblings:
+
+                async def count(*where: object) -> int:
+                    found = await session.scalar(
+                        select(func.count()).select_from(Insight).where(*where)  # type: ignore[arg-type]
+                    )
+                    return int(found or 0)
+
+                counts.append(
+                    FlowCount(
+                        sibling,
+                        await count(
+                            Insight.community_id == scope.community_id,
+                            Insight.visibility.in_(SHARED_VISIBILITIES),
+                            Insight.origin_insight_id.is_(None),
+                        ),
+                        await count(
+                            Insight.community_id == sibling.community_id,
+                            Insight.visibility.in_(SHARED_VISIBILITIES),
+                            Insight.origin_insight_id.is_(None),
+                        ),
+                        await count(
+                            Insight.community_id == scope.community_id,
+                            Insight.origin_community_id == sibling.community_id,
+                        ),
+                        await count(
+                            Insight.community_id == sibling.community_id,
+                            Insight.origin_community_id == scope.community_id,
+                        ),
+                    )
+                )
+        return counts
