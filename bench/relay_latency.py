@@ -1,7 +1,7 @@
 """Matrix → Matrix relay latency: a reply in a relayed thread to its copy in the sibling room.
 
 Two communities on one Synapse, each bound to its own room, linked through the real
-commands (`!constellation invite` in room A by A's steward, `!constellation accept <code>`
+commands (`!constellation invite for:beta` in room A by A's steward, `!constellation accept <code>`
 in room B by B's steward); a thread in room A is relayed with `!relay` sent inside it.
 Then, one at a time, Ann posts a threaded reply in room A and the clock stops when Bob,
 who is only in room B, sees Hearth's copy arrive through his own long-polled `/sync`.
@@ -365,7 +365,9 @@ async def run(server: SynapseServer, count: int, warmup: int, workdir: Path) -> 
             await asyncio.wait_for(bob_sees.ready.wait(), WAIT)
 
             # link the two communities through the real commands
-            _, _, invite = await send(session, server, ann, room_a, "!constellation invite")
+            _, _, invite = await send(
+                session, server, ann, room_a, "!constellation invite for:beta"
+            )
             await ann_sees.arrival(f"reply:{invite}")
             code = CODE.search(ann_sees.replies[invite])
             if code is None:

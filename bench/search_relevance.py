@@ -45,35 +45,71 @@ CORPUS = [  # (key, text); keys name the insights the queries expect
     ("small-prs", "Small pull requests get reviewed within a day; big ones wait a week"),
     ("review-checklist", "A short review checklist catches missing tests and unclear names"),
     ("review-tone", "Phrase review comments as questions, not orders, to keep feedback kind"),
-    ("review-rotation", "Rotate the reviewer on duty so no one becomes the bottleneck for approvals"),
+    (
+        "review-rotation",
+        "Rotate the reviewer on duty so no one becomes the bottleneck for approvals",
+    ),
     ("buddy", "Every newcomer gets a buddy for their first month to ask the silly questions"),
-    ("onboarding-doc", "Keep one onboarding page with accounts, tools and who to ask, updated by each new hire"),
-    ("first-commit", "New joiners ship a tiny change on day one so the deploy pipeline feels less scary"),
+    (
+        "onboarding-doc",
+        "Keep one onboarding page with accounts, tools and who to ask, updated by each new hire",
+    ),
+    (
+        "first-commit",
+        "New joiners ship a tiny change on day one so the deploy pipeline feels less scary",
+    ),
     ("retro-actions", "Retrospectives end with at most two actions, each with an owner and a date"),
     ("retro-safety", "Start a retro with a quick safety check so quieter people speak up"),
-    ("retro-format", "Change the retrospective format every few sprints to avoid going through the motions"),
-    ("postmortem-blameless", "Incident postmortems are blameless: ask what made the mistake easy, not who made it"),
-    ("incident-commander", "During an outage one incident commander coordinates and everyone else fixes"),
+    (
+        "retro-format",
+        "Change the retrospective format every few sprints to avoid going through the motions",
+    ),
+    (
+        "postmortem-blameless",
+        "Incident postmortems are blameless: ask what made the mistake easy, not who made it",
+    ),
+    (
+        "incident-commander",
+        "During an outage one incident commander coordinates and everyone else fixes",
+    ),
     ("runbooks", "Write a runbook for every alert that pages someone at night"),
-    ("status-page", "Update the public status page within fifteen minutes of a customer-facing outage"),
+    (
+        "status-page",
+        "Update the public status page within fifteen minutes of a customer-facing outage",
+    ),
     ("flaky-tests", "Quarantine flaky tests the day they flake and fix them within a week"),
-    ("test-pyramid", "Most tests should be fast unit tests; keep slow end-to-end tests for critical paths"),
+    (
+        "test-pyramid",
+        "Most tests should be fast unit tests; keep slow end-to-end tests for critical paths",
+    ),
     ("tdd-legacy", "Before changing legacy code, pin its behaviour with characterization tests"),
     ("adr", "Record architecture decisions in short ADRs next to the code they shape"),
     ("docs-as-code", "Documentation lives in the repository and is reviewed like code"),
     ("readme-first", "Write the README before the code to find out what you are building"),
     ("mentoring-goals", "Mentoring works best with a goal agreed in the first session"),
-    ("mentoring-rotation", "Juniors who meet several mentors over a year grow faster than with one"),
-    ("pairing-remote", "Remote pairing works with short rotations and a shared editor, not screen sharing alone"),
+    (
+        "mentoring-rotation",
+        "Juniors who meet several mentors over a year grow faster than with one",
+    ),
+    (
+        "pairing-remote",
+        "Remote pairing works with short rotations and a shared editor, not screen sharing alone",
+    ),
     ("mob-programming", "Mob programming on hard bugs spreads knowledge faster than any wiki page"),
     ("no-meeting-day", "A meeting-free Wednesday gave everyone a full day of focus time"),
-    ("standup-async", "Asynchronous written standups replaced the daily call for a distributed team"),
+    (
+        "standup-async",
+        "Asynchronous written standups replaced the daily call for a distributed team",
+    ),
     ("agenda", "No agenda, no meeting: invites without an agenda may be declined"),
     ("demo-day", "A monthly demo day lets teams show unfinished work and get early feedback"),
     ("tech-debt-budget", "Reserve a fifth of each sprint for paying down technical debt"),
     ("feature-flags", "Ship behind feature flags so releases and launches are separate decisions"),
     ("accessibility", "Test every new screen with a screen reader before calling it done"),
-    ("oncall-handover", "On-call handovers include open incidents, noisy alerts and pending changes"),
+    (
+        "oncall-handover",
+        "On-call handovers include open incidents, noisy alerts and pending changes",
+    ),
 ]
 
 QUERIES = [  # (query as typed, keys of the insights it should find)

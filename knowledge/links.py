@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
-from knowledge.errors import InvalidInput, NotFound
+from knowledge.errors import InvalidInput, NotAllowed, NotFound
 from knowledge.models import Community, Link, LinkSide, LinkStatus, OutboxItem, OutboxStatus
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -95,6 +95,7 @@ class LinkStore:
         sends: bool = True,
         receives: bool = True,
         whole_channel: bool = False,
+        for_slug: str | None = None,
     ) -> tuple[LinkView, str]:
         """A pending link and its one-time code (shown once, stored only as a hash)."""
         code = new_code()
@@ -106,6 +107,7 @@ class LinkStore:
                 code_expires_at=now + INVITE_LIFETIME,
                 whole_channel=whole_channel,
                 created_at=now,
+                invited_slug=for_slug,
             )
             session.add(link)
             await session.flush()
@@ -157,6 +159,15 @@ class LinkStore:
                         "That invitation came from this community: give the code to a "
                         "steward of the community you want to link with."
                     )
+                if link.invited_slug is not None:
+                    slug = await session.scalar(
+                        select(Community.slug).where(Community.id == community_id)
+                    )
+                    if slug != link.invited_slug:
+                        raise NotAllowed(
+                            "That invitation is meant for another community; ask its "
+                            "steward for one made for this community."
+                        )
                 low, high = sorted((inviter, community_id))
                 link.status = LinkStatus.ACTIVE
                 link.pair = f"{low}-{high}"

@@ -457,6 +457,8 @@ class Link(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
     left_at: Mapped[datetime | None] = mapped_column(default=None)
     left_by: Mapped[int | None] = mapped_column(Integer, default=None)  # community id
+    # the community the code is for: where replies are public (Matrix), others can read it
+    invited_slug: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class LinkSide(Base):

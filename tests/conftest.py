@@ -40,8 +40,10 @@ def postgres_url() -> Iterator[str]:
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {ADMIN_URL} does not answer ({exc}); start it or set "
-                    "HEARTH_TEST_POSTGRES=off")
+        pytest.fail(
+            f"PostgreSQL at {ADMIN_URL} does not answer ({exc}); start it or set "
+            "HEARTH_TEST_POSTGRES=off"
+        )
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
     async def migrate() -> None:

@@ -53,7 +53,9 @@ async def test_ask_without_a_model_lists_the_closest_insights_and_never_guesses(
             "/ask ?",
         ],
     )
-    assert "1. #1 Small pull requests get reviewed within hours — console://local/general/1" in output
+    assert (
+        "1. #1 Small pull requests get reviewed within hours — console://local/general/1" in output
+    )
     assert "(no assist model for this community: here are the closest insights)" in output
     assert "I have no stored insights about that yet, so I won't guess." in output
     assert "Ask a question with a few words in it" in output

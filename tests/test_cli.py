@@ -13,10 +13,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def hearth(*args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def hearth(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "HEARTH_CONFIG": "", **(env or {})},
     )
 
@@ -73,7 +79,9 @@ def test_scripted_run_then_search_export_and_import(tmp_path: Path) -> None:
     exported = hearth("export", "--out", "out", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert "Exported 2 insight(s)" in exported.stdout
-    records = [json.loads(x) for x in (tmp_path / "out" / "insights.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(x) for x in (tmp_path / "out" / "insights.jsonl").read_text().splitlines()
+    ]
     assert {r["body"] for r in records} == {"Blameless postmortems build trust", "Write runbooks"}
 
     other = tmp_path / "other"

@@ -34,14 +34,35 @@ def test_example_config_loads_and_documents_every_key() -> None:
     ("toml", "expected"),
     [
         ("[hearth]\ndatabse_url = 'x'", "cfg.toml: hearth.databse_url: unknown key"),
-        ("[hearth]\nauto_migrate = 'sometimes'", "cfg.toml: hearth.auto_migrate: Input should be a valid boolean"),
-        ("[hearth]\ndatabase_url = 'mysql://x'", "cfg.toml: hearth.database_url: expected a sqlite:/// or postgresql:// URL"),
-        ("[[communities]]\nslug = 'Bad Slug'\nname = 'x'", "cfg.toml: communities.0.slug: String should match pattern"),
-        ("[[communities]]\nslug = 'a'\nname = 'x'\ntimezone = 'Mars/Base'", "communities.0.timezone: expected an IANA time zone"),
-        ("[[communities]]\nslug = 'a'\nname = 'x'\nstewards = ['alice']", 'expected "platform:user-id"'),
+        (
+            "[hearth]\nauto_migrate = 'sometimes'",
+            "cfg.toml: hearth.auto_migrate: Input should be a valid boolean",
+        ),
+        (
+            "[hearth]\ndatabase_url = 'mysql://x'",
+            "cfg.toml: hearth.database_url: expected a sqlite:/// or postgresql:// URL",
+        ),
+        (
+            "[[communities]]\nslug = 'Bad Slug'\nname = 'x'",
+            "cfg.toml: communities.0.slug: String should match pattern",
+        ),
+        (
+            "[[communities]]\nslug = 'a'\nname = 'x'\ntimezone = 'Mars/Base'",
+            "communities.0.timezone: expected an IANA time zone",
+        ),
+        (
+            "[[communities]]\nslug = 'a'\nname = 'x'\nstewards = ['alice']",
+            'expected "platform:user-id"',
+        ),
         ("[hearth\n", "cfg.toml: not valid TOML"),
-        ("[hearth]\ndatabase_url = '${HEARTH_NOT_SET_ANYWHERE}'", "cfg.toml: hearth.database_url: environment variable HEARTH_NOT_SET_ANYWHERE is not set"),
-        ("[hearth]\ndatabase_url = 'postgresql://u:hunter2@db/h'", "contains a password; secrets come from the environment"),
+        (
+            "[hearth]\ndatabase_url = '${HEARTH_NOT_SET_ANYWHERE}'",
+            "cfg.toml: hearth.database_url: environment variable HEARTH_NOT_SET_ANYWHERE is not set",
+        ),
+        (
+            "[hearth]\ndatabase_url = 'postgresql://u:hunter2@db/h'",
+            "contains a password; secrets come from the environment",
+        ),
     ],
 )
 def test_bad_config_is_refused_with_file_key_and_expectation(toml: str, expected: str) -> None:

@@ -12,7 +12,10 @@ async def test_insight_command_captures_text_with_tags(database_url: str, tmp_pa
         make_config(database_url, tmp_path),
         ["/insight Small PRs get better reviews #Review #practice", "/insight show 1"],
     )
-    assert "💡 Captured insight #1 from alice: “Small PRs get better reviews” (#practice #review)" in output
+    assert (
+        "💡 Captured insight #1 from alice: “Small PRs get better reviews” (#practice #review)"
+        in output
+    )
     assert "console://local/general/1" in output
     assert "by alice · captured by alice" in output
 
@@ -46,13 +49,17 @@ async def test_replying_with_insight_captures_the_replied_message_crediting_its_
     assert "Retros work when actions have owners" in output
 
 
-async def test_capture_survives_restart_as_already_captured(database_url: str, tmp_path: Path) -> None:
+async def test_capture_survives_restart_as_already_captured(
+    database_url: str, tmp_path: Path
+) -> None:
     config = make_config(database_url, tmp_path)
     first = await run_script(config, ["/insight Pairing spreads knowledge #pairing"])
     assert "Captured insight #1" in first
     second = await run_script(config, [":react 1 💡", "A new message"])
     assert "Already captured as insight #1" in second
-    assert "#5 alice: A new message" in second  # ids continue after the restart (3, 4: reaction, reply)
+    assert (
+        "#5 alice: A new message" in second
+    )  # ids continue after the restart (3, 4: reaction, reply)
 
 
 async def test_unknown_message_reference_is_explained(database_url: str, tmp_path: Path) -> None:
@@ -85,7 +92,10 @@ async def test_edit_retag_delete_are_for_author_capturer_or_curator(
             "/insight show 1",
         ],
     )
-    assert output.count("Only its author, whoever captured it, or a curator can change insight #1.") == 2
+    assert (
+        output.count("Only its author, whoever captured it, or a curator can change insight #1.")
+        == 2
+    )
     assert "Insight #1 is now tagged #habits #writing." in output
     assert "Write it down the same day" in output
     assert "edited 2 time(s)" in output
@@ -111,7 +121,9 @@ async def test_editing_a_captured_source_updates_the_insight_and_keeps_history(
     assert "source message was deleted" in output
 
 
-async def test_channel_outside_any_community_is_explained(database_url: str, tmp_path: Path) -> None:
+async def test_channel_outside_any_community_is_explained(
+    database_url: str, tmp_path: Path
+) -> None:
     output = await run_script(
         make_config(database_url, tmp_path), [":channel random", "/insight Lost words"]
     )

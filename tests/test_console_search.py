@@ -86,7 +86,9 @@ async def test_tags_lists_tags_with_counts(database_url: str, tmp_path: Path) ->
 async def test_help_lists_every_command_from_the_table(database_url: str, tmp_path: Path) -> None:
     from bot.commands.table import build_command_table
 
-    output = await run_script(make_config(database_url, tmp_path), ["/help", "/help search", "/serch x"])
+    output = await run_script(
+        make_config(database_url, tmp_path), ["/help", "/help search", "/serch x"]
+    )
     for name in build_command_table().names():
         assert f"/{name}" in output
     assert "since: only insights captured on or after" in output

@@ -28,14 +28,19 @@ SAMPLES = [
     ("1", "alice", "Reviews / pairing: ../../etc", "Pair on reviews", ["practice", "code-review"]),
     ("2", "bob", "\u202eעברית 🔥 emoji\u0007", RTL_BODY, ["עברית", "café"]),
     ("3", "alice", None, TRICKY_BODY, []),
-    ("4", "carol", "x" * 300, "=HYPERLINK(\"http://evil\")", ["a/b.c"]),
+    ("4", "carol", "x" * 300, '=HYPERLINK("http://evil")', ["a/b.c"]),
 ]
 
 
 def message(message_id: str, author: str, text: str) -> SourceMessage:
     return SourceMessage(
-        platform="console", space="local", channel="general", message_id=message_id,
-        text=text, author_user_id=author, author_name=author.title(),
+        platform="console",
+        space="local",
+        channel="general",
+        message_id=message_id,
+        text=text,
+        author_user_id=author,
+        author_name=author.title(),
         permalink=f"console://local/general/{message_id}",
     )
 
@@ -50,9 +55,11 @@ async def insights(database: Database, community: CommunityInfo) -> list[Insight
     store = InsightStore(database)
     curator = await Directory(database).resolve_member(community.id, "console", "dana", "Dana")
     return [
-        (await store.capture(
-            community.id, message(mid, author, body), curator=curator, title=title, tags=tags
-        )).insight
+        (
+            await store.capture(
+                community.id, message(mid, author, body), curator=curator, title=title, tags=tags
+            )
+        ).insight
         for mid, author, title, body, tags in SAMPLES
     ]
 
@@ -130,11 +137,18 @@ async def test_csv_reads_back_with_formulas_defused(
     with (exported.directory / "insights.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == [
-        "id", "title", "body", "tags", "author", "curator", "created", "permalink"
+        "id",
+        "title",
+        "body",
+        "tags",
+        "author",
+        "curator",
+        "created",
+        "permalink",
     ]
     assert [row["body"] for row in rows[:3]] == [i.body for i in insights[:3]]
     assert rows[1]["tags"] == "café עברית"
-    assert rows[3]["body"] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[3]["body"] == '\'=HYPERLINK("http://evil")'
     assert rows[0]["author"] == "Alice" and rows[0]["permalink"] == insights[0].permalink
 
 
@@ -147,10 +161,17 @@ async def test_jsonl_lines_match_the_store(
         record = json.loads(line)
         assert record["format"] == "hearth.insight/1"
         assert record == {
-            "format": "hearth.insight/1", "id": insight.id, "title": insight.title,
-            "body": insight.body, "tags": list(insight.tags), "author_name": insight.author_name,
-            "curator_name": "Dana", "permalink": insight.permalink, "source_platform": "console",
-            "source_space": "local", "source_channel": "general",
+            "format": "hearth.insight/1",
+            "id": insight.id,
+            "title": insight.title,
+            "body": insight.body,
+            "tags": list(insight.tags),
+            "author_name": insight.author_name,
+            "curator_name": "Dana",
+            "permalink": insight.permalink,
+            "source_platform": "console",
+            "source_space": "local",
+            "source_channel": "general",
             "source_message_id": insight.source_message_id,
             "created_at": insight.created_at.isoformat(),
             "updated_at": insight.updated_at.isoformat(),
@@ -177,7 +198,9 @@ async def test_export_then_import_into_a_fresh_community_reproduces_the_insights
 
 
 async def test_importing_twice_or_into_the_origin_creates_nothing(
-    database: Database, community: CommunityInfo, exported: ExportSummary,
+    database: Database,
+    community: CommunityInfo,
+    exported: ExportSummary,
     insights: list[InsightView],
 ) -> None:
     store, directory = InsightStore(database), Directory(database)
@@ -203,8 +226,14 @@ async def test_bad_lines_are_reported_by_number_and_the_rest_imported(
     bodiless = json.loads(good[2])
     del bodiless["body"]
     lines = [
-        good[0], b"{not json", json.dumps(broken).encode(), b"", json.dumps(bodiless).encode(),
-        b"\xff\xfe garbage", b'["a list"]', good[3],
+        good[0],
+        b"{not json",
+        json.dumps(broken).encode(),
+        b"",
+        json.dumps(bodiless).encode(),
+        b"\xff\xfe garbage",
+        b'["a list"]',
+        good[3],
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -213,7 +242,11 @@ async def test_bad_lines_are_reported_by_number_and_the_rest_imported(
     summary = await import_jsonl(store, directory, fresh, path)
     assert (summary.created, summary.already_present) == (2, 0)
     assert [e.split(":")[0] for e in summary.errors] == [
-        "line 2", "line 3", "line 5", "line 6", "line 7"
+        "line 2",
+        "line 3",
+        "line 5",
+        "line 6",
+        "line 7",
     ]
     assert "not valid JSON" in summary.errors[0]
     assert "#not a tag!" in summary.errors[1]

@@ -264,3 +264,42 @@ def test_relay_payload_carries_attachments_as_links() -> None:
     assert "*plan*" in rendered
     assert "<https://cdn.example/plan.pdf|plan.pdf> (2.3 MB)" in rendered
     assert "@everyone" not in rendered.replace("@\u200beveryone", "")
+
+
+async def test_an_invitation_made_for_one_community_cannot_be_taken_by_another(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = make_config(
+        database_url,
+        tmp_path,
+        extra=FORGE
+        + """
+[[communities]]
+slug = "mill"
+name = "The Mill"
+stewards = ["console:milo"]
+[[communities.channels]]
+platform = "console"
+space = "local"
+channel = "yard"
+""",
+    )
+    out = io.StringIO()
+
+    def code() -> str:
+        return re.findall(r"HL-[A-Z0-9-]+", out.getvalue())[-1]
+
+    steps: list[Step] = [
+        ":as steve",
+        "/constellation invite for:forge",
+        ":as milo",
+        ":channel yard",
+        line(lambda: f"/constellation accept {code()}"),
+        ":as fran",
+        ":channel hall",
+        line(lambda: f"/constellation accept {code()}"),
+    ]
+    printed = await run_script(config, steps, out=out)
+    assert "It can only be accepted by **forge**" in printed
+    assert "That invitation is meant for another community" in printed
+    assert printed.count("Linked with **The Guild**") == 1

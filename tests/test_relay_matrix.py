@@ -311,7 +311,7 @@ class World:
     async def link(self) -> None:
         """Ann invites from room A; Bea accepts in room B."""
         assert self.b is not None and self.bea is not None
-        invited = await self.command(self.a, self.ann, "!constellation invite")
+        invited = await self.command(self.a, self.ann, "!constellation invite for:forge")
         code = re.findall(r"HL-[A-Z0-9-]+", invited)[-1]
         accepted = await self.command(self.b, self.bea, f"!constellation accept {code}")
         assert "Linked with The Guild" in accepted.replace("*", "")
@@ -634,7 +634,7 @@ async def test_matrix_thread_to_slack_and_a_slack_reply_back(
 ) -> None:
     world, slack = slack_world
     a, carl = world.a, world.carl
-    invited = await world.command(a, world.ann, "!constellation invite")
+    invited = await world.command(a, world.ann, "!constellation invite for:forge")
     code = re.findall(r"HL-[A-Z0-9-]+", invited)[-1]
     body = command_body(
         "/constellation", f"accept {code}", "USTEVE", slack.api.response_url("accept")

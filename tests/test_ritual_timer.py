@@ -28,9 +28,15 @@ async def test_jobs_are_rebuilt_from_the_store_and_a_firing_opens_a_round(
     ritual = await hearth.services.rituals.store.create(
         community.id,
         NewRitual(
-            name="weekly", kind=RitualKind.REFLECTION, platform="console", space="local",
-            channel="general", schedule_text="weekly on monday at 9:00", cron="0 9 * * mon",
-            timezone="Europe/Berlin", window_minutes=60,
+            name="weekly",
+            kind=RitualKind.REFLECTION,
+            platform="console",
+            space="local",
+            channel="general",
+            schedule_text="weekly on monday at 9:00",
+            cron="0 9 * * mon",
+            timezone="Europe/Berlin",
+            window_minutes=60,
         ),
     )
     posted, started = asyncio.Event(), asyncio.Event()

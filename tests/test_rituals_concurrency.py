@@ -42,9 +42,15 @@ async def test_two_schedulers_post_each_round_once(database_url: str, tmp_path: 
         await first.services.rituals.store.create(
             community.id,
             NewRitual(
-                name=name, kind=RitualKind.CHECKIN, platform="console", space="local",
-                channel="general", schedule_text="daily at 9:00", cron="0 9 * * *",
-                timezone="Europe/Berlin", window_minutes=60,
+                name=name,
+                kind=RitualKind.CHECKIN,
+                platform="console",
+                space="local",
+                channel="general",
+                schedule_text="daily at 9:00",
+                cron="0 9 * * *",
+                timezone="Europe/Berlin",
+                window_minutes=60,
             ),
         )
     try:

@@ -56,9 +56,14 @@ async def test_a_full_round_prompt_reminder_close_synthesis_and_late_reply(
     assert "Mon 2026-11-30 09:00 CET" in output  # the preview, in the community's zone
     assert "#4 hearth: 💭 " in output
     assert "#8 hearth → #4: ⏰ bob, carol: about 10 hour(s) left" in output
-    assert "#10 hearth → #4: 🧭 reflection: round closed with 2 response(s) from alice, bob" in output
+    assert (
+        "#10 hearth → #4: 🧭 reflection: round closed with 2 response(s) from alice, bob" in output
+    )
     assert "Themes: #testing (2) · #pairing (1)" in output
-    assert "* #10 edited by hearth: 🧭 reflection: round closed with 3 response(s), 1 after closing" in output
+    assert (
+        "* #10 edited by hearth: 🧭 reflection: round closed with 3 response(s), 1 after closing"
+        in output
+    )
     assert "Completion: 1/1 rounds answered (100%), 3 response(s) from 3 member(s)" in output
 
 
@@ -129,9 +134,15 @@ async def test_a_failed_post_is_retried_and_shown(database_url: str, tmp_path: P
         await hearth.services.rituals.store.create(
             community.id,
             NewRitual(
-                name="matrix-daily", kind=RitualKind.CHECKIN, platform="matrix",
-                space="example.org", channel="!room:example.org", schedule_text="daily at 9:00",
-                cron="0 9 * * *", timezone="Europe/Berlin", window_minutes=60,
+                name="matrix-daily",
+                kind=RitualKind.CHECKIN,
+                platform="matrix",
+                space="example.org",
+                channel="!room:example.org",
+                schedule_text="daily at 9:00",
+                cron="0 9 * * *",
+                timezone="Europe/Berlin",
+                window_minutes=60,
             ),
         )
 
@@ -148,7 +159,10 @@ async def test_a_failed_post_is_retried_and_shown(database_url: str, tmp_path: P
         ],
         clock,
     )
-    assert "pending — posting failed 1×: Transient: no matrix adapter is running; next try 08:00 UTC" in output
+    assert (
+        "pending — posting failed 1×: Transient: no matrix adapter is running; next try 08:00 UTC"
+        in output
+    )
     assert "posting failed 2×" in output
     assert "posting failed 3×" not in output
 

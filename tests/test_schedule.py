@@ -34,25 +34,234 @@ def iso(times: list[datetime]) -> list[str]:
 # --- every accepted form: normalised cron and the next five firing times ---------------------
 
 FORMS = [
-    ("0 9 * * MON", "0 9 * * mon", 1, ["Mon 2026-01-12 09:00", "Mon 2026-01-19 09:00", "Mon 2026-01-26 09:00", "Mon 2026-02-02 09:00", "Mon 2026-02-09 09:00"]),
-    ("30 16 * * fri", "30 16 * * fri", 1, ["Fri 2026-01-09 16:30", "Fri 2026-01-16 16:30", "Fri 2026-01-23 16:30", "Fri 2026-01-30 16:30", "Fri 2026-02-06 16:30"]),
-    ("0 9 1 * *", "0 9 1 * *", 1, ["Sun 2026-02-01 09:00", "Sun 2026-03-01 09:00", "Wed 2026-04-01 09:00", "Fri 2026-05-01 09:00", "Mon 2026-06-01 09:00"]),
-    ("0 * * * *", "0 * * * *", 1, ["Wed 2026-01-07 13:00", "Wed 2026-01-07 14:00", "Wed 2026-01-07 15:00", "Wed 2026-01-07 16:00", "Wed 2026-01-07 17:00"]),
-    ("daily at 9:00", "0 9 * * *", 1, ["Thu 2026-01-08 09:00", "Fri 2026-01-09 09:00", "Sat 2026-01-10 09:00", "Sun 2026-01-11 09:00", "Mon 2026-01-12 09:00"]),
-    ("every day at 17:30", "30 17 * * *", 1, ["Wed 2026-01-07 17:30", "Thu 2026-01-08 17:30", "Fri 2026-01-09 17:30", "Sat 2026-01-10 17:30", "Sun 2026-01-11 17:30"]),
-    ("weekdays at 9am", "0 9 * * mon-fri", 1, ["Thu 2026-01-08 09:00", "Fri 2026-01-09 09:00", "Mon 2026-01-12 09:00", "Tue 2026-01-13 09:00", "Wed 2026-01-14 09:00"]),
-    ("weekly on monday at 9:00", "0 9 * * mon", 1, ["Mon 2026-01-12 09:00", "Mon 2026-01-19 09:00", "Mon 2026-01-26 09:00", "Mon 2026-02-02 09:00", "Mon 2026-02-09 09:00"]),
-    ("every monday 9:00", "0 9 * * mon", 1, ["Mon 2026-01-12 09:00", "Mon 2026-01-19 09:00", "Mon 2026-01-26 09:00", "Mon 2026-02-02 09:00", "Mon 2026-02-09 09:00"]),
-    ("every 2 weeks on friday 16:00", "0 16 * * fri", 2, ["Fri 2026-01-09 16:00", "Fri 2026-01-23 16:00", "Fri 2026-02-06 16:00", "Fri 2026-02-20 16:00", "Fri 2026-03-06 16:00"]),
-    ("every other friday at 4pm", "0 16 * * fri", 2, ["Fri 2026-01-09 16:00", "Fri 2026-01-23 16:00", "Fri 2026-02-06 16:00", "Fri 2026-02-20 16:00", "Fri 2026-03-06 16:00"]),
-    ("biweekly on wednesday at 16h", "0 16 * * wed", 2, ["Wed 2026-01-07 16:00", "Wed 2026-01-21 16:00", "Wed 2026-02-04 16:00", "Wed 2026-02-18 16:00", "Wed 2026-03-04 16:00"]),
-    ("monthly on the 1st at 10:00", "0 10 1 * *", 1, ["Sun 2026-02-01 10:00", "Sun 2026-03-01 10:00", "Wed 2026-04-01 10:00", "Fri 2026-05-01 10:00", "Mon 2026-06-01 10:00"]),
-    ("first tuesday of the month", "0 9 1st tue * *", 1, ["Tue 2026-02-03 09:00", "Tue 2026-03-03 09:00", "Tue 2026-04-07 09:00", "Tue 2026-05-05 09:00", "Tue 2026-06-02 09:00"]),
-    ("last friday of the month at 15:00", "0 15 last fri * *", 1, ["Fri 2026-01-30 15:00", "Fri 2026-02-27 15:00", "Fri 2026-03-27 15:00", "Fri 2026-04-24 15:00", "Fri 2026-05-29 15:00"]),
-    ("every month on day 15", "0 9 15 * *", 1, ["Thu 2026-01-15 09:00", "Sun 2026-02-15 09:00", "Sun 2026-03-15 09:00", "Wed 2026-04-15 09:00", "Fri 2026-05-15 09:00"]),
-    ("monthly on the 31st at 10:00", "0 10 31 * *", 1, ["Sat 2026-01-31 10:00", "Tue 2026-03-31 10:00", "Sun 2026-05-31 10:00", "Fri 2026-07-31 10:00", "Mon 2026-08-31 10:00"]),
-    ("last day of the month", "0 9 last * *", 1, ["Sat 2026-01-31 09:00", "Sat 2026-02-28 09:00", "Tue 2026-03-31 09:00", "Thu 2026-04-30 09:00", "Sun 2026-05-31 09:00"]),
-    ("every monday and thursday at 4:30 pm", "30 16 * * mon,thu", 1, ["Thu 2026-01-08 16:30", "Mon 2026-01-12 16:30", "Thu 2026-01-15 16:30", "Mon 2026-01-19 16:30", "Thu 2026-01-22 16:30"]),
+    (
+        "0 9 * * MON",
+        "0 9 * * mon",
+        1,
+        [
+            "Mon 2026-01-12 09:00",
+            "Mon 2026-01-19 09:00",
+            "Mon 2026-01-26 09:00",
+            "Mon 2026-02-02 09:00",
+            "Mon 2026-02-09 09:00",
+        ],
+    ),
+    (
+        "30 16 * * fri",
+        "30 16 * * fri",
+        1,
+        [
+            "Fri 2026-01-09 16:30",
+            "Fri 2026-01-16 16:30",
+            "Fri 2026-01-23 16:30",
+            "Fri 2026-01-30 16:30",
+            "Fri 2026-02-06 16:30",
+        ],
+    ),
+    (
+        "0 9 1 * *",
+        "0 9 1 * *",
+        1,
+        [
+            "Sun 2026-02-01 09:00",
+            "Sun 2026-03-01 09:00",
+            "Wed 2026-04-01 09:00",
+            "Fri 2026-05-01 09:00",
+            "Mon 2026-06-01 09:00",
+        ],
+    ),
+    (
+        "0 * * * *",
+        "0 * * * *",
+        1,
+        [
+            "Wed 2026-01-07 13:00",
+            "Wed 2026-01-07 14:00",
+            "Wed 2026-01-07 15:00",
+            "Wed 2026-01-07 16:00",
+            "Wed 2026-01-07 17:00",
+        ],
+    ),
+    (
+        "daily at 9:00",
+        "0 9 * * *",
+        1,
+        [
+            "Thu 2026-01-08 09:00",
+            "Fri 2026-01-09 09:00",
+            "Sat 2026-01-10 09:00",
+            "Sun 2026-01-11 09:00",
+            "Mon 2026-01-12 09:00",
+        ],
+    ),
+    (
+        "every day at 17:30",
+        "30 17 * * *",
+        1,
+        [
+            "Wed 2026-01-07 17:30",
+            "Thu 2026-01-08 17:30",
+            "Fri 2026-01-09 17:30",
+            "Sat 2026-01-10 17:30",
+            "Sun 2026-01-11 17:30",
+        ],
+    ),
+    (
+        "weekdays at 9am",
+        "0 9 * * mon-fri",
+        1,
+        [
+            "Thu 2026-01-08 09:00",
+            "Fri 2026-01-09 09:00",
+            "Mon 2026-01-12 09:00",
+            "Tue 2026-01-13 09:00",
+            "Wed 2026-01-14 09:00",
+        ],
+    ),
+    (
+        "weekly on monday at 9:00",
+        "0 9 * * mon",
+        1,
+        [
+            "Mon 2026-01-12 09:00",
+            "Mon 2026-01-19 09:00",
+            "Mon 2026-01-26 09:00",
+            "Mon 2026-02-02 09:00",
+            "Mon 2026-02-09 09:00",
+        ],
+    ),
+    (
+        "every monday 9:00",
+        "0 9 * * mon",
+        1,
+        [
+            "Mon 2026-01-12 09:00",
+            "Mon 2026-01-19 09:00",
+            "Mon 2026-01-26 09:00",
+            "Mon 2026-02-02 09:00",
+            "Mon 2026-02-09 09:00",
+        ],
+    ),
+    (
+        "every 2 weeks on friday 16:00",
+        "0 16 * * fri",
+        2,
+        [
+            "Fri 2026-01-09 16:00",
+            "Fri 2026-01-23 16:00",
+            "Fri 2026-02-06 16:00",
+            "Fri 2026-02-20 16:00",
+            "Fri 2026-03-06 16:00",
+        ],
+    ),
+    (
+        "every other friday at 4pm",
+        "0 16 * * fri",
+        2,
+        [
+            "Fri 2026-01-09 16:00",
+            "Fri 2026-01-23 16:00",
+            "Fri 2026-02-06 16:00",
+            "Fri 2026-02-20 16:00",
+            "Fri 2026-03-06 16:00",
+        ],
+    ),
+    (
+        "biweekly on wednesday at 16h",
+        "0 16 * * wed",
+        2,
+        [
+            "Wed 2026-01-07 16:00",
+            "Wed 2026-01-21 16:00",
+            "Wed 2026-02-04 16:00",
+            "Wed 2026-02-18 16:00",
+            "Wed 2026-03-04 16:00",
+        ],
+    ),
+    (
+        "monthly on the 1st at 10:00",
+        "0 10 1 * *",
+        1,
+        [
+            "Sun 2026-02-01 10:00",
+            "Sun 2026-03-01 10:00",
+            "Wed 2026-04-01 10:00",
+            "Fri 2026-05-01 10:00",
+            "Mon 2026-06-01 10:00",
+        ],
+    ),
+    (
+        "first tuesday of the month",
+        "0 9 1st tue * *",
+        1,
+        [
+            "Tue 2026-02-03 09:00",
+            "Tue 2026-03-03 09:00",
+            "Tue 2026-04-07 09:00",
+            "Tue 2026-05-05 09:00",
+            "Tue 2026-06-02 09:00",
+        ],
+    ),
+    (
+        "last friday of the month at 15:00",
+        "0 15 last fri * *",
+        1,
+        [
+            "Fri 2026-01-30 15:00",
+            "Fri 2026-02-27 15:00",
+            "Fri 2026-03-27 15:00",
+            "Fri 2026-04-24 15:00",
+            "Fri 2026-05-29 15:00",
+        ],
+    ),
+    (
+        "every month on day 15",
+        "0 9 15 * *",
+        1,
+        [
+            "Thu 2026-01-15 09:00",
+            "Sun 2026-02-15 09:00",
+            "Sun 2026-03-15 09:00",
+            "Wed 2026-04-15 09:00",
+            "Fri 2026-05-15 09:00",
+        ],
+    ),
+    (
+        "monthly on the 31st at 10:00",
+        "0 10 31 * *",
+        1,
+        [
+            "Sat 2026-01-31 10:00",
+            "Tue 2026-03-31 10:00",
+            "Sun 2026-05-31 10:00",
+            "Fri 2026-07-31 10:00",
+            "Mon 2026-08-31 10:00",
+        ],
+    ),
+    (
+        "last day of the month",
+        "0 9 last * *",
+        1,
+        [
+            "Sat 2026-01-31 09:00",
+            "Sat 2026-02-28 09:00",
+            "Tue 2026-03-31 09:00",
+            "Thu 2026-04-30 09:00",
+            "Sun 2026-05-31 09:00",
+        ],
+    ),
+    (
+        "every monday and thursday at 4:30 pm",
+        "30 16 * * mon,thu",
+        1,
+        [
+            "Thu 2026-01-08 16:30",
+            "Mon 2026-01-12 16:30",
+            "Thu 2026-01-15 16:30",
+            "Mon 2026-01-19 16:30",
+            "Thu 2026-01-22 16:30",
+        ],
+    ),
 ]
 
 
@@ -104,8 +313,14 @@ def test_time_spellings(spoken: str, cron: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["WEEKLY On MONDAY At 9:00", "  weekly   on monday,  at 9:00 ", "Mondays 9am", "every Mon 09:00",
-     "each monday at 9 o'clock", "weekly on monday at 9:00."],
+    [
+        "WEEKLY On MONDAY At 9:00",
+        "  weekly   on monday,  at 9:00 ",
+        "Mondays 9am",
+        "every Mon 09:00",
+        "each monday at 9 o'clock",
+        "weekly on monday at 9:00.",
+    ],
 )
 def test_words_are_case_insensitive_and_flexible(text: str) -> None:
     assert berlin(text).cron == "0 9 * * mon"
@@ -148,15 +363,30 @@ def test_crontab_monday_fires_on_monday() -> None:
     [
         ("weekly on monday at 9:00", "every Monday at 09:00 (Europe/Berlin)"),
         ("weekdays at 9am", "every weekday (Monday to Friday) at 09:00 (Europe/Berlin)"),
-        ("every monday and thursday at 17:00", "every Monday and Thursday at 17:00 (Europe/Berlin)"),
+        (
+            "every monday and thursday at 17:00",
+            "every Monday and Thursday at 17:00 (Europe/Berlin)",
+        ),
         ("every other friday at 4pm", "every 2 weeks on Friday at 16:00 (Europe/Berlin)"),
         ("daily at 7:05", "every day at 07:05 (Europe/Berlin)"),
         ("monthly on the 1st at 10:00", "on the 1st of every month at 10:00 (Europe/Berlin)"),
-        ("first tuesday of the month", "on the first Tuesday of every month at 09:00 (Europe/Berlin)"),
-        ("last friday of the month at 15:00", "on the last Friday of every month at 15:00 (Europe/Berlin)"),
+        (
+            "first tuesday of the month",
+            "on the first Tuesday of every month at 09:00 (Europe/Berlin)",
+        ),
+        (
+            "last friday of the month at 15:00",
+            "on the last Friday of every month at 15:00 (Europe/Berlin)",
+        ),
         ("last day of the month", "on the last day of every month at 09:00 (Europe/Berlin)"),
-        ("monthly on the 31st", "on the 31st of every month at 09:00 (Europe/Berlin); months without a 31st are skipped"),
-        ("every month on day 29", "on the 29th of every month at 09:00 (Europe/Berlin); months without a 29th are skipped"),
+        (
+            "monthly on the 31st",
+            "on the 31st of every month at 09:00 (Europe/Berlin); months without a 31st are skipped",
+        ),
+        (
+            "every month on day 29",
+            "on the 29th of every month at 09:00 (Europe/Berlin); months without a 29th are skipped",
+        ),
     ],
 )
 def test_descriptions(text: str, description: str) -> None:
@@ -251,8 +481,16 @@ def test_what_apscheduler_does_with_a_missing_wall_time() -> None:
 @pytest.mark.parametrize(
     ("zone", "change_day", "expected"),
     [
-        ("Europe/Berlin", date(2026, 3, 29), ["2026-03-28T02:30:00+01:00", "2026-03-29T03:30:00+02:00", "2026-03-30T02:30:00+02:00"]),
-        ("America/New_York", date(2026, 3, 8), ["2026-03-07T02:30:00-05:00", "2026-03-08T03:30:00-04:00", "2026-03-09T02:30:00-04:00"]),
+        (
+            "Europe/Berlin",
+            date(2026, 3, 29),
+            ["2026-03-28T02:30:00+01:00", "2026-03-29T03:30:00+02:00", "2026-03-30T02:30:00+02:00"],
+        ),
+        (
+            "America/New_York",
+            date(2026, 3, 8),
+            ["2026-03-07T02:30:00-05:00", "2026-03-08T03:30:00-04:00", "2026-03-09T02:30:00-04:00"],
+        ),
     ],
 )
 def test_a_0230_ritual_on_spring_forward_day_fires_once_an_hour_late(
@@ -272,7 +510,11 @@ def test_a_0230_ritual_on_spring_forward_day_fires_once_an_hour_late(
 
 def test_hourly_ritual_through_the_missing_hour() -> None:
     times = berlin("0 * * * *").next_times(datetime(2026, 3, 29, 0, 30, tzinfo=BERLIN), 3)
-    assert iso(times) == ["2026-03-29T01:00:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-29T04:00:00+02:00"]
+    assert iso(times) == [
+        "2026-03-29T01:00:00+01:00",
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-29T04:00:00+02:00",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -282,7 +524,9 @@ def test_hourly_ritual_through_the_missing_hour() -> None:
         ("America/New_York", "daily at 1:30", date(2026, 11, 1), "2026-11-01T01:30:00-04:00"),
     ],
 )
-def test_a_repeated_wall_time_fires_once_not_twice(zone: str, text: str, day: date, expected: str) -> None:
+def test_a_repeated_wall_time_fires_once_not_twice(
+    zone: str, text: str, day: date, expected: str
+) -> None:
     """On fall-back day the wall time occurs twice; APScheduler alone would fire both."""
     tz = ZoneInfo(zone)
     start = datetime.combine(day, datetime.min.time(), tz)
@@ -326,7 +570,12 @@ def test_every_three_weeks_with_two_days() -> None:
     schedule = berlin("every 3 weeks on monday and thursday at 9:00")
     assert schedule.every_weeks == 3
     times = schedule.next_times(AFTER, 4)
-    assert local(times) == ["Thu 2026-01-08 09:00", "Mon 2026-01-26 09:00", "Thu 2026-01-29 09:00", "Mon 2026-02-16 09:00"]
+    assert local(times) == [
+        "Thu 2026-01-08 09:00",
+        "Mon 2026-01-26 09:00",
+        "Thu 2026-01-29 09:00",
+        "Mon 2026-02-16 09:00",
+    ]
 
 
 # --- catch-up ---------------------------------------------------------------------------------
@@ -410,7 +659,9 @@ def test_refusals_say_what_and_give_an_example(text: str, says: str) -> None:
     assert EXAMPLE in caught.value.message
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "europe/berlin", "Europe", "../etc/passwd", ""])
+@pytest.mark.parametrize(
+    "zone", ["Mars/Olympus_Mons", "europe/berlin", "Europe", "../etc/passwd", ""]
+)
 def test_unknown_time_zone_is_named(zone: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_schedule("daily at 9:00", zone, TODAY)

@@ -45,16 +45,23 @@ async def test_vectors_rank_by_cosine_within_one_community_and_model(database: D
     insights = InsightStore(database)
     ids = []
     for n, (body, tags) in enumerate(
-        [("mentoring juniors", ["people"]), ("release trains", ["ops"]), ("draft review notes", ["ops"])],
+        [
+            ("mentoring juniors", ["people"]),
+            ("release trains", ["ops"]),
+            ("draft review notes", ["ops"]),
+        ],
         start=1,
     ):
         result = await insights.capture(
-            guild.id, SourceMessage("console", "local", "general", str(n), body, "alice", "Alice"),
-            curator=cora, tags=tags,
+            guild.id,
+            SourceMessage("console", "local", "general", str(n), body, "alice", "Alice"),
+            curator=cora,
+            tags=tags,
         )
         ids.append(result.insight)
     theirs = await insights.capture(
-        other.id, SourceMessage("console", "local", "else", "9", "their mentoring", "olga", "Olga"),
+        other.id,
+        SourceMessage("console", "local", "else", "9", "their mentoring", "olga", "Olga"),
         curator=olga,
     )
     store = EmbeddingStore(database)
@@ -78,12 +85,16 @@ async def test_vectors_rank_by_cosine_within_one_community_and_model(database: D
     above = await store.nearest(guild.id, [1.0, 0.0, 0.0], 5, "m", min_similarity=0.5)
     assert [i for i, _ in above] == [ids[0].id, ids[1].id]
     filtered = SearchQuery(guild.id, parse_terms("anything -draft"), tags=("ops",))
-    assert [i for i, _ in await store.nearest(guild.id, [1.0, 1.0, 1.0], 5, "m", query=filtered)] == [ids[1].id]
+    assert [
+        i for i, _ in await store.nearest(guild.id, [1.0, 1.0, 1.0], 5, "m", query=filtered)
+    ] == [ids[1].id]
 
     # An edit makes the vector stale; a deletion takes it away.
     await insights.edit(guild.id, ids[1].id, cora, "release trains every two weeks")
     stale = await store.missing(guild.id, "m")
-    assert [(p.insight_id, p.text) for p in stale] == [(ids[1].id, "release trains every two weeks")]
+    assert [(p.insight_id, p.text) for p in stale] == [
+        (ids[1].id, "release trains every two weeks")
+    ]
     await insights.delete(guild.id, ids[0].id, cora)
     assert ids[0].id not in [i for i, _ in await store.nearest(guild.id, [1.0, 0.0, 0.0], 5, "m")]
     assert await store.upsert("m", [Vector(ids[0].id, ids[0].updated_at, [1.0, 0.0, 0.0])]) == 0
@@ -109,7 +120,8 @@ channel = "other"
 
 def endpoint_config(database_url: str, tmp_path: Path, opted_in: bool = True) -> Config:
     return make_config(
-        database_url, tmp_path,
+        database_url,
+        tmp_path,
         extra=f'[assist]\nembedding_model = "hash-64"\nsemantic_min_similarity = 0.2\n{OTHER_COMMUNITY}',
         community_extra="assist = true" if opted_in else "",
     )
@@ -117,8 +129,12 @@ def endpoint_config(database_url: str, tmp_path: Path, opted_in: bool = True) ->
 
 def model_for(server: OpenAILoopback) -> OpenAIAssist:
     return OpenAIAssist(
-        base_url=server.base_url, api_key="sk-test", model="test-model",
-        embedding_model="hash-64", timeout_seconds=5, max_retries=0,
+        base_url=server.base_url,
+        api_key="sk-test",
+        model="test-model",
+        embedding_model="hash-64",
+        timeout_seconds=5,
+        max_retries=0,
     )
 
 
@@ -203,9 +219,18 @@ async def test_search_falls_back_to_full_text_when_the_endpoint_fails(
 # ---------------------------------------------------------------- a local static model
 
 TOPICS = {  # word -> topic: 0 people, 1 delivery, 2 feedback
-    "mentoring": 0, "coaching": 0, "mentor": 0, "juniors": 0, "apprentice": 0,
-    "release": 1, "deploys": 1, "shipping": 1, "trains": 1,
-    "review": 2, "feedback": 2, "critique": 2,
+    "mentoring": 0,
+    "coaching": 0,
+    "mentor": 0,
+    "juniors": 0,
+    "apprentice": 0,
+    "release": 1,
+    "deploys": 1,
+    "shipping": 1,
+    "trains": 1,
+    "review": 2,
+    "feedback": 2,
+    "critique": 2,
 }
 FILLER = ["weekly", "sessions", "help", "grow", "make", "boring", "small", "kind", "is", "be"]
 

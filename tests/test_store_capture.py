@@ -14,8 +14,13 @@ from knowledge.views import CommunityInfo, MemberInfo, SourceMessage
 
 def message(message_id: str, text: str, author: str = "alice") -> SourceMessage:
     return SourceMessage(
-        platform="console", space="local", channel="general", message_id=message_id,
-        text=text, author_user_id=author, author_name=author.title(),
+        platform="console",
+        space="local",
+        channel="general",
+        message_id=message_id,
+        text=text,
+        author_user_id=author,
+        author_name=author.title(),
         permalink=f"console://local/general/{message_id}",
     )
 

@@ -32,17 +32,28 @@ async def seeded(database: Database) -> CommunityInfo:
         await store.capture(
             community.id,
             SourceMessage("console", "local", "general", str(n), body, "alice", "Alice"),
-            curator=curator, tags=["ops"] if "ollback" in body else ["culture"],
+            curator=curator,
+            tags=["ops"] if "ollback" in body else ["culture"],
         )
     await store.capture(
         other.id,
-        SourceMessage("console", "local", "elsewhere", "99", "Rollback secrets of another community", "olga", "Olga"),
+        SourceMessage(
+            "console",
+            "local",
+            "elsewhere",
+            "99",
+            "Rollback secrets of another community",
+            "olga",
+            "Olga",
+        ),
         curator=outsider,
     )
     return community
 
 
-async def search(database: Database, community: CommunityInfo, query: str, **kw: object) -> list[str]:
+async def search(
+    database: Database, community: CommunityInfo, query: str, **kw: object
+) -> list[str]:
     page = await open_search(database).search(
         SearchQuery(community.id, parse_terms(query), **kw)  # type: ignore[arg-type]
     )
@@ -64,7 +75,9 @@ async def test_search_never_crosses_into_another_community(
     assert all("secrets" not in s for s in await search(database, seeded, "rollback"))
 
 
-async def test_stemming_accents_unicode_and_emoji(database: Database, seeded: CommunityInfo) -> None:
+async def test_stemming_accents_unicode_and_emoji(
+    database: Database, seeded: CommunityInfo
+) -> None:
     assert len(await search(database, seeded, "tests")) == 1  # stems to "test"
     if database.dialect == "sqlite":  # FTS5 folds diacritics; PostgreSQL needs unaccent
         assert len(await search(database, seeded, "cafe")) == 1
@@ -72,7 +85,9 @@ async def test_stemming_accents_unicode_and_emoji(database: Database, seeded: Co
     assert len(await search(database, seeded, "שאלות")) == 1
 
 
-async def test_phrases_exclusions_and_tag_filters(database: Database, seeded: CommunityInfo) -> None:
+async def test_phrases_exclusions_and_tag_filters(
+    database: Database, seeded: CommunityInfo
+) -> None:
     assert len(await search(database, seeded, '"rollback plan"')) == 1
     assert len(await search(database, seeded, "rollback -fridays")) == 1
     assert len(await search(database, seeded, "welcome", tags=("ops",))) == 0
@@ -90,17 +105,23 @@ async def test_hostile_queries_are_just_words(
     assert len(await search(database, seeded, "rollback")) == 2
 
 
-async def test_postgres_search_uses_the_gin_index(database: Database, seeded: CommunityInfo) -> None:
+async def test_postgres_search_uses_the_gin_index(
+    database: Database, seeded: CommunityInfo
+) -> None:
     if database.dialect != "postgresql":
         pytest.skip("PostgreSQL only")
     async with database.engine.connect() as connection:
         await connection.execute(text("SET enable_seqscan = off"))
         plan = (
-            await connection.execute(
-                text(
-                    f"EXPLAIN SELECT id FROM insights WHERE {POSTGRES_TSVECTOR} "
-                    "@@ websearch_to_tsquery('english', 'rollback')"
+            (
+                await connection.execute(
+                    text(
+                        f"EXPLAIN SELECT id FROM insights WHERE {POSTGRES_TSVECTOR} "
+                        "@@ websearch_to_tsquery('english', 'rollback')"
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert any("ix_insights_search" in line for line in plan), plan

@@ -51,6 +51,12 @@ def _describe(link: LinkView, community_id: int) -> str:
 async def invite(ctx: CommandContext, args: Args) -> Reply:
     direction = args.text("direction") or "both"
     mode = args.text("mode") or "threads"
+    for_slug = args.text("for").strip().lower() or None
+    if for_slug is None and not ctx.port.capabilities.ephemeral:
+        raise InvalidInput(
+            "Replies here are seen by everyone in the room, so the code must name the "
+            f"community it is for: `{ctx.prefix}constellation invite for:<their slug>`."
+        )
     link, code = await ctx.services.relays.links.invite(
         ctx.community.id,
         ctx.member.id,
@@ -59,12 +65,14 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
         sends=direction in ("both", "send"),
         receives=direction in ("both", "receive"),
         whole_channel=mode == "channel",
+        for_slug=for_slug,
     )
+    only = f" It can only be accepted by **{for_slug}**." if for_slug else ""
     expires = link.code_expires_at.strftime("%Y-%m-%d %H:%M UTC") if link.code_expires_at else ""
     return Reply(
         f"🔗 Invitation created. Give this code to a steward of the other community; they run "
         f"`{ctx.prefix}constellation accept {code}` in the channel that should receive relays "
-        f"there. It works once, until {expires}. Relays from them arrive in this channel.",
+        f"there. It works once, until {expires}.{only} Relays from them arrive in this channel.",
         ephemeral=True,
     )
 
@@ -179,7 +187,16 @@ def constellation_command() -> Command:
                 "invite",
                 "Create a one-time code a sibling's steward accepts",
                 invite,
-                options=(direction, mode),
+                options=(
+                    direction,
+                    mode,
+                    Option(
+                        "for",
+                        OptionType.WORD,
+                        "the slug of the community the code is for (only it can accept)",
+                        keyword=True,
+                    ),
+                ),
                 permission=steward,
             ),
             Command(

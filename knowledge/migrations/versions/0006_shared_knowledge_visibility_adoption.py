@@ -20,6 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.add_column("links", sa.Column("invited_slug", sa.String(length=64), nullable=True))
     op.add_column(
         "communities",
         sa.Column(
@@ -52,3 +53,4 @@ def downgrade() -> None:
     ):
         op.drop_column("insights", column)
     op.drop_column("communities", "default_visibility")
+    op.drop_column("links", "invited_slug")
