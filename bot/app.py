@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib.util import find_spec
 
 import structlog
@@ -28,12 +28,14 @@ from knowledge.embeddings import EmbeddingStore
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.links import LinkStore
-from knowledge.models import Role
+from knowledge.models import Role, Visibility
 from knowledge.outbox import Outbox
 from knowledge.privacy import Privacy
 from knowledge.relays import RelayStore
 from knowledge.rituals import RitualStore
 from knowledge.search import open_search
+from knowledge.sharing import SharedKnowledge
+from knowledge.views import InsightView
 from scheduling.clock import Clock, SystemClock
 from scheduling.service import Rituals
 
@@ -63,10 +65,15 @@ async def open_store(config: Config) -> Database:
     return database
 
 
-async def apply_communities(directory: Directory, communities: Sequence[CommunityConfig]) -> None:
-    """Make the store agree with the config: communities, channel bindings, roles."""
+async def apply_communities(
+    directory: Directory, sharing: SharedKnowledge, communities: Sequence[CommunityConfig]
+) -> None:
+    """Make the store agree with the config: communities, default visibility, channel
+    bindings, roles."""
     for entry in communities:
         community = await directory.ensure_community(entry.slug, entry.name, entry.timezone)
+        if "default_visibility" in entry.model_fields_set:  # else a steward's choice stands
+            await sharing.set_default(community.id, Visibility(entry.default_visibility))
         await directory.bind_channels(
             community.id, [(c.platform, c.space, c.channel) for c in entry.channels]
         )
@@ -104,7 +111,7 @@ class Hearth:
         database = await open_store(config)
         directory = Directory(database)
         try:
-            await apply_communities(directory, config.communities)
+            await apply_communities(directory, SharedKnowledge(database), config.communities)
         except BaseException:
             await database.dispose()
             raise
@@ -148,6 +155,14 @@ class Hearth:
             return None if community is None else await assist.narrate(community, title, texts)
 
         rituals.engine.narrator = narrate
+        sharing = SharedKnowledge(database)
+
+        async def constellation_news(
+            community_id: int, since: datetime
+        ) -> list[tuple[str, InsightView]]:
+            return await sharing.shared_since(await sharing.scope(community_id), since)
+
+        rituals.engine.constellation_news = constellation_news
         table = build_command_table()
         links = LinkStore(database)
         outbox = Outbox(database)
@@ -172,6 +187,7 @@ class Hearth:
             rituals=rituals,
             assist=assist,
             relays=relays,
+            sharing=sharing,
             semantic=semantic,
         )
         inbound = Inbound(services, InboundLog(database))

@@ -75,6 +75,9 @@ class CommunityConfig(_Section):
     stewards: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
     curators: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
     assist: bool = Field(False, description="send this community's text to the assist endpoint")
+    default_visibility: Literal["community", "constellation", "public"] = Field(
+        "community", description="who may find a new insight (see /insight share)"
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -15,6 +15,7 @@ from knowledge.directory import Directory
 from knowledge.insights import InsightStore
 from knowledge.privacy import Privacy
 from knowledge.search import SearchBackend
+from knowledge.sharing import SharedKnowledge
 from knowledge.views import CommunityInfo, MemberInfo
 from scheduling.service import Rituals
 
@@ -32,6 +33,7 @@ class Services:
     rituals: Rituals
     assist: Assist
     relays: Relays
+    sharing: SharedKnowledge
     semantic: SemanticIndex | None = None  # None: /search is full text only
 
 

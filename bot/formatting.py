@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from knowledge.search import SearchPage
 from knowledge.views import InsightView, TagCount
 
@@ -49,9 +51,11 @@ def already_captured(insight: InsightView) -> str:
 def insight_card(insight: InsightView) -> str:
     lines = [f"**Insight #{insight.id}**" + (f" — {insight.title}" if insight.title else "")]
     lines.append(insight.body)
+    adopted = " · adopted" if insight.origin_credit else ""
+    shared = "" if insight.visibility == "community" else f" · shared: {insight.visibility}"
     lines.append(
         f"by {insight.author_name} · captured by {insight.curator_name} · "
-        f"{insight.created_at:%Y-%m-%d} · {tag_list(insight.tags)}"
+        f"{insight.created_at:%Y-%m-%d} · {tag_list(insight.tags)}{adopted}{shared}"
     )
     if insight.revisions:
         lines.append(
@@ -61,7 +65,13 @@ def insight_card(insight: InsightView) -> str:
     return "\n".join(lines)
 
 
-def search_results(page: SearchPage, described: str, page_size: int) -> str:
+def search_results(
+    page: SearchPage,
+    described: str,
+    page_size: int,
+    siblings: Mapping[int, str] | None = None,
+) -> str:
+    """`siblings`: community id → name, for results that come from a linked community."""
     if not page.hits:
         return f"No insights match {described}."
     pages = max(1, -(-page.total // page_size))
@@ -69,8 +79,10 @@ def search_results(page: SearchPage, described: str, page_size: int) -> str:
     lines = [f"🔎 {page.total} insight(s) match {described} (page {number} of {pages})"]
     for rank, hit in enumerate(page.hits, start=page.offset + 1):
         title = f"**{hit.title}** — " if hit.title else ""
+        sibling = (siblings or {}).get(hit.community_id)
+        where = f" (from **{sibling}**)" if sibling else ""
         lines.append(
-            f"{rank}. #{hit.insight_id} {title}{hit.snippet}\n"
+            f"{rank}. #{hit.insight_id}{where} {title}{hit.snippet}\n"
             f"   {hit.author_name} · {hit.created_at:%Y-%m-%d} · {tag_list(hit.tags)} · "
             f"{link(hit.permalink)}"
         )

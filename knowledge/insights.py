@@ -95,7 +95,7 @@ def insight_view(row: Insight, revisions: int = 0) -> InsightView:
     )
 
 
-_LOAD = (
+LOAD = (
     selectinload(Insight.tags),
     selectinload(Insight.author),
     selectinload(Insight.curator),
@@ -262,7 +262,7 @@ class InsightStore:
             source.edited_at = datetime.now(UTC)
             row = await session.scalar(
                 select(Insight)
-                .options(*_LOAD)
+                .options(*LOAD)
                 .where(Insight.source_id == source.id, Insight.origin_insight_id.is_(None))
             )
             if row is None:
@@ -315,7 +315,7 @@ class InsightStore:
         async with self._db.sessions() as session:
             rows = await session.scalars(
                 select(Insight)
-                .options(*_LOAD)
+                .options(*LOAD)
                 .where(Insight.community_id == community_id, Insight.created_at >= moment)
                 .order_by(Insight.created_at, Insight.id)
                 .limit(limit)
@@ -330,7 +330,7 @@ class InsightStore:
                 rows = (
                     await session.scalars(
                         select(Insight)
-                        .options(*_LOAD)
+                        .options(*LOAD)
                         .where(Insight.community_id == community_id, Insight.id > last)
                         .order_by(Insight.id)
                         .limit(batch)
@@ -375,7 +375,7 @@ class InsightStore:
     ) -> Insight:
         row = await session.scalar(
             select(Insight)
-            .options(*_LOAD)
+            .options(*LOAD)
             .where(Insight.id == await _own(session, community_id, insight_id))
         )
         assert row is not None
@@ -389,7 +389,7 @@ class InsightStore:
     async def _view(self, session: AsyncSession, insight_id: int) -> InsightView:
         row = await session.scalar(
             select(Insight)
-            .options(*_LOAD)
+            .options(*LOAD)
             .where(Insight.id == insight_id)
             .execution_options(populate_existing=True)
         )

@@ -31,7 +31,7 @@ from knowledge.models import (
 )
 from knowledge.tags import normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
-from knowledge.views import FORGOTTEN_NAME, CaptureResult, MemberInfo
+from knowledge.views import FORGOTTEN_NAME, CaptureResult, InsightView, MemberInfo
 
 WITHDRAWN = "This insight is no longer shared by {community} ({why}); only the credit remains."
 
@@ -240,6 +240,29 @@ class SharedKnowledge:
                 )
         store = InsightStore(self._db)
         return CaptureResult(await store.get(scope.community_id, new_id), created)
+
+    async def shared_since(
+        self, scope: SharingScope, moment: datetime, limit: int = 50
+    ) -> list[tuple[str, InsightView]]:
+        """Siblings' insights shared at or after `moment` (for digests), oldest first."""
+        if not scope.siblings:
+            return []
+        from knowledge.insights import LOAD, insight_view
+
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(Insight)
+                .options(*LOAD)
+                .where(
+                    Insight.community_id.in_(scope.ids),
+                    Insight.visibility.in_(SHARED_VISIBILITIES),
+                    Insight.origin_insight_id.is_(None),
+                    Insight.shared_at >= moment,
+                )
+                .order_by(Insight.shared_at, Insight.id)
+                .limit(limit)
+            )
+            return [(scope.name_of(r.community_id) or "", insight_view(r)) for r in rows]
 
     async def flows(self, scope: SharingScope) -> list[FlowCount]:
         """Per sibling: what each side shares, and what each side adopted from the other."""

@@ -70,6 +70,9 @@ UNKNOWN = Unknown()
 Narrator = Callable[[int, str, list[str]], Awaitable[str | None]]
 """(community id, ritual name, texts) -> a short narrative paragraph, or None."""
 
+ConstellationNews = Callable[[int, datetime], Awaitable[list[tuple[str, InsightView]]]]
+"""(community id, since) -> siblings' insights shared since then, as (community, insight)."""
+
 
 class RitualEngine:
     def __init__(
@@ -84,6 +87,8 @@ class RitualEngine:
         self._ports = ports
         self._grace = grace
         self.narrator: Narrator | None = None  # set by the wiring when assist is there
+        # set by the wiring: siblings' newly shared insights, for digests
+        self.constellation_news: ConstellationNews | None = None
 
     # opening -------------------------------------------------------------------------
 
@@ -166,11 +171,19 @@ class RitualEngine:
         previous = [r for r in await self._store.rounds(ritual.id, 2) if r.id != round_.id]
         since = previous[0].scheduled_for if previous else ritual.created_at
         new: tuple[InsightView, ...] = ()
+        siblings: tuple[tuple[str, InsightView], ...] = ()
         if not kind.collects_responses:
             new = tuple(await self._insights.since(ritual.community_id, since))
+            if self.constellation_news is not None:
+                siblings = tuple(await self.constellation_news(ritual.community_id, since))
         text = kind.prompt(
             PromptInputs(
-                ritual, pick_prompt(list(own), ritual.kind, index), new, since, round_.late
+                ritual,
+                pick_prompt(list(own), ritual.kind, index),
+                new,
+                since,
+                round_.late,
+                siblings,
             )
         )
         if new and self.narrator is not None:

@@ -22,6 +22,7 @@ from bot.events import ChatMessage
 from knowledge.errors import InvalidInput
 from knowledge.insights import InsightStore
 from knowledge.search import SearchBackend, SearchQuery, Terms
+from knowledge.sharing import SharingScope
 from knowledge.tags import normalize_tag
 from knowledge.views import CommunityInfo
 
@@ -218,7 +219,11 @@ class Assist:
                 log.warning("assist.fallback", task="tags", reason=str(exc))
         return list(_clean_tags(suggest_tags(text, existing)))
 
-    async def answer(self, community: CommunityInfo, question: str) -> Answer:
+    async def answer(
+        self, community: CommunityInfo, question: str, scope: SharingScope | None = None
+    ) -> Answer:
+        """From the community's insights (and, with a scope, what siblings share). A
+        sibling's words reach the model only if that sibling opted in to assist too."""
         words = keywords(question, limit=8)
         if not words:
             raise InvalidInput(
@@ -226,12 +231,26 @@ class Assist:
             )
         page = await self._search.search(
             SearchQuery(
-                community.id, Terms(words=tuple(words)), match_any=True, limit=ANSWER_SOURCES
+                community.id,
+                Terms(words=tuple(words)),
+                match_any=True,
+                limit=ANSWER_SOURCES,
+                shared_from=scope.ids if scope else (),
             )
         )
         if not page.hits:
             return Answer("I have no stored insights about that yet, so I won't guess.", ())
-        sources = [await self._insights.get(community.id, h.insight_id) for h in page.hits]
+        sources = [
+            await self._insights.get(h.community_id or community.id, h.insight_id)
+            for h in page.hits
+        ]
+        if scope is not None and self.uses_model(community):
+            consenting = {community.id} | {
+                s.community_id for s in scope.siblings if s.slug in self._opted_in
+            }
+            sources = [s for s in sources if s.community_id in consenting] or sources[:0]
+            if not sources:
+                return Answer("I have no stored insights about that yet, so I won't guess.", ())
         listing = "\n".join(
             f"{i}. [#{s.id}] {s.title or ''} {s.body} ({s.permalink or 'no link'})"
             for i, s in enumerate(sources, start=1)
@@ -266,8 +285,15 @@ class Assist:
                 note = f"no model answer: {exc}"
         else:
             note = "no assist model for this community: here are the closest insights"
+        names = {x.community_id: x.name for x in scope.siblings} if scope else {}
         lines = [
-            f"{i}. #{s.id} {s.title or title_from(s.body)} — {formatting.link(s.permalink)}"
+            f"{i}. #{s.id}{_from(names, s.community_id)} {s.title or title_from(s.body)} — "
+            f"{formatting.link(s.permalink)}"
             for i, s in enumerate(sources, start=1)
         ]
         return Answer("\n".join(lines), tuple(s.id for s in sources), note)
+
+
+def _from(names: dict[int, str], community_id: int) -> str:
+    name = names.get(community_id)
+    return f" (from {name})" if name else ""

@@ -11,6 +11,7 @@ from bot.capture import source_of
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.events import MessageRef
+from bot.handlers.search import SCOPE, constellation_scope
 from bot.hashtags import split_hashtags
 from bot.port import TargetGone
 from knowledge.errors import InvalidInput, NotFound
@@ -86,7 +87,8 @@ def assist_commands(pending: PendingDrafts) -> tuple[Command, Command]:
         return Reply(formatting.captured(result.insight))
 
     async def ask(ctx: CommandContext, args: Args) -> Reply:
-        answer = await ctx.services.assist.answer(ctx.community, args.text("question"))
+        scope = await constellation_scope(ctx, args)
+        answer = await ctx.services.assist.answer(ctx.community, args.text("question"), scope)
         note = f"\n({answer.note})" if answer.note else ""
         return Reply(f"{answer.text}{note}", ephemeral=True)
 
@@ -117,7 +119,8 @@ def assist_commands(pending: PendingDrafts) -> tuple[Command, Command]:
         name="ask",
         help="Ask a question answered only from this community's insights, with citations",
         handler=ask,
-        options=(Option("question", OptionType.TEXT, "your question", required=True),),
+        options=(Option("question", OptionType.TEXT, "your question", required=True), SCOPE),
+        strict_keywords=True,
         examples=("/ask how do we keep retros useful?",),
     )
     return summarize_command, ask_command

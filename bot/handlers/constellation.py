@@ -7,6 +7,7 @@ from bot.context import CommandContext
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
 from knowledge.models import LinkStatus, Role
+from knowledge.sharing import parse_visibility
 
 _DIRECTIONS = ("both", "send", "receive")
 _MODES = ("threads", "channel")
@@ -164,6 +165,54 @@ async def scope(ctx: CommandContext, args: Args) -> Reply:
     return Reply("Scope saved.\n" + _describe(updated, ctx.community.id))
 
 
+async def share(ctx: CommandContext, args: Args) -> Reply:
+    relays = ctx.services.relays
+    link = await relays.links.find(ctx.community.id, args.text("community"))
+    on = args.text("switch") == "on"
+    updated = await relays.links.set_scope(link.id, ctx.community.id, shares_knowledge=on)
+    other = updated.other(ctx.community.id)
+    name = other.name if other else f"link #{link.id}"
+    if not on:
+        return Reply(
+            f"🔭 Knowledge sharing with **{name}** is off: neither side finds the other's "
+            "insights any more (adopted copies stay, credited)."
+        )
+    if other is not None and other.shares_knowledge:
+        return Reply(
+            f"🔭 Knowledge sharing with **{name}** is on, on both sides: each finds what the "
+            f"other marks shared (`{ctx.prefix}search … scope:constellation`)."
+        )
+    return Reply(
+        f"🔭 This community agrees to share knowledge with **{name}**; it starts once their "
+        f"steward runs `{ctx.prefix}constellation share {ctx.community.slug} on` too."
+    )
+
+
+async def knowledge(ctx: CommandContext, args: Args) -> Reply:
+    sharing = ctx.services.sharing
+    scope = await sharing.scope(ctx.community.id)
+    if not scope.siblings:
+        return Reply(
+            "No linked community shares knowledge with this one: both stewards run "
+            f"`{ctx.prefix}constellation share <community> on`.",
+            ephemeral=True,
+        )
+    lines = ["**Knowledge across the constellation**"]
+    for flow in await sharing.flows(scope):
+        lines.append(
+            f"• **{flow.sibling.name}**: we share {flow.shared_by_us}, they share "
+            f"{flow.shared_by_them}; we adopted {flow.adopted_by_us} of theirs, they "
+            f"adopted {flow.adopted_by_them} of ours"
+        )
+    return Reply("\n".join(lines), ephemeral=True)
+
+
+async def default(ctx: CommandContext, args: Args) -> Reply:
+    visibility = parse_visibility(args.text("visibility"))
+    await ctx.services.sharing.set_default(ctx.community.id, visibility)
+    return Reply(f"🔭 New insights in this community start as **{visibility.value}**.")
+
+
 def constellation_command() -> Command:
     sibling = Option(
         "community", OptionType.TEXT, "the linked community (name or slug)", required=True
@@ -210,6 +259,34 @@ def constellation_command() -> Command:
             Command("pause", "Pause relays with a sibling", pause, (sibling,), steward),
             Command("resume", "Resume relays with a sibling", resume, (sibling,), steward),
             Command("leave", "End a link for good", leave, (sibling,), steward),
+            Command(
+                "share",
+                "Turn knowledge sharing with a sibling on or off (both sides must turn it on)",
+                share,
+                options=(
+                    Option("community", OptionType.WORD, "the linked community", required=True),
+                    Option(
+                        "switch", OptionType.WORD, "on or off", required=True, choices=("on", "off")
+                    ),
+                ),
+                permission=steward,
+            ),
+            Command("knowledge", "What is shared and adopted, per linked community", knowledge),
+            Command(
+                "default",
+                "Who may find new insights: community, constellation or public",
+                default,
+                options=(
+                    Option(
+                        "visibility",
+                        OptionType.WORD,
+                        "community, constellation or public",
+                        required=True,
+                        choices=("community", "constellation", "public"),
+                    ),
+                ),
+                permission=steward,
+            ),
             Command(
                 "scope",
                 "Direction, mode and channel of a link on this side",

@@ -11,6 +11,8 @@ from bot.context import CommandContext
 from bot.events import ChatMessage, MessageRef
 from bot.hashtags import split_hashtags
 from knowledge.errors import InvalidInput
+from knowledge.models import Role
+from knowledge.sharing import parse_visibility
 
 ID = Option("id", OptionType.INTEGER, "the insight's number, e.g. 12", required=True)
 
@@ -86,6 +88,38 @@ async def delete(ctx: CommandContext, args: Args) -> Reply:
     return Reply(f"🗑️ Deleted insight #{insight.id} “{formatting.headline(insight)}”.")
 
 
+async def share(ctx: CommandContext, args: Args) -> Reply:
+    visibility = parse_visibility(args.text("visibility"))
+    old, new = await ctx.services.sharing.set_visibility(
+        ctx.community.id, _id(args), ctx.member, visibility, datetime.now(UTC)
+    )
+    if old == new:
+        return Reply(f"Insight #{_id(args)} was already {new}.", ephemeral=True)
+    meaning = {
+        "community": "only this community can find it; siblings' copies keep just the credit",
+        "constellation": "linked communities that share knowledge can find and adopt it",
+        "public": "linked communities can find it, and it may appear in public exports",
+    }[new]
+    return Reply(f"🔭 Insight #{_id(args)} is now {new}: {meaning}.")
+
+
+async def adopt(ctx: CommandContext, args: Args) -> Reply:
+    _, tags = split_hashtags(args.text("tags"))
+    scope = await ctx.services.sharing.scope(ctx.community.id)
+    result = await ctx.services.sharing.adopt(
+        scope, ctx.member, _id(args), tuple(tags), datetime.now(UTC)
+    )
+    insight = result.insight
+    if not result.created:
+        return Reply(f"Already adopted as insight #{insight.id}.", ephemeral=True)
+    if ctx.services.semantic is not None:
+        await ctx.services.semantic.index(ctx.community, [insight])
+    return Reply(
+        f"🌱 Adopted as insight #{insight.id}, credited to {insight.author_name} "
+        f"({formatting.tag_list(insight.tags)}). Edits at the origin will show here."
+    )
+
+
 def _id(args: Args) -> int:
     value = args.integer("id")
     assert value is not None  # required option: the parser guarantees it
@@ -126,5 +160,28 @@ COMMAND = Command(
             options=(ID, Option("tags", OptionType.TEXT, "the new #tags", required=True)),
         ),
         Command("delete", "Delete an insight", delete, options=(ID,)),
+        Command(
+            "share",
+            "Who may find an insight: community, constellation or public",
+            share,
+            options=(
+                ID,
+                Option(
+                    "visibility",
+                    OptionType.WORD,
+                    "community, constellation or public",
+                    required=True,
+                    choices=("community", "constellation", "public"),
+                ),
+            ),
+            permission=Role.CURATOR,
+        ),
+        Command(
+            "adopt",
+            "Keep a copy of a linked community's shared insight, with your own tags",
+            adopt,
+            options=(ID, Option("tags", OptionType.TEXT, "#tags for your copy")),
+            permission=Role.CURATOR,
+        ),
     ),
 )

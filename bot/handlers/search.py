@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from bot.context import CommandContext
 from bot.hashtags import split_hashtags
 from knowledge.errors import InvalidInput
 from knowledge.search import SearchQuery, parse_terms
+from knowledge.sharing import SharingScope
 from knowledge.tags import normalize_tags
 from knowledge.views import CommunityInfo
 
@@ -60,14 +61,43 @@ def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE
     return PlannedSearch(query, " ".join(p for p in parts if p))
 
 
+async def constellation_scope(ctx: CommandContext, args: Args) -> SharingScope | None:
+    """The siblings to search too, for `scope:constellation`; None for this community only."""
+    if args.text("scope") != "constellation":
+        return None
+    scope = await ctx.services.sharing.scope(ctx.community.id)
+    if not scope.siblings:
+        raise InvalidInput(
+            "No linked community shares knowledge with this one yet: both stewards turn it on "
+            f"with `{ctx.prefix}constellation share <community> on`."
+        )
+    return scope
+
+
 async def search(ctx: CommandContext, args: Args) -> Reply:
     planned = plan_search(args, ctx.community)
+    scope = await constellation_scope(ctx, args)
+    query = planned.query
+    described = planned.described
+    if scope is not None:
+        query = replace(query, shared_from=scope.ids)
+        described += " across the constellation"
     semantic = ctx.services.semantic
     if semantic is not None:
-        result = await semantic.search(ctx.services.search, planned.query, ctx.community)
+        result = await semantic.search(ctx.services.search, query, ctx.community)
     else:
-        result = await ctx.services.search.search(planned.query)
-    return Reply(formatting.search_results(result, planned.described, PAGE_SIZE), ephemeral=True)
+        result = await ctx.services.search.search(query)
+    siblings = {s.community_id: s.name for s in scope.siblings} if scope else None
+    return Reply(formatting.search_results(result, described, PAGE_SIZE, siblings), ephemeral=True)
+
+
+SCOPE = Option(
+    "scope",
+    OptionType.WORD,
+    "community (default) or constellation: also what linked communities share",
+    keyword=True,
+    choices=("community", "constellation"),
+)
 
 
 async def tags(ctx: CommandContext, args: Args) -> Reply:
@@ -86,6 +116,7 @@ SEARCH = Command(
         Option("author", OptionType.WORD, "only insights by this person", keyword=True),
         Option("since", OptionType.DATE, "only insights captured on or after", keyword=True),
         Option("page", OptionType.INTEGER, "which page of results", keyword=True),
+        SCOPE,
     ),
     examples=('/search "pair programming" tag:practice since:2026-01-01', "/search review -draft"),
 )

@@ -18,6 +18,8 @@ class PromptInputs:
     new_insights: tuple[InsightView, ...]  # for digests: captured since the previous round
     since: datetime
     late: bool
+    # for digests: what linked communities shared since then, as (community name, insight)
+    from_constellation: tuple[tuple[str, InsightView], ...] = ()
 
 
 class KindBehaviour(Protocol):

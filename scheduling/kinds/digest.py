@@ -20,6 +20,20 @@ class Digest:
     collects_responses: bool = False
 
     def prompt(self, inputs: PromptInputs) -> str:
+        own = self._own(inputs)
+        if not inputs.from_constellation:
+            return own
+        lines = [own, "", f"🔭 **New from the constellation** ({len(inputs.from_constellation)})"]
+        for community, insight in inputs.from_constellation[: PER_TAG * 2]:
+            title = insight.title or " ".join(insight.body.split())[:80]
+            lines.append(
+                f"• “{title}” — {insight.author_name}, {community} · #{insight.id} · "
+                f"{link(insight.permalink)}"
+            )
+        lines.append("Adopt one with /insight adopt <id>.")
+        return "\n".join(lines)
+
+    def _own(self, inputs: PromptInputs) -> str:
         since = f"{inputs.since:%Y-%m-%d}"
         if not inputs.new_insights:
             return f"📚 Digest: no new insights since {since}. Capture one with /insight or 💡."
