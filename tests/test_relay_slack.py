@@ -276,3 +276,29 @@ async def test_replies_and_edits_on_slack_come_back_into_the_console_thread(
     await world.drain()
     assert "edited by hearth: pytest with pytest-asyncio" in world.out.getvalue()
     assert await world.drain() == 0  # and nothing echoes back (copies are not relayed)
+
+
+async def slash(world: World, user: str, command: str, text: str, trigger: str) -> str:
+    body = command_body(command, text, user, world.api.response_url(trigger), trigger=trigger)
+    count = len(world.api.responses)
+    assert (await send(world.url, body, FORM)).status == 200
+    await world.api.wait_for(lambda: len(world.api.responses) > count)
+    return str(world.api.responses[-1])
+
+
+async def test_a_slack_community_finds_what_a_console_community_shared(world: World) -> None:
+    """Cross-platform: the Guild (console) shares an insight; the Forge (Slack) finds it with
+    scope:constellation, rendered as Slack mrkdwn and credited to the Guild."""
+    await link(world)
+    await world.say("/constellation share forge on")
+    await slash(world, "USTEVE", "/constellation", "share guild on", "k1")
+    printed = await world.say(":as cora", "/insight Write decisions down #adr", ":as steve")
+    insight = re.findall(r"Captured insight #(\d+)", printed)[-1]
+    await world.say(f"/insight share {insight} constellation")
+    await world.say("/insight Private incident notes #incidents")
+
+    found = await slash(world, "UBOB", "/search", "decisions scope:constellation", "k2")
+    assert "(from *The Guild*)" in found and "#adr" in found
+    assert "Write *decisions* down" in found and "**" not in found  # Slack bold: one star
+    hidden = await slash(world, "UBOB", "/search", "incident scope:constellation", "k3")
+    assert "No insights match" in hidden

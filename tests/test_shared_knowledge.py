@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
+from scheduling.clock import ManualClock
 from tests.console_harness import Step, make_config, run_script
 from tests.test_relay_console import FORGE, line
+from tests.test_rituals_console import MONDAY_8, at
 
 MILL = """
 [[communities]]
@@ -172,3 +175,27 @@ async def test_upstream_edits_unsharing_pausing_and_forget_me_reach_siblings(
     # after /forget-me at the origin: gone from the sibling's search and its adopted copy
     assert "No insights match “demos” across the constellation." in demos[4]
     assert printed.rstrip().endswith("No insights match “demos”.")
+
+
+async def test_digest_lists_what_siblings_shared_and_nothing_else(
+    database_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(MONDAY_8)
+    config = make_config(database_url, tmp_path, extra=FORGE + MILL)
+    out = io.StringIO()
+    steps: list[Step] = [
+        *linked(out),
+        "/ritual add digest here weekly on monday at 9:00",  # fran, in the Forge's #hall
+        "/ritual confirm",
+        ":as cora",
+        ":channel general",
+        "/insight Write the decision down #decisions",
+        line(lambda: f"/insight share {captured(out, 'Write the decision')} constellation"),
+        "/insight Our private incident notes #incidents",
+        at(clock, MONDAY_8 + timedelta(hours=2)),  # 9:00 UTC: the Forge's time zone
+    ]
+    printed = await run_script(config, steps, clock, out=out)
+    digest = printed.split("📚 Digest:")[1]
+    assert "🔭 **New from the constellation** (1)" in digest
+    assert "“Write the decision down” — cora, The Guild" in digest
+    assert "incident" not in digest
