@@ -129,6 +129,7 @@ async def load(database: Database, args: argparse.Namespace, vocab: Vocabulary) 
     tag_id = await _next_id(database, _tags)
     base_time = datetime(2024, 1, 1, tzinfo=UTC)
     to_adopt: list[dict[str, Any]] = []
+    first_members: list[int] = []
     shared_by_siblings = 0
     rows = dict.fromkeys(("members", "sources", "insights", "tags", "insight_tags"), 0)
     total = args.per_community * args.communities
@@ -140,6 +141,7 @@ async def load(database: Database, args: argparse.Namespace, vocab: Vocabulary) 
         for c, community_id in enumerate(ids):
             rng = random.Random(args.seed * 1_000_003 + c)
             first_member = member_id
+            first_members.append(first_member)
             members = [
                 {
                     "id": member_id + m,
@@ -211,7 +213,9 @@ async def load(database: Database, args: argparse.Namespace, vocab: Vocabulary) 
                             "origin_credit": None,
                         }
                         insights.append(row)
-                        links.extend({"insight_id": insight_id, "tag_id": first_tag + t} for t in item.tags)
+                        links.extend(
+                            {"insight_id": insight_id, "tag_id": first_tag + t} for t in item.tags
+                        )
                         if c and visibility.shared:
                             shared_by_siblings += 1
                             if rng.random() < args.adopted:
@@ -235,7 +239,7 @@ async def load(database: Database, args: argparse.Namespace, vocab: Vocabulary) 
 
         # Community 0's adopted copies: same source as the origin, credited, not shared.
         copies = []
-        curator = ids[0] and first_member_of(ids, args.members, member_id)
+        curator = first_members[0]
         for origin in to_adopt:
             copies.append(
                 {
@@ -270,11 +274,6 @@ async def load(database: Database, args: argparse.Namespace, vocab: Vocabulary) 
             await conn.execute(text("ANALYZE"))
     seconds = time.perf_counter() - started
     return Loaded(ids, seconds, rows, shared_by_siblings, len(copies))
-
-
-def first_member_of(ids: list[int], members: int, next_member: int) -> int:
-    """Community 0's first member id (members were numbered community by community)."""
-    return next_member - members * len(ids)
 
 
 async def _link(database: Database, ids: list[int]) -> None:
@@ -487,8 +486,19 @@ def report(
         f"{list(siblings)}"
     )
 
-    table = Table(title=f"{backend}: {n} queries, each as community 0 alone and as the constellation")
-    for name in ("", "p50 ms", "p95 ms", "p99 ms", "max ms", "avg hits/page", "avg total", "≥1 hit"):
+    table = Table(
+        title=f"{backend}: {n} queries, each as community 0 alone and as the constellation"
+    )
+    for name in (
+        "",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "avg hits/page",
+        "avg total",
+        "≥1 hit",
+    ):
         table.add_column(name, justify="right" if name else "left")
 
     def row(label: str, side: Side) -> list[str]:
@@ -501,13 +511,11 @@ def report(
             f"{sum(h > 0 for h in side.hits)}/{n}",
         ]
 
-    table.add_row(*row("single (community 0)", m.single))
-    table.add_row(*row(f"constellation (+{len(siblings)} siblings)", m.constellation))
-    ratio = [
-        _ms(m.constellation.seconds, p) / _ms(m.single.seconds, p) for p in (50, 95, 99, None)
-    ]
+    table.add_row(*row("single", m.single))
+    table.add_row(*row("constellation", m.constellation))
+    ratio = [_ms(m.constellation.seconds, p) / _ms(m.single.seconds, p) for p in (50, 95, 99, None)]
     table.add_row(
-        "ratio constellation / single",
+        "ratio",
         *(f"{r:.2f}×" for r in ratio),
         f"{_mean(m.constellation.hits) / _mean(m.single.hits):.2f}×",
         f"{_mean(m.constellation.totals) / _mean(m.single.totals):.2f}×",
@@ -596,15 +604,22 @@ async def run(url: str, args: argparse.Namespace, backend: str) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--per-community", type=int, help=f"insights per community (default {DEFAULT_PER_COMMUNITY:,})"
+        "--per-community",
+        type=int,
+        help=f"insights per community (default {DEFAULT_PER_COMMUNITY:,})",
     )
     parser.add_argument(
         "--quick", action="store_true", help=f"{QUICK_PER_COMMUNITY:,} insights per community"
     )
     parser.add_argument("--communities", type=int, default=10, help="community 0 + siblings")
-    parser.add_argument("--shared", type=float, default=0.3, help="fraction shared (⅔ constellation, ⅓ public)")
     parser.add_argument(
-        "--adopted", type=float, default=0.01, help="fraction of siblings' shared ones community 0 adopted"
+        "--shared", type=float, default=0.3, help="fraction shared (⅔ constellation, ⅓ public)"
+    )
+    parser.add_argument(
+        "--adopted",
+        type=float,
+        default=0.01,
+        help="fraction of siblings' shared ones community 0 adopted",
     )
     parser.add_argument("--members", type=int, default=300, help="per community")
     parser.add_argument("--queries", type=int, default=500)
@@ -629,6 +644,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    if not console.is_terminal:
+        console.width = max(console.width, 110)  # tables unwrapped in logs
     workdir = Path(tempfile.mkdtemp(prefix="hearth-constellation-"))
     url = args.database_url or f"sqlite:///{workdir / 'hearth.db'}"
     backend = url.split(":", 1)[0].split("+", 1)[0]

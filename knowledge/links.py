@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -202,7 +203,7 @@ class LinkStore:
             if not include_left:
                 query = query.where(Link.status != LinkStatus.LEFT)
             links = (await session.scalars(query)).all()
-            return [await self._view(session, link) for link in links]
+            return await self._views(session, [link.id for link in links])
 
     async def get(self, link_id: int) -> LinkView | None:
         async with self._db.sessions() as session:
@@ -237,7 +238,7 @@ class LinkStore:
                     .distinct()
                 )
             ).all()
-            links = [await self._view(session, await session.get_one(Link, i)) for i in ids]
+            links = await self._views(session, ids)
         return [link for link in links if {s.community_id for s in link.sides} <= community_ids]
 
     async def whole_channel_links(self, channel: tuple[str, str, str]) -> list[LinkView]:
@@ -257,7 +258,7 @@ class LinkStore:
                     )
                 )
             ).all()
-            return [await self._view(session, link) for link in links]
+            return await self._views(session, [link.id for link in links])
 
     async def set_paused(
         self, link_id: int, community_id: int, paused: bool, now: datetime
@@ -339,27 +340,41 @@ class LinkStore:
             return int(getattr(cancelled, "rowcount", 0) or 0)
 
     async def _view(self, session: AsyncSession, link: Link) -> LinkView:
+        (view,) = await self._views(session, [link.id])
+        return view
+
+    async def _views(self, session: AsyncSession, ids: Sequence[int]) -> list[LinkView]:
+        """Links with their sides and communities, in one query."""
+        if not ids:
+            return []
         rows = (
             await session.execute(
-                select(LinkSide, Community)
+                select(Link, LinkSide, Community)
+                .join(LinkSide, LinkSide.link_id == Link.id)
                 .join(Community, Community.id == LinkSide.community_id)
-                .where(LinkSide.link_id == link.id)
-                .order_by(LinkSide.id)
+                .where(Link.id.in_(ids))
+                .order_by(Link.id, LinkSide.id)
             )
         ).all()
-        sides = tuple(
-            Side(
-                side.community_id,
-                community.slug,
-                community.name,
-                side.platform,
-                side.space,
-                side.channel,
-                side.sends,
-                side.receives,
-                side.paused,
-                side.shares_knowledge,
-            )
-            for side, community in rows
-        )
-        return LinkView(link.id, link.status, link.whole_channel, sides, link.code_expires_at)
+        grouped: dict[int, tuple[Link, list[Side]]] = {}
+        for link, side, community in rows:
+            grouped.setdefault(link.id, (link, []))[1].append(_side(side, community))
+        return [
+            LinkView(link.id, link.status, link.whole_channel, tuple(sides), link.code_expires_at)
+            for link, sides in grouped.values()
+        ]
+
+
+def _side(side: LinkSide, community: Community) -> Side:
+    return Side(
+        side.community_id,
+        community.slug,
+        community.name,
+        side.platform,
+        side.space,
+        side.channel,
+        side.sends,
+        side.receives,
+        side.paused,
+        side.shares_knowledge,
+    )

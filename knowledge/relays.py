@@ -99,6 +99,42 @@ def _message(row: RelayMessage) -> RelayedMessage:
     )
 
 
+@dataclass(frozen=True)
+class Located:
+    is_copy: bool
+    participant: Participant | None
+    everyone: tuple[Participant, ...]
+
+
+async def _participant_for(
+    session: AsyncSession, channel: ChannelKey, thread_root: str | None, reply_to: str | None
+) -> Participant | None:
+    """By the thread root (the anchor), else by what the message replies to: a relayed
+    message or a copy (platforms without threads, like the console, reply to anything)."""
+    for candidate in (thread_root, reply_to):
+        if candidate is None:
+            continue
+        row = await session.scalar(
+            select(RelayParticipant).where(_in(channel), RelayParticipant.anchor_id == candidate)
+        )
+        if row is not None:
+            return _participant(row)
+    if reply_to is None:
+        return None
+    row = await session.scalar(
+        select(RelayParticipant)
+        .join(RelayMessage, RelayMessage.participant_id == RelayParticipant.id)
+        .where(_in(channel), RelayMessage.message_id == reply_to)
+    )
+    if row is None:
+        row = await session.scalar(
+            select(RelayParticipant)
+            .join(RelayCopy, RelayCopy.participant_id == RelayParticipant.id)
+            .where(_in(channel), RelayCopy.copy_id == reply_to)
+        )
+    return None if row is None else _participant(row)
+
+
 def _in(channel: ChannelKey) -> Any:
     platform, space, chan = channel
     return and_(
@@ -114,39 +150,29 @@ class RelayStore:
 
     # finding ---------------------------------------------------------------------------
 
-    async def participant_for(
-        self, channel: ChannelKey, thread_root: str | None, reply_to: str | None
-    ) -> Participant | None:
-        """The relayed thread a message in `channel` belongs to, if any.
-
-        By its thread root (the anchor), else by what it replies to: a relayed message or
-        a copy (platforms without threads, like the console, reply to any message).
-        """
+    async def locate(
+        self, channel: ChannelKey, message_id: str, thread_root: str | None, reply_to: str | None
+    ) -> Located:
+        """Everything a new message needs to know, in one read: is it a copy Hearth made,
+        which relayed thread (if any) it belongs to, and that thread's participants."""
         async with self._db.sessions() as session:
-            for candidate in (thread_root, reply_to):
-                if candidate is None:
-                    continue
-                row = await session.scalar(
-                    select(RelayParticipant).where(
-                        _in(channel), RelayParticipant.anchor_id == candidate
-                    )
-                )
-                if row is not None:
-                    return _participant(row)
-            if reply_to is None:
-                return None
-            row = await session.scalar(
-                select(RelayParticipant)
-                .join(RelayMessage, RelayMessage.participant_id == RelayParticipant.id)
-                .where(_in(channel), RelayMessage.message_id == reply_to)
+            copy = await session.scalar(
+                select(RelayCopy.id)
+                .join(RelayParticipant, RelayParticipant.id == RelayCopy.participant_id)
+                .where(_in(channel), RelayCopy.copy_id == message_id)
+                .limit(1)
             )
-            if row is None:
-                row = await session.scalar(
-                    select(RelayParticipant)
-                    .join(RelayCopy, RelayCopy.participant_id == RelayParticipant.id)
-                    .where(_in(channel), RelayCopy.copy_id == reply_to)
-                )
-            return None if row is None else _participant(row)
+            if copy is not None:
+                return Located(True, None, ())
+            found = await _participant_for(session, channel, thread_root, reply_to)
+            if found is None:
+                return Located(False, None, ())
+            rows = await session.scalars(
+                select(RelayParticipant)
+                .where(RelayParticipant.relay_thread_id == found.relay_thread_id)
+                .order_by(RelayParticipant.id)
+            )
+            return Located(False, found, tuple(_participant(r) for r in rows))
 
     async def participants(self, relay_thread_id: int) -> list[Participant]:
         async with self._db.sessions() as session:
@@ -156,17 +182,6 @@ class RelayStore:
                 .order_by(RelayParticipant.id)
             )
             return [_participant(r) for r in rows]
-
-    async def is_copy(self, channel: ChannelKey, message_id: str) -> bool:
-        """True for a message Hearth posted as a relayed copy: never relayed again."""
-        async with self._db.sessions() as session:
-            found = await session.scalar(
-                select(RelayCopy.id)
-                .join(RelayParticipant, RelayParticipant.id == RelayCopy.participant_id)
-                .where(_in(channel), RelayCopy.copy_id == message_id)
-                .limit(1)
-            )
-            return found is not None
 
     async def message(self, channel: ChannelKey, message_id: str) -> RelayedMessage | None:
         async with self._db.sessions() as session:

@@ -133,22 +133,23 @@ class Relays:
         message = event.message
         if not self._relayable(message):
             return
-        channel = _key(message.ref)
-        if await self.store.is_copy(channel, message.ref.message_id):
-            return
         reply_to = event.reply_to.message_id if event.reply_to else None
         thread_root = message.ref.thread_id or (
             event.reply_to.thread_id if event.reply_to else None
         )
-        participant = await self.store.participant_for(channel, thread_root, reply_to)
+        located = await self.store.locate(
+            _key(message.ref), message.ref.message_id, thread_root, reply_to
+        )
+        if located.is_copy:
+            return
+        participant = located.participant
         if participant is None:
             if thread_root is None and reply_to is None:
                 await self._whole_channel(message)
             return
-        everyone = await self.store.participants(participant.relay_thread_id)
         community = await self._directory.community_by_id(participant.community_id)
         if community is not None:
-            await self._record(participant, everyone, message, False, community)
+            await self._record(participant, located.everyone, message, False, community)
             self.wake.set()
 
     async def message_edited(self, event: MessageEdited) -> None:
