@@ -93,6 +93,11 @@ async def test_only_what_is_shared_reaches_siblings_from_every_entry_point(
         "/search retros scope:constellation",  # the Mill did not turn sharing on
         line(lambda: f"/insight adopt {captured(out, 'Retros need')}"),
         "/export",
+        ":as fran",
+        ":channel hall",
+        "/ask how do we pair on hard parts? scope:constellation",  # not shared: no answer
+        "/constellation leave guild",
+        "/search retros scope:constellation",
     ]
     printed = await run_script(config, steps, out=out)
 
@@ -108,7 +113,9 @@ async def test_only_what_is_shared_reaches_siblings_from_every_entry_point(
     assert adopted and "#facilitation" in printed
     assert f"Already adopted as insight #{adopted[1]}" in printed
     assert "**The Guild**: we share 0, they share 1; we adopted 1 of theirs" in printed
-    assert "No linked community shares knowledge with this one yet" in printed  # the Mill
+    # the Mill never agreed; the Forge after leaving
+    assert printed.count("No linked community shares knowledge with this one yet") == 2
+    assert "I have no stored insights about that yet" in printed
     assert printed.count("No linked community shares an insight #") == 2
     exported = "\n".join(p.read_text() for p in (tmp_path / "exports").rglob("*.jsonl"))
     assert "Retros need" not in exported and "hard parts" not in exported
