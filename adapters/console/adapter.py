@@ -280,10 +280,10 @@ class ConsoleAdapter:
         earlier = self._transcript.by_key(key) if key is not None else None
         if earlier is not None:
             return self._ref(earlier.id, earlier)
-        if parent_id is not None:
+        if parent_id is not None:  # a thread whose root was deleted is gone
             root = self._transcript.get(parent_id)
-            if root is None or root.deleted or root.channel != channel.channel:
-                raise TargetGone(f"no console message {parent_id} in #{channel.channel}")
+            if root is not None and (root.deleted or root.channel != channel.channel):
+                raise TargetGone(f"message {parent_id} is gone from #{channel.channel}")
         shown_as = _shown_as(message)
         posted = self._transcript.add(
             channel.space,
