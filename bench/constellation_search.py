@@ -170,7 +170,9 @@ async def load(database: Database, args: argparse.Namespace, vocab: Vocabulary) 
                     chunk = [item for _, item in zip(range(CHUNK), items, strict=False)]
                     if not chunk:
                         break
-                    sources, insights, links = [], [], []
+                    sources: list[dict[str, Any]] = []
+                    insights: list[dict[str, Any]] = []
+                    links: list[dict[str, int]] = []
                     for item in chunk:
                         at = base_time + timedelta(seconds=item.index)
                         author = first_member + item.author
@@ -463,6 +465,7 @@ def report(
     size: str,
     siblings: tuple[int, ...],
     m: Measured,
+    server: str,
 ) -> None:
     n = len(m.queries)
     console.print(
@@ -554,7 +557,7 @@ def report(
         f"(single {m.single.seconds[m.slowest] * 1000:,.1f} ms, "
         f"{m.constellation.totals[m.slowest]:,} matches)"
     )
-    info = machine_info()
+    info = machine_info(**({"PostgreSQL": server} if server else {}))
     info["peak RSS"] = f"{peak_rss_mib():,.0f} MiB"
     for key, value in info.items():
         console.print(f"[bold]{key}:[/bold] {value}")
@@ -588,7 +591,11 @@ async def run(url: str, args: argparse.Namespace, backend: str) -> None:
         counts = await _counts(database)
         size = await _size(database)
         measured = await measure(database, args, vocab, qs, community_id, scope.ids)
-        report(args, backend, loaded, counts, size, scope.ids, measured)
+        server = ""
+        if database.dialect == "postgresql":
+            async with database.engine.connect() as conn:
+                server = str(await conn.scalar(text("SHOW server_version")))
+        report(args, backend, loaded, counts, size, scope.ids, measured, server)
         if args.explain and measured.queries:
             slow = measured.queries[measured.slowest]
             for shared_from, label in (((), "single"), (scope.ids, "constellation")):
