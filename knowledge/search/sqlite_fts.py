@@ -36,6 +36,17 @@ def _match(query: SearchQuery) -> Any:
 
 class SqliteSearch(RankedSearch):
     def _counted(self, base: Select[Any], query: SearchQuery) -> Select[Any]:
+        if query.shared_from:
+            # Across communities the scope is an OR that SQLite (without statistics) walks
+            # row by row over nearly every insight; starting from a materialised set of
+            # matches is 30× faster at 10 × 100k (bench/constellation_search.py).
+            matches = (
+                select(_fts.c.rowid.label("id"))
+                .where(_match(query))
+                .cte("fts_matches")
+                .prefix_with("MATERIALIZED")
+            )
+            return base.join(matches, matches.c.id == Insight.id)
         # IN (FTS rowids) lets SQLite start from the index; a join would make it visit
         # every insight of the community and run the match per row (O(N) per search).
         return base.where(Insight.id.in_(select(_fts.c.rowid).where(_match(query))))
