@@ -128,7 +128,7 @@ def _id(args: Args) -> int:
 
 COMMAND = Command(
     name="insight",
-    help="Capture an insight, or show, edit, retag or delete one",
+    help="Capture an insight; show, edit, retag, delete, share or adopt one",
     default_subcommand="add",
     subcommands=(
         Command(
