@@ -34,6 +34,7 @@ import time
 import uuid
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -111,12 +112,16 @@ class Watcher:
                 continue  # history before the watcher started is not timed
             for room in (body.get("rooms") or {}).get("join", {}).values():
                 for event in room["timeline"]["events"]:
-                    self._note(str(event["event_id"]), now)
-                    relates = (event.get("content") or {}).get("m.relates_to") or {}
-                    replied = (relates.get("m.in_reply_to") or {}).get("event_id")
-                    if replied and event.get("content", {}).get("msgtype") == "m.notice":
-                        self.replies[str(replied)] = str(event["content"].get("body"))
-                        self._note(f"reply:{replied}", now)
+                    self._event(event, now)
+
+    def _event(self, event: dict[str, Any], now: float) -> None:
+        """Note the event, and a bot's reply under `reply:<event it answers>`."""
+        self._note(str(event["event_id"]), now)
+        relates = (event.get("content") or {}).get("m.relates_to") or {}
+        replied = (relates.get("m.in_reply_to") or {}).get("event_id")
+        if replied and event.get("content", {}).get("msgtype") == "m.notice":
+            self.replies[str(replied)] = str(event["content"].get("body"))
+            self._note(f"reply:{replied}", now)
 
     def _note(self, key: str, when: float) -> None:
         self._arrived.setdefault(key, when)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import re
@@ -54,6 +53,7 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from matrix_roundtrip import Watcher as RoundtripWatcher
 from measure import machine_info, peak_rss_mib, percentile
 
 from adapters.matrix import MatrixAdapter, MatrixConfig
@@ -94,7 +94,7 @@ def in_thread(root: str) -> dict[str, Any]:
     }
 
 
-class Watcher:
+class Watcher(RoundtripWatcher):
     """One user's long-poll `/sync` loop noting when each event arrives.
 
     Why keys rather than futures alone: an event can come through sync before the PUT
@@ -107,43 +107,10 @@ class Watcher:
     def __init__(
         self, session: aiohttp.ClientSession, server: SynapseServer, user: MatrixUser, bot: str
     ):
-        self._session, self._server, self._user, self._bot = session, server, user, bot
-        self._arrived: dict[str, float] = {}
-        self._waiting: dict[str, asyncio.Future[float]] = {}
-        self._since: str | None = None
-        self.ready = asyncio.Event()
-        self.replies: dict[str, str] = {}  # event id -> the bot's answer to it
+        super().__init__(session, server, user)
+        self._bot = bot
         self.copies: dict[str, set[str]] = {}  # marker -> event ids of its copies
         self.copy_thread: dict[str, str | None] = {}  # copy event id -> its thread root
-
-    async def run(self) -> None:
-        filter_ = json.dumps(
-            {
-                "presence": {"not_types": ["*"]},
-                "account_data": {"not_types": ["*"]},
-                "room": {"timeline": {"limit": 100}, "ephemeral": {"not_types": ["*"]}},
-            }
-        )
-        while True:
-            params = {"filter": filter_, "timeout": "0" if self._since is None else "30000"}
-            if self._since is not None:
-                params["since"] = self._since
-            async with self._session.get(
-                self._server.url + "/_matrix/client/v3/sync",
-                params=params,
-                headers={"Authorization": f"Bearer {self._user.access_token}"},
-            ) as response:
-                response.raise_for_status()
-                body = await response.json()
-            now = time.perf_counter()
-            first = self._since is None
-            self._since = body["next_batch"]
-            if first:
-                self.ready.set()
-                continue  # history before the watcher started is not timed
-            for room in (body.get("rooms") or {}).get("join", {}).values():
-                for event in room["timeline"]["events"]:
-                    self._event(event, now)
 
     def _event(self, event: dict[str, Any], now: float) -> None:
         event_id = str(event["event_id"])
@@ -163,22 +130,9 @@ class Watcher:
                 self.copy_thread[event_id] = root
                 self._note(f"copy:{found}", now)
 
-    def _note(self, key: str, when: float) -> None:
-        self._arrived.setdefault(key, when)
-        future = self._waiting.pop(key, None)
-        if future is not None and not future.done():
-            future.set_result(self._arrived[key])
-
     def arrived(self, key: str) -> float:
         """When `key` came (it must have come already)."""
         return self._arrived[key]
-
-    async def arrival(self, key: str) -> float:
-        """When `key` came through this user's sync (perf_counter seconds)."""
-        if key in self._arrived:
-            return self._arrived[key]
-        future = self._waiting.setdefault(key, asyncio.get_running_loop().create_future())
-        return await asyncio.wait_for(future, WAIT)
 
 
 async def send(

@@ -100,7 +100,6 @@ class LinkStore:
     ) -> tuple[LinkView, str]:
         """A pending link and its one-time code (shown once, stored only as a hash)."""
         code = new_code()
-        platform, space, chan = channel
         async with self._db.sessions.begin() as session:
             link = Link(
                 status=LinkStatus.INVITED,
@@ -112,19 +111,7 @@ class LinkStore:
             )
             session.add(link)
             await session.flush()
-            session.add(
-                LinkSide(
-                    link_id=link.id,
-                    community_id=community_id,
-                    platform=platform,
-                    space=space,
-                    channel=chan,
-                    sends=sends,
-                    receives=receives,
-                    consented_by=member_id,
-                    consented_at=now,
-                )
-            )
+            session.add(_consent(link, community_id, member_id, channel, now, sends, receives))
             await session.flush()
             return await self._view(session, link), code
 
@@ -137,7 +124,6 @@ class LinkStore:
         *,
         now: datetime,
     ) -> LinkView:
-        platform, space, chan = channel
         try:
             async with self._db.sessions.begin() as session:
                 link = await session.scalar(
@@ -174,17 +160,7 @@ class LinkStore:
                 link.pair = f"{low}-{high}"
                 link.code_hash = None  # one use only
                 link.accepted_at = now
-                session.add(
-                    LinkSide(
-                        link_id=link.id,
-                        community_id=community_id,
-                        platform=platform,
-                        space=space,
-                        channel=chan,
-                        consented_by=member_id,
-                        consented_at=now,
-                    )
-                )
+                session.add(_consent(link, community_id, member_id, channel, now))
                 await session.flush()
                 return await self._view(session, link)
         except IntegrityError:
@@ -363,6 +339,30 @@ class LinkStore:
             LinkView(link.id, link.status, link.whole_channel, tuple(sides), link.code_expires_at)
             for link, sides in grouped.values()
         ]
+
+
+def _consent(
+    link: Link,
+    community_id: int,
+    member_id: int,
+    channel: tuple[str, str, str],
+    now: datetime,
+    sends: bool = True,
+    receives: bool = True,
+) -> LinkSide:
+    """One community's end of a link, as a steward of it agreed to it."""
+    platform, space, chan = channel
+    return LinkSide(
+        link_id=link.id,
+        community_id=community_id,
+        platform=platform,
+        space=space,
+        channel=chan,
+        sends=sends,
+        receives=receives,
+        consented_by=member_id,
+        consented_at=now,
+    )
 
 
 def _side(side: LinkSide, community: Community) -> Side:
