@@ -299,15 +299,6 @@ class Outbox:
             )
             return due
 
-    async def pending(self) -> int:
-        async with self._db.sessions() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(OutboxItem)
-                .where(OutboxItem.status == OutboxStatus.PENDING)
-            )
-            return int(count or 0)
-
     async def health(self, link_ids: list[int]) -> list[LaneHealth]:
         """Per link and target channel: counts by status and the latest error."""
         if not link_ids:

@@ -64,9 +64,6 @@ class Relays:
     def attach(self, port: OutboundPort) -> None:
         self.ports[port.platform] = port
 
-    def set_commands(self, names: Collection[str]) -> None:
-        self._commands = frozenset(names)
-
     def now(self) -> datetime:
         return self._clock.now()
 
