@@ -266,37 +266,42 @@ class SharedKnowledge:
 
     async def flows(self, scope: SharingScope) -> list[FlowCount]:
         """Per sibling: what each side shares, and what each side adopted from the other."""
-        counts = []
+        everyone = (scope.community_id, *scope.ids)
         async with self._db.sessions() as session:
-            for sibling in scope.siblings:
-
-                async def count(*where: object) -> int:
-                    found = await session.scalar(
-                        select(func.count()).select_from(Insight).where(*where)  # type: ignore[arg-type]
-                    )
-                    return int(found or 0)
-
-                counts.append(
-                    FlowCount(
-                        sibling,
-                        await count(
-                            Insight.community_id == scope.community_id,
+            shared = dict(
+                (
+                    await session.execute(
+                        select(Insight.community_id, func.count())
+                        .where(
+                            Insight.community_id.in_(everyone),
                             Insight.visibility.in_(SHARED_VISIBILITIES),
                             Insight.origin_insight_id.is_(None),
-                        ),
-                        await count(
-                            Insight.community_id == sibling.community_id,
-                            Insight.visibility.in_(SHARED_VISIBILITIES),
-                            Insight.origin_insight_id.is_(None),
-                        ),
-                        await count(
-                            Insight.community_id == scope.community_id,
-                            Insight.origin_community_id == sibling.community_id,
-                        ),
-                        await count(
-                            Insight.community_id == sibling.community_id,
-                            Insight.origin_community_id == scope.community_id,
-                        ),
+                        )
+                        .group_by(Insight.community_id)
                     )
-                )
-        return counts
+                ).all()
+            )
+            adopted = {
+                (holder, origin): count
+                for holder, origin, count in (
+                    await session.execute(
+                        select(Insight.community_id, Insight.origin_community_id, func.count())
+                        .where(
+                            Insight.community_id.in_(everyone),
+                            Insight.origin_community_id.in_(everyone),
+                        )
+                        .group_by(Insight.community_id, Insight.origin_community_id)
+                    )
+                ).all()
+            }
+        us = scope.community_id
+        return [
+            FlowCount(
+                sibling,
+                shared.get(us, 0),
+                shared.get(sibling.community_id, 0),
+                adopted.get((us, sibling.community_id), 0),
+                adopted.get((sibling.community_id, us), 0),
+            )
+            for sibling in scope.siblings
+        ]

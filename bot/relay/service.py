@@ -94,6 +94,7 @@ class Relays:
         root = thread[0]
         channel = _key(root.ref)
         targets = []
+        names = []
         for link in links:
             other = link.other(community.id)
             if other is None or not link.carries(community.id, other.community_id):
@@ -103,6 +104,7 @@ class Relays:
             targets.append(
                 NewTarget(other.community_id, link.id, (other.platform, other.space, other.channel))
             )
+            names.append(other.name)
         if not targets:
             raise InvalidInput(
                 "No linked community can receive this: links may be paused, one-way, or none "
@@ -117,12 +119,7 @@ class Relays:
             if self._relayable(message):
                 queued += await self._record(origin, everyone, message, message is root, community)
         self.wake.set()
-        names = tuple(
-            link.other(community.id).name  # type: ignore[union-attr]
-            for link in links
-            if any(t.link_id == link.id for t in targets)
-        )
-        return Started(names, queued)
+        return Started(tuple(names), queued)
 
     # live events ---------------------------------------------------------------------
 
