@@ -231,8 +231,13 @@ async def test_a_new_device_needs_maybe_posted_to_find_the_earlier_send(matrix: 
 
 
 def set_avatar(env: Env, who: MatrixUser, mxc: str) -> None:
-    path = f"/_matrix/client/v3/profile/{quote(who.user_id)}/avatar_url"
-    env.server.request("PUT", path, {"avatar_url": mxc}, who.access_token)
+    """The avatar as the member's own state event in the room, not a profile update:
+    Synapse spreads profile changes to rooms in the background, so a message sent right
+    after could reach the bot first. A state event sits in the timeline before them."""
+    state = f"/_matrix/client/v3/rooms/{quote(env.room.room_id)}/state/m.room.member/"
+    path = state + quote(who.user_id)
+    member = env.server.request("GET", path, None, who.access_token)
+    env.server.request("PUT", path, {**member, "avatar_url": mxc}, who.access_token)
 
 
 async def test_inbound_messages_carry_markup_files_avatar_and_authorship(matrix: Env) -> None:
