@@ -79,13 +79,13 @@ from measure import machine_info, peak_rss_mib, percentile
 
 from bot.events import ChannelRef, ChatMessage, MessageRef
 from bot.port import Capabilities, OutboundMessage
+from knowledge.clock import SystemClock
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
 from knowledge.migrate import upgrade
 from knowledge.models import Ritual, RitualKind, RitualRound
 from knowledge.rituals import NewRitual, RitualStore
-from scheduling.clock import SystemClock
 from scheduling.schedule import WEEKDAYS, cron_trigger
 from scheduling.service import Rituals
 

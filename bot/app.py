@@ -22,6 +22,7 @@ from bot.inbound import Inbound
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
 from knowledge import migrate
+from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore
@@ -36,7 +37,6 @@ from knowledge.rituals import RitualStore
 from knowledge.search import open_search
 from knowledge.sharing import SharedKnowledge
 from knowledge.views import InsightView
-from scheduling.clock import Clock, SystemClock
 from scheduling.service import Rituals
 
 log = structlog.get_logger(__name__)

@@ -11,12 +11,12 @@ import structlog
 
 from bot.events import ChannelRef, MessageDeleted, MessageEdited, MessagePosted, MessageRef
 from bot.port import OutboundMessage, OutboundPort
+from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.insights import InsightStore
 from knowledge.models import RoundStatus
 from knowledge.rituals import RitualStore, RitualView, RoundView
-from scheduling.clock import Clock
 from scheduling.engine import RitualEngine
 from scheduling.timer import RitualTimer
 

@@ -10,7 +10,7 @@ from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
 from bot.assist import LanguageModel
 from bot.config import Config, parse_config
-from scheduling.clock import Clock
+from knowledge.clock import Clock
 
 
 def make_config(

@@ -163,7 +163,7 @@ async def test_ritual_synthesis_gets_a_narrative_paragraph_from_the_model(
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from scheduling.clock import ManualClock
+    from knowledge.clock import ManualClock
     from tests.test_rituals_console import at
 
     openai_server.script(reply("Both answers stress small, frequent feedback."))

@@ -29,9 +29,9 @@ from adapters.slack import SlackAdapter, SlackConfig
 from bot.adapter import Adapter
 from bot.app import Hearth
 from bot.config import Config, parse_config
+from knowledge.clock import ManualClock
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
-from scheduling.clock import ManualClock
 from tests.slack_loopback import (
     FORM,
     JSON,

@@ -22,8 +22,8 @@ from adapters.console.adapter import ConsoleAdapter
 from adapters.slack import SlackAdapter, SlackConfig
 from bot.app import Hearth
 from bot.config import parse_config
+from knowledge.clock import ManualClock
 from knowledge.inbound import InboundLog
-from scheduling.clock import ManualClock
 from tests.slack_loopback import (
     FORM,
     JSON,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
+from knowledge.clock import ManualClock
 from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual
-from scheduling.clock import ManualClock
 from tests.console_harness import make_config
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.app import Hearth
+from knowledge.clock import ManualClock
 from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual
-from scheduling.clock import ManualClock
 from tests.console_harness import make_config, run_script
 
 BERLIN = ZoneInfo("Europe/Berlin")

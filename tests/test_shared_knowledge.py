@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from scheduling.clock import ManualClock
+from knowledge.clock import ManualClock
 from tests.console_harness import Step, make_config, run_script
 from tests.test_relay_console import FORGE, line
 from tests.test_rituals_console import MONDAY_8, at

@@ -25,13 +25,13 @@ from bot.events import (
 )
 from bot.port import OutboundMessage, OutboundPort
 from bot.relay.payload import digest, edit_payload, payload_of
+from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkStore, LinkView, Side
 from knowledge.outbox import Outbox
 from knowledge.relays import NewTarget, Participant, RelayStore, Route
 from knowledge.views import CommunityInfo
-from scheduling.clock import Clock
 
 log = structlog.get_logger(__name__)
 

@@ -29,11 +29,11 @@ from bot.port import (
 )
 from bot.relay.payload import outbound
 from bot.relay.service import Relays
+from knowledge.clock import Clock
 from knowledge.links import LinkStore
 from knowledge.models import LinkStatus, OutboxStatus
 from knowledge.outbox import Claimed, Outbox
 from knowledge.relays import Participant
-from scheduling.clock import Clock
 
 log = structlog.get_logger(__name__)
 
