@@ -42,9 +42,9 @@ from scheduling.service import Rituals
 log = structlog.get_logger(__name__)
 
 
-async def open_store(config: Config) -> Database:
+async def open_store(config: Config, clock: Clock | None = None) -> Database:
     """The database, migrated when allowed; DatabaseUnavailable says what is wrong."""
-    database = open_database(config.hearth.database_url)
+    database = open_database(config.hearth.database_url, clock=clock)
     try:
         current = await migrate.current_revision(database)
         head = migrate.head_revision()
@@ -108,7 +108,9 @@ class Hearth:
         Semantic search uses `embedder` (e.g. a local model), else the model's embeddings
         API when `assist.embedding_model` is set; with neither, /search is full text.
         """
-        database = await open_store(config)
+        use_timer = clock is None if timer is None else timer
+        clock = clock or SystemClock()
+        database = await open_store(config, clock)
         directory = Directory(database)
         try:
             await apply_communities(directory, SharedKnowledge(database), config.communities)
@@ -120,9 +122,9 @@ class Hearth:
             RitualStore(database),
             insights,
             directory,
-            clock or SystemClock(),
+            clock,
             timedelta(minutes=config.rituals.catch_up_grace_minutes),
-            use_timer=clock is None if timer is None else timer,
+            use_timer=use_timer,
         )
         search = open_search(database)
         opted_in = frozenset(c.slug for c in config.communities if c.assist)
@@ -171,12 +173,10 @@ class Hearth:
             RelayStore(database),
             outbox,
             directory,
-            clock or SystemClock(),
+            clock,
             [c.name for c in table.commands],
         )
-        worker = OutboxWorker(
-            outbox, relays, links, clock or SystemClock(), config.relay, relay_in_background
-        )
+        worker = OutboxWorker(outbox, relays, links, clock, config.relay, relay_in_background)
         services = Services(
             directory=directory,
             insights=insights,
@@ -188,6 +188,7 @@ class Hearth:
             assist=assist,
             relays=relays,
             sharing=sharing,
+            clock=clock,
             semantic=semantic,
         )
         inbound = Inbound(services, InboundLog(database))

@@ -42,7 +42,7 @@ class Rituals:
         self._directory = directory
         self._ports: dict[str, OutboundPort] = {}
         self.engine = RitualEngine(store, insights, self._ports, grace)
-        self._timer = RitualTimer(self._fire, self._sweep, grace) if use_timer else None
+        self._timer = RitualTimer(self._fire, self._sweep, grace, clock) if use_timer else None
         # Timer jobs run a few at a time (a post can take a platform round trip; each step
         # is claimed in the store, so overlap is safe) and never after stop(): shutting
         # down waits for them instead of cancelling one half-way through a transaction.
