@@ -19,6 +19,9 @@ from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
 from bot.inbound import Inbound
+from bot.ops.metrics import Metrics
+from bot.ops.server import OpsServer
+from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
 from knowledge import migrate
@@ -90,6 +93,8 @@ class Hearth:
     services: Services
     inbound: Inbound
     relay_worker: OutboxWorker
+    metrics: Metrics
+    ops: OpsServer | None  # the operations server, when [web] listen is set
 
     @classmethod
     async def open(
@@ -192,7 +197,10 @@ class Hearth:
             semantic=semantic,
         )
         inbound = Inbound(services, InboundLog(database))
-        return cls(config, database, services, inbound, worker)
+        metrics = Metrics()
+        address = config.web.address()
+        ops = None if address is None else OpsServer(*address, metrics)
+        return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter]) -> None:
         """Run until any adapter stops by itself (or we are cancelled), then stop them all.
@@ -202,6 +210,10 @@ class Hearth:
         """
         started: list[Adapter] = []
         rituals, relays = self.services.rituals, self.services.relays
+        if self.ops is not None:  # first, so /healthz answers while adapters connect
+            clock = self.services.clock
+            watch(self.ops, self.metrics, self.database, relays.outbox, clock, adapters)
+            await self.ops.start()
         try:
             for adapter in adapters:
                 await adapter.connect()
@@ -227,6 +239,8 @@ class Hearth:
             for adapter in reversed(started):
                 await adapter.stop()
                 log.info("adapter.stopped", platform=adapter.platform)
+            if self.ops is not None:
+                await self.ops.stop()
 
     async def close(self) -> None:
         await self.services.assist.close()

@@ -140,7 +140,10 @@ def run(config: ConfigOption = None) -> None:
 
             adapters.append(
                 SlackAdapter(
-                    settings.adapters.slack, hearth.services.directory, InboundLog(hearth.database)
+                    settings.adapters.slack,
+                    hearth.services.directory,
+                    InboundLog(hearth.database),
+                    server=hearth.ops,
                 )
             )
         if settings.adapters.discord.enabled:

@@ -115,6 +115,9 @@ class ConsoleAdapter:
         )
         self._loop_task = asyncio.create_task(self._read_loop())
 
+    async def readiness(self) -> str | None:
+        return None  # a terminal is always there; its end only stops the console
+
     async def wait_closed(self) -> None:
         if self._loop_task is not None:
             await asyncio.shield(self._loop_task)
