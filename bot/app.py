@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.adapter import Adapter
 from bot.assist import LanguageModel
+from bot.assist.metered import MeteredModel
 from bot.assist.semantic import Embedder, EndpointEmbedder, SemanticIndex
 from bot.assist.service import Assist
 from bot.commands.table import build_command_table
@@ -123,12 +124,16 @@ class Hearth:
             await database.dispose()
             raise
         insights = InsightStore(database)
+        metrics = Metrics()
+        if model is not None:
+            model = MeteredModel(model, metrics)
         rituals = Rituals(
             RitualStore(database),
             insights,
             directory,
             clock,
             timedelta(minutes=config.rituals.catch_up_grace_minutes),
+            metrics,
             use_timer=use_timer,
         )
         search = open_search(database)
@@ -181,7 +186,9 @@ class Hearth:
             clock,
             [c.name for c in table.commands],
         )
-        worker = OutboxWorker(outbox, relays, links, clock, config.relay, relay_in_background)
+        worker = OutboxWorker(
+            outbox, relays, links, clock, config.relay, metrics, relay_in_background
+        )
         services = Services(
             directory=directory,
             insights=insights,
@@ -197,7 +204,6 @@ class Hearth:
             semantic=semantic,
         )
         inbound = Inbound(services, InboundLog(database))
-        metrics = Metrics()
         address = config.web.address()
         ops = None if address is None else OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)

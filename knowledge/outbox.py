@@ -71,6 +71,7 @@ class Claimed:
     copy_id: str | None  # the copy this edit/delete acts on, if it was delivered
     link_status: LinkStatus | None  # of the carrying link, as of the claim
     link_paused: bool
+    queued_at: datetime | None = None  # when the change was queued (delivery latency)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class Outbox:
                     copy_id,
                     None if link_status is None else LinkStatus(link_status),
                     bool(link_paused),
+                    item.created_at,
                 )
                 for item, target, is_root, copy_id, link_status, link_paused in rows
             ]
