@@ -139,9 +139,7 @@ class Env:
         }
         config = MatrixConfig(**{**settings, **overrides})
         database = self.hearth.database
-        adapter = MatrixAdapter(
-            config, self.hearth.services.directory, InboundLog(database), SyncTokens(database)
-        )
+        adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
         adapter.on_handled = self._handled
         adapter.on_received = self.received.append
         adapter.on_synced = lambda _: self.synced.set()

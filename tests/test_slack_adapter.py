@@ -106,9 +106,7 @@ async def slack(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     api.add_user("UANN", "ann")
     api.add_user("UBOB", "bob")
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
-    adapter = SlackAdapter(
-        slack_config(api), hearth.services.directory, InboundLog(hearth.database)
-    )
+    adapter = SlackAdapter(slack_config(api), InboundLog(hearth.database))
     env = Env(hearth, adapter, api)
     adapter.on_delivered = env._done
     await adapter.connect()
@@ -387,7 +385,6 @@ async def test_typed_failures(database_url: str, tmp_path: Path) -> None:
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
     adapter = SlackAdapter(
         slack_config(api, rate_limit_retries=0),
-        hearth.services.directory,
         InboundLog(hearth.database),
     )
     try:
@@ -415,7 +412,7 @@ async def test_socket_mode_command(database_url: str, tmp_path: Path) -> None:
     await api.start()
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
     config = slack_config(api, mode="socket", signing_secret="", app_token="xapp-test")
-    adapter = SlackAdapter(config, hearth.services.directory, InboundLog(hearth.database))
+    adapter = SlackAdapter(config, InboundLog(hearth.database))
     try:
         await adapter.connect()
         await adapter.start(hearth.inbound)
