@@ -220,6 +220,19 @@ async def test_a_role_the_workspace_takes_back_is_gone_and_the_configs_stays(
         api.users["USTEVE"]["is_admin"] = False
         assert await export("USTEVE") != refused
 
+        api.users["UMOD"]["is_admin"] = True  # a 💡 carries the workspace's role too
+        api.add_message("C1", "UANN", "Write the test first", "1700000000.000900")
+        reacted = slack.expect("Ev-role")
+        body = event_body(reaction("1700000000.000900", user="UMOD"), "Ev-role")
+        assert (await send(slack.url, body, JSON)).status == 200
+        await reacted
+        community = await slack.hearth.services.directory.community_by_slug("guild")
+        assert community is not None
+        member = await slack.hearth.services.directory.resolve_member(
+            community.id, "slack", "UMOD", "mod"
+        )
+        assert member.role is Role.CURATOR
+
 
 async def test_bad_signature_and_stale_timestamp_get_401_and_no_effect(slack: Env) -> None:
     before = list(slack.api.calls)
