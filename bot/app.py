@@ -81,10 +81,12 @@ async def apply_communities(
         await directory.bind_channels(
             community.id, [(c.platform, c.space, c.channel) for c in entry.channels]
         )
+        grants: dict[tuple[str, str], Role] = {}
         for role, refs in ((Role.CURATOR, entry.curators), (Role.STEWARD, entry.stewards)):
             for ref in refs:
                 platform, _, user_id = ref.partition(":")
-                await directory.assign_role(community.id, platform, user_id, role)
+                grants[(platform, user_id)] = role
+        await directory.apply_config_roles(community.id, grants)
 
 
 @dataclass(frozen=True)

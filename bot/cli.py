@@ -141,7 +141,6 @@ def run(config: ConfigOption = None) -> None:
             adapters.append(
                 SlackAdapter(
                     settings.adapters.slack,
-                    hearth.services.directory,
                     InboundLog(hearth.database),
                     server=hearth.ops,
                 )
@@ -163,7 +162,6 @@ def run(config: ConfigOption = None) -> None:
             adapters.append(
                 MatrixAdapter(
                     settings.adapters.matrix,
-                    hearth.services.directory,
                     InboundLog(hearth.database),
                     SyncTokens(hearth.database),
                 )

@@ -94,6 +94,7 @@ class Inbound:
                 event.invoker.platform,
                 event.invoker.user_id,
                 event.invoker.display_name,
+                event.invoker.platform_role,
             )
             parsed = parse(command, event.text, prefix)
             if not member.role.at_least(parsed.command.permission):
@@ -127,8 +128,9 @@ class Inbound:
         if community is None or not await self._seen.take(channel.platform, event.event_id):
             return
         try:
+            user = event.user
             curator = await self._services.directory.resolve_member(
-                community.id, event.user.platform, event.user.user_id, event.user.display_name
+                community.id, user.platform, user.user_id, user.display_name, user.platform_role
             )
             if event.emoji in LABELS:
                 text = await self._accept_suggested_tags(community, curator, event.target)

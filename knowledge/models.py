@@ -67,6 +67,19 @@ class Role(enum.StrEnum):
 
 _ROLE_RANK = {Role.MEMBER: 0, Role.CURATOR: 1, Role.STEWARD: 2}
 
+
+class RoleSource(enum.StrEnum):
+    """Where a member's role came from, which decides who may take it away.
+
+    The platform (Slack admin, Discord role, Matrix power level) may lower only what it
+    granted itself; a role from the config file or granted inside Hearth stays.
+    """
+
+    CONFIG = "config"
+    HEARTH = "hearth"
+    PLATFORM = "platform"
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -132,9 +145,26 @@ class Member(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), index=True
     )
     display_name: Mapped[str] = mapped_column(String(200))
+    # Two grants, kept apart so each source can only take back its own: `role` is what
+    # Hearth granted (the config file or a command; `role_source` says which, None for
+    # none), `platform_role` what the platform last said (None: it never said). What the
+    # member may do is the higher of the two (`knowledge.directory.member_info`).
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
         default=Role.MEMBER,
+    )
+    role_source: Mapped[RoleSource | None] = mapped_column(
+        Enum(
+            RoleSource,
+            native_enum=False,
+            length=16,
+            values_callable=lambda r: [m.value for m in r],
+        ),
+        default=None,
+    )
+    platform_role: Mapped[Role | None] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
+        default=None,
     )
     created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     forgotten_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -139,9 +139,7 @@ class Env:
         }
         config = MatrixConfig(**{**settings, **overrides})
         database = self.hearth.database
-        adapter = MatrixAdapter(
-            config, self.hearth.services.directory, InboundLog(database), SyncTokens(database)
-        )
+        adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
         adapter.on_handled = self._handled
         adapter.on_received = self.received.append
         adapter.on_synced = lambda _: self.synced.set()
@@ -524,27 +522,52 @@ async def test_command_and_bulb_in_a_thread_are_answered_in_that_thread(matrix: 
     assert len(from_bot) == 2  # both answers are in the thread, and nothing else the bot said
 
 
-async def test_curator_command_is_refused_until_the_power_level_allows_it(matrix: Env) -> None:
+async def test_curator_command_follows_the_power_level_both_ways(matrix: Env) -> None:
     """Why: power levels are a Matrix room's only roles; a member at 0 must not export the
-    community's knowledge, and one raised to moderator (50) must not need anything else."""
+    community's knowledge, one raised to moderator (50) must not need anything else, and
+    one lowered again must lose it (a removed moderator used to keep curator rights). A
+    curator granted in Hearth stays one whatever the room says."""
     room, ann = matrix.room, matrix.ann
-    bob = matrix.join("bob")
-    refused = await matrix.command("!export", who=bob)
-    assert refused["body"] == "Only curators can use !export."
+    refused = "Only curators can use !export."
+    directory = matrix.hearth.services.directory
+    community = await directory.community_by_slug("guild")
+    assert community is not None
+    bob, carol = matrix.join("bob"), matrix.join("carol")
+    assert (await matrix.command("!export", who=bob))["body"] == refused
     assert not (matrix.hearth.services.export_dir).exists()
 
     path = f"/_matrix/client/v3/rooms/{quote(room.room_id)}/state/m.room.power_levels/"
-    levels = matrix.server.request("GET", path, None, ann.access_token)
-    levels.setdefault("users", {})[bob.user_id] = 50
-    matrix.server.request("PUT", path, levels, ann.access_token)
 
+    def set_level(who: MatrixUser, level: int) -> None:
+        levels = matrix.server.request("GET", path, None, ann.access_token)
+        levels.setdefault("users", {})[who.user_id] = level
+        matrix.server.request("PUT", path, levels, ann.access_token)
+
+    set_level(bob, 50)
     allowed = await matrix.command("!export", who=bob)
     assert "Exported 0 insight(s)" in allowed["body"]
-    community = await matrix.hearth.services.directory.community_by_slug("guild")
-    assert community is not None
-    member = await matrix.hearth.services.directory.resolve_member(
-        community.id, "matrix", bob.user_id, "bob"
-    )
+    member = await directory.resolve_member(community.id, "matrix", bob.user_id, "bob")
+    assert member.role is Role.CURATOR
+
+    set_level(bob, 0)
+    assert (await matrix.command("!export", who=bob))["body"] == refused
+
+    set_level(bob, 100)  # a 💡 carries the sender's power level too
+    source = room.say(ann, "Name the risk first")
+    await matrix.wait(source)
+    react = {"m.relates_to": {"rel_type": "m.annotation", "event_id": source, "key": "💡"}}
+    reaction = room.send(bob, react, "m.reaction")
+    await matrix.wait(reaction)
+    member = await directory.resolve_member(community.id, "matrix", bob.user_id, "bob")
+    assert member.role is Role.STEWARD
+
+    await directory.assign_role(community.id, "matrix", carol.user_id, Role.CURATOR)
+    assert (await matrix.command("!export", who=carol))["body"] != refused
+    set_level(carol, 100)
+    await matrix.command("!search anything", who=carol)
+    set_level(carol, 0)
+    assert (await matrix.command("!export", who=carol))["body"] != refused
+    member = await directory.resolve_member(community.id, "matrix", carol.user_id, "carol")
     assert member.role is Role.CURATOR
 
 

@@ -225,9 +225,7 @@ class World:
             device_id=self.bot.device_id,
             sync_timeout_seconds=5,
         )
-        adapter = MatrixAdapter(
-            config, hearth.services.directory, InboundLog(database), SyncTokens(database)
-        )
+        adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
         adapter.on_handled = self._handled
         adapter.on_synced = lambda _: self.synced.set()
         self.hearth, self.adapter = hearth, adapter
@@ -577,7 +575,7 @@ class SlackSide:
             port=0,
             rate_limit_retries=0,
         )
-        adapter = SlackAdapter(config, hearth.services.directory, InboundLog(hearth.database))
+        adapter = SlackAdapter(config, InboundLog(hearth.database))
         adapter.on_delivered = self._done
         self.adapter = adapter
         return adapter

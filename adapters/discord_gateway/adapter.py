@@ -23,6 +23,7 @@ import structlog
 from adapters.discord_gateway.admin import intents
 from adapters.discord_gateway.config import DiscordConfig
 from adapters.discord_gateway.interactions import Interactions
+from adapters.discord_gateway.roles import reaction_role
 from adapters.discord_gateway.text import (
     LIMIT,
     NO_MENTIONS,
@@ -269,10 +270,11 @@ class DiscordAdapter:
             return
         emoji = str(payload.emoji)
         name = payload.member.display_name if payload.member else str(payload.user_id)
+        role = reaction_role(self._config.roles_for(str(payload.guild_id)), payload.member)
         event = ReactionAdded(
             target=self._ref(payload.guild_id, payload.channel_id, payload.message_id),
             emoji=emoji,
-            user=UserRef(PLATFORM, str(payload.user_id), name),
+            user=UserRef(PLATFORM, str(payload.user_id), name, role),
             # One capture per person, message and emoji, however often it is re-added.
             event_id=f"reaction:{payload.message_id}:{payload.user_id}:{emoji}",
         )

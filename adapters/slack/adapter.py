@@ -55,7 +55,6 @@ from bot.events import (
 from bot.inbound import Inbound
 from bot.ops.server import OpsServer
 from bot.port import DeliveryError, OutboundMessage
-from knowledge.directory import Directory
 from knowledge.inbound import InboundLog
 
 log = structlog.get_logger(__name__)
@@ -70,7 +69,6 @@ class SlackAdapter(SlackPort):
     def __init__(
         self,
         config: SlackConfig,
-        directory: Directory,
         inbound_log: InboundLog,
         *,
         client: AsyncWebClient | None = None,
@@ -79,7 +77,6 @@ class SlackAdapter(SlackPort):
         client = client or make_client(config.bot_token, config.api_url, config.rate_limit_retries)
         super().__init__(client, Workspace(client, config))
         self.config = config
-        self._directory = directory
         self._seen = inbound_log
         self._prefix = "/" + config.command_prefix
         self._inbound: Inbound | None = None
@@ -201,10 +198,9 @@ class SlackAdapter(SlackPort):
         team, channel_id = str(body.get("team_id", "")), str(body.get("channel_id", ""))
         user_id = str(body.get("user_id", ""))
         try:
-            user = await self.workspace.apply_role(self._directory, team, channel_id, user_id)
             event = CommandInvoked(
                 name=name,
-                invoker=UserRef(PLATFORM, user_id, user.name),
+                invoker=await self.workspace.actor(user_id),
                 channel=ChannelRef(PLATFORM, team, channel_id),
                 event_id=f"command:{body.get('trigger_id') or body.get('response_url')}",
                 text=to_plain(str(body.get("text") or ""), keep_channels=True),
@@ -261,12 +257,9 @@ class SlackAdapter(SlackPort):
         channel = ChannelRef(PLATFORM, target.team, target.channel)
         ref = MessageRef(channel, target.ts, thread_id=target.thread_ts)
         try:
-            user = await self.workspace.apply_role(
-                self._directory, target.team, target.channel, user_id
-            )
             event = CommandInvoked(
                 name="insight",
-                invoker=UserRef(PLATFORM, user_id, user.name),
+                invoker=await self.workspace.actor(user_id),
                 channel=channel,
                 event_id=f"view:{view.get('id')}",
                 text=" ".join(["add", *(f"#{t}" for t in tags)]),
@@ -291,12 +284,11 @@ class SlackAdapter(SlackPort):
         try:
             if item.get("type") == "message" and event.get("user") != self.bot_user_id:
                 channel = ChannelRef(PLATFORM, str(body.get("team_id", "")), str(item["channel"]))
-                user = await self.workspace.user(str(event.get("user", "")))
                 await self.inbound.reaction(
                     ReactionAdded(
                         MessageRef(channel, str(item["ts"])),
                         str(event.get("reaction", "")).split("::")[0],
-                        UserRef(PLATFORM, user.id, user.name),
+                        await self.workspace.actor(str(event.get("user", ""))),
                         event_id=str(body.get("event_id")),
                     ),
                     self,
