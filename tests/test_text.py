@@ -461,3 +461,19 @@ def test_property_arbitrary_names_and_text_nodes_are_inert(name: str, text: str)
         )
     )
     assert_inert(doc)
+
+
+def test_matrix_words_are_stored_as_written_and_defused_only_when_shown() -> None:
+    from adapters.matrix.outbound import plain_text
+
+    stored = plain_text(
+        {
+            "body": "Ping @room about <b>it</b>",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "Ping @room about <b>it</b>",
+        }
+    )
+    assert stored == "Ping @room about it"
+    assert ZWSP not in stored  # exports and searches see what was written
+    body, html = to_matrix(parse(stored))
+    assert not _MASS.search(body) and not _MASS.search(html)

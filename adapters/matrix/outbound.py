@@ -53,7 +53,7 @@ from bot.port import (
     TargetGone,
     Transient,
 )
-from bot.text import Document, from_matrix_html, matrix_mentions, to_matrix, to_plain
+from bot.text import Document, from_matrix_html, matrix_mentions, to_matrix, to_words
 from bot.text.relayed import with_author_prefix, with_source_link
 
 PLATFORM = "matrix"
@@ -95,7 +95,7 @@ def reply_target(content: dict[str, Any]) -> str | None:
 def plain_text(content: dict[str, Any]) -> str:
     """A message's text for Hearth: sanitised, reply fallback dropped, pills as names."""
     html = content.get("formatted_body") if content.get("format") == HTML else None
-    return to_plain(from_matrix_html(html, str(content.get("body") or "")))
+    return to_words(from_matrix_html(html, str(content.get("body") or "")))
 
 
 def markup_of(content: dict[str, Any]) -> str | None:
