@@ -477,3 +477,13 @@ def test_matrix_words_are_stored_as_written_and_defused_only_when_shown() -> Non
     assert ZWSP not in stored  # exports and searches see what was written
     body, html = to_matrix(parse(stored))
     assert not _MASS.search(body) and not _MASS.search(html)
+
+
+def test_matrix_permalinks_name_a_server_for_rooms_without_one() -> None:
+    from adapters.matrix.outbound import permalink
+
+    # room version 12: no server in the id, so the link must say where to look
+    assert permalink("!Ab3xYz", "$evt_1", "example.org") == (
+        "https://matrix.to/#/!Ab3xYz/$evt_1?via=example.org"
+    )
+    assert permalink("!room:example.org", "$e").endswith("?via=example.org")

@@ -69,8 +69,12 @@ _EVENT_ID = re.compile(r"^\$[A-Za-z0-9_\-+/=.:]+$")
 T = TypeVar("T")
 
 
-def permalink(room_id: str, event_id: str) -> str:
-    return f"https://matrix.to/#/{room_id}/{event_id}"
+def permalink(room_id: str, event_id: str, via: str = "") -> str:
+    """A matrix.to link; `via` names a server that knows the room, which room ids without
+    a server part (room version 12) need for the link to resolve at all."""
+    link = f"https://matrix.to/#/{quote(room_id, safe='!:')}/{quote(event_id, safe='$:')}"
+    server = via or (room_id.partition(":")[2])
+    return f"{link}?via={quote(server, safe=':')}" if server else link
 
 
 def relation(content: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +349,7 @@ class MatrixPort:
             ref=MessageRef(channel, event_id, thread_id=root),
             author=UserRef(PLATFORM, sender, self.display_name(room_id, sender)),
             text=plain_text(content),
-            permalink=permalink(room_id, event_id),
+            permalink=permalink(room_id, event_id, self.server_name),
             posted_at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None,
             markup=markup_of(content),
             attachments=attachments_of(self.client.homeserver, content),
@@ -389,12 +393,12 @@ class MatrixPort:
         return messages + sorted(replies, key=lambda m: m.posted_at or datetime.min)
 
     def permalink(self, ref: MessageRef) -> str:
-        return permalink(ref.channel.channel, ref.message_id)
+        return permalink(ref.channel.channel, ref.message_id, ref.channel.space)
 
     def resolve_channel(self, text: str, here: ChannelRef) -> ChannelRef | None:
         if text.lower() == "here":
             return here
-        if text.startswith("!") and ":" in text:
+        if text.startswith("!") and len(text) > 1 and not any(c.isspace() for c in text):
             return ChannelRef(PLATFORM, here.space, text)
         for room in self.client.rooms.values():
             if text.startswith("#") and text == room.canonical_alias:
