@@ -374,7 +374,7 @@ async def test_a_thread_relays_both_ways_with_edits_and_redactions(world: World)
         in (content["formatted_body"])
     )
     assert "original in The Guild" in content["body"]
-    assert f'href="https://matrix.to/#/{a.room_id}/{root}"' in content["formatted_body"]
+    assert f'href="https://matrix.to/#/{a.room_id}/{root}?via=' in content["formatted_body"]
     assert content["m.mentions"] == {}
     assert content[RELAY]["author"] == "Ann" and content[RELAY]["community"] == "The Guild"
     root_id = root_copy["event_id"]
