@@ -16,6 +16,7 @@ from bot.assist import LanguageModel
 from bot.assist.metered import MeteredModel
 from bot.assist.semantic import Embedder, EndpointEmbedder, SemanticIndex
 from bot.assist.service import Assist
+from bot.channel_aliases import bind_aliases
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
@@ -226,6 +227,7 @@ class Hearth:
             for adapter in adapters:
                 await adapter.connect()
                 started.append(adapter)
+                await bind_aliases(self.services.directory, self.config.communities, adapter)
                 rituals.attach(adapter)
                 relays.attach(adapter)
             await rituals.start()  # catch up before any new event arrives

@@ -13,7 +13,14 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -63,8 +70,26 @@ class HearthSettings(_Section):
 
 class ChannelConfig(_Section):
     platform: Literal["console", "discord", "slack", "matrix"]
-    space: str = Field(description="guild id, workspace id, homeserver, or 'local' for console")
+    space: str = Field(
+        description="guild id, workspace id, the bot's Matrix server name, or 'local' for console"
+    )
     channel: str
+
+    @model_validator(mode="after")
+    def _matrix_names(self) -> ChannelConfig:
+        if self.platform != "matrix":
+            return self
+        if "://" in self.space or "/" in self.space or self.space.startswith("@"):
+            raise ValueError(
+                f"space {self.space!r}: for Matrix write the bot's server name, the part after "
+                '":" in its user id (e.g. "example.org"), not a URL or a user id'
+            )
+        if not self.channel.startswith(("!", "#")):
+            raise ValueError(
+                f"channel {self.channel!r}: for Matrix write the room id (!…, in the room's "
+                "settings under Advanced) or its alias (#name:server)"
+            )
+        return self
 
 
 class CommunityConfig(_Section):

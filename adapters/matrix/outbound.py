@@ -41,6 +41,7 @@ from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     ErrorResponse,
     RoomGetEventResponse,
+    RoomResolveAliasResponse,
 )
 from nio.api import MessageDirection, RelationshipType  # type: ignore[import-untyped]
 
@@ -404,6 +405,11 @@ class MatrixPort:
             if text.startswith("#") and text == room.canonical_alias:
                 return ChannelRef(PLATFORM, here.space, room.room_id)
         return None
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        """The room id an alias (#name:server) points to, asked of the homeserver."""
+        response = await self.client.room_resolve_alias(alias)
+        return response.room_id if isinstance(response, RoomResolveAliasResponse) else None
 
     def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
         match = _PERMALINK.match(text)
