@@ -297,7 +297,9 @@ def _parse_words(words: str, timezone: str, today: date) -> Schedule:
                 )
         elif number is not None and re.fullmatch(r"(day|month|hour|minute|year)s?", after):
             raise _invalid(f"I can repeat every few weeks, but not every {word} {after}.")
-        elif nth is not None or (number is not None and tokens[i - 2 : i - 1] in (["day"], ["the"])):
+        elif nth is not None or (
+            number is not None and tokens[i - 2 : i - 1] in (["day"], ["the"])
+        ):
             if nth is not None and _weekday(after) is not None:
                 if nth not in _POSITIONS:
                     raise _invalid(f"No month has a {word} {after}.")
@@ -306,7 +308,7 @@ def _parse_words(words: str, timezone: str, today: date) -> Schedule:
             if after == "day":
                 i += 1
             month_day = nth if nth is not None else number
-            if not (1 <= month_day <= 31 or month_day == -1):
+            if month_day is None or not (1 <= month_day <= 31 or month_day == -1):
                 raise _invalid(f"No month has a day {month_day}.")
         elif word == "day" and _number(after) is not None:
             continue  # "day 15": the number comes next
