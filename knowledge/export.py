@@ -61,10 +61,9 @@ async def export_community(
 
     A folder that cannot be written (read-only, full disk) raises OperationFailed with one
     sentence; whatever this export had written by then is removed again."""
-    existed = out_dir.exists()
-    prepared = False
+    prepared, existed = False, False
     try:
-        markdown_dir = _prepare(out_dir)
+        markdown_dir, existed = _prepare(out_dir)
         prepared = True
         done = 0
         with _TableWriters(out_dir) as tables:
@@ -96,8 +95,10 @@ def _remove_partial(out_dir: Path, existed: bool) -> None:
             (out_dir / name).unlink(missing_ok=True)
 
 
-def _prepare(out_dir: Path) -> Path:
-    """Refuse any folder with something in it, so an export never overwrites a file."""
+def _prepare(out_dir: Path) -> tuple[Path, bool]:
+    """Refuse any folder with something in it, so an export never overwrites a file.
+    Returns the Markdown folder and whether `out_dir` was there before."""
+    existed = out_dir.exists()
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidInput(f"Cannot export into {out_dir}: it is a file, not a folder.")
     if out_dir.is_dir() and any(out_dir.iterdir()):
@@ -107,7 +108,7 @@ def _prepare(out_dir: Path) -> Path:
         )
     markdown_dir = out_dir / MARKDOWN_DIR
     markdown_dir.mkdir(parents=True)
-    return markdown_dir
+    return markdown_dir, existed
 
 
 def jsonl_record(insight: InsightView) -> dict[str, Any]:

@@ -5,6 +5,7 @@ timeout, a NUL byte, a read-only export folder."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
@@ -50,17 +51,13 @@ async def test_a_full_disk_is_said_in_one_sentence_and_nothing_is_half_stored(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     path = tmp_path / "hearth.db"
-    path.write_bytes(sqlite_template.read_bytes())
+    shutil.copy(sqlite_template, path)
     config = make_config(f"sqlite:///{path}", tmp_path)
-    counts: dict[str, int] = {}
 
     async def fill_up(hearth: Hearth) -> None:
         # SQLite's own SQLITE_FULL, as on a full disk: the file may not grow past its size.
         pages = await page_count(hearth)
         await on_every_connection(f"PRAGMA max_page_count = {pages}")(hearth)
-
-    async def remember(hearth: Hearth) -> None:
-        counts["before"] = await insight_count(hearth)
 
     long = "Write it down while it is fresh. " * 110
     output = await run_script(
@@ -68,7 +65,6 @@ async def test_a_full_disk_is_said_in_one_sentence_and_nothing_is_half_stored(
         [
             "/insight A first insight that fits #ok",
             fill_up,
-            remember,
             *(f"/insight {n} {long}" for n in range(8)),
             "/search first",
             "/tags",
@@ -90,7 +86,7 @@ async def test_a_database_locked_past_the_busy_timeout_says_so_then_recovers(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     path = tmp_path / "hearth.db"
-    path.write_bytes(sqlite_template.read_bytes())
+    shutil.copy(sqlite_template, path)
     config = make_config(f"sqlite:///{path}", tmp_path)
     locked = threading.Event()
     release = threading.Event()
