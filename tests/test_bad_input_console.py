@@ -67,3 +67,60 @@ async def test_help_states_the_subcommand_rule(database_url: str, tmp_path: Path
     output = await run_script(make_config(database_url, tmp_path), ["/help", "/help insight"])
     assert output.count("A subcommand is lower case with the id right after it") == 1
     assert "`/insight Edit 1 file per commit`, is captured as text" in output
+
+
+async def test_tags_per_insight_are_capped_and_the_refusal_is_short(
+    database_url: str, tmp_path: Path
+) -> None:
+    many = " ".join(f"#t{i}" for i in range(5000))
+    twenty = " ".join(f"#t{i}" for i in range(20))
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        [
+            f"/insight Tag everything {many}",
+            f"/insight Tag enough {twenty}",
+            "/insight retag 1 " + " ".join(f"#u{i}" for i in range(21)),
+            "/tags",
+        ],
+    )
+    assert "An insight can have at most 20 tags; this one would have 5,000." in output
+    assert "Captured insight #1 from alice: “Tag enough”" in output
+    assert "this one would have 21" in output
+    replies = [line for line in output.splitlines() if "hearth" in line]
+    assert max(len(line) for line in replies) < 600
+    assert "20 tag(s)" in output  # the refused ones left nothing behind
+
+
+async def test_invitation_for_an_unknown_community_is_refused(
+    database_url: str, tmp_path: Path
+) -> None:
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        [":as steve", "/constellation invite for:nowhere", "/constellation invite for:guild"],
+    )
+    assert "No community has the slug `nowhere`" in output
+    assert "`guild` is this community" in output
+    assert "Invitation created" not in output
+
+
+async def test_bulb_on_hearths_own_message_is_not_captured(
+    database_url: str, tmp_path: Path
+) -> None:
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        ["/insight Small steps", ":as bob", ":react 2 💡", ":reply 2 /insight"],
+    )
+    assert "#2 hearth → #1: 💡 Captured insight #1" in output
+    assert output.count("That is one of my own messages") == 2
+    assert "from hearth" not in output
+
+
+async def test_reply_to_a_message_of_another_channel_is_refused(
+    database_url: str, tmp_path: Path
+) -> None:
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        ["Hello", ":channel random", ":reply 1 Hi back", ":channel general", ":reply 1 Hi"],
+    )
+    assert "! #1 is in #general, not #random: switch with `:channel general`" in output
+    assert "#2 alice → #1: Hi" in output  # nothing was posted from #random

@@ -144,6 +144,14 @@ class ConsoleAdapter:
         if reply_to is not None and self._transcript.get(reply_to) is None:
             self._say(f"! There is no message #{reply_to} to reply to.")
             return
+        target = None if reply_to is None else self._transcript.get(reply_to)
+        if target is not None and target.channel != self._channel:
+            # A reply lives in its message's channel (as on every platform): never here.
+            self._say(
+                f"! #{reply_to} is in #{target.channel}, not #{self._channel}: switch with "
+                f"`:channel {target.channel}` to reply to it."
+            )
+            return
         message = self._transcript.add(
             self._config.space, self._channel, self._user, text, reply_to=reply_to
         )
