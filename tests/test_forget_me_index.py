@@ -3,6 +3,7 @@ FTS5 only marks deleted rows, so without a merge the words stay in the index pag
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -23,7 +24,7 @@ async def test_forget_me_leaves_no_words_in_the_fts_shadow_tables(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     path = tmp_path / "hearth.db"
-    path.write_bytes(sqlite_template.read_bytes())
+    shutil.copy(sqlite_template, path)
     seen: dict[str, bytes] = {}
 
     async def snapshot(hearth: Hearth) -> None:
