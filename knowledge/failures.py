@@ -34,6 +34,10 @@ NUL = (
     "The text contains a NUL character (\\0), which the database cannot store; "
     "remove it and try again."
 )
+NOT_UNICODE = (
+    "The text contains characters that are not valid Unicode (stray bytes or half an "
+    "emoji), which the database cannot store; remove them and try again."
+)
 UNREACHABLE = "The database server cannot be reached; check that it is running, then try again."
 
 _SQLSTATES = {
@@ -99,6 +103,8 @@ def explain(exc: BaseException) -> str | None:
             for needle, sentence in _SQLITE_MESSAGES:
                 if needle in text:
                     return sentence
+        if isinstance(link, UnicodeEncodeError):
+            return NOT_UNICODE
         if isinstance(link, OSError):
             explained = explain_os_error(link)
             if explained is not None:

@@ -80,6 +80,9 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
     return next_line
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class ConsoleAdapter:
     platform = PLATFORM
     capabilities = Capabilities(threads=True, edits=True, ephemeral=True)
@@ -131,6 +134,7 @@ class ConsoleAdapter:
     # input ---------------------------------------------------------------------------
 
     async def handle_line(self, line: str) -> None:
+        line = _LONE_SURROGATE.sub("\ufffd", line)  # undecodable input bytes: not storable
         if line.startswith(":"):
             directive = parse_directive(line)
             if isinstance(directive, str):
