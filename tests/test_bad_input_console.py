@@ -124,3 +124,19 @@ async def test_reply_to_a_message_of_another_channel_is_refused(
     )
     assert "! #1 is in #general, not #random: switch with `:channel general`" in output
     assert "#2 alice → #1: Hi" in output  # nothing was posted from #random
+
+
+async def test_a_ritual_every_99999999999_weeks_is_refused_at_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    output = await run_script(
+        make_config(database_url, tmp_path),
+        [
+            ":as cora",
+            "/ritual add retro #general every 99999999999 weeks on friday 16:00",
+            "/ritual add retro #general every 52 weeks on friday 16:00",
+        ],
+    )
+    assert "I repeat every 1 to 52 weeks." in output
+    assert "every 52 weeks on Friday at 16:00" in output
+    assert "Send `/ritual confirm` to save it." in output
