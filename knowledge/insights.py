@@ -129,6 +129,7 @@ class InsightStore:
         text = validate_body(source.text if body is None else body)
         title = validate_title(title)
         tag_names = normalize_tags(tags)
+        check_tag_count(len(tag_names))  # before the INSERT: a refusal uses up no id
         async with self._db.sessions.begin() as session:
             author = await member_for_identity(
                 session, community_id, source.platform, source.author_user_id, source.author_name
@@ -242,6 +243,7 @@ class InsightStore:
         self, community_id: int, insight_id: int, editor: MemberInfo, tags: Sequence[str]
     ) -> InsightView:
         names = normalize_tags(tags)
+        check_tag_count(len(names))
         async with self._db.sessions.begin() as session:
             row = await self._editable(session, community_id, insight_id, editor)
             row_id = row.id
