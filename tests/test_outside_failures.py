@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from bot.app import Hearth
-from knowledge.failures import BUSY, DISK_FULL, NUL
+from knowledge.db import Database
+from knowledge.failures import BUSY, DISK_FULL, NOT_UNICODE, NUL, explain
 from tests.console_harness import make_config, run_script
 from tests.read_only import read_only
 
@@ -158,3 +160,17 @@ async def test_export_to_a_read_only_folder_is_one_sentence_and_leaves_nothing(
     assert "read-only" in output or "permission denied" in output
     assert "Something went wrong" not in output
     assert list(exports.iterdir()) == []
+
+
+async def test_text_the_drivers_cannot_take_is_explained(database: Database) -> None:
+    """What each real driver raises for a lone surrogate (and PostgreSQL for a NUL byte)."""
+    cases = [("stray \udc80 byte", NOT_UNICODE)]
+    if database.dialect == "postgresql":
+        cases.append(("nul \x00 byte", NUL))
+    for value, sentence in cases:
+        with pytest.raises(Exception) as caught:
+            async with database.engine.begin() as connection:
+                await connection.execute(
+                    text("UPDATE communities SET name = :v WHERE id = -1"), {"v": value}
+                )
+        assert explain(caught.value) == sentence
