@@ -102,8 +102,8 @@ class Schedule:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not 1 <= self.every_weeks <= MAX_EVERY_WEEKS:
-            raise ValueError(f"every_weeks must be from 1 to {MAX_EVERY_WEEKS}")
+        if self.every_weeks < 1:  # no upper bound here: rows saved before the parser's
+            raise ValueError("every_weeks must be at least 1")  # 52 still load and run
         if self.every_weeks > 1 and self.anchor is None:
             raise ValueError("every_weeks > 1 needs an anchor date")
 
@@ -129,7 +129,10 @@ class Schedule:
             off = self._week_index(local.date()) % self.every_weeks if self.every_weeks > 1 else 0
             if off:
                 monday = local.date() - timedelta(days=local.weekday())
-                skip_to = monday + timedelta(weeks=self.every_weeks - off)
+                try:
+                    skip_to = monday + timedelta(weeks=self.every_weeks - off)
+                except OverflowError:  # past the year 9999: never again
+                    return
                 previous, now = None, datetime.combine(skip_to, time(), zone).astimezone(UTC)
                 continue
             yield local

@@ -717,3 +717,15 @@ def test_every_n_weeks_jumps_agree_with_the_week_filter(every: int) -> None:
         if ((t.date() - anchor).days // 7) % every == 0
     ][:6]
     assert schedule.next_times(AFTER, 6) == expected
+
+
+def test_a_stored_schedule_beyond_the_parsers_bound_still_answers_at_once() -> None:
+    """Rows saved before every-N-weeks was bounded keep working; huge N just never recurs."""
+    for every in (60, 1000, 99_999_999_999):
+        schedule = Schedule("0 16 * * fri", "Europe/Berlin", every, TODAY)
+        times = schedule.next_times(AFTER, 5)
+        assert local(times[:1]) == ["Fri 2026-01-09 16:00"]
+        assert all((b - a).days >= 7 * every for a, b in pairwise(times))
+        moment = AFTER + timedelta(days=900)
+        expected = max(t for t in times if t <= moment)
+        assert schedule.latest_at_or_before(moment, AFTER) == expected
