@@ -81,6 +81,9 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
     return next_line
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class ConsoleAdapter:
     platform = PLATFORM
     capabilities = Capabilities(threads=True, edits=True, ephemeral=True)
@@ -140,6 +143,7 @@ class ConsoleAdapter:
     # input ---------------------------------------------------------------------------
 
     async def handle_line(self, line: str) -> None:
+        line = _LONE_SURROGATE.sub("\ufffd", line)  # undecodable input bytes: not storable
         if line.startswith(":"):
             directive = parse_directive(line)
             if isinstance(directive, str):
@@ -152,6 +156,14 @@ class ConsoleAdapter:
     async def _post_as_user(self, text: str, reply_to: int | None) -> None:
         if reply_to is not None and self._transcript.get(reply_to) is None:
             self._say(f"! There is no message #{reply_to} to reply to.")
+            return
+        target = None if reply_to is None else self._transcript.get(reply_to)
+        if target is not None and target.channel != self._channel:
+            # A reply lives in its message's channel (as on every platform): never here.
+            self._say(
+                f"! #{reply_to} is in #{target.channel}, not #{self._channel}: switch with "
+                f"`:channel {target.channel}` to reply to it."
+            )
             return
         message = self._transcript.add(
             self._config.space, self._channel, self._user, text, reply_to=reply_to

@@ -49,6 +49,17 @@ def _describe(link: LinkView, community_id: int) -> str:
     )
 
 
+async def _known_other(ctx: CommandContext, slug: str) -> None:
+    """`for:` names another community of this deployment, or the code could never be used."""
+    if slug == ctx.community.slug:
+        raise InvalidInput(f"`{slug}` is this community: name the one the code is for.")
+    if await ctx.services.directory.community_by_slug(slug) is None:
+        raise InvalidInput(
+            f"No community has the slug `{slug}`, so nobody could accept that code. "
+            "Ask a steward of the other community for its slug and try again."
+        )
+
+
 async def invite(ctx: CommandContext, args: Args) -> Reply:
     direction = args.text("direction") or "both"
     mode = args.text("mode") or "threads"
@@ -58,6 +69,8 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
             "Replies here are seen by everyone in the room, so the code must name the "
             f"community it is for: `{ctx.prefix}constellation invite for:<their slug>`."
         )
+    if for_slug is not None:
+        await _known_other(ctx, for_slug)
     link, code = await ctx.services.relays.links.invite(
         ctx.community.id,
         ctx.member.id,
