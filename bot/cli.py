@@ -70,13 +70,13 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _config(path: Path | None) -> Config:
+def _config(path: Path | None, *, store_only: bool = False) -> Config:
     if path is None and os.environ.get("HEARTH_CONFIG"):
         path = Path(os.environ["HEARTH_CONFIG"])
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
     try:
-        config = load_config(path)
+        config = load_config(path, store_only=store_only)
     except ConfigError as exc:
         raise _fail(f"{exc}\nHearth did not start.") from None
     configure_logging(config.hearth.log_level, config.hearth.log_format)
@@ -357,14 +357,23 @@ def search(
     from bot.commands.parse import parse
     from bot.handlers.search import SEARCH, plan_search
 
-    settings = _config(config)
+    settings = _config(config, store_only=True)  # adapters' secrets are not needed here
     page_size = 20
 
     async def work(hearth: Hearth) -> str:
-        target = await _community(hearth, community)
-        planned = plan_search(parse(SEARCH, query).args, target, page_size)
-        page = await hearth.services.search.search(planned.query)
-        return formatting.search_results(page, planned.described, page_size)
+        if community is not None:
+            targets = [await _community(hearth, community)]
+        else:
+            targets = await hearth.services.directory.communities()
+        sections = []
+        for target in targets:
+            planned = plan_search(parse(SEARCH, query).args, target, page_size)
+            page = await hearth.services.search.search(planned.query)
+            found = formatting.search_results(page, planned.described, page_size)
+            sections.append(
+                found if len(targets) == 1 else f"── {target.name} ({target.slug})\n{found}"
+            )
+        return "\n\n".join(sections) or "There are no communities in this database yet."
 
     out.print(_run(_with_hearth(settings, work)), highlight=False, markup=False)
 

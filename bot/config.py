@@ -309,11 +309,18 @@ def _describe(error: dict[str, Any], source: str) -> str:
     return f"{source}: {path}: {message}{got}"
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+STORE_SECTIONS = ("hearth", "communities", "rituals", "relay")
+
+
+def parse_config(text: str, source: str = "<config>", *, store_only: bool = False) -> Config:
+    """`store_only`: just what reading the database needs (`hearth search`, exports), so
+    adapters' and the assist endpoint's secrets need not be in this shell's environment."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    if store_only:
+        raw = {key: value for key, value in raw.items() if key in STORE_SECTIONS}
     _inline_secrets(raw, source)
     try:
         return Config.model_validate(_expand(raw, "", source))
@@ -322,7 +329,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError("\n".join(lines)) from None
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, *, store_only: bool = False) -> Config:
     """The file's config, or the embedded default when no file is given."""
     if path is None:
         return Config()
@@ -332,4 +339,4 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: no such file (create one with `hearth init`)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), store_only=store_only)

@@ -10,6 +10,12 @@ from knowledge.views import InsightView, TagCount
 PREVIEW_CHARS = 80
 
 
+def channel_label(channel: str) -> str:
+    """`#general` for names and ids; a Matrix room id (`!…`) or alias (`#…`) as it is,
+    since `#` before a room id would read as an alias on Matrix."""
+    return channel if channel.startswith(("!", "#")) else f"#{channel}"
+
+
 def tag_list(tags: tuple[str, ...] | list[str]) -> str:
     return " ".join(f"#{t}" for t in tags) if tags else "no tags"
 

@@ -487,3 +487,11 @@ def test_matrix_permalinks_name_a_server_for_rooms_without_one() -> None:
         "https://matrix.to/#/!Ab3xYz/$evt_1?via=example.org"
     )
     assert permalink("!room:example.org", "$e").endswith("?via=example.org")
+
+
+def test_a_matrix_room_id_is_never_shown_behind_a_hash() -> None:
+    from bot.formatting import channel_label
+
+    assert channel_label("!0TqkJabc:example.org") == "!0TqkJabc:example.org"
+    assert channel_label("#practice:example.org") == "#practice:example.org"
+    assert channel_label("general") == "#general"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
+from bot.formatting import channel_label
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
 from knowledge.models import LinkStatus, Role
@@ -45,7 +46,8 @@ def _describe(link: LinkView, community_id: int) -> str:
     mode = "every thread of the channel" if link.whole_channel else "threads relayed with /relay"
     return (
         f"• **{other.name}** ({other.slug}), link #{link.id}: {state}; {flow}; {mode}; "
-        f"here: {mine.platform} #{mine.channel}, there: {other.platform} #{other.channel}"
+        f"here: {mine.platform} {channel_label(mine.channel)}, "
+        f"there: {other.platform} {channel_label(other.channel)}"
     )
 
 
