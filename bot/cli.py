@@ -221,13 +221,23 @@ def _language_model(settings: Config) -> LanguageModel | None:
 
 
 def _local_embedder(settings: Config) -> Embedder | None:
-    """The configured local embedding model (loaded now, slow-ish), or None."""
-    if not settings.assist.local_embedding_model:
+    """The local embedding model (loaded now, under a second): the configured one, else
+    the packaged one; None when semantic search is off or the endpoint embeds instead."""
+    assist = settings.assist
+    if not assist.semantic_search:
         return None
-    from adapters.local_embeddings import LocalModelUnavailable, load_static_model
+    from adapters.local_embeddings import (
+        LocalModelUnavailable,
+        load_packaged_model,
+        load_static_model,
+    )
 
     try:
-        return load_static_model(settings.assist.local_embedding_model)
+        if assist.local_embedding_model:
+            return load_static_model(assist.local_embedding_model)
+        if assist.base_url and assist.embedding_model:
+            return None  # Hearth.open uses the endpoint's embeddings (opted-in communities)
+        return load_packaged_model()
     except LocalModelUnavailable as exc:
         raise UserError(str(exc)) from None
 
@@ -253,7 +263,7 @@ def init(
 def check_config(config: ConfigOption = None) -> None:
     """Validate the config (and its environment variables) without starting anything."""
     settings = _config(config)
-    if settings.assist.local_embedding_model:  # prove it loads: OK must mean it will run
+    if settings.assist.semantic_search:  # prove the model loads: OK must mean it will run
         try:
             _local_embedder(settings)
         except UserError as exc:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from knowledge.db import Database
 from knowledge.models import Insight, InsightEmbedding
 from knowledge.search.query import SearchQuery
-from knowledge.search.ranked import _filtered
+from knowledge.search.ranked import _filtered, in_scope
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,7 +172,7 @@ class EmbeddingStore:
             select(InsightEmbedding.insight_id, InsightEmbedding.vector)
             .join(Insight, Insight.id == InsightEmbedding.insight_id)
             .where(
-                Insight.community_id == community_id,
+                in_scope(query) if query is not None else Insight.community_id == community_id,
                 InsightEmbedding.model == model,
                 InsightEmbedding.dims == len(target),
             )

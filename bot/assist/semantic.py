@@ -21,10 +21,8 @@ import structlog
 
 from bot.assist import AssistUnavailable, LanguageModel
 from knowledge.embeddings import EmbeddingStore, Pending, Vector, embedding_text
-from knowledge.errors import NotFound
 from knowledge.insights import InsightStore
-from knowledge.search import SearchBackend, SearchHit, SearchPage, SearchQuery
-from knowledge.search.ranked import SNIPPET_CHARS
+from knowledge.search import SearchBackend, SearchPage, SearchQuery, Terms
 from knowledge.views import CommunityInfo, InsightView
 
 log = structlog.get_logger(__name__)
@@ -76,20 +74,6 @@ def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
     return sorted(scores, key=lambda i: (-scores[i], order[i]))
 
 
-def _hit(view: InsightView) -> SearchHit:
-    body = " ".join(view.body.split())
-    snippet = body if len(body) <= SNIPPET_CHARS else body[:SNIPPET_CHARS] + "…"
-    return SearchHit(
-        insight_id=view.id,
-        title=view.title,
-        snippet=snippet,
-        tags=view.tags,
-        author_name=view.author_name,
-        permalink=view.permalink,
-        created_at=view.created_at,
-    )
-
-
 class SemanticIndex:
     def __init__(
         self,
@@ -123,10 +107,18 @@ class SemanticIndex:
         """Embed up to `limit` insights that have no (current) vector; raises EmbeddingFailed."""
         if not self.enabled_for(community):
             return 0
+        return await self._backfill(community.id, limit)
+
+    async def backfill_community(self, community_id: int, limit: int = BACKFILL_PER_SEARCH) -> int:
+        """`backfill` by id: a sibling's shared insights, searched with scope:constellation,
+        only with a local model (an endpoint embeds only what its own community opted in)."""
+        return await self._backfill(community_id, limit) if self.embedder.local else 0
+
+    async def _backfill(self, community_id: int, limit: int) -> int:
         done = 0
         while done < limit:
             pending = await self._store.missing(
-                community.id, self.embedder.name, min(64, limit - done)
+                community_id, self.embedder.name, min(64, limit - done)
             )
             if not pending:
                 break
@@ -140,13 +132,19 @@ class SemanticIndex:
         self, backend: SearchBackend, query: SearchQuery, community: CommunityInfo
     ) -> SearchPage:
         """Full-text results blended with nearest neighbours; plain full text when the
-        community may not use this embedder, the query has no words, or embedding fails."""
+        community may not use this embedder, the query has no words, or embedding fails.
+
+        Both legs see the same scope (the community's own insights, and with
+        `scope:constellation` its siblings' shared ones) and the same filters; a hit
+        only the neighbours found says so (`matched="meaning"`)."""
         if query.terms.empty or not self.enabled_for(community):
             return await backend.search(query)
         depth = max(CANDIDATES, query.offset + query.limit)
         text = " ".join([*query.terms.words, *query.terms.phrases])
         try:
             await self.backfill(community)
+            for sibling in query.shared_from:
+                await self.backfill_community(sibling)
             [vector] = await self.embedder.embed([text])
         except EmbeddingFailed as exc:
             log.warning("semantic.search_failed", community=community.slug, reason=str(exc))
@@ -164,17 +162,24 @@ class SemanticIndex:
         fused = fuse([fts_ids, [i for i, _ in neighbours]])
         extra = len(set(fused) - set(fts_ids))
         total = full_text.total + extra  # exact unless full text matched beyond `depth`
+        shown = fused[query.offset : query.offset + query.limit]
         known = {h.insight_id: h for h in full_text.hits}
-        hits: list[SearchHit] = []
-        for insight_id in fused[query.offset : query.offset + query.limit]:
-            hit = known.get(insight_id)
-            if hit is None:
-                try:
-                    hit = _hit(await self._insights.get(community.id, insight_id))
-                except NotFound:  # deleted since it was ranked
-                    continue
-            hits.append(hit)
-        return SearchPage(tuple(hits), total, query.offset)
+        wanted = tuple(i for i in shown if i not in known)
+        if wanted:  # fetched as hits through the same scope and filters
+            fetched = await backend.search(
+                replace(
+                    query,
+                    terms=Terms(),
+                    only_ids=wanted,
+                    limit=len(wanted),
+                    offset=0,
+                    relaxed=False,
+                )
+            )
+            for hit in fetched.hits:
+                known[hit.insight_id] = replace(hit, matched="meaning")
+        hits = tuple(known[i] for i in shown if i in known)  # gone meanwhile: skipped
+        return SearchPage(hits, total, query.offset, relaxed=full_text.relaxed)
 
     async def _embed_and_store(self, pending: Sequence[Pending]) -> int:
         vectors = await self.embedder.embed([p.text for p in pending])

@@ -69,6 +69,8 @@ class SearchQuery:
     # Any of the content words, phrases and -exclusions still exact: what a search that
     # found too little with every word falls back to (knowledge.search.ranked)
     relaxed: bool = False
+    # Only these insights (the semantic leg's neighbours, fetched as hits); () = no limit
+    only_ids: tuple[int, ...] = ()
     # Siblings whose *shared* insights join the results (see knowledge.sharing.SharingScope)
     shared_from: tuple[int, ...] = ()
 

@@ -170,4 +170,6 @@ def _filtered(base: Select[Any], query: SearchQuery) -> Select[Any]:
         )
     if query.since is not None:
         base = base.where(Insight.created_at >= query.since)
+    if query.only_ids:
+        base = base.where(Insight.id.in_(query.only_ids))
     return base
