@@ -98,7 +98,10 @@ class PackagedStaticEmbedder:
     def encode(self, texts: list[str]) -> list[list[float]]:
         import numpy
 
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        # lower case: the tokenizer tells "Meetings" from "meetings"; meaning does not
+        encodings = self._tokenizer.encode_batch(
+            [t.lower() for t in texts], add_special_tokens=False
+        )
         rows = self._table.shape[0]
         vectors = numpy.zeros((len(texts), self._table.shape[1]), dtype=numpy.float32)
         for index, encoding in enumerate(encodings):

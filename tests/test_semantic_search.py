@@ -6,6 +6,9 @@ static model built here from a hand-made vocabulary, saved, and loaded like a re
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,13 @@ from tokenizers.normalizers import Lowercase
 from tokenizers.pre_tokenizers import Whitespace
 
 from adapters.console.adapter import ConsoleAdapter
-from adapters.local_embeddings import LocalModelUnavailable, LocalStaticEmbedder, load_static_model
+from adapters.local_embeddings import (
+    PACKAGED_MODEL,
+    LocalModelUnavailable,
+    LocalStaticEmbedder,
+    load_packaged_model,
+    load_static_model,
+)
 from adapters.openai_assist import OpenAIAssist
 from bot.app import Hearth
 from bot.assist.semantic import Embedder, fuse
@@ -304,3 +313,117 @@ async def test_vectors_missing_for_older_insights_are_back_filled_at_search(
 def test_a_missing_local_model_says_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(LocalModelUnavailable, match="cannot load the local embedding model"):
         load_static_model(str(tmp_path / "no-such-model" / "x"))  # not a folder, not on the hub
+
+
+# ---------------------------------------------------------------- the packaged default model
+
+DEFAULT_CAPTURES = [
+    "/insight Fine dust from sanding is the real long-term health hazard in the workshop #safety",
+    "/insight Marigolds planted between the tomatoes kept aphids away without spraying #garden",
+    "/insight Thank every donor within 48 hours; second gifts depend on it #fundraising",
+]
+
+
+def test_the_packaged_model_loads_from_the_installed_package_without_a_network() -> None:
+    embedder = load_packaged_model()
+    assert embedder.local and embedder.name == f"local:{PACKAGED_MODEL}"
+    [lungs, dust, garden] = embedder.encode(
+        [
+            "is sawdust bad for your lungs",
+            "Fine dust from sanding is a health hazard",
+            "Marigolds keep aphids off tomatoes",
+        ]
+    )
+    assert len(lungs) == 256
+    similarity = np.asarray(lungs) @ np.asarray(dust)
+    assert similarity > np.asarray(lungs) @ np.asarray(garden) + 0.2
+    assert embedder.encode(["", "🔥"])[0] == [0.0] * 256  # nothing to embed: a zero vector
+
+
+def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> None:
+    """`hearth run` on the default config: no model to find, download or configure."""
+    script = "\n".join(
+        [*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs", "/search bugs eat my veg"]
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        input=script + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+    )
+    assert run.returncode == 0, run.stderr
+    # no word in common with the question: found for what it means, and says so
+    assert "🔎 1 insight(s) match “is sawdust bad for your lungs”" in run.stdout
+    assert "1. #1 Fine dust from sanding" in run.stdout
+    assert "≈ similar meaning" in run.stdout
+    assert "1. #2 Marigolds planted between the tomatoes" in run.stdout
+
+
+def test_semantic_search_can_be_turned_off(tmp_path: Path) -> None:
+    (tmp_path / "hearth.toml").write_text("[assist]\nsemantic_search = false\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", "hearth.toml"],
+        cwd=tmp_path,
+        input="\n".join([*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs"]) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "No insights match “is sawdust bad for your lungs”" in run.stdout
+
+
+async def test_semantic_hits_obey_filters_and_cover_siblings_shared_insights(
+    database: Database,
+) -> None:
+    from bot.assist.semantic import SemanticIndex
+    from knowledge.models import Visibility
+    from knowledge.search import open_search
+    from knowledge.sharing import SharedKnowledge
+
+    directory = Directory(database)
+    guild = await directory.ensure_community("guild", "Guild", "UTC")
+    forge = await directory.ensure_community("forge", "Forge", "UTC")
+    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+    fred = await directory.resolve_member(forge.id, "console", "fred", "Fred")
+    insights = InsightStore(database)
+    own = await insights.capture(
+        guild.id,
+        SourceMessage("console", "l", "g", "1", DEFAULT_CAPTURES[1][9:], "cora", "Cora"),
+        curator=cora,
+        tags=["garden"],
+    )
+    theirs = await insights.capture(
+        forge.id,
+        SourceMessage("console", "l", "f", "2", DEFAULT_CAPTURES[0][9:], "fred", "Fred"),
+        curator=fred,
+    )
+    embedder = load_packaged_model()
+    index = SemanticIndex(
+        embedder, EmbeddingStore(database), insights, frozenset(), min_similarity=0.15
+    )
+    backend = open_search(database)
+    question = parse_terms("is sawdust bad for your lungs")
+    across = SearchQuery(guild.id, question, shared_from=(forge.id,))
+    assert (await index.search(backend, across, guild)).hits == ()  # forge keeps it to itself
+    await SharedKnowledge(database).set_visibility(
+        forge.id, theirs.insight.id, fred, Visibility.CONSTELLATION, theirs.insight.created_at
+    )
+    [hit] = (await index.search(backend, across, guild)).hits
+    assert (hit.insight_id, hit.community_id, hit.matched) == (
+        theirs.insight.id,
+        forge.id,
+        "meaning",
+    )
+    alone = SearchQuery(guild.id, question)
+    assert (await index.search(backend, alone, guild)).hits == ()  # community scope only
+    veg = SearchQuery(guild.id, parse_terms("bugs eat my veg"), tags=("garden",))
+    assert [h.insight_id for h in (await index.search(backend, veg, guild)).hits] == [
+        own.insight.id
+    ]
+    other_tag = SearchQuery(guild.id, parse_terms("bugs eat my veg"), tags=("safety",))
+    assert (await index.search(backend, other_tag, guild)).hits == ()

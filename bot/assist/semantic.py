@@ -30,6 +30,10 @@ log = structlog.get_logger(__name__)
 CANDIDATES = 30  # how deep each ranking is read before fusing
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: dampens the top ranks' weight
 BACKFILL_PER_SEARCH = 256
+# Full text that had to fall back to any of the words is weaker evidence than a match of
+# every word: it counts half in the fusion (bench/search_relevance.py: paraphrased
+# questions share little words like "people" with unrelated insights).
+RELAXED_WEIGHT = 0.5
 
 
 class EmbeddingFailed(Exception):
@@ -64,12 +68,15 @@ class EndpointEmbedder:
             raise EmbeddingFailed(str(exc)) from exc
 
 
-def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
-    """Reciprocal-rank fusion: each list adds 1/(k + rank); ties keep first-list order."""
+def fuse(
+    rankings: Sequence[Sequence[int]], k: int = RRF_K, weights: Sequence[float] = ()
+) -> list[int]:
+    """Reciprocal-rank fusion: each list adds weight/(k + rank); ties keep first-list order."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for n, ranking in enumerate(rankings):
+        weight = weights[n] if n < len(weights) else 1.0
         for rank, insight_id in enumerate(ranking, start=1):
-            scores[insight_id] = scores.get(insight_id, 0.0) + 1.0 / (k + rank)
+            scores[insight_id] = scores.get(insight_id, 0.0) + weight / (k + rank)
     order = {i: n for n, i in enumerate(dict.fromkeys(i for r in rankings for i in r))}
     return sorted(scores, key=lambda i: (-scores[i], order[i]))
 
@@ -159,7 +166,8 @@ class SemanticIndex:
             min_similarity=self._min_similarity,
         )
         fts_ids = [h.insight_id for h in full_text.hits]
-        fused = fuse([fts_ids, [i for i, _ in neighbours]])
+        weight = RELAXED_WEIGHT if full_text.relaxed else 1.0
+        fused = fuse([fts_ids, [i for i, _ in neighbours]], weights=(weight, 1.0))
         extra = len(set(fused) - set(fts_ids))
         total = full_text.total + extra  # exact unless full text matched beyond `depth`
         shown = fused[query.offset : query.offset + query.limit]
