@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot.adapter import Adapter
 from bot.app import Hearth, open_store
 from bot.assist import LanguageModel
-from bot.assist.semantic import Embedder
+from bot.assist.semantic import Embedder, EmbeddingFailed
 from bot.config import Config, ConfigError, load_config
 from bot.log_setup import configure_logging
 from knowledge import migrate
@@ -386,6 +386,58 @@ def search(
         return "\n\n".join(sections) or "There are no communities in this database yet."
 
     out.print(_run(_with_hearth(settings, work)), highlight=False, markup=False)
+
+
+@app.command()
+def reindex(community: CommunityOption = None, config: ConfigOption = None) -> None:
+    """Embed every insight that has no vector from the current model (after a model
+    change, or to back-fill at once); stop it any time, it goes on where it stopped."""
+    settings = _config(config)
+    if not settings.assist.semantic_search:
+        raise _fail("semantic search is off (assist.semantic_search = false): nothing to embed")
+
+    async def main() -> str:
+        embedder = await asyncio.to_thread(_local_embedder, settings)
+        hearth = await Hearth.open(settings, model=_language_model(settings), embedder=embedder)
+        try:
+            return await _reindex(hearth, community)
+        finally:
+            await hearth.close()
+
+    out.print(_run(main()), highlight=False, markup=False)
+
+
+async def _reindex(hearth: Hearth, community: str | None) -> str:
+    semantic = hearth.services.semantic
+    if semantic is None:
+        raise UserError("no embedding model is available: semantic search is off")
+    if community is not None:
+        targets = [await _community(hearth, community)]
+    else:
+        targets = await hearth.services.directory.communities()
+    lines = []
+    for target in targets:
+        if not semantic.enabled_for(target):
+            lines.append(f"{target.slug}: skipped (the endpoint embeds only assist = true)")
+            continue
+        total = await semantic.count_missing(target)
+        done = 0
+        with _progress() as progress:
+            task = progress.add_task(f"Embedding {target.slug}", total=total)
+            while done < total:
+                try:
+                    embedded = await semantic.backfill(target, limit=256)
+                except EmbeddingFailed as exc:
+                    raise UserError(
+                        f"embedding failed after {done} insight(s) of {target.slug} ({exc}); "
+                        "run hearth reindex again to go on from there"
+                    ) from None
+                if embedded == 0:
+                    break
+                done += embedded
+                progress.update(task, completed=min(done, total))
+        lines.append(f"{target.slug}: embedded {done} insight(s) with {semantic.embedder.name}")
+    return "\n".join(lines) or "There are no communities in this database yet."
 
 
 @app.command()

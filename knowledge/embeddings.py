@@ -1,14 +1,14 @@
 """Insight vectors for semantic search: stored beside each insight, ranked with numpy.
 
 Why numpy rather than a vector index: a community of practice keeps thousands of
-insights, not millions, so a brute-force cosine over float32 rows (read in batches, so
+insights, not millions, so a brute-force cosine over float16 rows (read in batches, so
 memory stays flat) answers in milliseconds on SQLite and PostgreSQL alike, and needs no
 database extension. Each row names the model that made it, and the insight version it
 describes (`updated_at` is the insight's own), so a model change or an edit shows up in
 `missing` and is back-filled rather than compared across models.
 
-numpy is imported only when vectors are read or written: the default install, which
-never embeds anything, does not need it.
+numpy is imported only when vectors are read or written, so a process that never
+searches (a migration, an export) does not pay for it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 READ_BATCH = 2000
+# Unit vectors keep three significant digits in float16: rankings do not change
+# (bench/search_relevance.py) and a 256-d vector takes 512 bytes instead of 1 KiB.
+STORED_DTYPE = "<f2"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class EmbeddingStore:
         self._db = database
 
     async def upsert(self, model: str, vectors: Sequence[Vector]) -> int:
-        """Store (or replace) vectors as unit float32; returns how many were stored.
+        """Store (or replace) vectors as unit float16; returns how many were stored.
 
         An insight deleted meanwhile is skipped: its vector has nothing to describe.
         """
@@ -93,7 +96,7 @@ class EmbeddingStore:
                 "insight_id": v.insight_id,
                 "model": model,
                 "dims": len(v.values),
-                "vector": _unit(v.values).tobytes(),
+                "vector": _unit(v.values).astype(STORED_DTYPE).tobytes(),
                 "updated_at": v.updated_at,
             }
             for v in vectors
@@ -129,25 +132,28 @@ class EmbeddingStore:
 
     async def missing(self, community_id: int, model: str, limit: int = 64) -> list[Pending]:
         """Insights without a vector from `model`, or whose text changed since theirs."""
-        stored = InsightEmbedding
+        columns: Any = select(Insight.id, Insight.title, Insight.body, Insight.updated_at)
         async with self._db.sessions() as session:
-            rows = (
+            rows: Any = (
                 await session.execute(
-                    select(Insight.id, Insight.title, Insight.body, Insight.updated_at)
-                    .outerjoin(stored, stored.insight_id == Insight.id)
-                    .where(Insight.community_id == community_id)
-                    .where(
-                        or_(
-                            stored.insight_id.is_(None),
-                            stored.model != model,
-                            stored.updated_at < Insight.updated_at,
-                        )
+                    _stale(
+                        columns,
+                        community_id,
+                        model,
                     )
                     .order_by(Insight.id)
                     .limit(limit)
                 )
             ).all()
         return [Pending(i, embedding_text(title, body), at) for i, title, body, at in rows]
+
+    async def count_missing(self, community_id: int, model: str) -> int:
+        """How many insights `missing` would return without a limit (for a progress bar)."""
+        async with self._db.sessions() as session:
+            found = await session.scalar(
+                _stale(select(func.count(Insight.id)), community_id, model)
+            )
+        return int(found or 0)
 
     async def nearest(
         self,
@@ -193,8 +199,7 @@ class EmbeddingStore:
             if not rows:
                 break
             ids = [row[0] for row in rows]
-            matrix = numpy.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
-            scores = matrix.reshape(len(rows), len(target)) @ target
+            scores = _matrix(numpy, [row[1] for row in rows], len(target)) @ target
             for insight_id, score in zip(ids, scores.tolist(), strict=True):
                 if score < min_similarity:
                     continue
@@ -205,6 +210,35 @@ class EmbeddingStore:
                     heapq.heapreplace(best, item)
             last = ids[-1]
         return [(-negated, score) for score, negated in sorted(best, reverse=True)]
+
+
+def _stale(base: Select[Any], community_id: int, model: str) -> Select[Any]:
+    stored = InsightEmbedding
+    return (
+        base.outerjoin(stored, stored.insight_id == Insight.id)
+        .where(Insight.community_id == community_id)
+        .where(
+            or_(
+                stored.insight_id.is_(None),
+                stored.model != model,
+                stored.updated_at < Insight.updated_at,
+            )
+        )
+    )
+
+
+def _matrix(numpy: Any, blobs: Sequence[bytes], dims: int) -> npt.NDArray[np.float32]:
+    """Rows of float16 (written since issue 16) or float32 (before), as float32."""
+    if all(len(b) == dims * 2 for b in blobs):
+        half = numpy.frombuffer(b"".join(blobs), dtype=STORED_DTYPE)
+        result: npt.NDArray[np.float32] = half.reshape(len(blobs), dims).astype("<f4")
+        return result
+    rows = [
+        numpy.frombuffer(b, dtype=STORED_DTYPE if len(b) == dims * 2 else "<f4").astype("<f4")
+        for b in blobs
+    ]
+    stacked: npt.NDArray[np.float32] = numpy.vstack(rows)
+    return stacked
 
 
 def _restricted(base: Select[Any], query: SearchQuery) -> Select[Any]:

@@ -427,3 +427,71 @@ async def test_semantic_hits_obey_filters_and_cover_siblings_shared_insights(
     ]
     other_tag = SearchQuery(guild.id, parse_terms("bugs eat my veg"), tags=("safety",))
     assert (await index.search(backend, other_tag, guild)).hits == ()
+
+
+def test_reindex_embeds_what_has_no_vector_and_goes_on_where_it_stopped(tmp_path: Path) -> None:
+    def hearth(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args, "--config", "hearth.toml"],
+            cwd=tmp_path,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "HEARTH_CONFIG": ""},
+        )
+
+    config = tmp_path / "hearth.toml"
+    config.write_text("[assist]\nsemantic_search = false\n")
+    assert hearth("run", stdin="\n".join(DEFAULT_CAPTURES) + "\n").returncode == 0
+    off = hearth("reindex")
+    assert off.returncode == 2 and "semantic search is off" in off.stderr
+    config.write_text("")  # the default: the packaged model
+    first = hearth("reindex")
+    assert first.returncode == 0, first.stderr
+    assert f"default: embedded 3 insight(s) with local:{PACKAGED_MODEL}" in first.stdout
+    again = hearth("reindex")
+    assert "embedded 0 insight(s)" in again.stdout  # nothing left: it resumes, never repeats
+
+
+async def test_vectors_are_stored_as_float16_and_older_float32_rows_still_rank(
+    database: Database,
+) -> None:
+    from sqlalchemy import select, update
+
+    from knowledge.models import InsightEmbedding
+
+    directory = Directory(database)
+    guild = await directory.ensure_community("guild", "Guild", "UTC")
+    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+    insights = InsightStore(database)
+    made = [
+        (
+            await insights.capture(
+                guild.id,
+                SourceMessage("console", "l", "g", str(n), body, "cora", "Cora"),
+                curator=cora,
+            )
+        ).insight
+        for n, body in enumerate(["north", "east"], start=1)
+    ]
+    store = EmbeddingStore(database)
+    await store.upsert(
+        "m",
+        [
+            Vector(made[0].id, made[0].updated_at, [1.0, 0.0, 0.0, 0.0]),
+            Vector(made[1].id, made[1].updated_at, [0.0, 1.0, 0.0, 0.0]),
+        ],
+    )
+    async with database.sessions.begin() as session:
+        blobs = (await session.scalars(select(InsightEmbedding.vector))).all()
+        assert sorted(len(b) for b in blobs) == [8, 8]  # 4 dims × 2 bytes
+        older = np.asarray([0.0, 1.0, 0.0, 0.0], dtype="<f4").tobytes()  # as stored before
+        await session.execute(
+            update(InsightEmbedding)
+            .where(InsightEmbedding.insight_id == made[1].id)
+            .values(vector=older)
+        )
+    ranked = await store.nearest(guild.id, [0.1, 1.0, 0.0, 0.0], 5, "m")
+    assert [i for i, _ in ranked] == [made[1].id, made[0].id]
+    assert ranked[0][1] == pytest.approx(0.995, abs=1e-3)

@@ -110,6 +110,10 @@ class SemanticIndex:
             log.warning("semantic.index_failed", community=community.slug, reason=str(exc))
             return 0
 
+    async def count_missing(self, community: CommunityInfo) -> int:
+        """Insights of the community without a current vector from this embedder."""
+        return await self._store.count_missing(community.id, self.embedder.name)
+
     async def backfill(self, community: CommunityInfo, limit: int = BACKFILL_PER_SEARCH) -> int:
         """Embed up to `limit` insights that have no (current) vector; raises EmbeddingFailed."""
         if not self.enabled_for(community):
