@@ -495,3 +495,37 @@ async def test_vectors_are_stored_as_float16_and_older_float32_rows_still_rank(
     ranked = await store.nearest(guild.id, [0.1, 1.0, 0.0, 0.0], 5, "m")
     assert [i for i, _ in ranked] == [made[1].id, made[0].id]
     assert ranked[0][1] == pytest.approx(0.995, abs=1e-3)
+
+
+async def test_vectors_held_in_memory_follow_this_process_writes_and_others_after_max_age(
+    database: Database,
+) -> None:
+    from knowledge.vector_cache import VectorCache
+
+    directory = Directory(database)
+    guild = await directory.ensure_community("guild", "Guild", "UTC")
+    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+    insights = InsightStore(database)
+    made = [
+        (
+            await insights.capture(
+                guild.id,
+                SourceMessage("console", "l", "g", str(n), f"insight {n}", "cora", "Cora"),
+                curator=cora,
+            )
+        ).insight
+        for n in range(3)
+    ]
+    this = EmbeddingStore(database)
+    other_instance = EmbeddingStore(database, VectorCache(max_age=0.0))
+    await this.upsert("m", [Vector(made[0].id, made[0].updated_at, [1.0, 0.0])])
+    assert [i for i, _ in await this.nearest(guild.id, [1.0, 0.0], 5, "m")] == [made[0].id]
+    await this.upsert("m", [Vector(made[1].id, made[1].updated_at, [1.0, 0.1])])
+    assert [i for i, _ in await this.nearest(guild.id, [1.0, 0.1], 5, "m")] == [
+        made[1].id,
+        made[0].id,
+    ]
+    await other_instance.nearest(guild.id, [1.0, 0.0], 5, "m")
+    await this.upsert("m", [Vector(made[2].id, made[2].updated_at, [0.0, 1.0])])
+    seen = await other_instance.nearest(guild.id, [0.0, 1.0], 1, "m")
+    assert [i for i, _ in seen] == [made[2].id]  # reloaded: another instance's write
