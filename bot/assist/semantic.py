@@ -13,6 +13,7 @@ if it fails, the vector is back-filled at the community's next search.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -30,6 +31,7 @@ log = structlog.get_logger(__name__)
 CANDIDATES = 30  # how deep each ranking is read before fusing
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: dampens the top ranks' weight
 BACKFILL_PER_SEARCH = 256
+BACKFILL_EVERY = 60.0  # seconds between looks for missing vectors, per community
 # Full text that had to fall back to any of the words is weaker evidence than a match of
 # every word: it counts half in the fusion (bench/search_relevance.py: paraphrased
 # questions share little words like "people" with unrelated insights).
@@ -95,6 +97,7 @@ class SemanticIndex:
         self._insights = insights
         self._opted_in = opted_in
         self._min_similarity = min_similarity
+        self._backfilled: dict[int, float] = {}  # community id -> when it last caught up
 
     def enabled_for(self, community: CommunityInfo) -> bool:
         return self.embedder.local or community.slug in self._opted_in
@@ -153,9 +156,7 @@ class SemanticIndex:
         depth = max(CANDIDATES, query.offset + query.limit)
         text = " ".join([*query.terms.words, *query.terms.phrases])
         try:
-            await self.backfill(community)
-            for sibling in query.shared_from:
-                await self.backfill_community(sibling)
+            await self._backfill_now_and_then(community, query.shared_from)
             [vector] = await self.embedder.embed([text])
         except EmbeddingFailed as exc:
             log.warning("semantic.search_failed", community=community.slug, reason=str(exc))
@@ -192,6 +193,23 @@ class SemanticIndex:
                 known[hit.insight_id] = replace(hit, matched="meaning")
         hits = tuple(known[i] for i in shown if i in known)  # gone meanwhile: skipped
         return SearchPage(hits, total, query.offset, relaxed=full_text.relaxed)
+
+    async def _backfill_now_and_then(
+        self, community: CommunityInfo, siblings: Sequence[int]
+    ) -> None:
+        """Back-fill at most every BACKFILL_EVERY seconds per community: looking for what
+        is missing reads every insight of it (O(N)), and saves embed at once anyway."""
+        now = time.monotonic()
+        for community_id in (community.id, *siblings):
+            last = self._backfilled.get(community_id)
+            if last is not None and now - last < BACKFILL_EVERY:
+                continue
+            if community_id == community.id:
+                done = await self.backfill(community)
+            else:
+                done = await self.backfill_community(community_id)
+            if done < BACKFILL_PER_SEARCH:  # caught up; otherwise go on at the next search
+                self._backfilled[community_id] = now
 
     async def _embed_and_store(self, pending: Sequence[Pending]) -> int:
         vectors = await self.embedder.embed([p.text for p in pending])
