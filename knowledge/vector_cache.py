@@ -1,7 +1,7 @@
 """Every vector of one model in memory, so a semantic search is one matrix product.
 
 Why: reading 100k vectors from the database per search takes most of a second; held
-here as float16 (512 bytes per 256-d insight) they are scored in a few milliseconds.
+here they are scored in a few milliseconds.
 The table loads lazily on the first search, this process's own writes go into it at
 once, and it reloads after `max_age` seconds so another instance's writes show up too.
 A row whose insight was deleted meanwhile may still be scored; the search drops it when
@@ -17,13 +17,14 @@ from typing import Any
 
 LOAD_BATCH = 20_000
 SCORE_CHUNK = 16_384  # rows widened to float32 at a time: bounded extra memory
+FLOAT32_ROWS = 250_000  # up to here 1 KiB per 256-d vector in memory (250 MB at most)
 
 
 @dataclass
 class _Table:
     ids: Any  # int64[n]
     communities: Any  # int64[n]
-    vectors: Any  # float16[n, dims]
+    vectors: Any  # float32[n, dims], or float16 past FLOAT32_ROWS
     loaded_at: float
     # written by this process since the load: id -> (community, float16 vector)
     overlay: dict[int, tuple[int, Any]] = field(default_factory=dict)
@@ -51,11 +52,10 @@ class VectorCache:
             ids.append(insight_id)
             communities.append(community_id)
             vectors.append(vector)
-        matrix = (
-            numpy.vstack(vectors).astype(numpy.float16)
-            if vectors
-            else numpy.zeros((0, dims), dtype=numpy.float16)
-        )
+        # float32 scores through BLAS in a few ms; past FLOAT32_ROWS, float16 halves the
+        # memory (512 bytes per 256-d row) and is widened chunk by chunk when scored.
+        dtype = numpy.float32 if len(vectors) <= FLOAT32_ROWS else numpy.float16
+        matrix = numpy.vstack(vectors).astype(dtype) if vectors else numpy.zeros((0, dims), dtype)
         table = _Table(
             numpy.asarray(ids, dtype=numpy.int64),
             numpy.asarray(communities, dtype=numpy.int64),
@@ -93,10 +93,15 @@ class VectorCache:
             mask &= ~numpy.isin(table.ids, numpy.fromiter(table.overlay, numpy.int64))
         picked = numpy.flatnonzero(mask)
         target32 = target.astype(numpy.float32)
-        parts = [
-            table.vectors[picked[start : start + SCORE_CHUNK]].astype(numpy.float32) @ target32
-            for start in range(0, len(picked), SCORE_CHUNK)
-        ]
+        if table.vectors.dtype == numpy.float32:
+            everything = len(picked) == len(table.ids)
+            rows = table.vectors if everything else table.vectors[picked]
+            parts = [rows @ target32]
+        else:
+            parts = [
+                table.vectors[picked[start : start + SCORE_CHUNK]].astype(numpy.float32) @ target32
+                for start in range(0, len(picked), SCORE_CHUNK)
+            ]
         ids = table.ids[picked]
         scores = numpy.concatenate(parts) if parts else numpy.zeros(0, dtype=numpy.float32)
         extra = [
