@@ -32,7 +32,7 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Inbound
-from bot.port import Capabilities, OutboundMessage, TargetGone
+from bot.port import Capabilities, Changes, OutboundMessage, TargetGone
 from bot.text import to_plain
 
 PLATFORM = "console"
@@ -323,6 +323,15 @@ class ConsoleAdapter:
 
     async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
         return [self._chat_message(m) for m in self._transcript.thread(int(ref.message_id))]
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """The transcript is the console's history: what was written after `position`."""
+        now = self._transcript.position
+        saved = int(position) if position is not None and position.isdigit() else None
+        if saved is None or saved > now:  # nothing saved yet, or another transcript
+            return Changes(str(now), None)
+        touched = self._transcript.touched_since(saved)
+        return Changes(str(now), frozenset((s, c, str(i)) for s, c, i in touched))
 
     def permalink(self, ref: MessageRef) -> str:
         return f"console://{ref.channel.space}/{ref.channel.channel}/{ref.message_id}"

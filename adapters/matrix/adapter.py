@@ -66,7 +66,7 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Inbound
-from bot.port import DeliveryError, OutboundMessage, Transient
+from bot.port import Changes, DeliveryError, OutboundMessage, Transient
 from knowledge.directory import Directory
 from knowledge.inbound import InboundLog
 from knowledge.models import Role
@@ -112,6 +112,7 @@ class MatrixAdapter(MatrixPort):
         self._tokens = sync_tokens
         self._inbound: Inbound | None = None
         self._since: str | None = None
+        self._resumed = False  # connect() found a saved sync token
         self._first_sync = True
         self._creators: dict[str, set[str]] = {}
         self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
@@ -143,7 +144,14 @@ class MatrixAdapter(MatrixPort):
         if getattr(whoami, "device_id", None) and not self.client.device_id:
             self.client.device_id = whoami.device_id
         self._since = await self._tokens.get(PLATFORM, self._key)
-        log.info("matrix.connected", user=self.client.user_id, resuming=self._since is not None)
+        self._resumed = self._since is not None
+        log.info("matrix.connected", user=self.client.user_id, resuming=self._resumed)
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """Relay catch-up re-reads nothing when the sync resumes from a saved token: that
+        sync replays every event sent meanwhile (gaps back-filled), edits and redactions
+        included, through the live path. Without a token it cannot tell."""
+        return Changes("sync", frozenset() if self._resumed else None)
 
     @property
     def _key(self) -> str:
