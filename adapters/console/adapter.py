@@ -322,7 +322,11 @@ class ConsoleAdapter:
         return self._chat_message(message)
 
     async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
-        return [self._chat_message(m) for m in self._transcript.thread(int(ref.message_id))]
+        """The root and its replies; a deleted or unknown root is gone, as on Matrix."""
+        root = self._transcript.get(int(ref.message_id)) if ref.message_id.isdigit() else None
+        if root is None or root.deleted or root.channel != ref.channel.channel:
+            raise TargetGone(f"no console message {ref.message_id} in #{ref.channel.channel}")
+        return [self._chat_message(m) for m in self._transcript.thread(root.id)]
 
     async def changes_since(self, position: str | None) -> Changes:
         """The transcript is the console's history: what was written after `position`."""

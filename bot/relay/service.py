@@ -206,11 +206,16 @@ class Relays:
         for run in runs:
             await run.stop()
 
+    def catch_up_waiting(self, platform: str) -> int:
+        """Relayed threads on `platform` the background pass has still to read."""
+        run = self._catch_ups.get(platform)
+        return 0 if run is None else run.waiting
+
     async def caught_up(self, platform: str) -> None:
         """Until the background pass on `platform` (if any) has ended."""
         run = self._catch_ups.get(platform)
-        if run is not None:
-            await run.done.wait()
+        if run is not None and run.task is not None:
+            await asyncio.wait([run.task])
 
     async def catch_up(self, port: OutboundPort, days: int) -> int:
         """Re-read relayed threads on this platform that can have changed while Hearth was
@@ -244,12 +249,19 @@ class Relays:
             log.exception("relay.catch_up_stopped", platform=port.platform)
         finally:
             run.done.set()
-        if run.waiting:
-            run.complete = False
-            log.info("relay.catch_up_interrupted", platform=port.platform, left=run.waiting)
-        elif run.complete and position is not None:
+        if run.waiting:  # stopped: the position stays, so the next start reads these
+            log.info(
+                "relay.catch_up_interrupted",
+                platform=port.platform,
+                changes=run.changes,
+                left=run.waiting,
+            )
+            return run.changes
+        if run.complete and position is not None:
             await self.store.save_catch_up_position(port.platform, position, self._clock.now())
-        log.info("relay.caught_up", platform=port.platform, changes=run.changes)
+        log.info(
+            "relay.caught_up", platform=port.platform, changes=run.changes, complete=run.complete
+        )
         return run.changes
 
     async def _load_catch_up(self, run: CatchUp, port: OutboundPort, days: int) -> str | None:
@@ -312,6 +324,7 @@ class Relays:
             return
         await run.ready.wait()
         if run.is_pending(participant.id):
+            log.info("relay.catch_up_first", participant=participant.id)
             run.pace.charge(READ_COST)  # live goes first; background reads move back
             await self._read(run, port, participant)
 
