@@ -258,7 +258,12 @@ class Relays:
             )
             return run.changes
         if run.complete and position is not None:
-            await self.store.save_catch_up_position(port.platform, position, self._clock.now())
+            try:
+                await self.store.save_catch_up_position(
+                    port.platform, position, self._clock.now()
+                )
+            except Exception:  # not saved: the next start reads from the older position
+                log.warning("relay.catch_up_position_unsaved", exc_info=True)
         log.info(
             "relay.caught_up", platform=port.platform, changes=run.changes, complete=run.complete
         )
