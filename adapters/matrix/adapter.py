@@ -75,6 +75,7 @@ from knowledge.sync_tokens import SyncTokens
 log = structlog.get_logger(__name__)
 
 TIMELINE_LIMIT = 100
+SYNC_REPLAYS = "sync"  # relay catch-up's saved position: a complete pass, then the sync
 PROBE = "org.hearth.probe"  # account data the watchdog writes and expects back in a sync
 LEGACY_ROOM_VERSIONS = frozenset(str(n) for n in range(1, 12))
 ENCRYPTED_NOTICE = (
@@ -148,10 +149,12 @@ class MatrixAdapter(MatrixPort):
         log.info("matrix.connected", user=self.client.user_id, resuming=self._resumed)
 
     async def changes_since(self, position: str | None) -> Changes:
-        """Relay catch-up re-reads nothing when the sync resumes from a saved token: that
-        sync replays every event sent meanwhile (gaps back-filled), edits and redactions
-        included, through the live path. Without a token it cannot tell."""
-        return Changes("sync", frozenset() if self._resumed else None)
+        """Relay catch-up re-reads nothing when the sync resumes from a saved token and
+        the last catch-up pass completed: that sync replays every event sent meanwhile
+        (gaps back-filled), edits and redactions included, through the live path. With no
+        token, or a pass still owed (never completed, or interrupted), it cannot tell."""
+        skip = self._resumed and position == SYNC_REPLAYS
+        return Changes(SYNC_REPLAYS, frozenset() if skip else None)
 
     @property
     def _key(self) -> str:

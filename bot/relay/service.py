@@ -259,9 +259,7 @@ class Relays:
             return run.changes
         if run.complete and position is not None:
             try:
-                await self.store.save_catch_up_position(
-                    port.platform, position, self._clock.now()
-                )
+                await self.store.save_catch_up_position(port.platform, position, self._clock.now())
             except Exception:  # not saved: the next start reads from the older position
                 log.warning("relay.catch_up_position_unsaved", exc_info=True)
         log.info(
@@ -283,6 +281,8 @@ class Relays:
                 participants = [
                     p for p in participants if (p.space, p.channel, p.anchor_id) in touched
                 ]
+            elif saved:  # a full pass is owed: until one completes, no start may skip it
+                await self.store.save_catch_up_position(port.platform, "", self._clock.now())
         run.load(participants)
         log.info("relay.catching_up", platform=port.platform, threads=len(participants))
         return position
