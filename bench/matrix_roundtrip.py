@@ -187,7 +187,6 @@ async def start_adapter(
             device_id=bot.device_id,
             sync_timeout_seconds=30,
         ),
-        hearth.services.directory,
         InboundLog(hearth.database),
         SyncTokens(hearth.database),
     )

@@ -237,7 +237,6 @@ async def start_hearth(
             device_id=bot.device_id,
             sync_timeout_seconds=30,
         ),
-        hearth.services.directory,
         InboundLog(hearth.database),
         SyncTokens(hearth.database),
     )

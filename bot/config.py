@@ -13,7 +13,14 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -63,8 +70,26 @@ class HearthSettings(_Section):
 
 class ChannelConfig(_Section):
     platform: Literal["console", "discord", "slack", "matrix"]
-    space: str = Field(description="guild id, workspace id, homeserver, or 'local' for console")
+    space: str = Field(
+        description="guild id, workspace id, the bot's Matrix server name, or 'local' for console"
+    )
     channel: str
+
+    @model_validator(mode="after")
+    def _matrix_names(self) -> ChannelConfig:
+        if self.platform != "matrix":
+            return self
+        if "://" in self.space or "/" in self.space or self.space.startswith("@"):
+            raise ValueError(
+                f"space {self.space!r}: for Matrix write the bot's server name, the part after "
+                '":" in its user id (e.g. "example.org"), not a URL or a user id'
+            )
+        if not self.channel.startswith(("!", "#")):
+            raise ValueError(
+                f"channel {self.channel!r}: for Matrix write the room id (!…, in the room's "
+                "settings under Advanced) or its alias (#name:server)"
+            )
+        return self
 
 
 class CommunityConfig(_Section):
@@ -173,6 +198,31 @@ class RelayConfig(_Section):
     catch_up_requests_per_second: CatchUpRates = CatchUpRates()
 
 
+class WebConfig(_Section):
+    listen: str = Field(
+        "",
+        description="host:port of the operations server (/healthz, /readyz, /metrics; Slack's "
+        'Events endpoint mounts there too), e.g. "127.0.0.1:8080"; empty: off',
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isascii() or not port.isdigit():
+                raise ValueError('expected host:port such as "127.0.0.1:8080"')
+            if int(port) > 65535:
+                raise ValueError(f"port {port} is above 65535")
+        return value
+
+    def address(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class AdaptersConfig(_Section):
     console: ConsoleConfig = ConsoleConfig()
     slack: SlackConfig = SlackConfig()
@@ -198,6 +248,7 @@ class Config(_Section):
     relay: RelayConfig = RelayConfig()
     assist: AssistConfig = AssistConfig()
     adapters: AdaptersConfig = AdaptersConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("communities")
     @classmethod
@@ -277,11 +328,18 @@ def _describe(error: dict[str, Any], source: str) -> str:
     return f"{source}: {path}: {message}{got}"
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+STORE_SECTIONS = ("hearth", "communities", "rituals", "relay")
+
+
+def parse_config(text: str, source: str = "<config>", *, store_only: bool = False) -> Config:
+    """`store_only`: just what reading the database needs (`hearth search`, exports), so
+    adapters' and the assist endpoint's secrets need not be in this shell's environment."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    if store_only:
+        raw = {key: value for key, value in raw.items() if key in STORE_SECTIONS}
     _inline_secrets(raw, source)
     try:
         return Config.model_validate(_expand(raw, "", source))
@@ -290,7 +348,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError("\n".join(lines)) from None
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, *, store_only: bool = False) -> Config:
     """The file's config, or the embedded default when no file is given."""
     if path is None:
         return Config()
@@ -300,4 +358,4 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: no such file (create one with `hearth init`)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), store_only=store_only)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from knowledge.models import Role
+
 
 @dataclass(frozen=True)
 class ChannelRef:
@@ -27,9 +29,15 @@ class MessageRef:
 
 @dataclass(frozen=True)
 class UserRef:
+    """Who acted. `platform_role` is the role the platform itself grants them now (admin,
+    a configured role or group, a power level), which the core applies (raising or taking
+    back only what the platform gave); None means the adapter cannot tell, and then
+    nothing changes."""
+
     platform: str
     user_id: str
     display_name: str
+    platform_role: Role | None = None
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,15 @@ cannot deadlock against another process (SQLite would fail it at once, timeout o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,7 +23,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from knowledge.clock import Clock, SystemClock
+
 SQLITE_HEADER = b"SQLite format 3\x00"
+CLOCK_OPTION = "hearth_clock"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -54,9 +60,24 @@ def check_sqlite_file(path: Path) -> None:
             raise DatabaseUnavailable(
                 f"database file {path}: folder {path.parent} does not exist; create it first"
             )
+        if not os.access(path.parent, os.W_OK):
+            raise DatabaseUnavailable(
+                f"database file {path}: folder {path.parent} is read-only, so the database "
+                "cannot be created there; make it writable or choose another folder."
+            )
         return
     with path.open("rb") as f:
         header = f.read(len(SQLITE_HEADER))
+    if header == SQLITE_HEADER and not os.access(path, os.W_OK):
+        raise DatabaseUnavailable(
+            f"database file {path} is read-only: Hearth writes to it (and to its -wal and "
+            "-shm files beside it); make the file and its folder writable, then start again."
+        )
+    if header == SQLITE_HEADER and not os.access(path.parent, os.W_OK):
+        raise DatabaseUnavailable(
+            f"database file {path} is in a read-only folder ({path.parent}): SQLite writes "
+            "its -wal and -shm files beside it; make the folder writable, then start again."
+        )
     if header != SQLITE_HEADER:
         raise DatabaseUnavailable(
             f"database file {path} is not a SQLite database (corrupt or another kind of file). "
@@ -65,10 +86,21 @@ def check_sqlite_file(path: Path) -> None:
         )
 
 
+def stamped_now(context: ExecutionContext) -> datetime:
+    """Column default for every timestamp: the database's injected clock, never the wall.
+
+    The clock travels as an engine execution option, so ORM flushes and Core inserts
+    alike stamp rows with the same "now" the rest of Hearth (and a test's ManualClock) sees.
+    """
+    clock: Clock = context.execution_options[CLOCK_OPTION]
+    return clock.now()
+
+
 @dataclass(frozen=True)
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
 
     @property
     def dialect(self) -> str:
@@ -76,6 +108,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query (readiness)."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def connections_in_use(self) -> int:
+        checkedout = getattr(self.engine.sync_engine.pool, "checkedout", None)
+        return int(checkedout()) if callable(checkedout) else 0
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -94,12 +135,18 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_database(url: str, *, echo: bool = False) -> Database:
+def open_database(url: str, *, clock: Clock | None = None, echo: bool = False) -> Database:
     parsed = async_url(url)
     path = sqlite_path(parsed)
     if path is not None:
         check_sqlite_file(path)
-    engine = create_async_engine(parsed, echo=echo, pool_pre_ping=path is None)
+    clock = clock or SystemClock()
+    engine = create_async_engine(
+        parsed,
+        echo=echo,
+        pool_pre_ping=path is None,
+        execution_options={CLOCK_OPTION: clock},
+    )
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), clock)

@@ -1,24 +1,66 @@
-"""Who and where: communities, their channels, members and platform identities."""
+"""Who and where: communities, their channels, members and platform identities.
+
+Roles follow their source. A member holds up to two grants: Hearth's own (`Member.role`,
+from the config file or a command, `role_source` saying which) and the platform's
+(`Member.platform_role`: a Slack admin or user group, a Discord role or Manage Server, a
+Matrix power level), which adapters attach to each event (`UserRef.platform_role`) and
+`follow_platform` records. The member may do what the higher one allows. So the platform
+takes back only what it granted, and never lowers a role Hearth gave.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
-from knowledge.models import ChannelBinding, Community, Identity, Member, Role
+from knowledge.models import ChannelBinding, Community, Identity, Member, Role, RoleSource
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import CommunityInfo, MemberInfo
+
+log = structlog.get_logger(__name__)
 
 
 def community_info(row: Community) -> CommunityInfo:
     return CommunityInfo(row.id, row.slug, row.name, row.timezone)
 
 
+def effective_role(row: Member) -> tuple[Role, RoleSource | None]:
+    """The higher of Hearth's grant and the platform's; on a tie Hearth's (it is kept)."""
+    granted, platform = row.role, row.platform_role or Role.MEMBER
+    if platform.rank > granted.rank:
+        return platform, RoleSource.PLATFORM
+    if granted is Role.MEMBER:
+        return Role.MEMBER, None
+    return granted, row.role_source or RoleSource.HEARTH
+
+
 def member_info(row: Member) -> MemberInfo:
-    return MemberInfo(row.id, row.community_id, row.display_name, row.role)
+    role, source = effective_role(row)
+    return MemberInfo(row.id, row.community_id, row.display_name, role, source)
+
+
+def follow_platform(row: Member, granted: Role | None) -> None:
+    """Record the role the platform grants now: it promotes above Hearth's grant, and a
+    lower one takes back only what the platform gave. None (the adapter cannot tell, e.g.
+    a reaction without member details) changes nothing."""
+    if granted is None or row.platform_role is granted:
+        return
+    before = effective_role(row)
+    row.platform_role = granted
+    after = effective_role(row)
+    if after != before:
+        log.info(
+            "member.role_changed",
+            member=row.id,
+            community=row.community_id,
+            role=after[0].value,
+            was=before[0].value,
+            source=after[1].value if after[1] else None,
+        )
 
 
 class Directory:
@@ -103,24 +145,72 @@ class Directory:
             return community_info(rows[0]) if len(rows) == 1 else None
 
     async def resolve_member(
-        self, community_id: int, platform: str, user_id: str, display_name: str
+        self,
+        community_id: int,
+        platform: str,
+        user_id: str,
+        display_name: str,
+        platform_role: Role | None = None,
     ) -> MemberInfo:
+        """The member behind an identity, with the platform's current grant applied (the
+        one place roles from platforms are applied, in the same transaction)."""
         async with self._db.sessions.begin() as session:
-            return await member_for_identity(session, community_id, platform, user_id, display_name)
+            row = await member_row(session, community_id, platform, user_id, display_name)
+            follow_platform(row, platform_role)
+            return member_info(row)
 
     async def assign_role(
-        self, community_id: int, platform: str, user_id: str, role: Role
+        self,
+        community_id: int,
+        platform: str,
+        user_id: str,
+        role: Role,
+        source: RoleSource = RoleSource.HEARTH,
     ) -> MemberInfo:
+        """Hearth's own grant (config file or command); the platform never lowers it.
+        The display name is left alone (only a new member is named by its user id)."""
         async with self._db.sessions.begin() as session:
-            member = await member_for_identity(session, community_id, platform, user_id, user_id)
-            await session.execute(update(Member).where(Member.id == member.id).values(role=role))
-            return MemberInfo(member.id, community_id, member.display_name, role)
+            row = await member_row(session, community_id, platform, user_id, "")
+            row.role = role
+            row.role_source = None if role is Role.MEMBER else source
+            return member_info(row)
+
+    async def apply_config_roles(
+        self, community_id: int, grants: Mapping[tuple[str, str], Role]
+    ) -> None:
+        """Make the config file's `stewards`/`curators` ((platform, user id) → role) hold,
+        exactly: a member it no longer names loses the role the config gave (roles from a
+        command or the platform are not touched)."""
+        async with self._db.sessions.begin() as session:
+            named: set[int] = set()
+            for (platform, user_id), role in grants.items():
+                row = await member_row(session, community_id, platform, user_id, "")
+                row.role, row.role_source = role, RoleSource.CONFIG
+                named.add(row.id)
+            dropped = await session.scalars(
+                select(Member).where(
+                    Member.community_id == community_id,
+                    Member.role_source == RoleSource.CONFIG,
+                    Member.id.not_in(named),
+                )
+            )
+            for row in dropped:
+                row.role, row.role_source = Role.MEMBER, None
+                log.info("member.config_role_removed", member=row.id, community=community_id)
 
 
 async def member_for_identity(
     session: AsyncSession, community_id: int, platform: str, user_id: str, display_name: str
 ) -> MemberInfo:
     """The member behind a platform identity, created on first sight (race-safe)."""
+    return member_info(await member_row(session, community_id, platform, user_id, display_name))
+
+
+async def member_row(
+    session: AsyncSession, community_id: int, platform: str, user_id: str, display_name: str
+) -> Member:
+    """The member row behind an identity, created on first sight (race-safe); an empty
+    `display_name` keeps the current one (a new member is then named by its user id)."""
     query = (
         select(Member)
         .join(Identity, Identity.member_id == Member.id)
@@ -134,7 +224,8 @@ async def member_for_identity(
     if existing is not None:
         if existing.forgotten_at is None and display_name and existing.display_name != display_name:
             existing.display_name = display_name
-        return member_info(existing)
+        return existing
+    display_name = display_name or user_id
     member = Member(community_id=community_id, display_name=display_name, role=Role.MEMBER)
     session.add(member)
     await session.flush()
@@ -156,5 +247,5 @@ async def member_for_identity(
         await session.delete(member)
         winner = await session.scalar(query)
         assert winner is not None
-        return member_info(winner)
-    return member_info(member)
+        return winner
+    return member

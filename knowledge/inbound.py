@@ -8,7 +8,7 @@ Everything handlers do is idempotent on its own keys, so that second run is safe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -25,7 +25,7 @@ class InboundLog:
 
     async def take(self, platform: str, event_id: str, now: datetime | None = None) -> bool:
         """True if the caller should handle this event now."""
-        now = now or datetime.now(UTC)
+        now = now or self._db.clock.now()
         async with self._db.sessions.begin() as session:
             inserted = await session.scalar(
                 insert_ignoring_conflict(
@@ -54,5 +54,5 @@ class InboundLog:
             await session.execute(
                 update(InboundEvent)
                 .where(InboundEvent.platform == platform, InboundEvent.event_id == event_id)
-                .values(done_at=datetime.now(UTC))
+                .values(done_at=self._db.clock.now())
             )

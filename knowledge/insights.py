@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, delete, func, insert, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from knowledge.db import Database
 from knowledge.directory import member_for_identity
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
+from knowledge.failures import NUL
 from knowledge.models import (
     Community,
     Insight,
@@ -25,7 +26,7 @@ from knowledge.models import (
     Visibility,
 )
 from knowledge.sharing import follow_origin, origin_withdrawn
-from knowledge.tags import normalize_tags
+from knowledge.tags import check_tag_count, normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import (
     FORGOTTEN_NAME,
@@ -40,7 +41,13 @@ MAX_BODY_CHARS = 4000
 MAX_TITLE_CHARS = 300
 
 
+def _no_nul(text: str) -> None:
+    if "\x00" in text:  # PostgreSQL text cannot hold it; refuse it on SQLite too
+        raise InvalidInput(NUL)
+
+
 def validate_body(body: str) -> str:
+    _no_nul(body)
     body = body.strip()
     if not body:
         raise InvalidInput(
@@ -58,6 +65,7 @@ def validate_body(body: str) -> str:
 def validate_title(title: str | None) -> str | None:
     if title is None or not title.strip():
         return None
+    _no_nul(title)
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidInput(f"A title has at most {MAX_TITLE_CHARS} characters.")
     return title.strip()
@@ -121,12 +129,13 @@ class InsightStore:
         text = validate_body(source.text if body is None else body)
         title = validate_title(title)
         tag_names = normalize_tags(tags)
+        check_tag_count(len(tag_names))  # before the INSERT: a refusal uses up no id
         async with self._db.sessions.begin() as session:
             author = await member_for_identity(
                 session, community_id, source.platform, source.author_user_id, source.author_name
             )
             source_id = await self._source_id(session, community_id, source, author.id)
-            now = datetime.now(UTC)
+            now = self._db.clock.now()
             visibility = await session.scalar(
                 select(Community.default_visibility).where(Community.id == community_id)
             )
@@ -222,7 +231,7 @@ class InsightStore:
             row.body = text
             if title is not None:
                 row.title = title
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = self._db.clock.now()
             if extra:
                 current = tuple(t.name for t in row.tags)
                 await _set_tags(session, community_id, row_id, (*current, *extra))
@@ -234,11 +243,12 @@ class InsightStore:
         self, community_id: int, insight_id: int, editor: MemberInfo, tags: Sequence[str]
     ) -> InsightView:
         names = normalize_tags(tags)
+        check_tag_count(len(names))
         async with self._db.sessions.begin() as session:
             row = await self._editable(session, community_id, insight_id, editor)
             row_id = row.id
             await _record_revision(session, row, editor)
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = self._db.clock.now()
             await _set_tags(session, community_id, row_id, names)
             return await self._view(session, row_id)
 
@@ -259,7 +269,7 @@ class InsightStore:
             if source is None:
                 return None
             old_text, source.text = source.text, text
-            source.edited_at = datetime.now(UTC)
+            source.edited_at = self._db.clock.now()
             row = await session.scalar(
                 select(Insight)
                 .options(*LOAD)
@@ -270,7 +280,7 @@ class InsightStore:
             if row.body == old_text and text.strip():
                 await _record_revision(session, row, None)
                 row.body = text.strip()[:MAX_BODY_CHARS]
-                row.updated_at = datetime.now(UTC)
+                row.updated_at = self._db.clock.now()
                 await session.flush()
                 await follow_origin(session, row)
             return row.id
@@ -282,7 +292,7 @@ class InsightStore:
             source = await _source(session, platform, space, channel, message_id)
             if source is None:
                 return None
-            source.deleted_at = datetime.now(UTC)
+            source.deleted_at = self._db.clock.now()
             return await session.scalar(
                 select(Insight.id).where(
                     Insight.source_id == source.id, Insight.origin_insight_id.is_(None)
@@ -358,7 +368,7 @@ class InsightStore:
             "author_member_id": author_id,
             "text": source.text,
             "permalink": source.permalink,
-            "posted_at": source.posted_at or datetime.now(UTC),
+            "posted_at": source.posted_at or self._db.clock.now(),
         }
         source_id = await session.scalar(
             insert_ignoring_conflict(
@@ -456,6 +466,7 @@ async def _set_tags(
     if not fresh:
         await session.execute(delete(InsightTag).where(InsightTag.insight_id == insight_id))
     unique = sorted(set(names))  # one lock order for every writer: no deadlocks
+    check_tag_count(len(unique))
     if not unique:
         return
     await session.execute(

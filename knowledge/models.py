@@ -28,9 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from knowledge.db import stamped_now
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -69,6 +67,19 @@ class Role(enum.StrEnum):
 
 _ROLE_RANK = {Role.MEMBER: 0, Role.CURATOR: 1, Role.STEWARD: 2}
 
+
+class RoleSource(enum.StrEnum):
+    """Where a member's role came from, which decides who may take it away.
+
+    The platform (Slack admin, Discord role, Matrix power level) may lower only what it
+    granted itself; a role from the config file or granted inside Hearth stays.
+    """
+
+    CONFIG = "config"
+    HEARTH = "hearth"
+    PLATFORM = "platform"
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -105,7 +116,7 @@ class Community(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     default_visibility: Mapped[str] = mapped_column(
         String(16), default="community", server_default="community"
     )
@@ -134,11 +145,28 @@ class Member(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), index=True
     )
     display_name: Mapped[str] = mapped_column(String(200))
+    # Two grants, kept apart so each source can only take back its own: `role` is what
+    # Hearth granted (the config file or a command; `role_source` says which, None for
+    # none), `platform_role` what the platform last said (None: it never said). What the
+    # member may do is the higher of the two (`knowledge.directory.member_info`).
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
         default=Role.MEMBER,
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    role_source: Mapped[RoleSource | None] = mapped_column(
+        Enum(
+            RoleSource,
+            native_enum=False,
+            length=16,
+            values_callable=lambda r: [m.value for m in r],
+        ),
+        default=None,
+    )
+    platform_role: Mapped[Role | None] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
+        default=None,
+    )
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     forgotten_at: Mapped[datetime | None] = mapped_column(default=None)
 
     identities: Mapped[list[Identity]] = relationship(back_populates="member")
@@ -178,7 +206,7 @@ class Source(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     permalink: Mapped[str | None] = mapped_column(String(1024), default=None)
-    posted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    posted_at: Mapped[datetime] = mapped_column(default=stamped_now)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -202,8 +230,8 @@ class Insight(Base):
     curator_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None, index=True
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
     # community (default) | constellation (linked siblings that share knowledge) | public
     visibility: Mapped[str] = mapped_column(
         String(16), default="community", server_default="community"
@@ -256,7 +284,7 @@ class InsightRevision(Base):
     editor_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class InboundEvent(Base):
@@ -267,7 +295,7 @@ class InboundEvent(Base):
 
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=stamped_now)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
@@ -319,7 +347,7 @@ class Ritual(Base):
     created_by_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RitualRound(Base):
@@ -366,7 +394,7 @@ class RitualResponse(Base):
     text: Mapped[str] = mapped_column(Text)
     anonymous: Mapped[bool] = mapped_column(default=False)
     late: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
@@ -396,7 +424,7 @@ class CommunityPrompt(Base):
     added_by_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class InsightEmbedding(Base):
@@ -412,7 +440,7 @@ class InsightEmbedding(Base):
     model: Mapped[str] = mapped_column(String(200))
     dims: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column()
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class SyncCursor(Base):
@@ -424,7 +452,7 @@ class SyncCursor(Base):
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     token: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class LinkStatus(enum.StrEnum):
@@ -453,7 +481,7 @@ class Link(Base):
     code_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     pair: Mapped[str | None] = mapped_column(String(64), unique=True)
     whole_channel: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
     left_at: Mapped[datetime | None] = mapped_column(default=None)
     left_by: Mapped[int | None] = mapped_column(Integer, default=None)  # community id
@@ -482,7 +510,7 @@ class LinkSide(Base):
     consented_by: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    consented_at: Mapped[datetime] = mapped_column(default=utcnow)
+    consented_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RelayThread(Base):
@@ -494,8 +522,8 @@ class RelayThread(Base):
     origin_community_id: Mapped[int] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
+    last_activity_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RelayParticipant(Base):
@@ -544,7 +572,7 @@ class RelayMessage(Base):
     digest: Mapped[str] = mapped_column(String(64))  # of the text: catch-up spots edits
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as last relayed
     deleted: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RelayCopy(Base):
@@ -564,7 +592,7 @@ class RelayCopy(Base):
         ForeignKey("relay_participants.id", ondelete="CASCADE")
     )
     copy_id: Mapped[str] = mapped_column(String(255))
-    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -615,9 +643,9 @@ class OutboxItem(Base):
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=stamped_now)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)

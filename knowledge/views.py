@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from knowledge.models import Role
+from knowledge.models import Role, RoleSource
 
 FORGOTTEN_NAME = "a former member"
 
@@ -23,7 +23,8 @@ class MemberInfo:
     id: int
     community_id: int
     display_name: str
-    role: Role
+    role: Role  # what the member may do: the higher of Hearth's grant and the platform's
+    role_source: RoleSource | None = None  # where that role came from; None: a plain member
 
 
 @dataclass(frozen=True)

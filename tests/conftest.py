@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +22,27 @@ import pytest
 from knowledge.db import Database, open_database
 from knowledge.migrate import upgrade
 from knowledge.models import Base
+
+
+def _sleep_on_relative_timeouts() -> None:
+    """Under libfaketime (CI's second, years-ahead run) time.sleep fails with EINVAL.
+
+    CPython sleeps until an absolute CLOCK_MONOTONIC deadline; Debian's libfaketime 0.9.10,
+    faking only the wall clock (FAKETIME_DONT_FAKE_MONOTONIC=1, so lock timeouts still
+    work), mistranslates that deadline. select() takes a relative timeout and is left alone.
+    """
+    if "faketime" not in os.environ.get("LD_PRELOAD", ""):
+        return
+
+    def sleep(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            select.select([], [], [], left)
+
+    time.sleep = sleep
+
+
+_sleep_on_relative_timeouts()
 
 ADMIN_URL = os.environ.get("HEARTH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

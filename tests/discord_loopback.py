@@ -494,22 +494,28 @@ class DiscordLoopback:
         data = {"id": message["id"], "channel_id": message["channel_id"], "guild_id": str(GUILD)}
         await self.dispatch("MESSAGE_DELETE", data)
 
-    async def react(self, message: dict[str, Any], emoji: str, user: dict[str, Any] = BOB) -> None:
-        await self.dispatch(
-            "MESSAGE_REACTION_ADD",
-            {
-                "user_id": user["id"],
-                "channel_id": message["channel_id"],
-                "message_id": message["id"],
-                "guild_id": str(GUILD),
-                "emoji": {"id": None, "name": emoji},
-                "member": self.member(user),
-                "message_author_id": message["author"]["id"],
-                "burst": False,
-                "burst_colors": [],
-                "type": 0,
-            },
-        )
+    async def react(
+        self,
+        message: dict[str, Any],
+        emoji: str,
+        user: dict[str, Any] = BOB,
+        roles: tuple[int, ...] | None = (),
+    ) -> None:
+        """`roles=None` leaves the member out of the event (Discord may)."""
+        data = {
+            "user_id": user["id"],
+            "channel_id": message["channel_id"],
+            "message_id": message["id"],
+            "guild_id": str(GUILD),
+            "emoji": {"id": None, "name": emoji},
+            "message_author_id": message["author"]["id"],
+            "burst": False,
+            "burst_colors": [],
+            "type": 0,
+        }
+        if roles is not None:
+            data["member"] = self.member(user, roles)
+        await self.dispatch("MESSAGE_REACTION_ADD", data)
 
     def interaction(
         self,

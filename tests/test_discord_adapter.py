@@ -22,6 +22,7 @@ from bot.config import parse_config
 from bot.events import ChannelRef, MessagePosted, MessageRef
 from bot.port import DeliveryError, OutboundMessage, RateLimited
 from knowledge.inbound import InboundLog
+from knowledge.models import Role
 from tests.discord_loopback import (
     ALICE,
     APP_ID,
@@ -31,6 +32,7 @@ from tests.discord_loopback import (
     GUILD,
     MANAGE_GUILD,
     OTHER_CHANNEL,
+    STEWARD_ROLE,
     THREAD,
     TOKEN,
     DiscordLoopback,
@@ -351,6 +353,49 @@ async def test_discord_roles_and_manage_server_grant_hearth_roles(
             permissions=MANAGE_GUILD,
         )
         assert "Only curators" not in _content(await loopback.callback(admin))
+
+
+async def test_a_role_discord_takes_back_is_gone_and_the_configs_stays(
+    database_url: str, tmp_path: Path, loopback: DiscordLoopback
+) -> None:
+    """Why: a curator whose Discord role is removed must lose curator rights (not keep
+    them forever), a steward named in the config keeps theirs whatever Discord says, and
+    a reaction that does not say who the member is changes nothing."""
+    refused = "Only curators can use /export."
+
+    async def export(user: dict[str, Any], **how: Any) -> str:
+        return _content(await loopback.callback(await loopback.slash("export", user=user, **how)))
+
+    async with running(database_url, tmp_path, loopback) as bot:
+        assert await export(BOB, roles=(CURATOR_ROLE,)) != refused
+        assert await export(BOB) == refused
+        carol = {**BOB, "id": "1000000000000000012", "username": "carol"}
+        assert await export(carol, permissions=MANAGE_GUILD) != refused
+        assert await export(carol) == refused
+        assert await export(ALICE, roles=(CURATOR_ROLE,)) != refused  # config: steward
+        assert await export(ALICE) != refused
+
+        directory = bot.hearth.services.directory
+        community = await directory.community_by_slug("guild")
+        assert community is not None
+
+        async def role_after_reaction(roles: tuple[int, ...] | None) -> Role:
+            source = await loopback.say("Small steps")
+            reacted = after(bot.adapter, "on_reaction")
+            await loopback.react(source, "💡", BOB, roles=roles)
+            await reacted
+            member = await directory.resolve_member(community.id, "discord", BOB["id"], "")
+            return member.role
+
+        assert await role_after_reaction((CURATOR_ROLE,)) is Role.CURATOR
+        assert await role_after_reaction(None) is Role.CURATOR  # no member: unknown
+        assert await role_after_reaction(()) is Role.MEMBER
+        assert await role_after_reaction((STEWARD_ROLE,)) is Role.STEWARD
+        # A role missing from the cache could be the one named "Steward": unknown.
+        uncached = 1_000_000_000_000_000_499
+        assert await role_after_reaction((uncached,)) is Role.STEWARD
+        assert await export(BOB, roles=(uncached,)) != refused
+        assert await export(BOB) == refused
 
 
 async def test_autocomplete_offers_the_communitys_tags(

@@ -139,9 +139,7 @@ class Env:
         }
         config = MatrixConfig(**{**settings, **overrides})
         database = self.hearth.database
-        adapter = MatrixAdapter(
-            config, self.hearth.services.directory, InboundLog(database), SyncTokens(database)
-        )
+        adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
         adapter.on_handled = self._handled
         adapter.on_received = self.received.append
         adapter.on_synced = lambda _: self.synced.set()
@@ -524,27 +522,52 @@ async def test_command_and_bulb_in_a_thread_are_answered_in_that_thread(matrix: 
     assert len(from_bot) == 2  # both answers are in the thread, and nothing else the bot said
 
 
-async def test_curator_command_is_refused_until_the_power_level_allows_it(matrix: Env) -> None:
+async def test_curator_command_follows_the_power_level_both_ways(matrix: Env) -> None:
     """Why: power levels are a Matrix room's only roles; a member at 0 must not export the
-    community's knowledge, and one raised to moderator (50) must not need anything else."""
+    community's knowledge, one raised to moderator (50) must not need anything else, and
+    one lowered again must lose it (a removed moderator used to keep curator rights). A
+    curator granted in Hearth stays one whatever the room says."""
     room, ann = matrix.room, matrix.ann
-    bob = matrix.join("bob")
-    refused = await matrix.command("!export", who=bob)
-    assert refused["body"] == "Only curators can use !export."
+    refused = "Only curators can use !export."
+    directory = matrix.hearth.services.directory
+    community = await directory.community_by_slug("guild")
+    assert community is not None
+    bob, carol = matrix.join("bob"), matrix.join("carol")
+    assert (await matrix.command("!export", who=bob))["body"] == refused
     assert not (matrix.hearth.services.export_dir).exists()
 
     path = f"/_matrix/client/v3/rooms/{quote(room.room_id)}/state/m.room.power_levels/"
-    levels = matrix.server.request("GET", path, None, ann.access_token)
-    levels.setdefault("users", {})[bob.user_id] = 50
-    matrix.server.request("PUT", path, levels, ann.access_token)
 
+    def set_level(who: MatrixUser, level: int) -> None:
+        levels = matrix.server.request("GET", path, None, ann.access_token)
+        levels.setdefault("users", {})[who.user_id] = level
+        matrix.server.request("PUT", path, levels, ann.access_token)
+
+    set_level(bob, 50)
     allowed = await matrix.command("!export", who=bob)
     assert "Exported 0 insight(s)" in allowed["body"]
-    community = await matrix.hearth.services.directory.community_by_slug("guild")
-    assert community is not None
-    member = await matrix.hearth.services.directory.resolve_member(
-        community.id, "matrix", bob.user_id, "bob"
-    )
+    member = await directory.resolve_member(community.id, "matrix", bob.user_id, "bob")
+    assert member.role is Role.CURATOR
+
+    set_level(bob, 0)
+    assert (await matrix.command("!export", who=bob))["body"] == refused
+
+    set_level(bob, 100)  # a 💡 carries the sender's power level too
+    source = room.say(ann, "Name the risk first")
+    await matrix.wait(source)
+    react = {"m.relates_to": {"rel_type": "m.annotation", "event_id": source, "key": "💡"}}
+    reaction = room.send(bob, react, "m.reaction")
+    await matrix.wait(reaction)
+    member = await directory.resolve_member(community.id, "matrix", bob.user_id, "bob")
+    assert member.role is Role.STEWARD
+
+    await directory.assign_role(community.id, "matrix", carol.user_id, Role.CURATOR)
+    assert (await matrix.command("!export", who=carol))["body"] != refused
+    set_level(carol, 100)
+    await matrix.command("!search anything", who=carol)
+    set_level(carol, 0)
+    assert (await matrix.command("!export", who=carol))["body"] != refused
+    member = await directory.resolve_member(community.id, "matrix", carol.user_id, "carol")
     assert member.role is Role.CURATOR
 
 
@@ -656,3 +679,34 @@ def test_matrix_config() -> None:
     assert not config.may_join("!a:x", "@eve:evil.org")
     assert config.may_join("!a:x", "@eve:other.org", ["#guild:other.org"])
     assert inline_secrets({"access_token": "syt_x", "password": "${PW}"}) == ["access_token"]
+
+
+async def test_a_room_bound_by_its_alias_answers_commands(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    from bot.channel_aliases import bind_aliases
+
+    bot, ann = synapse.register("hearth"), synapse.register("ann")
+    local = f"practice-{uuid.uuid4().hex[:6]}"
+    created = synapse.request(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {"preset": "private_chat", "room_alias_name": local, "invite": [bot.user_id]},
+        ann.access_token,
+    )
+    alias = f"#{local}:{synapse.server_name}"
+    config = hearth_config(database_url, tmp_path, alias)
+    hearth = await Hearth.open(config)
+    env = Env(synapse, hearth, bot, ann, Room(synapse, created["room_id"]))
+    try:
+        adapter = await env.start_adapter()
+        await bind_aliases(hearth.services.directory, config.communities, adapter)
+        assert await adapter.resolve_alias(f"#nowhere-{local}:{synapse.server_name}") is None
+        captured = await env.command("!insight Name rooms so people can find them #rooms")
+        assert "Captured insight #1" in captured["body"]
+    finally:
+        if env.adapter is not None:
+            await env.adapter.stop()
+        await hearth.close()

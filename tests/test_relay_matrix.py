@@ -229,9 +229,7 @@ class World:
             device_id=self.bot.device_id,
             sync_timeout_seconds=5,
         )
-        adapter = MatrixAdapter(
-            config, hearth.services.directory, InboundLog(database), SyncTokens(database)
-        )
+        adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
         adapter.on_handled = self._handled
         adapter.on_synced = lambda _: self.synced.set()
         self.hearth, self.adapter = hearth, adapter
@@ -380,7 +378,7 @@ async def test_a_thread_relays_both_ways_with_edits_and_redactions(world: World)
         in (content["formatted_body"])
     )
     assert "original in The Guild" in content["body"]
-    assert f'href="https://matrix.to/#/{a.room_id}/{root}"' in content["formatted_body"]
+    assert f'href="https://matrix.to/#/{a.room_id}/{root}?via=' in content["formatted_body"]
     assert content["m.mentions"] == {}
     assert content[RELAY]["author"] == "Ann" and content[RELAY]["community"] == "The Guild"
     root_id = root_copy["event_id"]
@@ -630,7 +628,7 @@ class SlackSide:
             port=0,
             rate_limit_retries=0,
         )
-        adapter = SlackAdapter(config, hearth.services.directory, InboundLog(hearth.database))
+        adapter = SlackAdapter(config, InboundLog(hearth.database))
         adapter.on_delivered = self._done
         self.adapter = adapter
         return adapter

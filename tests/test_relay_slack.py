@@ -132,7 +132,7 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
         port=0,
         rate_limit_retries=0,  # a 429 reaches the outbox, which honours Retry-After
     )
-    slack = SlackAdapter(slack_config, hearth.services.directory, InboundLog(hearth.database))
+    slack = SlackAdapter(slack_config, InboundLog(hearth.database))
     delivered: dict[str, asyncio.Future[None]] = {}
 
     def done(event_id: str) -> None:

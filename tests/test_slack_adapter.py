@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -101,14 +102,19 @@ def slack_config(api: LoopbackSlack, **changes: Any) -> SlackConfig:
 
 @pytest.fixture
 async def slack(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
+    async with slack_env(database_url, tmp_path) as env:
+        yield env
+
+
+@contextlib.asynccontextmanager
+async def slack_env(database_url: str, tmp_path: Path, **changes: Any) -> AsyncIterator[Env]:
+    """Hearth with the Slack adapter (config `changes` applied) and a loopback Web API."""
     api = LoopbackSlack()
     await api.start()
     api.add_user("UANN", "ann")
     api.add_user("UBOB", "bob")
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
-    adapter = SlackAdapter(
-        slack_config(api), hearth.services.directory, InboundLog(hearth.database)
-    )
+    adapter = SlackAdapter(slack_config(api, **changes), InboundLog(hearth.database))
     env = Env(hearth, adapter, api)
     adapter.on_delivered = env._done
     await adapter.connect()
@@ -179,6 +185,53 @@ async def test_workspace_roles_map_to_curator(slack: Env) -> None:
         community.id, "slack", "UADM", "adm"
     )
     assert member.role is Role.CURATOR
+
+
+async def test_a_role_the_workspace_takes_back_is_gone_and_the_configs_stays(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Why: a moderator who is removed must lose curator rights at once (not keep them
+    forever), while a steward named in the config keeps theirs whatever Slack says, and a
+    Slack outage takes nobody's role away."""
+    refused = "Only curators can use /export."
+    async with slack_env(database_url, tmp_path, role_cache_seconds=0) as slack:
+        api, triggers = slack.api, iter(f"t{n}" for n in range(20))
+
+        async def export(user: str) -> str:
+            return str(
+                (await command(slack, "/export", "", user=user, trigger=next(triggers)))["text"]
+            )
+
+        api.add_user("UMOD", "mod", is_admin=True)
+        api.groups["S1"] = ["UGRP"]
+        assert "Exported 0 insight(s)" in await export("UMOD")
+        assert await export("UGRP") != refused
+
+        api.queue("users.info", Answer(200, {"ok": False, "error": "fatal_error"}))
+        assert await export("UMOD") != refused  # Slack could not say: nothing changes
+
+        api.users["UMOD"]["is_admin"] = False
+        api.groups["S1"] = []
+        assert await export("UMOD") == refused
+        assert await export("UGRP") == refused
+
+        api.add_user("USTEVE", "steve", is_admin=True)  # named a steward in the config
+        assert await export("USTEVE") != refused
+        api.users["USTEVE"]["is_admin"] = False
+        assert await export("USTEVE") != refused
+
+        api.users["UMOD"]["is_admin"] = True  # a 💡 carries the workspace's role too
+        api.add_message("C1", "UANN", "Write the test first", "1700000000.000900")
+        reacted = slack.expect("Ev-role")
+        body = event_body(reaction("1700000000.000900", user="UMOD"), "Ev-role")
+        assert (await send(slack.url, body, JSON)).status == 200
+        await reacted
+        community = await slack.hearth.services.directory.community_by_slug("guild")
+        assert community is not None
+        member = await slack.hearth.services.directory.resolve_member(
+            community.id, "slack", "UMOD", "mod"
+        )
+        assert member.role is Role.CURATOR
 
 
 async def test_bad_signature_and_stale_timestamp_get_401_and_no_effect(slack: Env) -> None:
@@ -387,7 +440,6 @@ async def test_typed_failures(database_url: str, tmp_path: Path) -> None:
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
     adapter = SlackAdapter(
         slack_config(api, rate_limit_retries=0),
-        hearth.services.directory,
         InboundLog(hearth.database),
     )
     try:
@@ -415,7 +467,7 @@ async def test_socket_mode_command(database_url: str, tmp_path: Path) -> None:
     await api.start()
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
     config = slack_config(api, mode="socket", signing_secret="", app_token="xapp-test")
-    adapter = SlackAdapter(config, hearth.services.directory, InboundLog(hearth.database))
+    adapter = SlackAdapter(config, InboundLog(hearth.database))
     try:
         await adapter.connect()
         await adapter.start(hearth.inbound)

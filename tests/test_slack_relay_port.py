@@ -110,9 +110,7 @@ async def slack(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     api.add_user("UANN", "ann")
     api.add_user("UBOB", "bob")
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
-    adapter = SlackAdapter(
-        slack_config(api), hearth.services.directory, InboundLog(hearth.database)
-    )
+    adapter = SlackAdapter(slack_config(api), InboundLog(hearth.database))
     env = Env(adapter, api, Recorder(hearth.inbound))
     adapter.on_delivered = env._done
     await adapter.connect()

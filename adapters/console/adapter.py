@@ -34,6 +34,7 @@ from bot.events import (
 from bot.inbound import Inbound
 from bot.port import Capabilities, Changes, OutboundMessage, TargetGone
 from bot.text import to_plain
+from knowledge.clock import Clock, SystemClock
 
 PLATFORM = "console"
 BOT_NAME = "hearth"
@@ -80,17 +81,25 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
     return next_line
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class ConsoleAdapter:
     platform = PLATFORM
     capabilities = Capabilities(threads=True, edits=True, ephemeral=True)
 
     def __init__(
-        self, config: ConsoleConfig, read_line: LineReader | None = None, out: TextIO | None = None
+        self,
+        config: ConsoleConfig,
+        read_line: LineReader | None = None,
+        out: TextIO | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self._config = config
         self._user = config.user
         self._channel = config.channel
-        self._transcript = Transcript(config.transcript)
+        self._transcript = Transcript(config.transcript, clock or SystemClock())
         self._read_line = read_line or stdin_reader(lambda: f"{self._user}@#{self._channel}> ")
         self._out = out or sys.stdout
         self._inbound: Inbound | None = None
@@ -108,6 +117,9 @@ class ConsoleAdapter:
             "Type /help for commands, :help for console keys, :quit to leave."
         )
         self._loop_task = asyncio.create_task(self._read_loop())
+
+    async def readiness(self) -> str | None:
+        return None  # a terminal is always there; its end only stops the console
 
     async def wait_closed(self) -> None:
         if self._loop_task is not None:
@@ -131,6 +143,7 @@ class ConsoleAdapter:
     # input ---------------------------------------------------------------------------
 
     async def handle_line(self, line: str) -> None:
+        line = _LONE_SURROGATE.sub("\ufffd", line)  # undecodable input bytes: not storable
         if line.startswith(":"):
             directive = parse_directive(line)
             if isinstance(directive, str):
@@ -143,6 +156,14 @@ class ConsoleAdapter:
     async def _post_as_user(self, text: str, reply_to: int | None) -> None:
         if reply_to is not None and self._transcript.get(reply_to) is None:
             self._say(f"! There is no message #{reply_to} to reply to.")
+            return
+        target = None if reply_to is None else self._transcript.get(reply_to)
+        if target is not None and target.channel != self._channel:
+            # A reply lives in its message's channel (as on every platform): never here.
+            self._say(
+                f"! #{reply_to} is in #{target.channel}, not #{self._channel}: switch with "
+                f"`:channel {target.channel}` to reply to it."
+            )
             return
         message = self._transcript.add(
             self._config.space, self._channel, self._user, text, reply_to=reply_to

@@ -23,6 +23,7 @@ import structlog
 from adapters.discord_gateway.admin import intents
 from adapters.discord_gateway.config import DiscordConfig
 from adapters.discord_gateway.interactions import Interactions
+from adapters.discord_gateway.roles import reaction_role
 from adapters.discord_gateway.text import (
     LIMIT,
     NO_MENTIONS,
@@ -184,6 +185,13 @@ class DiscordAdapter:
         self._inbound = inbound
         self._task = asyncio.create_task(self.client.connect(reconnect=True))
 
+    async def readiness(self) -> str | None:
+        if self.client.is_closed():
+            return "the Discord gateway connection is closed"
+        if not self.client.is_ready():
+            return "the Discord gateway is not ready (connecting or resuming)"
+        return None
+
     async def wait_closed(self) -> None:
         if self._task is not None:
             await asyncio.shield(self._task)
@@ -262,10 +270,11 @@ class DiscordAdapter:
             return
         emoji = str(payload.emoji)
         name = payload.member.display_name if payload.member else str(payload.user_id)
+        role = reaction_role(self._config.roles_for(str(payload.guild_id)), payload.member)
         event = ReactionAdded(
             target=self._ref(payload.guild_id, payload.channel_id, payload.message_id),
             emoji=emoji,
-            user=UserRef(PLATFORM, str(payload.user_id), name),
+            user=UserRef(PLATFORM, str(payload.user_id), name, role),
             # One capture per person, message and emoji, however often it is re-added.
             event_id=f"reaction:{payload.message_id}:{payload.user_id}:{emoji}",
         )

@@ -23,12 +23,12 @@ from adapters.discord_gateway.commands import (
     option_at,
 )
 from adapters.discord_gateway.config import DiscordConfig
+from adapters.discord_gateway.roles import interaction_role
 from adapters.discord_gateway.text import NO_MENTIONS, chunks, render
 from bot.commands.spec import CommandTable, Reply
 from bot.context import Services
 from bot.events import ChannelRef, CommandInvoked, UserRef
 from bot.hashtags import hashtags
-from knowledge.models import Role
 
 if TYPE_CHECKING:
     from adapters.discord_gateway.adapter import DiscordAdapter
@@ -113,37 +113,10 @@ class Interactions:
         return ChannelRef("discord", space, str(interaction.channel_id)), None
 
     def _user(self, interaction: discord.Interaction) -> UserRef:
-        return UserRef("discord", str(interaction.user.id), interaction.user.display_name)
-
-    async def _sync_role(self, interaction: discord.Interaction, channel: ChannelRef) -> None:
-        """Promote the invoker to what their Discord roles say (Manage Server: steward).
-
-        Promotion only: a role given in Hearth's config is never taken away by Discord.
-        """
-        user = interaction.user
-        if self._services is None or not isinstance(user, discord.Member):
-            return
-        roles = self._config.roles_for(channel.space)
-        mine = {r.name for r in user.roles} | {str(r.id) for r in user.roles}
-        # Role ids straight from the interaction too: `roles` skips any not in the cache.
-        mine |= {str(i) for i in getattr(user, "_roles", ())}
-        wanted = Role.MEMBER
-        if interaction.permissions.manage_guild or mine & set(roles.steward_roles):
-            wanted = Role.STEWARD
-        elif mine & set(roles.curator_roles):
-            wanted = Role.CURATOR
-        if wanted is Role.MEMBER:
-            return
-        directory = self._services.directory
-        community = await directory.community_for_channel("discord", channel.space, channel.channel)
-        if community is None:
-            return
-        member = await directory.resolve_member(
-            community.id, "discord", str(user.id), user.display_name
-        )
-        if not member.role.at_least(wanted):
-            await directory.assign_role(community.id, "discord", str(user.id), wanted)
-            log.info("discord.role_promoted", member=member.id, role=wanted.value)
+        """The invoker, with the role their Discord roles and permissions grant here."""
+        space = str(interaction.guild_id) if interaction.guild_id else "@me"
+        role = interaction_role(self._config.roles_for(space), interaction)
+        return UserRef("discord", str(interaction.user.id), interaction.user.display_name, role)
 
     # commands ------------------------------------------------------------------------
 
@@ -162,7 +135,6 @@ class Interactions:
         await self._run(interaction, event)
 
     async def _run(self, interaction: discord.Interaction, event: CommandInvoked) -> None:
-        await self._sync_role(interaction, event.channel)
         work = asyncio.ensure_future(self._adapter.inbound.command(event, self._adapter, "/"))
         done, _ = await asyncio.wait({work}, timeout=self._config.defer_after_seconds)
         if not done:

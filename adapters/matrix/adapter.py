@@ -13,8 +13,9 @@ batch redelivered after a crash is not handled twice. Commands are `!name …` m
 (`!insight #tag` as a reply captures the replied-to message); 💡 reactions capture (the
 answer goes to the target's thread); edits and redactions keep sources in step; the
 bot's own events and `m.notice`s (other bots) are ignored; relayed copies another Hearth
-posted (`org.hearth.relay`) arrive with `from_bot` set. Power levels become roles
-(raised, never lowered, as on Slack).
+posted (`org.hearth.relay`) arrive with `from_bot` set. The sender's power level (or
+being a room creator) is attached to commands and reactions as the role Matrix grants;
+the core applies it, and takes it back when the power level drops.
 
 Why a watchdog (`watchdog_interval_seconds`): a long poll can hang on an open but silent
 connection without any error. A nonce written to the bot's account data must come back
@@ -67,7 +68,6 @@ from bot.events import (
 )
 from bot.inbound import Inbound
 from bot.port import Changes, DeliveryError, OutboundMessage, Transient
-from knowledge.directory import Directory
 from knowledge.inbound import InboundLog
 from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
@@ -94,7 +94,6 @@ class MatrixAdapter(MatrixPort):
     def __init__(
         self,
         config: MatrixConfig,
-        directory: Directory,
         inbound_log: InboundLog,
         sync_tokens: SyncTokens,
         *,
@@ -108,7 +107,6 @@ class MatrixAdapter(MatrixPort):
         )
         super().__init__(client, config.server_name)
         self.config = config
-        self._directory = directory
         self._seen = inbound_log
         self._tokens = sync_tokens
         self._inbound: Inbound | None = None
@@ -165,6 +163,23 @@ class MatrixAdapter(MatrixPort):
         self._loop = asyncio.create_task(self._run(), name="matrix-sync")
         if self.config.watchdog_interval_seconds > 0:
             self._watchdog = asyncio.create_task(self._watch(), name="matrix-watchdog")
+
+    async def readiness(self) -> str | None:
+        lag = self.sync_lag()
+        if self._closed.is_set():
+            return "the Matrix sync loop has stopped"
+        if lag is None:
+            return "no sync with the homeserver yet"
+        limit = self.config.sync_timeout_seconds + self.config.watchdog_timeout_seconds
+        if lag > limit:
+            return f"no sync with the homeserver for {lag:.0f} s"
+        return None
+
+    def sync_lag(self) -> float | None:
+        """Seconds since the last sync response (None before the first)."""
+        if self._last_sync is None:
+            return None
+        return asyncio.get_running_loop().time() - self._last_sync
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -425,12 +440,13 @@ class MatrixAdapter(MatrixPort):
         kind, content = event.get("type"), event.get("content") or {}
         channel = ChannelRef(PLATFORM, self.server_name, room_id)
         sender = str(event.get("sender"))
-        user = UserRef(PLATFORM, sender, self.display_name(room_id, sender))
+        user = UserRef(
+            PLATFORM, sender, self.display_name(room_id, sender), self.role_of(room_id, sender)
+        )
         rel = relation(content)
         if kind in ("m.room.encrypted", "m.room.encryption"):
             await self._encrypted(channel)
         elif kind == "m.reaction" and rel.get("rel_type") == "m.annotation":
-            await self._apply_role(channel, sender)
             key = str(rel.get("key"))
             target = await self._reacted_to(channel, str(rel.get("event_id")), key)
             reaction = ReactionAdded(target, key, user, str(event["event_id"]))
@@ -458,7 +474,6 @@ class MatrixAdapter(MatrixPort):
             in_thread = reply_to or (MessageRef(channel, root, thread_id=root) if root else None)
             await self.inbound.message_posted(MessagePosted(message, in_thread), self)
             return
-        await self._apply_role(channel, user.user_id)
         room = self.client.rooms.get(channel.channel)
         name, rest = command
         invoked = CommandInvoked(
@@ -520,23 +535,13 @@ class MatrixAdapter(MatrixPort):
                 log.warning("matrix.encrypted_room", room=channel.channel, error=repr(exc))
             await self._seen.done(PLATFORM, key)
 
-    async def _apply_role(self, channel: ChannelRef, user_id: str) -> None:
-        """Raise the member's Hearth role to what the room's power level grants."""
-        room = self.client.rooms.get(channel.channel)
-        if room is None:
-            return
-        if user_id in self._creators.get(channel.channel, set()):
-            granted = Role.STEWARD
-        else:
-            granted = self.config.role_for(room.power_levels.get_user_level(user_id))
-        community = await self._directory.community_for_channel(
-            PLATFORM, channel.space, channel.channel
-        )
-        if community is None or granted.rank == 0:
-            return
-        member = await self._directory.resolve_member(
-            community.id, PLATFORM, user_id, self.display_name(channel.channel, user_id)
-        )
-        if granted.rank > member.role.rank:
-            await self._directory.assign_role(community.id, PLATFORM, user_id, granted)
-            log.info("matrix.role_granted", user=user_id, role=granted.value)
+    def role_of(self, room_id: str, user_id: str) -> Role | None:
+        """The role the room grants: a creator (room v12) stewards, else by power level.
+        None when the room's state is not known here (nothing is changed then): without
+        its create event a creator would look like a plain member."""
+        room, creators = self.client.rooms.get(room_id), self._creators.get(room_id)
+        if room is None or creators is None:
+            return None
+        if user_id in creators:
+            return Role.STEWARD
+        return self.config.role_for(room.power_levels.get_user_level(user_id))

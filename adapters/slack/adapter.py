@@ -53,8 +53,8 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Inbound
+from bot.ops.server import OpsServer
 from bot.port import DeliveryError, OutboundMessage
-from knowledge.directory import Directory
 from knowledge.inbound import InboundLog
 
 log = structlog.get_logger(__name__)
@@ -69,15 +69,14 @@ class SlackAdapter(SlackPort):
     def __init__(
         self,
         config: SlackConfig,
-        directory: Directory,
         inbound_log: InboundLog,
         *,
         client: AsyncWebClient | None = None,
+        server: OpsServer | None = None,
     ) -> None:
         client = client or make_client(config.bot_token, config.api_url, config.rate_limit_retries)
         super().__init__(client, Workspace(client, config))
         self.config = config
-        self._directory = directory
         self._seen = inbound_log
         self._prefix = "/" + config.command_prefix
         self._inbound: Inbound | None = None
@@ -85,6 +84,8 @@ class SlackAdapter(SlackPort):
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self.http_port: int | None = None
+        self._server = server  # the process's ops server: the Events endpoint mounts there
+        self._mounted = False
         self.on_delivered: Callable[[str], None] | None = None  # event ids, for tests/metrics
         self.app = self._build_app()
 
@@ -104,6 +105,11 @@ class SlackAdapter(SlackPort):
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack.socket_mode_connected")
             return
+        if self._server is not None:
+            self._server.route("POST", self.config.path, self._http)
+            self._mounted = True
+            log.info("slack.mounted", path=self.config.path)
+            return
         web_app = web.Application()
         web_app.router.add_post(self.config.path, self._http)
         self._runner = web.AppRunner(web_app, access_log=None)
@@ -113,6 +119,15 @@ class SlackAdapter(SlackPort):
         address = self._runner.addresses[0]
         self.http_port = int(address[1])
         log.info("slack.listening", host=self.config.host, port=self.http_port)
+
+    async def readiness(self) -> str | None:
+        if self._closed.is_set():
+            return "the Slack adapter has stopped"
+        if not self.team_id:
+            return "auth.test has not passed yet"
+        if self.config.mode == "http" and self._runner is None and not self._mounted:
+            return "the Slack Events endpoint is not listening"
+        return None
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -183,10 +198,9 @@ class SlackAdapter(SlackPort):
         team, channel_id = str(body.get("team_id", "")), str(body.get("channel_id", ""))
         user_id = str(body.get("user_id", ""))
         try:
-            user = await self.workspace.apply_role(self._directory, team, channel_id, user_id)
             event = CommandInvoked(
                 name=name,
-                invoker=UserRef(PLATFORM, user_id, user.name),
+                invoker=await self.workspace.actor(user_id),
                 channel=ChannelRef(PLATFORM, team, channel_id),
                 event_id=f"command:{body.get('trigger_id') or body.get('response_url')}",
                 text=to_plain(str(body.get("text") or ""), keep_channels=True),
@@ -243,12 +257,9 @@ class SlackAdapter(SlackPort):
         channel = ChannelRef(PLATFORM, target.team, target.channel)
         ref = MessageRef(channel, target.ts, thread_id=target.thread_ts)
         try:
-            user = await self.workspace.apply_role(
-                self._directory, target.team, target.channel, user_id
-            )
             event = CommandInvoked(
                 name="insight",
-                invoker=UserRef(PLATFORM, user_id, user.name),
+                invoker=await self.workspace.actor(user_id),
                 channel=channel,
                 event_id=f"view:{view.get('id')}",
                 text=" ".join(["add", *(f"#{t}" for t in tags)]),
@@ -273,12 +284,11 @@ class SlackAdapter(SlackPort):
         try:
             if item.get("type") == "message" and event.get("user") != self.bot_user_id:
                 channel = ChannelRef(PLATFORM, str(body.get("team_id", "")), str(item["channel"]))
-                user = await self.workspace.user(str(event.get("user", "")))
                 await self.inbound.reaction(
                     ReactionAdded(
                         MessageRef(channel, str(item["ts"])),
                         str(event.get("reaction", "")).split("::")[0],
-                        UserRef(PLATFORM, user.id, user.name),
+                        await self.workspace.actor(str(event.get("user", ""))),
                         event_id=str(body.get("event_id")),
                     ),
                     self,

@@ -1,9 +1,10 @@
 """Who people are in the workspace: display names, admin/owner flags, user groups.
 
 Why a short-lived cache: every command, message and reaction names a user id, and the
-core wants a display name and (for commands) a role. `users.info` is rate-limited (tier
-4), so answers are kept `ttl` seconds; a failed lookup degrades to the bare id and no
-extra role rather than failing the person's command.
+core wants a display name and (for commands and reactions) the role the workspace grants.
+`users.info` is rate-limited (tier 4), so answers are kept `role_cache_seconds`; a failed
+lookup degrades to the bare id and an unknown role (None: the core then keeps the
+member's role as it is) rather than failing the person's command.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SlackConfig
 from adapters.slack.webapi import call, data, error_code
+from bot.events import UserRef
 from bot.port import DeliveryError
-from knowledge.directory import Directory
 from knowledge.models import Role
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,10 @@ class Workspace:
         return self._clock() - stamped < self._config.role_cache_seconds
 
     async def user(self, user_id: str) -> SlackUser:
+        return await self._lookup(user_id) or SlackUser(user_id, user_id)
+
+    async def _lookup(self, user_id: str) -> SlackUser | None:
+        """The user as Slack describes them; None when Slack could not be asked."""
         cached = self._users.get(user_id)
         if cached is not None and self._fresh(cached[0]):
             return cached[1]
@@ -67,7 +72,7 @@ class Workspace:
             body = data(await call("users.info", self._client.users_info(user=user_id)))
         except DeliveryError as exc:
             log.info("slack.user_unknown", user=user_id, error=error_code(exc))
-            return SlackUser(user_id, user_id)
+            return None
         raw = body.get("user") or {}
         profile = raw.get("profile") or {}
         name = (
@@ -87,7 +92,7 @@ class Workspace:
         self._users[user_id] = (self._clock(), user)
         return user
 
-    async def _group_members(self, group_id: str) -> frozenset[str]:
+    async def _group_members(self, group_id: str) -> frozenset[str] | None:
         cached = self._groups.get(group_id)
         if cached is not None and self._fresh(cached[0]):
             return cached[1]
@@ -96,39 +101,31 @@ class Workspace:
             body = data(await call("usergroups.users.list", request))
         except DeliveryError as exc:
             log.warning("slack.usergroup_unavailable", usergroup=group_id, error=error_code(exc))
-            return frozenset()
+            return None
         members = frozenset(str(u) for u in body.get("users") or [])
         self._groups[group_id] = (self._clock(), members)
         return members
 
-    async def role_of(self, user_id: str) -> Role:
-        """The role the workspace itself grants (owner/admin flags, configured groups)."""
-        user = await self.user(user_id)
+    async def role_of(self, user_id: str) -> Role | None:
+        """The role the workspace itself grants (owner/admin flags, configured groups);
+        None when Slack could not tell us (so an outage never takes anyone's role away)."""
+        user = await self._lookup(user_id)
+        if user is None:
+            return None
         groups: set[str] = set()
         for group in (self._config.curator_usergroup, self._config.steward_usergroup):
-            if group and user_id in await self._group_members(group):
+            if not group:
+                continue
+            members = await self._group_members(group)
+            if members is None:
+                return None
+            if user_id in members:
                 groups.add(group)
         return self._config.role_for(owner=user.is_owner, admin=user.is_admin, groups=groups)
 
-    async def apply_role(
-        self, directory: Directory, team: str, channel: str, user_id: str
-    ) -> SlackUser:
-        """Raise the member's Hearth role to what the workspace grants; never lower it.
-
-        Roles named in the config (`stewards = ["slack:U…"]`) or given in Hearth stay;
-        the workspace can only add to them.
-        """
-        user = await self.user(user_id)
-        community = await directory.community_for_channel("slack", team, channel)
-        if community is None and channel.startswith("D"):
-            community = await directory.community_for_space("slack", team)
-        if community is None:
-            return user
-        granted = await self.role_of(user_id)
-        if granted == Role.MEMBER:
-            return user
-        member = await directory.resolve_member(community.id, "slack", user_id, user.name)
-        if granted.rank > member.role.rank:
-            await directory.assign_role(community.id, "slack", user_id, granted)
-            log.info("slack.role_granted", user=user_id, role=granted.value)
-        return user
+    async def actor(self, user_id: str) -> UserRef:
+        """Who acted, with the role the workspace grants them for the core to apply."""
+        user = await self._lookup(user_id)
+        if user is None:
+            return UserRef("slack", user_id, user_id)
+        return UserRef("slack", user_id, user.name, platform_role=await self.role_of(user_id))
