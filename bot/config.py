@@ -168,6 +168,24 @@ class RitualsConfig(_Section):
     )
 
 
+class CatchUpRates(_Section):
+    """Requests per second catch-up may spend per platform, beside live traffic (0: unpaced).
+
+    Defaults sit under each platform's documented limits for the reads catch-up makes, so
+    live posts keep their share: Slack's conversations.replies is Tier 3 (50+ a minute),
+    Discord allows 50 requests a second per bot, Synapse does not limit reads by default,
+    and the console reads a local file."""
+
+    console: float = Field(0.0, ge=0, description="the transcript is a local file: unpaced")
+    discord: float = Field(5.0, ge=0, description="a tenth of Discord's global 50/s")
+    slack: float = Field(0.8, ge=0, description="conversations.replies, Tier 3: ~50 a minute")
+    matrix: float = Field(10.0, ge=0, description="room event and relation reads on Synapse")
+
+    def for_platform(self, platform: str) -> float:
+        rate = getattr(self, platform, 0.0)
+        return float(rate) if isinstance(rate, int | float) else 0.0
+
+
 class RelayConfig(_Section):
     max_failures: int = Field(
         8, ge=1, description="failed tries before a relay target is parked and reported"
@@ -177,6 +195,7 @@ class RelayConfig(_Section):
     catch_up_days: int = Field(
         14, ge=0, description="after downtime, relayed threads active this recently are re-read"
     )
+    catch_up_requests_per_second: CatchUpRates = CatchUpRates()
 
 
 class WebConfig(_Section):

@@ -32,7 +32,7 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Inbound
-from bot.port import Capabilities, OutboundMessage, TargetGone
+from bot.port import Capabilities, Changes, OutboundMessage, TargetGone
 from bot.text import to_plain
 from knowledge.clock import Clock, SystemClock
 
@@ -343,7 +343,20 @@ class ConsoleAdapter:
         return self._chat_message(message)
 
     async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
-        return [self._chat_message(m) for m in self._transcript.thread(int(ref.message_id))]
+        """The root and its replies; a deleted or unknown root is gone, as on Matrix."""
+        root = self._transcript.get(int(ref.message_id)) if ref.message_id.isdigit() else None
+        if root is None or root.deleted or root.channel != ref.channel.channel:
+            raise TargetGone(f"no console message {ref.message_id} in #{ref.channel.channel}")
+        return [self._chat_message(m) for m in self._transcript.thread(root.id)]
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """The transcript is the console's history: what was written after `position`."""
+        now = self._transcript.position
+        saved = int(position) if position is not None and position.isdigit() else None
+        if saved is None or saved > now:  # nothing saved yet, or another transcript
+            return Changes(str(now), None)
+        touched = self._transcript.touched_since(saved)
+        return Changes(str(now), frozenset((s, c, str(i)) for s, c, i in touched))
 
     def permalink(self, ref: MessageRef) -> str:
         return f"console://{ref.channel.space}/{ref.channel.channel}/{ref.message_id}"
