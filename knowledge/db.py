@@ -7,7 +7,7 @@ cannot deadlock against another process (SQLite would fail it at once, timeout o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from knowledge.liveness import FileLiveness, Liveness, MemoryLiveness, PostgresLiveness
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -69,12 +71,14 @@ def check_sqlite_file(path: Path) -> None:
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    liveness: Liveness = field(default_factory=MemoryLiveness, compare=False)  # this process
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     async def dispose(self) -> None:
+        await self.liveness.close()
         await self.engine.dispose()
 
 
@@ -100,6 +104,11 @@ def open_database(url: str, *, echo: bool = False) -> Database:
     if path is not None:
         check_sqlite_file(path)
     engine = create_async_engine(parsed, echo=echo, pool_pre_ping=path is None)
+    liveness: Liveness = MemoryLiveness()
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+        if path is not None:
+            liveness = FileLiveness(path)
+    else:
+        liveness = PostgresLiveness(engine)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), liveness)
