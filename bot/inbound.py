@@ -1,12 +1,24 @@
 """Where neutral events enter the core: commands get a reply, reactions may capture.
 
-Adapters call `command()` and deliver the returned reply their own way (a message on
-the console and Matrix, an interaction response on Discord, an ephemeral on Slack).
+Adapters call `command()` with a `deliver` callback that shows the reply their own way
+(a message on the console and Matrix, an interaction response on Discord, an ephemeral
+on Slack). Why a callback rather than a return value: a command is done only once it is
+answered. The event is taken in the InboundLog, handled, the reply delivered, and only
+then marked done, so a crash anywhere in between leaves it undone and the next instance
+runs it again (handlers are idempotent: /insight re-finds its insight). The reply is
+idempotent too: `Answer.key` is the same on every run of one event, and `resumed` says a
+dead predecessor may have posted it already (Matrix derives its transaction id from the
+key and looks for it; the console finds it in its transcript; Slack's response_url and
+Discord's interaction token are never redelivered to another process, so they need
+neither). A reply the platform refuses (DeliveryError) is logged and the event is done:
+retrying would not change the answer.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 
@@ -23,9 +35,10 @@ from bot.events import (
     MessageRef,
     ReactionAdded,
 )
+from bot.faults import crash_point
 from bot.port import DeliveryError, OutboundMessage, OutboundPort
 from knowledge.errors import UserError
-from knowledge.inbound import InboundLog
+from knowledge.inbound import InboundLog, Taken
 from knowledge.views import CommunityInfo, MemberInfo
 
 log = structlog.get_logger(__name__)
@@ -39,6 +52,27 @@ def _unbound(prefix: str) -> Reply:
     )
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A command's reply, with what makes delivering it twice harmless."""
+
+    reply: Reply
+    key: str  # "reply:<event id>": the same on every run of one command event
+    resumed: bool = False  # a dead predecessor may have delivered it already
+
+    def message(self) -> OutboundMessage:
+        """The reply as an outbound message carrying the idempotency key."""
+        return OutboundMessage(
+            self.reply.text,
+            self.reply.ephemeral,
+            idempotency_key=self.key,
+            maybe_posted=self.resumed,
+        )
+
+
+Deliver = Callable[[Answer], Awaitable[None]]
+
+
 class Inbound:
     def __init__(self, services: Services, inbound_log: InboundLog) -> None:
         self._services = services
@@ -49,10 +83,13 @@ class Inbound:
         return await self._services.directory.community_for_channel(platform, space, channel)
 
     async def command(
-        self, event: CommandInvoked, port: OutboundPort, prefix: str = "/"
-    ) -> Reply | None:
-        """The reply to show the invoker; None if this event was already handled."""
+        self, event: CommandInvoked, port: OutboundPort, prefix: str, deliver: Deliver
+    ) -> bool:
+        """Handle the command and deliver its reply; False if it was already handled
+        (or is being handled by another live instance), and nothing was said."""
         channel = event.channel
+        key = f"reply:{event.event_id}"
+        taken: Taken | None = None
         try:
             command = find_command(self._services.table, event.name, prefix)
             community = await self._community(channel.platform, channel.space, channel.channel)
@@ -61,24 +98,34 @@ class Inbound:
                     channel.platform, channel.space
                 )
             if community is None:
-                return _unbound(prefix)
-            if not await self._seen.take(channel.platform, event.event_id):
-                log.info("command.duplicate_skipped", event_id=event.event_id)
-                return None
-            reply = await self._run(command, event, community, port, prefix)
-            await self._seen.done(channel.platform, event.event_id)
-            return reply
+                reply = _unbound(prefix)
+            else:
+                taken = await self._seen.take(channel.platform, event.event_id)
+                if taken is None:
+                    log.info("command.duplicate_skipped", event_id=event.event_id)
+                    return False
+                crash_point("inbound.after_take")
+                reply = await self._run(command, event, community, port, prefix)
+                crash_point("inbound.after_handle")
         except UserError as exc:
             log.info("command.refused", command=event.name, reason=exc.message)
-            return Reply(exc.message, ephemeral=True)
+            reply = Reply(exc.message, ephemeral=True)
         except Exception:
             incident = uuid.uuid4().hex[:8]
             log.exception("command.failed", command=event.name, incident=incident)
-            return Reply(
+            reply = Reply(
                 f"Something went wrong on my side (incident {incident}); it has been logged. "
                 "Nothing was stored half-way: try again in a moment.",
                 ephemeral=True,
             )
+        try:
+            await deliver(Answer(reply, key, resumed=taken is not None and taken.resumed))
+        except DeliveryError as exc:
+            log.warning("command.reply_failed", command=event.name, error=str(exc))
+        crash_point("inbound.after_reply")
+        if taken is not None:
+            await self._seen.done(channel.platform, event.event_id)
+        return True
 
     async def _run(
         self,
@@ -124,7 +171,10 @@ class Inbound:
             return
         channel = event.target.channel
         community = await self._community(channel.platform, channel.space, channel.channel)
-        if community is None or not await self._seen.take(channel.platform, event.event_id):
+        if community is None:
+            return
+        taken = await self._seen.take(channel.platform, event.event_id)
+        if taken is None:
             return
         try:
             curator = await self._services.directory.resolve_member(
@@ -140,7 +190,10 @@ class Inbound:
         except Exception:
             log.exception("reaction.capture_failed", target=event.target.message_id)
             text = "I could not capture that message because of an error on my side; it is logged."
-        await port.post(channel, OutboundMessage(text), reply_to=event.target)
+        answer = OutboundMessage(
+            text, idempotency_key=f"reply:{event.event_id}", maybe_posted=taken.resumed
+        )
+        await port.post(channel, answer, reply_to=event.target)
         await self._seen.done(channel.platform, event.event_id)
 
     async def _accept_suggested_tags(
