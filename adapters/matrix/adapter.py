@@ -20,8 +20,7 @@ Commands are `!name …` messages (`!insight #tag` as a reply captures the repli
 message); 💡 reactions capture (the answer goes to the target's thread); edits and
 redactions keep sources in step; the bot's own events and `m.notice`s (other bots) are
 ignored; relayed copies another Hearth posted (`org.hearth.relay`) arrive with
-`from_bot` set. Power levels become roles
-(raised, never lowered, as on Slack).
+`from_bot` set. Power levels become roles (raised, never lowered, as on Slack).
 
 Why a watchdog (`watchdog_interval_seconds`): a long poll can hang on an open but silent
 connection without any error. A nonce written to the bot's account data must come back
