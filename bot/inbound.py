@@ -125,6 +125,7 @@ class Inbound:
         crash_point("inbound.after_reply")
         if taken is not None:
             await self._seen.done(channel.platform, event.event_id)
+            log.info("command.answered", event_id=event.event_id, resumed=taken.resumed)
         return True
 
     async def _run(
