@@ -16,6 +16,11 @@ USER hearth
 # Relative paths in the default config (hearth.db, the console history, exports) land here.
 WORKDIR /data
 VOLUME ["/data"]
-# Mount a config at /data/hearth.toml, or point HEARTH_CONFIG at one.
+# Mount a config at /data/hearth.toml, or point HEARTH_CONFIG at one (compose.yaml uses
+# deploy/hearth.toml). The operations server listens where [web] says; 8080 by convention.
+EXPOSE 8080
+# `hearth healthcheck` asks /healthz when [web] is on and passes when it is off.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["hearth", "healthcheck"]
 ENTRYPOINT ["hearth"]
 CMD ["run"]

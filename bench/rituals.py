@@ -78,6 +78,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from measure import machine_info, peak_rss_mib, percentile
 
 from bot.events import ChannelRef, ChatMessage, MessageRef
+from bot.ops.metrics import Metrics
 from bot.port import Capabilities, OutboundMessage
 from knowledge.clock import SystemClock
 from knowledge.db import Database, open_database
@@ -351,7 +352,12 @@ async def create_rituals(database: Database, plan: Plan, slug: str) -> float:
 
 def service(database: Database, grace: timedelta) -> Rituals:
     return Rituals(
-        RitualStore(database), InsightStore(database), Directory(database), SystemClock(), grace
+        RitualStore(database),
+        InsightStore(database),
+        Directory(database),
+        SystemClock(),
+        grace,
+        Metrics(),
     )
 
 

@@ -13,12 +13,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.adapter import Adapter
 from bot.assist import LanguageModel
+from bot.assist.metered import MeteredModel
 from bot.assist.semantic import Embedder, EndpointEmbedder, SemanticIndex
 from bot.assist.service import Assist
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
 from bot.inbound import Inbound
+from bot.ops.metrics import Metrics
+from bot.ops.server import OpsServer
+from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
 from knowledge import migrate
@@ -42,9 +46,9 @@ from scheduling.service import Rituals
 log = structlog.get_logger(__name__)
 
 
-async def open_store(config: Config) -> Database:
+async def open_store(config: Config, clock: Clock | None = None) -> Database:
     """The database, migrated when allowed; DatabaseUnavailable says what is wrong."""
-    database = open_database(config.hearth.database_url)
+    database = open_database(config.hearth.database_url, clock=clock)
     try:
         current = await migrate.current_revision(database)
         head = migrate.head_revision()
@@ -90,6 +94,8 @@ class Hearth:
     services: Services
     inbound: Inbound
     relay_worker: OutboxWorker
+    metrics: Metrics
+    ops: OpsServer | None  # the operations server, when [web] listen is set
 
     @classmethod
     async def open(
@@ -108,7 +114,9 @@ class Hearth:
         Semantic search uses `embedder` (e.g. a local model), else the model's embeddings
         API when `assist.embedding_model` is set; with neither, /search is full text.
         """
-        database = await open_store(config)
+        use_timer = clock is None if timer is None else timer
+        clock = clock or SystemClock()
+        database = await open_store(config, clock)
         directory = Directory(database)
         try:
             await apply_communities(directory, SharedKnowledge(database), config.communities)
@@ -116,13 +124,17 @@ class Hearth:
             await database.dispose()
             raise
         insights = InsightStore(database)
+        metrics = Metrics()
+        if model is not None:
+            model = MeteredModel(model, metrics)
         rituals = Rituals(
             RitualStore(database),
             insights,
             directory,
-            clock or SystemClock(),
+            clock,
             timedelta(minutes=config.rituals.catch_up_grace_minutes),
-            use_timer=clock is None if timer is None else timer,
+            metrics,
+            use_timer=use_timer,
         )
         search = open_search(database)
         opted_in = frozenset(c.slug for c in config.communities if c.assist)
@@ -171,11 +183,11 @@ class Hearth:
             RelayStore(database),
             outbox,
             directory,
-            clock or SystemClock(),
+            clock,
             [c.name for c in table.commands],
         )
         worker = OutboxWorker(
-            outbox, relays, links, clock or SystemClock(), config.relay, relay_in_background
+            outbox, relays, links, clock, config.relay, metrics, relay_in_background
         )
         services = Services(
             directory=directory,
@@ -188,10 +200,13 @@ class Hearth:
             assist=assist,
             relays=relays,
             sharing=sharing,
+            clock=clock,
             semantic=semantic,
         )
         inbound = Inbound(services, InboundLog(database))
-        return cls(config, database, services, inbound, worker)
+        address = config.web.address()
+        ops = None if address is None else OpsServer(*address, metrics)
+        return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter]) -> None:
         """Run until any adapter stops by itself (or we are cancelled), then stop them all.
@@ -201,6 +216,10 @@ class Hearth:
         """
         started: list[Adapter] = []
         rituals, relays = self.services.rituals, self.services.relays
+        if self.ops is not None:  # first, so /healthz answers while adapters connect
+            clock = self.services.clock
+            watch(self.ops, self.metrics, self.database, relays.outbox, clock, adapters)
+            await self.ops.start()
         try:
             for adapter in adapters:
                 await adapter.connect()
@@ -226,6 +245,8 @@ class Hearth:
             for adapter in reversed(started):
                 await adapter.stop()
                 log.info("adapter.stopped", platform=adapter.platform)
+            if self.ops is not None:
+                await self.ops.stop()
 
     async def close(self) -> None:
         await self.services.assist.close()

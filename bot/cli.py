@@ -140,7 +140,10 @@ def run(config: ConfigOption = None) -> None:
 
             adapters.append(
                 SlackAdapter(
-                    settings.adapters.slack, hearth.services.directory, InboundLog(hearth.database)
+                    settings.adapters.slack,
+                    hearth.services.directory,
+                    InboundLog(hearth.database),
+                    server=hearth.ops,
                 )
             )
         if settings.adapters.discord.enabled:
@@ -267,6 +270,32 @@ def discord_sync_commands(config: ConfigOption = None) -> None:
         raise _fail("[adapters.discord] needs token and application_id to sync commands")
     for scope in _run(sync_commands(settings, build_command_table())):
         out.print(f"synced: {scope}", highlight=False)
+
+
+@app.command()
+def healthcheck(config: ConfigOption = None) -> None:
+    """Exit 0 if this machine's Hearth answers /healthz (for Docker's HEALTHCHECK).
+
+    With [web] off there is nothing to ask: it says so and exits 0.
+    """
+    import urllib.error
+    import urllib.request
+
+    address = _config(config).web.address()
+    if address is None:
+        out.print("The operations server is off ([web] listen is empty): nothing to check.")
+        return
+    host, port = address
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    url = f"http://{host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            status = response.status
+    except (urllib.error.URLError, OSError) as exc:
+        raise _fail(f"{url} does not answer ({exc})", 1) from None
+    if status != 200:
+        raise _fail(f"{url} answered {status}", 1)
+    out.print(f"{url}: alive")
 
 
 @db_app.command("upgrade")

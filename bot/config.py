@@ -154,6 +154,31 @@ class RelayConfig(_Section):
     )
 
 
+class WebConfig(_Section):
+    listen: str = Field(
+        "",
+        description="host:port of the operations server (/healthz, /readyz, /metrics; Slack's "
+        'Events endpoint mounts there too), e.g. "127.0.0.1:8080"; empty: off',
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isascii() or not port.isdigit():
+                raise ValueError('expected host:port such as "127.0.0.1:8080"')
+            if int(port) > 65535:
+                raise ValueError(f"port {port} is above 65535")
+        return value
+
+    def address(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class AdaptersConfig(_Section):
     console: ConsoleConfig = ConsoleConfig()
     slack: SlackConfig = SlackConfig()
@@ -179,6 +204,7 @@ class Config(_Section):
     relay: RelayConfig = RelayConfig()
     assist: AssistConfig = AssistConfig()
     adapters: AdaptersConfig = AdaptersConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("communities")
     @classmethod

@@ -11,6 +11,7 @@ from bot.commands.spec import CommandTable
 from bot.events import CommandInvoked
 from bot.port import OutboundPort
 from bot.relay.service import Relays
+from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
 from knowledge.privacy import Privacy
@@ -34,6 +35,7 @@ class Services:
     assist: Assist
     relays: Relays
     sharing: SharedKnowledge
+    clock: Clock
     semantic: SemanticIndex | None = None  # None: /search is full text only
 
 

@@ -8,11 +8,13 @@ cannot deadlock against another process (SQLite would fail it at once, timeout o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,9 +22,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from knowledge.clock import Clock, SystemClock
 from knowledge.liveness import FileLiveness, Liveness, MemoryLiveness, PostgresLiveness
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+CLOCK_OPTION = "hearth_clock"
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -67,10 +71,21 @@ def check_sqlite_file(path: Path) -> None:
         )
 
 
+def stamped_now(context: ExecutionContext) -> datetime:
+    """Column default for every timestamp: the database's injected clock, never the wall.
+
+    The clock travels as an engine execution option, so ORM flushes and Core inserts
+    alike stamp rows with the same "now" the rest of Hearth (and a test's ManualClock) sees.
+    """
+    clock: Clock = context.execution_options[CLOCK_OPTION]
+    return clock.now()
+
+
 @dataclass(frozen=True)
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
     liveness: Liveness = field(default_factory=MemoryLiveness, compare=False)  # this process
 
     @property
@@ -80,6 +95,15 @@ class Database:
     async def dispose(self) -> None:
         await self.liveness.close()
         await self.engine.dispose()
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query (readiness)."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def connections_in_use(self) -> int:
+        checkedout = getattr(self.engine.sync_engine.pool, "checkedout", None)
+        return int(checkedout()) if callable(checkedout) else 0
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -98,12 +122,18 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_database(url: str, *, echo: bool = False) -> Database:
+def open_database(url: str, *, clock: Clock | None = None, echo: bool = False) -> Database:
     parsed = async_url(url)
     path = sqlite_path(parsed)
     if path is not None:
         check_sqlite_file(path)
-    engine = create_async_engine(parsed, echo=echo, pool_pre_ping=path is None)
+    clock = clock or SystemClock()
+    engine = create_async_engine(
+        parsed,
+        echo=echo,
+        pool_pre_ping=path is None,
+        execution_options={CLOCK_OPTION: clock},
+    )
     liveness: Liveness = MemoryLiveness()
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
@@ -111,4 +141,4 @@ def open_database(url: str, *, echo: bool = False) -> Database:
             liveness = FileLiveness(path)
     else:
         liveness = PostgresLiveness(engine)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), liveness)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), clock, liveness)

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import ColumnElement, select, update
 
-from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database
 from knowledge.models import InboundEvent
 from knowledge.upsert import insert_ignoring_conflict
@@ -50,9 +49,8 @@ _HELD = object()  # another live instance has it (or, without a taker, its lease
 
 
 class InboundLog:
-    def __init__(self, database: Database, clock: Clock | None = None) -> None:
+    def __init__(self, database: Database) -> None:
         self._db = database
-        self._clock = clock or SystemClock()
 
     async def take(
         self, platform: str, event_id: str, now: datetime | None = None, *, wait: float = 0
@@ -64,7 +62,7 @@ class InboundLog:
         """
         deadline = asyncio.get_running_loop().time() + wait
         while True:
-            outcome = await self._attempt(platform, event_id, now or self._clock.now())
+            outcome = await self._attempt(platform, event_id, now or self._db.clock.now())
             if outcome is not _HELD:
                 assert outcome is None or isinstance(outcome, Taken)
                 return outcome
@@ -128,5 +126,5 @@ class InboundLog:
             await session.execute(
                 update(InboundEvent)
                 .where(InboundEvent.platform == platform, InboundEvent.event_id == event_id)
-                .values(done_at=self._clock.now())
+                .values(done_at=self._db.clock.now())
             )

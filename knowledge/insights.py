@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, delete, func, insert, select
@@ -126,7 +126,7 @@ class InsightStore:
                 session, community_id, source.platform, source.author_user_id, source.author_name
             )
             source_id = await self._source_id(session, community_id, source, author.id)
-            now = datetime.now(UTC)
+            now = self._db.clock.now()
             visibility = await session.scalar(
                 select(Community.default_visibility).where(Community.id == community_id)
             )
@@ -222,7 +222,7 @@ class InsightStore:
             row.body = text
             if title is not None:
                 row.title = title
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = self._db.clock.now()
             if extra:
                 current = tuple(t.name for t in row.tags)
                 await _set_tags(session, community_id, row_id, (*current, *extra))
@@ -238,7 +238,7 @@ class InsightStore:
             row = await self._editable(session, community_id, insight_id, editor)
             row_id = row.id
             await _record_revision(session, row, editor)
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = self._db.clock.now()
             await _set_tags(session, community_id, row_id, names)
             return await self._view(session, row_id)
 
@@ -259,7 +259,7 @@ class InsightStore:
             if source is None:
                 return None
             old_text, source.text = source.text, text
-            source.edited_at = datetime.now(UTC)
+            source.edited_at = self._db.clock.now()
             row = await session.scalar(
                 select(Insight)
                 .options(*LOAD)
@@ -270,7 +270,7 @@ class InsightStore:
             if row.body == old_text and text.strip():
                 await _record_revision(session, row, None)
                 row.body = text.strip()[:MAX_BODY_CHARS]
-                row.updated_at = datetime.now(UTC)
+                row.updated_at = self._db.clock.now()
                 await session.flush()
                 await follow_origin(session, row)
             return row.id
@@ -282,7 +282,7 @@ class InsightStore:
             source = await _source(session, platform, space, channel, message_id)
             if source is None:
                 return None
-            source.deleted_at = datetime.now(UTC)
+            source.deleted_at = self._db.clock.now()
             return await session.scalar(
                 select(Insight.id).where(
                     Insight.source_id == source.id, Insight.origin_insight_id.is_(None)
@@ -358,7 +358,7 @@ class InsightStore:
             "author_member_id": author_id,
             "text": source.text,
             "permalink": source.permalink,
-            "posted_at": source.posted_at or datetime.now(UTC),
+            "posted_at": source.posted_at or self._db.clock.now(),
         }
         source_id = await session.scalar(
             insert_ignoring_conflict(

@@ -28,9 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from knowledge.db import stamped_now
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -105,7 +103,7 @@ class Community(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     default_visibility: Mapped[str] = mapped_column(
         String(16), default="community", server_default="community"
     )
@@ -138,7 +136,7 @@ class Member(Base):
         Enum(Role, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]),
         default=Role.MEMBER,
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     forgotten_at: Mapped[datetime | None] = mapped_column(default=None)
 
     identities: Mapped[list[Identity]] = relationship(back_populates="member")
@@ -178,7 +176,7 @@ class Source(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     permalink: Mapped[str | None] = mapped_column(String(1024), default=None)
-    posted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    posted_at: Mapped[datetime] = mapped_column(default=stamped_now)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -202,8 +200,8 @@ class Insight(Base):
     curator_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None, index=True
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
     # community (default) | constellation (linked siblings that share knowledge) | public
     visibility: Mapped[str] = mapped_column(
         String(16), default="community", server_default="community"
@@ -256,7 +254,7 @@ class InsightRevision(Base):
     editor_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class InboundEvent(Base):
@@ -268,7 +266,7 @@ class InboundEvent(Base):
 
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=stamped_now)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
     taken_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
@@ -321,7 +319,7 @@ class Ritual(Base):
     created_by_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RitualRound(Base):
@@ -368,7 +366,7 @@ class RitualResponse(Base):
     text: Mapped[str] = mapped_column(Text)
     anonymous: Mapped[bool] = mapped_column(default=False)
     late: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
@@ -398,7 +396,7 @@ class CommunityPrompt(Base):
     added_by_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class InsightEmbedding(Base):
@@ -414,7 +412,7 @@ class InsightEmbedding(Base):
     model: Mapped[str] = mapped_column(String(200))
     dims: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column()
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class SyncCursor(Base):
@@ -426,7 +424,7 @@ class SyncCursor(Base):
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     token: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class LinkStatus(enum.StrEnum):
@@ -455,7 +453,7 @@ class Link(Base):
     code_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     pair: Mapped[str | None] = mapped_column(String(64), unique=True)
     whole_channel: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
     left_at: Mapped[datetime | None] = mapped_column(default=None)
     left_by: Mapped[int | None] = mapped_column(Integer, default=None)  # community id
@@ -484,7 +482,7 @@ class LinkSide(Base):
     consented_by: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
-    consented_at: Mapped[datetime] = mapped_column(default=utcnow)
+    consented_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RelayThread(Base):
@@ -496,8 +494,8 @@ class RelayThread(Base):
     origin_community_id: Mapped[int] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
+    last_activity_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RelayParticipant(Base):
@@ -546,7 +544,7 @@ class RelayMessage(Base):
     digest: Mapped[str] = mapped_column(String(64))  # of the text: catch-up spots edits
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as last relayed
     deleted: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class RelayCopy(Base):
@@ -566,7 +564,7 @@ class RelayCopy(Base):
         ForeignKey("relay_participants.id", ondelete="CASCADE")
     )
     copy_id: Mapped[str] = mapped_column(String(255))
-    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -617,9 +615,9 @@ class OutboxItem(Base):
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=stamped_now)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
@@ -71,6 +71,7 @@ class Claimed:
     copy_id: str | None  # the copy this edit/delete acts on, if it was delivered
     link_status: LinkStatus | None  # of the carrying link, as of the claim
     link_paused: bool
+    queued_at: datetime | None = None  # when the change was queued (delivery latency)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ class LaneHealth:
     parked: int
     failed: int
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class LinkBacklog:
+    """What waits on one link, for /metrics."""
+
+    link_id: int
+    pending: int
+    parked: int
+    oldest_age_seconds: float  # of the oldest pending or parked item; 0 when none
 
 
 class Outbox:
@@ -172,6 +183,7 @@ class Outbox:
                     copy_id,
                     None if link_status is None else LinkStatus(link_status),
                     bool(link_paused),
+                    item.created_at,
                 )
                 for item, target, is_root, copy_id, link_status, link_paused in rows
             ]
@@ -364,3 +376,44 @@ class Outbox:
                 lanes.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])
             )
         ]
+
+    async def backlog(self, now: datetime) -> list[LinkBacklog]:
+        """Pending and parked items per link, with the age of the oldest (one query)."""
+        async with self._db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        OutboxItem.link_id,
+                        OutboxItem.status,
+                        func.count(),
+                        func.min(OutboxItem.created_at),
+                    )
+                    .where(
+                        OutboxItem.link_id.is_not(None),
+                        OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.PARKED]),
+                    )
+                    .group_by(OutboxItem.link_id, OutboxItem.status)
+                )
+            ).all()
+        found: dict[int, list[Any]] = {}
+        for link_id, status, count, oldest in rows:
+            if link_id is None:
+                continue
+            entry = found.setdefault(int(link_id), [0, 0, None])
+            entry[0 if OutboxStatus(status) is OutboxStatus.PENDING else 1] += int(count)
+            if oldest is not None and (entry[2] is None or oldest < entry[2]):
+                entry[2] = oldest
+        return [
+            LinkBacklog(
+                link_id,
+                pending,
+                parked,
+                0.0 if oldest is None else max(0.0, (now - _aware(oldest)).total_seconds()),
+            )
+            for link_id, (pending, parked, oldest) in sorted(found.items())
+        ]
+
+
+def _aware(moment: datetime) -> datetime:
+    """func.min bypasses the column type on SQLite: give a naive UTC value its zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,7 +63,7 @@ class Privacy:
             await session.execute(
                 update(Member)
                 .where(Member.id == member.id)
-                .values(display_name=FORGOTTEN_NAME, forgotten_at=datetime.now(UTC))
+                .values(display_name=FORGOTTEN_NAME, forgotten_at=self._db.clock.now())
             )
             return summary
 

@@ -9,8 +9,6 @@ that batch, and the InboundLog skips what was already done.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select, update
 
 from knowledge.db import Database
@@ -31,7 +29,7 @@ class SyncTokens:
             )
 
     async def put(self, platform: str, key: str, token: str) -> None:
-        now = datetime.now(UTC)
+        now = self._db.clock.now()
         async with self._db.sessions.begin() as session:
             inserted = await session.scalar(
                 insert_ignoring_conflict(

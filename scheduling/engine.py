@@ -13,6 +13,7 @@ from typing import Protocol
 import structlog
 
 from bot.events import ChannelRef, MessageRef
+from bot.ops.metrics import Metrics
 from bot.port import DeliveryError, OutboundMessage, OutboundPort, RateLimited, Transient
 from knowledge.insights import InsightStore
 from knowledge.models import RoundStatus
@@ -81,7 +82,9 @@ class RitualEngine:
         insights: InsightStore,
         ports: Mapping[str, OutboundPort],
         grace: timedelta,
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._insights = insights
         self._ports = ports
@@ -118,7 +121,9 @@ class RitualEngine:
                 log.info("ritual.skipped", ritual=ritual.name, slot=slot.isoformat())
             return None
         if now - slot > self._grace:
-            await self._store.create_round(ritual.id, slot, now, status=RoundStatus.MISSED)
+            missed = await self._store.create_round(ritual.id, slot, now, status=RoundStatus.MISSED)
+            if missed is not None:
+                self._metrics.ritual_rounds.labels("missed").inc()
             log.warning("ritual.missed", ritual=ritual.name, slot=slot.isoformat())
             return None
         round_ = await self._store.create_round(ritual.id, slot, now, late=now - slot > ON_TIME)
@@ -141,6 +146,7 @@ class RitualEngine:
             wait = exc.retry_after if isinstance(exc, RateLimited) else None
             retry_at = now + (timedelta(seconds=wait) if wait else backoff(round_.attempts))
             await self._store.mark_failed(round_.id, f"{type(exc).__name__}: {exc}", retry_at)
+            self._metrics.ritual_rounds.labels("failed").inc()
             log.warning(
                 "ritual.post_failed",
                 ritual=ritual.name,
@@ -161,6 +167,10 @@ class RitualEngine:
             now + window,
             closed=not kind.collects_responses,
         )
+        self._metrics.ritual_rounds.labels("late" if round_.late else "opened").inc()
+        if not round_.manual:
+            lateness = (now - round_.scheduled_for).total_seconds()
+            self._metrics.ritual_lateness_seconds.observe(max(0.0, lateness))
         log.info("ritual.opened", ritual=ritual.name, round=round_.id, late=round_.late)
         return await self._store.round(round_.id)
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 import structlog
 
 from bot.events import ChannelRef, MessageDeleted, MessageEdited, MessagePosted, MessageRef
+from bot.ops.metrics import Metrics
 from bot.port import OutboundMessage, OutboundPort
 from knowledge.clock import Clock
 from knowledge.directory import Directory
@@ -34,6 +35,7 @@ class Rituals:
         directory: Directory,
         clock: Clock,
         grace: timedelta,
+        metrics: Metrics,
         *,
         use_timer: bool = True,
     ) -> None:
@@ -41,8 +43,8 @@ class Rituals:
         self.clock = clock
         self._directory = directory
         self._ports: dict[str, OutboundPort] = {}
-        self.engine = RitualEngine(store, insights, self._ports, grace)
-        self._timer = RitualTimer(self._fire, self._sweep, grace) if use_timer else None
+        self.engine = RitualEngine(store, insights, self._ports, grace, metrics)
+        self._timer = RitualTimer(self._fire, self._sweep, grace, clock) if use_timer else None
         # Timer jobs run a few at a time (a post can take a platform round trip; each step
         # is claimed in the store, so overlap is safe) and never after stop(): shutting
         # down waits for them instead of cancelling one half-way through a transaction.

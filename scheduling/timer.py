@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from knowledge.clock import Clock
 from knowledge.rituals import RitualView
 from scheduling.schedule import cron_trigger
 
@@ -29,7 +30,9 @@ class RitualTimer:
         fire: Callable[[int], Awaitable[None]],
         sweep: Callable[[], Awaitable[None]],
         grace: timedelta,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._fire = fire
         self._sweep = sweep
         self._grace = grace
@@ -78,7 +81,7 @@ class RitualTimer:
         """Arm the one deadline timer (reminders, closes, retries) for `moment`."""
         if moment is None:
             return
-        self._armed = max(moment, datetime.now(UTC))
+        self._armed = max(moment, self._clock.now())
         self._scheduler.add_job(
             self._sweep,
             DateTrigger(run_date=self._armed),
@@ -88,7 +91,7 @@ class RitualTimer:
 
     def wake_by(self, moment: datetime | None) -> None:
         """Make sure the deadline timer fires no later than `moment` (no store read)."""
-        now = datetime.now(UTC)
+        now = self._clock.now()
         if moment is not None and (
             self._armed is None or self._armed <= now or moment < self._armed
         ):

@@ -79,7 +79,7 @@ async def run_script(
 
     out = out if out is not None else io.StringIO()
     try:
-        await hearth.run([ConsoleAdapter(config.adapters.console, read_line, out)])
+        await hearth.run([ConsoleAdapter(config.adapters.console, read_line, out, clock=clock)])
     finally:
         await hearth.close()
     if failures:

@@ -34,6 +34,7 @@ from bot.events import (
 from bot.inbound import Answer, Inbound
 from bot.port import Capabilities, OutboundMessage, TargetGone
 from bot.text import to_plain
+from knowledge.clock import Clock, SystemClock
 
 PLATFORM = "console"
 BOT_NAME = "hearth"
@@ -85,12 +86,17 @@ class ConsoleAdapter:
     capabilities = Capabilities(threads=True, edits=True, ephemeral=True)
 
     def __init__(
-        self, config: ConsoleConfig, read_line: LineReader | None = None, out: TextIO | None = None
+        self,
+        config: ConsoleConfig,
+        read_line: LineReader | None = None,
+        out: TextIO | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self._config = config
         self._user = config.user
         self._channel = config.channel
-        self._transcript = Transcript(config.transcript)
+        self._transcript = Transcript(config.transcript, clock or SystemClock())
         self._read_line = read_line or stdin_reader(lambda: f"{self._user}@#{self._channel}> ")
         self._out = out or sys.stdout
         self._inbound: Inbound | None = None
@@ -108,6 +114,9 @@ class ConsoleAdapter:
             "Type /help for commands, :help for console keys, :quit to leave."
         )
         self._loop_task = asyncio.create_task(self._read_loop())
+
+    async def readiness(self) -> str | None:
+        return None  # a terminal is always there; its end only stops the console
 
     async def wait_closed(self) -> None:
         if self._loop_task is not None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+from knowledge.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ class ConsoleMessage:
 
 
 class Transcript:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock) -> None:
         self._path = path
+        self._clock = clock
         self._messages: dict[int, ConsoleMessage] = {}
         self._last_id = 0
         self._keys: dict[str, int] = {}
@@ -82,7 +84,7 @@ class Transcript:
         shown_as: str | None = None,
     ) -> ConsoleMessage:
         self._last_id += 1
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = self._clock.now().isoformat(timespec="seconds")
         message = ConsoleMessage(
             self._last_id,
             space,

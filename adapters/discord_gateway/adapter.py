@@ -184,6 +184,13 @@ class DiscordAdapter:
         self._inbound = inbound
         self._task = asyncio.create_task(self.client.connect(reconnect=True))
 
+    async def readiness(self) -> str | None:
+        if self.client.is_closed():
+            return "the Discord gateway connection is closed"
+        if not self.client.is_ready():
+            return "the Discord gateway is not ready (connecting or resuming)"
+        return None
+
     async def wait_closed(self) -> None:
         if self._task is not None:
             await asyncio.shield(self._task)

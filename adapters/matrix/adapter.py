@@ -164,6 +164,23 @@ class MatrixAdapter(MatrixPort):
         if self.config.watchdog_interval_seconds > 0:
             self._watchdog = asyncio.create_task(self._watch(), name="matrix-watchdog")
 
+    async def readiness(self) -> str | None:
+        lag = self.sync_lag()
+        if self._closed.is_set():
+            return "the Matrix sync loop has stopped"
+        if lag is None:
+            return "no sync with the homeserver yet"
+        limit = self.config.sync_timeout_seconds + self.config.watchdog_timeout_seconds
+        if lag > limit:
+            return f"no sync with the homeserver for {lag:.0f} s"
+        return None
+
+    def sync_lag(self) -> float | None:
+        """Seconds since the last sync response (None before the first)."""
+        if self._last_sync is None:
+            return None
+        return asyncio.get_running_loop().time() - self._last_sync
+
     async def wait_closed(self) -> None:
         await self._closed.wait()
 

@@ -53,6 +53,7 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Answer, Inbound
+from bot.ops.server import OpsServer
 from bot.port import DeliveryError, OutboundMessage
 from knowledge.directory import Directory
 from knowledge.inbound import InboundLog
@@ -73,6 +74,7 @@ class SlackAdapter(SlackPort):
         inbound_log: InboundLog,
         *,
         client: AsyncWebClient | None = None,
+        server: OpsServer | None = None,
     ) -> None:
         client = client or make_client(config.bot_token, config.api_url, config.rate_limit_retries)
         super().__init__(client, Workspace(client, config))
@@ -85,6 +87,8 @@ class SlackAdapter(SlackPort):
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self.http_port: int | None = None
+        self._server = server  # the process's ops server: the Events endpoint mounts there
+        self._mounted = False
         self.on_delivered: Callable[[str], None] | None = None  # event ids, for tests/metrics
         self.app = self._build_app()
 
@@ -104,6 +108,11 @@ class SlackAdapter(SlackPort):
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack.socket_mode_connected")
             return
+        if self._server is not None:
+            self._server.route("POST", self.config.path, self._http)
+            self._mounted = True
+            log.info("slack.mounted", path=self.config.path)
+            return
         web_app = web.Application()
         web_app.router.add_post(self.config.path, self._http)
         self._runner = web.AppRunner(web_app, access_log=None)
@@ -113,6 +122,15 @@ class SlackAdapter(SlackPort):
         address = self._runner.addresses[0]
         self.http_port = int(address[1])
         log.info("slack.listening", host=self.config.host, port=self.http_port)
+
+    async def readiness(self) -> str | None:
+        if self._closed.is_set():
+            return "the Slack adapter has stopped"
+        if not self.team_id:
+            return "auth.test has not passed yet"
+        if self.config.mode == "http" and self._runner is None and not self._mounted:
+            return "the Slack Events endpoint is not listening"
+        return None
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

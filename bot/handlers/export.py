@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bot.commands.spec import Args, Command, Reply
 from bot.context import CommandContext
 from knowledge.export import export_community
@@ -11,7 +9,7 @@ from knowledge.models import Role
 
 
 async def export(ctx: CommandContext, args: Args) -> Reply:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = ctx.services.clock.now().strftime("%Y%m%d-%H%M%S")
     target = ctx.services.export_dir / f"{ctx.community.slug}-{stamp}"
     summary = await export_community(ctx.services.insights, ctx.community, target)
     return Reply(

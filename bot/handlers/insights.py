@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from bot import formatting
 from bot.capture import Capture, announce
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
@@ -37,7 +35,7 @@ def _command_message(ctx: CommandContext) -> ChatMessage:
         ref=MessageRef(ctx.event.channel, f"command:{ctx.event.event_id}"),
         author=ctx.event.invoker,
         text=ctx.event.text,
-        posted_at=datetime.now(UTC),
+        posted_at=ctx.services.clock.now(),
     )
 
 
@@ -91,7 +89,7 @@ async def delete(ctx: CommandContext, args: Args) -> Reply:
 async def share(ctx: CommandContext, args: Args) -> Reply:
     visibility = parse_visibility(args.text("visibility"))
     old, new = await ctx.services.sharing.set_visibility(
-        ctx.community.id, _id(args), ctx.member, visibility, datetime.now(UTC)
+        ctx.community.id, _id(args), ctx.member, visibility, ctx.services.clock.now()
     )
     if old == new:
         return Reply(f"Insight #{_id(args)} was already {new}.", ephemeral=True)
@@ -107,7 +105,7 @@ async def adopt(ctx: CommandContext, args: Args) -> Reply:
     _, tags = split_hashtags(args.text("tags"))
     scope = await ctx.services.sharing.scope(ctx.community.id)
     result = await ctx.services.sharing.adopt(
-        scope, ctx.member, _id(args), tuple(tags), datetime.now(UTC)
+        scope, ctx.member, _id(args), tuple(tags), ctx.services.clock.now()
     )
     insight = result.insight
     if not result.created:

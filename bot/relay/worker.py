@@ -19,6 +19,7 @@ import structlog
 
 from bot.config import RelayConfig
 from bot.events import ChannelRef, MessageRef
+from bot.ops.metrics import Metrics
 from bot.port import (
     DeliveryError,
     Forbidden,
@@ -50,10 +51,12 @@ class OutboxWorker:
         links: LinkStore,
         clock: Clock,
         config: RelayConfig,
+        metrics: Metrics,
         background: bool = True,
         rng: random.Random | None = None,
     ) -> None:
         """`background=False` (tests): nothing runs by itself; callers `drain()`."""
+        self._metrics = metrics
         self.outbox = outbox
         self._relays = relays
         self._links = links
@@ -143,9 +146,16 @@ class OutboxWorker:
                 await self._park(item, reason)
             else:
                 await self.outbox.retry_at(item, now + self._backoff(item.failures), reason)
+                self._metrics.relay_deliveries.labels(item.target.platform, "retry").inc()
                 log.info("relay.retry", item=item.id, failures=item.failures + 1, error=reason)
         else:
-            await self.outbox.delivered(item, copy_id, self._clock.now())
+            delivered_at = self._clock.now()
+            await self.outbox.delivered(item, copy_id, delivered_at)
+            platform = item.target.platform
+            self._metrics.relay_deliveries.labels(platform, "delivered").inc()
+            if item.queued_at is not None and item.attempts == 1:
+                waited = (delivered_at - item.queued_at).total_seconds()
+                self._metrics.relay_delivery_seconds.labels(platform).observe(max(0.0, waited))
 
     async def _perform(self, port: OutboundPort, item: Claimed) -> str | None:
         target = item.target
@@ -191,6 +201,7 @@ class OutboxWorker:
     async def _park(self, item: Claimed, reason: str) -> None:
         """Stop trying and say so once, where the message was written."""
         await self.outbox.settle(item, OutboxStatus.PARKED, reason)
+        self._metrics.relay_deliveries.labels(item.target.platform, "parked").inc()
         log.warning("relay.parked", item=item.id, target=item.target.channel, error=reason)
         if item.operation == "notice":
             return

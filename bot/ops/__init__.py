@@ -1,0 +1,1 @@
+"""What an operator sees: one HTTP server per process with /healthz, /readyz, /metrics."""

@@ -1,0 +1,102 @@
+"""The operations server: /healthz, /readyz and /metrics, as an operator's tools see them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
+
+from bot.app import Hearth
+from tests.console_harness import make_config, run_script
+from tests.tcp_proxy import TcpProxy
+
+WEB = '\n[web]\nlisten = "127.0.0.1:0"\n'
+
+
+async def get(hearth: Hearth, path: str) -> tuple[int, str]:
+    assert hearth.ops is not None and hearth.ops.port is not None
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{hearth.ops.port}{path}") as response,
+    ):
+        return response.status, await response.text()
+
+
+def samples(page: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus text page, parsed by prometheus-client's own parser."""
+    found = {}
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def test_health_readiness_and_metrics_answer_while_hearth_runs(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = make_config(database_url, tmp_path, extra=WEB)
+    seen: dict[str, Any] = {}
+
+    async def probe(hearth: Hearth) -> None:
+        seen["healthz"] = await get(hearth, "/healthz")
+        seen["readyz"] = await get(hearth, "/readyz")
+        seen["missing"] = await get(hearth, "/nothing-here")
+
+    async def scrape(hearth: Hearth) -> None:
+        seen["metrics"] = await get(hearth, "/metrics")
+
+    out = io.StringIO()
+    await run_script(
+        config, [probe, "/insight Small PRs get better reviews #review", scrape], out=out
+    )
+
+    assert seen["healthz"][0] == 200
+    status, body = seen["readyz"]
+    assert status == 200, body
+    assert '"database"' in body and '"console"' in body
+    assert seen["missing"][0] == 404
+    status, page = seen["metrics"]
+    assert status == 200
+    parsed = samples(page)
+    assert parsed[("hearth_database_connections_in_use", ())] >= 0
+    assert (
+        any(name == "hearth_relay_outbox_depth" for name, _ in parsed)
+        or "hearth_relay_outbox_depth" in page
+    )
+
+
+@pytest.mark.postgres
+async def test_readiness_turns_503_while_postgresql_is_unreachable_and_back(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    url = make_url(postgres_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
+    config = make_config(through_proxy, tmp_path, extra=WEB)
+    seen: list[tuple[int, str]] = []
+
+    async def ready(hearth: Hearth) -> None:
+        seen.append(await get(hearth, "/readyz"))
+
+    async def stop_database(_: Hearth) -> None:
+        await proxy.cut()
+
+    async def start_database(_: Hearth) -> None:
+        await proxy.restore()
+
+    try:
+        await run_script(config, [ready, stop_database, ready, start_database, ready])
+    finally:
+        await proxy.cut()
+
+    (before, _), (during, body), (after, _) = seen
+    assert before == 200
+    assert during == 503
+    assert '"database"' in body and "not ready" in body
+    assert after == 200
