@@ -5,7 +5,8 @@ its reply was delivered). The row names its taker, an instance whose liveness is
 (knowledge/liveness.py), so a redelivery is:
 - handled if the event is new, or if its taker died before finishing (taken over at once,
   atomically: a conditional UPDATE on the old taker, so two survivors never both win);
-- skipped if it is done, or if this very instance holds it (it is being handled here);
+- skipped if it is done, or if this very instance took it within the lease (it is being
+  handled here; after the lease, its handler here failed and a redelivery retries it);
 - held if another *live* instance is handling it: `take(..., wait=...)` polls until that
   one finishes or dies, so a caller that must not move on (the Matrix sync token) never
   passes an unfinished event; after `wait` it raises `StillInFlight` instead.
@@ -100,12 +101,16 @@ class InboundLog:
             ).one()
         done_at, taker, received_at = row
         still: tuple[ColumnElement[bool], ...]
-        if done_at is not None or taker == me:
+        if done_at is not None:
             return None
-        if taker is None:
+        if taker == me or taker is None:  # in flight here, or an old row: the lease decides
             if received_at >= now - LEASE:
-                return _HELD
-            still = InboundEvent.taken_by.is_(None), InboundEvent.received_at < now - LEASE
+                return None if taker == me else _HELD
+            stale = InboundEvent.received_at < now - LEASE
+            still = (
+                InboundEvent.taken_by == me if taker else InboundEvent.taken_by.is_(None),
+                stale,
+            )
         elif await self._db.liveness.alive(taker):
             return _HELD
         else:
