@@ -206,7 +206,7 @@ class Hearth:
             clock=clock,
             semantic=semantic,
         )
-        inbound = Inbound(services, InboundLog(database))
+        inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
         ops = None if address is None else OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)

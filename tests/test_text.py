@@ -495,3 +495,15 @@ def test_a_matrix_room_id_is_never_shown_behind_a_hash() -> None:
     assert channel_label("!0TqkJabc:example.org") == "!0TqkJabc:example.org"
     assert channel_label("#practice:example.org") == "#practice:example.org"
     assert channel_label("general") == "#general"
+
+
+def test_replies_name_commands_with_the_prefix_the_person_types() -> None:
+    from bot.commands.prefix import respell
+
+    names = ["search", "relay", "insight", "constellation"]
+    text = "Try e.g. /search review, threads relayed with /relay; see https://x.org/search"
+    assert respell(text, "!", names) == (
+        "Try e.g. !search review, threads relayed with !relay; see https://x.org/search"
+    )
+    assert respell(text, "/", names) == text
+    assert respell("/searching and /relays stay", "!", names) == "/searching and /relays stay"

@@ -31,7 +31,7 @@ from bot.events import (
     ReactionAdded,
     UserRef,
 )
-from bot.inbound import Inbound
+from bot.inbound import Answer, Inbound
 from bot.port import Capabilities, Changes, OutboundMessage, TargetGone
 from bot.text import to_plain
 from knowledge.clock import Clock, SystemClock
@@ -190,13 +190,12 @@ class ConsoleAdapter:
             message=self._chat_message(message),
             reply_to=None if reply_to is None else self._ref(reply_to),
         )
-        reply = await self._inbound.command(event, self, PREFIX)
-        if reply is not None:
-            await self.post(
-                self._here(),
-                OutboundMessage(reply.text, reply.ephemeral),
-                reply_to=self._ref(message.id),
-            )
+        here, ref = self._here(), self._ref(message.id)
+
+        async def deliver(answer: Answer) -> None:  # keyed: a rerun finds it in the transcript
+            await self.post(here, answer.message(), reply_to=ref)
+
+        await self._inbound.command(event, self, PREFIX, deliver)
 
     async def _directive(self, directive: Directive) -> None:
         assert self._inbound is not None
@@ -262,9 +261,12 @@ class ConsoleAdapter:
             message=self._chat_message(message),
             direct=True,
         )
-        reply = await self._inbound.command(event, self, PREFIX)
-        if reply is not None:
-            self._print_block(f"(only {self._user}) {BOT_NAME}", reply.text)
+        user = self._user
+
+        async def deliver(answer: Answer) -> None:
+            self._print_block(f"(only {user}) {BOT_NAME}", answer.reply.text)
+
+        await self._inbound.command(event, self, PREFIX, deliver)
 
     async def _change_own(self, directive: Directive) -> None:
         assert self._inbound is not None and directive.message_id is not None
