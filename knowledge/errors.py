@@ -19,3 +19,7 @@ class NotAllowed(UserError):
 
 class InvalidInput(UserError):
     pass
+
+
+class LimitReached(UserError):
+    """A member used a rate-limited command too often; the message says when to retry."""

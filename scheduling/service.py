@@ -38,13 +38,18 @@ class Rituals:
         metrics: Metrics,
         *,
         use_timer: bool = True,
+        reconcile: timedelta = timedelta(seconds=5),
     ) -> None:
         self.store = store
         self.clock = clock
         self._directory = directory
         self._ports: dict[str, OutboundPort] = {}
         self.engine = RitualEngine(store, insights, self._ports, grace, metrics)
-        self._timer = RitualTimer(self._fire, self._sweep, grace, clock) if use_timer else None
+        self._timer = (
+            RitualTimer(self._fire, self._sweep, grace, clock, self._reconcile, reconcile)
+            if use_timer
+            else None
+        )
         # Timer jobs run a few at a time (a post can take a platform round trip; each step
         # is claimed in the store, so overlap is safe) and never after stop(): shutting
         # down waits for them instead of cancelling one half-way through a transaction.
@@ -60,7 +65,7 @@ class Rituals:
     async def start(self) -> None:
         """Rebuild jobs from the store and catch up on what fell due while we were down."""
         if self._timer is not None:
-            self._timer.start(await self.store.rituals())
+            self._timer.start(await self.store.schedules())
         await self.tick()
 
     async def stop(self) -> None:
@@ -119,6 +124,12 @@ class Rituals:
                 return
             await self.engine.process_due(self.clock.now())
             await self._arm()
+
+    async def _reconcile(self) -> None:
+        """Pick up rituals created, changed or removed through other instances."""
+        async with self._job() as go:
+            if go and self._timer is not None:
+                self._timer.reconcile(await self.store.schedules())
 
     async def _arm(self) -> None:
         if self._timer is not None:

@@ -58,6 +58,7 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
             "Replies here are seen by everyone in the room, so the code must name the "
             f"community it is for: `{ctx.prefix}constellation invite for:<their slug>`."
         )
+    await ctx.services.limits.spend_invite(ctx.member.id, ctx.prefix)
     link, code = await ctx.services.relays.links.invite(
         ctx.community.id,
         ctx.member.id,
