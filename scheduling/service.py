@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -140,6 +140,10 @@ class Rituals:
     def changed(self, ritual: RitualView) -> None:
         if self._timer is not None:
             self._timer.schedule(ritual)
+
+    def next_run(self, ritual_id: int) -> datetime | None:
+        """When this instance's timer fires the ritual next (None: no job here)."""
+        return None if self._timer is None else self._timer.next_run(ritual_id)
 
     def removed(self, ritual_id: int) -> None:
         if self._timer is not None:
