@@ -4,17 +4,25 @@ limits count across them, and every instance schedules the rituals any of them s
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from bot.app import Hearth
+import pytest
+from pydantic import ValidationError
+
+from adapters.discord_gateway.config import DiscordConfig
+from bot.app import Hearth, open_store
 from knowledge.clock import ManualClock
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.limits import Limit, RateLimits
+from knowledge.migrate import current_revision, head_revision, schema_drift
 from knowledge.models import RitualKind
 from knowledge.pending import PendingStore
 from knowledge.rituals import NewRitual, RitualStore
+from tests.conftest import ADMIN_URL, _admin
 from tests.console_harness import make_config, run_script
 
 NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -79,9 +87,7 @@ async def test_rate_limits_count_across_instances_and_reset_with_the_window(
     try:
         _, member_id = await _member(a)
         _, other_id = await _member_named(a, "dave")
-        spent = await asyncio.gather(
-            *(RateLimits(db).spend(member_id, limit) for db in (a, b) * 4)
-        )
+        spent = await asyncio.gather(*(RateLimits(db).spend(member_id, limit) for db in (a, b) * 4))
         assert spent.count(None) == 5, "instances racing let more than the limit through"
         assert set(spent) - {None} == {timedelta(minutes=40)}  # until the hour is over
         assert await RateLimits(b).spend(other_id, limit) is None  # per member
@@ -182,10 +188,13 @@ async def test_model_commands_and_invitations_stop_at_the_limit_with_a_clear_rep
         ],
         clock,
     )
-    assert output.count(
-        "You have used `/ask` and `/summarize` 2 time(s) this hour, the limit here; "
-        "try again in 15 minutes."
-    ) == 2
+    assert (
+        output.count(
+            "You have used `/ask` and `/summarize` 2 time(s) this hour, the limit here; "
+            "try again in 15 minutes."
+        )
+        == 2
+    )
     assert "Draft insight" not in output
     assert output.count("You have used") == 2  # carol has her own count
     assert output.count("Invitation created") == 1
@@ -257,3 +266,46 @@ async def test_every_instance_schedules_rituals_saved_changed_or_removed_elsewhe
         await rituals.stop()
         await a.close()
         await b.close()
+
+
+# -- starting together: one migration ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_instances_starting_together_on_an_empty_database_migrate_once(
+    backend: str, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        if ADMIN_URL == "off":
+            pytest.skip("HEARTH_TEST_POSTGRES=off")
+        name = f"hearth_fresh_{uuid.uuid4().hex[:10]}"
+        await _admin(f'CREATE DATABASE "{name}"')
+        url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    config = make_config(url, tmp_path)
+    try:
+        opened = await asyncio.gather(*(open_store(config) for _ in range(4)))
+        try:
+            assert await current_revision(opened[0]) == head_revision()
+            assert await schema_drift(opened[0]) == []
+        finally:
+            for database in opened:
+                await database.dispose()
+    finally:
+        if backend == "postgresql":
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_shard_ids_need_a_shard_count_and_must_fit_in_it() -> None:
+    assert DiscordConfig(shard_count=2, shard_ids=[1]).shard_ids == [1]
+    wrongs: list[dict[str, Any]] = [
+        {"shard_ids": [0]},
+        {"shard_count": 2, "shard_ids": [2]},
+        {"shard_count": 2, "shard_ids": []},
+    ]
+    for wrong in wrongs:
+        with pytest.raises(ValidationError, match="shard"):
+            DiscordConfig(**wrong)
