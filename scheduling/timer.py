@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -87,11 +87,16 @@ class RitualTimer:
         timing = (ritual.cron, ritual.timezone)
         if self._jobs.get(ritual.id) == timing:
             return
-        self._jobs[ritual.id] = timing
+        self._jobs[ritual.id] = timing  # also when it fails below: not retried every pass
+        try:
+            trigger = cron_trigger(ritual.cron, ZoneInfo(ritual.timezone))
+        except (ValueError, ZoneInfoNotFoundError) as exc:  # one bad row stops no other
+            log.error("ritual.unschedulable", ritual=ritual.id, error=str(exc))
+            return
         log.info("ritual.scheduled", ritual=ritual.id, cron=ritual.cron, zone=ritual.timezone)
         self._scheduler.add_job(
             self._fire,
-            cron_trigger(ritual.cron, ZoneInfo(ritual.timezone)),
+            trigger,
             args=[ritual.id],
             id=job_id,
             replace_existing=True,

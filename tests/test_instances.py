@@ -287,7 +287,9 @@ async def test_instances_starting_together_on_an_empty_database_migrate_once(
         url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     config = make_config(url, tmp_path)
     try:
-        opened = await asyncio.gather(*(open_store(config) for _ in range(4)))
+        opened = await asyncio.wait_for(  # a hang guard: without the lock they deadlock
+            asyncio.gather(*(open_store(config) for _ in range(4))), 120
+        )
         try:
             assert await current_revision(opened[0]) == head_revision()
             assert await schema_drift(opened[0]) == []
