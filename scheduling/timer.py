@@ -70,10 +70,16 @@ class RitualTimer:
     def reconcile(self, rituals: Sequence[RitualView | RitualSchedule]) -> None:
         """Make the jobs match the store: add new rituals, move changed ones, drop paused
         and removed ones. Unchanged jobs are left alone (their next run stays put)."""
+        before = dict(self._jobs)
         for ritual in rituals:
             self.schedule(ritual)
         for gone in self._jobs.keys() - {r.id for r in rituals}:
             self.unschedule(gone)
+        if self._jobs != before:
+            added = self._jobs.keys() - before.keys()
+            dropped = before.keys() - self._jobs.keys()
+            moved = [i for i in self._jobs.keys() & before.keys() if self._jobs[i] != before[i]]
+            log.info("ritual.reconciled", added=len(added), dropped=len(dropped), moved=len(moved))
 
     def stop(self) -> None:
         if self._scheduler.running:
@@ -93,7 +99,6 @@ class RitualTimer:
         except (ValueError, ZoneInfoNotFoundError) as exc:  # one bad row stops no other
             log.error("ritual.unschedulable", ritual=ritual.id, error=str(exc))
             return
-        log.info("ritual.scheduled", ritual=ritual.id, cron=ritual.cron, zone=ritual.timezone)
         self._scheduler.add_job(
             self._fire,
             trigger,
