@@ -16,6 +16,7 @@ from bot.assist import LanguageModel
 from bot.assist.metered import MeteredModel
 from bot.assist.semantic import Embedder, EndpointEmbedder, SemanticIndex
 from bot.assist.service import Assist
+from bot.channel_aliases import bind_aliases
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
@@ -220,7 +221,8 @@ class Hearth:
         """Run until any adapter stops by itself (or we are cancelled), then stop them all.
 
         Order matters: adapters connect, rituals catch up on what fell due while Hearth
-        was down, and only then do adapters deliver new events.
+        was down, and only then do adapters deliver new events. Relays catch up in the
+        background, beside those live events (`Relays.start_catch_up`).
         """
         started: list[Adapter] = []
         rituals, relays = self.services.rituals, self.services.relays
@@ -232,13 +234,13 @@ class Hearth:
             for adapter in adapters:
                 await adapter.connect()
                 started.append(adapter)
+                await bind_aliases(self.services.directory, self.config.communities, adapter)
                 rituals.attach(adapter)
                 relays.attach(adapter)
             await rituals.start()  # catch up before any new event arrives
-            for adapter in adapters:
-                await relays.catch_up(adapter, self.config.relay.catch_up_days)
             self.relay_worker.start()
             for adapter in adapters:
+                relays.start_catch_up(adapter, self.config.relay)  # in the background
                 await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
             waiters = [asyncio.create_task(a.wait_closed()) for a in started]
@@ -248,6 +250,7 @@ class Hearth:
                 for waiter in waiters:
                     waiter.cancel()
         finally:
+            await relays.stop_catch_up()
             await self.relay_worker.stop()
             await rituals.stop()
             for adapter in reversed(started):

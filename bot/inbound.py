@@ -25,6 +25,7 @@ from bot.events import (
 )
 from bot.port import DeliveryError, OutboundMessage, OutboundPort
 from knowledge.errors import UserError
+from knowledge.failures import explain, root_cause
 from knowledge.inbound import InboundLog
 from knowledge.views import CommunityInfo, MemberInfo
 
@@ -71,8 +72,15 @@ class Inbound:
         except UserError as exc:
             log.info("command.refused", command=event.name, reason=exc.message)
             return Reply(exc.message, ephemeral=True)
-        except Exception:
+        except Exception as exc:
             incident = uuid.uuid4().hex[:8]
+            sentence = explain(exc)  # a full disk, a lock, a NUL byte: said in words
+            if sentence is not None:
+                log.warning(
+                    "command.failed", command=event.name, incident=incident, why=sentence,
+                    error=repr(exc), cause=root_cause(exc),
+                )  # fmt: skip
+                return Reply(f"{sentence} (incident {incident})", ephemeral=True)
             log.exception("command.failed", command=event.name, incident=incident)
             return Reply(
                 f"Something went wrong on my side (incident {incident}); it has been logged. "
@@ -139,9 +147,12 @@ class Inbound:
                 text = await announce(result, self._services.assist, community, prefix)
         except UserError as exc:
             text = exc.message
-        except Exception:
-            log.exception("reaction.capture_failed", target=event.target.message_id)
-            text = "I could not capture that message because of an error on my side; it is logged."
+        except Exception as exc:
+            sentence = explain(exc)
+            log.exception("reaction.capture_failed", target=event.target.message_id, why=sentence)
+            text = sentence or (
+                "I could not capture that message because of an error on my side; it is logged."
+            )
         await port.post(channel, OutboundMessage(text), reply_to=event.target)
         await self._seen.done(channel.platform, event.event_id)
 

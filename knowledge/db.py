@@ -7,6 +7,7 @@ cannot deadlock against another process (SQLite would fail it at once, timeout o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,9 +60,24 @@ def check_sqlite_file(path: Path) -> None:
             raise DatabaseUnavailable(
                 f"database file {path}: folder {path.parent} does not exist; create it first"
             )
+        if not os.access(path.parent, os.W_OK):
+            raise DatabaseUnavailable(
+                f"database file {path}: folder {path.parent} is read-only, so the database "
+                "cannot be created there; make it writable or choose another folder."
+            )
         return
     with path.open("rb") as f:
         header = f.read(len(SQLITE_HEADER))
+    if header == SQLITE_HEADER and not os.access(path, os.W_OK):
+        raise DatabaseUnavailable(
+            f"database file {path} is read-only: Hearth writes to it (and to its -wal and "
+            "-shm files beside it); make the file and its folder writable, then start again."
+        )
+    if header == SQLITE_HEADER and not os.access(path.parent, os.W_OK):
+        raise DatabaseUnavailable(
+            f"database file {path} is in a read-only folder ({path.parent}): SQLite writes "
+            "its -wal and -shm files beside it; make the folder writable, then start again."
+        )
     if header != SQLITE_HEADER:
         raise DatabaseUnavailable(
             f"database file {path} is not a SQLite database (corrupt or another kind of file). "

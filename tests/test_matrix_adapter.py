@@ -679,3 +679,34 @@ def test_matrix_config() -> None:
     assert not config.may_join("!a:x", "@eve:evil.org")
     assert config.may_join("!a:x", "@eve:other.org", ["#guild:other.org"])
     assert inline_secrets({"access_token": "syt_x", "password": "${PW}"}) == ["access_token"]
+
+
+async def test_a_room_bound_by_its_alias_answers_commands(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    from bot.channel_aliases import bind_aliases
+
+    bot, ann = synapse.register("hearth"), synapse.register("ann")
+    local = f"practice-{uuid.uuid4().hex[:6]}"
+    created = synapse.request(
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {"preset": "private_chat", "room_alias_name": local, "invite": [bot.user_id]},
+        ann.access_token,
+    )
+    alias = f"#{local}:{synapse.server_name}"
+    config = hearth_config(database_url, tmp_path, alias)
+    hearth = await Hearth.open(config)
+    env = Env(synapse, hearth, bot, ann, Room(synapse, created["room_id"]))
+    try:
+        adapter = await env.start_adapter()
+        await bind_aliases(hearth.services.directory, config.communities, adapter)
+        assert await adapter.resolve_alias(f"#nowhere-{local}:{synapse.server_name}") is None
+        captured = await env.command("!insight Name rooms so people can find them #rooms")
+        assert "Captured insight #1" in captured["body"]
+    finally:
+        if env.adapter is not None:
+            await env.adapter.stop()
+        await hearth.close()

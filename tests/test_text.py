@@ -461,3 +461,37 @@ def test_property_arbitrary_names_and_text_nodes_are_inert(name: str, text: str)
         )
     )
     assert_inert(doc)
+
+
+def test_matrix_words_are_stored_as_written_and_defused_only_when_shown() -> None:
+    from adapters.matrix.outbound import plain_text
+
+    stored = plain_text(
+        {
+            "body": "Ping @room about <b>it</b>",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "Ping @room about <b>it</b>",
+        }
+    )
+    assert stored == "Ping @room about it"
+    assert ZWSP not in stored  # exports and searches see what was written
+    body, html = to_matrix(parse(stored))
+    assert not _MASS.search(body) and not _MASS.search(html)
+
+
+def test_matrix_permalinks_name_a_server_for_rooms_without_one() -> None:
+    from adapters.matrix.outbound import permalink
+
+    # room version 12: no server in the id, so the link must say where to look
+    assert permalink("!Ab3xYz", "$evt_1", "example.org") == (
+        "https://matrix.to/#/!Ab3xYz/$evt_1?via=example.org"
+    )
+    assert permalink("!room:example.org", "$e").endswith("?via=example.org")
+
+
+def test_a_matrix_room_id_is_never_shown_behind_a_hash() -> None:
+    from bot.formatting import channel_label
+
+    assert channel_label("!0TqkJabc:example.org") == "!0TqkJabc:example.org"
+    assert channel_label("#practice:example.org") == "#practice:example.org"
+    assert channel_label("general") == "#general"

@@ -32,7 +32,7 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Inbound
-from bot.port import Capabilities, OutboundMessage, TargetGone
+from bot.port import Capabilities, Changes, OutboundMessage, TargetGone
 from bot.text import to_plain
 from knowledge.clock import Clock, SystemClock
 
@@ -79,6 +79,9 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
         return await lines.get()
 
     return next_line
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ConsoleAdapter:
@@ -140,6 +143,7 @@ class ConsoleAdapter:
     # input ---------------------------------------------------------------------------
 
     async def handle_line(self, line: str) -> None:
+        line = _LONE_SURROGATE.sub("\ufffd", line)  # undecodable input bytes: not storable
         if line.startswith(":"):
             directive = parse_directive(line)
             if isinstance(directive, str):
@@ -152,6 +156,14 @@ class ConsoleAdapter:
     async def _post_as_user(self, text: str, reply_to: int | None) -> None:
         if reply_to is not None and self._transcript.get(reply_to) is None:
             self._say(f"! There is no message #{reply_to} to reply to.")
+            return
+        target = None if reply_to is None else self._transcript.get(reply_to)
+        if target is not None and target.channel != self._channel:
+            # A reply lives in its message's channel (as on every platform): never here.
+            self._say(
+                f"! #{reply_to} is in #{target.channel}, not #{self._channel}: switch with "
+                f"`:channel {target.channel}` to reply to it."
+            )
             return
         message = self._transcript.add(
             self._config.space, self._channel, self._user, text, reply_to=reply_to
@@ -331,7 +343,20 @@ class ConsoleAdapter:
         return self._chat_message(message)
 
     async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
-        return [self._chat_message(m) for m in self._transcript.thread(int(ref.message_id))]
+        """The root and its replies; a deleted or unknown root is gone, as on Matrix."""
+        root = self._transcript.get(int(ref.message_id)) if ref.message_id.isdigit() else None
+        if root is None or root.deleted or root.channel != ref.channel.channel:
+            raise TargetGone(f"no console message {ref.message_id} in #{ref.channel.channel}")
+        return [self._chat_message(m) for m in self._transcript.thread(root.id)]
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """The transcript is the console's history: what was written after `position`."""
+        now = self._transcript.position
+        saved = int(position) if position is not None and position.isdigit() else None
+        if saved is None or saved > now:  # nothing saved yet, or another transcript
+            return Changes(str(now), None)
+        touched = self._transcript.touched_since(saved)
+        return Changes(str(now), frozenset((s, c, str(i)) for s, c, i in touched))
 
     def permalink(self, ref: MessageRef) -> str:
         return f"console://{ref.channel.space}/{ref.channel.channel}/{ref.message_id}"

@@ -67,7 +67,7 @@ from bot.events import (
     UserRef,
 )
 from bot.inbound import Inbound
-from bot.port import DeliveryError, OutboundMessage, Transient
+from bot.port import Changes, DeliveryError, OutboundMessage, Transient
 from knowledge.inbound import InboundLog
 from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
@@ -75,6 +75,7 @@ from knowledge.sync_tokens import SyncTokens
 log = structlog.get_logger(__name__)
 
 TIMELINE_LIMIT = 100
+SYNC_REPLAYS = "sync"  # relay catch-up's saved position: a complete pass, then the sync
 PROBE = "org.hearth.probe"  # account data the watchdog writes and expects back in a sync
 LEGACY_ROOM_VERSIONS = frozenset(str(n) for n in range(1, 12))
 ENCRYPTED_NOTICE = (
@@ -110,6 +111,7 @@ class MatrixAdapter(MatrixPort):
         self._tokens = sync_tokens
         self._inbound: Inbound | None = None
         self._since: str | None = None
+        self._resumed = False  # connect() found a saved sync token
         self._first_sync = True
         self._creators: dict[str, set[str]] = {}
         self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
@@ -141,7 +143,16 @@ class MatrixAdapter(MatrixPort):
         if getattr(whoami, "device_id", None) and not self.client.device_id:
             self.client.device_id = whoami.device_id
         self._since = await self._tokens.get(PLATFORM, self._key)
-        log.info("matrix.connected", user=self.client.user_id, resuming=self._since is not None)
+        self._resumed = self._since is not None
+        log.info("matrix.connected", user=self.client.user_id, resuming=self._resumed)
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """Relay catch-up re-reads nothing when the sync resumes from a saved token and
+        the last catch-up pass completed: that sync replays every event sent meanwhile
+        (gaps back-filled), edits and redactions included, through the live path. With no
+        token, or a pass still owed (never completed, or interrupted), it cannot tell."""
+        skip = self._resumed and position == SYNC_REPLAYS
+        return Changes(SYNC_REPLAYS, frozenset() if skip else None)
 
     @property
     def _key(self) -> str:

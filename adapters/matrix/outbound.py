@@ -41,6 +41,7 @@ from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     ErrorResponse,
     RoomGetEventResponse,
+    RoomResolveAliasResponse,
 )
 from nio.api import MessageDirection, RelationshipType  # type: ignore[import-untyped]
 
@@ -53,7 +54,7 @@ from bot.port import (
     TargetGone,
     Transient,
 )
-from bot.text import Document, from_matrix_html, matrix_mentions, to_matrix, to_plain
+from bot.text import Document, from_matrix_html, matrix_mentions, to_matrix, to_words
 from bot.text.relayed import with_author_prefix, with_source_link
 
 PLATFORM = "matrix"
@@ -69,8 +70,12 @@ _EVENT_ID = re.compile(r"^\$[A-Za-z0-9_\-+/=.:]+$")
 T = TypeVar("T")
 
 
-def permalink(room_id: str, event_id: str) -> str:
-    return f"https://matrix.to/#/{room_id}/{event_id}"
+def permalink(room_id: str, event_id: str, via: str = "") -> str:
+    """A matrix.to link; `via` names a server that knows the room, which room ids without
+    a server part (room version 12) need for the link to resolve at all."""
+    link = f"https://matrix.to/#/{quote(room_id, safe='!:')}/{quote(event_id, safe='$:')}"
+    server = via or (room_id.partition(":")[2])
+    return f"{link}?via={quote(server, safe=':')}" if server else link
 
 
 def relation(content: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +100,7 @@ def reply_target(content: dict[str, Any]) -> str | None:
 def plain_text(content: dict[str, Any]) -> str:
     """A message's text for Hearth: sanitised, reply fallback dropped, pills as names."""
     html = content.get("formatted_body") if content.get("format") == HTML else None
-    return to_plain(from_matrix_html(html, str(content.get("body") or "")))
+    return to_words(from_matrix_html(html, str(content.get("body") or "")))
 
 
 def markup_of(content: dict[str, Any]) -> str | None:
@@ -345,7 +350,7 @@ class MatrixPort:
             ref=MessageRef(channel, event_id, thread_id=root),
             author=UserRef(PLATFORM, sender, self.display_name(room_id, sender)),
             text=plain_text(content),
-            permalink=permalink(room_id, event_id),
+            permalink=permalink(room_id, event_id, self.server_name),
             posted_at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None,
             markup=markup_of(content),
             attachments=attachments_of(self.client.homeserver, content),
@@ -389,17 +394,22 @@ class MatrixPort:
         return messages + sorted(replies, key=lambda m: m.posted_at or datetime.min)
 
     def permalink(self, ref: MessageRef) -> str:
-        return permalink(ref.channel.channel, ref.message_id)
+        return permalink(ref.channel.channel, ref.message_id, ref.channel.space)
 
     def resolve_channel(self, text: str, here: ChannelRef) -> ChannelRef | None:
         if text.lower() == "here":
             return here
-        if text.startswith("!") and ":" in text:
+        if text.startswith("!") and len(text) > 1 and not any(c.isspace() for c in text):
             return ChannelRef(PLATFORM, here.space, text)
         for room in self.client.rooms.values():
             if text.startswith("#") and text == room.canonical_alias:
                 return ChannelRef(PLATFORM, here.space, room.room_id)
         return None
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        """The room id an alias (#name:server) points to, asked of the homeserver."""
+        response = await self.client.room_resolve_alias(alias)
+        return response.room_id if isinstance(response, RoomResolveAliasResponse) else None
 
     def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
         match = _PERMALINK.match(text)

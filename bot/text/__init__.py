@@ -25,7 +25,7 @@ from bot.text.model import (
     UserMention,
 )
 from bot.text.neutral import Resolver, from_discord, from_matrix_html, from_slack, parse
-from bot.text.render import matrix_mentions, to_discord, to_matrix, to_plain, to_slack
+from bot.text.render import matrix_mentions, to_discord, to_matrix, to_plain, to_slack, to_words
 
 __all__ = [
     "Block",
@@ -54,4 +54,5 @@ __all__ = [
     "to_matrix",
     "to_plain",
     "to_slack",
+    "to_words",
 ]

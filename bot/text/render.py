@@ -392,6 +392,17 @@ def to_plain(doc: Document, *, for_relay: bool = False) -> str:
     return _Renderer(for_relay).render(doc)
 
 
+class _Words(_Renderer):
+    def defuse(self, out: str) -> str:
+        return out  # kept as written: every renderer defuses when the words are shown
+
+
+def to_words(doc: Document) -> str:
+    """A message's words as its author wrote them, for storing (an insight's text, a
+    relay's source): no markup, and no defusing, so exports and searches see `@room`."""
+    return _Words(False).render(doc)
+
+
 def matrix_mentions(doc: Document, *, for_relay: bool = False) -> dict[str, list[str]]:
     """The event's `m.mentions`: the Matrix users pinged on purpose, never the room.
 
