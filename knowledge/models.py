@@ -654,7 +654,7 @@ class OutboxItem(Base):
 class PendingConfirmation(Base):
     """A preview waiting for its author's confirm (`/ritual confirm`, `/summarize accept`,
     `/forget-me confirm`). Kept in the store, not in a process, so the confirm may reach
-    any instance; it counts only until `expires_at`."""
+    any instance; it counts only until `expires_at`, and is deleted once acted on."""
 
     __tablename__ = "pending_confirmations"
 
@@ -665,6 +665,8 @@ class PendingConfirmation(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     expires_at: Mapped[datetime] = mapped_column()
+    # while an instance acts on the confirm; lapses if it dies half-way
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RateWindow(Base):

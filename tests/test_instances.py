@@ -20,7 +20,7 @@ from knowledge.directory import Directory
 from knowledge.limits import Limit, RateLimits
 from knowledge.migrate import current_revision, head_revision, schema_drift
 from knowledge.models import RitualKind
-from knowledge.pending import PendingStore
+from knowledge.pending import CLAIM, PendingStore
 from knowledge.rituals import NewRitual, RitualStore
 from tests.conftest import ADMIN_URL, _admin
 from tests.console_harness import make_config, run_script
@@ -57,6 +57,26 @@ async def test_a_pending_confirmation_is_taken_once_by_any_instance(database_url
             PendingStore(b).take("ritual", member_id, community_id),
         )
         assert sorted(taken, key=str) == [None, {"name": "new"}]  # the later preview, once
+        await PendingStore(b).done("ritual", member_id)
+        assert await PendingStore(a).take("ritual", member_id, community_id) is None
+    finally:
+        await a.dispose()
+        await b.dispose()
+
+
+async def test_a_confirm_whose_instance_died_half_way_can_be_sent_again(
+    database_url: str,
+) -> None:
+    clock = ManualClock(NOON)
+    a, b = open_database(database_url, clock=clock), open_database(database_url, clock=clock)
+    try:
+        community_id, member_id = await _member(a)
+        await PendingStore(a).put("summary", member_id, community_id, {"t": 1}, timedelta(1))
+        assert await PendingStore(a).take("summary", member_id, community_id) == {"t": 1}
+        # a dies before `done`: while its claim lasts, nobody else acts on the preview
+        assert await PendingStore(b).take("summary", member_id, community_id) is None
+        clock.advance(CLAIM)
+        assert await PendingStore(b).take("summary", member_id, community_id) == {"t": 1}
     finally:
         await a.dispose()
         await b.dispose()

@@ -123,6 +123,7 @@ def assist_commands() -> tuple[Command, Command]:
             title=title or draft.title,
             tags=[*draft.tags, *tags],
         )
+        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
         if not result.created:
             return Reply(formatting.already_captured(result.insight), ephemeral=True)
         return Reply(formatting.captured(result.insight))

@@ -48,6 +48,7 @@ def forget_me_command() -> Command:
                 ephemeral=True,
             )
         done = await privacy.forget(ctx.member)
+        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
         return Reply(
             f"Done. Deleted {done.authored_insights} insight(s) and {done.sources} message(s); "
             f"anonymised {done.curated_insights} insight(s) you captured.",

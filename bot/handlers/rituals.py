@@ -155,6 +155,7 @@ def ritual_commands() -> Command:
         if new is None:
             return Reply(f"Nothing to confirm: start with `{EXAMPLE}`.", ephemeral=True)
         ritual = await ctx.services.rituals.store.create(ctx.community.id, new)
+        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
         ctx.services.rituals.changed(ritual)
         return Reply(f"✅ Ritual **{ritual.name}** saved: {ritual.schedule_text}.")
 
