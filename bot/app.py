@@ -26,6 +26,7 @@ from bot.ops.server import OpsServer
 from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
+from bot.supervise import supervise
 from knowledge import migrate
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
@@ -211,8 +212,9 @@ class Hearth:
         ops = None if address is None else OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
-    async def run(self, adapters: Sequence[Adapter]) -> None:
-        """Run until any adapter stops by itself (or we are cancelled), then stop them all.
+    async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:
+        """Serve until every adapter has ended by itself, `stop` is set or we are cancelled;
+        then stop them all. Raises AdapterFailed if one of them failed.
 
         Order matters: adapters connect, rituals catch up on what fell due while Hearth
         was down, and only then do adapters deliver new events.
@@ -237,12 +239,7 @@ class Hearth:
             for adapter in adapters:
                 await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
-            waiters = [asyncio.create_task(a.wait_closed()) for a in started]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await supervise(started, stop)
         finally:
             await self.relay_worker.stop()
             await rituals.stop()

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -20,6 +21,7 @@ from bot.assist import LanguageModel
 from bot.assist.semantic import Embedder
 from bot.config import Config, ConfigError, load_config
 from bot.log_setup import configure_logging
+from bot.supervise import AdapterFailed
 from knowledge import migrate
 from knowledge.db import DatabaseUnavailable
 from knowledge.directory import Directory
@@ -28,6 +30,7 @@ from knowledge.inbound import InboundLog
 from knowledge.views import CommunityInfo
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 DEFAULT_CONFIG = Path("hearth.toml")
 
 app = typer.Typer(
@@ -128,13 +131,10 @@ def run(config: ConfigOption = None) -> None:
     async def main() -> None:
         embedder = await asyncio.to_thread(_local_embedder, settings)
         hearth = await Hearth.open(settings, model=_language_model(settings), embedder=embedder)
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        stop = _stop_on_signals()
         adapters: list[Adapter] = []
         if settings.adapters.console.enabled:
-            adapters.append(ConsoleAdapter(settings.adapters.console))
+            adapters.append(ConsoleAdapter(settings.adapters.console, on_quit=stop.set))
         if settings.adapters.slack.enabled:
             from adapters.slack import SlackAdapter
 
@@ -169,7 +169,7 @@ def run(config: ConfigOption = None) -> None:
         if not adapters:
             raise UserError("no adapter is enabled in the config: nothing to run")
         try:
-            await hearth.run(adapters)
+            await hearth.run(adapters, stop)
         except asyncio.CancelledError:
             pass
         finally:
@@ -177,8 +177,31 @@ def run(config: ConfigOption = None) -> None:
 
     try:
         _run(main())
+    except AdapterFailed as exc:
+        raise _fail(str(exc), 1) from None
     except KeyboardInterrupt:
         err.print("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """SIGTERM or SIGINT (Ctrl-C) stops Hearth cleanly: adapters finish the event in hand,
+    then everything closes. A second signal cancels whatever is still running."""
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+
+    def signalled(name: str) -> None:
+        if stop.is_set():
+            log.warning("hearth.stop_forced", signal=name)
+            task.cancel()
+        else:
+            log.info("hearth.stop_requested", signal=name)
+            stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, signalled, signum.name)
+    return stop
 
 
 def _language_model(settings: Config) -> LanguageModel | None:
@@ -221,13 +244,20 @@ def init(
         raise _fail(f"{path} already exists; use --force to overwrite it")
     text = resources.files("bot").joinpath("config.example.toml").read_text(encoding="utf-8")
     path.write_text(text, encoding="utf-8")
-    out.print(f"Wrote {path}. Edit it, then: hearth check-config --config {path}")
+    out.print(f"Wrote {path}. Edit it, then: hearth check-config {path}")
 
 
 @app.command("check-config")
-def check_config(config: ConfigOption = None) -> None:
+def check_config(
+    path: Annotated[
+        Path | None, typer.Argument(help="Config file (same as --config)", show_default=False)
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
     """Validate the config (and its environment variables) without starting anything."""
-    settings = _config(config)
+    if path is not None and config is not None and path != config:
+        raise _fail(f"two config files given ({path} and --config {config}): give one")
+    settings = _config(path or config)
     adapters = [name for name, section in settings.adapters if getattr(section, "enabled", False)]
     out.print(
         f"Config OK: {len(settings.communities)} community(ies) "

@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from knowledge.clock import Clock
+from knowledge.errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, one console per transcript by convention
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,16 @@ class ConsoleMessage:
     shown_as: str | None = None  # a relayed copy: the original author and community
 
 
+class TranscriptInUse(UserError):
+    """Another process has this transcript open."""
+
+
+def _lock(file: IO[str]) -> None:
+    """An exclusive lock the OS drops when the process ends, however it ends."""
+    if fcntl is not None:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 class Transcript:
     def __init__(self, path: Path, clock: Clock) -> None:
         self._path = path
@@ -39,12 +55,22 @@ class Transcript:
         self._file: IO[str] | None = None
 
     def open(self) -> None:
-        if self._path.exists():
-            with self._path.open(encoding="utf-8") as f:
-                for line in f:
-                    self._load(line)
+        """Load the history and hold the file for this process alone: two consoles on one
+        transcript would hand out the same message numbers."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self._path.open("a", encoding="utf-8")
+        try:
+            _lock(self._file)
+        except BlockingIOError:
+            self.close()
+            raise TranscriptInUse(
+                f"{self._path} is in use by another running console (another `hearth run` "
+                "in this folder?); stop that one, or give this one its own "
+                "[adapters.console] transcript"
+            ) from None
+        with self._path.open(encoding="utf-8", errors="replace") as f:  # torn: skipped
+            for line in f:
+                self._load(line)
         if self._path.stat().st_size and not self._path.read_bytes().endswith(b"\n"):
             self._file.write("\n")  # never glue a new record onto a torn one
 
