@@ -14,6 +14,7 @@ import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from bot.adapter import Adapter
 from bot.app import Hearth, open_store
@@ -355,6 +356,8 @@ def search(
     from bot import formatting
     from bot.commands.parse import parse
     from bot.handlers.search import SEARCH, plan_search
+    from bot.text import parse as parse_markdown
+    from bot.text import to_terminal
 
     settings = _config(config)
     page_size = 20
@@ -365,7 +368,9 @@ def search(
         page = await hearth.services.search.search(planned.query)
         return formatting.search_results(page, planned.described, page_size)
 
-    out.print(_run(_with_hearth(settings, work)), highlight=False, markup=False)
+    # Hearth's Markdown as terminal styles; rich drops them when stdout is no terminal
+    shown = to_terminal(parse_markdown(_run(_with_hearth(settings, work))), styled=True)
+    out.print(Text.from_ansi(shown), highlight=False)
 
 
 @app.command()

@@ -74,7 +74,7 @@ def test_scripted_run_then_search_export_and_import(tmp_path: Path) -> None:
     found = hearth("search", "postmortems", cwd=tmp_path)
     assert found.returncode == 0, found.stderr
     assert "1 insight(s) match “postmortems”" in found.stdout
-    assert "**postmortems**" in found.stdout.lower()
+    assert "postmortems" in found.stdout.lower() and "**" not in found.stdout  # plain
 
     exported = hearth("export", "--out", "out", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr

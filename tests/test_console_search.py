@@ -168,7 +168,7 @@ async def test_forget_me_previews_then_deletes_own_words_and_anonymises_curation
             "/insight show 2",
         ],
     )
-    assert "Run `/forget-me` first" in output
+    assert "Run /forget-me first" in output
     assert "1 insight(s) you authored and 1 message(s) of yours will be deleted" in output
     assert "1 insight(s) you captured from others stay, without your name" in output
     assert "Deleted 1 insight(s)" in output
