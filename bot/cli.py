@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from importlib import resources
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import structlog
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
@@ -63,7 +67,7 @@ CommunityOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     return typer.Exit(code)
 
 
@@ -447,7 +451,22 @@ def _count_lines(path: Path) -> int:
 
 
 def main() -> None:
-    app()
+    """The `hearth` program: once a command has finished and closed what it opened, exit
+    without the interpreter's module teardown, which took most of the time between
+    SIGTERM and the process ending (1.3 s of 1.4 s on a loaded machine; bench/shutdown.py)."""
+    try:
+        app()
+        code: object = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()  # logging's flush and any library's own clean-up still run
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader that went away
+            stream.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

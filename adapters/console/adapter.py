@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import sys
 import threading
@@ -55,7 +56,7 @@ class UnreadableLine(Exception):
 
 def _undecodable(raw: bytes, exc: UnicodeDecodeError, encoding: str) -> UnreadableLine:
     return UnreadableLine(
-        f"That line is not valid {encoding} text (byte 0x{raw[exc.start]:02x} at position "
+        f"That line is not valid {encoding.upper()} text (byte 0x{raw[exc.start]:02x} at position "
         f"{exc.start + 1}); it was ignored."
     )
 
@@ -72,6 +73,7 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
     if interactive:
         import readline  # noqa: F401  (enables line editing and history for input())
     encoding = sys.stdin.encoding or "utf-8"
+    piped = _FdLines(sys.stdin.fileno())
     wanted = threading.Semaphore(0)
     lines: asyncio.Queue[str | UnreadableLine | None] | None = None
 
@@ -79,7 +81,7 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
         try:
             if interactive:
                 return input(prompt())
-            raw = sys.stdin.buffer.readline()
+            raw = piped.readline()
             if not raw:
                 return None
             try:
@@ -120,6 +122,24 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
         return line
 
     return next_line
+
+
+class _FdLines:
+    """Lines straight from a file descriptor. Not `sys.stdin`: a daemon thread blocked in
+    its buffered reader holds a lock that makes interpreter shutdown abort (SIGABRT)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = b""
+        self._ended = False
+
+    def readline(self) -> bytes:
+        while b"\n" not in self._pending and not self._ended:
+            chunk = os.read(self._fd, 65536)
+            self._ended = not chunk
+            self._pending += chunk
+        line, newline, self._pending = self._pending.partition(b"\n")
+        return line + newline
 
 
 def unusable(line: str) -> str | None:
