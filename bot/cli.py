@@ -129,7 +129,8 @@ def _progress() -> Progress:
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Start Hearth with the adapters the config enables (console by default)."""
-    from adapters.console.adapter import ConsoleAdapter
+    from adapters.console.adapter import ConsoleAdapter, database_numbers
+    from knowledge.sync_tokens import SyncTokens
 
     settings = _config(config)
 
@@ -139,7 +140,9 @@ def run(config: ConfigOption = None) -> None:
         stop = _stop_on_signals()
         adapters: list[Adapter] = []
         if settings.adapters.console.enabled:
-            adapters.append(ConsoleAdapter(settings.adapters.console, on_quit=stop.set))
+            console = settings.adapters.console
+            numbers = database_numbers(SyncTokens(hearth.database), console.space)
+            adapters.append(ConsoleAdapter(console, on_quit=stop.set, numbers=numbers))
         if settings.adapters.slack.enabled:
             from adapters.slack import SlackAdapter
 
@@ -162,7 +165,6 @@ def run(config: ConfigOption = None) -> None:
             )
         if settings.adapters.matrix.enabled:
             from adapters.matrix import MatrixAdapter
-            from knowledge.sync_tokens import SyncTokens
 
             adapters.append(
                 MatrixAdapter(

@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 
@@ -39,6 +39,7 @@ from bot.inbound import Inbound
 from bot.port import Capabilities, OutboundMessage, TargetGone
 from bot.text import parse, to_plain, to_terminal
 from knowledge.clock import Clock, SystemClock
+from knowledge.sync_tokens import SyncTokens
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,7 @@ BOT_NAME = "hearth"
 PREFIX = "/"
 
 LineReader = Callable[[], Awaitable[str | None]]
+ClaimNumber = Callable[[int], Awaitable[int]]  # at least this → a number never used before
 STOP_GRACE_SECONDS = 10.0  # how long stop() lets the line being handled finish
 
 
@@ -153,6 +155,15 @@ def unusable(line: str) -> str | None:
     return None
 
 
+def database_numbers(tokens: SyncTokens, space: str) -> ClaimNumber:
+    """Message numbers kept in the store beside the transcript (see ConsoleAdapter)."""
+
+    async def claim(at_least: int) -> int:
+        return await tokens.advance(PLATFORM, f"message-numbers:{space}", at_least)
+
+    return claim
+
+
 class ConsoleAdapter:
     platform = PLATFORM
     capabilities = Capabilities(threads=True, edits=True, ephemeral=True)
@@ -165,6 +176,7 @@ class ConsoleAdapter:
         *,
         clock: Clock | None = None,
         on_quit: Callable[[], None] | None = None,
+        numbers: ClaimNumber | None = None,
     ) -> None:
         self._config = config
         self._user = config.user
@@ -178,6 +190,10 @@ class ConsoleAdapter:
         # folder on the same database, a deleted transcript) may reuse: events carry this
         # run's own token so the inbound log never takes them for ones already handled.
         self._run_id = uuid.uuid4().hex[:12]
+        # With `numbers` (the database), message numbers also agree with every other
+        # console on that database, so a message's source identity is never reused.
+        self._numbers = numbers
+        self._numbering = asyncio.Lock()
         self._inbound: Inbound | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._reading: asyncio.Future[str | None] | None = None
@@ -270,6 +286,16 @@ class ConsoleAdapter:
                 "it is logged. The console goes on."
             )
 
+    async def _add(
+        self, space: str, channel: str, user: str, text: str, **fields: Any
+    ) -> ConsoleMessage:
+        """A new transcript message, numbered by the database when there is one."""
+        async with self._numbering:
+            number = None
+            if self._numbers is not None:
+                number = await self._numbers(self._transcript.next_id)
+            return self._transcript.add(space, channel, user, text, number=number, **fields)
+
     def _event_id(self, kind: str, message_id: int) -> str:
         return f"{self._run_id}:{kind}{message_id}"
 
@@ -289,7 +315,7 @@ class ConsoleAdapter:
         if reply_to is not None and self._transcript.get(reply_to) is None:
             self._say(f"! There is no message #{reply_to} to reply to.")
             return
-        message = self._transcript.add(
+        message = await self._add(
             self._config.space, self._channel, self._user, text, reply_to=reply_to
         )
         self._print(message)
@@ -341,7 +367,7 @@ class ConsoleAdapter:
             if target is None or target.deleted:
                 self._say(f"! There is no message #{directive.message_id} to react to.")
                 return
-            reaction = self._transcript.add(
+            reaction = await self._add(
                 target.space,
                 target.channel,
                 self._user,
@@ -368,7 +394,7 @@ class ConsoleAdapter:
         """A private message to the bot: only commands mean anything there."""
         assert self._inbound is not None
         dm = ChannelRef(PLATFORM, self._config.space, f"dm-{self._user}")
-        message = self._transcript.add(dm.space, dm.channel, self._user, text)
+        message = await self._add(dm.space, dm.channel, self._user, text)
         self._say(f"#{message.id} {self._user} (to {BOT_NAME}, privately): {text}")
         command = split_command_line(text, PREFIX)
         if command is None:
@@ -430,7 +456,7 @@ class ConsoleAdapter:
             if root is not None and (root.deleted or root.channel != channel.channel):
                 raise TargetGone(f"message {parent_id} is gone from #{channel.channel}")
         shown_as = _shown_as(message)
-        posted = self._transcript.add(
+        posted = await self._add(
             channel.space,
             channel.channel,
             BOT_NAME,

@@ -108,8 +108,11 @@ class Transcript:
         kind: str = "message",
         key: str | None = None,
         shown_as: str | None = None,
+        number: int | None = None,
     ) -> ConsoleMessage:
-        self._last_id += 1
+        """Record a message as the next number, or as `number` (claimed elsewhere, never
+        below the next one)."""
+        self._last_id = max(self._last_id + 1, number or 0)
         now = self._clock.now().isoformat(timespec="seconds")
         message = ConsoleMessage(
             self._last_id,
@@ -126,6 +129,10 @@ class Transcript:
         if key is not None:
             self._keys[key] = message.id
         return self._write(message)
+
+    @property
+    def next_id(self) -> int:
+        return self._last_id + 1
 
     def by_key(self, key: str) -> ConsoleMessage | None:
         """The message Hearth already posted with this idempotency key, if any."""
