@@ -19,7 +19,7 @@ from tests.processes import HearthProcess
 
 BURST = 1000
 KILLS = 3
-TIMEOUT = 120.0
+TIMEOUT = 300.0  # the longest silence tolerated (see HearthProcess.expect): a hang guard
 BANNER = r"^Hearth console: you are alice"
 
 

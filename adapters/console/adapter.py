@@ -63,7 +63,7 @@ def _undecodable(raw: bytes, exc: UnicodeDecodeError, encoding: str) -> Unreadab
     )
 
 
-def stdin_reader(prompt: Callable[[], str]) -> LineReader:
+def stdin_reader(prompt: Callable[[], str], stream: TextIO | None = None) -> LineReader:
     """Lines from stdin, read one at a time on request by a daemon thread.
 
     A daemon thread (not the default executor) so Ctrl-C ends the program at once; one
@@ -71,18 +71,21 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
     Bytes are decoded here, so a line that is not valid text is reported and skipped
     instead of ending the input.
     """
-    interactive = sys.stdin.isatty()
+    stream = stream or sys.stdin
+    interactive = stream is sys.stdin and stream.isatty()
     if interactive:
         import readline  # noqa: F401  (enables line editing and history for input())
-    encoding = sys.stdin.encoding or "utf-8"
-    piped = _FdLines(sys.stdin.fileno())
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    piped: _FdLines | None = None
     wanted = threading.Semaphore(0)
     lines: asyncio.Queue[str | UnreadableLine | None] | None = None
 
     def read() -> str | UnreadableLine | None:
+        nonlocal piped
         try:
             if interactive:
                 return input(prompt())
+            piped = piped or _FdLines(stream.fileno())
             raw = piped.readline()
             if not raw:
                 return None
