@@ -154,7 +154,8 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
 
     out = io.StringIO()
     console = ConsoleAdapter(settings.adapters.console, read_line, out)
-    running = asyncio.create_task(hearth.run([console, slack]))
+    stop = asyncio.Event()  # the console's input ending alone leaves Slack serving
+    running = asyncio.create_task(hearth.run([console, slack], stop))
     world = World(hearth, api, slack, clock, out, lines, handled, delivered)
     try:
         await asyncio.wait_for(api.wait_calls("auth.test"), 5)
@@ -162,6 +163,7 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
         yield world
     finally:
         await lines.put(None)
+        stop.set()
         await running
         await hearth.close()
         await api.close()
