@@ -41,17 +41,17 @@ class Directive:
 
 def parse_directive(line: str) -> Directive | str:
     """A Directive, or a one-line explanation of what is wrong with the line."""
-    name, _, rest = line[1:].strip().partition(" ")
+    name, rest = _word(line[1:].strip())
     name = name.lower()
     if name == "help":
         return Directive("help")
     if name not in _USAGE:
-        shown = name if len(name) <= 30 else name[:29] + "…"
+        shown = "".join(c if c.isprintable() else "?" for c in name[:30])
         return f"Unknown console key :{shown}. Type :help for the list."
     rest = rest.strip()
     message_id: int | None = None
     if name in _NEEDS_ID:
-        first, _, rest = rest.partition(" ")
+        first, rest = _word(rest)
         if not _MESSAGE_ID.fullmatch(first):  # ASCII digits only: "²".isdigit() is True
             return f"Usage: {_USAGE[name]} (message ids are the #numbers shown)"
         message_id, rest = int(first.lstrip("#")), rest.strip()
@@ -64,3 +64,9 @@ def parse_directive(line: str) -> Directive | str:
         if not _CHANNEL.fullmatch(rest):
             return "Channel names are letters, digits, '-' and '_' (e.g. :channel general)"
     return Directive(name, rest, message_id)
+
+
+def _word(text: str) -> tuple[str, str]:
+    """The first word and the rest, split at any whitespace (tabs, newlines too)."""
+    parts = text.split(None, 1)
+    return (parts[0], parts[1] if len(parts) > 1 else "") if parts else ("", "")
