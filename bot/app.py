@@ -26,7 +26,7 @@ from bot.ops.server import OpsServer
 from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
-from bot.supervise import supervise
+from bot.supervise import starting, supervise
 from knowledge import migrate
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
@@ -227,7 +227,8 @@ class Hearth:
             await self.ops.start()
         try:
             for adapter in adapters:
-                await adapter.connect()
+                with starting(adapter):
+                    await adapter.connect()
                 started.append(adapter)
                 await bind_aliases(self.services.directory, self.config.communities, adapter)
                 rituals.attach(adapter)
@@ -237,7 +238,8 @@ class Hearth:
                 await relays.catch_up(adapter, self.config.relay.catch_up_days)
             self.relay_worker.start()
             for adapter in adapters:
-                await adapter.start(self.inbound)
+                with starting(adapter):
+                    await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
             await supervise(started, stop)
         finally:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import structlog
 
 from bot.adapter import Adapter
+from knowledge.errors import UserError
 
 log = structlog.get_logger(__name__)
 
@@ -23,14 +24,28 @@ log = structlog.get_logger(__name__)
 class AdapterFailed(Exception):
     """An adapter stopped with an error; the message is one sentence for the operator."""
 
-    def __init__(self, platform: str, cause: BaseException) -> None:
+    def __init__(self, platform: str, cause: BaseException, *, starting: bool = False) -> None:
         detail = str(cause) or "(no message)"
+        when = " while starting" if starting else ""
         super().__init__(
-            f"the {platform} adapter failed ({type(cause).__name__}: {detail}), so Hearth "
-            "stopped; the log above has the details"
+            f"the {platform} adapter failed{when} ({type(cause).__name__}: {detail}), so "
+            "Hearth stopped; the log above has the details"
         )
         self.platform = platform
         self.cause = cause
+
+
+@contextlib.contextmanager
+def starting(adapter: Adapter) -> Iterator[None]:
+    """Connecting or starting an adapter: a person's mistake (UserError, e.g. a transcript
+    in use) keeps its sentence; anything else is logged and becomes AdapterFailed."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:
+        log.error("adapter.failed", platform=adapter.platform, error=repr(exc), exc_info=exc)
+        raise AdapterFailed(adapter.platform, exc, starting=True) from exc
 
 
 async def supervise(adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.console.adapter import ConsoleAdapter, database_numbers
+from adapters.console.transcript import TranscriptInUse
 from bot.app import Hearth
 from bot.config import Config, ConsoleConfig
 from bot.supervise import AdapterFailed
@@ -201,3 +202,33 @@ async def test_every_message_gets_an_event_identity_of_its_own_run(
     assert "#1 ann: /insight same number, run 0" in outputs[0]
     assert "#1 ann: /insight same number, run 1" in outputs[1]
     assert re.search(r"hearth.*: (💡 Captured|Already captured)", outputs[1])  # not skipped
+
+
+async def test_an_adapter_that_cannot_start_stops_hearth_with_its_cause(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = make_config(database_url, tmp_path)
+    hearth = await Hearth.open(config, relay_in_background=False)
+    (tmp_path / "a-folder.jsonl").mkdir()
+    settings = ConsoleConfig(transcript=tmp_path / "a-folder.jsonl")
+    try:
+        with pytest.raises(AdapterFailed, match=r"^the console adapter failed while starting "):
+            await asyncio.wait_for(
+                hearth.run([ConsoleAdapter(settings, Typist().read_line)]), GUARD
+            )
+    finally:
+        await hearth.close()
+
+
+async def test_two_consoles_on_one_transcript_are_refused_in_one_sentence(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = make_config(database_url, tmp_path)
+    hearth = await Hearth.open(config, relay_in_background=False)
+    settings = ConsoleConfig(transcript=tmp_path / "shared.jsonl")
+    both = [ConsoleAdapter(settings, Typist().read_line, Screen()) for _ in range(2)]
+    try:
+        with pytest.raises(TranscriptInUse, match="is in use by another running console"):
+            await asyncio.wait_for(hearth.run(both), GUARD)
+    finally:
+        await hearth.close()
