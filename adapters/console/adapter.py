@@ -8,6 +8,7 @@ It implements the same outbound port as the chat platforms.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import re
@@ -75,6 +76,8 @@ def stdin_reader(prompt: Callable[[], str], stream: TextIO | None = None) -> Lin
     interactive = stream is sys.stdin and stream.isatty()
     if interactive:
         import readline  # noqa: F401  (enables line editing and history for input())
+
+        _restore_terminal_at_exit(stream)
     encoding = getattr(stream, "encoding", None) or "utf-8"
     piped: _FdLines | None = None
     wanted = threading.Semaphore(0)
@@ -127,6 +130,24 @@ def stdin_reader(prompt: Callable[[], str], stream: TextIO | None = None) -> Lin
         return line
 
     return next_line
+
+
+def _restore_terminal_at_exit(stream: TextIO) -> None:
+    """Stopping while readline waits for a line would leave the terminal without echo:
+    put back the settings it had (atexit handlers run however `hearth` exits)."""
+    try:
+        import termios
+
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError):
+        return
+    atexit.register(lambda: _quietly(lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)))
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        action()
 
 
 class _FdLines:
