@@ -115,7 +115,7 @@ def test_an_adapter_that_fails_ends_hearth_non_zero_naming_the_cause(
         os.close(write_end)
         try:
             seen = b""
-            while b"Hearth console" not in seen:
+            while b":quit to leave.\n" not in seen:  # the whole banner: start() is done
                 ready, _, _ = select.select([read_end], [], [], READ_TIMEOUT)
                 chunk = os.read(read_end, 4096) if ready else b""
                 assert chunk, f"no banner: {seen!r}"
