@@ -5,7 +5,9 @@ Real processes (`python -m bot run`), spoken to through stdin and read from stdo
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import select
 import signal
 import subprocess
@@ -134,3 +136,43 @@ def test_an_adapter_that_fails_ends_hearth_non_zero_naming_the_cause(
     assert code == 1, logged
     assert "the console adapter failed (BrokenPipeError" in logged
     assert "so Hearth stopped" in logged
+
+
+def test_on_a_terminal_bad_bytes_are_explained_and_sigterm_ends_cleanly(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The interactive path (readline's input() on a pseudo-terminal)."""
+    path = config(tmp_path, database_url)
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: become `hearth run` on the pseudo-terminal, never pytest
+        try:
+            os.chdir(tmp_path)
+            env = {**os.environ, "HEARTH_CONFIG": ""}
+            os.execve(sys.executable, [sys.executable, "-m", "bot", "run", "-c", str(path)], env)
+        finally:
+            os._exit(127)
+    screen = b""
+
+    def shows(token: bytes) -> None:
+        nonlocal screen
+        while token not in screen:
+            ready, _, _ = select.select([terminal], [], [], READ_TIMEOUT)
+            assert ready, (
+                f"waited for {token!r}; the terminal shows:\n{screen.decode(errors='replace')}"
+            )
+            screen += os.read(terminal, 4096)
+
+    try:
+        shows(b"alice@#general> ")
+        os.write(terminal, b"/insight bad \xff\r")
+        shows(b"! That line is not valid UTF-8 text (byte 0xff)")
+        os.write(terminal, b"/insight typed on a terminal\r")
+        shows("Captured insight #1 from alice: “typed on a terminal”".encode())
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, screen.decode(errors="replace")

@@ -174,7 +174,12 @@ def unusable(line: str) -> str | None:
         return "That line contains a NUL character, which Hearth cannot store; it was ignored."
     try:
         line.encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError as exc:
+        code = ord(line[exc.start])
+        if 0xDC80 <= code <= 0xDCFF:  # a byte input() could not decode (surrogateescape)
+            return (
+                f"That line is not valid UTF-8 text (byte 0x{code - 0xDC00:02x}); it was ignored."
+            )
         return "That line is not valid Unicode text (a lone surrogate); it was ignored."
     return None
 
