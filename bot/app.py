@@ -207,7 +207,7 @@ class Hearth:
             clock=clock,
             semantic=semantic,
         )
-        inbound = Inbound(services, InboundLog(database))
+        inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
         ops = None if address is None else OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
@@ -217,7 +217,8 @@ class Hearth:
         then stop them all. Raises AdapterFailed if one of them failed.
 
         Order matters: adapters connect, rituals catch up on what fell due while Hearth
-        was down, and only then do adapters deliver new events.
+        was down, and only then do adapters deliver new events. Relays catch up in the
+        background, beside those live events (`Relays.start_catch_up`).
         """
         started: list[Adapter] = []
         rituals, relays = self.services.rituals, self.services.relays
@@ -234,15 +235,15 @@ class Hearth:
                 rituals.attach(adapter)
                 relays.attach(adapter)
             await rituals.start()  # catch up before any new event arrives
-            for adapter in adapters:
-                await relays.catch_up(adapter, self.config.relay.catch_up_days)
             self.relay_worker.start()
             for adapter in adapters:
+                relays.start_catch_up(adapter, self.config.relay)  # in the background
                 with starting(adapter):
                     await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
             await supervise(started, stop)
         finally:
+            await relays.stop_catch_up()
             await self.relay_worker.stop()
             await rituals.stop()
             for adapter in reversed(started):

@@ -8,7 +8,7 @@ from bot import formatting
 from bot.assist.service import Assist
 from bot.events import ChatMessage, MessageRef
 from bot.port import OutboundPort, TargetGone
-from knowledge.errors import NotFound
+from knowledge.errors import InvalidInput, NotFound
 from knowledge.insights import InsightStore
 from knowledge.views import CaptureResult, CommunityInfo, MemberInfo, SourceMessage
 
@@ -77,6 +77,11 @@ class Capture:
             raise NotFound(
                 f"I can't find message {target.message_id} in this channel any more."
             ) from None
+        if fetched.from_bot:  # Hearth's own post or relayed copy: nobody here wrote it
+            raise InvalidInput(
+                "That is one of my own messages, so it has no author to credit: capture the "
+                "original message instead, or write the insight in your own words."
+            )
         return await self._insights.capture(
             community.id, source_of(fetched), curator=curator, title=title, tags=tags
         )

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from importlib import resources
 from pathlib import Path
@@ -31,11 +32,12 @@ from knowledge import migrate
 from knowledge.db import DatabaseUnavailable
 from knowledge.directory import Directory
 from knowledge.errors import UserError
+from knowledge.failures import explain, root_cause
 from knowledge.inbound import InboundLog
 from knowledge.views import CommunityInfo
 
-T = TypeVar("T")
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 DEFAULT_CONFIG = Path("hearth.toml")
 
 app = typer.Typer(
@@ -67,17 +69,19 @@ CommunityOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
+    # The message is plain text (paths, patterns like [a-z], `hearth[embeddings]`): escaped,
+    # so rich never reads its square brackets as markup.
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-def _config(path: Path | None) -> Config:
+def _config(path: Path | None, *, store_only: bool = False) -> Config:
     if path is None and os.environ.get("HEARTH_CONFIG"):
         path = Path(os.environ["HEARTH_CONFIG"])
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
     try:
-        config = load_config(path)
+        config = load_config(path, store_only=store_only)
     except ConfigError as exc:
         raise _fail(f"{exc}\nHearth did not start.") from None
     configure_logging(config.hearth.log_level, config.hearth.log_format)
@@ -91,6 +95,20 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise _fail(str(exc), 3) from None
     except UserError as exc:
         raise _fail(exc.message) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # one sentence for the person, the traceback for the log
+        incident = uuid.uuid4().hex[:8]
+        sentence = explain(exc)
+        if sentence is not None:  # understood: the cause is enough, no traceback
+            log.warning("cli.failed", incident=incident, why=sentence, cause=root_cause(exc))
+        else:
+            log.error("cli.failed", incident=incident, exc_info=exc)
+            sentence = (
+                f"Hearth stopped on an unexpected error ({type(exc).__name__}: {exc}); "
+                "the details are logged"
+            )
+        raise _fail(f"{sentence} (incident {incident})", 1) from None
 
 
 async def _with_hearth(config: Config, work: Callable[[Hearth], Awaitable[T]]) -> T:
@@ -251,7 +269,11 @@ def init(
         raise _fail(f"{path} already exists; use --force to overwrite it")
     text = resources.files("bot").joinpath("config.example.toml").read_text(encoding="utf-8")
     path.write_text(text, encoding="utf-8")
-    out.print(f"Wrote {path}. Edit it, then: hearth check-config {path}")
+    out.print(
+        f"Wrote {path}. Edit it, then: hearth check-config {path}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("check-config")
@@ -262,15 +284,19 @@ def check_config(
     config: ConfigOption = None,
 ) -> None:
     """Validate the config (and its environment variables) without starting anything."""
-    if path is not None and config is not None and path != config:
-        raise _fail(f"two config files given ({path} and --config {config}): give one")
-    settings = _config(path or config)
+    settings = _config(config)
+    if settings.assist.local_embedding_model:  # prove it loads: OK must mean it will run
+        try:
+            _local_embedder(settings)
+        except UserError as exc:
+            raise _fail(exc.message) from None
     adapters = [name for name, section in settings.adapters if getattr(section, "enabled", False)]
     out.print(
         f"Config OK: {len(settings.communities)} community(ies) "
         f"({', '.join(c.slug for c in settings.communities)}); "
         f"adapters: {', '.join(adapters) or 'none'}; database: {settings.hearth.database_url}",
         highlight=False,
+        markup=False,
     )
 
 
@@ -304,7 +330,7 @@ def discord_sync_commands(config: ConfigOption = None) -> None:
     if not settings.token or settings.application_id is None:
         raise _fail("[adapters.discord] needs token and application_id to sync commands")
     for scope in _run(sync_commands(settings, build_command_table())):
-        out.print(f"synced: {scope}", highlight=False)
+        out.print(f"synced: {scope}", highlight=False, markup=False)
 
 
 @app.command()
@@ -347,7 +373,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
         finally:
             await database.dispose()
 
-    out.print(f"Database is at schema revision {_run(main())} (head).")
+    out.print(f"Database is at schema revision {_run(main())} (head).", markup=False)
 
 
 @app.command()
@@ -365,14 +391,23 @@ def search(
     from bot.text import parse as parse_markdown
     from bot.text import to_terminal
 
-    settings = _config(config)
+    settings = _config(config, store_only=True)  # adapters' secrets are not needed here
     page_size = 20
 
     async def work(hearth: Hearth) -> str:
-        target = await _community(hearth, community)
-        planned = plan_search(parse(SEARCH, query).args, target, page_size)
-        page = await hearth.services.search.search(planned.query)
-        return formatting.search_results(page, planned.described, page_size)
+        if community is not None:
+            targets = [await _community(hearth, community)]
+        else:
+            targets = await hearth.services.directory.communities()
+        sections = []
+        for target in targets:
+            planned = plan_search(parse(SEARCH, query).args, target, page_size)
+            page = await hearth.services.search.search(planned.query)
+            found = formatting.search_results(page, planned.described, page_size)
+            sections.append(
+                found if len(targets) == 1 else f"── {target.name} ({target.slug})\n{found}"
+            )
+        return "\n\n".join(sections) or "There are no communities in this database yet."
 
     # Hearth's Markdown as terminal styles; rich drops them when stdout is no terminal
     shown = to_terminal(parse_markdown(_run(_with_hearth(settings, work))), styled=True)
@@ -404,7 +439,7 @@ def export(
             )
         return f"Exported {summary.insights} insight(s) to {summary.directory}"
 
-    out.print(_run(_with_hearth(settings, work)), highlight=False)
+    out.print(_run(_with_hearth(settings, work)), highlight=False, markup=False)
 
 
 @app.command("import")
@@ -439,7 +474,7 @@ def import_(
         )
 
     message, code = _run(_with_hearth(settings, work))
-    out.print(message, highlight=False)
+    out.print(message, highlight=False, markup=False)
     if code:
         raise typer.Exit(code)
 

@@ -168,6 +168,24 @@ class RitualsConfig(_Section):
     )
 
 
+class CatchUpRates(_Section):
+    """Requests per second catch-up may spend per platform, beside live traffic (0: unpaced).
+
+    Defaults sit under each platform's documented limits for the reads catch-up makes, so
+    live posts keep their share: Slack's conversations.replies is Tier 3 (50+ a minute),
+    Discord allows 50 requests a second per bot, Synapse does not limit reads by default,
+    and the console reads a local file."""
+
+    console: float = Field(0.0, ge=0, description="the transcript is a local file: unpaced")
+    discord: float = Field(5.0, ge=0, description="a tenth of Discord's global 50/s")
+    slack: float = Field(0.8, ge=0, description="conversations.replies, Tier 3: ~50 a minute")
+    matrix: float = Field(10.0, ge=0, description="room event and relation reads on Synapse")
+
+    def for_platform(self, platform: str) -> float:
+        rate = getattr(self, platform, 0.0)
+        return float(rate) if isinstance(rate, int | float) else 0.0
+
+
 class RelayConfig(_Section):
     max_failures: int = Field(
         8, ge=1, description="failed tries before a relay target is parked and reported"
@@ -177,6 +195,7 @@ class RelayConfig(_Section):
     catch_up_days: int = Field(
         14, ge=0, description="after downtime, relayed threads active this recently are re-read"
     )
+    catch_up_requests_per_second: CatchUpRates = CatchUpRates()
 
 
 class WebConfig(_Section):
@@ -309,11 +328,18 @@ def _describe(error: dict[str, Any], source: str) -> str:
     return f"{source}: {path}: {message}{got}"
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+STORE_SECTIONS = ("hearth", "communities", "rituals", "relay")
+
+
+def parse_config(text: str, source: str = "<config>", *, store_only: bool = False) -> Config:
+    """`store_only`: just what reading the database needs (`hearth search`, exports), so
+    adapters' and the assist endpoint's secrets need not be in this shell's environment."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    if store_only:
+        raw = {key: value for key, value in raw.items() if key in STORE_SECTIONS}
     _inline_secrets(raw, source)
     try:
         return Config.model_validate(_expand(raw, "", source))
@@ -322,7 +348,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError("\n".join(lines)) from None
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, *, store_only: bool = False) -> Config:
     """The file's config, or the embedded default when no file is given."""
     if path is None:
         return Config()
@@ -332,4 +358,4 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: no such file (create one with `hearth init`)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), store_only=store_only)

@@ -10,6 +10,12 @@ from knowledge.views import InsightView, TagCount
 PREVIEW_CHARS = 80
 
 
+def channel_label(channel: str) -> str:
+    """`#general` for names and ids; a Matrix room id (`!…`) or alias (`#…`) as it is,
+    since `#` before a room id would read as an alias on Matrix."""
+    return channel if channel.startswith(("!", "#")) else f"#{channel}"
+
+
 def tag_list(tags: tuple[str, ...] | list[str]) -> str:
     return " ".join(f"#{t}" for t in tags) if tags else "no tags"
 
@@ -70,11 +76,20 @@ def search_results(
     described: str,
     page_size: int,
     siblings: Mapping[int, str] | None = None,
+    prefix: str = "/",
 ) -> str:
     """`siblings`: community id → name, for results that come from a linked community."""
-    if not page.hits:
-        return f"No insights match {described}."
     pages = max(1, -(-page.total // page_size))
+    if not page.hits and page.total:
+        return (
+            f"There are only {pages} page(s) of results for {described} "
+            f"({page.total} insight(s)): try page:{pages}."
+        )
+    if not page.hits:
+        return (
+            f"No insights match {described}.\n"
+            f"Try fewer or other words, or ask a question with `{prefix}ask`."
+        )
     number = page.offset // page_size + 1
     lines = [f"🔎 {page.total} insight(s) match {described} (page {number} of {pages})"]
     for rank, hit in enumerate(page.hits, start=page.offset + 1):

@@ -7,7 +7,8 @@ cannot deadlock against another process (SQLite would fail it at once, timeout o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from knowledge.clock import Clock, SystemClock
+from knowledge.liveness import FileLiveness, Liveness, MemoryLiveness, PostgresLiveness
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 CLOCK_OPTION = "hearth_clock"
@@ -59,9 +61,24 @@ def check_sqlite_file(path: Path) -> None:
             raise DatabaseUnavailable(
                 f"database file {path}: folder {path.parent} does not exist; create it first"
             )
+        if not os.access(path.parent, os.W_OK):
+            raise DatabaseUnavailable(
+                f"database file {path}: folder {path.parent} is read-only, so the database "
+                "cannot be created there; make it writable or choose another folder."
+            )
         return
     with path.open("rb") as f:
         header = f.read(len(SQLITE_HEADER))
+    if header == SQLITE_HEADER and not os.access(path, os.W_OK):
+        raise DatabaseUnavailable(
+            f"database file {path} is read-only: Hearth writes to it (and to its -wal and "
+            "-shm files beside it); make the file and its folder writable, then start again."
+        )
+    if header == SQLITE_HEADER and not os.access(path.parent, os.W_OK):
+        raise DatabaseUnavailable(
+            f"database file {path} is in a read-only folder ({path.parent}): SQLite writes "
+            "its -wal and -shm files beside it; make the folder writable, then start again."
+        )
     if header != SQLITE_HEADER:
         raise DatabaseUnavailable(
             f"database file {path} is not a SQLite database (corrupt or another kind of file). "
@@ -85,12 +102,14 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    liveness: Liveness = field(default_factory=MemoryLiveness, compare=False)  # this process
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     async def dispose(self) -> None:
+        await self.liveness.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -131,6 +150,11 @@ def open_database(url: str, *, clock: Clock | None = None, echo: bool = False) -
         pool_pre_ping=path is None,
         execution_options={CLOCK_OPTION: clock},
     )
+    liveness: Liveness = MemoryLiveness()
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), clock)
+        if path is not None:
+            liveness = FileLiveness(path)
+    else:
+        liveness = PostgresLiveness(engine)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), clock, liveness)

@@ -19,3 +19,8 @@ class NotAllowed(UserError):
 
 class InvalidInput(UserError):
     pass
+
+
+class OperationFailed(UserError):
+    """Not the person's mistake but outside it (a read-only folder, a full disk): the
+    message says what happened and what to do; the cause is chained and logged."""

@@ -10,17 +10,22 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import structlog
 import yaml
 
-from knowledge.errors import InvalidInput
+from knowledge.errors import InvalidInput, OperationFailed
+from knowledge.failures import explain_os_error
 from knowledge.insights import InsightStore
 from knowledge.views import CommunityInfo, InsightView
+
+log = structlog.get_logger(__name__)
 
 FORMAT = "hearth.insight/1"
 MARKDOWN_DIR = "markdown"
@@ -52,24 +57,48 @@ async def export_community(
     out_dir: Path,
     progress: Callable[[int], None] | None = None,
 ) -> ExportSummary:
-    """Write every insight of `community` into the new or empty folder `out_dir`."""
-    markdown_dir = _prepare(out_dir)
-    done = 0
-    with _TableWriters(out_dir) as tables:
-        async for insight in store.iterate(community.id):
-            _write_note(markdown_dir, insight, community.slug)
-            tables.write(insight)
-            done += 1
-            if progress is not None and done % PROGRESS_EVERY == 0:
-                progress(done)
-        tables.commit()
+    """Write every insight of `community` into the new or empty folder `out_dir`.
+
+    A folder that cannot be written (read-only, full disk) raises OperationFailed with one
+    sentence; whatever this export had written by then is removed again."""
+    prepared, existed = False, False
+    try:
+        markdown_dir, existed = _prepare(out_dir)
+        prepared = True
+        done = 0
+        with _TableWriters(out_dir) as tables:
+            async for insight in store.iterate(community.id):
+                _write_note(markdown_dir, insight, community.slug)
+                tables.write(insight)
+                done += 1
+                if progress is not None and done % PROGRESS_EVERY == 0:
+                    progress(done)
+            tables.commit()
+    except OSError as exc:
+        log.warning("export.failed", directory=str(out_dir), error=repr(exc))
+        if prepared:  # the folder is ours to tidy only once it was new or empty
+            _remove_partial(out_dir, existed)
+        sentence = explain_os_error(exc, "the export")
+        raise OperationFailed(sentence or f"The export could not be written: {exc}.") from exc
     if progress is not None:
         progress(done)
     return ExportSummary(out_dir, done, (*tables.paths, markdown_dir))
 
 
-def _prepare(out_dir: Path) -> Path:
-    """Refuse any folder with something in it, so an export never overwrites a file."""
+def _remove_partial(out_dir: Path, existed: bool) -> None:
+    """Only this export's own files: the folder was new or empty when it started."""
+    if not existed:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    else:
+        shutil.rmtree(out_dir / MARKDOWN_DIR, ignore_errors=True)
+        for name in (JSONL_NAME, CSV_NAME):
+            (out_dir / name).unlink(missing_ok=True)
+
+
+def _prepare(out_dir: Path) -> tuple[Path, bool]:
+    """Refuse any folder with something in it, so an export never overwrites a file.
+    Returns the Markdown folder and whether `out_dir` was there before."""
+    existed = out_dir.exists()
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidInput(f"Cannot export into {out_dir}: it is a file, not a folder.")
     if out_dir.is_dir() and any(out_dir.iterdir()):
@@ -79,7 +108,7 @@ def _prepare(out_dir: Path) -> Path:
         )
     markdown_dir = out_dir / MARKDOWN_DIR
     markdown_dir.mkdir(parents=True)
-    return markdown_dir
+    return markdown_dir, existed
 
 
 def jsonl_record(insight: InsightView) -> dict[str, Any]:

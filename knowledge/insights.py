@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from knowledge.db import Database
 from knowledge.directory import member_for_identity
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
+from knowledge.failures import NUL
 from knowledge.models import (
     Community,
     Insight,
@@ -25,7 +26,7 @@ from knowledge.models import (
     Visibility,
 )
 from knowledge.sharing import follow_origin, origin_withdrawn
-from knowledge.tags import normalize_tags
+from knowledge.tags import check_tag_count, normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import (
     FORGOTTEN_NAME,
@@ -40,7 +41,13 @@ MAX_BODY_CHARS = 4000
 MAX_TITLE_CHARS = 300
 
 
+def _no_nul(text: str) -> None:
+    if "\x00" in text:  # PostgreSQL text cannot hold it; refuse it on SQLite too
+        raise InvalidInput(NUL)
+
+
 def validate_body(body: str) -> str:
+    _no_nul(body)
     body = body.strip()
     if not body:
         raise InvalidInput(
@@ -58,6 +65,7 @@ def validate_body(body: str) -> str:
 def validate_title(title: str | None) -> str | None:
     if title is None or not title.strip():
         return None
+    _no_nul(title)
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidInput(f"A title has at most {MAX_TITLE_CHARS} characters.")
     return title.strip()
@@ -121,6 +129,7 @@ class InsightStore:
         text = validate_body(source.text if body is None else body)
         title = validate_title(title)
         tag_names = normalize_tags(tags)
+        check_tag_count(len(tag_names))  # before the INSERT: a refusal uses up no id
         async with self._db.sessions.begin() as session:
             author = await member_for_identity(
                 session, community_id, source.platform, source.author_user_id, source.author_name
@@ -234,6 +243,7 @@ class InsightStore:
         self, community_id: int, insight_id: int, editor: MemberInfo, tags: Sequence[str]
     ) -> InsightView:
         names = normalize_tags(tags)
+        check_tag_count(len(names))
         async with self._db.sessions.begin() as session:
             row = await self._editable(session, community_id, insight_id, editor)
             row_id = row.id
@@ -456,6 +466,7 @@ async def _set_tags(
     if not fresh:
         await session.execute(delete(InsightTag).where(InsightTag.insight_id == insight_id))
     unique = sorted(set(names))  # one lock order for every writer: no deadlocks
+    check_tag_count(len(unique))
     if not unique:
         return
     await session.execute(

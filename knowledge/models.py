@@ -288,8 +288,9 @@ class InsightRevision(Base):
 
 
 class InboundEvent(Base):
-    """Platform events taken or handled: a redelivery is skipped unless its first taker
-    died before finishing (then, after a lease, it is handled again)."""
+    """Platform events taken or handled: a redelivery is skipped once done, waits while
+    a live instance (`taken_by`, see knowledge/liveness.py) handles it, and is handled
+    again at once if its taker died. Rows without a taker fall back to a time lease."""
 
     __tablename__ = "inbound_events"
 
@@ -297,6 +298,7 @@ class InboundEvent(Base):
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=stamped_now)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+    taken_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class RitualKind(enum.StrEnum):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.models import Identity, Insight, InsightRevision, Member, Source
+from knowledge.schema_extras import SQLITE_FTS_TABLE
 from knowledge.views import FORGOTTEN_NAME, MemberInfo
 
 
@@ -65,7 +66,17 @@ class Privacy:
                 .where(Member.id == member.id)
                 .values(display_name=FORGOTTEN_NAME, forgotten_at=self._db.clock.now())
             )
+            await _purge_search_index(session, self._db.dialect)
             return summary
+
+
+async def _purge_search_index(session: AsyncSession, dialect: str) -> None:
+    """SQLite's FTS5 only marks deleted rows in a new segment: the words stay in the
+    index's pages until segments merge. 'optimize' merges them all now, in the same
+    transaction, so forgotten words are gone from the index data, not just unfindable."""
+    if dialect == "sqlite":
+        fts = SQLITE_FTS_TABLE
+        await session.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('optimize')"))
 
 
 async def _count(session: AsyncSession, query: Select[int]) -> int:

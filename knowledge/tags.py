@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from knowledge.errors import InvalidInput
 
 MAX_TAG_LENGTH = 48
+MAX_TAGS_PER_INSIGHT = 20
 _TAG = re.compile(r"^[\w][\w\-/.]*$")
 
 
@@ -36,3 +37,12 @@ def normalize_tags(raw: Iterable[str]) -> tuple[str, ...]:
     for tag in raw:
         seen.setdefault(normalize_tag(tag), None)
     return tuple(seen)
+
+
+def check_tag_count(count: int) -> None:
+    """Refuse more tags on one insight than anyone can read in a listing."""
+    if count > MAX_TAGS_PER_INSIGHT:
+        raise InvalidInput(
+            f"An insight can have at most {MAX_TAGS_PER_INSIGHT} tags; this one would have "
+            f"{count:,}. Keep the ones people will search for."
+        )

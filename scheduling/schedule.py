@@ -33,6 +33,10 @@ _POSITIONS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th", -1: "last"}
 _FILLER = {"at", "on", "the", "of", "every", "each", "and", "in"}
 _TICK = timedelta(microseconds=1)
 _FIELDS = ("minute", "hour", "day", "month", "day_of_week")  # crontab order
+MAX_TEXT = 200  # characters: every schedule we can read fits in far fewer
+MAX_EVERY_WEEKS = 52  # "every N weeks": at most once a year
+HORIZON_YEARS = 50  # a schedule that does not fire within this never fires for us
+_STEP_BUDGET = 10_000  # trigger steps per call: bounds the work of any lookup
 
 
 def _invalid(message: str) -> InvalidInput:
@@ -51,17 +55,32 @@ def _weekday(word: str) -> int | None:
     return _WEEKDAY_WORDS.get(word[:-1]) if word.endswith("s") else None
 
 
-def cron_trigger(cron: str, zone: ZoneInfo) -> CronTrigger:
-    """CronTrigger.from_crontab, also accepting a day field such as `1st tue` / `last fri`
-    (APScheduler's weekday-position expression contains a space, so from_crontab's split
-    cannot carry it; we join it back and pass the same five fields by name, as it does)."""
+def _number(word: str) -> int | None:
+    """A plain ASCII number of at most 4 digits, else None (no unicode digits such as
+    '²' that int() refuses, no 5,000-digit numbers that int() takes ages over)."""
+    return int(word) if re.fullmatch(r"[0-9]{1,4}", word) else None
+
+
+def cron_trigger(cron: str, zone: ZoneInfo, end_date: datetime | None = None) -> CronTrigger:
+    """The five crontab fields by name, as CronTrigger.from_crontab passes them, also
+    accepting a day field such as `1st tue` / `last fri` (APScheduler's weekday-position
+    expression contains a space, so from_crontab's split cannot carry it; we join it back).
+    `end_date` bounds the search: without it a cron that never fires (`0 9 31 2 *`) makes
+    APScheduler walk to the year 9999."""
     parts = cron.split()
-    if len(parts) == 5:
-        return CronTrigger.from_crontab(cron, timezone=zone)
     if len(parts) == 6 and parts[2] in _POSITIONS.values():
         parts[2:4] = [f"{parts[2]} {parts[3]}"]
-        return CronTrigger(**dict(zip(_FIELDS, parts, strict=True)), timezone=zone)
-    raise ValueError(f"expected 5 cron fields, got {len(parts)}")
+    if len(parts) != 5:
+        raise ValueError(f"expected 5 cron fields, got {len(parts)}")
+    fields = dict(zip(_FIELDS, parts, strict=True))
+    return CronTrigger(**fields, timezone=zone, end_date=end_date)
+
+
+def _horizon(moment: datetime) -> datetime:
+    """`moment` plus HORIZON_YEARS, clamped so the arithmetic never overflows."""
+    limit = datetime(9000, 1, 1, tzinfo=UTC)
+    moment = min(moment.astimezone(UTC), limit)
+    return moment + timedelta(days=365 * HORIZON_YEARS)
 
 
 @dataclass(frozen=True)
@@ -83,25 +102,38 @@ class Schedule:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.every_weeks < 1:
-            raise ValueError("every_weeks must be at least 1")
+        if self.every_weeks < 1:  # no upper bound here: rows saved before the parser's
+            raise ValueError("every_weeks must be at least 1")  # 52 still load and run
         if self.every_weeks > 1 and self.anchor is None:
             raise ValueError("every_weeks > 1 needs an anchor date")
 
     def _fires(self, after: datetime) -> Iterator[datetime]:
-        """Firing times strictly after `after`, in order, as aware local datetimes."""
+        """Firing times strictly after `after`, in order, as aware local datetimes, up to
+        HORIZON_YEARS ahead. A week outside "every N weeks" is jumped over in one step (to
+        the Monday of the next week that counts), never walked through one firing at a time,
+        and the whole walk has a step budget, so no schedule can keep a caller busy."""
         if after.tzinfo is None:
             raise ValueError("`after` must be timezone-aware")
         zone = ZoneInfo(self.timezone)
-        trigger = cron_trigger(self.cron, zone)
+        trigger = cron_trigger(self.cron, zone, end_date=_horizon(after))
         previous: datetime | None = None
         now = after.astimezone(UTC) + _TICK
-        while (fire := trigger.get_next_fire_time(previous, now)) is not None:
+        for _ in range(_STEP_BUDGET):
+            fire = trigger.get_next_fire_time(previous, now)
+            if fire is None:
+                return
             previous = now = fire
             local = fire.astimezone(UTC).astimezone(zone)  # a non-existent wall time -> real
             if local.fold == 1:  # second pass through the repeated hour: fired already
                 continue
-            if self.every_weeks > 1 and self._week_index(local.date()) % self.every_weeks:
+            off = self._week_index(local.date()) % self.every_weeks if self.every_weeks > 1 else 0
+            if off:
+                monday = local.date() - timedelta(days=local.weekday())
+                try:
+                    skip_to = monday + timedelta(weeks=self.every_weeks - off)
+                except OverflowError:  # past the year 9999: never again
+                    return
+                previous, now = None, datetime.combine(skip_to, time(), zone).astimezone(UTC)
                 continue
             yield local
 
@@ -135,6 +167,8 @@ def parse_schedule(text: str, timezone: str, today: date) -> Schedule:
     words = text.strip().lower()
     if not words:
         raise _invalid("The schedule is empty: say when the ritual should run.")
+    if len(words) > MAX_TEXT:
+        raise _invalid(f"That schedule is {len(words)} characters long; I read up to {MAX_TEXT}.")
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -154,18 +188,23 @@ def _parse_cron(tokens: list[str], timezone: str, zone: ZoneInfo, today: date) -
             f"A cron line has 5 fields (minute hour day month weekday); I see {len(tokens)}."
         )
     minute, hour, day, month, weekdays = tokens
-    if not minute.isdigit():
+    if _number(minute) is None:
         raise _invalid(
             f"`{minute}` in the minute field fires more than once an hour; "
             "rituals are not alarms, so use a single minute such as `0`."
         )
     cron = " ".join((minute, hour, day, month, _normalise_weekdays(weekdays)))
+    start = datetime.combine(today, time(), zone)
     try:
-        trigger = cron_trigger(cron, zone)
-    except ValueError as exc:
+        trigger = cron_trigger(cron, zone, end_date=_horizon(start))
+        first = trigger.get_next_fire_time(None, start)
+    except (ValueError, OverflowError) as exc:
         raise _invalid(f"I can't read the cron line `{' '.join(tokens)}`: {exc}.") from None
-    if trigger.get_next_fire_time(None, datetime.combine(today, time(), zone)) is None:
-        raise _invalid(f"The cron line `{' '.join(tokens)}` never fires.")
+    if first is None:
+        raise _invalid(
+            f"The cron line `{' '.join(tokens)}` never fires (not in the next "
+            f"{HORIZON_YEARS} years)."
+        )
     return Schedule(cron, timezone, description=f"cron `{cron}` ({timezone})")
 
 
@@ -178,6 +217,8 @@ def _normalise_weekdays(field_text: str) -> str:
         if match is None or (match[1] == "*" and match[2]):
             raise _invalid(f"I can't read the weekday field `{field_text}`.")
         first, last, step = match.groups()
+        if step is not None and _number(step) is None:
+            raise _invalid(f"I can't read `{item}` in the weekday field; write e.g. `mon-fri`.")
         if first == "*":
             low, high = 0, 6
         else:  # in crontab numbers, 0..7 from Sunday to Sunday
@@ -194,8 +235,9 @@ def _normalise_weekdays(field_text: str) -> str:
 
 
 def _cron_weekday(value: str, field_text: str, end: bool) -> int:
-    if value.isdigit() and int(value) <= 7:
-        return int(value)
+    number = _number(value)
+    if number is not None and number <= 7:
+        return number
     weekday = _weekday(value)
     if weekday is None:
         raise _invalid(f"`{value}` in the weekday field `{field_text}` is not a weekday.")
@@ -207,7 +249,7 @@ def _parse_time(word: str) -> tuple[int, int] | None:
     None if the word is not shaped like a time; InvalidInput if it is an impossible one."""
     if word in ("noon", "midday", "midnight"):
         return (0, 0) if word == "midnight" else (12, 0)
-    match = re.fullmatch(r"(\d{1,2})(?:[:.](\d{2}))?(am|pm)?|(\d{1,2})h(\d{2})?", word)
+    match = re.fullmatch(r"([0-9]{1,2})(?:[:.]([0-9]{2}))?(am|pm)?|([0-9]{1,2})h([0-9]{2})?", word)
     if match is None:
         return None
     hour = int(match[1] or match[4])
@@ -235,17 +277,32 @@ def _parse_words(words: str, timezone: str, today: date) -> Schedule:
     while i < len(tokens):
         word, after = tokens[i], (tokens[i + 1] if i + 1 < len(tokens) else "")
         i += 1
-        ordinal = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)", word)
+        ordinal = re.fullmatch(r"([0-9]{1,2})(?:st|nd|rd|th)", word)
+        number = _number(word) if word.isdigit() else None
+        if word.isdigit() and number is None:
+            too_big = re.fullmatch(r"[0-9]+", word) is not None
+            if too_big and after in ("week", "weeks"):
+                raise _invalid(f"`every {word[:12]}… weeks`: I repeat every 1 to 52 weeks.")
+            raise _invalid(
+                f"`{word[:12]}{'…' if len(word) > 12 else ''}` is "
+                + ("too large a number for a schedule." if too_big else "not a number I can read.")
+            )
         nth = int(ordinal[1]) if ordinal else _ORDINAL_WORDS.get(word)
         if word == "at" and (not after or _parse_time(after) is None):
             raise _invalid(f"I expected a time after `at`{f', not `{after}`' if after else ''}.")
         elif word in _FILLER:
             continue
-        elif word.isdigit() and after in ("week", "weeks"):
-            every_weeks, i = int(word), i + 1
-        elif word.isdigit() and re.fullmatch(r"(day|month|hour|minute|year)s?", after):
+        elif number is not None and after in ("week", "weeks"):
+            every_weeks, i = number, i + 1
+            if not 1 <= every_weeks <= MAX_EVERY_WEEKS:
+                raise _invalid(
+                    f"`every {word} weeks`: I repeat every 1 to {MAX_EVERY_WEEKS} weeks."
+                )
+        elif number is not None and re.fullmatch(r"(day|month|hour|minute|year)s?", after):
             raise _invalid(f"I can repeat every few weeks, but not every {word} {after}.")
-        elif nth is not None or (word.isdigit() and tokens[i - 2 : i - 1] in (["day"], ["the"])):
+        elif nth is not None or (
+            number is not None and tokens[i - 2 : i - 1] in (["day"], ["the"])
+        ):
             if nth is not None and _weekday(after) is not None:
                 if nth not in _POSITIONS:
                     raise _invalid(f"No month has a {word} {after}.")
@@ -253,10 +310,10 @@ def _parse_words(words: str, timezone: str, today: date) -> Schedule:
                 continue
             if after == "day":
                 i += 1
-            month_day = nth if nth is not None else int(word)
-            if not (1 <= month_day <= 31 or month_day == -1):
+            month_day = nth if nth is not None else number
+            if month_day is None or not (1 <= month_day <= 31 or month_day == -1):
                 raise _invalid(f"No month has a day {month_day}.")
-        elif word == "day" and after.isdigit():
+        elif word == "day" and _number(after) is not None:
             continue  # "day 15": the number comes next
         elif (time_of_day := _parse_time(word)) is not None:
             if at is not None:
@@ -280,8 +337,6 @@ def _parse_words(words: str, timezone: str, today: date) -> Schedule:
             raise _invalid(f"I don't understand the word `{word}`.")
     hour, minute = at or (9, 0)  # default: 09:00
     when = f"at {hour:02d}:{minute:02d} ({timezone})"
-    if every_weeks < 1:
-        raise _invalid("`every 0 weeks` never comes round.")
     if (position or month_day) and (days or weekly or daily or every_weeks > 1):
         raise _invalid("Pick either a day of the month or days of the week, not both.")
     if monthly and not (position or month_day):

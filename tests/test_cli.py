@@ -125,3 +125,42 @@ def test_discord_invite_asks_for_exactly_the_needed_permissions(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert "client_id=42" in result.stdout and "scope=bot+applications.commands" in result.stdout
     assert "permissions=8&" not in result.stdout  # never Administrator
+
+
+def test_search_from_the_shell_needs_no_adapter_secrets_and_covers_every_community(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "hearth.toml").write_text(
+        """
+[[communities]]
+slug = "guild"
+name = "The Guild"
+stewards = ["console:you"]
+[[communities.channels]]
+platform = "console"
+space = "local"
+channel = "general"
+
+[[communities]]
+slug = "forge"
+name = "The Forge"
+[[communities.channels]]
+platform = "slack"
+space = "T1"
+channel = "C1"
+
+[adapters.slack]
+enabled = false
+bot_token = "${HEARTH_TEST_UNSET_SLACK_TOKEN}"
+signing_secret = "${HEARTH_TEST_UNSET_SLACK_SECRET}"
+""",
+        encoding="utf-8",
+    )
+    env = {"HEARTH_CONFIG": str(tmp_path / "hearth.toml")}
+    refused = hearth("check-config", cwd=tmp_path, env=env)
+    assert refused.returncode != 0 and "HEARTH_TEST_UNSET_SLACK_TOKEN" in refused.stderr
+    found = hearth("search", "anything", cwd=tmp_path, env=env)
+    assert found.returncode == 0, found.stderr
+    assert "The Guild (guild)" in found.stdout and "The Forge (forge)" in found.stdout
+    only = hearth("search", "anything", "--community", "forge", cwd=tmp_path, env=env)
+    assert only.returncode == 0 and "The Guild" not in only.stdout

@@ -126,8 +126,9 @@ async def test_bad_tags_and_options_are_explained(database_url: str, tmp_path: P
         ],
     )
     assert "Tag #bad!tag can only contain letters, digits" in output
-    assert "id should be a number, like 12 (got 'abc')" in output
+    assert "Captured insight #1 from alice: “show abc”" in output  # no id: it is text
     assert "Missing id. Usage: /insight show <id>" in output
+    assert "To keep it as text instead: /insight add show" in output
     assert "There is no insight #1 in this community." in output or "Write tags with '#'" in output
     assert "the limit is 4,000" in output
     assert "Nothing to capture" in output

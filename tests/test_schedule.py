@@ -667,3 +667,65 @@ def test_unknown_time_zone_is_named(zone: str) -> None:
         parse_schedule("daily at 9:00", zone, TODAY)
     assert f"`{zone}`" in caught.value.message
     assert EXAMPLE in caught.value.message
+
+
+# --- bounded work: no schedule can keep the bot busy ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("every 99999999999 weeks on friday 16:00", "every 1 to 52 weeks"),
+        ("every 53 weeks on friday 16:00", "every 1 to 52 weeks"),
+        ("every " + "9" * 60 + " weeks on friday", "every 1 to 52 weeks"),
+        ("daily at 9 " + "x" * 300, "up to 200"),
+        ("the ² day", "not a number"),
+        ("0 9 * * ²", "not a weekday"),
+        ("0 9 * * */99999999999999", "weekday field"),
+        ("0 9 30 2 mon", "never fires"),
+    ],
+)
+def test_out_of_range_numbers_and_long_text_are_refused(text: str, says: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        berlin(text)
+    assert says in caught.value.message
+
+
+def test_every_52_weeks_previews_a_year_apart_without_walking_each_week() -> None:
+    schedule = berlin("every 52 weeks on friday 16:00")
+    times = schedule.next_times(AFTER, 5)
+    assert local(times) == [
+        "Fri 2026-01-09 16:00",
+        "Fri 2027-01-08 16:00",
+        "Fri 2028-01-07 16:00",
+        "Fri 2029-01-05 16:00",
+        "Fri 2030-01-04 16:00",
+    ]
+    latest = schedule.latest_at_or_before(times[3] + timedelta(days=300), AFTER)
+    assert latest == times[3]
+
+
+@pytest.mark.parametrize("every", [2, 3, 7, 52])
+def test_every_n_weeks_jumps_agree_with_the_week_filter(every: int) -> None:
+    """The arithmetic skip lands on exactly the firings a week-by-week filter keeps."""
+    schedule = berlin(f"every {every} weeks on monday, thursday 8:00")
+    weekly = berlin("weekly on monday, thursday 8:00")
+    anchor = TODAY - timedelta(days=TODAY.weekday())
+    expected = [
+        t
+        for t in weekly.next_times(AFTER, 2 * 52 * 7)
+        if ((t.date() - anchor).days // 7) % every == 0
+    ][:6]
+    assert schedule.next_times(AFTER, 6) == expected
+
+
+def test_a_stored_schedule_beyond_the_parsers_bound_still_answers_at_once() -> None:
+    """Rows saved before every-N-weeks was bounded keep working; huge N just never recurs."""
+    for every in (60, 1000, 99_999_999_999):
+        schedule = Schedule("0 16 * * fri", "Europe/Berlin", every, TODAY)
+        times = schedule.next_times(AFTER, 5)
+        assert local(times[:1]) == ["Fri 2026-01-09 16:00"]
+        assert all((b - a).days >= 7 * every for a, b in pairwise(times))
+        moment = AFTER + timedelta(days=900)
+        expected = max(t for t in times if t <= moment)
+        assert schedule.latest_at_or_before(moment, AFTER) == expected

@@ -181,7 +181,7 @@ async def test_upstream_edits_unsharing_pausing_and_forget_me_reach_siblings(
     assert "Keep demos short" in demos[3]
     # after /forget-me at the origin: gone from the sibling's search and its adopted copy
     assert "No insights match “demos” across the constellation." in demos[4]
-    assert printed.rstrip().endswith("No insights match “demos”.")
+    assert printed.rstrip().splitlines()[-2].endswith("No insights match “demos”.")
 
 
 async def test_digest_lists_what_siblings_shared_and_nothing_else(

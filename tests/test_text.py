@@ -485,3 +485,23 @@ def test_matrix_permalinks_name_a_server_for_rooms_without_one() -> None:
         "https://matrix.to/#/!Ab3xYz/$evt_1?via=example.org"
     )
     assert permalink("!room:example.org", "$e").endswith("?via=example.org")
+
+
+def test_a_matrix_room_id_is_never_shown_behind_a_hash() -> None:
+    from bot.formatting import channel_label
+
+    assert channel_label("!0TqkJabc:example.org") == "!0TqkJabc:example.org"
+    assert channel_label("#practice:example.org") == "#practice:example.org"
+    assert channel_label("general") == "#general"
+
+
+def test_replies_name_commands_with_the_prefix_the_person_types() -> None:
+    from bot.commands.prefix import respell
+
+    names = ["search", "relay", "insight", "constellation"]
+    text = "Try e.g. /search review, threads relayed with /relay; see https://x.org/search"
+    assert respell(text, "!", names) == (
+        "Try e.g. !search review, threads relayed with !relay; see https://x.org/search"
+    )
+    assert respell(text, "/", names) == text
+    assert respell("/searching and /relays stay", "!", names) == "/searching and /relays stay"

@@ -36,8 +36,8 @@ from bot.events import (
     ReactionAdded,
     UserRef,
 )
-from bot.inbound import Inbound
-from bot.port import Capabilities, OutboundMessage, TargetGone
+from bot.inbound import Answer, Inbound
+from bot.port import Capabilities, Changes, OutboundMessage, TargetGone
 from bot.text import parse, to_plain, to_terminal
 from knowledge.clock import Clock, SystemClock
 from knowledge.sync_tokens import SyncTokens
@@ -168,22 +168,6 @@ class _FdLines:
         return line + newline
 
 
-def unusable(line: str) -> str | None:
-    """Why a decoded line cannot be taken as a message (None if it can)."""
-    if "\x00" in line:
-        return "That line contains a NUL character, which Hearth cannot store; it was ignored."
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        code = ord(line[exc.start])
-        if 0xDC80 <= code <= 0xDCFF:  # a byte input() could not decode (surrogateescape)
-            return (
-                f"That line is not valid UTF-8 text (byte 0x{code - 0xDC00:02x}); it was ignored."
-            )
-        return "That line is not valid Unicode text (a lone surrogate); it was ignored."
-    return None
-
-
 def database_numbers(tokens: SyncTokens, space: str) -> ClaimNumber:
     """Message numbers kept in the store beside the transcript (see ConsoleAdapter)."""
 
@@ -191,6 +175,9 @@ def database_numbers(tokens: SyncTokens, space: str) -> ClaimNumber:
         return await tokens.advance(PLATFORM, f"message-numbers:{space}", at_least)
 
     return claim
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ConsoleAdapter:
@@ -301,10 +288,6 @@ class ConsoleAdapter:
             self._reading = None
 
     async def _handle_safely(self, line: str) -> None:
-        problem = unusable(line)
-        if problem is not None:
-            self._say(f"! {problem}")
-            return
         try:
             await self.handle_line(line)
         except Exception:
@@ -331,6 +314,7 @@ class ConsoleAdapter:
     # input ---------------------------------------------------------------------------
 
     async def handle_line(self, line: str) -> None:
+        line = _LONE_SURROGATE.sub("\ufffd", line)  # undecodable input bytes: not storable
         if line.startswith(":"):
             directive = parse_directive(line)
             if isinstance(directive, str):
@@ -343,6 +327,14 @@ class ConsoleAdapter:
     async def _post_as_user(self, text: str, reply_to: int | None) -> None:
         if reply_to is not None and self._transcript.get(reply_to) is None:
             self._say(f"! There is no message #{reply_to} to reply to.")
+            return
+        target = None if reply_to is None else self._transcript.get(reply_to)
+        if target is not None and target.channel != self._channel:
+            # A reply lives in its message's channel (as on every platform): never here.
+            self._say(
+                f"! #{reply_to} is in #{target.channel}, not #{self._channel}: switch with "
+                f"`:channel {target.channel}` to reply to it."
+            )
             return
         message = await self._add(
             self._config.space, self._channel, self._user, text, reply_to=reply_to
@@ -369,13 +361,12 @@ class ConsoleAdapter:
             message=self._chat_message(message),
             reply_to=None if reply_to is None else self._ref(reply_to),
         )
-        reply = await self._inbound.command(event, self, PREFIX)
-        if reply is not None:
-            await self.post(
-                self._here(),
-                OutboundMessage(reply.text, reply.ephemeral),
-                reply_to=self._ref(message.id),
-            )
+        here, ref = self._here(), self._ref(message.id)
+
+        async def deliver(answer: Answer) -> None:  # keyed: a rerun finds it in the transcript
+            await self.post(here, answer.message(), reply_to=ref)
+
+        await self._inbound.command(event, self, PREFIX, deliver)
 
     async def _directive(self, directive: Directive) -> None:
         assert self._inbound is not None
@@ -441,9 +432,12 @@ class ConsoleAdapter:
             message=self._chat_message(message),
             direct=True,
         )
-        reply = await self._inbound.command(event, self, PREFIX)
-        if reply is not None:
-            self._print_block(f"(only {self._user}) {BOT_NAME}", reply.text)
+        user = self._user
+
+        async def deliver(answer: Answer) -> None:
+            self._print_block(f"(only {user}) {BOT_NAME}", answer.reply.text)
+
+        await self._inbound.command(event, self, PREFIX, deliver)
 
     async def _change_own(self, directive: Directive) -> None:
         assert self._inbound is not None and directive.message_id is not None
@@ -524,7 +518,20 @@ class ConsoleAdapter:
         return self._chat_message(message)
 
     async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
-        return [self._chat_message(m) for m in self._transcript.thread(int(ref.message_id))]
+        """The root and its replies; a deleted or unknown root is gone, as on Matrix."""
+        root = self._transcript.get(int(ref.message_id)) if ref.message_id.isdigit() else None
+        if root is None or root.deleted or root.channel != ref.channel.channel:
+            raise TargetGone(f"no console message {ref.message_id} in #{ref.channel.channel}")
+        return [self._chat_message(m) for m in self._transcript.thread(root.id)]
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """The transcript is the console's history: what was written after `position`."""
+        now = self._transcript.position
+        saved = int(position) if position is not None and position.isdigit() else None
+        if saved is None or saved > now:  # nothing saved yet, or another transcript
+            return Changes(str(now), None)
+        touched = self._transcript.touched_since(saved)
+        return Changes(str(now), frozenset((s, c, str(i)) for s, c, i in touched))
 
     def permalink(self, ref: MessageRef) -> str:
         return f"console://{ref.channel.space}/{ref.channel.channel}/{ref.message_id}"

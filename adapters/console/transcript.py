@@ -53,6 +53,7 @@ class Transcript:
         self._last_id = 0
         self._keys: dict[str, int] = {}
         self._file: IO[str] | None = None
+        self._records: list[ConsoleMessage] = []  # every record in file order: the positions
 
     def open(self) -> None:
         """Load the history and hold the file for this process alone: two consoles on one
@@ -81,6 +82,7 @@ class Transcript:
         except (ValueError, TypeError):
             return  # a line torn by a crash mid-write: skip it, keep the rest
         self._messages[message.id] = message
+        self._records.append(message)
         self._last_id = max(self._last_id, message.id)
         if message.key is not None:
             self._keys[message.key] = message.id
@@ -95,6 +97,7 @@ class Transcript:
         self._file.write(json.dumps(asdict(message), ensure_ascii=False) + "\n")
         self._file.flush()
         self._messages[message.id] = message
+        self._records.append(message)
         return message
 
     def add(
@@ -153,3 +156,19 @@ class Transcript:
             for m in self._messages.values()
             if m.kind == "message" and not m.deleted and (m.id == root_id or m.reply_to == root_id)
         ]
+
+    @property
+    def position(self) -> int:
+        """How many records the transcript holds: a new post, edit or deletion adds one."""
+        return len(self._records)
+
+    def touched_since(self, position: int) -> set[tuple[str, str, int]]:
+        """(space, channel, id) of every message written since `position`, of what each
+        replied to and of that message's own parent: the threads they are in."""
+        touched: set[tuple[str, str, int]] = set()
+        for record in self._records[position:]:
+            chain = [record.id, record.reply_to]
+            parent = self._messages.get(record.reply_to) if record.reply_to else None
+            chain.append(parent.reply_to if parent is not None else None)
+            touched.update((record.space, record.channel, i) for i in chain if i is not None)
+        return touched

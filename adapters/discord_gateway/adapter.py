@@ -210,7 +210,7 @@ class DiscordAdapter:
     # inbound -------------------------------------------------------------------------
 
     async def _once(self, event_id: str) -> bool:
-        return self._seen is None or await self._seen.take(PLATFORM, event_id)
+        return self._seen is None or await self._seen.take(PLATFORM, event_id) is not None
 
     async def _done(self, event_id: str) -> None:
         if self._seen is not None:

@@ -14,6 +14,9 @@ from knowledge.errors import InvalidInput
 
 _TOKEN = re.compile(r"\S+")
 _KEYWORD = re.compile(r"^([a-z][a-z_-]*):(.*)$", re.DOTALL)
+_ID = re.compile(r"#?[0-9]+")
+_FIRST_WORD = re.compile(r"(\S*)\s*(.*)", re.DOTALL)
+MAX_DIGITS = 30  # even an unbounded INTEGER option stops here (int() of huge text is slow)
 
 
 @dataclass(frozen=True)
@@ -42,21 +45,59 @@ def find_command(table: CommandTable, name: str, prefix: str) -> Command:
     return command
 
 
+def _takes_text(command: Command) -> bool:
+    return any(o.type is OptionType.TEXT and not o.keyword for o in command.options)
+
+
+def _named_subcommand(command: Command, text: str) -> tuple[Command, str] | None:
+    """The subcommand `text` starts with, and the text after its name; None if it names none.
+
+    Where the default subcommand takes free text (`/insight <text>`), words that happen to
+    be subcommand names must not be misread: there a subcommand is named only in lower case,
+    exactly as declared, and one that acts on an id (edit, show, delete …) only when an id
+    (`12` or `#12`) follows its name (or nothing does: `/insight show` asks for the id).
+    Everything else is the default's text."""
+    match = _FIRST_WORD.match(text)
+    assert match is not None  # the pattern matches any string
+    first, rest = match.group(1), match.group(2)
+    default = command.subcommand(command.default_subcommand or "")
+    if default is None or not _takes_text(default):
+        sub = command.subcommand(first.lower())
+        return None if sub is None else (sub, rest)
+    sub = command.subcommand(first)
+    if sub is None:
+        return None
+    positional = [o for o in sub.options if not o.keyword]
+    if positional and positional[0].type is OptionType.INTEGER and rest.strip():
+        next_word = _FIRST_WORD.match(rest)
+        if next_word is None or not _ID.fullmatch(next_word.group(1)):
+            return None
+    return sub, rest
+
+
 def parse(command: Command, text: str, prefix: str = "/") -> ParsedCommand:
     path = command.name
-    if command.subcommands:
-        first, _, rest = text.partition(" ")
-        sub = command.subcommand(first.lower())
-        if sub is None:
-            if command.default_subcommand is None:
-                names = ", ".join(s.name for s in command.subcommands)
-                raise InvalidInput(f"{prefix}{command.name} needs one of: {names}.")
-            sub = command.subcommand(command.default_subcommand)
-            assert sub is not None
-        else:
-            text = rest.strip()
-        command, path = sub, f"{command.name} {sub.name}"
-    return ParsedCommand(command, path, Args(_parse_options(command, path, text, prefix)))
+    if not command.subcommands:
+        return ParsedCommand(command, path, Args(_parse_options(command, path, text, prefix)))
+    named = _named_subcommand(command, text)
+    if named is None:
+        if command.default_subcommand is None:
+            names = ", ".join(s.name for s in command.subcommands)
+            raise InvalidInput(f"{prefix}{command.name} needs one of: {names}.")
+        sub = command.subcommand(command.default_subcommand)
+        assert sub is not None
+        path = f"{command.name} {sub.name}"
+        return ParsedCommand(sub, path, Args(_parse_options(sub, path, text, prefix)))
+    sub, rest = named
+    path = f"{command.name} {sub.name}"
+    default = command.subcommand(command.default_subcommand or "")
+    try:
+        return ParsedCommand(sub, path, Args(_parse_options(sub, path, rest.strip(), prefix)))
+    except InvalidInput as exc:
+        if default is None or not _takes_text(default):
+            raise
+        hint = f"{prefix}{command.name} {default.name} {text}"
+        raise InvalidInput(f"{exc.message} To keep it as text instead: {hint}") from None
 
 
 def _parse_options(command: Command, path: str, text: str, prefix: str) -> dict[str, Any]:
@@ -75,6 +116,12 @@ def _parse_options(command: Command, path: str, text: str, prefix: str) -> dict[
                 raise InvalidInput(f"{option.name}: is given twice. {usage}")
             else:
                 values[option.name] = value
+        elif keyword and command.strict_keywords and keyword.group(1) in keywords:
+            example = keywords[keyword.group(1)].help
+            raise InvalidInput(
+                f"{keyword.group(1)}: is empty: write it as {keyword.group(1)}:"
+                f"<value> ({example}), or leave it out."
+            )
         elif keyword and command.strict_keywords and "//" not in keyword.group(2):
             known = ", ".join(f"{k}:" for k in keywords) or "none"
             raise InvalidInput(
@@ -115,9 +162,14 @@ def _remaining_text(text: str, spans: list[tuple[int, int]]) -> str:
 def convert(option: Option, raw: str, usage: str) -> Any:
     """One option value from text, or InvalidInput naming the option and an example."""
     if option.type is OptionType.INTEGER:
-        cleaned = raw.lstrip("#")
-        if not cleaned.isdigit():
+        cleaned = raw.removeprefix("#")
+        if not re.fullmatch(r"[0-9]+", cleaned):
             raise InvalidInput(f"{option.name} should be a number, like 12 (got {raw!r}). {usage}")
+        limit = option.maximum
+        if len(cleaned) > MAX_DIGITS or (limit is not None and int(cleaned) > limit):
+            shown = cleaned if len(cleaned) <= 12 else cleaned[:12] + "…"
+            most = f"it goes up to {limit}" if limit is not None else "no list is that long"
+            raise InvalidInput(f"{option.name} {shown} is too large: {most}.")
         return int(cleaned)
     if option.type is OptionType.DATE:
         try:

@@ -35,6 +35,7 @@ class Option:
     keyword: bool = False  # written `name:value` in text commands
     repeated: bool = False
     choices: tuple[str, ...] = ()
+    maximum: int | None = 2**31 - 1  # an INTEGER's largest (ids are 32-bit); None: any size
 
     def usage(self) -> str:
         shown = f"{self.name}:<{self.type.value}>" if self.keyword else f"<{self.name}>"
@@ -84,6 +85,7 @@ class Command:
     default_subcommand: str | None = None
     examples: tuple[str, ...] = ()
     strict_keywords: bool = False  # an unknown `word:value` is an error, not text
+    notes: tuple[str, ...] = ()  # rules worth knowing, shown by /help <command>
 
     def subcommand(self, name: str) -> Command | None:
         return next((s for s in self.subcommands if s.name == name), None)

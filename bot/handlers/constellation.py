@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
+from bot.formatting import channel_label
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
 from knowledge.models import LinkStatus, Role
@@ -45,8 +46,20 @@ def _describe(link: LinkView, community_id: int) -> str:
     mode = "every thread of the channel" if link.whole_channel else "threads relayed with /relay"
     return (
         f"• **{other.name}** ({other.slug}), link #{link.id}: {state}; {flow}; {mode}; "
-        f"here: {mine.platform} #{mine.channel}, there: {other.platform} #{other.channel}"
+        f"here: {mine.platform} {channel_label(mine.channel)}, "
+        f"there: {other.platform} {channel_label(other.channel)}"
     )
+
+
+async def _known_other(ctx: CommandContext, slug: str) -> None:
+    """`for:` names another community of this deployment, or the code could never be used."""
+    if slug == ctx.community.slug:
+        raise InvalidInput(f"`{slug}` is this community: name the one the code is for.")
+    if await ctx.services.directory.community_by_slug(slug) is None:
+        raise InvalidInput(
+            f"No community has the slug `{slug}`, so nobody could accept that code. "
+            "Ask a steward of the other community for its slug and try again."
+        )
 
 
 async def invite(ctx: CommandContext, args: Args) -> Reply:
@@ -58,6 +71,8 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
             "Replies here are seen by everyone in the room, so the code must name the "
             f"community it is for: `{ctx.prefix}constellation invite for:<their slug>`."
         )
+    if for_slug is not None:
+        await _known_other(ctx, for_slug)
     link, code = await ctx.services.relays.links.invite(
         ctx.community.id,
         ctx.member.id,

@@ -7,6 +7,12 @@ from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from knowledge.models import Role
 
+SUBCOMMAND_RULE = (
+    "/insight <text> captures the text. A subcommand is lower case with the id right after "
+    "it (/insight edit 12 …); anything else is captured as text, and /insight add … "
+    "always is."
+)
+
 
 def _describe(command: Command, usage: str, prefix: str) -> list[str]:
     lines = [f"  {usage}"]
@@ -23,6 +29,7 @@ def _detail(command: Command, prefix: str) -> str:
             lines.extend(_describe(sub, usage, prefix))
     else:
         lines.extend(_describe(command, command.usage(prefix), prefix))
+    lines.extend(f"  {note.replace('/insight', prefix + 'insight')}" for note in command.notes)
     if command.permission is not Role.MEMBER:
         lines.append(f"  (for {command.permission.value}s)")
     return "\n".join(lines)
@@ -40,6 +47,7 @@ async def help_(ctx: CommandContext, args: Args) -> Reply:
         role = "" if command.permission is Role.MEMBER else f" ({command.permission.value}s)"
         lines.append(f"  {command.usage(prefix)} — {command.help}{role}")
     lines.append(f"React with 💡 to capture a message. {prefix}help <command> for details.")
+    lines.append(SUBCOMMAND_RULE.replace("/insight", prefix + "insight"))
     return Reply("\n".join(lines), ephemeral=True)
 
 

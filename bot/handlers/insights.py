@@ -128,6 +128,12 @@ COMMAND = Command(
     name="insight",
     help="Capture an insight; show, edit, retag, delete, share or adopt one",
     default_subcommand="add",
+    notes=(
+        "/insight <text> captures the text. show, edit, retag, delete, share and adopt are "
+        "subcommands only in lower case with the id right after them (/insight edit 12 "
+        "New text); anything else, like `/insight Edit 1 file per commit`, is captured as "
+        "text, and `/insight add …` always is.",
+    ),
     subcommands=(
         Command(
             "add",

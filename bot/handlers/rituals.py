@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
+from bot.formatting import channel_label
 from knowledge.errors import InvalidInput
 from knowledge.models import RitualKind, Role
 from knowledge.rituals import NewRitual, RitualView
@@ -102,7 +103,9 @@ def ritual_commands(pending: PendingRituals) -> Command:
             channel.platform, channel.space, channel.channel
         )
         if bound is None or bound.id != ctx.community.id:
-            raise InvalidInput(f"#{channel.channel} is not one of this community's channels.")
+            raise InvalidInput(
+                f"{channel_label(channel.channel)} is not one of this community's channels."
+            )
         schedule_text, _, prompt = rest.partition("|")
         now = ctx.services.rituals.clock.now()
         schedule = parse_schedule(schedule_text.strip(), ctx.community.timezone, now.date())
@@ -137,7 +140,8 @@ def ritual_commands(pending: PendingRituals) -> Command:
         )
         pending.put(ctx.member.id, ctx.community.id, new)
         return Reply(
-            f"Ritual **{name}** ({kind.value}) in #{channel.channel}: {new.schedule_text}, "
+            f"Ritual **{name}** ({kind.value}) in {channel_label(channel.channel)}: "
+            f"{new.schedule_text}, "
             f"replies collected for {describe_window(new.window_minutes)}.\n"
             f"{preview(new, now, await viewer_zone(ctx))}\n"
             f"Send `{ctx.prefix}ritual confirm` to save it.",
@@ -163,7 +167,8 @@ def ritual_commands(pending: PendingRituals) -> Command:
             nxt = f"next {upcoming[0]:%a %Y-%m-%d %H:%M}" if upcoming and not r.paused else ""
             state = "paused" if r.paused else nxt
             lines.append(
-                f"• **{r.name}** ({r.kind.value}) #{r.channel}: {r.schedule_text} — {state}"
+                f"• **{r.name}** ({r.kind.value}) {channel_label(r.channel)}: "
+                f"{r.schedule_text} — {state}"
             )
         return Reply("\n".join(lines), ephemeral=True)
 
@@ -172,7 +177,8 @@ def ritual_commands(pending: PendingRituals) -> Command:
         ritual = await store.get(ctx.community.id, args.text("name"))
         stats = await store.completion(ritual.id)
         lines = [
-            f"**{ritual.name}** ({ritual.kind.value}) in #{ritual.channel}: {ritual.schedule_text}"
+            f"**{ritual.name}** ({ritual.kind.value}) in {channel_label(ritual.channel)}: "
+            f"{ritual.schedule_text}"
             + (" — paused" if ritual.paused else "")
             + (" — next round will be skipped" if ritual.skip_next else ""),
             f"Window {describe_window(ritual.window_minutes)}, reminder "

@@ -25,6 +25,9 @@ class PlannedSearch:
     described: str  # what was asked, in words, for the results' heading
 
 
+MAX_PAGE = 1_000_000
+
+
 def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE) -> PlannedSearch:
     """Options and free text (#tags, @author, words) as one query; raises on bad input."""
     text, hashtags = split_hashtags(args.text("query"))
@@ -35,7 +38,7 @@ def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE
     tags = normalize_tags([*args.many("tag"), *hashtags])
     author = next((a.lstrip("@") for a in (args.text("author"), *mentioned) if a), None)
     since = args.date("since")
-    page = args.integer("page") or 1
+    page = min(args.integer("page") or 1, MAX_PAGE)  # past the end either way; SQL-safe
     if terms.empty and not tags and not author and since is None:
         raise InvalidInput(
             "What should I look for? e.g. `/search code review tag:practice since:2026-01-01`"
@@ -88,7 +91,8 @@ async def search(ctx: CommandContext, args: Args) -> Reply:
     else:
         result = await ctx.services.search.search(query)
     siblings = {s.community_id: s.name for s in scope.siblings} if scope else None
-    return Reply(formatting.search_results(result, described, PAGE_SIZE, siblings), ephemeral=True)
+    text = formatting.search_results(result, described, PAGE_SIZE, siblings, ctx.prefix)
+    return Reply(text, ephemeral=True)
 
 
 SCOPE = Option(
@@ -115,7 +119,7 @@ SEARCH = Command(
         Option("tag", OptionType.WORD, "only insights with this tag", keyword=True, repeated=True),
         Option("author", OptionType.WORD, "only insights by this person", keyword=True),
         Option("since", OptionType.DATE, "only insights captured on or after", keyword=True),
-        Option("page", OptionType.INTEGER, "which page of results", keyword=True),
+        Option("page", OptionType.INTEGER, "which page of results", keyword=True, maximum=None),
         SCOPE,
     ),
     examples=('/search "pair programming" tag:practice since:2026-01-01', "/search review -draft"),

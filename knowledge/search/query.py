@@ -14,6 +14,7 @@ from knowledge.errors import InvalidInput
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 MAX_QUERY_CHARS = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def _meaningful(term: str) -> bool:
 
 
 def parse_terms(text: str) -> Terms:
+    text = _CONTROL.sub(" ", text)  # NUL and friends: never meant, and PostgreSQL refuses NUL
     if len(text) > MAX_QUERY_CHARS:
         raise InvalidInput(f"That search is too long: at most {MAX_QUERY_CHARS} characters.")
     if text.count('"') % 2:
