@@ -86,8 +86,15 @@ def stdin_reader(prompt: Callable[[], str], stream: TextIO | None = None) -> Lin
     def read() -> str | UnreadableLine | None:
         nonlocal piped
         try:
-            if interactive:
-                return input(prompt())
+            if interactive:  # input() decodes with surrogateescape: a bad byte is U+DCxx
+                line = input(prompt())
+                escaped = re.search("[\udc80-\udcff]", line)
+                if escaped is None:
+                    return line
+                return UnreadableLine(
+                    f"That line is not valid {encoding.upper()} text (byte "
+                    f"0x{ord(escaped[0]) - 0xDC00:02x}); it was ignored."
+                )
             piped = piped or _FdLines(stream.fileno())
             raw = piped.readline()
             if not raw:
