@@ -284,7 +284,9 @@ def check_config(
     config: ConfigOption = None,
 ) -> None:
     """Validate the config (and its environment variables) without starting anything."""
-    settings = _config(config)
+    if path is not None and config is not None and path != config:
+        raise _fail(f"two config files given ({path} and --config {config}): give one")
+    settings = _config(path or config)
     if settings.assist.local_embedding_model:  # prove it loads: OK must mean it will run
         try:
             _local_embedder(settings)

@@ -312,7 +312,10 @@ class ConsoleAdapter:
         async with self._numbering:
             number = None
             if self._numbers is not None:
-                number = await self._numbers(self._transcript.next_id)
+                try:
+                    number = await self._numbers(self._transcript.next_id)
+                except Exception as exc:  # the store is busy or down: the command will say so
+                    log.warning("console.numbering_unavailable", error=repr(exc))
             return self._transcript.add(space, channel, user, text, number=number, **fields)
 
     def _event_id(self, kind: str, message_id: int) -> str:
