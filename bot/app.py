@@ -21,6 +21,7 @@ from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
 from bot.inbound import Inbound
+from bot.limits import Limits
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
 from bot.ops.watch import watch
@@ -34,9 +35,11 @@ from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
+from knowledge.limits import RateLimits
 from knowledge.links import LinkStore
 from knowledge.models import Role, Visibility
 from knowledge.outbox import Outbox
+from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
 from knowledge.relays import RelayStore
 from knowledge.rituals import RitualStore
@@ -139,6 +142,7 @@ class Hearth:
             timedelta(minutes=config.rituals.catch_up_grace_minutes),
             metrics,
             use_timer=use_timer,
+            reconcile=timedelta(seconds=config.rituals.reconcile_seconds),
         )
         search = open_search(database)
         opted_in = frozenset(c.slug for c in config.communities if c.assist)
@@ -205,6 +209,8 @@ class Hearth:
             relays=relays,
             sharing=sharing,
             clock=clock,
+            pending=PendingStore(database),
+            limits=Limits(RateLimits(database), config.limits),
             semantic=semantic,
         )
         inbound = Inbound(services, InboundLog(database), metrics)

@@ -166,6 +166,21 @@ class RitualsConfig(_Section):
         ge=0,
         description="after downtime, a missed round still runs (once, marked late) within this",
     )
+    reconcile_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="how often each instance re-reads the rituals others created or changed",
+    )
+
+
+class LimitsConfig(_Section):
+    model_commands_per_hour: int = Field(
+        30, ge=0, description="/ask and /summarize per member per hour (together); 0: no limit"
+    )
+    invitations_per_day: int = Field(
+        10, ge=0, description="/constellation invite codes per member per day; 0: no limit"
+    )
 
 
 class CatchUpRates(_Section):
@@ -246,6 +261,7 @@ class Config(_Section):
     communities: list[CommunityConfig] = Field(default_factory=_default_communities)
     rituals: RitualsConfig = RitualsConfig()
     relay: RelayConfig = RelayConfig()
+    limits: LimitsConfig = LimitsConfig()
     assist: AssistConfig = AssistConfig()
     adapters: AdaptersConfig = AdaptersConfig()
     web: WebConfig = WebConfig()

@@ -159,6 +159,7 @@ class DiscordAdapter:
             "intents": intents(),
             "application_id": config.application_id,
             "shard_count": config.shard_count,
+            "shard_ids": config.shard_ids,  # None: every shard; else this process's share
             "allowed_mentions": NO_MENTIONS,
             "chunk_guilds_at_startup": False,
             **client_options,
