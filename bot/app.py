@@ -27,6 +27,7 @@ from bot.ops.server import OpsServer
 from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
+from bot.supervise import starting, supervise
 from knowledge import migrate
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
@@ -217,8 +218,9 @@ class Hearth:
         ops = None if address is None else OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
-    async def run(self, adapters: Sequence[Adapter]) -> None:
-        """Run until any adapter stops by itself (or we are cancelled), then stop them all.
+    async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:
+        """Serve until every adapter has ended by itself, `stop` is set or we are cancelled;
+        then stop them all. Raises AdapterFailed if one of them failed.
 
         Order matters: adapters connect, rituals catch up on what fell due while Hearth
         was down, and only then do adapters deliver new events. Relays catch up in the
@@ -232,7 +234,8 @@ class Hearth:
             await self.ops.start()
         try:
             for adapter in adapters:
-                await adapter.connect()
+                with starting(adapter):
+                    await adapter.connect()
                 started.append(adapter)
                 await bind_aliases(self.services.directory, self.config.communities, adapter)
                 rituals.attach(adapter)
@@ -241,14 +244,10 @@ class Hearth:
             self.relay_worker.start()
             for adapter in adapters:
                 relays.start_catch_up(adapter, self.config.relay)  # in the background
-                await adapter.start(self.inbound)
+                with starting(adapter):
+                    await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
-            waiters = [asyncio.create_task(a.wait_closed()) for a in started]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await supervise(started, stop)
         finally:
             await relays.stop_catch_up()
             await self.relay_worker.stop()

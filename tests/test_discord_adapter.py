@@ -93,7 +93,7 @@ channel = "{CHANNEL}"
     )
     task = asyncio.create_task(hearth.run([adapter]))
     try:
-        await asyncio.wait_for(adapter.ready.wait(), 10)
+        await asyncio.wait_for(adapter.ready.wait(), 60)  # a hang guard
         yield Running(hearth, adapter, server)
         assert adapter.errors == []
     finally:

@@ -157,7 +157,7 @@ async def test_previews_are_confirmed_through_another_instance(
             "/forget-me confirm",
         ],
     )
-    assert "✅ Ritual **weekly** saved" in output
+    assert "✅ Ritual weekly saved" in output
     assert output.count("Nothing to confirm") == 1  # taken once
     assert "💡 Captured insight #1" in output
     assert "Done. Deleted" in output
@@ -210,7 +210,7 @@ async def test_model_commands_and_invitations_stop_at_the_limit_with_a_clear_rep
     )
     assert (
         output.count(
-            "You have used `/ask` and `/summarize` 2 time(s) this hour, the limit here; "
+            "You have used /ask and /summarize 2 time(s) this hour, the limit here; "
             "try again in 15 minutes."
         )
         == 2

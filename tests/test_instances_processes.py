@@ -120,9 +120,9 @@ def test_three_instances_confirm_anywhere_and_fire_each_round_once(
         second = first + timedelta(minutes=1)
         for minute, name, confirm_on in ((first, "first", b), (second, "second", c)):
             a.send(f"/ritual add reflection here {minute.minute} * * * * name:{name} | {name} ok?")
-            a.expect("ritual confirm` to save it")
+            a.expect("ritual confirm to save it")
             confirm_on.send("/ritual confirm")
-            confirm_on.expect(rf"Ritual \*\*{name}\*\* saved")
+            confirm_on.expect(rf"Ritual {name} saved")
         for process, name in ((a, "A"), (b, "B"), (c, "C")):
             process.send(f"/insight Instance {name} keeps this")
             process.expect("Captured insight #")

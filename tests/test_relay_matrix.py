@@ -49,7 +49,7 @@ from tests.slack_loopback import (
 from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
 from tests.test_matrix_adapter import Room, in_thread
 
-WAIT = 20.0
+WAIT = 60.0  # a guard against hangs, not a time limit
 HTML = "org.matrix.custom.html"
 RELAY = "org.hearth.relay"
 

@@ -159,7 +159,7 @@ async def test_search_blends_in_an_insight_full_text_alone_misses(
     )
     # Full text needs both words: only #1. The checklist shares one word, close enough.
     assert "🔎 2 insight(s) match “pairing newcomers”" in output
-    assert "1. #1 **Pairing** **newcomers** with a buddy" in output
+    assert "1. #1 Pairing newcomers with a buddy" in output
     assert "2. #2 Newcomers settle in faster with a checklist" in output
     assert "#3 Deploy" not in output
     texts = embedded_texts(openai_server)

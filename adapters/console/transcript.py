@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from knowledge.clock import Clock
+from knowledge.errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, one console per transcript by convention
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,16 @@ class ConsoleMessage:
     shown_as: str | None = None  # a relayed copy: the original author and community
 
 
+class TranscriptInUse(UserError):
+    """Another process has this transcript open."""
+
+
+def _lock(file: IO[str]) -> None:
+    """An exclusive lock the OS drops when the process ends, however it ends."""
+    if fcntl is not None:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 class Transcript:
     def __init__(self, path: Path, clock: Clock) -> None:
         self._path = path
@@ -40,12 +56,22 @@ class Transcript:
         self._records: list[ConsoleMessage] = []  # every record in file order: the positions
 
     def open(self) -> None:
-        if self._path.exists():
-            with self._path.open(encoding="utf-8") as f:
-                for line in f:
-                    self._load(line)
+        """Load the history and hold the file for this process alone: two consoles on one
+        transcript would hand out the same message numbers."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self._path.open("a", encoding="utf-8")
+        try:
+            _lock(self._file)
+        except BlockingIOError:
+            self.close()
+            raise TranscriptInUse(
+                f"{self._path} is in use by another running console (another `hearth run` "
+                "in this folder?); stop that one, or give this one its own "
+                "[adapters.console] transcript"
+            ) from None
+        with self._path.open(encoding="utf-8", errors="replace") as f:  # torn: skipped
+            for line in f:
+                self._load(line)
         if self._path.stat().st_size and not self._path.read_bytes().endswith(b"\n"):
             self._file.write("\n")  # never glue a new record onto a torn one
 
@@ -85,8 +111,11 @@ class Transcript:
         kind: str = "message",
         key: str | None = None,
         shown_as: str | None = None,
+        number: int | None = None,
     ) -> ConsoleMessage:
-        self._last_id += 1
+        """Record a message as the next number, or as `number` (claimed elsewhere, never
+        below the next one)."""
+        self._last_id = max(self._last_id + 1, number or 0)
         now = self._clock.now().isoformat(timespec="seconds")
         message = ConsoleMessage(
             self._last_id,
@@ -103,6 +132,10 @@ class Transcript:
         if key is not None:
             self._keys[key] = message.id
         return self._write(message)
+
+    @property
+    def next_id(self) -> int:
+        return self._last_id + 1
 
     def by_key(self, key: str) -> ConsoleMessage | None:
         """The message Hearth already posted with this idempotency key, if any."""
