@@ -21,11 +21,13 @@ from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
 from bot.inbound import Inbound
+from bot.limits import Limits
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
 from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
+from bot.supervise import starting, supervise
 from knowledge import migrate
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
@@ -33,9 +35,11 @@ from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
+from knowledge.limits import RateLimits
 from knowledge.links import LinkStore
 from knowledge.models import Role, Visibility
 from knowledge.outbox import Outbox
+from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
 from knowledge.relays import RelayStore
 from knowledge.rituals import RitualStore
@@ -139,6 +143,7 @@ class Hearth:
             timedelta(minutes=config.rituals.catch_up_grace_minutes),
             metrics,
             use_timer=use_timer,
+            reconcile=timedelta(seconds=config.rituals.reconcile_seconds),
         )
         search = open_search(database)
         opted_in = frozenset(c.slug for c in config.communities if c.assist)
@@ -207,18 +212,22 @@ class Hearth:
             relays=relays,
             sharing=sharing,
             clock=clock,
+            pending=PendingStore(database),
+            limits=Limits(RateLimits(database), config.limits),
             semantic=semantic,
         )
-        inbound = Inbound(services, InboundLog(database))
+        inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
         ops = None if address is None else OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
-    async def run(self, adapters: Sequence[Adapter]) -> None:
-        """Run until any adapter stops by itself (or we are cancelled), then stop them all.
+    async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:
+        """Serve until every adapter has ended by itself, `stop` is set or we are cancelled;
+        then stop them all. Raises AdapterFailed if one of them failed.
 
         Order matters: adapters connect, rituals catch up on what fell due while Hearth
-        was down, and only then do adapters deliver new events.
+        was down, and only then do adapters deliver new events. Relays catch up in the
+        background, beside those live events (`Relays.start_catch_up`).
         """
         started: list[Adapter] = []
         rituals, relays = self.services.rituals, self.services.relays
@@ -228,25 +237,22 @@ class Hearth:
             await self.ops.start()
         try:
             for adapter in adapters:
-                await adapter.connect()
+                with starting(adapter):
+                    await adapter.connect()
                 started.append(adapter)
                 await bind_aliases(self.services.directory, self.config.communities, adapter)
                 rituals.attach(adapter)
                 relays.attach(adapter)
             await rituals.start()  # catch up before any new event arrives
-            for adapter in adapters:
-                await relays.catch_up(adapter, self.config.relay.catch_up_days)
             self.relay_worker.start()
             for adapter in adapters:
-                await adapter.start(self.inbound)
+                relays.start_catch_up(adapter, self.config.relay)  # in the background
+                with starting(adapter):
+                    await adapter.start(self.inbound)
                 log.info("adapter.started", platform=adapter.platform)
-            waiters = [asyncio.create_task(a.wait_closed()) for a in started]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await supervise(started, stop)
         finally:
+            await relays.stop_catch_up()
             await self.relay_worker.stop()
             await rituals.stop()
             for adapter in reversed(started):

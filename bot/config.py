@@ -171,6 +171,39 @@ class RitualsConfig(_Section):
         ge=0,
         description="after downtime, a missed round still runs (once, marked late) within this",
     )
+    reconcile_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="how often each instance re-reads the rituals others created or changed",
+    )
+
+
+class LimitsConfig(_Section):
+    model_commands_per_hour: int = Field(
+        30, ge=0, description="/ask and /summarize per member per hour (together); 0: no limit"
+    )
+    invitations_per_day: int = Field(
+        10, ge=0, description="/constellation invite codes per member per day; 0: no limit"
+    )
+
+
+class CatchUpRates(_Section):
+    """Requests per second catch-up may spend per platform, beside live traffic (0: unpaced).
+
+    Defaults sit under each platform's documented limits for the reads catch-up makes, so
+    live posts keep their share: Slack's conversations.replies is Tier 3 (50+ a minute),
+    Discord allows 50 requests a second per bot, Synapse does not limit reads by default,
+    and the console reads a local file."""
+
+    console: float = Field(0.0, ge=0, description="the transcript is a local file: unpaced")
+    discord: float = Field(5.0, ge=0, description="a tenth of Discord's global 50/s")
+    slack: float = Field(0.8, ge=0, description="conversations.replies, Tier 3: ~50 a minute")
+    matrix: float = Field(10.0, ge=0, description="room event and relation reads on Synapse")
+
+    def for_platform(self, platform: str) -> float:
+        rate = getattr(self, platform, 0.0)
+        return float(rate) if isinstance(rate, int | float) else 0.0
 
 
 class RelayConfig(_Section):
@@ -182,6 +215,7 @@ class RelayConfig(_Section):
     catch_up_days: int = Field(
         14, ge=0, description="after downtime, relayed threads active this recently are re-read"
     )
+    catch_up_requests_per_second: CatchUpRates = CatchUpRates()
 
 
 class WebConfig(_Section):
@@ -232,6 +266,7 @@ class Config(_Section):
     communities: list[CommunityConfig] = Field(default_factory=_default_communities)
     rituals: RitualsConfig = RitualsConfig()
     relay: RelayConfig = RelayConfig()
+    limits: LimitsConfig = LimitsConfig()
     assist: AssistConfig = AssistConfig()
     adapters: AdaptersConfig = AdaptersConfig()
     web: WebConfig = WebConfig()

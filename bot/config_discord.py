@@ -34,6 +34,10 @@ class DiscordConfig(_Section):
     shard_count: int | None = Field(
         None, ge=1, description="empty: as many shards as Discord recommends"
     )
+    shard_ids: list[int] | None = Field(
+        None,
+        description="the shards this process runs (needs shard_count); empty: all of them",
+    )
     curator_roles: list[str] = Field(
         default_factory=lambda: ["Curator"], description="role names or ids, in every guild"
     )
@@ -55,6 +59,14 @@ class DiscordConfig(_Section):
     def _complete_when_enabled(self) -> DiscordConfig:
         if self.enabled and (not self.token or self.application_id is None):
             raise ValueError("an enabled Discord adapter needs token and application_id")
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("shard_ids needs shard_count (how many shards there are in all)")
+            wrong = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if wrong or not self.shard_ids or len(set(self.shard_ids)) != len(self.shard_ids):
+                raise ValueError(
+                    f"shard_ids must be distinct numbers from 0 to {self.shard_count - 1}"
+                )
         return self
 
     def roles_for(self, guild_id: str) -> GuildRoles:

@@ -9,11 +9,13 @@ from bot.assist.semantic import SemanticIndex
 from bot.assist.service import Assist
 from bot.commands.spec import CommandTable
 from bot.events import CommandInvoked
+from bot.limits import Limits
 from bot.port import OutboundPort
 from bot.relay.service import Relays
 from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
+from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
 from knowledge.search import SearchBackend
 from knowledge.sharing import SharedKnowledge
@@ -36,6 +38,8 @@ class Services:
     relays: Relays
     sharing: SharedKnowledge
     clock: Clock
+    pending: PendingStore  # previews waiting for a confirm, shared by all instances
+    limits: Limits
     semantic: SemanticIndex | None = None  # None: /search is full text only
 
 

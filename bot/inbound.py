@@ -1,18 +1,32 @@
 """Where neutral events enter the core: commands get a reply, reactions may capture.
 
-Adapters call `command()` and deliver the returned reply their own way (a message on
-the console and Matrix, an interaction response on Discord, an ephemeral on Slack).
+Adapters call `command()` with a `deliver` callback that shows the reply their own way
+(a message on the console and Matrix, an interaction response on Discord, an ephemeral
+on Slack). Why a callback rather than a return value: a command is done only once it is
+answered. The event is taken in the InboundLog, handled, the reply delivered, and only
+then marked done, so a crash anywhere in between leaves it undone and the next instance
+runs it again (handlers are idempotent: /insight re-finds its insight). The reply is
+idempotent too: `Answer.key` is the same on every run of one event, and `resumed` says a
+dead predecessor may have posted it already (Matrix derives its transaction id from the
+key and looks for it; the console finds it in its transcript; Slack's response_url and
+Discord's interaction token are never redelivered to another process, so they need
+neither). A reply the platform refuses (DeliveryError) is logged and the event is done:
+retrying would not change the answer.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 
 import structlog
 
 from bot import formatting
 from bot.capture import BULBS, LABELS, Capture, announce
 from bot.commands.parse import find_command, parse
+from bot.commands.prefix import respell
 from bot.commands.spec import Command, Reply
 from bot.context import CommandContext, Services
 from bot.events import (
@@ -23,10 +37,12 @@ from bot.events import (
     MessageRef,
     ReactionAdded,
 )
+from bot.faults import crash_point
+from bot.ops.metrics import Metrics
 from bot.port import DeliveryError, OutboundMessage, OutboundPort
 from knowledge.errors import UserError
 from knowledge.failures import explain, root_cause
-from knowledge.inbound import InboundLog
+from knowledge.inbound import InboundLog, Taken
 from knowledge.views import CommunityInfo, MemberInfo
 
 log = structlog.get_logger(__name__)
@@ -40,8 +56,30 @@ def _unbound(prefix: str) -> Reply:
     )
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A command's reply, with what makes delivering it twice harmless."""
+
+    reply: Reply
+    key: str  # "reply:<event id>": the same on every run of one command event
+    resumed: bool = False  # a dead predecessor may have delivered it already
+
+    def message(self) -> OutboundMessage:
+        """The reply as an outbound message carrying the idempotency key."""
+        return OutboundMessage(
+            self.reply.text,
+            self.reply.ephemeral,
+            idempotency_key=self.key,
+            maybe_posted=self.resumed,
+        )
+
+
+Deliver = Callable[[Answer], Awaitable[None]]
+
+
 class Inbound:
-    def __init__(self, services: Services, inbound_log: InboundLog) -> None:
+    def __init__(self, services: Services, inbound_log: InboundLog, metrics: Metrics) -> None:
+        self._metrics = metrics
         self._services = services
         self._seen = inbound_log
         self._capture = Capture(services.insights)
@@ -50,10 +88,36 @@ class Inbound:
         return await self._services.directory.community_for_channel(platform, space, channel)
 
     async def command(
-        self, event: CommandInvoked, port: OutboundPort, prefix: str = "/"
-    ) -> Reply | None:
-        """The reply to show the invoker; None if this event was already handled."""
+        self, event: CommandInvoked, port: OutboundPort, prefix: str, deliver: Deliver
+    ) -> bool:
+        """Handle the command and deliver its reply; False if it was already handled
+        (or is being handled by another live instance), and nothing was said."""
         channel = event.channel
+        self._metrics.inbound_events.labels(channel.platform, "command").inc()
+        started = time.monotonic()
+        names = [c.name for c in self._services.table.commands]
+
+        async def respelled(answer: Answer) -> None:
+            reply = answer.reply
+            text = respell(reply.text, prefix, names)
+            await deliver(replace(answer, reply=replace(reply, text=text)))
+
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.event_id, platform=channel.platform, command=event.name
+        ):
+            handled, outcome = await self._command(event, port, prefix, respelled)
+        self._metrics.commands.labels(event.name, outcome).inc()
+        if handled:
+            self._metrics.command_seconds.labels(event.name).observe(time.monotonic() - started)
+        return handled
+
+    async def _command(
+        self, event: CommandInvoked, port: OutboundPort, prefix: str, deliver: Deliver
+    ) -> tuple[bool, str]:
+        channel = event.channel
+        outcome = "ok"
+        key = f"reply:{event.event_id}"
+        taken: Taken | None = None
         try:
             command = find_command(self._services.table, event.name, prefix)
             community = await self._community(channel.platform, channel.space, channel.channel)
@@ -62,17 +126,21 @@ class Inbound:
                     channel.platform, channel.space
                 )
             if community is None:
-                return _unbound(prefix)
-            if not await self._seen.take(channel.platform, event.event_id):
-                log.info("command.duplicate_skipped", event_id=event.event_id)
-                return None
-            reply = await self._run(command, event, community, port, prefix)
-            await self._seen.done(channel.platform, event.event_id)
-            return reply
+                reply = _unbound(prefix)
+            else:
+                taken = await self._seen.take(channel.platform, event.event_id)
+                if taken is None:
+                    log.info("command.duplicate_skipped", event_id=event.event_id)
+                    return False, "duplicate"
+                crash_point("inbound.after_take")
+                with structlog.contextvars.bound_contextvars(community=community.slug):
+                    reply, outcome = await self._run(command, event, community, port, prefix)
+                crash_point("inbound.after_handle")
         except UserError as exc:
             log.info("command.refused", command=event.name, reason=exc.message)
-            return Reply(exc.message, ephemeral=True)
+            reply, outcome = Reply(exc.message, ephemeral=True), "refused"
         except Exception as exc:
+            outcome = "failed"
             incident = uuid.uuid4().hex[:8]
             sentence = explain(exc)  # a full disk, a lock, a NUL byte: said in words
             if sentence is not None:
@@ -80,13 +148,23 @@ class Inbound:
                     "command.failed", command=event.name, incident=incident, why=sentence,
                     error=repr(exc), cause=root_cause(exc),
                 )  # fmt: skip
-                return Reply(f"{sentence} (incident {incident})", ephemeral=True)
-            log.exception("command.failed", command=event.name, incident=incident)
-            return Reply(
-                f"Something went wrong on my side (incident {incident}); it has been logged. "
-                "Nothing was stored half-way: try again in a moment.",
-                ephemeral=True,
-            )
+                reply = Reply(f"{sentence} (incident {incident})", ephemeral=True)
+            else:
+                log.exception("command.failed", command=event.name, incident=incident)
+                reply = Reply(
+                    f"Something went wrong on my side (incident {incident}); it has been "
+                    "logged. Nothing was stored half-way: try again in a moment.",
+                    ephemeral=True,
+                )
+        try:
+            await deliver(Answer(reply, key, resumed=taken is not None and taken.resumed))
+        except DeliveryError as exc:
+            log.warning("command.reply_failed", command=event.name, error=str(exc))
+        crash_point("inbound.after_reply")
+        if taken is not None:
+            await self._seen.done(channel.platform, event.event_id)
+            log.info("command.answered", event_id=event.event_id, resumed=taken.resumed)
+        return True, outcome
 
     async def _run(
         self,
@@ -95,7 +173,8 @@ class Inbound:
         community: CommunityInfo,
         port: OutboundPort,
         prefix: str,
-    ) -> Reply:
+    ) -> tuple[Reply, str]:
+        """The reply and the outcome for /metrics (ok, refused, platform_refused)."""
         try:
             member = await self._services.directory.resolve_member(
                 community.id,
@@ -109,31 +188,35 @@ class Inbound:
                 return Reply(
                     f"Only {parsed.command.permission.value}s can use {prefix}{parsed.path}.",
                     ephemeral=True,
-                )
+                ), "refused"
             assert parsed.command.handler is not None
             context = CommandContext(self._services, community, member, event, port, prefix)
             reply = await parsed.command.handler(context, parsed.args)
             log.info(
                 "command.handled", command=parsed.path, community=community.slug, member=member.id
             )
-            return reply
+            return reply, "ok"
         except UserError as exc:
             log.info("command.refused", command=event.name, reason=exc.message)
-            return Reply(exc.message, ephemeral=True)
+            return Reply(exc.message, ephemeral=True), "refused"
         except DeliveryError as exc:  # the platform said no (permissions, gone, limits)
             log.warning("command.platform_refused", command=event.name, error=str(exc))
             return Reply(
                 f"{event.channel.platform.title()} would not let me do that: {exc}", ephemeral=True
-            )
+            ), "platform_refused"
 
     async def reaction(self, event: ReactionAdded, port: OutboundPort, prefix: str = "/") -> None:
         """💡 captures a message once, crediting its author; 🏷️ on a captured message
         adds the suggested tags; other emoji are ignored."""
+        channel = event.target.channel
+        self._metrics.inbound_events.labels(channel.platform, "reaction").inc()
         if event.emoji not in BULBS and event.emoji not in LABELS:
             return
-        channel = event.target.channel
         community = await self._community(channel.platform, channel.space, channel.channel)
-        if community is None or not await self._seen.take(channel.platform, event.event_id):
+        if community is None:
+            return
+        taken = await self._seen.take(channel.platform, event.event_id)
+        if taken is None:
             return
         try:
             user = event.user
@@ -153,7 +236,10 @@ class Inbound:
             text = sentence or (
                 "I could not capture that message because of an error on my side; it is logged."
             )
-        await port.post(channel, OutboundMessage(text), reply_to=event.target)
+        answer = OutboundMessage(
+            text, idempotency_key=f"reply:{event.event_id}", maybe_posted=taken.resumed
+        )
+        await port.post(channel, answer, reply_to=event.target)
         await self._seen.done(channel.platform, event.event_id)
 
     async def _accept_suggested_tags(
@@ -173,6 +259,7 @@ class Inbound:
 
     async def message_posted(self, event: MessagePosted, port: OutboundPort) -> None:
         """A plain message: it matters when it answers a ritual round."""
+        self._metrics.inbound_events.labels(event.message.ref.channel.platform, "message").inc()
         try:
             await self._services.rituals.message_posted(event)
         except Exception:
@@ -181,6 +268,7 @@ class Inbound:
 
     async def message_edited(self, event: MessageEdited) -> None:
         """An edited source keeps the insight in step; the old words stay as a revision."""
+        self._metrics.inbound_events.labels(event.ref.channel.platform, "edit").inc()
         await self._services.rituals.message_edited(event)
         await self._services.relays.message_edited(event)
         changed = await self._services.insights.source_edited(*_key(event.ref), event.text)
@@ -189,6 +277,7 @@ class Inbound:
 
     async def message_deleted(self, event: MessageDeleted) -> None:
         """A deleted source is marked; the insight stays unless its author deletes it."""
+        self._metrics.inbound_events.labels(event.ref.channel.platform, "deletion").inc()
         await self._services.rituals.message_deleted(event)
         await self._services.relays.message_deleted(event)
         changed = await self._services.insights.source_deleted(*_key(event.ref))

@@ -6,7 +6,7 @@ Kept as small as discord.py's Messageable: rituals and relays need no more than 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.events import ChannelRef, ChatMessage, MessageRef
 from bot.text.model import Document
@@ -111,3 +111,28 @@ class OutboundPort(Protocol):
     def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
         """A message id or permalink a person typed, as a ref; None if it is neither."""
         ...
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a platform says changed since a saved position (see `ChangeFeed`).
+
+    `position` is where its history stands now: once everything up to it was handled,
+    catch-up saves it and asks from there next time. `touched` holds (space, channel,
+    message id) of every message posted, edited or deleted since, and of what each
+    replied to, so a relayed thread is touched when its anchor is among them. None: the
+    platform cannot tell (no position saved yet, or a history that was replaced).
+    """
+
+    position: str
+    touched: frozenset[tuple[str, str, str]] | None
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """Optional on a port: the platform's own "what changed since X".
+
+    Catch-up then re-reads only the relayed threads it names; a port without it has every
+    relayed thread of the look-back window re-read (at the catch-up pace)."""
+
+    async def changes_since(self, position: str | None) -> Changes: ...

@@ -8,7 +8,7 @@ cannot deadlock against another process (SQLite would fail it at once, timeout o
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from knowledge.clock import Clock, SystemClock
+from knowledge.liveness import FileLiveness, Liveness, MemoryLiveness, PostgresLiveness
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 CLOCK_OPTION = "hearth_clock"
@@ -101,12 +102,14 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    liveness: Liveness = field(default_factory=MemoryLiveness, compare=False)  # this process
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     async def dispose(self) -> None:
+        await self.liveness.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -147,6 +150,11 @@ def open_database(url: str, *, clock: Clock | None = None, echo: bool = False) -
         pool_pre_ping=path is None,
         execution_options={CLOCK_OPTION: clock},
     )
+    liveness: Liveness = MemoryLiveness()
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), clock)
+        if path is not None:
+            liveness = FileLiveness(path)
+    else:
+        liveness = PostgresLiveness(engine)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), clock, liveness)

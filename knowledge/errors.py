@@ -24,3 +24,7 @@ class InvalidInput(UserError):
 class OperationFailed(UserError):
     """Not the person's mistake but outside it (a read-only folder, a full disk): the
     message says what happened and what to do; the cause is chained and logged."""
+
+
+class LimitReached(UserError):
+    """A member used a rate-limited command too often; the message says when to retry."""

@@ -74,10 +74,12 @@ async def export_community(
                 if progress is not None and done % PROGRESS_EVERY == 0:
                     progress(done)
             tables.commit()
-    except OSError as exc:
+    except Exception as exc:  # half an export is worse than none: tidy, then say why
         log.warning("export.failed", directory=str(out_dir), error=repr(exc))
         if prepared:  # the folder is ours to tidy only once it was new or empty
             _remove_partial(out_dir, existed)
+        if not isinstance(exc, OSError) or isinstance(exc, ConnectionError):
+            raise  # the store failed, not the folder: the caller explains it
         sentence = explain_os_error(exc, "the export")
         raise OperationFailed(sentence or f"The export could not be written: {exc}.") from exc
     if progress is not None:

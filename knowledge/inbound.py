@@ -1,53 +1,130 @@
-"""At-most-once handling of platform events, across restarts and processes.
+"""At-least-once, handled-once platform events, across crashes, restarts and processes.
 
-An event is *taken* before it is handled and marked *done* after. A redelivery of a done
-event, or of one another process is handling right now, is skipped; a redelivery of one
-whose taker died (its lease ran out) is handled again, so a crash loses nothing.
-Everything handlers do is idempotent on its own keys, so that second run is safe.
+An event is *taken* before it is handled and marked *done* after (for a command: after
+its reply was delivered). The row names its taker, an instance whose liveness is known
+(knowledge/liveness.py), so a redelivery is:
+- handled if the event is new, or if its taker died before finishing (taken over at once,
+  atomically: a conditional UPDATE on the old taker, so two survivors never both win);
+- skipped if it is done, or if this very instance took it within the lease (it is being
+  handled here; after the lease, its handler here failed and a redelivery retries it);
+- held if another *live* instance is handling it: `take(..., wait=...)` polls until that
+  one finishes or dies, so a caller that must not move on (the Matrix sync token) never
+  passes an unfinished event; after `wait` it raises `StillInFlight` instead.
+Rows written before takers were recorded keep the old rule: retried after a 60 s lease.
+Everything handlers do is idempotent on its own keys, so a second run after a crash is
+safe; `Taken.resumed` tells the handler an earlier attempt may have got part-way (a reply
+may already be posted).
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+import structlog
+from sqlalchemy import ColumnElement, select, update
 
 from knowledge.db import Database
 from knowledge.models import InboundEvent
 from knowledge.upsert import insert_ignoring_conflict
 
-LEASE = timedelta(seconds=60)
+log = structlog.get_logger(__name__)
+
+LEASE = timedelta(seconds=60)  # only for rows without a recorded taker
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The caller handles the event; `resumed`: a dead taker may have done part of it."""
+
+    resumed: bool = False
+
+
+class StillInFlight(Exception):
+    """Another live instance is still handling the event after the wait allowed."""
+
+
+_HELD = object()  # another live instance has it (or, without a taker, its lease runs)
 
 
 class InboundLog:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def take(self, platform: str, event_id: str, now: datetime | None = None) -> bool:
-        """True if the caller should handle this event now."""
-        now = now or self._db.clock.now()
+    async def take(
+        self, platform: str, event_id: str, now: datetime | None = None, *, wait: float = 0
+    ) -> Taken | None:
+        """Taken if the caller should handle this event now, None to skip it.
+
+        `wait` (seconds): how long to wait for another live instance handling the same
+        event; 0 skips such an event at once (for callers whose platform redelivers).
+        """
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            outcome = await self._attempt(platform, event_id, now or self._db.clock.now())
+            if outcome is not _HELD:
+                assert outcome is None or isinstance(outcome, Taken)
+                return outcome
+            if wait <= 0:
+                return None
+            if asyncio.get_running_loop().time() >= deadline:
+                raise StillInFlight(f"{platform} event {event_id} is still being handled")
+            await asyncio.sleep(POLL_SECONDS)  # the other instance finishes or dies
+
+    async def _attempt(self, platform: str, event_id: str, now: datetime) -> object:
+        me = await self._db.liveness.instance()
+        key = (InboundEvent.platform == platform, InboundEvent.event_id == event_id)
         async with self._db.sessions.begin() as session:
             inserted = await session.scalar(
                 insert_ignoring_conflict(
                     session,
                     InboundEvent,
-                    {"platform": platform, "event_id": event_id, "received_at": now},
+                    {
+                        "platform": platform,
+                        "event_id": event_id,
+                        "received_at": now,
+                        "taken_by": me,
+                    },
                     ["platform", "event_id"],
                 ).returning(InboundEvent.event_id)
             )
             if inserted is not None:
-                return True
-            abandoned = await session.execute(
-                update(InboundEvent)
-                .where(
-                    InboundEvent.platform == platform,
-                    InboundEvent.event_id == event_id,
-                    InboundEvent.done_at.is_(None),
-                    InboundEvent.received_at < now - LEASE,
+                return Taken()
+            row = (
+                await session.execute(
+                    select(
+                        InboundEvent.done_at, InboundEvent.taken_by, InboundEvent.received_at
+                    ).where(*key)
                 )
-                .values(received_at=now)
+            ).one()
+        done_at, taker, received_at = row
+        still: tuple[ColumnElement[bool], ...]
+        if done_at is not None:
+            return None
+        if taker == me or taker is None:  # in flight here, or an old row: the lease decides
+            if received_at >= now - LEASE:
+                return None if taker == me else _HELD
+            stale = InboundEvent.received_at < now - LEASE
+            still = (
+                InboundEvent.taken_by == me if taker else InboundEvent.taken_by.is_(None),
+                stale,
             )
-            return bool(getattr(abandoned, "rowcount", 0) == 1)
+        elif await self._db.liveness.alive(taker):
+            return _HELD
+        else:
+            still = (InboundEvent.taken_by == taker,)
+        async with self._db.sessions.begin() as session:
+            moved = await session.execute(
+                update(InboundEvent)
+                .where(*key, InboundEvent.done_at.is_(None), *still)
+                .values(taken_by=me, received_at=now)
+            )
+        if getattr(moved, "rowcount", 0) != 1:
+            return _HELD  # someone else moved first: look again
+        log.info("inbound.taken_over", platform=platform, event_id=event_id, from_=taker)
+        return Taken(resumed=True)
 
     async def done(self, platform: str, event_id: str) -> None:
         async with self._db.sessions.begin() as session:

@@ -14,6 +14,7 @@ from knowledge.models import Base
 from knowledge.schema_extras import include_object
 
 SCRIPT_LOCATION = "knowledge:migrations"
+MIGRATION_LOCK = 0x48454152  # the PostgreSQL advisory lock key every Hearth upgrades under
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -37,7 +38,17 @@ async def current_revision(database: Database) -> str | None:
 
 
 async def upgrade(database: Database, revision: str = "head") -> None:
+    """Upgrade under a lock, so instances starting together migrate once, one at a time.
+
+    PostgreSQL: a transaction-scoped advisory lock, taken before Alembic reads the
+    version, so a waiting instance finds the schema already at `revision` and does
+    nothing. SQLite: the transaction is BEGIN IMMEDIATE (knowledge/db.py), which already
+    admits one writer at a time across processes.
+    """
+
     def _upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         command.upgrade(alembic_config(connection), revision)
 
     async with database.engine.begin() as connection:

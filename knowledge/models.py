@@ -288,8 +288,9 @@ class InsightRevision(Base):
 
 
 class InboundEvent(Base):
-    """Platform events taken or handled: a redelivery is skipped unless its first taker
-    died before finishing (then, after a lease, it is handled again)."""
+    """Platform events taken or handled: a redelivery is skipped once done, waits while
+    a live instance (`taken_by`, see knowledge/liveness.py) handles it, and is handled
+    again at once if its taker died. Rows without a taker fall back to a time lease."""
 
     __tablename__ = "inbound_events"
 
@@ -297,6 +298,7 @@ class InboundEvent(Base):
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=stamped_now)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+    taken_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class RitualKind(enum.StrEnum):
@@ -649,3 +651,35 @@ class OutboxItem(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PendingConfirmation(Base):
+    """A preview waiting for its author's confirm (`/ritual confirm`, `/summarize accept`,
+    `/forget-me confirm`). Kept in the store, not in a process, so the confirm may reach
+    any instance; it counts only until `expires_at`, and is deleted once acted on."""
+
+    __tablename__ = "pending_confirmations"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    expires_at: Mapped[datetime] = mapped_column()
+    # while an instance acts on the confirm; lapses if it dies half-way
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RateWindow(Base):
+    """How often a member used a limited action (model calls, invitations) in one fixed
+    window; counted by one conditional upsert, so instances share the count."""
+
+    __tablename__ = "rate_windows"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    action: Mapped[str] = mapped_column(String(32), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)

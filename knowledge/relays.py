@@ -24,10 +24,12 @@ from knowledge.models import (
     RelayMessage,
     RelayParticipant,
     RelayThread,
+    SyncCursor,
 )
 from knowledge.upsert import insert_ignoring_conflict
 
 ChannelKey = tuple[str, str, str]  # platform, space, channel
+CATCH_UP_KEY = "relay-catch-up"  # its row among the sync cursors, one per platform
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,8 @@ class RelayStore:
             return [Route(p, link) for p, link in rows if link is not None]
 
     async def recent_participants(self, platform: str, since: datetime) -> list[Participant]:
-        """Channels on `platform` in threads active since `since`: what catch-up reads."""
+        """Channels on `platform` in threads active since `since`: what catch-up reads,
+        most recently active first (where a missed reply is likeliest)."""
         async with self._db.sessions() as session:
             rows = await session.scalars(
                 select(RelayParticipant)
@@ -240,9 +243,42 @@ class RelayStore:
                     RelayParticipant.anchor_id.is_not(None),
                     RelayThread.last_activity_at >= since,
                 )
-                .order_by(RelayParticipant.id)
+                .order_by(RelayThread.last_activity_at.desc(), RelayParticipant.id.desc())
             )
             return [_participant(r) for r in rows]
+
+    # catch-up position -----------------------------------------------------------------
+
+    async def catch_up_position(self, platform: str) -> str | None:
+        """Where the last complete catch-up on `platform` left its history (`ChangeFeed`)."""
+        async with self._db.sessions() as session:
+            return await session.scalar(
+                select(SyncCursor.token).where(
+                    SyncCursor.platform == platform, SyncCursor.key == CATCH_UP_KEY
+                )
+            )
+
+    async def save_catch_up_position(self, platform: str, position: str, now: datetime) -> None:
+        async with self._db.sessions.begin() as session:
+            inserted = await session.scalar(
+                insert_ignoring_conflict(
+                    session,
+                    SyncCursor,
+                    {
+                        "platform": platform,
+                        "key": CATCH_UP_KEY,
+                        "token": position,
+                        "updated_at": now,
+                    },
+                    ["platform", "key"],
+                ).returning(SyncCursor.key)
+            )
+            if inserted is None:
+                await session.execute(
+                    update(SyncCursor)
+                    .where(SyncCursor.platform == platform, SyncCursor.key == CATCH_UP_KEY)
+                    .values(token=position, updated_at=now)
+                )
 
     # writing ---------------------------------------------------------------------------
 

@@ -58,6 +58,16 @@ class RitualView:
 
 
 @dataclass(frozen=True)
+class RitualSchedule:
+    """What a ritual's timer job depends on: enough for every instance to reconcile."""
+
+    id: int
+    cron: str
+    timezone: str
+    paused: bool
+
+
+@dataclass(frozen=True)
 class NewRitual:
     name: str
     kind: RitualKind
@@ -223,6 +233,15 @@ class RitualStore:
             if community_id is not None:
                 query = query.where(Ritual.community_id == community_id)
             return [ritual_view(r) for r in await session.scalars(query)]
+
+    async def schedules(self) -> list[RitualSchedule]:
+        """Every ritual's timing (a few columns, no joins): read by each instance every
+        few seconds to add, move or drop its timer jobs."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(Ritual.id, Ritual.cron, Ritual.timezone, Ritual.paused)
+            )
+            return [RitualSchedule(r.id, r.cron, r.timezone, r.paused) for r in rows]
 
     async def change(self, ritual_id: int, **values: Any) -> RitualView:
         async with self._db.sessions.begin() as session:

@@ -45,3 +45,41 @@ class SyncTokens:
                     .where(SyncCursor.platform == platform, SyncCursor.key == key)
                     .values(token=token, updated_at=now)
                 )
+
+    async def advance(self, platform: str, key: str, at_least: int) -> int:
+        """A number above every one this counter handed out before, to any process, and
+        at least `at_least`: the console's message numbers, so that two transcripts (a
+        deleted one, another folder) on one database never reuse an identity."""
+        while True:
+            current = await self.get(platform, key)
+            previous = int(current) if current is not None and current.isdecimal() else 0
+            number = max(at_least, previous + 1)
+            now = self._db.clock.now()
+            async with self._db.sessions.begin() as session:
+                if current is None:
+                    claimed = await session.scalar(
+                        insert_ignoring_conflict(
+                            session,
+                            SyncCursor,
+                            {
+                                "platform": platform,
+                                "key": key,
+                                "token": str(number),
+                                "updated_at": now,
+                            },
+                            ["platform", "key"],
+                        ).returning(SyncCursor.key)
+                    )
+                else:  # compare and swap: another process may have taken `current` + 1
+                    claimed = await session.scalar(
+                        update(SyncCursor)
+                        .where(
+                            SyncCursor.platform == platform,
+                            SyncCursor.key == key,
+                            SyncCursor.token == current,
+                        )
+                        .values(token=str(number), updated_at=now)
+                        .returning(SyncCursor.key)
+                    )
+            if claimed is not None:
+                return number

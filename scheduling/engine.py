@@ -136,12 +136,20 @@ class RitualEngine:
         return None if round_ is None else await self._post_prompt(ritual, round_, now)
 
     async def _post_prompt(
-        self, ritual: RitualView, round_: RoundView, now: datetime
+        self, ritual: RitualView, round_: RoundView, now: datetime, *, maybe_posted: bool = False
     ) -> RoundView | None:
+        """Post the round's prompt. A retry (`maybe_posted`: an earlier try, perhaps by an
+        instance that died before recording it, may have reached the platform) carries the
+        round's key, so adapters that can find an earlier send return it instead."""
         kind = behaviour(ritual.kind)
         try:
             text = round_.prompt or await self._prompt_text(ritual, round_)
-            ref = await self._port(ritual).post(channel_of(ritual), OutboundMessage(text))
+            message = OutboundMessage(
+                text,
+                idempotency_key=f"ritual-round:{round_.id}:{round_.scheduled_for:%Y%m%dT%H%M%S}",
+                maybe_posted=maybe_posted,
+            )
+            ref = await self._port(ritual).post(channel_of(ritual), message)
         except DeliveryError as exc:
             wait = exc.retry_after if isinstance(exc, RateLimited) else None
             retry_at = now + (timedelta(seconds=wait) if wait else backoff(round_.attempts))
@@ -215,7 +223,8 @@ class RitualEngine:
                 continue
             if round_.status is RoundStatus.PENDING:
                 if await self._store.claim_pending(round_.id, now):
-                    done += await self._post_prompt(ritual, round_, now) is not None
+                    retry = await self._post_prompt(ritual, round_, now, maybe_posted=True)
+                    done += retry is not None
             elif round_.status is RoundStatus.OPEN and round_.closes_at and round_.closes_at <= now:
                 if await self._store.claim_close(round_.id, now):
                     await self.synthesize(ritual, round_.id, now)

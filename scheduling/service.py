@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -38,13 +38,18 @@ class Rituals:
         metrics: Metrics,
         *,
         use_timer: bool = True,
+        reconcile: timedelta = timedelta(seconds=5),
     ) -> None:
         self.store = store
         self.clock = clock
         self._directory = directory
         self._ports: dict[str, OutboundPort] = {}
         self.engine = RitualEngine(store, insights, self._ports, grace, metrics)
-        self._timer = RitualTimer(self._fire, self._sweep, grace, clock) if use_timer else None
+        self._timer = (
+            RitualTimer(self._fire, self._sweep, grace, clock, self._reconcile, reconcile)
+            if use_timer
+            else None
+        )
         # Timer jobs run a few at a time (a post can take a platform round trip; each step
         # is claimed in the store, so overlap is safe) and never after stop(): shutting
         # down waits for them instead of cancelling one half-way through a transaction.
@@ -60,7 +65,7 @@ class Rituals:
     async def start(self) -> None:
         """Rebuild jobs from the store and catch up on what fell due while we were down."""
         if self._timer is not None:
-            self._timer.start(await self.store.rituals())
+            self._timer.start(await self.store.schedules())
         await self.tick()
 
     async def stop(self) -> None:
@@ -120,6 +125,12 @@ class Rituals:
             await self.engine.process_due(self.clock.now())
             await self._arm()
 
+    async def _reconcile(self) -> None:
+        """Pick up rituals created, changed or removed through other instances."""
+        async with self._job() as go:
+            if go and self._timer is not None:
+                self._timer.reconcile(await self.store.schedules())
+
     async def _arm(self) -> None:
         if self._timer is not None:
             self._timer.wake_at(await self.store.next_deadline())
@@ -129,6 +140,10 @@ class Rituals:
     def changed(self, ritual: RitualView) -> None:
         if self._timer is not None:
             self._timer.schedule(ritual)
+
+    def next_run(self, ritual_id: int) -> datetime | None:
+        """When this instance's timer fires the ritual next (None: no job here)."""
+        return None if self._timer is None else self._timer.next_run(ritual_id)
 
     def removed(self, ritual_id: int) -> None:
         if self._timer is not None:

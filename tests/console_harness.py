@@ -6,11 +6,12 @@ import io
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
-from adapters.console.adapter import ConsoleAdapter
+from adapters.console.adapter import ConsoleAdapter, database_numbers
 from bot.app import Hearth
 from bot.assist import LanguageModel
 from bot.config import Config, parse_config
 from knowledge.clock import Clock
+from knowledge.sync_tokens import SyncTokens
 
 
 def make_config(
@@ -79,7 +80,14 @@ async def run_script(
 
     out = out if out is not None else io.StringIO()
     try:
-        await hearth.run([ConsoleAdapter(config.adapters.console, read_line, out, clock=clock)])
+        console = ConsoleAdapter(
+            config.adapters.console,
+            read_line,
+            out,
+            clock=clock,
+            numbers=database_numbers(SyncTokens(hearth.database), config.adapters.console.space),
+        )
+        await hearth.run([console])
     finally:
         await hearth.close()
     if failures:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-READ_TIMEOUT = 20.0
+READ_TIMEOUT = 120.0  # a guard against hangs only: a loaded machine can take 10 s to start
 
 
 def write_config(path: Path, database_url: str, transcript: Path, user: str = "alice") -> Path:
@@ -80,9 +80,20 @@ class HearthProcess:
         self._queue.put(None)
 
     def send(self, *lines: str) -> None:
+        self.send_bytes("".join(f"{line}\n" for line in lines).encode("utf-8"))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Raw stdin bytes: what a pipe may carry that is not UTF-8 text."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
+
+    def signal(self, signum: int) -> int:
+        """Send a signal (stdin still open) and return the exit status once it has ended."""
+        self.proc.send_signal(signum)
+        code = self.proc.wait(timeout=READ_TIMEOUT)
+        self._drain()
+        return code
 
     def next_line(self, deadline: float) -> str | None:
         """The next output line; None at end of output; AssertionError after the deadline."""
@@ -109,9 +120,10 @@ class HearthProcess:
         what: str,
         timeout: float = READ_TIMEOUT,
     ) -> re.Match[str]:
-        deadline = _now() + timeout
+        """`timeout` is the longest silence tolerated: a guard against hangs, renewed by
+        every line, never a limit on how long the whole wait may take."""
         while True:
-            line = self.next_line(deadline)
+            line = self.next_line(_now() + timeout)
             if line is None:
                 raise AssertionError(self.describe(f"output ended before {what!r}"))
             found = matcher(line)
@@ -152,7 +164,8 @@ class HearthProcess:
                 self.proc.stdin.close()
 
     def stderr(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self._stderr_path.read_text(encoding="utf-8", errors="replace")
 
     def describe(self, problem: str) -> str:

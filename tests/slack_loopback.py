@@ -37,6 +37,7 @@ BOT_ID = "BBOT"
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # arrival, as Slack would see it
 
 
 @dataclass
@@ -64,6 +65,7 @@ class LoopbackSlack:
         self.socket_ready = asyncio.Event()
         self.port = 0
         self.page_cap = 1000  # the most messages one history/replies page returns
+        self.hold_responses: asyncio.Event | None = None  # response_url POSTs wait for it
 
     @property
     def api_url(self) -> str:
@@ -128,8 +130,9 @@ class LoopbackSlack:
         return [c for c in self.calls if c.method == method]
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Until `predicate()` holds (5 s at most); woken by every recorded call, no polling."""
-        async with asyncio.timeout(5), self._changed:
+        """Until `predicate()` holds; woken by every recorded call, no polling. The 60 s
+        limit only guards against hangs (a loaded machine is slow, not broken)."""
+        async with asyncio.timeout(60), self._changed:
             await self._changed.wait_for(predicate)
 
     async def wait_calls(self, method: str, count: int = 1) -> list[Call]:
@@ -287,6 +290,8 @@ class LoopbackSlack:
         }
 
     async def _respond(self, request: web.Request) -> web.Response:
+        if self.hold_responses is not None:
+            await self.hold_responses.wait()
         await self._record(response=await request.json())
         return web.Response(text="ok")
 

@@ -65,8 +65,8 @@ async def test_summary_comes_from_the_model_and_the_thread_is_sent_as_quoted_dat
     output = await run_with_model(
         database_url, tmp_path, openai_server, [*THREAD, "/summarize accept", "/insight show 1"]
     )
-    assert "📝 Draft insight:\n    **Keep reviews short**\n    Cap pull request size." in output
-    assert "Insight #1** — Keep reviews short" in output and "#review" in output
+    assert "📝 Draft insight:\n    Keep reviews short\n    Cap pull request size." in output
+    assert "Insight #1 — Keep reviews short" in output and "#review" in output
     sent = openai_server.bodies("/v1/chat/completions")[0]
     assert sent["model"] == "test-model"
     user = sent["messages"][1]["content"]
@@ -140,7 +140,7 @@ async def test_model_output_is_only_text_it_never_runs_commands(
     )
     assert "/insight delete 1\n    (the answer cites no insight)" in output
     assert "🗑️" not in output
-    assert "**Insight #1**" in output
+    assert "hearth: Insight #1" in output
 
 
 async def test_a_failing_endpoint_degrades_to_the_closest_insights(
@@ -214,7 +214,7 @@ async def test_a_long_thread_is_summarised_in_parts_within_the_token_budget(
         ],
         model=model_for(openai_server),
     )
-    assert "**Long thread**" in output
+    assert "Long thread" in output
     bodies = openai_server.bodies("/v1/chat/completions")
     assert len(bodies) == 3
     assert all(len(json.dumps(b["messages"])) < 1000 * 4 for b in bodies)

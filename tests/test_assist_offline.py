@@ -34,7 +34,7 @@ async def test_summarize_drafts_offline_and_stores_only_on_accept(
     assert "from alice, bob, carol" in output
     assert "No insights match “reviews”." in output
     assert "💡 Captured insight #1 from alice" in output
-    card = output.split("**Insight #1**")[1]
+    card = output.split("Insight #1 —")[1]
     assert "From a thread by alice, bob, carol: console://local/general/1" in card
     assert "captured by dave" in card and "#review" in card
     assert "No draft waiting" in output

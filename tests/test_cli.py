@@ -33,9 +33,14 @@ def test_init_writes_a_config_that_check_config_accepts(tmp_path: Path) -> None:
     assert (tmp_path / "hearth.toml").exists()
     again = hearth("init", cwd=tmp_path)
     assert again.returncode != 0 and "already exists" in again.stderr
-    checked = hearth("check-config", "--config", "hearth.toml", cwd=tmp_path)
-    assert checked.returncode == 0, checked.stderr
-    assert "Config OK: 1 community(ies) (default); adapters: console" in checked.stdout
+    assert "then: hearth check-config hearth.toml" in made.stdout
+    for args in (["hearth.toml"], ["--config", "hearth.toml"]):  # like `hearth init FILE`
+        checked = hearth("check-config", *args, cwd=tmp_path)
+        assert checked.returncode == 0, checked.stderr
+        assert "Config OK: 1 community(ies) (default); adapters: console" in checked.stdout
+    (tmp_path / "other.toml").write_text("[hearth]\n")
+    both = hearth("check-config", "hearth.toml", "--config", "other.toml", cwd=tmp_path)
+    assert both.returncode == 2 and "two config files given" in both.stderr
 
 
 def test_bad_config_refuses_to_start_naming_file_and_key(tmp_path: Path) -> None:
@@ -74,7 +79,7 @@ def test_scripted_run_then_search_export_and_import(tmp_path: Path) -> None:
     found = hearth("search", "postmortems", cwd=tmp_path)
     assert found.returncode == 0, found.stderr
     assert "1 insight(s) match “postmortems”" in found.stdout
-    assert "**postmortems**" in found.stdout.lower()
+    assert "postmortems" in found.stdout.lower() and "**" not in found.stdout  # plain
 
     exported = hearth("export", "--out", "out", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr

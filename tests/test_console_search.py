@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -22,9 +23,25 @@ async def test_search_ranks_matches_with_highlighted_snippets_and_permalinks(
     output = await run_script(make_config(database_url, tmp_path), [*SEEDED, "/search review"])
     results = output.split("match “review”")[1]
     assert "3 insight(s)" in output.split("match “review”")[0].splitlines()[-1]
-    assert "**review**" in results.lower()
+    assert "**" not in results  # highlights are shown plain when output is no terminal
+    assert "review checklists catch the boring bugs" in results.lower()
     assert "console://local/general/" in results
     assert "Retros" not in results
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_search_highlights_are_styled_on_a_terminal(
+    database_url: str, tmp_path: Path
+) -> None:
+    screen = Terminal()
+    await run_script(make_config(database_url, tmp_path), [*SEEDED, "/search review"], out=screen)
+    results = screen.getvalue().split("match “review”")[1]
+    assert "\x1b[1mReview\x1b[22m checklists" in results
+    assert "**" not in results
 
 
 async def test_search_filters_by_tag_author_and_date(database_url: str, tmp_path: Path) -> None:
@@ -152,7 +169,7 @@ async def test_forget_me_previews_then_deletes_own_words_and_anonymises_curation
             "/insight show 2",
         ],
     )
-    assert "Run `/forget-me` first" in output
+    assert "Run /forget-me first" in output
     assert "1 insight(s) you authored and 1 message(s) of yours will be deleted" in output
     assert "1 insight(s) you captured from others stay, without your name" in output
     assert "Deleted 1 insight(s)" in output

@@ -93,7 +93,7 @@ channel = "{CHANNEL}"
     )
     task = asyncio.create_task(hearth.run([adapter]))
     try:
-        await asyncio.wait_for(adapter.ready.wait(), 10)
+        await asyncio.wait_for(adapter.ready.wait(), 60)  # a hang guard
         yield Running(hearth, adapter, server)
         assert adapter.errors == []
     finally:
@@ -477,6 +477,7 @@ def test_invite_url_asks_for_exactly_what_the_adapter_uses() -> None:
     assert f"permissions={PERMISSIONS.value}" in url
     assert not PERMISSIONS.administrator and not PERMISSIONS.mention_everyone
     assert PERMISSIONS.add_reactions and PERMISSIONS.send_messages_in_threads
+    assert PERMISSIONS.manage_webhooks  # relayed copies post through a channel webhook
 
 
 async def test_runs_sharded_with_the_recommended_shard_count(
@@ -493,6 +494,28 @@ async def test_runs_sharded_with_the_recommended_shard_count(
         assert bot.adapter.client.shard_count == 2
         call = await server.callback(await server.slash("insight", sub("add", text="Sharded")))
         assert "Captured insight #1" in _content(call)
+
+
+async def test_two_processes_split_the_shards_and_each_serves_its_own_guilds(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`shard_ids` [0] and [1] of 2: each instance identifies once, with its own shard; the
+    guild's events reach only the instance running the guild's shard."""
+    async with (
+        serving(monkeypatch, shards=2) as server,
+        running(database_url, tmp_path, server, shard_count=2, shard_ids=[0]) as first,
+        running(database_url, tmp_path, server, shard_count=2, shard_ids=[1]) as second,
+    ):
+        assert sorted(i["d"]["shard"] for i in server.identifies()) == [[0, 2], [1, 2]]
+        bots = (first, second)
+        assert [b.adapter.client.shard_ids for b in bots] == [[0], [1]]
+        owner = bots[server.guild_shard]
+        assert [b.adapter.client.get_guild(GUILD) is not None for b in bots] == [
+            b is owner for b in bots
+        ]
+        call = await server.callback(await server.slash("insight", sub("add", text="Split")))
+        assert "Captured insight #1" in _content(call)
+        assert len(server.find("POST", "/interactions/", status=None)) == 1
 
 
 async def test_long_posts_are_split_and_thread_posts_go_to_the_thread(

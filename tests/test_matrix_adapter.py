@@ -36,7 +36,7 @@ from tests.synapse_server import (  # noqa: F401
     synapse_data_dir,
 )
 
-WAIT = 20.0
+WAIT = 60.0  # a guard against hangs, not a time limit
 
 
 @dataclass

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import re
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -175,11 +175,9 @@ async def test_malformed_answer_is_unavailable(
 async def test_timeout_is_unavailable(
     openai_server: OpenAILoopback, make_assist: MakeAssist
 ) -> None:
-    openai_server.script(delay(5))
-    started = time.monotonic()
+    openai_server.script(delay(3600))  # answers only if the client never gives up
     with pytest.raises(AssistUnavailable, match=r"^the assist endpoint timed out$"):
-        await make_assist(timeout_seconds=0.2).complete(TURNS)
-    assert time.monotonic() - started < 2
+        await asyncio.wait_for(make_assist(timeout_seconds=0.2).complete(TURNS), 60)
     assert len(openai_server.requests) == 1
 
 

@@ -194,9 +194,9 @@ async def test_invitation_codes_are_one_time_and_steward_only(
     printed = await run_script(config, steps, out=out)
     assert "Only stewards can use /constellation invite" in printed
     assert "That invitation came from this community" in printed
-    assert printed.count("Linked with **The Guild**") == 1
+    assert printed.count("Linked with The Guild") == 1
     assert printed.count("That invitation code is not valid") == 2
-    assert "**The Guild** (guild)" in printed and "active; both ways" in printed
+    assert "The Guild (guild)" in printed and "active; both ways" in printed
 
 
 @pytest.mark.parametrize("hostile", ["<!channel> hi @here", "@room <script>x</script>"])
@@ -300,6 +300,6 @@ channel = "yard"
         line(lambda: f"/constellation accept {code()}"),
     ]
     printed = await run_script(config, steps, out=out)
-    assert "It can only be accepted by **forge**" in printed
+    assert "It can only be accepted by forge" in printed
     assert "That invitation is meant for another community" in printed
-    assert printed.count("Linked with **The Guild**") == 1
+    assert printed.count("Linked with The Guild") == 1

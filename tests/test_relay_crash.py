@@ -19,7 +19,7 @@ from tests.processes import HearthProcess
 
 BURST = 1000
 KILLS = 3
-TIMEOUT = 120.0
+TIMEOUT = 300.0  # the longest silence tolerated (see HearthProcess.expect): a hang guard
 BANNER = r"^Hearth console: you are alice"
 
 
@@ -88,7 +88,7 @@ async def test_burst_survives_kill_9_exactly_once_in_order(
         setup.send(":as steve", "/constellation invite")
         code = setup.expect(r"(HL-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})")[1]
         setup.send(":as fran", ":channel hall", f"/constellation accept {code}")
-        setup.expect(r"Linked with \*\*The Guild\*\*")
+        setup.expect(r"Linked with The Guild")
         setup.send(":channel general", ":as alice", "Burst root")
         root = int(setup.expect(r"^#(\d+) alice: Burst root$")[1])
         setup.send(f":reply {root} /relay")

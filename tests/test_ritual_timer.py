@@ -61,7 +61,7 @@ async def test_jobs_are_rebuilt_from_the_store_and_a_firing_opens_a_round(
     try:
         timer = hearth.services.rituals._timer
         assert timer is not None
-        await asyncio.wait_for(started.wait(), timeout=20)
+        await asyncio.wait_for(started.wait(), timeout=60)
         expected = schedule_of(ritual).next_times(datetime.now(UTC), 1)[0]
         assert timer.next_run(ritual.id) == expected
 
@@ -75,9 +75,9 @@ async def test_jobs_are_rebuilt_from_the_store_and_a_firing_opens_a_round(
         # Monday 09:00 has come: APScheduler fires the job (now, in real time).
         clock.set(expected + timedelta(seconds=5))
         timer._scheduler.modify_job(f"ritual-{ritual.id}", next_run_time=datetime.now(UTC))
-        await asyncio.wait_for(posted.wait(), timeout=20)
+        await asyncio.wait_for(posted.wait(), timeout=60)
     finally:
         never.set()
-        await asyncio.wait_for(runner, timeout=20)
+        await asyncio.wait_for(runner, timeout=60)
         await hearth.close()
     assert "💭" in out.getvalue()

@@ -223,8 +223,8 @@ async def test_restart_mid_round_closes_it_once_with_the_replies_from_before(
     after = await run_script(config, [":as cora", "/ritual show retro"], clock)
     assert "🔁" not in after  # no second prompt after the restart
     assert "🧭 retro: round closed with 2 response(s) from cora" in after
-    assert "**✅ Went well** (1)\n    • the demo went well — cora" in after
-    assert "**🔧 To improve** (1)\n    • too many meetings — cora" in after
+    assert "✅ Went well (1)\n    • the demo went well — cora" in after
+    assert "🔧 To improve (1)\n    • too many meetings — cora" in after
 
 
 async def test_digest_lists_new_insights_by_tag(database_url: str, tmp_path: Path) -> None:
@@ -242,8 +242,8 @@ async def test_digest_lists_new_insights_by_tag(database_url: str, tmp_path: Pat
         clock,
     )
     assert "📚 Digest: 2 new insight(s) since" in output
-    assert "**#review** (2)" in output
-    assert "**#testing** (1)" in output
+    assert "#review (2)" in output
+    assert "#testing (1)" in output
 
 
 async def test_anonymous_answers_by_direct_message_appear_without_names(

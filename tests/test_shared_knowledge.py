@@ -103,7 +103,7 @@ async def test_only_what_is_shared_reaches_siblings_from_every_entry_point(
 
     assert "No insights match “retros”." in printed
     assert re.search(r"🔎 1 insight\(s\) match “retros” across the constellation", printed)
-    assert re.search(r"#\d+ \(from \*\*The Guild\*\*\) Retros need a single owner", printed)
+    assert re.search(r"#\d+ \(from The Guild\) Retros need a single owner", printed)  # /search
     assert "No insights match “hard parts” across the constellation." in printed
     assert re.search(r"🔎 1 insight\(s\) match #retro across the constellation", printed)
     assert re.search(r"#\d+ \(from The Guild\) Retros need a single owner", printed)  # /ask
@@ -112,7 +112,7 @@ async def test_only_what_is_shared_reaches_siblings_from_every_entry_point(
     adopted = re.search(r"🌱 Adopted as insight #(\d+), credited to cora \(The Guild\)", printed)
     assert adopted and "#facilitation" in printed
     assert f"Already adopted as insight #{adopted[1]}" in printed
-    assert "**The Guild**: we share 0, they share 1; we adopted 1 of theirs" in printed
+    assert "The Guild: we share 0, they share 1; we adopted 1 of theirs" in printed
     # the Mill never agreed; the Forge after leaving
     assert printed.count("No linked community shares knowledge with this one yet") == 2
     assert "I have no stored insights about that yet" in printed
@@ -176,9 +176,9 @@ async def test_upstream_edits_unsharing_pausing_and_forget_me_reach_siblings(
     assert "45 minutes" not in withdrawn.split("/search")[0]
     assert "No insights match “timebox” across the constellation." in printed
     demos = printed.split("/search demos scope:constellation")
-    assert "Keep **demos** short" in demos[1].split("/constellation pause")[0]
+    assert "Keep demos short" in demos[1].split("/constellation pause")[0]
     assert "No linked community shares knowledge with this one yet" in demos[2]
-    assert "Keep **demos** short" in demos[3]
+    assert "Keep demos short" in demos[3]
     # after /forget-me at the origin: gone from the sibling's search and its adopted copy
     assert "No insights match “demos” across the constellation." in demos[4]
     assert printed.rstrip().splitlines()[-2].endswith("No insights match “demos”.")
@@ -203,6 +203,6 @@ async def test_digest_lists_what_siblings_shared_and_nothing_else(
     ]
     printed = await run_script(config, steps, clock, out=out)
     digest = printed.split("📚 Digest:")[1]
-    assert "🔭 **New from the constellation** (1)" in digest
+    assert "🔭 New from the constellation (1)" in digest
     assert "“Write the decision down” — cora, The Guild" in digest
     assert "incident" not in digest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -406,13 +405,12 @@ def test_nested_markdown_abuse_stays_bounded() -> None:
     assert_inert(from_matrix_html("<b>" * 5000 + "x", ""))
 
 
-def test_very_long_input_is_handled_quickly() -> None:
+def test_very_long_input_is_handled() -> None:
+    """Completes and stays inert; how fast is bench/text_import.py's question."""
     chunks = ["word **bold** <@1> @everyone <", "&amp; ~s~ _i_ ", "<<<<", "*" * 50]
     text = "".join(chunks) * 1500  # ~125 kB, twice the largest platform message
-    start = time.monotonic()
     for doc in (parse(text), from_discord(text), from_slack(text), from_matrix_html(None, text)):
         assert_inert(doc)
-    assert time.monotonic() - start < 30
 
 
 def test_rtl_and_emoji_survive_every_platform() -> None:
@@ -495,3 +493,15 @@ def test_a_matrix_room_id_is_never_shown_behind_a_hash() -> None:
     assert channel_label("!0TqkJabc:example.org") == "!0TqkJabc:example.org"
     assert channel_label("#practice:example.org") == "#practice:example.org"
     assert channel_label("general") == "#general"
+
+
+def test_replies_name_commands_with_the_prefix_the_person_types() -> None:
+    from bot.commands.prefix import respell
+
+    names = ["search", "relay", "insight", "constellation"]
+    text = "Try e.g. /search review, threads relayed with /relay; see https://x.org/search"
+    assert respell(text, "!", names) == (
+        "Try e.g. !search review, threads relayed with !relay; see https://x.org/search"
+    )
+    assert respell(text, "/", names) == text
+    assert respell("/searching and /relays stay", "!", names) == "/searching and /relays stay"

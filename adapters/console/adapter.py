@@ -8,13 +8,18 @@ It implements the same outbound port as the chat platforms.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import os
 import re
 import sys
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
+
+import structlog
 
 from adapters.console.directives import DIRECTIVE_HELP, Directive, parse_directive
 from adapters.console.transcript import ConsoleMessage, Transcript
@@ -31,41 +36,91 @@ from bot.events import (
     ReactionAdded,
     UserRef,
 )
-from bot.inbound import Inbound
-from bot.port import Capabilities, OutboundMessage, TargetGone
-from bot.text import to_plain
+from bot.inbound import Answer, Inbound
+from bot.port import Capabilities, Changes, OutboundMessage, TargetGone
+from bot.text import parse, to_plain, to_terminal
 from knowledge.clock import Clock, SystemClock
+from knowledge.sync_tokens import SyncTokens
+
+log = structlog.get_logger(__name__)
 
 PLATFORM = "console"
 BOT_NAME = "hearth"
 PREFIX = "/"
 
 LineReader = Callable[[], Awaitable[str | None]]
+ClaimNumber = Callable[[int], Awaitable[int]]  # at least this → a number never used before
+STOP_GRACE_SECONDS = 10.0  # how long stop() lets the line being handled finish
 
 
-def stdin_reader(prompt: Callable[[], str]) -> LineReader:
+class UnreadableLine(Exception):
+    """One input line that cannot be read (not valid text); reading goes on after it."""
+
+
+def _undecodable(raw: bytes, exc: UnicodeDecodeError, encoding: str) -> UnreadableLine:
+    return UnreadableLine(
+        f"That line is not valid {encoding.upper()} text (byte 0x{raw[exc.start]:02x} at position "
+        f"{exc.start + 1}); it was ignored."
+    )
+
+
+def stdin_reader(prompt: Callable[[], str], stream: TextIO | None = None) -> LineReader:
     """Lines from stdin, read one at a time on request by a daemon thread.
 
     A daemon thread (not the default executor) so Ctrl-C ends the program at once; one
     line per request so the prompt never appears before the previous line's replies.
+    Bytes are decoded here, so a line that is not valid text is reported and skipped
+    instead of ending the input.
     """
-    interactive = sys.stdin.isatty()
+    stream = stream or sys.stdin
+    interactive = stream is sys.stdin and stream.isatty()
     if interactive:
         import readline  # noqa: F401  (enables line editing and history for input())
-    wanted = threading.Semaphore(0)
-    lines: asyncio.Queue[str | None] | None = None
 
-    def read() -> str | None:
+        _restore_terminal_at_exit(stream)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    piped: _FdLines | None = None
+    wanted = threading.Semaphore(0)
+    lines: asyncio.Queue[str | UnreadableLine | None] | None = None
+
+    def read() -> str | UnreadableLine | None:
+        nonlocal piped
         try:
-            return input(prompt()) if interactive else (sys.stdin.readline() or None)
+            if interactive:  # input() decodes with surrogateescape: a bad byte is U+DCxx
+                line = input(prompt())
+                escaped = re.search("[\udc80-\udcff]", line)
+                if escaped is None:
+                    return line
+                return UnreadableLine(
+                    f"That line is not valid {encoding.upper()} text (byte "
+                    f"0x{ord(escaped[0]) - 0xDC00:02x}); it was ignored."
+                )
+            piped = piped or _FdLines(stream.fileno())
+            raw = piped.readline()
+            if not raw:
+                return None
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                return _undecodable(raw, exc, encoding)
         except EOFError:
             return None
+        except UnicodeDecodeError as exc:  # input() on a terminal sending bad bytes
+            return _undecodable(exc.object, exc, encoding)
+        except (OSError, ValueError) as exc:  # stdin closed or gone: the input has ended
+            log.warning("console.input_unreadable", error=repr(exc))
+            return None
 
-    def pump(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+    def pump(
+        loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | UnreadableLine | None]
+    ) -> None:
         while True:
             wanted.acquire()
             line = read()
-            loop.call_soon_threadsafe(queue.put_nowait, line)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            except RuntimeError:  # the loop has closed: nobody is reading any more
+                return
             if line is None:
                 return
 
@@ -76,9 +131,57 @@ def stdin_reader(prompt: Callable[[], str]) -> LineReader:
             loop = asyncio.get_running_loop()
             threading.Thread(target=pump, args=(loop, lines), daemon=True).start()
         wanted.release()
-        return await lines.get()
+        line = await lines.get()
+        if isinstance(line, UnreadableLine):
+            raise line
+        return line
 
     return next_line
+
+
+def _restore_terminal_at_exit(stream: TextIO) -> None:
+    """Stopping while readline waits for a line would leave the terminal without echo:
+    put back the settings it had (atexit handlers run however `hearth` exits)."""
+    try:
+        import termios
+
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError):
+        return
+    atexit.register(lambda: _quietly(lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)))
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        action()
+
+
+class _FdLines:
+    """Lines straight from a file descriptor. Not `sys.stdin`: a daemon thread blocked in
+    its buffered reader holds a lock that makes interpreter shutdown abort (SIGABRT)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = b""
+        self._ended = False
+
+    def readline(self) -> bytes:
+        while b"\n" not in self._pending and not self._ended:
+            chunk = os.read(self._fd, 65536)
+            self._ended = not chunk
+            self._pending += chunk
+        line, newline, self._pending = self._pending.partition(b"\n")
+        return line + newline
+
+
+def database_numbers(tokens: SyncTokens, space: str) -> ClaimNumber:
+    """Message numbers kept in the store beside the transcript (see ConsoleAdapter)."""
+
+    async def claim(at_least: int) -> int:
+        return await tokens.advance(PLATFORM, f"message-numbers:{space}", at_least)
+
+    return claim
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -95,6 +198,8 @@ class ConsoleAdapter:
         out: TextIO | None = None,
         *,
         clock: Clock | None = None,
+        on_quit: Callable[[], None] | None = None,
+        numbers: ClaimNumber | None = None,
     ) -> None:
         self._config = config
         self._user = config.user
@@ -102,8 +207,20 @@ class ConsoleAdapter:
         self._transcript = Transcript(config.transcript, clock or SystemClock())
         self._read_line = read_line or stdin_reader(lambda: f"{self._user}@#{self._channel}> ")
         self._out = out or sys.stdout
+        self._styled = _is_terminal(self._out)
+        self._on_quit = on_quit  # `:quit` asks Hearth to stop; without it, the console ends
+        # Message numbers come from the transcript file, which another console (another
+        # folder on the same database, a deleted transcript) may reuse: events carry this
+        # run's own token so the inbound log never takes them for ones already handled.
+        self._run_id = uuid.uuid4().hex[:12]
+        # With `numbers` (the database), message numbers also agree with every other
+        # console on that database, so a message's source identity is never reused.
+        self._numbers = numbers
+        self._numbering = asyncio.Lock()
         self._inbound: Inbound | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._reading: asyncio.Future[str | None] | None = None
+        self._stopping = False
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -116,29 +233,93 @@ class ConsoleAdapter:
             f"Hearth console: you are {self._user} in #{self._channel}. "
             "Type /help for commands, :help for console keys, :quit to leave."
         )
-        self._loop_task = asyncio.create_task(self._read_loop())
+        self._loop_task = asyncio.create_task(self._read_loop(), name="console")
 
     async def readiness(self) -> str | None:
         return None  # a terminal is always there; its end only stops the console
 
     async def wait_closed(self) -> None:
+        """Return when the input has ended or :quit was typed; raise if the loop failed."""
         if self._loop_task is not None:
             await asyncio.shield(self._loop_task)
 
     async def stop(self) -> None:
-        if self._loop_task is not None and not self._loop_task.done():
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        """Stop reading; the line being handled finishes (within STOP_GRACE_SECONDS)."""
+        self._stopping = True
+        if self._reading is not None:
+            self._reading.cancel()
+        task = self._loop_task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("console.stop_interrupted", grace_seconds=STOP_GRACE_SECONDS)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            except Exception:  # already reported by whoever watched wait_closed()
+                pass
         self._transcript.close()
 
     async def _read_loop(self) -> None:
-        while (line := await self._read_line()) is not None:
+        """Every line gets handled or one `!` line saying why not; only the end of the
+        input, :quit or stop() end the loop."""
+        while not self._stopping:
+            try:
+                line = await self._next_line()
+            except UnreadableLine as exc:
+                self._say(f"! {exc}")
+                continue
+            if line is None:
+                log.info("console.input_ended")
+                return
             line = line.rstrip("\r\n")
             if line.strip() in (":quit", ":q"):
+                if self._on_quit is not None:
+                    self._on_quit()
                 return
             if line.strip():
-                await self.handle_line(line)
+                await self._handle_safely(line)
+
+    async def _next_line(self) -> str | None:
+        """The next line; None when the input ended or stop() cancelled the wait."""
+        self._reading = asyncio.ensure_future(self._read_line())
+        try:
+            return await self._reading
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._stopping and (task is None or not task.cancelling()):
+                return None  # only the wait for input was cancelled, by stop()
+            raise
+        finally:
+            self._reading = None
+
+    async def _handle_safely(self, line: str) -> None:
+        try:
+            await self.handle_line(line)
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("console.line_failed", incident=incident)
+            self._say(
+                f"! Something went wrong with that line on my side (incident {incident}); "
+                "it is logged. The console goes on."
+            )
+
+    async def _add(
+        self, space: str, channel: str, user: str, text: str, **fields: Any
+    ) -> ConsoleMessage:
+        """A new transcript message, numbered by the database when there is one."""
+        async with self._numbering:
+            number = None
+            if self._numbers is not None:
+                try:
+                    number = await self._numbers(self._transcript.next_id)
+                except Exception as exc:  # the store is busy or down: the command will say so
+                    log.warning("console.numbering_unavailable", error=repr(exc))
+            return self._transcript.add(space, channel, user, text, number=number, **fields)
+
+    def _event_id(self, kind: str, message_id: int) -> str:
+        return f"{self._run_id}:{kind}{message_id}"
 
     # input ---------------------------------------------------------------------------
 
@@ -165,7 +346,7 @@ class ConsoleAdapter:
                 f"`:channel {target.channel}` to reply to it."
             )
             return
-        message = self._transcript.add(
+        message = await self._add(
             self._config.space, self._channel, self._user, text, reply_to=reply_to
         )
         self._print(message)
@@ -185,18 +366,17 @@ class ConsoleAdapter:
             name=name,
             invoker=self._me(),
             channel=self._here(),
-            event_id=str(message.id),
+            event_id=self._event_id("", message.id),
             text=rest,
             message=self._chat_message(message),
             reply_to=None if reply_to is None else self._ref(reply_to),
         )
-        reply = await self._inbound.command(event, self, PREFIX)
-        if reply is not None:
-            await self.post(
-                self._here(),
-                OutboundMessage(reply.text, reply.ephemeral),
-                reply_to=self._ref(message.id),
-            )
+        here, ref = self._here(), self._ref(message.id)
+
+        async def deliver(answer: Answer) -> None:  # keyed: a rerun finds it in the transcript
+            await self.post(here, answer.message(), reply_to=ref)
+
+        await self._inbound.command(event, self, PREFIX, deliver)
 
     async def _directive(self, directive: Directive) -> None:
         assert self._inbound is not None
@@ -217,7 +397,7 @@ class ConsoleAdapter:
             if target is None or target.deleted:
                 self._say(f"! There is no message #{directive.message_id} to react to.")
                 return
-            reaction = self._transcript.add(
+            reaction = await self._add(
                 target.space,
                 target.channel,
                 self._user,
@@ -231,7 +411,7 @@ class ConsoleAdapter:
                     self._ref(target.id, target),
                     directive.argument,
                     self._me(),
-                    event_id=f"reaction-{reaction.id}",
+                    event_id=self._event_id("reaction-", reaction.id),
                 ),
                 self,
             )
@@ -244,7 +424,7 @@ class ConsoleAdapter:
         """A private message to the bot: only commands mean anything there."""
         assert self._inbound is not None
         dm = ChannelRef(PLATFORM, self._config.space, f"dm-{self._user}")
-        message = self._transcript.add(dm.space, dm.channel, self._user, text)
+        message = await self._add(dm.space, dm.channel, self._user, text)
         self._say(f"#{message.id} {self._user} (to {BOT_NAME}, privately): {text}")
         command = split_command_line(text, PREFIX)
         if command is None:
@@ -257,14 +437,17 @@ class ConsoleAdapter:
             name=name,
             invoker=self._me(),
             channel=dm,
-            event_id=str(message.id),
+            event_id=self._event_id("", message.id),
             text=rest,
             message=self._chat_message(message),
             direct=True,
         )
-        reply = await self._inbound.command(event, self, PREFIX)
-        if reply is not None:
-            self._print_block(f"(only {self._user}) {BOT_NAME}", reply.text)
+        user = self._user
+
+        async def deliver(answer: Answer) -> None:
+            self._print_block(f"(only {user}) {BOT_NAME}", answer.reply.text)
+
+        await self._inbound.command(event, self, PREFIX, deliver)
 
     async def _change_own(self, directive: Directive) -> None:
         assert self._inbound is not None and directive.message_id is not None
@@ -306,7 +489,7 @@ class ConsoleAdapter:
             if root is not None and (root.deleted or root.channel != channel.channel):
                 raise TargetGone(f"message {parent_id} is gone from #{channel.channel}")
         shown_as = _shown_as(message)
-        posted = self._transcript.add(
+        posted = await self._add(
             channel.space,
             channel.channel,
             BOT_NAME,
@@ -324,7 +507,9 @@ class ConsoleAdapter:
             raise TargetGone(f"no console message {ref.message_id}")
         text = _console_text(message)
         self._transcript.update(int(ref.message_id), text=text)
-        self._print_block(f"* #{ref.message_id} edited by {BOT_NAME}", text)
+        self._print_block(
+            f"* #{ref.message_id} edited by {BOT_NAME}", text, markup=message.attribution is None
+        )
 
     async def delete(self, ref: MessageRef) -> None:
         current = self._transcript.get(int(ref.message_id))
@@ -337,13 +522,26 @@ class ConsoleAdapter:
         self._say(f"* {BOT_NAME} reacted {emoji} to #{ref.message_id}")
 
     async def fetch_message(self, ref: MessageRef) -> ChatMessage:
-        message = self._transcript.get(int(ref.message_id)) if ref.message_id.isdigit() else None
+        message = self._transcript.get(int(ref.message_id)) if _is_number(ref.message_id) else None
         if message is None or message.deleted or message.channel != ref.channel.channel:
             raise TargetGone(f"no console message {ref.message_id} in #{ref.channel.channel}")
         return self._chat_message(message)
 
     async def fetch_thread(self, ref: MessageRef) -> list[ChatMessage]:
-        return [self._chat_message(m) for m in self._transcript.thread(int(ref.message_id))]
+        """The root and its replies; a deleted or unknown root is gone, as on Matrix."""
+        root = self._transcript.get(int(ref.message_id)) if ref.message_id.isdigit() else None
+        if root is None or root.deleted or root.channel != ref.channel.channel:
+            raise TargetGone(f"no console message {ref.message_id} in #{ref.channel.channel}")
+        return [self._chat_message(m) for m in self._transcript.thread(root.id)]
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """The transcript is the console's history: what was written after `position`."""
+        now = self._transcript.position
+        saved = int(position) if position is not None and position.isdigit() else None
+        if saved is None or saved > now:  # nothing saved yet, or another transcript
+            return Changes(str(now), None)
+        touched = self._transcript.touched_since(saved)
+        return Changes(str(now), frozenset((s, c, str(i)) for s, c, i in touched))
 
     def permalink(self, ref: MessageRef) -> str:
         return f"console://{ref.channel.space}/{ref.channel.channel}/{ref.message_id}"
@@ -359,7 +557,7 @@ class ConsoleAdapter:
     def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
         prefix = f"console://{channel.space}/{channel.channel}/"
         candidate = text.removeprefix(prefix).lstrip("#")
-        return MessageRef(channel, candidate) if candidate.isdigit() else None
+        return MessageRef(channel, candidate) if _is_number(candidate) else None
 
     # helpers -------------------------------------------------------------------------
 
@@ -388,15 +586,32 @@ class ConsoleAdapter:
     def _print(self, message: ConsoleMessage) -> None:
         to = f" → #{message.reply_to}" if message.reply_to else ""
         who = f"{message.shown_as} via {BOT_NAME}" if message.shown_as else message.user
-        self._print_block(f"#{message.id} {who}{to}", message.text)
+        ours = message.user == BOT_NAME and message.shown_as is None  # relayed: plain already
+        self._print_block(f"#{message.id} {who}{to}", message.text, markup=ours)
 
-    def _print_block(self, head: str, text: str) -> None:
+    def _print_block(self, head: str, text: str, *, markup: bool = True) -> None:
+        """`markup`: Hearth's own Markdown, shown styled on a terminal or else as plain text;
+        what people typed is shown as typed."""
+        if markup:
+            text = to_terminal(parse(text), styled=self._styled)
         lines = text.splitlines() or [""]
         body = "\n".join([lines[0], *(f"    {line}" for line in lines[1:])])
         self._say(f"{head}: {body}")
 
     def _say(self, text: str) -> None:
         print(text, file=self._out, flush=True)
+
+
+def _is_number(text: str) -> bool:
+    """A message number as the console writes them ("²".isdigit() is True, int() refuses)."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _shown_as(message: OutboundMessage) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DIRECTIVE_HELP = """Console keys:
@@ -27,6 +28,10 @@ _USAGE = {
 }
 
 
+_MESSAGE_ID = re.compile(r"#?[0-9]{1,18}")
+_CHANNEL = re.compile(r"[\w-]{1,80}")
+
+
 @dataclass(frozen=True)
 class Directive:
     name: str
@@ -36,21 +41,32 @@ class Directive:
 
 def parse_directive(line: str) -> Directive | str:
     """A Directive, or a one-line explanation of what is wrong with the line."""
-    name, _, rest = line[1:].strip().partition(" ")
+    name, rest = _word(line[1:].strip())
     name = name.lower()
     if name == "help":
         return Directive("help")
     if name not in _USAGE:
-        return f"Unknown console key :{name}. Type :help for the list."
+        shown = "".join(c if c.isprintable() else "?" for c in name[:30])
+        return f"Unknown console key :{shown}. Type :help for the list."
     rest = rest.strip()
     message_id: int | None = None
     if name in _NEEDS_ID:
-        first, _, rest = rest.partition(" ")
-        if not first.lstrip("#").isdigit():
+        first, rest = _word(rest)
+        if not _MESSAGE_ID.fullmatch(first):  # ASCII digits only: "²".isdigit() is True
             return f"Usage: {_USAGE[name]} (message ids are the #numbers shown)"
         message_id, rest = int(first.lstrip("#")), rest.strip()
     if name in _NEEDS_TEXT and not rest:
         return f"Usage: {_USAGE[name]}"
-    if name == "as" and (" " in rest or ":" in rest):
+    if name == "as" and (":" in rest or any(c.isspace() for c in rest)):
         return "Names are one word without ':' (e.g. :as bob)"
+    if name == "channel":
+        rest = rest.removeprefix("#")
+        if not _CHANNEL.fullmatch(rest):
+            return "Channel names are letters, digits, '-' and '_' (e.g. :channel general)"
     return Directive(name, rest, message_id)
+
+
+def _word(text: str) -> tuple[str, str]:
+    """The first word and the rest, split at any whitespace (tabs, newlines too)."""
+    parts = text.split(None, 1)
+    return (parts[0], parts[1] if len(parts) > 1 else "") if parts else ("", "")

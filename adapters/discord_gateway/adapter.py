@@ -159,6 +159,7 @@ class DiscordAdapter:
             "intents": intents(),
             "application_id": config.application_id,
             "shard_count": config.shard_count,
+            "shard_ids": config.shard_ids,  # None: every shard; else this process's share
             "allowed_mentions": NO_MENTIONS,
             "chunk_guilds_at_startup": False,
             **client_options,
@@ -210,7 +211,7 @@ class DiscordAdapter:
     # inbound -------------------------------------------------------------------------
 
     async def _once(self, event_id: str) -> bool:
-        return self._seen is None or await self._seen.take(PLATFORM, event_id)
+        return self._seen is None or await self._seen.take(PLATFORM, event_id) is not None
 
     async def _done(self, event_id: str) -> None:
         if self._seen is not None:

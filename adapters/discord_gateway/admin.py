@@ -16,8 +16,10 @@ from adapters.discord_gateway.config import DiscordConfig
 from bot.commands.spec import CommandTable
 
 # What the adapter does in a channel: read it, post (also in threads), open a thread for a
-# ritual round, react, and fetch older messages for 💡 and /summarize.
+# ritual round, react, fetch older messages for 💡 and /summarize, and create the channel
+# webhook that posts relayed copies under their authors' names.
 PERMISSIONS = discord.Permissions(
+    manage_webhooks=True,
     view_channel=True,
     send_messages=True,
     send_messages_in_threads=True,

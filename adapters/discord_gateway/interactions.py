@@ -29,6 +29,7 @@ from bot.commands.spec import CommandTable, Reply
 from bot.context import Services
 from bot.events import ChannelRef, CommandInvoked, UserRef
 from bot.hashtags import hashtags
+from bot.inbound import Answer
 
 if TYPE_CHECKING:
     from adapters.discord_gateway.adapter import DiscordAdapter
@@ -135,16 +136,32 @@ class Interactions:
         await self._run(interaction, event)
 
     async def _run(self, interaction: discord.Interaction, event: CommandInvoked) -> None:
-        work = asyncio.ensure_future(self._adapter.inbound.command(event, self._adapter, "/"))
-        done, _ = await asyncio.wait({work}, timeout=self._config.defer_after_seconds)
-        if not done:
-            await interaction.response.defer(thinking=True)
-        reply = await work
-        if reply is None:  # already answered (a redelivery): say nothing twice
-            if interaction.response.is_done():
-                await interaction.delete_original_response()
-            return
-        await self.respond(interaction, reply)
+        ready = asyncio.Event()  # the reply is there to be shown
+        settled = asyncio.Event()  # deferred or not: the reply may go out now
+
+        async def deliver(answer: Answer) -> None:
+            ready.set()
+            await settled.wait()
+            await self.respond(interaction, answer.reply)
+
+        work = asyncio.ensure_future(
+            self._adapter.inbound.command(event, self._adapter, "/", deliver)
+        )
+        replied = asyncio.ensure_future(ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {work, replied},
+                timeout=self._config.defer_after_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                await interaction.response.defer(thinking=True)
+        finally:
+            settled.set()
+            replied.cancel()
+        handled = await work
+        if not handled and interaction.response.is_done():  # a redelivery: say nothing twice
+            await interaction.delete_original_response()
 
     async def respond(self, interaction: discord.Interaction, reply: Reply) -> None:
         parts = chunks(render(reply.text))

@@ -8,14 +8,21 @@ unknown otherwise); the very first sync of a new install only joins pending invi
 saves the token, so a room's history is never replayed. A gap (`limited` timeline) is
 back-filled with `/messages` down to the saved token.
 
-Each event is taken in the InboundLog (`sync:<event id>`) before it is handled, so a
-batch redelivered after a crash is not handled twice. Commands are `!name …` messages
-(`!insight #tag` as a reply captures the replied-to message); 💡 reactions capture (the
-answer goes to the target's thread); edits and redactions keep sources in step; the
-bot's own events and `m.notice`s (other bots) are ignored; relayed copies another Hearth
-posted (`org.hearth.relay`) arrive with `from_bot` set. The sender's power level (or
-being a room creator) is attached to commands and reactions as the role Matrix grants;
-the core applies it, and takes it back when the power level drops.
+Each event is taken in the InboundLog (`sync:<event id>`) before it is handled and
+marked done after (a command: after its reply was sent), so a batch redelivered after a
+crash is not handled twice, and an event whose taker died (a kill -9 mid-command) is
+handled by the restarted process at once. An event another live Hearth is handling is
+waited for (`IN_FLIGHT_WAIT`), never passed: the token is saved only after every event of
+its batch is done, else the batch is synced again. A command's reply goes out under a
+transaction id derived from the command's event id, so a re-run after a crash between
+sending and marking done is answered by Synapse with the first reply, not a second one.
+Commands are `!name …` messages (`!insight #tag` as a reply captures the replied-to
+message); 💡 reactions capture (the answer goes to the target's thread); edits and
+redactions keep sources in step; the bot's own events and `m.notice`s (other bots) are
+ignored; relayed copies another Hearth posted (`org.hearth.relay`) arrive with
+`from_bot` set. The sender's power level (or being a room creator) is attached to
+commands and reactions as the role Matrix grants; the core applies it, and takes it back
+when the power level drops.
 
 Why a watchdog (`watchdog_interval_seconds`): a long poll can hang on an open but silent
 connection without any error. A nonce written to the bot's account data must come back
@@ -29,6 +36,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 from uuid import uuid4
@@ -66,8 +74,9 @@ from bot.events import (
     ReactionAdded,
     UserRef,
 )
-from bot.inbound import Inbound
-from bot.port import DeliveryError, OutboundMessage, Transient
+from bot.faults import crash_point
+from bot.inbound import Answer, Inbound
+from bot.port import Changes, DeliveryError, OutboundMessage, Transient
 from knowledge.inbound import InboundLog
 from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
@@ -75,6 +84,8 @@ from knowledge.sync_tokens import SyncTokens
 log = structlog.get_logger(__name__)
 
 TIMELINE_LIMIT = 100
+SYNC_REPLAYS = "sync"  # relay catch-up's saved position: a complete pass, then the sync
+IN_FLIGHT_WAIT = 30.0  # seconds to wait for another live instance handling an event
 PROBE = "org.hearth.probe"  # account data the watchdog writes and expects back in a sync
 LEGACY_ROOM_VERSIONS = frozenset(str(n) for n in range(1, 12))
 ENCRYPTED_NOTICE = (
@@ -110,6 +121,7 @@ class MatrixAdapter(MatrixPort):
         self._tokens = sync_tokens
         self._inbound: Inbound | None = None
         self._since: str | None = None
+        self._resumed = False  # connect() found a saved sync token
         self._first_sync = True
         self._creators: dict[str, set[str]] = {}
         self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
@@ -141,7 +153,16 @@ class MatrixAdapter(MatrixPort):
         if getattr(whoami, "device_id", None) and not self.client.device_id:
             self.client.device_id = whoami.device_id
         self._since = await self._tokens.get(PLATFORM, self._key)
-        log.info("matrix.connected", user=self.client.user_id, resuming=self._since is not None)
+        self._resumed = self._since is not None
+        log.info("matrix.connected", user=self.client.user_id, resuming=self._resumed)
+
+    async def changes_since(self, position: str | None) -> Changes:
+        """Relay catch-up re-reads nothing when the sync resumes from a saved token and
+        the last catch-up pass completed: that sync replays every event sent meanwhile
+        (gaps back-filled), edits and redactions included, through the live path. With no
+        token, or a pass still owed (never completed, or interrupted), it cannot tell."""
+        skip = self._resumed and position == SYNC_REPLAYS
+        return Changes(SYNC_REPLAYS, frozenset() if skip else None)
 
     @property
     def _key(self) -> str:
@@ -208,6 +229,7 @@ class MatrixAdapter(MatrixPort):
                 self._last_sync = asyncio.get_running_loop().time()
                 self._probed(response)
                 await self._batch(response)
+                crash_point("matrix.before_token_save")
                 await self._tokens.put(PLATFORM, self._key, response.next_batch)
                 self._since, self._first_sync = response.next_batch, False
                 if self.on_synced is not None:
@@ -413,8 +435,8 @@ class MatrixAdapter(MatrixPort):
                 continue
             if self.on_received is not None:
                 self.on_received(event_id)
-            if not await self._seen.take(PLATFORM, f"sync:{event_id}"):
-                continue
+            if not await self._seen.take(PLATFORM, f"sync:{event_id}", wait=IN_FLIGHT_WAIT):
+                continue  # done (StillInFlight, raised after the wait, retries the batch)
             try:
                 await self._event(room_id, event)
             except Exception:
@@ -475,12 +497,12 @@ class MatrixAdapter(MatrixPort):
             reply_to=reply_to,
             direct=room is not None and room.member_count <= 2 and room.is_group,
         )
-        reply = await self.inbound.command(invoked, self, self.config.command_prefix)
-        if reply is not None:
-            try:
-                await self.post(channel, OutboundMessage(reply.text), reply_to=message.ref)
-            except DeliveryError as exc:
-                log.warning("matrix.reply_failed", command=name, error=str(exc))
+
+        async def deliver(answer: Answer) -> None:  # ephemeral does not exist on Matrix
+            reply = replace(answer.message(), ephemeral=False)
+            await self.post(channel, reply, reply_to=message.ref)
+
+        await self.inbound.command(invoked, self, self.config.command_prefix, deliver)
 
     async def _reacted_to(self, channel: ChannelRef, event_id: str, key: str) -> MessageRef:
         """The reacted-to message with its thread, so the answer lands in that thread.

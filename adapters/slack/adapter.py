@@ -52,7 +52,7 @@ from bot.events import (
     ReactionAdded,
     UserRef,
 )
-from bot.inbound import Inbound
+from bot.inbound import Answer, Inbound
 from bot.ops.server import OpsServer
 from bot.port import DeliveryError, OutboundMessage
 from knowledge.inbound import InboundLog
@@ -206,13 +206,14 @@ class SlackAdapter(SlackPort):
                 text=to_plain(str(body.get("text") or ""), keep_channels=True),
                 direct=channel_id.startswith("D"),
             )
-            reply = await self.inbound.command(event, self, self._prefix)
+
+            async def deliver(answer: Answer) -> None:  # a response_url is never redelivered
+                await self._respond(respond, answer.reply.text, ephemeral=answer.reply.ephemeral)
+
+            await self.inbound.command(event, self, self._prefix, deliver)
         except DeliveryError as exc:
             log.warning("slack.command_failed", command=name, error=error_code(exc))
             await self._respond(respond, plain_message(exc), ephemeral=True)
-            return
-        if reply is not None:
-            await self._respond(respond, reply.text, ephemeral=reply.ephemeral)
 
     async def _respond(self, respond: Respond, text: str, *, ephemeral: bool) -> None:
         """Answer through the command's response_url (works without channel membership)."""
@@ -265,17 +266,26 @@ class SlackAdapter(SlackPort):
                 text=" ".join(["add", *(f"#{t}" for t in tags)]),
                 target=ref,
             )
-            reply = await self.inbound.command(event, self, self._prefix)
-            if reply is None:
-                return
-            if reply.ephemeral:
-                await self.post_ephemeral(channel, user_id, reply.text, thread=ref)
-            else:
-                await self.post(channel, OutboundMessage(reply.text), reply_to=ref)
+
+            async def deliver(answer: Answer) -> None:
+                try:
+                    if answer.reply.ephemeral:
+                        await self.post_ephemeral(channel, user_id, answer.reply.text, thread=ref)
+                    else:
+                        await self.post(channel, OutboundMessage(answer.reply.text), reply_to=ref)
+                except DeliveryError as exc:
+                    await self._submission_failed(channel, user_id, exc)
+
+            await self.inbound.command(event, self, self._prefix, deliver)
         except DeliveryError as exc:
-            log.warning("slack.submission_failed", error=error_code(exc))
-            with contextlib.suppress(DeliveryError):
-                await self.post_ephemeral(channel, user_id, plain_message(exc))
+            await self._submission_failed(channel, user_id, exc)
+
+    async def _submission_failed(
+        self, channel: ChannelRef, user_id: str, exc: DeliveryError
+    ) -> None:
+        log.warning("slack.submission_failed", error=error_code(exc))
+        with contextlib.suppress(DeliveryError):
+            await self.post_ephemeral(channel, user_id, plain_message(exc))
 
     # events --------------------------------------------------------------------------
 

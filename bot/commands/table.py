@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from bot.commands.spec import CommandTable
 from bot.handlers import export, help, insights, search
-from bot.handlers.assist import PendingDrafts, assist_commands
+from bot.handlers.assist import assist_commands
 from bot.handlers.constellation import constellation_command
-from bot.handlers.privacy import PendingConfirmations, forget_me_command
+from bot.handlers.privacy import forget_me_command
 from bot.handlers.relay import relay_command
-from bot.handlers.rituals import PendingRituals, ritual_commands
+from bot.handlers.rituals import ritual_commands
 
 
 def build_command_table() -> CommandTable:
-    summarize, ask = assist_commands(PendingDrafts())
+    summarize, ask = assist_commands()
     return CommandTable(
         (
             insights.COMMAND,
@@ -20,9 +20,9 @@ def build_command_table() -> CommandTable:
             ask,
             summarize,
             search.TAGS,
-            ritual_commands(PendingRituals()),
+            ritual_commands(),
             export.COMMAND,
-            forget_me_command(PendingConfirmations()),
+            forget_me_command(),
             constellation_command(),
             relay_command(),
             help.COMMAND,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot import formatting
 from bot.assist.service import Draft
@@ -15,24 +16,56 @@ from bot.handlers.search import SCOPE, constellation_scope
 from bot.hashtags import split_hashtags
 from bot.port import TargetGone
 from knowledge.errors import InvalidInput, NotFound
+from knowledge.views import SourceMessage
 
 DRAFT_SECONDS = 1800
 
 
-@dataclass
-class PendingDrafts:
-    """A draft waits for its requester's `/summarize accept`; nothing is stored before."""
+PENDING_KIND = "summary"
 
-    drafts: dict[int, tuple[float, int, Draft]] = field(default_factory=dict)
 
-    def put(self, member_id: int, community_id: int, draft: Draft) -> None:
-        self.drafts[member_id] = (time.monotonic(), community_id, draft)
+@dataclass(frozen=True)
+class PendingDraft:
+    """What `/summarize accept` needs of a draft, kept in the store so any instance can
+    accept it (the thread is not fetched again)."""
 
-    def take(self, member_id: int, community_id: int) -> Draft | None:
-        entry = self.drafts.pop(member_id, None)
-        if entry is None or entry[1] != community_id:
-            return None
-        return entry[2] if time.monotonic() - entry[0] <= DRAFT_SECONDS else None
+    title: str
+    summary: str
+    tags: tuple[str, ...]
+    authors: tuple[str, ...]
+    permalinks: tuple[str, ...]
+    source: SourceMessage
+
+    @classmethod
+    def of(cls, draft: Draft) -> PendingDraft:
+        return cls(
+            draft.title,
+            draft.summary,
+            draft.tags,
+            draft.authors,
+            draft.permalinks,
+            source_of(draft.root),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        source = asdict(self.source)
+        if self.source.posted_at is not None:
+            source["posted_at"] = self.source.posted_at.isoformat()
+        return {**asdict(self), "source": source}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PendingDraft:
+        source = dict(data["source"])
+        if source.get("posted_at"):
+            source["posted_at"] = datetime.fromisoformat(source["posted_at"])
+        return cls(
+            data["title"],
+            data["summary"],
+            tuple(data["tags"]),
+            tuple(data["authors"]),
+            tuple(data["permalinks"]),
+            SourceMessage(**source),
+        )
 
 
 def _draft_text(draft: Draft, prefix: str) -> str:
@@ -45,7 +78,7 @@ def _draft_text(draft: Draft, prefix: str) -> str:
     )
 
 
-def assist_commands(pending: PendingDrafts) -> tuple[Command, Command]:
+def assist_commands() -> tuple[Command, Command]:
     async def summarize(ctx: CommandContext, args: Args) -> Reply:
         reference = args.text("message")
         root: MessageRef | None = ctx.event.target or ctx.event.reply_to
@@ -63,31 +96,41 @@ def assist_commands(pending: PendingDrafts) -> tuple[Command, Command]:
         except TargetGone:
             raise NotFound("I can't find that thread any more.") from None
         said = [m for m in thread if not m.text.startswith(ctx.prefix)]  # not the commands
+        await ctx.services.limits.spend_model(ctx.member.id, ctx.prefix)
         draft = await ctx.services.assist.summarize(ctx.community, said)
-        pending.put(ctx.member.id, ctx.community.id, draft)
+        await ctx.services.pending.put(
+            PENDING_KIND,
+            ctx.member.id,
+            ctx.community.id,
+            PendingDraft.of(draft).to_json(),
+            timedelta(seconds=DRAFT_SECONDS),
+        )
         return Reply(_draft_text(draft, ctx.prefix), ephemeral=True)
 
     async def accept(ctx: CommandContext, args: Args) -> Reply:
-        draft = pending.take(ctx.member.id, ctx.community.id)
-        if draft is None:
+        data = await ctx.services.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id)
+        if data is None:
             return Reply(f"No draft waiting: start with `{ctx.prefix}summarize`.", ephemeral=True)
+        draft = PendingDraft.from_json(data)
         title, tags = split_hashtags(args.text("changes"))
         links = " ".join(draft.permalinks[:10])
         body = f"{draft.summary}\n\nFrom a thread by {', '.join(draft.authors)}: {links}".strip()
         result = await ctx.services.insights.capture(
             ctx.community.id,
-            source_of(draft.root),
+            draft.source,
             curator=ctx.member,
             body=body[:4000],
             title=title or draft.title,
             tags=[*draft.tags, *tags],
         )
+        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
         if not result.created:
             return Reply(formatting.already_captured(result.insight), ephemeral=True)
         return Reply(formatting.captured(result.insight))
 
     async def ask(ctx: CommandContext, args: Args) -> Reply:
         scope = await constellation_scope(ctx, args)
+        await ctx.services.limits.spend_model(ctx.member.id, ctx.prefix)
         answer = await ctx.services.assist.answer(ctx.community, args.text("question"), scope)
         note = f"\n({answer.note})" if answer.note else ""
         return Reply(f"{answer.text}{note}", ephemeral=True)

@@ -73,6 +73,7 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
         )
     if for_slug is not None:
         await _known_other(ctx, for_slug)
+    await ctx.services.limits.spend_invite(ctx.member.id, ctx.prefix)
     link, code = await ctx.services.relays.links.invite(
         ctx.community.id,
         ctx.member.id,

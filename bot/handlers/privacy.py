@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
@@ -12,18 +11,7 @@ from knowledge.privacy import ForgetSummary
 CONFIRM_WINDOW_SECONDS = 600
 
 
-@dataclass
-class PendingConfirmations:
-    """Who asked for a preview, and when: a confirmation must follow its own preview."""
-
-    asked: dict[int, float] = field(default_factory=dict)
-
-    def ask(self, member_id: int) -> None:
-        self.asked[member_id] = time.monotonic()
-
-    def take(self, member_id: int) -> bool:
-        asked = self.asked.pop(member_id, None)
-        return asked is not None and time.monotonic() - asked <= CONFIRM_WINDOW_SECONDS
+PENDING_KIND = "forget-me"
 
 
 def _summary(s: ForgetSummary) -> str:
@@ -35,12 +23,18 @@ def _summary(s: ForgetSummary) -> str:
     )
 
 
-def forget_me_command(pending: PendingConfirmations) -> Command:
+def forget_me_command() -> Command:
     async def forget_me(ctx: CommandContext, args: Args) -> Reply:
         privacy = ctx.services.privacy
         if args.text("confirm") != "confirm":
             ctx_summary = await privacy.preview(ctx.member)
-            pending.ask(ctx.member.id)
+            await ctx.services.pending.put(
+                PENDING_KIND,
+                ctx.member.id,
+                ctx.community.id,
+                {},
+                timedelta(seconds=CONFIRM_WINDOW_SECONDS),
+            )
             return Reply(
                 "This removes what Hearth keeps about you in this community:\n"
                 f"{_summary(ctx_summary)}\n"
@@ -48,12 +42,13 @@ def forget_me_command(pending: PendingConfirmations) -> Command:
                 f"within {CONFIRM_WINDOW_SECONDS // 60} minutes.",
                 ephemeral=True,
             )
-        if not pending.take(ctx.member.id):
+        if await ctx.services.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id) is None:
             return Reply(
                 f"Run `{ctx.prefix}forget-me` first to see what would be removed, then confirm.",
                 ephemeral=True,
             )
         done = await privacy.forget(ctx.member)
+        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
         return Reply(
             f"Done. Deleted {done.authored_insights} insight(s) and {done.sources} message(s); "
             f"anonymised {done.curated_insights} insight(s) you captured.",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.events import MessageRef
-from knowledge.errors import InvalidInput
+from bot.port import TargetGone
+from knowledge.errors import InvalidInput, NotFound
 from knowledge.models import Role
 
 
@@ -39,7 +40,10 @@ async def relay(ctx: CommandContext, args: Args) -> Reply:
     if wanted and wanted.lower() != "all":
         links = [await relays.links.find(ctx.community.id, wanted)]
     root = _thread_root(ctx)
-    thread = await ctx.port.fetch_thread(root)
+    try:
+        thread = await ctx.port.fetch_thread(root)
+    except TargetGone:
+        raise NotFound("I can't find that thread any more.") from None
     started = await relays.relay_thread(ctx.community, thread, links)
     names = ", ".join(f"**{n}**" for n in started.targets)
     return Reply(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-import time
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
@@ -24,21 +23,24 @@ KINDS = tuple(k.value for k in RitualKind)
 EXAMPLE = "/ritual add reflection #general weekly on monday at 9:00"
 
 
-@dataclass
-class PendingRituals:
-    """A previewed ritual waits here for its author's `/ritual confirm`."""
+PENDING_KIND = "ritual"  # previews wait in the store (PendingStore), for any instance
 
-    waiting: dict[int, tuple[float, int, NewRitual]] = field(default_factory=dict)
 
-    def put(self, member_id: int, community_id: int, ritual: NewRitual) -> None:
-        self.waiting[member_id] = (time.monotonic(), community_id, ritual)
+async def put_pending(ctx: CommandContext, ritual: NewRitual) -> None:
+    await ctx.services.pending.put(
+        PENDING_KIND,
+        ctx.member.id,
+        ctx.community.id,
+        asdict(ritual),
+        timedelta(seconds=CONFIRM_WINDOW_SECONDS),
+    )
 
-    def take(self, member_id: int, community_id: int) -> NewRitual | None:
-        entry = self.waiting.pop(member_id, None)
-        if entry is None or entry[1] != community_id:
-            return None
-        asked, _, ritual = entry
-        return ritual if time.monotonic() - asked <= CONFIRM_WINDOW_SECONDS else None
+
+async def take_pending(ctx: CommandContext) -> NewRitual | None:
+    payload = await ctx.services.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id)
+    if payload is None:
+        return None
+    return NewRitual(**{**payload, "kind": RitualKind(payload["kind"])})
 
 
 def parse_duration(raw: str, what: str) -> int:
@@ -89,7 +91,7 @@ def describe_window(minutes: int) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
-def ritual_commands(pending: PendingRituals) -> Command:
+def ritual_commands() -> Command:
     async def add(ctx: CommandContext, args: Args) -> Reply:
         kind_word, _, rest = args.text("spec").partition(" ")
         if kind_word.lower() not in KINDS:
@@ -138,7 +140,7 @@ def ritual_commands(pending: PendingRituals) -> Command:
             anonymous=args.text("anonymous") == "yes",
             created_by_member_id=ctx.member.id,
         )
-        pending.put(ctx.member.id, ctx.community.id, new)
+        await put_pending(ctx, new)
         return Reply(
             f"Ritual **{name}** ({kind.value}) in {channel_label(channel.channel)}: "
             f"{new.schedule_text}, "
@@ -149,10 +151,11 @@ def ritual_commands(pending: PendingRituals) -> Command:
         )
 
     async def confirm(ctx: CommandContext, args: Args) -> Reply:
-        new = pending.take(ctx.member.id, ctx.community.id)
+        new = await take_pending(ctx)
         if new is None:
             return Reply(f"Nothing to confirm: start with `{EXAMPLE}`.", ephemeral=True)
         ritual = await ctx.services.rituals.store.create(ctx.community.id, new)
+        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
         ctx.services.rituals.changed(ritual)
         return Reply(f"✅ Ritual **{ritual.name}** saved: {ritual.schedule_text}.")
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from bot.config import RelayConfig
 from bot.events import (
     ChannelRef,
     ChatMessage,
@@ -23,7 +24,16 @@ from bot.events import (
     MessagePosted,
     MessageRef,
 )
-from bot.port import OutboundMessage, OutboundPort
+from bot.port import (
+    ChangeFeed,
+    Forbidden,
+    OutboundMessage,
+    OutboundPort,
+    RateLimited,
+    TargetGone,
+    Transient,
+)
+from bot.relay.catch_up import READ_COST, CatchUp, Pace, pause
 from bot.relay.payload import digest, edit_payload, payload_of
 from knowledge.clock import Clock
 from knowledge.directory import Directory
@@ -60,6 +70,7 @@ class Relays:
         self._commands = frozenset(command_names)
         self.ports: dict[str, OutboundPort] = {}
         self.wake = asyncio.Event()  # set when something was queued: the worker looks now
+        self._catch_ups: dict[str, CatchUp] = {}  # background passes, by platform
 
     def attach(self, port: OutboundPort) -> None:
         self.ports[port.platform] = port
@@ -142,6 +153,7 @@ class Relays:
                 await self._whole_channel(message)
             return
         community = await self._directory.community_by_id(participant.community_id)
+        await self._caught_up_first(participant)
         if community is not None:
             await self._record(participant, located.everyone, message, False, community)
             self.wake.set()
@@ -175,21 +187,164 @@ class Relays:
 
     # catch-up ------------------------------------------------------------------------
 
+    def start_catch_up(self, port: OutboundPort, config: RelayConfig) -> None:
+        """Catch up on `port` in the background, beside live events (see `catch_up`).
+
+        Called before the adapter starts delivering: a live message then finds the pass
+        registered and, in a thread still waiting, has that thread read first."""
+        rate = config.catch_up_requests_per_second.for_platform(port.platform)
+        run = CatchUp(port.platform, Pace(rate))
+        self._catch_ups[port.platform] = run
+        run.task = asyncio.create_task(
+            self.catch_up(port, config.catch_up_days), name=f"relay-catch-up-{port.platform}"
+        )
+
+    async def stop_catch_up(self) -> None:
+        """Stop every background pass promptly (between reads); what it did not reach is
+        read again at the next start, since its position was not saved."""
+        runs, self._catch_ups = list(self._catch_ups.values()), {}
+        for run in runs:
+            await run.stop()
+
+    def catch_up_waiting(self, platform: str) -> int:
+        """Relayed threads on `platform` the background pass has still to read."""
+        run = self._catch_ups.get(platform)
+        return 0 if run is None else run.waiting
+
+    async def caught_up(self, platform: str) -> None:
+        """Until the background pass on `platform` (if any) has ended."""
+        run = self._catch_ups.get(platform)
+        if run is not None and run.task is not None:
+            await asyncio.wait([run.task])
+
     async def catch_up(self, port: OutboundPort, days: int) -> int:
-        """Re-read relayed threads on this platform: relay what was posted, edited or
-        deleted while Hearth was down. Each change is keyed, so overlap with live events
-        or a second pass queues nothing twice. Returns how many changes were queued."""
-        since = self._clock.now() - timedelta(days=days)
-        changes = 0
-        for participant in await self.store.recent_participants(port.platform, since):
+        """Re-read relayed threads on this platform that can have changed while Hearth was
+        down, and relay what was posted, edited or deleted meanwhile. Each change is
+        keyed, so overlap with live events or a second pass queues nothing twice.
+        Returns how many changes were queued.
+
+        Which threads: those active in the last `days`, narrowed by the platform's own
+        "what changed since" (`ChangeFeed`) from where the last complete pass ended; that
+        position is saved only when every read succeeded."""
+        run = self._catch_ups.get(port.platform)
+        if run is None or run.started:  # called directly: an unpaced pass of its own
+            run = CatchUp(port.platform, Pace(0))
+        run.started = True
+        position: str | None = None
+        try:
             try:
-                changes += await self._catch_up_thread(port, participant)
+                position = await self._load_catch_up(run, port, days)
+            finally:
+                run.ready.set()  # live messages never wait on a failed load
+            while (participant := run.next()) is not None:
+                if run.tries(participant.id) and not await pause(
+                    2.0 ** run.tries(participant.id), run.stopping
+                ):
+                    break
+                if not await run.pace.take(READ_COST, run.stopping):
+                    break
+                await self._read(run, port, participant)
+        except Exception:
+            run.complete = False
+            log.exception("relay.catch_up_stopped", platform=port.platform)
+        finally:
+            run.done.set()
+        if run.waiting:  # stopped: the position stays, so the next start reads these
+            log.info(
+                "relay.catch_up_interrupted",
+                platform=port.platform,
+                changes=run.changes,
+                left=run.waiting,
+            )
+            return run.changes
+        if run.complete and position is not None:
+            try:
+                await self.store.save_catch_up_position(port.platform, position, self._clock.now())
+            except Exception:  # not saved: the next start reads from the older position
+                log.warning("relay.catch_up_position_unsaved", exc_info=True)
+        log.info(
+            "relay.caught_up", platform=port.platform, changes=run.changes, complete=run.complete
+        )
+        return run.changes
+
+    async def _load_catch_up(self, run: CatchUp, port: OutboundPort, days: int) -> str | None:
+        """The threads to re-read; returns the platform's position to save once done."""
+        since = self._clock.now() - timedelta(days=days)
+        participants = await self.store.recent_participants(port.platform, since)
+        position = None
+        if isinstance(port, ChangeFeed):
+            saved = await self.store.catch_up_position(port.platform)
+            changes = await port.changes_since(saved)
+            position = changes.position
+            if changes.touched is not None:
+                touched = changes.touched
+                participants = [
+                    p for p in participants if (p.space, p.channel, p.anchor_id) in touched
+                ]
+            elif saved:  # a full pass is owed: until one completes, no start may skip it
+                await self.store.save_catch_up_position(port.platform, "", self._clock.now())
+        run.load(participants)
+        log.info("relay.catching_up", platform=port.platform, threads=len(participants))
+        return position
+
+    async def _read(self, run: CatchUp, port: OutboundPort, participant: Participant) -> None:
+        """Read one waiting thread once (the pass and a live message may both ask)."""
+        async with run.lock(participant.id):
+            if not run.is_pending(participant.id):
+                return
+            try:
+                while True:
+                    try:
+                        changes = await self._catch_up_thread(port, participant)
+                        break
+                    except RateLimited as limited:  # the platform says when: not a failure
+                        if not await pause(limited.retry_after, run.stopping):
+                            return  # stopping: still waiting, read at the next start
+            except TargetGone as gone:  # deleted while Hearth was down: a normal outcome
+                log.info("relay.catch_up_gone", participant=participant.id, reason=str(gone))
+                changes = await self._root_gone(participant)
+            except (Forbidden, Transient) as failure:
+                log.warning(
+                    "relay.catch_up_unreadable",
+                    participant=participant.id,
+                    reason=str(failure),
+                    retrying=run.failed(participant.id),
+                )
+                return
             except Exception:  # one unreadable thread must not stop the others
                 log.exception("relay.catch_up_failed", participant=participant.id)
+                run.failed(participant.id)
+                return
+            run.finished(participant.id)
         if changes:
-            log.info("relay.caught_up", platform=port.platform, changes=changes)
+            run.changes += changes
             self.wake.set()
-        return changes
+
+    async def _caught_up_first(self, participant: Participant) -> None:
+        """A live message in a thread the pass has not read yet: read that thread now, so
+        what was missed in it is queued first (lanes deliver in queue order)."""
+        run = self._catch_ups.get(participant.platform)
+        port = self.ports.get(participant.platform)
+        if run is None or port is None or run.done.is_set():
+            return
+        await run.ready.wait()
+        if run.is_pending(participant.id):
+            log.info("relay.catch_up_first", participant=participant.id)
+            run.pace.charge(READ_COST)  # live goes first; background reads move back
+            await self._read(run, port, participant)
+
+    async def _root_gone(self, participant: Participant) -> int:
+        """The thread's root is gone: relay its deletion as a live event would (a
+        sibling's root is our copy, whose deletion touches nothing else)."""
+        if participant.link_id is not None or participant.anchor_id is None:
+            return 0
+        root = await self.store.message(participant.key, participant.anchor_id)
+        if root is None or root.deleted:
+            return 0
+        await self.message_deleted(
+            MessageDeleted(MessageRef(_channel(participant), participant.anchor_id))
+        )
+        return 1
 
     async def _catch_up_thread(self, port: OutboundPort, participant: Participant) -> int:
         assert participant.anchor_id is not None

@@ -25,7 +25,15 @@ from bot.text.model import (
     UserMention,
 )
 from bot.text.neutral import Resolver, from_discord, from_matrix_html, from_slack, parse
-from bot.text.render import matrix_mentions, to_discord, to_matrix, to_plain, to_slack, to_words
+from bot.text.render import (
+    matrix_mentions,
+    to_discord,
+    to_matrix,
+    to_plain,
+    to_slack,
+    to_terminal,
+    to_words,
+)
 
 __all__ = [
     "Block",
@@ -54,5 +62,6 @@ __all__ = [
     "to_matrix",
     "to_plain",
     "to_slack",
+    "to_terminal",
     "to_words",
 ]

@@ -403,6 +403,39 @@ def to_words(doc: Document) -> str:
     return _Words(False).render(doc)
 
 
+class _Terminal(_Renderer):
+    """Plain text with highlights as terminal styles (ANSI SGR), and no control characters
+    from the text itself, so a message cannot restyle or move the cursor of the terminal."""
+
+    bold, italic, strike = "**", "_", "~"  # keys of _SGR: on, off
+
+    def wrap(self, marker: str, children: tuple[Inline, ...]) -> str:
+        start, end = _SGR[marker]
+        inner = self.run(children)
+        core = inner.strip(" ")
+        if not core:
+            return inner
+        lead = inner[: len(inner) - len(inner.lstrip(" "))]
+        trail = inner[len(inner.rstrip(" ")) :]
+        return f"{lead}{start}{core}{end}{trail}"
+
+    def text(self, text: str) -> str:
+        return _CONTROL.sub("", text)
+
+    def code(self, text: str) -> str:
+        return _CONTROL.sub("", text)
+
+
+_SGR = {"**": ("\x1b[1m", "\x1b[22m"), "_": ("\x1b[3m", "\x1b[23m"), "~": ("\x1b[9m", "\x1b[29m")}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def to_terminal(doc: Document, *, styled: bool) -> str:
+    """The console's view: bold, italic and struck text styled on a terminal (`styled`),
+    else exactly `to_plain`; never literal `**` markup."""
+    return _Terminal(False).render(doc) if styled else to_plain(doc)
+
+
 def matrix_mentions(doc: Document, *, for_relay: bool = False) -> dict[str, list[str]]:
     """The event's `m.mentions`: the Matrix users pinged on purpose, never the room.
 

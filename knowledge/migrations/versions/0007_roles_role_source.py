@@ -7,7 +7,7 @@ to the same `role` column and told apart by nothing. Existing raised roles move 
 `stewards`/`curators` are applied again (as `config`) by every start, which follows this
 migration at once.
 
-Revision ID: 0007_roles
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_roles"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
