@@ -65,3 +65,75 @@ def load_static_model(path_or_name: str) -> LocalStaticEmbedder:
             f"cannot load the local embedding model {path_or_name!r}: {exc}"
         ) from exc
     return LocalStaticEmbedder(model, name)
+
+
+# The default model: WordLlama's 256-d static token embeddings (Llama-2 tokenizer), whose
+# weights ship inside the `wordllama` wheel from the package registry, so semantic search
+# works on a fresh install with no download at run time. Only its two data files are read
+# (with numpy, safetensors and tokenizers): its own loader looks for the tokenizer in
+# another folder and then tries to download it.
+PACKAGED_MODEL = "wordllama-l2_supercat-256"
+_PACKAGED_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
+_PACKAGED_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+MAX_TOKENS = 512  # an insight is short; this bounds the work for a pasted essay
+
+
+class PackagedStaticEmbedder:
+    """`Embedder` over a token → vector table: the mean of a text's token vectors.
+
+    The table stays float16 (16 MB); rows are widened to float32 only when pooled."""
+
+    local = True
+
+    def __init__(self, table: Any, tokenizer: Any, name: str) -> None:
+        self._table = table
+        self._tokenizer = tokenizer
+        self.name = f"local:{name}"
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return await asyncio.to_thread(self.encode, list(texts))
+
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        import numpy
+
+        # lower case: the tokenizer tells "Meetings" from "meetings"; meaning does not
+        encodings = self._tokenizer.encode_batch(
+            [t.lower() for t in texts], add_special_tokens=False
+        )
+        rows = self._table.shape[0]
+        vectors = numpy.zeros((len(texts), self._table.shape[1]), dtype=numpy.float32)
+        for index, encoding in enumerate(encodings):
+            ids = numpy.asarray(encoding.ids[:MAX_TOKENS], dtype=numpy.int64)
+            ids = ids[(ids >= 0) & (ids < rows)]
+            if ids.size:
+                vectors[index] = self._table[ids].astype(numpy.float32).mean(axis=0)
+        norms = numpy.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors /= numpy.where(norms > 0, norms, 1.0)
+        result: list[list[float]] = vectors.tolist()
+        return result
+
+
+def load_packaged_model() -> PackagedStaticEmbedder:
+    """The default embedder, from the files inside the installed `wordllama` package."""
+    try:
+        from importlib import resources
+
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        root = resources.files("wordllama")
+        weights = root.joinpath(*_PACKAGED_WEIGHTS)
+        tokenizer_file = root.joinpath(*_PACKAGED_TOKENIZER)
+        with resources.as_file(weights) as path:
+            table = next(iter(load_file(str(path)).values()))
+        tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
+    except Exception as exc:  # not installed, or a wheel without the files
+        raise LocalModelUnavailable(
+            f"the packaged embedding model ({PACKAGED_MODEL}) cannot be loaded: {exc}; "
+            "reinstall Hearth (pip install -e .) or set assist.semantic_search = false"
+        ) from exc
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return PackagedStaticEmbedder(table, tokenizer, PACKAGED_MODEL)

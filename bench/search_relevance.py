@@ -1,21 +1,22 @@
-"""Search relevance: recall@5 of full-text, embedding and blended search on a small corpus.
+"""Search relevance: recall@5 and MRR of full-text, semantic and hybrid search.
 
-Why: semantic search is only worth its vectors if it finds what full-text search misses
-without burying what it finds. The corpus is hand-written from community-of-practice
-topics (reviews, onboarding, retros, incidents, testing, docs, mentoring, meetings); each
-query lists the insights a person asking it would want. Some queries use the insights'
-own words, some only part of them, some other words altogether (synonyms), so each
-method's strengths show up.
+Why: members ask later in their own words, not the insight's. `relevance_set.py` holds
+130 insights from many fields of practice and 130 questions phrased as members ask them
+(mostly no word in common with the insight), plus 20 terse keyword queries. Each method
+runs through Hearth's own code on a throw-away SQLite file:
 
-    .venv/bin/python bench/search_relevance.py                   # hashed bag-of-words vectors
-    .venv/bin/python bench/search_relevance.py --model minishlab/potion-base-8M   # model2vec
-    .venv/bin/python bench/search_relevance.py --model ./my-static-model --verbose
+- full text, every word: what /search did before issue 16 (all words required);
+- full text: `open_search(...).search` (every word, else any of the content words);
+- semantic: `EmbeddingStore.nearest` alone;
+- hybrid: `SemanticIndex.search`, what /search does on a default install.
 
-The default embedder is the loopback server's deterministic hashed bag-of-words (no model,
-no network): it knows no synonyms, so it measures what partial word overlap adds. A real
-static model (`--model`, a folder or hub name; `pip install 'hearth[embeddings]'`) also
-knows meanings. Everything runs through Hearth's own store, `SemanticIndex` and
-`open_search` on a throw-away SQLite file.
+    .venv/bin/python bench/search_relevance.py                  # the packaged model (default)
+    .venv/bin/python bench/search_relevance.py --verbose        # per-question ranks
+    .venv/bin/python bench/search_relevance.py --hashed         # hashed bag-of-words, no model
+    .venv/bin/python bench/search_relevance.py --model ./static-model   # a model2vec model
+
+recall@5: the share of a question's wanted insights in the top 5, averaged; MRR: the mean
+of 1/rank of the first wanted insight (0 past rank 30).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from relevance_set import CORPUS, KEYWORD_QUERIES, QUESTIONS
 
 from bot.assist.semantic import Embedder, SemanticIndex
 from knowledge.db import open_database
@@ -36,104 +40,13 @@ from knowledge.embeddings import EmbeddingStore
 from knowledge.insights import InsightStore
 from knowledge.migrate import upgrade
 from knowledge.search import SearchQuery, open_search, parse_terms
+from knowledge.search.ranked import RankedSearch
 from knowledge.views import SourceMessage
 from tests.openai_loopback import hashed_embedding
 
 K = 5
-
-CORPUS = [  # (key, text); keys name the insights the queries expect
-    ("small-prs", "Small pull requests get reviewed within a day; big ones wait a week"),
-    ("review-checklist", "A short review checklist catches missing tests and unclear names"),
-    ("review-tone", "Phrase review comments as questions, not orders, to keep feedback kind"),
-    (
-        "review-rotation",
-        "Rotate the reviewer on duty so no one becomes the bottleneck for approvals",
-    ),
-    ("buddy", "Every newcomer gets a buddy for their first month to ask the silly questions"),
-    (
-        "onboarding-doc",
-        "Keep one onboarding page with accounts, tools and who to ask, updated by each new hire",
-    ),
-    (
-        "first-commit",
-        "New joiners ship a tiny change on day one so the deploy pipeline feels less scary",
-    ),
-    ("retro-actions", "Retrospectives end with at most two actions, each with an owner and a date"),
-    ("retro-safety", "Start a retro with a quick safety check so quieter people speak up"),
-    (
-        "retro-format",
-        "Change the retrospective format every few sprints to avoid going through the motions",
-    ),
-    (
-        "postmortem-blameless",
-        "Incident postmortems are blameless: ask what made the mistake easy, not who made it",
-    ),
-    (
-        "incident-commander",
-        "During an outage one incident commander coordinates and everyone else fixes",
-    ),
-    ("runbooks", "Write a runbook for every alert that pages someone at night"),
-    (
-        "status-page",
-        "Update the public status page within fifteen minutes of a customer-facing outage",
-    ),
-    ("flaky-tests", "Quarantine flaky tests the day they flake and fix them within a week"),
-    (
-        "test-pyramid",
-        "Most tests should be fast unit tests; keep slow end-to-end tests for critical paths",
-    ),
-    ("tdd-legacy", "Before changing legacy code, pin its behaviour with characterization tests"),
-    ("adr", "Record architecture decisions in short ADRs next to the code they shape"),
-    ("docs-as-code", "Documentation lives in the repository and is reviewed like code"),
-    ("readme-first", "Write the README before the code to find out what you are building"),
-    ("mentoring-goals", "Mentoring works best with a goal agreed in the first session"),
-    (
-        "mentoring-rotation",
-        "Juniors who meet several mentors over a year grow faster than with one",
-    ),
-    (
-        "pairing-remote",
-        "Remote pairing works with short rotations and a shared editor, not screen sharing alone",
-    ),
-    ("mob-programming", "Mob programming on hard bugs spreads knowledge faster than any wiki page"),
-    ("no-meeting-day", "A meeting-free Wednesday gave everyone a full day of focus time"),
-    (
-        "standup-async",
-        "Asynchronous written standups replaced the daily call for a distributed team",
-    ),
-    ("agenda", "No agenda, no meeting: invites without an agenda may be declined"),
-    ("demo-day", "A monthly demo day lets teams show unfinished work and get early feedback"),
-    ("tech-debt-budget", "Reserve a fifth of each sprint for paying down technical debt"),
-    ("feature-flags", "Ship behind feature flags so releases and launches are separate decisions"),
-    ("accessibility", "Test every new screen with a screen reader before calling it done"),
-    (
-        "oncall-handover",
-        "On-call handovers include open incidents, noisy alerts and pending changes",
-    ),
-]
-
-QUERIES = [  # (query as typed, keys of the insights it should find)
-    ("code review", ["review-checklist", "review-tone", "review-rotation"]),
-    ("reviewed faster pull requests", ["small-prs"]),
-    ("newcomer onboarding", ["buddy", "onboarding-doc", "first-commit"]),
-    ("retro actions owner", ["retro-actions"]),
-    ("retrospective", ["retro-actions", "retro-safety", "retro-format"]),
-    ("blameless postmortem", ["postmortem-blameless"]),
-    ("outage coordination", ["incident-commander", "status-page"]),
-    ("flaky tests quarantine fix", ["flaky-tests"]),
-    ("testing legacy code safely", ["tdd-legacy"]),
-    ("documentation", ["docs-as-code", "adr", "readme-first", "onboarding-doc"]),
-    ("mentors for juniors", ["mentoring-goals", "mentoring-rotation"]),
-    ("pair programming remote", ["pairing-remote", "mob-programming"]),
-    ("fewer meetings focus", ["no-meeting-day", "standup-async", "agenda"]),
-    ("daily standup", ["standup-async"]),
-    ("release safely", ["feature-flags", "first-commit"]),
-    ("alerts at night", ["runbooks", "oncall-handover"]),
-    ("kind feedback", ["review-tone", "demo-day"]),
-    ("technical debt time", ["tech-debt-budget"]),
-    ("screen reader accessibility", ["accessibility"]),
-    ("welcome new hires", ["buddy", "onboarding-doc", "first-commit"]),
-]
+DEPTH = 30
+METHODS = ("full text, every word", "full text", "semantic", "hybrid")
 
 
 class HashedEmbedder:
@@ -151,6 +64,10 @@ class HashedEmbedder:
 
 def recall(found: Sequence[int], expected: set[int]) -> float:
     return len(set(found[:K]) & expected) / len(expected)
+
+
+def reciprocal_rank(found: Sequence[int], expected: set[int]) -> float:
+    return next((1.0 / n for n, i in enumerate(found, start=1) if i in expected), 0.0)
 
 
 async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
@@ -173,57 +90,77 @@ async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
         )
         await semantic.backfill(community, limit=len(CORPUS))
         backend = open_search(database)
-        totals = {"full-text": 0.0, "embeddings": 0.0, "blended": 0.0}
-        for text, keys in QUERIES:
-            expected = {ids[k] for k in keys}
-            query = SearchQuery(community.id, parse_terms(text), limit=K)
-            full_text = [h.insight_id for h in (await backend.search(query)).hits]
-            [vector] = await embedder.embed([text])
-            nearest = [i for i, _ in await store.nearest(community.id, vector, K, embedder.name)]
-            blended = [
-                h.insight_id for h in (await semantic.search(backend, query, community)).hits
-            ]
-            scores = {
-                "full-text": recall(full_text, expected),
-                "embeddings": recall(nearest, expected),
-                "blended": recall(blended, expected),
-            }
-            for method, score in scores.items():
-                totals[method] += score
-            if verbose:
-                shown = "  ".join(f"{m} {s:.2f}" for m, s in scores.items())
-                print(f"{text!r:34} {shown}")
-                print(f"{'':34} blended top {K}: {[names[i] for i in blended]}")
+        assert isinstance(backend, RankedSearch)
+        print(
+            f"{len(CORPUS)} insights; embedder {embedder.name}; hybrid threshold {min_similarity}"
+        )
+        for label, queries in (
+            ("questions in members' own words", QUESTIONS),
+            ("keyword queries", KEYWORD_QUERIES),
+        ):
+            recalls = dict.fromkeys(METHODS, 0.0)
+            ranks = dict.fromkeys(METHODS, 0.0)
+            for text, keys in queries:
+                expected = {ids[k] for k in keys}
+                query = SearchQuery(community.id, parse_terms(text), limit=DEPTH)
+                strict = [h.insight_id for h in (await backend._search(query)).hits]
+                full_text = [h.insight_id for h in (await backend.search(query)).hits]
+                [vector] = await embedder.embed([text])
+                nearest = [
+                    i for i, _ in await store.nearest(community.id, vector, DEPTH, embedder.name)
+                ]
+                hybrid = [
+                    h.insight_id for h in (await semantic.search(backend, query, community)).hits
+                ]
+                found = dict(zip(METHODS, (strict, full_text, nearest, hybrid), strict=True))
+                for method, ranking in found.items():
+                    recalls[method] += recall(ranking, expected)
+                    ranks[method] += reciprocal_rank(ranking, expected)
+                if verbose:
+                    shown = "  ".join(
+                        f"{m.split(',')[0][:9]} {reciprocal_rank(r, expected):.2f}"
+                        for m, r in found.items()
+                    )
+                    print(f"{text[:60]!r:64} {shown}")
+                    if recall(hybrid, expected) < 1:
+                        print(f"{'':64} hybrid top {K}: {[names[i] for i in hybrid[:K]]}")
+            print(f"\n{label}: {len(queries)}")
+            print(f"{'method':24} recall@{K}   MRR")
+            for method in METHODS:
+                print(
+                    f"{method:24} {recalls[method] / len(queries):8.3f} "
+                    f"{ranks[method] / len(queries):6.3f}"
+                )
         await database.dispose()
-    print(
-        f"{len(CORPUS)} insights, {len(QUERIES)} queries, embedder {embedder.name}, "
-        f"blend threshold {min_similarity}"
-    )
-    for method, total in totals.items():
-        print(f"recall@{K} {method:11} {total / len(QUERIES):.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a model2vec static model: folder or hub name")
+    parser.add_argument("--hashed", action="store_true", help="hashed bag-of-words vectors")
     parser.add_argument("--dimensions", type=int, default=256, help="hashed vector size")
     parser.add_argument(
         "--min-similarity",
         type=float,
-        help="blend threshold (cosine); default 0.1 for hashed vectors (long texts sharing "
-        "one word score about 0.15), else Hearth's default 0.3",
+        help="hybrid threshold (cosine); default Hearth's (assist.semantic_min_similarity)",
     )
-    parser.add_argument("--verbose", action="store_true", help="per-query scores and hits")
+    parser.add_argument("--verbose", action="store_true", help="per-question reciprocal ranks")
     args = parser.parse_args()
+    from bot.config import AssistConfig
+
+    default = AssistConfig().semantic_min_similarity
     embedder: Embedder
     if args.model:
         from adapters.local_embeddings import load_static_model
 
         embedder = load_static_model(args.model)
-        default = 0.3
-    else:
+    elif args.hashed:
         embedder = HashedEmbedder(args.dimensions)
-        default = 0.1
+        default = 0.1  # long texts sharing one word score about 0.15
+    else:
+        from adapters.local_embeddings import load_packaged_model
+
+        embedder = load_packaged_model()
     threshold = default if args.min_similarity is None else args.min_similarity
     asyncio.run(run(embedder, threshold, args.verbose))
 

@@ -118,8 +118,9 @@ class Hearth:
         """Open the store and build the services.
 
         With a given clock, tests drive time and APScheduler stays off unless `timer`.
-        Semantic search uses `embedder` (e.g. a local model), else the model's embeddings
-        API when `assist.embedding_model` is set; with neither, /search is full text.
+        Semantic search uses `embedder` (the CLI passes the packaged or configured local
+        model), else the model's embeddings API when `assist.embedding_model` is set; with
+        neither, or `assist.semantic_search = false`, /search is full text.
         """
         use_timer = clock is None if timer is None else timer
         clock = clock or SystemClock()
@@ -146,7 +147,9 @@ class Hearth:
         )
         search = open_search(database)
         opted_in = frozenset(c.slug for c in config.communities if c.assist)
-        if embedder is None and model is not None and config.assist.embedding_model:
+        if not config.assist.semantic_search:
+            embedder = None
+        elif embedder is None and model is not None and config.assist.embedding_model:
             if find_spec("numpy") is None:  # vectors are ranked with numpy, an extra
                 log.warning(
                     "semantic_search.off", reason="pip install 'hearth[embeddings]' for numpy"

@@ -24,7 +24,7 @@ from rich.text import Text
 from bot.adapter import Adapter
 from bot.app import Hearth, open_store
 from bot.assist import LanguageModel
-from bot.assist.semantic import Embedder
+from bot.assist.semantic import Embedder, EmbeddingFailed
 from bot.config import Config, ConfigError, load_config
 from bot.log_setup import configure_logging
 from bot.supervise import AdapterFailed
@@ -248,13 +248,23 @@ def _language_model(settings: Config) -> LanguageModel | None:
 
 
 def _local_embedder(settings: Config) -> Embedder | None:
-    """The configured local embedding model (loaded now, slow-ish), or None."""
-    if not settings.assist.local_embedding_model:
+    """The local embedding model (loaded now, under a second): the configured one, else
+    the packaged one; None when semantic search is off or the endpoint embeds instead."""
+    assist = settings.assist
+    if not assist.semantic_search:
         return None
-    from adapters.local_embeddings import LocalModelUnavailable, load_static_model
+    from adapters.local_embeddings import (
+        LocalModelUnavailable,
+        load_packaged_model,
+        load_static_model,
+    )
 
     try:
-        return load_static_model(settings.assist.local_embedding_model)
+        if assist.local_embedding_model:
+            return load_static_model(assist.local_embedding_model)
+        if assist.base_url and assist.embedding_model:
+            return None  # Hearth.open uses the endpoint's embeddings (opted-in communities)
+        return load_packaged_model()
     except LocalModelUnavailable as exc:
         raise UserError(str(exc)) from None
 
@@ -287,7 +297,7 @@ def check_config(
     if path is not None and config is not None and path != config:
         raise _fail(f"two config files given ({path} and --config {config}): give one")
     settings = _config(path or config)
-    if settings.assist.local_embedding_model:  # prove it loads: OK must mean it will run
+    if settings.assist.semantic_search:  # prove the model loads: OK must mean it will run
         try:
             _local_embedder(settings)
         except UserError as exc:
@@ -414,6 +424,58 @@ def search(
     # Hearth's Markdown as terminal styles; rich drops them when stdout is no terminal
     shown = to_terminal(parse_markdown(_run(_with_hearth(settings, work))), styled=True)
     out.print(Text.from_ansi(shown), highlight=False)
+
+
+@app.command()
+def reindex(community: CommunityOption = None, config: ConfigOption = None) -> None:
+    """Embed every insight that has no vector from the current model (after a model
+    change, or to back-fill at once); stop it any time, it goes on where it stopped."""
+    settings = _config(config)
+    if not settings.assist.semantic_search:
+        raise _fail("semantic search is off (assist.semantic_search = false): nothing to embed")
+
+    async def main() -> str:
+        embedder = await asyncio.to_thread(_local_embedder, settings)
+        hearth = await Hearth.open(settings, model=_language_model(settings), embedder=embedder)
+        try:
+            return await _reindex(hearth, community)
+        finally:
+            await hearth.close()
+
+    out.print(_run(main()), highlight=False, markup=False)
+
+
+async def _reindex(hearth: Hearth, community: str | None) -> str:
+    semantic = hearth.services.semantic
+    if semantic is None:
+        raise UserError("no embedding model is available: semantic search is off")
+    if community is not None:
+        targets = [await _community(hearth, community)]
+    else:
+        targets = await hearth.services.directory.communities()
+    lines = []
+    for target in targets:
+        if not semantic.enabled_for(target):
+            lines.append(f"{target.slug}: skipped (the endpoint embeds only assist = true)")
+            continue
+        total = await semantic.count_missing(target)
+        done = 0
+        with _progress() as progress:
+            task = progress.add_task(f"Embedding {target.slug}", total=total)
+            while done < total:
+                try:
+                    embedded = await semantic.backfill(target, limit=256)
+                except EmbeddingFailed as exc:
+                    raise UserError(
+                        f"embedding failed after {done} insight(s) of {target.slug} ({exc}); "
+                        "run hearth reindex again to go on from there"
+                    ) from None
+                if embedded == 0:
+                    break
+                done += embedded
+                progress.update(task, completed=min(done, total))
+        lines.append(f"{target.slug}: embedded {done} insight(s) with {semantic.embedder.name}")
+    return "\n".join(lines) or "There are no communities in this database yet."
 
 
 @app.command()

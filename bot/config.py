@@ -143,6 +143,11 @@ class AssistConfig(_Section):
     )
     api_key: str = Field("", description='from the environment: "${HEARTH_OPENAI_API_KEY}"')
     model: str = "gpt-4o-mini"
+    semantic_search: bool = Field(
+        True,
+        description="blend full text with insights that mean the same in other words; "
+        "false: full text only",
+    )
     embedding_model: str = Field(
         "",
         description="the endpoint's embedding model, for semantic search of opted-in communities",
@@ -150,10 +155,10 @@ class AssistConfig(_Section):
     local_embedding_model: str = Field(
         "",
         description="a model2vec static model (folder or hub name) for semantic search of "
-        "every community, on this machine; needs pip install 'hearth[embeddings]'",
+        "every community, on this machine; empty: the packaged model",
     )
     semantic_min_similarity: float = Field(
-        0.3, ge=-1.0, le=1.0, description="cosine below which a neighbour is not a search hit"
+        0.15, ge=-1.0, le=1.0, description="cosine below which a neighbour is not a search hit"
     )
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)

@@ -96,10 +96,11 @@ def search_results(
         title = f"**{hit.title}** — " if hit.title else ""
         sibling = (siblings or {}).get(hit.community_id)
         where = f" (from **{sibling}**)" if sibling else ""
+        why = " · ≈ similar meaning" if hit.matched == "meaning" else ""
         lines.append(
             f"{rank}. #{hit.insight_id}{where} {title}{hit.snippet}\n"
             f"   {hit.author_name} · {hit.created_at:%Y-%m-%d} · {tag_list(hit.tags)} · "
-            f"{link(hit.permalink)}"
+            f"{link(hit.permalink)}{why}"
         )
     if number < pages:
         lines.append(f"More: add page:{number + 1}")

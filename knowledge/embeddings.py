@@ -1,19 +1,18 @@
 """Insight vectors for semantic search: stored beside each insight, ranked with numpy.
 
 Why numpy rather than a vector index: a community of practice keeps thousands of
-insights, not millions, so a brute-force cosine over float32 rows (read in batches, so
+insights, not millions, so a brute-force cosine over float16 rows (read in batches, so
 memory stays flat) answers in milliseconds on SQLite and PostgreSQL alike, and needs no
 database extension. Each row names the model that made it, and the insight version it
 describes (`updated_at` is the insight's own), so a model change or an edit shows up in
 `missing` and is back-filled rather than compared across models.
 
-numpy is imported only when vectors are read or written: the default install, which
-never embeds anything, does not need it.
+numpy is imported only when vectors are read or written, so a process that never
+searches (a migration, an export) does not pay for it.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from knowledge.db import Database
 from knowledge.models import Insight, InsightEmbedding
 from knowledge.search.query import SearchQuery
-from knowledge.search.ranked import _filtered
+from knowledge.search.ranked import _filtered, in_scope
+from knowledge.vector_cache import VectorCache
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-READ_BATCH = 2000
+LOAD_BATCH = 20_000
+# Unit vectors keep three significant digits in float16: rankings do not change
+# (bench/search_relevance.py) and a 256-d vector takes 512 bytes instead of 1 KiB.
+STORED_DTYPE = "<f2"
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,12 @@ def _unit(values: Sequence[float]) -> npt.NDArray[np.float32]:
 
 
 class EmbeddingStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cache: VectorCache | None = None) -> None:
         self._db = database
+        self._cache = cache or VectorCache()
 
     async def upsert(self, model: str, vectors: Sequence[Vector]) -> int:
-        """Store (or replace) vectors as unit float32; returns how many were stored.
+        """Store (or replace) vectors as unit float16; returns how many were stored.
 
         An insight deleted meanwhile is skipped: its vector has nothing to describe.
         """
@@ -93,17 +97,18 @@ class EmbeddingStore:
                 "insight_id": v.insight_id,
                 "model": model,
                 "dims": len(v.values),
-                "vector": _unit(v.values).tobytes(),
+                "vector": _unit(v.values).astype(STORED_DTYPE).tobytes(),
                 "updated_at": v.updated_at,
             }
             for v in vectors
         ]
         async with self._db.sessions.begin() as session:
-            alive = set(
-                await session.scalars(
-                    select(Insight.id).where(Insight.id.in_([v.insight_id for v in vectors]))
+            found = await session.execute(
+                select(Insight.id, Insight.community_id).where(
+                    Insight.id.in_([v.insight_id for v in vectors])
                 )
             )
+            alive: dict[int, int] = {insight_id: community for insight_id, community in found}
             rows = [r for r in rows if r["insight_id"] in alive]
             if not rows:
                 return 0
@@ -125,29 +130,38 @@ class EmbeddingStore:
             except IntegrityError:  # deleted between the check and the write: retried later
                 log.info("embeddings.insight_gone", count=len(rows))
                 return 0
+        numpy = _numpy()
+        for row in rows:
+            insight_id, blob = int(str(row["insight_id"])), row["vector"]
+            assert isinstance(blob, bytes)
+            vector = numpy.frombuffer(blob, dtype=STORED_DTYPE)
+            self._cache.put(model, len(vector), [(insight_id, alive[insight_id], vector)])
         return len(rows)
 
     async def missing(self, community_id: int, model: str, limit: int = 64) -> list[Pending]:
         """Insights without a vector from `model`, or whose text changed since theirs."""
-        stored = InsightEmbedding
+        columns: Any = select(Insight.id, Insight.title, Insight.body, Insight.updated_at)
         async with self._db.sessions() as session:
-            rows = (
+            rows: Any = (
                 await session.execute(
-                    select(Insight.id, Insight.title, Insight.body, Insight.updated_at)
-                    .outerjoin(stored, stored.insight_id == Insight.id)
-                    .where(Insight.community_id == community_id)
-                    .where(
-                        or_(
-                            stored.insight_id.is_(None),
-                            stored.model != model,
-                            stored.updated_at < Insight.updated_at,
-                        )
+                    _stale(
+                        columns,
+                        community_id,
+                        model,
                     )
                     .order_by(Insight.id)
                     .limit(limit)
                 )
             ).all()
         return [Pending(i, embedding_text(title, body), at) for i, title, body, at in rows]
+
+    async def count_missing(self, community_id: int, model: str) -> int:
+        """How many insights `missing` would return without a limit (for a progress bar)."""
+        async with self._db.sessions() as session:
+            found = await session.scalar(
+                _stale(select(func.count(Insight.id)), community_id, model)
+            )
+        return int(found or 0)
 
     async def nearest(
         self,
@@ -168,43 +182,96 @@ class EmbeddingStore:
         target = _unit(vector)
         if limit < 1 or not target.any():
             return []
-        base: Any = (  # Select[int, bytes]; the shared filters take any Select
-            select(InsightEmbedding.insight_id, InsightEmbedding.vector)
-            .join(Insight, Insight.id == InsightEmbedding.insight_id)
-            .where(
-                Insight.community_id == community_id,
-                InsightEmbedding.model == model,
-                InsightEmbedding.dims == len(target),
-            )
-        )
-        if query is not None:
-            base = _restricted(base, query)
-        best: list[tuple[float, int]] = []  # a min-heap of the best `limit` so far
+        dims = len(target)
+        table = self._cache.fresh(model, dims) or await self._load(model, dims)
+        communities = {community_id, *(query.shared_from if query is not None else ())}
+        ids, scores = VectorCache.score(table, target, communities, None)
+        keep = scores >= min_similarity
+        ids, scores = ids[keep], scores[keep]
+        found: list[tuple[int, float]] = []
+        checked = 0
+        want = limit * 4
+        while len(found) < limit and checked < len(ids):
+            # The best `want` rows, best first (ties: the newer insight), past those checked
+            count = min(len(ids), checked + want)
+            top = numpy.argpartition(-scores, count - 1)[:count] if count < len(ids) else None
+            pool = numpy.arange(len(ids)) if top is None else top
+            ordered = pool[numpy.lexsort((-ids[pool], -scores[pool]))][checked:count]
+            candidates = [int(i) for i in ids[ordered]]
+            alive = await self._surviving(candidates, community_id, query)
+            found.extend((int(ids[n]), float(scores[n])) for n in ordered if int(ids[n]) in alive)
+            checked = count
+            want *= 4
+        return found[:limit]
+
+    async def _load(self, model: str, dims: int) -> Any:
+        """Every stored vector of `model`, read in batches into the cache."""
+        numpy = _numpy()
+        rows: list[tuple[int, int, Any]] = []
         last = 0
         while True:
             async with self._db.sessions() as session:
-                rows = (
+                batch = (
                     await session.execute(
-                        base.where(InsightEmbedding.insight_id > last)
+                        select(
+                            InsightEmbedding.insight_id,
+                            Insight.community_id,
+                            InsightEmbedding.vector,
+                        )
+                        .join(Insight, Insight.id == InsightEmbedding.insight_id)
+                        .where(InsightEmbedding.model == model, InsightEmbedding.dims == dims)
+                        .where(InsightEmbedding.insight_id > last)
                         .order_by(InsightEmbedding.insight_id)
-                        .limit(READ_BATCH)
+                        .limit(LOAD_BATCH)
                     )
                 ).all()
-            if not rows:
+            if not batch:
                 break
-            ids = [row[0] for row in rows]
-            matrix = numpy.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
-            scores = matrix.reshape(len(rows), len(target)) @ target
-            for insight_id, score in zip(ids, scores.tolist(), strict=True):
-                if score < min_similarity:
-                    continue
-                item = (score, -insight_id)  # ties: the newer insight first
-                if len(best) < limit:
-                    heapq.heappush(best, item)
-                elif item > best[0]:
-                    heapq.heapreplace(best, item)
-            last = ids[-1]
-        return [(-negated, score) for score, negated in sorted(best, reverse=True)]
+            matrix = _matrix(numpy, [row[2] for row in batch], dims).astype(STORED_DTYPE)
+            rows.extend((row[0], row[1], matrix[n]) for n, row in enumerate(batch))
+            last = batch[-1][0]
+        return self._cache.load(model, dims, rows)
+
+    async def _surviving(
+        self, candidates: list[int], community_id: int, query: SearchQuery | None
+    ) -> set[int]:
+        """Which candidates still exist, in scope, and pass the query's filters."""
+        base: Any = select(Insight.id).where(Insight.id.in_(candidates))
+        if query is None:
+            base = base.where(Insight.community_id == community_id)
+        else:
+            base = _restricted(base.where(in_scope(query)), query)
+        async with self._db.sessions() as session:
+            return set(await session.scalars(base))
+
+
+def _stale(base: Select[Any], community_id: int, model: str) -> Select[Any]:
+    stored = InsightEmbedding
+    return (
+        base.outerjoin(stored, stored.insight_id == Insight.id)
+        .where(Insight.community_id == community_id)
+        .where(
+            or_(
+                stored.insight_id.is_(None),
+                stored.model != model,
+                stored.updated_at < Insight.updated_at,
+            )
+        )
+    )
+
+
+def _matrix(numpy: Any, blobs: Sequence[bytes], dims: int) -> npt.NDArray[np.float32]:
+    """Rows of float16 (written since issue 16) or float32 (before), as float32."""
+    if all(len(b) == dims * 2 for b in blobs):
+        half = numpy.frombuffer(b"".join(blobs), dtype=STORED_DTYPE)
+        result: npt.NDArray[np.float32] = half.reshape(len(blobs), dims).astype("<f4")
+        return result
+    rows = [
+        numpy.frombuffer(b, dtype=STORED_DTYPE if len(b) == dims * 2 else "<f4").astype("<f4")
+        for b in blobs
+    ]
+    stacked: npt.NDArray[np.float32] = numpy.vstack(rows)
+    return stacked
 
 
 def _restricted(base: Select[Any], query: SearchQuery) -> Select[Any]:

@@ -6,6 +6,9 @@ static model built here from a hand-made vocabulary, saved, and loaded like a re
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,13 @@ from tokenizers.normalizers import Lowercase
 from tokenizers.pre_tokenizers import Whitespace
 
 from adapters.console.adapter import ConsoleAdapter
-from adapters.local_embeddings import LocalModelUnavailable, LocalStaticEmbedder, load_static_model
+from adapters.local_embeddings import (
+    PACKAGED_MODEL,
+    LocalModelUnavailable,
+    LocalStaticEmbedder,
+    load_packaged_model,
+    load_static_model,
+)
 from adapters.openai_assist import OpenAIAssist
 from bot.app import Hearth
 from bot.assist.semantic import Embedder, fuse
@@ -157,7 +166,8 @@ async def test_search_blends_in_an_insight_full_text_alone_misses(
         [*CAPTURES, "/search pairing newcomers"],
         model=model_for(openai_server),
     )
-    # Full text needs both words: only #1. The checklist shares one word, close enough.
+    # #1 has both words; the checklist shares one (full text with any of the words, and
+    # a near neighbour): both rankings agree, and the words are highlighted.
     assert "🔎 2 insight(s) match “pairing newcomers”" in output
     assert "1. #1 Pairing newcomers with a buddy" in output
     assert "2. #2 Newcomers settle in faster with a checklist" in output
@@ -175,7 +185,7 @@ async def test_a_community_that_did_not_opt_in_sends_no_embeddings_request(
         [*CAPTURES, "/search pairing newcomers"],
         model=model_for(openai_server),
     )
-    assert "🔎 1 insight(s) match “pairing newcomers”" in output  # exactly full text
+    assert "🔎 2 insight(s) match “pairing newcomers”" in output  # full text, any word
     assert openai_server.requests == []
 
 
@@ -187,7 +197,7 @@ async def test_only_opted_in_communities_text_is_embedded_and_edits_are_re_embed
         [
             ":channel other",
             "/insight Secret newcomers handbook of the other community #onboarding",
-            "/search pairing newcomers",
+            "/search pairing buddy",
             ":channel general",
             *CAPTURES,
             "/insight edit 4 Newcomers settle in faster with a written checklist",
@@ -195,7 +205,7 @@ async def test_only_opted_in_communities_text_is_embedded_and_edits_are_re_embed
         ],
         model=model_for(openai_server),
     )
-    assert "No insights match “pairing newcomers”." in output  # other: full text only
+    assert "No insights match “pairing buddy”." in output  # other: full text only
     assert "Secret" not in str(openai_server.bodies(EMBEDDINGS))
     assert "Newcomers settle in faster with a written checklist" in embedded_texts(openai_server)
     assert "#1 Secret" not in output
@@ -209,10 +219,10 @@ async def test_search_falls_back_to_full_text_when_the_endpoint_fails(
 
     output = await run_script(
         endpoint_config(database_url, tmp_path),
-        [*CAPTURES, endpoint_down, "/search pairing newcomers"],
+        [*CAPTURES, endpoint_down, "/search pairing buddy"],
         model=model_for(openai_server),
     )
-    assert "🔎 1 insight(s) match “pairing newcomers”" in output
+    assert "🔎 1 insight(s) match “pairing buddy”" in output
     assert "incident" not in output.lower()
 
 
@@ -303,3 +313,219 @@ async def test_vectors_missing_for_older_insights_are_back_filled_at_search(
 def test_a_missing_local_model_says_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(LocalModelUnavailable, match="cannot load the local embedding model"):
         load_static_model(str(tmp_path / "no-such-model" / "x"))  # not a folder, not on the hub
+
+
+# ---------------------------------------------------------------- the packaged default model
+
+DEFAULT_CAPTURES = [
+    "/insight Fine dust from sanding is the real long-term health hazard in the workshop #safety",
+    "/insight Marigolds planted between the tomatoes kept aphids away without spraying #garden",
+    "/insight Thank every donor within 48 hours; second gifts depend on it #fundraising",
+]
+
+
+def test_the_packaged_model_loads_from_the_installed_package_without_a_network() -> None:
+    embedder = load_packaged_model()
+    assert embedder.local and embedder.name == f"local:{PACKAGED_MODEL}"
+    [lungs, dust, garden] = embedder.encode(
+        [
+            "is sawdust bad for your lungs",
+            "Fine dust from sanding is a health hazard",
+            "Marigolds keep aphids off tomatoes",
+        ]
+    )
+    assert len(lungs) == 256
+    similarity = np.asarray(lungs) @ np.asarray(dust)
+    assert similarity > np.asarray(lungs) @ np.asarray(garden) + 0.2
+    assert embedder.encode(["", "🔥"])[0] == [0.0] * 256  # nothing to embed: a zero vector
+
+
+def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> None:
+    """`hearth run` on the default config: no model to find, download or configure."""
+    script = "\n".join(
+        [*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs", "/search bugs eat my veg"]
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        input=script + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+    )
+    assert run.returncode == 0, run.stderr
+    # no word in common with the question: found for what it means, and says so
+    assert "🔎 1 insight(s) match “is sawdust bad for your lungs”" in run.stdout
+    assert "1. #1 Fine dust from sanding" in run.stdout
+    assert "≈ similar meaning" in run.stdout
+    assert "1. #2 Marigolds planted between the tomatoes" in run.stdout
+
+
+def test_semantic_search_can_be_turned_off(tmp_path: Path) -> None:
+    (tmp_path / "hearth.toml").write_text("[assist]\nsemantic_search = false\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", "hearth.toml"],
+        cwd=tmp_path,
+        input="\n".join([*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs"]) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "No insights match “is sawdust bad for your lungs”" in run.stdout
+
+
+async def test_semantic_hits_obey_filters_and_cover_siblings_shared_insights(
+    database: Database,
+) -> None:
+    from bot.assist.semantic import SemanticIndex
+    from knowledge.models import Visibility
+    from knowledge.search import open_search
+    from knowledge.sharing import SharedKnowledge
+
+    directory = Directory(database)
+    guild = await directory.ensure_community("guild", "Guild", "UTC")
+    forge = await directory.ensure_community("forge", "Forge", "UTC")
+    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+    fred = await directory.resolve_member(forge.id, "console", "fred", "Fred")
+    insights = InsightStore(database)
+    own = await insights.capture(
+        guild.id,
+        SourceMessage("console", "l", "g", "1", DEFAULT_CAPTURES[1][9:], "cora", "Cora"),
+        curator=cora,
+        tags=["garden"],
+    )
+    theirs = await insights.capture(
+        forge.id,
+        SourceMessage("console", "l", "f", "2", DEFAULT_CAPTURES[0][9:], "fred", "Fred"),
+        curator=fred,
+    )
+    embedder = load_packaged_model()
+    index = SemanticIndex(
+        embedder, EmbeddingStore(database), insights, frozenset(), min_similarity=0.15
+    )
+    backend = open_search(database)
+    question = parse_terms("is sawdust bad for your lungs")
+    across = SearchQuery(guild.id, question, shared_from=(forge.id,))
+    assert (await index.search(backend, across, guild)).hits == ()  # forge keeps it to itself
+    await SharedKnowledge(database).set_visibility(
+        forge.id, theirs.insight.id, fred, Visibility.CONSTELLATION, theirs.insight.created_at
+    )
+    [hit] = (await index.search(backend, across, guild)).hits
+    assert (hit.insight_id, hit.community_id, hit.matched) == (
+        theirs.insight.id,
+        forge.id,
+        "meaning",
+    )
+    alone = SearchQuery(guild.id, question)
+    assert (await index.search(backend, alone, guild)).hits == ()  # community scope only
+    veg = SearchQuery(guild.id, parse_terms("bugs eat my veg"), tags=("garden",))
+    assert [h.insight_id for h in (await index.search(backend, veg, guild)).hits] == [
+        own.insight.id
+    ]
+    other_tag = SearchQuery(guild.id, parse_terms("bugs eat my veg"), tags=("safety",))
+    assert (await index.search(backend, other_tag, guild)).hits == ()
+
+
+def test_reindex_embeds_what_has_no_vector_and_goes_on_where_it_stopped(tmp_path: Path) -> None:
+    def hearth(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args, "--config", "hearth.toml"],
+            cwd=tmp_path,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "HEARTH_CONFIG": ""},
+        )
+
+    config = tmp_path / "hearth.toml"
+    config.write_text("[assist]\nsemantic_search = false\n")
+    assert hearth("run", stdin="\n".join(DEFAULT_CAPTURES) + "\n").returncode == 0
+    off = hearth("reindex")
+    assert off.returncode == 2 and "semantic search is off" in off.stderr
+    config.write_text("")  # the default: the packaged model
+    first = hearth("reindex")
+    assert first.returncode == 0, first.stderr
+    assert f"default: embedded 3 insight(s) with local:{PACKAGED_MODEL}" in first.stdout
+    again = hearth("reindex")
+    assert "embedded 0 insight(s)" in again.stdout  # nothing left: it resumes, never repeats
+
+
+async def test_vectors_are_stored_as_float16_and_older_float32_rows_still_rank(
+    database: Database,
+) -> None:
+    from sqlalchemy import select, update
+
+    from knowledge.models import InsightEmbedding
+
+    directory = Directory(database)
+    guild = await directory.ensure_community("guild", "Guild", "UTC")
+    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+    insights = InsightStore(database)
+    made = [
+        (
+            await insights.capture(
+                guild.id,
+                SourceMessage("console", "l", "g", str(n), body, "cora", "Cora"),
+                curator=cora,
+            )
+        ).insight
+        for n, body in enumerate(["north", "east"], start=1)
+    ]
+    store = EmbeddingStore(database)
+    await store.upsert(
+        "m",
+        [
+            Vector(made[0].id, made[0].updated_at, [1.0, 0.0, 0.0, 0.0]),
+            Vector(made[1].id, made[1].updated_at, [0.0, 1.0, 0.0, 0.0]),
+        ],
+    )
+    async with database.sessions.begin() as session:
+        blobs = (await session.scalars(select(InsightEmbedding.vector))).all()
+        assert sorted(len(b) for b in blobs) == [8, 8]  # 4 dims × 2 bytes
+        older = np.asarray([0.0, 1.0, 0.0, 0.0], dtype="<f4").tobytes()  # as stored before
+        await session.execute(
+            update(InsightEmbedding)
+            .where(InsightEmbedding.insight_id == made[1].id)
+            .values(vector=older)
+        )
+    ranked = await store.nearest(guild.id, [0.1, 1.0, 0.0, 0.0], 5, "m")
+    assert [i for i, _ in ranked] == [made[1].id, made[0].id]
+    assert ranked[0][1] == pytest.approx(0.995, abs=1e-3)
+
+
+async def test_vectors_held_in_memory_follow_this_process_writes_and_others_after_max_age(
+    database: Database,
+) -> None:
+    from knowledge.vector_cache import VectorCache
+
+    directory = Directory(database)
+    guild = await directory.ensure_community("guild", "Guild", "UTC")
+    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+    insights = InsightStore(database)
+    made = [
+        (
+            await insights.capture(
+                guild.id,
+                SourceMessage("console", "l", "g", str(n), f"insight {n}", "cora", "Cora"),
+                curator=cora,
+            )
+        ).insight
+        for n in range(3)
+    ]
+    this = EmbeddingStore(database)
+    other_instance = EmbeddingStore(database, VectorCache(max_age=0.0))
+    await this.upsert("m", [Vector(made[0].id, made[0].updated_at, [1.0, 0.0])])
+    assert [i for i, _ in await this.nearest(guild.id, [1.0, 0.0], 5, "m")] == [made[0].id]
+    await this.upsert("m", [Vector(made[1].id, made[1].updated_at, [1.0, 0.1])])
+    assert [i for i, _ in await this.nearest(guild.id, [1.0, 0.1], 5, "m")] == [
+        made[1].id,
+        made[0].id,
+    ]
+    await other_instance.nearest(guild.id, [1.0, 0.0], 5, "m")
+    await this.upsert("m", [Vector(made[2].id, made[2].updated_at, [0.0, 1.0])])
+    seen = await other_instance.nearest(guild.id, [0.0, 1.0], 1, "m")
+    assert [i for i, _ in seen] == [made[2].id]  # reloaded: another instance's write

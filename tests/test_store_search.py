@@ -125,3 +125,45 @@ async def test_postgres_search_uses_the_gin_index(
             .all()
         )
     assert any("ix_insights_search" in line for line in plan), plan
+
+
+async def test_words_in_other_forms_match_by_their_stem(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    assert len(await search(database, seeded, "deploying")) == 1  # "Deploy"
+    assert len(await search(database, seeded, "mentor checking")) == 1  # Mentoring, check-ins
+
+
+async def test_when_no_insight_has_every_word_any_of_them_is_enough(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    page = await open_search(database).search(
+        SearchQuery(seeded.id, parse_terms("what keeps our rollback from being untested"))
+    )
+    assert page.relaxed
+    # both rollback insights, the one that has "tested" too ranked first
+    assert [h.snippet.lower().count("**") > 0 for h in page.hits] == [True, True]
+    assert "tested" in page.hits[0].snippet
+    # the little words alone ("what", "our", "from") find nothing on their own
+    assert page.total == 2
+
+
+async def test_relaxed_search_keeps_phrases_and_exclusions_exact(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    # without the phrase every rollback insight would match "rollback scripts"
+    assert await search(database, seeded, 'rollback mentoring "rollback plan"') == [
+        s for s in await search(database, seeded, '"rollback plan"')
+    ]
+    found = await search(database, seeded, "rollback mentoring -fridays")
+    assert len(found) == 2  # one rollback insight, one mentoring insight
+    assert not any("Fridays" in s for s in found)
+
+
+async def test_a_search_that_finds_a_page_with_every_word_is_not_widened(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    page = await open_search(database).search(
+        SearchQuery(seeded.id, parse_terms("rollback plan"), limit=1)
+    )
+    assert not page.relaxed and page.total == 1

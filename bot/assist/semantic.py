@@ -13,6 +13,7 @@ if it fails, the vector is back-filled at the community's next search.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -21,10 +22,8 @@ import structlog
 
 from bot.assist import AssistUnavailable, LanguageModel
 from knowledge.embeddings import EmbeddingStore, Pending, Vector, embedding_text
-from knowledge.errors import NotFound
 from knowledge.insights import InsightStore
-from knowledge.search import SearchBackend, SearchHit, SearchPage, SearchQuery
-from knowledge.search.ranked import SNIPPET_CHARS
+from knowledge.search import SearchBackend, SearchPage, SearchQuery, Terms
 from knowledge.views import CommunityInfo, InsightView
 
 log = structlog.get_logger(__name__)
@@ -32,6 +31,11 @@ log = structlog.get_logger(__name__)
 CANDIDATES = 30  # how deep each ranking is read before fusing
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: dampens the top ranks' weight
 BACKFILL_PER_SEARCH = 256
+BACKFILL_EVERY = 60.0  # seconds between looks for missing vectors, per community
+# Full text that had to fall back to any of the words is weaker evidence than a match of
+# every word: it counts half in the fusion (bench/search_relevance.py: paraphrased
+# questions share little words like "people" with unrelated insights).
+RELAXED_WEIGHT = 0.5
 
 
 class EmbeddingFailed(Exception):
@@ -66,28 +70,17 @@ class EndpointEmbedder:
             raise EmbeddingFailed(str(exc)) from exc
 
 
-def fuse(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
-    """Reciprocal-rank fusion: each list adds 1/(k + rank); ties keep first-list order."""
+def fuse(
+    rankings: Sequence[Sequence[int]], k: int = RRF_K, weights: Sequence[float] = ()
+) -> list[int]:
+    """Reciprocal-rank fusion: each list adds weight/(k + rank); ties keep first-list order."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for n, ranking in enumerate(rankings):
+        weight = weights[n] if n < len(weights) else 1.0
         for rank, insight_id in enumerate(ranking, start=1):
-            scores[insight_id] = scores.get(insight_id, 0.0) + 1.0 / (k + rank)
+            scores[insight_id] = scores.get(insight_id, 0.0) + weight / (k + rank)
     order = {i: n for n, i in enumerate(dict.fromkeys(i for r in rankings for i in r))}
     return sorted(scores, key=lambda i: (-scores[i], order[i]))
-
-
-def _hit(view: InsightView) -> SearchHit:
-    body = " ".join(view.body.split())
-    snippet = body if len(body) <= SNIPPET_CHARS else body[:SNIPPET_CHARS] + "…"
-    return SearchHit(
-        insight_id=view.id,
-        title=view.title,
-        snippet=snippet,
-        tags=view.tags,
-        author_name=view.author_name,
-        permalink=view.permalink,
-        created_at=view.created_at,
-    )
 
 
 class SemanticIndex:
@@ -104,6 +97,7 @@ class SemanticIndex:
         self._insights = insights
         self._opted_in = opted_in
         self._min_similarity = min_similarity
+        self._backfilled: dict[int, float] = {}  # community id -> when it last caught up
 
     def enabled_for(self, community: CommunityInfo) -> bool:
         return self.embedder.local or community.slug in self._opted_in
@@ -119,14 +113,26 @@ class SemanticIndex:
             log.warning("semantic.index_failed", community=community.slug, reason=str(exc))
             return 0
 
+    async def count_missing(self, community: CommunityInfo) -> int:
+        """Insights of the community without a current vector from this embedder."""
+        return await self._store.count_missing(community.id, self.embedder.name)
+
     async def backfill(self, community: CommunityInfo, limit: int = BACKFILL_PER_SEARCH) -> int:
         """Embed up to `limit` insights that have no (current) vector; raises EmbeddingFailed."""
         if not self.enabled_for(community):
             return 0
+        return await self._backfill(community.id, limit)
+
+    async def backfill_community(self, community_id: int, limit: int = BACKFILL_PER_SEARCH) -> int:
+        """`backfill` by id: a sibling's shared insights, searched with scope:constellation,
+        only with a local model (an endpoint embeds only what its own community opted in)."""
+        return await self._backfill(community_id, limit) if self.embedder.local else 0
+
+    async def _backfill(self, community_id: int, limit: int) -> int:
         done = 0
         while done < limit:
             pending = await self._store.missing(
-                community.id, self.embedder.name, min(64, limit - done)
+                community_id, self.embedder.name, min(64, limit - done)
             )
             if not pending:
                 break
@@ -140,13 +146,17 @@ class SemanticIndex:
         self, backend: SearchBackend, query: SearchQuery, community: CommunityInfo
     ) -> SearchPage:
         """Full-text results blended with nearest neighbours; plain full text when the
-        community may not use this embedder, the query has no words, or embedding fails."""
+        community may not use this embedder, the query has no words, or embedding fails.
+
+        Both legs see the same scope (the community's own insights, and with
+        `scope:constellation` its siblings' shared ones) and the same filters; a hit
+        only the neighbours found says so (`matched="meaning"`)."""
         if query.terms.empty or not self.enabled_for(community):
             return await backend.search(query)
         depth = max(CANDIDATES, query.offset + query.limit)
         text = " ".join([*query.terms.words, *query.terms.phrases])
         try:
-            await self.backfill(community)
+            await self._backfill_now_and_then(community, query.shared_from)
             [vector] = await self.embedder.embed([text])
         except EmbeddingFailed as exc:
             log.warning("semantic.search_failed", community=community.slug, reason=str(exc))
@@ -161,20 +171,45 @@ class SemanticIndex:
             min_similarity=self._min_similarity,
         )
         fts_ids = [h.insight_id for h in full_text.hits]
-        fused = fuse([fts_ids, [i for i, _ in neighbours]])
+        weight = RELAXED_WEIGHT if full_text.relaxed else 1.0
+        fused = fuse([fts_ids, [i for i, _ in neighbours]], weights=(weight, 1.0))
         extra = len(set(fused) - set(fts_ids))
         total = full_text.total + extra  # exact unless full text matched beyond `depth`
+        shown = fused[query.offset : query.offset + query.limit]
         known = {h.insight_id: h for h in full_text.hits}
-        hits: list[SearchHit] = []
-        for insight_id in fused[query.offset : query.offset + query.limit]:
-            hit = known.get(insight_id)
-            if hit is None:
-                try:
-                    hit = _hit(await self._insights.get(community.id, insight_id))
-                except NotFound:  # deleted since it was ranked
-                    continue
-            hits.append(hit)
-        return SearchPage(tuple(hits), total, query.offset)
+        wanted = tuple(i for i in shown if i not in known)
+        if wanted:  # fetched as hits through the same scope and filters
+            fetched = await backend.search(
+                replace(
+                    query,
+                    terms=Terms(),
+                    only_ids=wanted,
+                    limit=len(wanted),
+                    offset=0,
+                    relaxed=False,
+                )
+            )
+            for hit in fetched.hits:
+                known[hit.insight_id] = replace(hit, matched="meaning")
+        hits = tuple(known[i] for i in shown if i in known)  # gone meanwhile: skipped
+        return SearchPage(hits, total, query.offset, relaxed=full_text.relaxed)
+
+    async def _backfill_now_and_then(
+        self, community: CommunityInfo, siblings: Sequence[int]
+    ) -> None:
+        """Back-fill at most every BACKFILL_EVERY seconds per community: looking for what
+        is missing reads every insight of it (O(N)), and saves embed at once anyway."""
+        now = time.monotonic()
+        for community_id in (community.id, *siblings):
+            last = self._backfilled.get(community_id)
+            if last is not None and now - last < BACKFILL_EVERY:
+                continue
+            if community_id == community.id:
+                done = await self.backfill(community)
+            else:
+                done = await self.backfill_community(community_id)
+            if done < BACKFILL_PER_SEARCH:  # caught up; otherwise go on at the next search
+                self._backfilled[community_id] = now
 
     async def _embed_and_store(self, pending: Sequence[Pending]) -> int:
         vectors = await self.embedder.embed([p.text for p in pending])

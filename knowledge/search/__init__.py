@@ -32,6 +32,9 @@ class SearchHit:
     permalink: str | None
     created_at: datetime
     community_id: int = 0  # where it lives: a sibling's, when searching the constellation
+    # Why it matched: "words" (the snippet highlights them) or "meaning" (a neighbour by
+    # semantic similarity whose words did not match)
+    matched: str = "words"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class SearchPage:
     hits: tuple[SearchHit, ...]
     total: int
     offset: int
+    relaxed: bool = False  # no insight had every word: these have some of them
 
 
 class SearchBackend(Protocol):

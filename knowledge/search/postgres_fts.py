@@ -10,7 +10,7 @@ from sqlalchemy.sql.expression import ColumnClause
 from knowledge.models import Insight
 from knowledge.schema_extras import POSTGRES_TSVECTOR
 from knowledge.search import HIGHLIGHT
-from knowledge.search.query import SearchQuery
+from knowledge.search.query import SearchQuery, Terms
 from knowledge.search.ranked import RankedSearch
 
 _vector: ColumnClause[Any] = literal_column(POSTGRES_TSVECTOR)
@@ -21,7 +21,16 @@ _HEADLINE = (
 
 
 def _tsquery(query: SearchQuery) -> Any:
-    return func.websearch_to_tsquery("english", literal(query.terms.websearch(query.match_any)))
+    terms = query.terms
+    if not query.relaxed:
+        return func.websearch_to_tsquery("english", literal(terms.websearch(query.match_any)))
+    # Any of the words AND every phrase, minus exclusions: websearch syntax would bind
+    # `a or b "p"` as a | (b & p), so the two parts are combined as tsqueries.
+    anyword = func.websearch_to_tsquery("english", literal(" or ".join(terms.content_words)))
+    if not (terms.phrases or terms.excluded):
+        return anyword
+    rest = Terms((), terms.phrases, terms.excluded).websearch()
+    return anyword.op("&&")(func.websearch_to_tsquery("english", literal(rest)))
 
 
 def _matching(base: Select[Any], query: SearchQuery) -> Select[Any]:

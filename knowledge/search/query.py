@@ -15,6 +15,16 @@ from knowledge.errors import InvalidInput
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 MAX_QUERY_CHARS = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Left out of an any-of-the-words search, where they would match nearly everything.
+_STOP_WORDS_TEXT = """a about after again all also am an and any are as at be because been
+    before being
+    but by can could did do does doing down during each few for from further had has have
+    having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not now of off on once only or other our ours out over own same she should so
+    some such than that the their theirs them then there these they this those through to
+    too under until up very was we were what when where which while who whom why will with
+    would you your yours keep keeps get gets make makes way ways thing things"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,18 @@ class Terms:
         joined = " or ".join(wanted) if match_any else " ".join(wanted)
         return " ".join([joined, *(f"-{e}" for e in self.excluded)])
 
+    @property
+    def content_words(self) -> tuple[str, ...]:
+        """The words without the little ones ("what", "our", "from") that say nothing
+        about an insight; all of them when nothing else is left."""
+        kept = tuple(w for w in self.words if w.casefold() not in STOP_WORDS)
+        return kept or self.words
+
+    @property
+    def relaxable(self) -> bool:
+        """Worth retrying with any of the words: at least two of them carry meaning."""
+        return len(self.content_words) >= 2
+
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -44,6 +66,11 @@ class SearchQuery:
     limit: int = 10
     offset: int = 0
     match_any: bool = False  # any of the words (retrieval for /ask), not all of them
+    # Any of the content words, phrases and -exclusions still exact: what a search that
+    # found too little with every word falls back to (knowledge.search.ranked)
+    relaxed: bool = False
+    # Only these insights (the semantic leg's neighbours, fetched as hits); () = no limit
+    only_ids: tuple[int, ...] = ()
     # Siblings whose *shared* insights join the results (see knowledge.sharing.SharingScope)
     shared_from: tuple[int, ...] = ()
 

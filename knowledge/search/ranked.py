@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
@@ -38,6 +39,20 @@ class RankedSearch(ABC):
         """`base` restricted to the terms, with a rank (lower is better) and a snippet."""
 
     async def search(self, query: SearchQuery) -> SearchPage:
+        """Every word first; if that finds less than a page, any of the (content) words,
+        ranked by relevance (bm25 / ts_rank_cd), so the best-covered insights lead."""
+        page = await self._search(query)
+        if (
+            page.total < query.limit
+            and not (query.match_any or query.relaxed)
+            and query.terms.relaxable
+        ):
+            wider = await self._search(replace(query, relaxed=True))
+            if wider.total > page.total:
+                return replace(wider, relaxed=True)
+        return page
+
+    async def _search(self, query: SearchQuery) -> SearchPage:
         base = select(Insight.id).where(in_scope(query))
         base = _filtered(base, query)
         if query.terms.empty:
@@ -155,4 +170,6 @@ def _filtered(base: Select[Any], query: SearchQuery) -> Select[Any]:
         )
     if query.since is not None:
         base = base.where(Insight.created_at >= query.since)
+    if query.only_ids:
+        base = base.where(Insight.id.in_(query.only_ids))
     return base

@@ -21,17 +21,25 @@ def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def fts5_expression(terms: Terms, match_any: bool = False) -> str:
-    """Every term quoted, so user text can never be read as FTS5 operators."""
-    joiner = " OR " if match_any else " "
-    expression = joiner.join(_quoted(t) for t in (*terms.words, *terms.phrases))
+def fts5_expression(terms: Terms, match_any: bool = False, relaxed: bool = False) -> str:
+    """Every term quoted, so user text can never be read as FTS5 operators.
+
+    `relaxed`: any of the content words, every phrase (the porter tokenizer already lets
+    `changing` find `change`)."""
+    if relaxed:
+        anyword = "(" + " OR ".join(_quoted(w) for w in terms.content_words) + ")"
+        expression = " AND ".join([anyword, *(_quoted(p) for p in terms.phrases)])
+    else:
+        joiner = " OR " if match_any else " "
+        expression = joiner.join(_quoted(t) for t in (*terms.words, *terms.phrases))
     for term in terms.excluded:
         expression = f"({expression}) NOT {_quoted(term)}"
     return expression
 
 
 def _match(query: SearchQuery) -> Any:
-    return _fts_name.op("MATCH")(literal(fts5_expression(query.terms, query.match_any)))
+    expression = fts5_expression(query.terms, query.match_any, query.relaxed)
+    return _fts_name.op("MATCH")(literal(expression))
 
 
 class SqliteSearch(RankedSearch):

@@ -1,0 +1,92 @@
+"""What the packaged embedding model costs: start-up time, memory, install size.
+
+Why: semantic search is on by default, so every Hearth process loads the model; the
+issue's budget is at most +1 s start-up, +80 MB RSS and +200 MB installed. Each side
+runs in a fresh interpreter (nothing inherited): one imports Hearth's application
+(what `hearth run` imports anyway), the other does the same and loads the packaged
+model and embeds one text. Run several times; the table shows medians.
+
+    .venv/bin/python bench/model_footprint.py
+    .venv/bin/python bench/model_footprint.py --runs 9
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import json, resource, sys, time
+started = time.monotonic()
+import bot.app, bot.cli  # what every `hearth run` imports
+base = time.monotonic() - started
+if sys.argv[1] == "model":
+    from adapters.local_embeddings import load_packaged_model
+    load_packaged_model().encode(["what keeps our meetings from running over"])
+print(json.dumps({
+    "seconds": time.monotonic() - started,
+    "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+# What the default install gained for the model (numpy, safetensors and tokenizers were
+# not default dependencies before; pydantic and requests already were, through others).
+ADDED = ("wordllama", "numpy", "safetensors", "tokenizers", "toml")
+
+
+def probe(side: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, side],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def installed_mib(name: str) -> float:
+    files = metadata.files(name) or []
+    return sum(Path(str(f.locate())).stat().st_size for f in files if f.locate().exists()) / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    sides: dict[str, list[dict[str, float]]] = {"base": [], "model": []}
+    for _ in range(args.runs):
+        for side in sides:
+            sides[side].append(probe(side))
+    median = {
+        side: {k: statistics.median(r[k] for r in runs) for k in ("seconds", "rss_mib")}
+        for side, runs in sides.items()
+    }
+    base, model = median["base"], median["model"]
+    print(f"medians of {args.runs} fresh interpreters")
+    print(f"{'':28} {'start-up':>10} {'peak RSS':>10}")
+    print(f"{'import Hearth':28} {base['seconds']:9.2f}s {base['rss_mib']:8.0f}MiB")
+    print(
+        f"{'+ load packaged model, embed':28} {model['seconds']:9.2f}s {model['rss_mib']:8.0f}MiB"
+    )
+    print(
+        f"{'difference (budget 1 s, 80 MB)':28} {model['seconds'] - base['seconds']:+9.2f}s "
+        f"{model['rss_mib'] - base['rss_mib']:+8.0f}MiB   "
+        f"(ratio {model['seconds'] / base['seconds']:.2f}x, {model['rss_mib'] / base['rss_mib']:.2f}x)"
+    )
+    sizes = {name: installed_mib(name) for name in ADDED}
+    shown = ", ".join(f"{n} {s:.0f}" for n, s in sizes.items())
+    print(f"installed for the model (budget 200 MB): {sum(sizes.values()):.0f} MiB ({shown})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Every vector of one model in memory, so a semantic search is one matrix product.
+
+Why: reading 100k vectors from the database per search takes most of a second; held
+here they are scored in a few milliseconds.
+The table loads lazily on the first search, this process's own writes go into it at
+once, and it reloads after `max_age` seconds so another instance's writes show up too.
+A row whose insight was deleted meanwhile may still be scored; the search drops it when
+it fetches the hits (they go through the same scope and filters in SQL).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+LOAD_BATCH = 20_000
+SCORE_CHUNK = 16_384  # rows widened to float32 at a time: bounded extra memory
+FLOAT32_ROWS = 250_000  # up to here 1 KiB per 256-d vector in memory (250 MB at most)
+
+
+@dataclass
+class _Table:
+    ids: Any  # int64[n]
+    communities: Any  # int64[n]
+    vectors: Any  # float32[n, dims], or float16 past FLOAT32_ROWS
+    loaded_at: float
+    # written by this process since the load: id -> (community, float16 vector)
+    overlay: dict[int, tuple[int, Any]] = field(default_factory=dict)
+
+
+class VectorCache:
+    def __init__(self, max_age: float = 60.0) -> None:
+        self.max_age = max_age
+        self._tables: dict[tuple[str, int], _Table] = {}
+
+    def fresh(self, model: str, dims: int) -> _Table | None:
+        table = self._tables.get((model, dims))
+        if table is None or time.monotonic() - table.loaded_at > self.max_age:
+            return None
+        return table
+
+    def load(self, model: str, dims: int, rows: Iterable[tuple[int, int, Any]]) -> _Table:
+        """`rows`: (insight id, community id, float32/float16 vector) for every stored row."""
+        import numpy
+
+        ids: list[int] = []
+        communities: list[int] = []
+        vectors: list[Any] = []
+        for insight_id, community_id, vector in rows:
+            ids.append(insight_id)
+            communities.append(community_id)
+            vectors.append(vector)
+        # float32 scores through BLAS in a few ms; past FLOAT32_ROWS, float16 halves the
+        # memory (512 bytes per 256-d row) and is widened chunk by chunk when scored.
+        dtype = numpy.float32 if len(vectors) <= FLOAT32_ROWS else numpy.float16
+        matrix = numpy.vstack(vectors).astype(dtype) if vectors else numpy.zeros((0, dims), dtype)
+        table = _Table(
+            numpy.asarray(ids, dtype=numpy.int64),
+            numpy.asarray(communities, dtype=numpy.int64),
+            matrix,
+            time.monotonic(),
+        )
+        self._tables[(model, dims)] = table
+        return table
+
+    def put(self, model: str, dims: int, rows: Iterable[tuple[int, int, Any]]) -> None:
+        """This process stored these vectors: searches see them at once."""
+        table = self._tables.get((model, dims))
+        if table is None:
+            return  # loaded with them on the first search
+        for insight_id, community_id, vector in rows:
+            table.overlay[insight_id] = (community_id, vector)
+
+    def forget(self) -> None:
+        self._tables.clear()
+
+    @staticmethod
+    def score(
+        table: _Table, target: Any, communities: set[int] | None, allowed: Any | None
+    ) -> tuple[Any, Any]:
+        """(ids, cosine scores) of the rows in `communities` (or all), restricted to the ids
+        in `allowed` when given; the overlay replaces the rows it has."""
+        import numpy
+
+        mask = numpy.ones(len(table.ids), dtype=bool)
+        if communities is not None:
+            mask &= numpy.isin(table.communities, numpy.fromiter(communities, numpy.int64))
+        if allowed is not None:
+            mask &= numpy.isin(table.ids, allowed)
+        if table.overlay:
+            mask &= ~numpy.isin(table.ids, numpy.fromiter(table.overlay, numpy.int64))
+        picked = numpy.flatnonzero(mask)
+        target32 = target.astype(numpy.float32)
+        if table.vectors.dtype == numpy.float32:
+            everything = len(picked) == len(table.ids)
+            rows = table.vectors if everything else table.vectors[picked]
+            parts = [rows @ target32]
+        else:
+            parts = [
+                table.vectors[picked[start : start + SCORE_CHUNK]].astype(numpy.float32) @ target32
+                for start in range(0, len(picked), SCORE_CHUNK)
+            ]
+        ids = table.ids[picked]
+        scores = numpy.concatenate(parts) if parts else numpy.zeros(0, dtype=numpy.float32)
+        extra = [
+            (insight_id, community_id, vector)
+            for insight_id, (community_id, vector) in table.overlay.items()
+            if (communities is None or community_id in communities)
+            and (allowed is None or insight_id in set(allowed.tolist()))
+        ]
+        if extra:
+            ids = numpy.concatenate([ids, numpy.asarray([e[0] for e in extra], numpy.int64)])
+            more = numpy.vstack([e[2] for e in extra]).astype(numpy.float32) @ target32
+            scores = numpy.concatenate([scores, more])
+        return ids, scores
