@@ -710,3 +710,48 @@ async def test_a_room_bound_by_its_alias_answers_commands(
         if env.adapter is not None:
             await env.adapter.stop()
         await hearth.close()
+
+
+async def _not_ready(adapter: MatrixAdapter) -> str:
+    """Staleness is time passing with no event to wait on: poll, with a hang guard."""
+    async with asyncio.timeout(60):
+        while (reason := await adapter.readiness()) is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+    return reason
+
+
+async def test_readiness_says_when_the_homeserver_is_unreachable_and_recovers(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    from urllib.parse import urlsplit
+
+    from tests.tcp_proxy import TcpProxy
+
+    target = urlsplit(synapse.url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)
+    await proxy.start()
+    overrides = {
+        "homeserver": f"http://127.0.0.1:{proxy.port}",
+        "sync_timeout_seconds": 1,
+        "watchdog_interval_seconds": 0,
+        "watchdog_timeout_seconds": 1,
+        "max_backoff_seconds": 1,
+    }
+    try:
+        async with matrix_env(synapse, database_url, tmp_path, **overrides) as env:
+            adapter = env.adapter
+            assert adapter is not None
+            assert await adapter.readiness() is None
+            await proxy.cut()  # the homeserver stops answering
+            reason = await _not_ready(adapter)
+            assert "no sync with the homeserver" in reason
+            env.synced.clear()
+            await proxy.restore()
+            await asyncio.wait_for(env.synced.wait(), WAIT)  # the next sync that gets through
+            assert await adapter.readiness() is None
+            captured = await env.command("!insight Back after the outage #ops")
+            assert "Captured insight" in captured["body"]
+    finally:
+        await proxy.cut()
