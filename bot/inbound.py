@@ -208,6 +208,12 @@ class Inbound:
     async def reaction(self, event: ReactionAdded, port: OutboundPort, prefix: str = "/") -> None:
         """💡 captures a message once, crediting its author; 🏷️ on a captured message
         adds the suggested tags; other emoji are ignored."""
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.event_id, platform=event.target.channel.platform
+        ):
+            await self._reaction(event, port, prefix)
+
+    async def _reaction(self, event: ReactionAdded, port: OutboundPort, prefix: str) -> None:
         channel = event.target.channel
         self._metrics.inbound_events.labels(channel.platform, "reaction").inc()
         if event.emoji not in BULBS and event.emoji not in LABELS:
@@ -259,30 +265,39 @@ class Inbound:
 
     async def message_posted(self, event: MessagePosted, port: OutboundPort) -> None:
         """A plain message: it matters when it answers a ritual round."""
-        self._metrics.inbound_events.labels(event.message.ref.channel.platform, "message").inc()
-        try:
-            await self._services.rituals.message_posted(event)
-        except Exception:
-            log.exception("message.handling_failed", message=event.message.ref.message_id)
-        await self._services.relays.message_posted(event)
+        with structlog.contextvars.bound_contextvars(
+            message=event.message.ref.message_id, platform=event.message.ref.channel.platform
+        ):
+            self._metrics.inbound_events.labels(event.message.ref.channel.platform, "message").inc()
+            try:
+                await self._services.rituals.message_posted(event)
+            except Exception:
+                log.exception("message.handling_failed", message=event.message.ref.message_id)
+            await self._services.relays.message_posted(event)
 
     async def message_edited(self, event: MessageEdited) -> None:
         """An edited source keeps the insight in step; the old words stay as a revision."""
-        self._metrics.inbound_events.labels(event.ref.channel.platform, "edit").inc()
-        await self._services.rituals.message_edited(event)
-        await self._services.relays.message_edited(event)
-        changed = await self._services.insights.source_edited(*_key(event.ref), event.text)
-        if changed:
-            log.info("source.edited", insight=changed)
+        with structlog.contextvars.bound_contextvars(
+            message=event.ref.message_id, platform=event.ref.channel.platform
+        ):
+            self._metrics.inbound_events.labels(event.ref.channel.platform, "edit").inc()
+            await self._services.rituals.message_edited(event)
+            await self._services.relays.message_edited(event)
+            changed = await self._services.insights.source_edited(*_key(event.ref), event.text)
+            if changed:
+                log.info("source.edited", insight=changed)
 
     async def message_deleted(self, event: MessageDeleted) -> None:
         """A deleted source is marked; the insight stays unless its author deletes it."""
-        self._metrics.inbound_events.labels(event.ref.channel.platform, "deletion").inc()
-        await self._services.rituals.message_deleted(event)
-        await self._services.relays.message_deleted(event)
-        changed = await self._services.insights.source_deleted(*_key(event.ref))
-        if changed:
-            log.info("source.deleted", insight=changed)
+        with structlog.contextvars.bound_contextvars(
+            message=event.ref.message_id, platform=event.ref.channel.platform
+        ):
+            self._metrics.inbound_events.labels(event.ref.channel.platform, "deletion").inc()
+            await self._services.rituals.message_deleted(event)
+            await self._services.relays.message_deleted(event)
+            changed = await self._services.insights.source_deleted(*_key(event.ref))
+            if changed:
+                log.info("source.deleted", insight=changed)
 
 
 def _key(ref: MessageRef) -> tuple[str, str, str, str]:

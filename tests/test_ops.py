@@ -100,3 +100,29 @@ async def test_readiness_turns_503_while_postgresql_is_unreachable_and_back(
     assert during == 503
     assert '"database"' in body and "not ready" in body
     assert after == 200
+
+
+async def test_json_logs_carry_the_event_on_every_line_and_the_libraries_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import logging
+
+    from bot.log_setup import configure_logging
+
+    configure_logging("INFO", "json")
+    try:
+        config = make_config(f"sqlite:///{tmp_path / 'hearth.db'}", tmp_path)
+
+        async def library_speaks(_: Hearth) -> None:
+            logging.getLogger("aiohttp.client").warning("a library's own record")
+
+        await run_script(config, ["/insight Logs are for operators #ops", library_speaks])
+        lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.strip()]
+    finally:
+        configure_logging("WARNING", "console")
+    handled = [x for x in lines if x["event"] == "command.handled"]
+    assert handled and handled[0]["platform"] == "console" and handled[0]["community"] == "guild"
+    assert handled[0]["event_id"] and handled[0]["command"].startswith("insight")
+    library = [x for x in lines if x.get("logger") == "aiohttp.client"]
+    assert library and library[0]["level"] == "warning"
