@@ -173,8 +173,17 @@ class SemanticIndex:
         fts_ids = [h.insight_id for h in full_text.hits]
         weight = RELAXED_WEIGHT if full_text.relaxed else 1.0
         fused = fuse([fts_ids, [i for i, _ in neighbours]], weights=(weight, 1.0))
-        extra = len(set(fused) - set(fts_ids))
-        total = full_text.total + extra  # exact unless full text matched beyond `depth`
+        extras = tuple(i for i in fused if i not in set(fts_ids))
+        extra = len(extras)
+        if extras and full_text.total > len(fts_ids):
+            # Full text matched beyond `depth`: a neighbour may be one of those matches,
+            # and counting it twice would promise more insights than there are.
+            check = await backend.search(
+                replace(query, only_ids=extras, limit=1, offset=0, relaxed=full_text.relaxed)
+            )
+            widened = check.relaxed and not full_text.relaxed  # no extra had every word
+            extra -= 0 if widened else check.total
+        total = full_text.total + extra
         shown = fused[query.offset : query.offset + query.limit]
         known = {h.insight_id: h for h in full_text.hits}
         wanted = tuple(i for i in shown if i not in known)
