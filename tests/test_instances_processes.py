@@ -79,12 +79,15 @@ async def _rounds(url: str, name: str) -> list[RoundStatus]:
         await database.dispose()
 
 
-def wait_opened(url: str, name: str, timeout: float = 30.0) -> None:
-    """Until the ritual's round is recorded as open (the post and its record are done)."""
-    deadline = time.monotonic() + timeout
-    while (statuses := asyncio.run(_rounds(url, name))) != [RoundStatus.OPEN]:
-        assert time.monotonic() < deadline, f"{name}: rounds {statuses}"
-        time.sleep(0.1)  # polling the store for a state, with a deadline
+def wait_opened(process: HearthProcess, name: str) -> None:
+    """Until the poster says the round is recorded as open (its post and record are done):
+    ask it, answer by answer, never sleeping."""
+    for _ in range(100):
+        process.send(f"/ritual show {name}")
+        status = process.expect(r"^\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC: (\w+)")[1]
+        if status == "open":
+            return
+    raise AssertionError(f"{name}: the round was never recorded as open")
 
 
 async def _insight_counts(url: str) -> dict[str, int]:
@@ -129,11 +132,11 @@ def test_three_instances_confirm_anywhere_and_fire_each_round_once(
         a.kill()
 
         poster = first_line([b, c], r"hearth: 💭 first ok\?", WAIT)
-        wait_opened(postgres_url, "first")
+        wait_opened(poster, "first")
         poster.kill()
         survivor = c if poster is b else b
         survivor.expect(r"hearth: 💭 second ok\?", WAIT)
-        wait_opened(postgres_url, "second")
+        wait_opened(survivor, "second")
         survivor.send("/search keeps")  # a round trip: what it printed before is read now
         survivor.expect("Instance")
 

@@ -713,10 +713,13 @@ async def test_a_room_bound_by_its_alias_answers_commands(
 
 
 async def _not_ready(adapter: MatrixAdapter) -> str:
-    """Staleness is time passing with no event to wait on: poll, with a hang guard."""
+    """Failed syncs, one after another, until the last success is too old to count."""
+    failed = asyncio.Event()
+    adapter.on_sync_failed = failed.set
     async with asyncio.timeout(60):
-        while (reason := await adapter.readiness()) is None:  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
+        while (reason := await adapter.readiness()) is None:
+            failed.clear()
+            await failed.wait()
     return reason
 
 

@@ -136,6 +136,7 @@ class MatrixAdapter(MatrixPort):
         self.on_received: Callable[[str], None] | None = None  # every event id delivered
         self.on_handled: Callable[[str], None] | None = None  # event ids, for tests/metrics
         self.on_synced: Callable[[str], None] | None = None  # next_batch tokens, likewise
+        self.on_sync_failed: Callable[[], None] | None = None  # each failed sync, likewise
         self.on_probed: Callable[[float], None] | None = None  # probe round trips (seconds)
         self.on_stalled: Callable[[float], None] | None = None  # seconds since the last sync
 
@@ -239,6 +240,8 @@ class MatrixAdapter(MatrixPort):
                 continue
             except Exception as exc:
                 log.warning("matrix.sync_failed", error=repr(exc), retry_in=backoff)
+                if self.on_sync_failed is not None:
+                    self.on_sync_failed()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 backoff = min(backoff * 2, self.config.max_backoff_seconds)
