@@ -181,6 +181,10 @@ def write_config(data: Path, port: int) -> Path:
         "url_preview_enabled": False,
         "enable_registration": False,
         "bcrypt_rounds": 4,
+        # A /sync repeated within this time gets the earlier answer: a Hearth restarted
+        # without its sync token would be handed its previous start's first sync, and the
+        # tests of a lost token would see a replay instead of the gap they are about.
+        "caches": {"sync_response_cache_duration": 0},
         "rc_message": _BIG,
         "rc_registration": _BIG,
         "rc_login": {"address": _BIG, "account": _BIG, "failed_attempts": _BIG},

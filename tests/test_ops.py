@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from bot.app import Hearth
+from bot.log_setup import configure_logging
 from tests.console_harness import make_config, run_script
 from tests.tcp_proxy import TcpProxy
 
@@ -105,11 +109,10 @@ async def test_readiness_turns_503_while_postgresql_is_unreachable_and_back(
 async def test_json_logs_carry_the_event_on_every_line_and_the_libraries_too(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import json
-    import logging
-
-    from bot.log_setup import configure_logging
-
+    before = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    libraries = {name: logging.getLogger(name).level for name in ("discord", "nio", "aiohttp")}
     configure_logging("INFO", "json")
     try:
         config = make_config(f"sqlite:///{tmp_path / 'hearth.db'}", tmp_path)
@@ -120,7 +123,15 @@ async def test_json_logs_carry_the_event_on_every_line_and_the_libraries_too(
         await run_script(config, ["/insight Logs are for operators #ops", library_speaks])
         lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.strip()]
     finally:
-        configure_logging("WARNING", "console")
+        # Leave logging as the other tests found it: their capture_logs sees INFO events.
+        structlog.configure(**before)
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        for name, library_level in libraries.items():
+            logging.getLogger(name).setLevel(library_level)
     handled = [x for x in lines if x["event"] == "command.handled"]
     assert handled and handled[0]["platform"] == "console" and handled[0]["community"] == "guild"
     assert handled[0]["event_id"] and handled[0]["command"].startswith("insight")
