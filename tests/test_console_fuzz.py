@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.console.adapter import ConsoleAdapter, UnreadableLine, stdin_reader
+from adapters.console.adapter import ConsoleAdapter
 from adapters.console.directives import Directive, parse_directive
+from adapters.console.stdin import UnreadableLine, stdin_reader
 from bot.app import Hearth
 from tests.console_harness import make_config
 
