@@ -68,21 +68,11 @@ from measure import machine_info, peak_rss_mib, percentile
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.migrate import upgrade
-from knowledge.models import (
-    Community,
-    Insight,
-    InsightTag,
-    Link,
-    LinkSide,
-    LinkStatus,
-    Member,
-    Source,
-    Tag,
-    Visibility,
-)
+from knowledge.models import Community, Insight, InsightTag, Link, LinkSide, Member, Source, Tag
 from knowledge.search import SearchQuery, open_search, parse_terms
 from knowledge.sharing import SharedKnowledge
 from knowledge.tags import normalize_tags
+from knowledge.vocabulary import LinkStatus, Visibility
 
 DEFAULT_PER_COMMUNITY = 100_000
 QUICK_PER_COMMUNITY = 10_000

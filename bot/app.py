@@ -37,7 +37,6 @@ from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.limits import RateLimits
 from knowledge.links import LinkStore
-from knowledge.models import Role, Visibility
 from knowledge.outbox import Outbox
 from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
@@ -46,6 +45,7 @@ from knowledge.rituals import RitualStore
 from knowledge.search import open_search
 from knowledge.sharing import SharedKnowledge
 from knowledge.views import InsightView
+from knowledge.vocabulary import Role, Visibility
 from scheduling.service import Rituals
 
 log = structlog.get_logger(__name__)

@@ -14,17 +14,7 @@ from knowledge.db import Database
 from knowledge.directory import member_for_identity
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
 from knowledge.failures import NUL
-from knowledge.models import (
-    Community,
-    Insight,
-    InsightRevision,
-    InsightTag,
-    Member,
-    Role,
-    Source,
-    Tag,
-    Visibility,
-)
+from knowledge.models import Community, Insight, InsightRevision, InsightTag, Member, Source, Tag
 from knowledge.sharing import follow_origin, origin_withdrawn
 from knowledge.tags import check_tag_count, normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
@@ -36,6 +26,7 @@ from knowledge.views import (
     SourceMessage,
     TagCount,
 )
+from knowledge.vocabulary import Role, Visibility
 
 MAX_BODY_CHARS = 4000
 MAX_TITLE_CHARS = 300

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
-from knowledge.models import Community, Link, LinkSide, LinkStatus, OutboxItem, OutboxStatus
+from knowledge.models import Community, Link, LinkSide, OutboxItem
+from knowledge.vocabulary import LinkStatus, OutboxStatus
 
 INVITE_LIFETIME = timedelta(days=7)
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed by hand

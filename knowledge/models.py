@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from knowledge.db import stamped_now
+from knowledge.vocabulary import LinkStatus, OutboxStatus, RitualKind, Role, RoleSource, RoundStatus
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -50,36 +51,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Role(enum.StrEnum):
-    """Ordered: a steward may do all a curator may, a curator all a member may."""
-
-    MEMBER = "member"
-    CURATOR = "curator"
-    STEWARD = "steward"
-
-    @property
-    def rank(self) -> int:
-        return _ROLE_RANK[self]
-
-    def at_least(self, other: Role) -> bool:
-        return self.rank >= other.rank
-
-
-_ROLE_RANK = {Role.MEMBER: 0, Role.CURATOR: 1, Role.STEWARD: 2}
-
-
-class RoleSource(enum.StrEnum):
-    """Where a member's role came from, which decides who may take it away.
-
-    The platform (Slack admin, Discord role, Matrix power level) may lower only what it
-    granted itself; a role from the config file or granted inside Hearth stays.
-    """
-
-    CONFIG = "config"
-    HEARTH = "hearth"
-    PLATFORM = "platform"
-
-
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -92,21 +63,6 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
-
-
-class Visibility(enum.StrEnum):
-    """Who may find an insight: its community, linked siblings that share, or anyone."""
-
-    COMMUNITY = "community"
-    CONSTELLATION = "constellation"
-    PUBLIC = "public"
-
-    @property
-    def shared(self) -> bool:
-        return self is not Visibility.COMMUNITY
-
-
-SHARED_VISIBILITIES = (Visibility.CONSTELLATION.value, Visibility.PUBLIC.value)
 
 
 class Community(Base):
@@ -301,22 +257,6 @@ class InboundEvent(Base):
     taken_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
-class RitualKind(enum.StrEnum):
-    REFLECTION = "reflection"
-    RETRO = "retro"
-    CHECKIN = "checkin"
-    DIGEST = "digest"
-    CUSTOM = "custom"
-
-
-class RoundStatus(enum.StrEnum):
-    PENDING = "pending"  # created, prompt not posted yet (or posting failed; will retry)
-    OPEN = "open"
-    CLOSED = "closed"
-    MISSED = "missed"  # its time passed beyond the grace period while Hearth was down
-    SKIPPED = "skipped"
-
-
 def _str_enum(kind: type[enum.StrEnum]) -> Enum:
     return Enum(kind, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r])
 
@@ -457,12 +397,6 @@ class SyncCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
 
 
-class LinkStatus(enum.StrEnum):
-    INVITED = "invited"  # one side opted in; the code is waiting to be accepted
-    ACTIVE = "active"  # both sides opted in
-    LEFT = "left"  # one side left: final; a new link needs a new invitation
-
-
 _status_enum = Enum(
     LinkStatus, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r]
 )
@@ -595,14 +529,6 @@ class RelayCopy(Base):
     )
     copy_id: Mapped[str] = mapped_column(String(255))
     delivered_at: Mapped[datetime] = mapped_column(default=stamped_now)
-
-
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    PARKED = "parked"  # kept failing or needs a person: waits for /relay retry
-    FAILED = "failed"  # cannot ever succeed (its copy is gone): reported, skipped
-    CANCELLED = "cancelled"  # its link was left
 
 
 class OutboxItem(Base):

@@ -23,18 +23,10 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
-from knowledge.models import (
-    Link,
-    LinkSide,
-    LinkStatus,
-    OutboxItem,
-    OutboxStatus,
-    RelayCopy,
-    RelayMessage,
-    RelayParticipant,
-)
+from knowledge.models import Link, LinkSide, OutboxItem, RelayCopy, RelayMessage, RelayParticipant
 from knowledge.relays import Participant, _participant
 from knowledge.upsert import insert_ignoring_conflict
+from knowledge.vocabulary import LinkStatus, OutboxStatus
 
 LEASE = timedelta(seconds=60)
 

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge.db import Database
 from knowledge.models import (
     OutboxItem,
-    OutboxStatus,
     RelayCopy,
     RelayMessage,
     RelayParticipant,
@@ -27,6 +26,7 @@ from knowledge.models import (
     SyncCursor,
 )
 from knowledge.upsert import insert_ignoring_conflict
+from knowledge.vocabulary import OutboxStatus
 
 ChannelKey = tuple[str, str, str]  # platform, space, channel
 CATCH_UP_KEY = "relay-catch-up"  # its row among the sync cursors, one per platform

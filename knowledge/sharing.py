@@ -19,19 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
-from knowledge.models import (
-    SHARED_VISIBILITIES,
-    Community,
-    Insight,
-    Link,
-    LinkSide,
-    LinkStatus,
-    Member,
-    Visibility,
-)
+from knowledge.models import Community, Insight, Link, LinkSide, Member
 from knowledge.tags import normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import FORGOTTEN_NAME, CaptureResult, InsightView, MemberInfo
+from knowledge.vocabulary import SHARED_VISIBILITIES, LinkStatus, Visibility
 
 WITHDRAWN = "This insight is no longer shared by {community} ({why}); only the credit remains."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from knowledge.models import Role, RoleSource
+from knowledge.vocabulary import Role, RoleSource
 
 FORGOTTEN_NAME = "a former member"
 

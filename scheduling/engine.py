@@ -16,9 +16,9 @@ from bot.events import ChannelRef, MessageRef
 from bot.ops.metrics import Metrics
 from bot.port import DeliveryError, OutboundMessage, OutboundPort, RateLimited, Transient
 from knowledge.insights import InsightStore
-from knowledge.models import RoundStatus
 from knowledge.rituals import RitualStore, RitualView, RoundView
 from knowledge.views import InsightView
+from knowledge.vocabulary import RoundStatus
 from scheduling.kinds import PromptInputs, behaviour
 from scheduling.prompts import pick_prompt
 from scheduling.schedule import Schedule

@@ -16,8 +16,8 @@ from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.insights import InsightStore
-from knowledge.models import RoundStatus
 from knowledge.rituals import RitualStore, RitualView, RoundView
+from knowledge.vocabulary import RoundStatus
 from scheduling.engine import RitualEngine
 from scheduling.timer import RitualTimer
 

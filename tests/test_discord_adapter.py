@@ -22,7 +22,7 @@ from bot.config import parse_config
 from bot.events import ChannelRef, MessagePosted, MessageRef
 from bot.port import DeliveryError, OutboundMessage, RateLimited
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 from tests.discord_loopback import (
     ALICE,
     APP_ID,

@@ -24,7 +24,8 @@ import pytest
 from sqlalchemy import func, select
 
 from knowledge.db import open_database
-from knowledge.models import Insight, Ritual, RitualRound, RoundStatus
+from knowledge.models import Insight, Ritual, RitualRound
+from knowledge.vocabulary import RoundStatus
 from tests.conftest import _truncate
 from tests.processes import HearthProcess, write_config
 

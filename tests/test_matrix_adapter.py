@@ -24,9 +24,9 @@ from adapters.matrix import MatrixAdapter, MatrixConfig
 from bot.app import Hearth
 from bot.config import parse_config
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
 from knowledge.views import InsightView
+from knowledge.vocabulary import Role
 from tests.synapse_server import (  # noqa: F401
     MatrixUser,
     SynapseServer,

@@ -10,8 +10,8 @@ from pathlib import Path
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
 from knowledge.clock import ManualClock
-from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual
+from knowledge.vocabulary import RitualKind
 from scheduling.engine import schedule_of
 from tests.console_harness import make_config
 

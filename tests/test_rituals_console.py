@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from bot.app import Hearth
 from knowledge.clock import ManualClock
-from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual
+from knowledge.vocabulary import RitualKind
 from tests.console_harness import make_config, run_script
 
 BERLIN = ZoneInfo("Europe/Berlin")

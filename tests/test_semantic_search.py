@@ -381,9 +381,9 @@ async def test_semantic_hits_obey_filters_and_cover_siblings_shared_insights(
     database: Database,
 ) -> None:
     from bot.assist.semantic import SemanticIndex
-    from knowledge.models import Visibility
     from knowledge.search import open_search
     from knowledge.sharing import SharedKnowledge
+    from knowledge.vocabulary import Visibility
 
     directory = Directory(database)
     guild = await directory.ensure_community("guild", "Guild", "UTC")

@@ -22,7 +22,7 @@ from bot.config import parse_config
 from bot.events import ChannelRef, MessageRef
 from bot.port import Forbidden, OutboundMessage, RateLimited, TargetGone
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 from tests.slack_loopback import (
     FORM,
     JSON,

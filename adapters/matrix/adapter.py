@@ -72,13 +72,13 @@ from bot.events import (
     MessagePosted,
     MessageRef,
     ReactionAdded,
+    Role,
     UserRef,
 )
 from bot.faults import crash_point
 from bot.inbound import Answer, Inbound
 from bot.port import Changes, DeliveryError, OutboundMessage, Transient
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
 
 log = structlog.get_logger(__name__)

@@ -7,8 +7,8 @@ from bot.context import CommandContext
 from bot.formatting import channel_label
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
-from knowledge.models import LinkStatus, Role
 from knowledge.sharing import parse_visibility
+from knowledge.vocabulary import LinkStatus, Role
 
 _DIRECTIONS = ("both", "send", "receive")
 _MODES = ("threads", "channel")

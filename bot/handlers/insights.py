@@ -9,8 +9,8 @@ from bot.context import CommandContext
 from bot.events import ChatMessage, MessageRef
 from bot.hashtags import split_hashtags
 from knowledge.errors import InvalidInput
-from knowledge.models import Role
 from knowledge.sharing import parse_visibility
+from knowledge.vocabulary import Role
 
 ID = Option("id", OptionType.INTEGER, "the insight's number, e.g. 12", required=True)
 

@@ -32,9 +32,9 @@ from bot.relay.payload import outbound
 from bot.relay.service import Relays
 from knowledge.clock import Clock
 from knowledge.links import LinkStore
-from knowledge.models import LinkStatus, OutboxStatus
 from knowledge.outbox import Claimed, Outbox
 from knowledge.relays import Participant
+from knowledge.vocabulary import LinkStatus, OutboxStatus
 
 log = structlog.get_logger(__name__)
 

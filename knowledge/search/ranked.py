@@ -10,18 +10,11 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
-from knowledge.models import (
-    SHARED_VISIBILITIES,
-    Identity,
-    Insight,
-    InsightTag,
-    Member,
-    Source,
-    Tag,
-)
+from knowledge.models import Identity, Insight, InsightTag, Member, Source, Tag
 from knowledge.search import SearchHit, SearchPage
 from knowledge.search.query import SearchQuery
 from knowledge.views import FORGOTTEN_NAME
+from knowledge.vocabulary import SHARED_VISIBILITIES
 
 SNIPPET_CHARS = 200
 

@@ -22,8 +22,8 @@ from bot.handlers.rituals.wording import (
     viewer_zone,
 )
 from knowledge.errors import InvalidInput
-from knowledge.models import RitualKind, Role
 from knowledge.rituals import NewRitual, RitualView
+from knowledge.vocabulary import RitualKind, Role
 from scheduling.engine import schedule_of
 from scheduling.kinds import behaviour
 from scheduling.schedule import parse_schedule

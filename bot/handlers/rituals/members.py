@@ -9,7 +9,7 @@ from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.handlers.rituals.wording import KINDS, NAME
 from knowledge.errors import InvalidInput
-from knowledge.models import RitualKind, Role
+from knowledge.vocabulary import RitualKind, Role
 
 
 async def answer(ctx: CommandContext, args: Args) -> Reply:

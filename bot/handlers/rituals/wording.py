@@ -10,8 +10,8 @@ from datetime import datetime
 from bot.commands.spec import Option, OptionType
 from bot.context import CommandContext
 from knowledge.errors import InvalidInput
-from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual, RitualView
+from knowledge.vocabulary import RitualKind
 from scheduling.engine import schedule_of
 
 _DURATION = re.compile(r"^(\d+)\s*(m|min|h|d)$")
