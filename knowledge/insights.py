@@ -130,7 +130,7 @@ class InsightStore:
             visibility = await session.scalar(
                 select(Community.default_visibility).where(Community.id == community_id)
             )
-            visibility = visibility or Visibility.COMMUNITY.value
+            visibility = visibility or Visibility.COMMUNITY
             new_id = await session.scalar(
                 insert_ignoring_conflict(
                     session,

@@ -29,7 +29,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from knowledge.db import stamped_now
-from knowledge.vocabulary import LinkStatus, OutboxStatus, RitualKind, Role, RoleSource, RoundStatus
+from knowledge.vocabulary import (
+    LinkStatus,
+    OutboxStatus,
+    RitualKind,
+    Role,
+    RoleSource,
+    RoundStatus,
+    Visibility,
+)
+
+
+def _str_enum(kind: type[enum.StrEnum]) -> Enum:
+    return Enum(kind, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r])
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -73,8 +85,8 @@ class Community(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=stamped_now)
-    default_visibility: Mapped[str] = mapped_column(
-        String(16), default="community", server_default="community"
+    default_visibility: Mapped[Visibility] = mapped_column(
+        _str_enum(Visibility), default=Visibility.COMMUNITY, server_default="community"
     )
 
 
@@ -189,8 +201,8 @@ class Insight(Base):
     created_at: Mapped[datetime] = mapped_column(default=stamped_now)
     updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
     # community (default) | constellation (linked siblings that share knowledge) | public
-    visibility: Mapped[str] = mapped_column(
-        String(16), default="community", server_default="community"
+    visibility: Mapped[Visibility] = mapped_column(
+        _str_enum(Visibility), default=Visibility.COMMUNITY, server_default="community"
     )
     shared_at: Mapped[datetime | None] = mapped_column(default=None)  # for sibling digests
     # An adopted copy: the sibling's insight it came from, and who to credit for it. Plain
@@ -255,10 +267,6 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=stamped_now)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
     taken_by: Mapped[str | None] = mapped_column(String(64), default=None)
-
-
-def _str_enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=16, values_callable=lambda r: [m.value for m in r])
 
 
 class Ritual(Base):

@@ -60,6 +60,9 @@ class FlowCount:
     adopted_by_them: int
 
 
+VISIBILITY_CHOICES = tuple(v.value for v in Visibility)
+
+
 def parse_visibility(text: str) -> Visibility:
     try:
         return Visibility(text.strip().lower())
@@ -150,7 +153,7 @@ class SharedKnowledge:
                     "origin can share it further."
                 )
             old = row.visibility
-            row.visibility = visibility.value
+            row.visibility = visibility
             if visibility.shared and old not in SHARED_VISIBILITIES:
                 row.shared_at = now
             if not visibility.shared and old in SHARED_VISIBILITIES:

@@ -9,7 +9,7 @@ from bot.context import CommandContext
 from bot.events import ChatMessage, MessageRef
 from bot.hashtags import split_hashtags
 from knowledge.errors import InvalidInput
-from knowledge.sharing import parse_visibility
+from knowledge.sharing import VISIBILITY_CHOICES, parse_visibility
 from knowledge.vocabulary import Role
 
 ID = Option("id", OptionType.INTEGER, "the insight's number, e.g. 12", required=True)
@@ -175,7 +175,7 @@ COMMAND = Command(
                     OptionType.WORD,
                     "community, constellation or public",
                     required=True,
-                    choices=("community", "constellation", "public"),
+                    choices=VISIBILITY_CHOICES,
                 ),
             ),
             permission=Role.CURATOR,
