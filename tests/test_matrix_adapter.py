@@ -22,11 +22,11 @@ import pytest
 
 from adapters.matrix import MatrixAdapter, MatrixConfig
 from bot.app import Hearth
-from bot.config import parse_config
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
 from knowledge.views import InsightView
 from knowledge.vocabulary import Role
+from tests.config_builder import Channel, Community, build_config
 from tests.synapse_server import (  # noqa: F401
     MatrixUser,
     SynapseServer,
@@ -182,23 +182,8 @@ class Env:
 
 
 def hearth_config(database_url: str, tmp_path: Path, room_id: str) -> Any:
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{tmp_path / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-
-[[communities.channels]]
-platform = "matrix"
-space = "hearth.test"
-channel = "{room_id}"
-""",
-        "test-config",
-    )
+    guild = Community("guild", "The Guild", (Channel("matrix", "hearth.test", room_id),))
+    return build_config(database_url, tmp_path, guild, console_user=None)
 
 
 @pytest.fixture
