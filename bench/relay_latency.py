@@ -16,7 +16,7 @@ rows, the worker's wake-up and claim, rendering the attributed copy, its send).
     .venv/bin/python bench/relay_latency.py          # N=50 of each, well under a minute
     .venv/bin/python bench/relay_latency.py --n 200  # `--warmup` (default 3) untimed
 
-The Synapse is the test suite's (`tests/synapse_server.py`: data on tmpfs, rate limits
+The Synapse is the test suite's (`tests/fakes/synapse_server.py`: data on tmpfs, rate limits
 raised) on a free port of 127.0.0.1, started and stopped by this script. Hearth runs as
 `Hearth.run` runs it (adapter connected, relays attached, outbox worker in the
 background, then the adapter's sync loop) with its real `MatrixAdapter` on a fresh SQLite
@@ -64,7 +64,7 @@ from bot.events import ChannelRef, MessagePosted
 from bot.port import OutboundMessage
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
-from tests.synapse_server import (
+from tests.fakes.synapse_server import (
     SERVER_NAME,
     MatrixUser,
     SynapseServer,

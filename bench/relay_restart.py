@@ -66,7 +66,7 @@ from knowledge.models import (  # noqa: E402
     RelayParticipant,
     RelayThread,
 )
-from tests.config_builder import FORGE, GUILD, build_config  # noqa: E402
+from tests.harness.config_builder import FORGE, GUILD, build_config  # noqa: E402
 
 WAIT = 900.0  # a hang guard, far above any expected figure
 CODE = re.compile(r"HL-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}")

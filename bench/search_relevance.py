@@ -42,7 +42,7 @@ from knowledge.migrate import upgrade
 from knowledge.search import SearchQuery, open_search, parse_terms
 from knowledge.search.ranked import RankedSearch
 from knowledge.views import SourceMessage
-from tests.openai_loopback import hashed_embedding
+from tests.fakes.openai_loopback import hashed_embedding
 
 K = 5
 DEPTH = 30

@@ -21,7 +21,7 @@ from adapters.console.adapter import ConsoleAdapter
 from adapters.console.directives import Directive, parse_directive
 from adapters.console.stdin import UnreadableLine, stdin_reader
 from bot.app import Hearth
-from tests.console_harness import make_config
+from tests.harness.console_harness import make_config
 
 GUARD = 60.0  # seconds: only a guard against hangs
 

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 
 from knowledge.db import open_database
-from tests.config_builder import write_config
-from tests.processes import (
+from tests.harness.config_builder import write_config
+from tests.harness.processes import (
     READ_TIMEOUT,
     HearthProcess,
     Message,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.config_builder import write_config
-from tests.processes import READ_TIMEOUT, HearthProcess
+from tests.harness.config_builder import write_config
+from tests.harness.processes import READ_TIMEOUT, HearthProcess
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,7 @@ from bot.events import ChannelRef, MessagePosted, MessageRef
 from bot.port import DeliveryError, OutboundMessage, RateLimited
 from knowledge.inbound import InboundLog
 from knowledge.vocabulary import Role
-from tests.config_builder import Channel, Community, build_config
-from tests.discord_loopback import (
+from tests.fakes.discord_loopback import (
     ALICE,
     APP_ID,
     BOB,
@@ -38,6 +37,7 @@ from tests.discord_loopback import (
     DiscordLoopback,
     serving,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 EPHEMERAL = 64
 

@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 from knowledge.db import open_database
 from knowledge.models import Insight, Ritual, RitualRound
 from knowledge.vocabulary import RoundStatus
-from tests.config_builder import write_config
 from tests.conftest import _truncate
-from tests.processes import HearthProcess
+from tests.harness.config_builder import write_config
+from tests.harness.processes import HearthProcess
 
 pytestmark = pytest.mark.postgres
 READY = "Hearth console: you are"

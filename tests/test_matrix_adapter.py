@@ -26,8 +26,7 @@ from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
 from knowledge.views import InsightView
 from knowledge.vocabulary import Role
-from tests.config_builder import Channel, Community, build_config
-from tests.synapse_server import (  # noqa: F401
+from tests.fakes.synapse_server import (  # noqa: F401
     MatrixUser,
     SynapseServer,
     require_synapse,
@@ -35,6 +34,7 @@ from tests.synapse_server import (  # noqa: F401
     synapse,
     synapse_data_dir,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 WAIT = 60.0  # a guard against hangs, not a time limit
 
@@ -715,7 +715,7 @@ async def test_readiness_says_when_the_homeserver_is_unreachable_and_recovers(
 ) -> None:
     from urllib.parse import urlsplit
 
-    from tests.tcp_proxy import TcpProxy
+    from tests.fakes.tcp_proxy import TcpProxy
 
     target = urlsplit(synapse.url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)

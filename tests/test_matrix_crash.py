@@ -28,9 +28,9 @@ import pytest
 from sqlalchemy import text
 
 from knowledge.db import open_database
-from tests.config_builder import Channel, Community
-from tests.config_builder import write_config as build
-from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.harness.config_builder import Channel, Community
+from tests.harness.config_builder import write_config as build
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.app import Hearth
-from tests.config_builder import FORGE, MILL
-from tests.console_harness import Step, drain, make_config, run_script
+from tests.harness.config_builder import FORGE, MILL
+from tests.harness.console_harness import Step, drain, make_config, run_script
 
 
 def config_for(database_url: str, tmp_path: Path, extra: str = "") -> Any:

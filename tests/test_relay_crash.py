@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.config_builder import FORGE, GUILD, write_config
-from tests.processes import HearthProcess
+from tests.harness.config_builder import FORGE, GUILD, write_config
+from tests.harness.processes import HearthProcess
 
 BURST = 1000
 KILLS = 3

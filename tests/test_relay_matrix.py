@@ -36,8 +36,7 @@ from knowledge.db import open_database
 from knowledge.inbound import InboundLog
 from knowledge.models import SyncCursor
 from knowledge.sync_tokens import SyncTokens
-from tests.config_builder import Channel, Community, build_config
-from tests.slack_loopback import (
+from tests.fakes.slack_loopback import (
     FORM,
     JSON,
     SECRET,
@@ -47,7 +46,8 @@ from tests.slack_loopback import (
     event_body,
     send,
 )
-from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.harness.config_builder import Channel, Community, build_config
 from tests.test_matrix_adapter import Room, in_thread
 
 WAIT = 60.0  # a guard against hangs, not a time limit

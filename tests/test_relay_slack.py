@@ -23,8 +23,7 @@ from adapters.slack import SlackAdapter, SlackConfig
 from bot.app import Hearth
 from knowledge.clock import ManualClock
 from knowledge.inbound import InboundLog
-from tests.config_builder import GUILD, Channel, Community, build_config
-from tests.slack_loopback import (
+from tests.fakes.slack_loopback import (
     FORM,
     JSON,
     SECRET,
@@ -35,6 +34,7 @@ from tests.slack_loopback import (
     event_body,
     send,
 )
+from tests.harness.config_builder import GUILD, Channel, Community, build_config
 
 
 def config(database_url: str, tmp_path: Path) -> Any:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
-from tests.config_builder import FORGE
-from tests.console_harness import Step, make_config, run_script
+from tests.harness.config_builder import FORGE
+from tests.harness.console_harness import Step, make_config, run_script
 from tests.test_relay_console import id_of, in_channel, line, link_steps
 
 THREADS = 24  # more than one claim takes (16), so the instances must share

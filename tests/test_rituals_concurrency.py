@@ -12,7 +12,7 @@ from bot.app import Hearth
 from knowledge.clock import ManualClock
 from knowledge.rituals import NewRitual
 from knowledge.vocabulary import RitualKind
-from tests.console_harness import make_config
+from tests.harness.console_harness import make_config
 
 
 async def nobody_types() -> str | None:

@@ -11,7 +11,7 @@ from bot.app import Hearth
 from knowledge.clock import ManualClock
 from knowledge.rituals import NewRitual
 from knowledge.vocabulary import RitualKind
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=BERLIN)

@@ -37,8 +37,8 @@ from knowledge.embeddings import EmbeddingStore, Vector
 from knowledge.insights import InsightStore
 from knowledge.search import SearchQuery, parse_terms
 from knowledge.views import SourceMessage
-from tests.console_harness import make_config, run_script
-from tests.openai_loopback import OpenAILoopback, openai_server, status  # noqa: F401
+from tests.fakes.openai_loopback import OpenAILoopback, openai_server, status  # noqa: F401
+from tests.harness.console_harness import make_config, run_script
 
 EMBEDDINGS = "/v1/embeddings"
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from knowledge.clock import ManualClock
-from tests.config_builder import FORGE, MILL
-from tests.console_harness import Step, make_config, run_script
+from tests.harness.config_builder import FORGE, MILL
+from tests.harness.console_harness import Step, make_config, run_script
 from tests.test_relay_console import line
 from tests.test_rituals_console import MONDAY_8, at
 

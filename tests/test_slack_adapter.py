@@ -22,8 +22,7 @@ from bot.events import ChannelRef, MessageRef
 from bot.port import Forbidden, OutboundMessage, RateLimited, TargetGone
 from knowledge.inbound import InboundLog
 from knowledge.vocabulary import Role
-from tests.config_builder import Channel, Community, build_config
-from tests.slack_loopback import (
+from tests.fakes.slack_loopback import (
     FORM,
     JSON,
     SECRET,
@@ -35,6 +34,7 @@ from tests.slack_loopback import (
     interactive_body,
     send,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 C1 = ChannelRef("slack", TEAM, "C1")
 

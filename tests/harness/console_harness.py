@@ -13,7 +13,7 @@ from bot.assist import LanguageModel
 from bot.config import Config
 from knowledge.clock import Clock
 from knowledge.sync_tokens import SyncTokens
-from tests.config_builder import GUILD, Community, build_config
+from tests.harness.config_builder import GUILD, Community, build_config
 
 
 def make_config(
