@@ -63,7 +63,7 @@ class Written:
 
 
 @dataclass
-class _Pending:
+class Pending:
     row: CaptureRow
     future: asyncio.Future[Written] = field(repr=False)
 
@@ -71,7 +71,7 @@ class _Pending:
 _bind_time: Callable[[Any], Any] | None = None
 
 
-def _time_binder(database: Database) -> Callable[[Any], Any]:
+def time_binder(database: Database) -> Callable[[Any], Any]:
     """The models' own datetime bind processing (UTC, SQLAlchemy's SQLite text format)."""
     global _bind_time
     if _bind_time is None:
@@ -102,7 +102,7 @@ class CaptureWriter:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._queue: list[_Pending] = []
+        self._queue: list[Pending] = []
         self._drainer: asyncio.Task[None] | None = None
 
     async def write(self, row: CaptureRow) -> Written:
@@ -118,7 +118,7 @@ class CaptureWriter:
         if not rows:
             return []
         loop = asyncio.get_running_loop()
-        pending = [_Pending(row, loop.create_future()) for row in rows]
+        pending = [Pending(row, loop.create_future()) for row in rows]
         self._queue.extend(pending)
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain())
@@ -126,12 +126,12 @@ class CaptureWriter:
         return [p.future.exception() or p.future.result() for p in pending]
 
     async def _drain(self) -> None:
-        bind_time = _time_binder(self._db)
+        bind_time = time_binder(self._db)
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 outcomes = await run_on_connection_thread(
-                    self._db, lambda conn, b=batch: _write_batch(conn, b, bind_time)
+                    self._db, lambda conn, b=batch: write_batch(conn, b, bind_time)
                 )
             except BaseException as exc:  # the whole transaction failed: nothing committed
                 for item in batch:
@@ -152,9 +152,10 @@ class CaptureWriter:
 # --- on the connection's thread -----------------------------------------------------------
 
 
-def _write_batch(
-    conn: sqlite3.Connection, batch: Sequence[_Pending], bind_time: Callable[[Any], Any]
+def write_batch(
+    conn: sqlite3.Connection, batch: Sequence[Pending], bind_time: Callable[[Any], Any]
 ) -> list[Written | BaseException]:
+    """One transaction writing every capture of `batch` (a floor in bench/ runs it too)."""
     cursor = conn.cursor()
     visibilities: dict[int, str] = {}
     outcomes: list[Written | BaseException] = []
