@@ -28,7 +28,7 @@ from knowledge.models import (
     RitualRound,
     RoundStatus,
 )
-from knowledge.upsert import insert_ignoring_conflict
+from knowledge.upsert import insert_ignoring_conflict, insert_many_ignoring_conflict
 from knowledge.views import FORGOTTEN_NAME
 
 LEASE = timedelta(minutes=2)
@@ -336,25 +336,23 @@ class RitualStore:
             for start in range(0, len(slots), CHUNK):
                 chunk = slots[start : start + CHUNK]
                 created = await session.execute(
-                    insert_ignoring_conflict(
-                        session,
-                        RitualRound,
-                        [
-                            {
-                                "ritual_id": s.ritual_id,
-                                "scheduled_for": s.scheduled_for,
-                                "status": RoundStatus.PENDING,
-                                "late": s.late,
-                                "manual": False,
-                                "attempts": 0,
-                                "prompt": "",
-                                "next_attempt_at": now + LEASE,
-                                "synthesis_stale": False,
-                            }
-                            for s in chunk
-                        ],
-                        ["ritual_id", "scheduled_for"],
-                    ).returning(*RitualRound.__table__.c)
+                    insert_many_ignoring_conflict(
+                        session, RitualRound, ["ritual_id", "scheduled_for"]
+                    ).returning(*RitualRound.__table__.c),
+                    [
+                        {
+                            "ritual_id": s.ritual_id,
+                            "scheduled_for": s.scheduled_for,
+                            "status": RoundStatus.PENDING,
+                            "late": s.late,
+                            "manual": False,
+                            "attempts": 0,
+                            "prompt": "",
+                            "next_attempt_at": now + LEASE,
+                            "synthesis_stale": False,
+                        }
+                        for s in chunk
+                    ],
                 )
                 rounds = {r.ritual_id: _round_from_row(r) for r in created}
                 if not rounds:

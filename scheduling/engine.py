@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 ON_TIME = timedelta(minutes=1)  # later than this after its slot, a prompt says it is late
 MAX_BACKOFF = timedelta(minutes=30)
+RECENT = timedelta(days=2)  # see RitualEngine._due_slot
 POSTS_IN_FLIGHT = 16  # prompts of one burst posted at once (platforms rate-limit anyway)
 
 
@@ -152,13 +153,14 @@ class RitualEngine:
         has a scheduled round (as `RitualStore.last_slots` returns them)."""
         batch: list[tuple[RitualView, NewRound]] = []
         single: list[RitualView] = []
+        recent: dict[tuple[str, str, int, str | None], datetime | None] = {}
         for ritual in rituals:
             if ritual.paused:
                 continue
             if ritual.skip_next or not behaviour(ritual.kind).collects_responses:
                 single.append(ritual)
                 continue
-            slot = self._due_slot(ritual, now, last_slots.get(ritual.id))
+            slot = self._due_slot(ritual, now, last_slots.get(ritual.id), recent)
             if slot is None:
                 continue
             if now - slot > self._grace:
@@ -220,12 +222,28 @@ class RitualEngine:
         return opened
 
     def _due_slot(
-        self, ritual: RitualView, now: datetime, last_slot: datetime | None
+        self,
+        ritual: RitualView,
+        now: datetime,
+        last_slot: datetime | None,
+        recent: dict[tuple[str, str, int, str | None], datetime | None] | None = None,
     ) -> datetime | None:
+        """The latest slot at or before `now` not yet held. `recent` memoises, per
+        schedule, its latest slot within RECENT of `now`: rituals sharing a schedule (a
+        burst) compute it once; a ritual with no slot that recent scans further back."""
         not_before = ritual.created_at
         if last_slot is not None:
             not_before = max(not_before, last_slot + timedelta(microseconds=1))
-        return schedule_of(ritual).latest_at_or_before(now, not_before)
+        schedule = schedule_of(ritual)
+        if recent is None:
+            return schedule.latest_at_or_before(now, not_before)
+        key = (ritual.cron, ritual.timezone, ritual.every_weeks, ritual.anchor)
+        if key not in recent:
+            recent[key] = schedule.latest_at_or_before(now, now - RECENT)
+        latest = recent[key]
+        if latest is None:
+            return schedule.latest_at_or_before(now, not_before)
+        return latest if latest >= not_before else None
 
     async def _post_only(
         self, ritual: RitualView, round_: RoundView, text: str, now: datetime
