@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.util import find_spec
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -23,8 +24,6 @@ from bot.context import Services
 from bot.inbound import Inbound
 from bot.limits import Limits
 from bot.ops.metrics import Metrics
-from bot.ops.server import OpsServer
-from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
 from bot.supervise import starting, supervise
@@ -47,6 +46,9 @@ from knowledge.search import open_search
 from knowledge.sharing import SharedKnowledge
 from knowledge.views import InsightView
 from scheduling.service import Rituals
+
+if TYPE_CHECKING:  # aiohttp is imported only when [web] listen is set (start-up time)
+    from bot.ops.server import OpsServer
 
 log = structlog.get_logger(__name__)
 
@@ -218,7 +220,11 @@ class Hearth:
         )
         inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
-        ops = None if address is None else OpsServer(*address, metrics)
+        ops = None
+        if address is not None:
+            from bot.ops.server import OpsServer
+
+            ops = OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:
@@ -232,6 +238,8 @@ class Hearth:
         started: list[Adapter] = []
         rituals, relays = self.services.rituals, self.services.relays
         if self.ops is not None:  # first, so /healthz answers while adapters connect
+            from bot.ops.watch import watch
+
             clock = self.services.clock
             watch(self.ops, self.metrics, self.database, relays.outbox, clock, adapters)
             await self.ops.start()

@@ -20,6 +20,7 @@ through the models' own column types, so both paths store identical text).
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ class CaptureWriter:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 outcomes = await run_on_connection_thread(
-                    self._db, lambda conn, b=batch: write_batch(conn, b, bind_time)
+                    self._db, functools.partial(write_batch, batch=batch, bind_time=bind_time)
                 )
             except BaseException as exc:  # the whole transaction failed: nothing committed
                 for item in batch:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.db import Database
@@ -389,7 +389,7 @@ class RitualStore:
         """`mark_opened` for many rounds in one transaction (one executemany)."""
         if not posted:
             return
-        table = RitualRound.__table__
+        table = cast(Table, RitualRound.__table__)
         async with self._db.sessions.begin() as session:
             connection = await session.connection()
             await connection.execute(
