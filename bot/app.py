@@ -27,7 +27,6 @@ from bot.ops.metrics import Metrics
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
 from bot.supervise import starting, supervise
-from knowledge import migrate
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
@@ -42,6 +41,7 @@ from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
 from knowledge.relays import RelayStore
 from knowledge.rituals import RitualStore
+from knowledge.schema_version import is_current
 from knowledge.search import open_search
 from knowledge.sharing import SharedKnowledge
 from knowledge.views import InsightView
@@ -57,6 +57,10 @@ async def open_store(config: Config, clock: Clock | None = None) -> Database:
     """The database, migrated when allowed; DatabaseUnavailable says what is wrong."""
     database = open_database(config.hearth.database_url, clock=clock)
     try:
+        if await is_current(database):  # the usual start: no Alembic import needed
+            return database
+        from knowledge import migrate
+
         current = await migrate.current_revision(database)
         head = migrate.head_revision()
         if current != head:
