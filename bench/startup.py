@@ -11,6 +11,7 @@ structlog, pydantic, typer, rich), so the ratio shows what Hearth's own start-up
 
     .venv/bin/python bench/startup.py             # 5 rounds
     .venv/bin/python bench/startup.py --runs 10   # goal: ready < 2 s
+    .venv/bin/python bench/startup.py --other ../main   # beside another checkout
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ transcript = "{folder}/transcript.jsonl"
 """
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+def env(code: Path = ROOT) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(code), "PYTHONUNBUFFERED": "1"}
 
 
 def timed_command(code: str) -> float:
@@ -60,7 +61,7 @@ def timed_command(code: str) -> float:
     return time.perf_counter() - started
 
 
-def timed_hearth(config: Path) -> float:
+def timed_hearth(config: Path, code: Path = ROOT) -> float:
     """Seconds from spawning `hearth run` to its ready banner; then it is told to quit."""
     started = time.perf_counter()
     child = subprocess.Popen(
@@ -69,7 +70,7 @@ def timed_hearth(config: Path) -> float:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=env(),
+        env=env(code),
         cwd=config.parent,
     )
     assert child.stdout is not None and child.stdin is not None
@@ -93,6 +94,9 @@ def timed_hearth(config: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--other", type=Path, help="another checkout (e.g. main) timed the same way, interleaved"
+    )
     args = parser.parse_args()
     samples: dict[str, list[float]] = {
         "python -c pass": [],
@@ -100,6 +104,8 @@ def main() -> None:
         "hearth run, new database": [],
         "hearth run, existing database": [],
     }
+    if args.other:
+        samples["other checkout, existing database"] = []
     with tempfile.TemporaryDirectory(prefix="hearth-startup-") as tmp:
         for run in range(args.runs):
             folder = Path(tmp) / f"run{run}"
@@ -110,6 +116,9 @@ def main() -> None:
             samples["import the libraries"].append(timed_command(LIBRARIES))
             samples["hearth run, new database"].append(timed_hearth(config))
             samples["hearth run, existing database"].append(timed_hearth(config))
+            if args.other:
+                other = samples["other checkout, existing database"]
+                other.append(timed_hearth(config, args.other.resolve()))
     for key, value in machine_info(runs=str(args.runs)).items():
         print(f"{key:>10}: {value}")
     floor = percentile(samples["import the libraries"], 50)
