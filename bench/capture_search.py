@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import random
 import sqlite3
 import sys
@@ -36,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -53,8 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measure import machine_info, peak_rss_mib, percentile
 
-from knowledge.db import open_database
+from knowledge.capture_writer import CaptureRow, Pending, time_binder, write_batch
+from knowledge.db import Database, open_database
 from knowledge.directory import Directory
+from knowledge.export import FORMAT
+from knowledge.importer import import_jsonl
 from knowledge.insights import InsightStore
 from knowledge.migrate import upgrade
 from knowledge.search import SearchQuery, open_search, parse_terms
@@ -315,10 +320,55 @@ def progress() -> Progress:
 
 @dataclass
 class HearthResult:
-    seconds: float
+    seconds: float  # the concurrent captures
+    captured: int  # how many of them
+    single: list[float]  # latency of each capture made one at a time
     latency: Latency
     top10_ids: list[list[int]]  # per query, corpus indexes of the hits
     size_bytes: int | None
+    imported: tuple[int, float]  # lines, seconds of `hearth import`'s path
+
+
+async def run_import(
+    database: Database,
+    directory: Directory,
+    args: argparse.Namespace,
+    vocab: Vocabulary,
+    run_id: str,
+) -> tuple[int, float]:
+    """`hearth import` of an export file (the corpus again) into a new community."""
+    count = min(args.import_count, args.count)
+    if count < 1:
+        return 0, 0.0
+    community = await directory.ensure_community(f"import-{run_id}", "Import", "UTC")
+    path = Path(tempfile.mkdtemp(prefix="hearth-import-")) / "export.jsonl"
+    base_time = datetime(2024, 1, 1, tzinfo=UTC)
+    with path.open("w", encoding="utf-8") as out:
+        for item in corpus(args.seed, count, vocab, args.members):
+            record = {
+                "format": FORMAT,
+                "title": item.title,
+                "body": item.body,
+                "tags": [vocab.tags[t] for t in item.tags],
+                "author_name": f"User {item.author}",
+                "curator_name": f"User {item.curator}",
+                "source_platform": "import-bench",
+                "source_space": "bench",
+                "source_channel": run_id,
+                "source_message_id": str(item.index),
+                "permalink": None,
+                "created_at": (base_time + timedelta(seconds=item.index)).isoformat(),
+            }
+            out.write(json.dumps(record) + "\n")
+    try:
+        t0 = time.perf_counter()
+        summary = await import_jsonl(InsightStore(database), directory, community, path)
+        seconds = time.perf_counter() - t0
+    finally:
+        path.unlink()
+        path.parent.rmdir()
+    assert summary.created == count and not summary.errors, summary
+    return count, seconds
 
 
 async def run_hearth(
@@ -339,38 +389,50 @@ async def run_hearth(
         base_time = datetime(2024, 1, 1, tzinfo=UTC)
         channel = f"bench-{run_id}"
 
+        def source_of(item: Item) -> SourceMessage:
+            return SourceMessage(
+                platform="bench",
+                space="bench",
+                channel=channel,
+                message_id=str(item.index),
+                text=item.body,
+                author_user_id=f"user{item.author}",
+                author_name=f"User {item.author}",
+                permalink=f"bench://{run_id}/{item.index}",
+                posted_at=base_time + timedelta(seconds=item.index),
+            )
+
+        async def capture(item: Item) -> None:
+            await store.capture(
+                community.id,
+                source_of(item),
+                curator=members[item.curator],
+                title=item.title,
+                tags=[vocab.tags[t] for t in item.tags],
+            )
+
+        single: list[float] = []  # one capture at a time: its latency
+        for item in itertools.islice(items, min(args.single, args.count)):
+            t0 = time.perf_counter()
+            await capture(item)
+            single.append(time.perf_counter() - t0)
+        rest = args.count - len(single)
+
         with progress() as bar:
-            task = bar.add_task("Hearth capture", total=args.count, rate="")
+            task = bar.add_task("Hearth capture", total=rest, rate="")
             done = 0
             started = time.perf_counter()
 
             async def worker() -> None:
                 nonlocal done
                 for item in items:  # shared iterator: each item is taken by one worker
-                    source = SourceMessage(
-                        platform="bench",
-                        space="bench",
-                        channel=channel,
-                        message_id=str(item.index),
-                        text=item.body,
-                        author_user_id=f"user{item.author}",
-                        author_name=f"User {item.author}",
-                        permalink=f"bench://{run_id}/{item.index}",
-                        posted_at=base_time + timedelta(seconds=item.index),
-                    )
-                    await store.capture(
-                        community.id,
-                        source,
-                        curator=members[item.curator],
-                        title=item.title,
-                        tags=[vocab.tags[t] for t in item.tags],
-                    )
+                    await capture(item)
                     done += 1
-                    if done % 200 == 0 or done == args.count:
+                    if done % 200 == 0 or done == rest:
                         rate = done / (time.perf_counter() - started)
                         bar.update(task, completed=done, rate=f"{rate:,.0f}/s")
-                        if not console.is_terminal and done % max(args.count // 20, 200) == 0:
-                            console.print(f"captured {done:,} of {args.count:,} ({rate:,.0f}/s)")
+                        if not console.is_terminal and done % max(rest // 20, 200) == 0:
+                            console.print(f"captured {done:,} of {rest:,} ({rate:,.0f}/s)")
 
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
             seconds = time.perf_counter() - started
@@ -407,7 +469,8 @@ async def run_hearth(
                 bar.advance(task)
         path = database.engine.url.database if database.dialect == "sqlite" else None
         size = _sqlite_size(Path(path)) if path else None
-        return HearthResult(seconds, latency, top10, size)
+        imported = await run_import(database, directory, args, vocab, run_id)
+        return HearthResult(seconds, rest, single, latency, top10, size, imported)
     finally:
         await database.dispose()
 
@@ -498,13 +561,122 @@ def run_raw(path: Path, args: argparse.Namespace, vocab: Vocabulary, qs: list[Qu
     return RawResult(seconds, generate, latency, counts, top10, _sqlite_size(path))
 
 
+def run_hearth_sql_per_txn(
+    url: str, args: argparse.Namespace, vocab: Vocabulary, run_id: str
+) -> RawTxnResult:
+    """A second floor: Hearth's own capture SQL (its schema, its FTS5 triggers, the same
+    statements) run by sqlite3 directly, one transaction per insight: what is left when
+    the asyncio, thread-hop and Python layers cost nothing."""
+
+    async def prepare() -> tuple[Database, int, list[int], Any]:
+        database = open_database(url)
+        await upgrade(database)
+        directory = Directory(database)
+        community = await directory.ensure_community(f"floor-{run_id}", "Floor", "UTC")
+        ids = [
+            (await directory.resolve_member(community.id, "bench", f"user{m}", f"User {m}")).id
+            for m in range(args.members)
+        ]
+        return database, community.id, ids, time_binder(database)
+
+    database, community_id, curators, bind_time = asyncio.run(prepare())
+    asyncio.run(database.dispose())
+    db = sqlite3.connect(str(database.engine.url.database), isolation_level=None)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = NORMAL")
+    base_time = datetime(2024, 1, 1, tzinfo=UTC)
+    loop = asyncio.new_event_loop()  # only to create the futures write_batch settles
+
+    def one(it: Item) -> None:
+        source = SourceMessage(
+            "bench",
+            "bench",
+            run_id,
+            str(it.index),
+            it.body,
+            f"user{it.author}",
+            f"User {it.author}",
+            f"bench://{run_id}/{it.index}",
+            posted_at=base_time + timedelta(seconds=it.index),
+        )
+        row = CaptureRow(
+            community_id,
+            source,
+            curators[it.curator],
+            it.body,
+            it.title,
+            tuple(sorted({vocab.tags[t] for t in it.tags})),
+            base_time,
+        )
+        outcome = write_batch(db, [Pending(row, loop.create_future())], bind_time)
+        assert not isinstance(outcome[0], BaseException), outcome
+
+    try:
+        items = corpus(args.seed, args.count, vocab, args.members)
+        single: list[float] = []
+        for it in itertools.islice(items, min(args.single, args.count)):
+            t0 = time.perf_counter()
+            one(it)
+            single.append(time.perf_counter() - t0)
+        seconds, done = 0.0, 0
+        for it in items:
+            t0 = time.perf_counter()
+            one(it)
+            seconds += time.perf_counter() - t0
+            done += 1
+    finally:
+        db.close()
+        loop.close()
+    return RawTxnResult(seconds, done, single)
+
+
+@dataclass
+class RawTxnResult:
+    seconds: float  # the captures after the first `single`, one transaction each
+    captured: int
+    single: list[float]
+
+
+def run_raw_per_txn(path: Path, args: argparse.Namespace, vocab: Vocabulary) -> RawTxnResult:
+    """The floor for a chat capture: sqlite3, the raw FTS5 table, one transaction (BEGIN
+    IMMEDIATE, INSERT, COMMIT) per insight, WAL with synchronous=NORMAL as Hearth."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute(f"CREATE VIRTUAL TABLE t USING fts5(title, body, tags, tokenize='{TOKENIZER}')")
+        insert = "INSERT INTO t(rowid, title, body, tags) VALUES (?, ?, ?, ?)"
+        items = corpus(args.seed, args.count, vocab, args.members)
+
+        def one(it: Item) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(insert, (it.index + 1, it.title or "", it.body, raw_tags(it)))
+            db.execute("COMMIT")
+
+        single: list[float] = []
+        for it in itertools.islice(items, min(args.single, args.count)):
+            t0 = time.perf_counter()
+            one(it)
+            single.append(time.perf_counter() - t0)
+        seconds = 0.0
+        done = 0
+        for it in items:
+            t0 = time.perf_counter()
+            one(it)
+            seconds += time.perf_counter() - t0
+            done += 1
+    finally:
+        db.close()
+    return RawTxnResult(seconds, done, single)
+
+
 # --- report -----------------------------------------------------------------------------
 
 
-def _ms(samples: Sequence[float]) -> str:
+def _ms(samples: Sequence[float], ps: Sequence[int] = (50, 95, 99)) -> str:
     if not samples:
         return "—"
-    return " / ".join(f"{percentile(samples, p) * 1000:.2f}" for p in (50, 95, 99))
+    return " / ".join(f"{percentile(samples, p) * 1000:.2f}" for p in ps)
 
 
 def _mib(size: int | None) -> str:
@@ -512,7 +684,13 @@ def _mib(size: int | None) -> str:
 
 
 def report(
-    args: argparse.Namespace, backend: str, hearth: HearthResult, raw: RawResult, n_queries: int
+    args: argparse.Namespace,
+    backend: str,
+    hearth: HearthResult,
+    raw: RawResult,
+    per_txn: RawTxnResult,
+    own_sql: RawTxnResult,
+    n_queries: int,
 ) -> None:
     table = Table(title=f"{args.count:,} insights, {n_queries} queries (seed {args.seed})")
     table.add_column("")
@@ -520,10 +698,23 @@ def report(
         f"Hearth store API ({backend}, concurrency {args.concurrency})", justify="right"
     )
     table.add_column("raw FTS5 (sqlite3, one transaction)", justify="right")
-    h_rate = args.count / hearth.seconds
+    h_rate = hearth.captured / hearth.seconds if hearth.captured else 0.0
     r_rate = args.count / raw.seconds
-    table.add_row("insert throughput", f"{h_rate:,.0f} insights/s", f"{r_rate:,.0f} rows/s")
-    table.add_row("insert time", f"{hearth.seconds:,.1f} s", f"{raw.seconds:,.1f} s")
+    t_rate = per_txn.captured / per_txn.seconds if per_txn.captured else 0.0
+    i_rate = hearth.imported[0] / hearth.imported[1] if hearth.imported[0] else 0.0
+    table.add_row(
+        f"capture throughput ({args.concurrency} concurrent) vs one txn per row",
+        f"{h_rate:,.0f} insights/s",
+        f"{t_rate:,.0f} rows/s",
+    )
+    table.add_row(
+        "single capture p50 / p95 (ms) vs one txn per row",
+        _ms(hearth.single, (50, 95)),
+        _ms(per_txn.single, (50, 95)),
+    )
+    table.add_row(
+        "`hearth import` vs bulk executemany", f"{i_rate:,.0f} insights/s", f"{r_rate:,.0f} rows/s"
+    )
     table.add_row("search p50 / p95 / p99 (ms), all", _ms(hearth.latency.all), _ms(raw.latency.all))
     table.add_row("  … words only", _ms(hearth.latency.plain), _ms(raw.latency.plain))
     table.add_row("  … words + tag filter", _ms(hearth.latency.tagged), _ms(raw.latency.tagged))
@@ -541,9 +732,25 @@ def report(
         f"Same top-10 set in both: {same}/{n_queries} queries (bm25 ties may order differently)"
     )
     p50_ratio = percentile(hearth.latency.all, 50) / percentile(raw.latency.all, 50)
-    console.print(
-        f"Hearth/raw: capture {r_rate / h_rate:,.0f}x slower, search p50 {p50_ratio:,.1f}x"
-    )
+    if h_rate and t_rate:
+        console.print(
+            f"capture, {args.concurrency} concurrent: {h_rate / t_rate:.2f}x the one-transaction-"
+            "per-insight floor (goal >= 0.5x)"
+        )
+    if hearth.single and per_txn.single:
+        ratio = percentile(hearth.single, 50) / percentile(per_txn.single, 50)
+        console.print(f"single capture p50: {ratio:.2f}x the floor's (goal <= 4x)")
+    o_rate = own_sql.captured / own_sql.seconds if own_sql.captured else 0.0
+    if h_rate and o_rate and hearth.single and own_sql.single:
+        ratio = percentile(hearth.single, 50) / percentile(own_sql.single, 50)
+        console.print(
+            f"beside Hearth's own SQL in sqlite3, one txn per insight ({o_rate:,.0f}/s, p50 "
+            f"{percentile(own_sql.single, 50) * 1000:.2f} ms): throughput {h_rate / o_rate:.2f}x, "
+            f"single p50 {ratio:.2f}x"
+        )
+    if i_rate:
+        console.print(f"hearth import: {i_rate / r_rate:.2f}x the bulk floor (goal >= 0.5x)")
+    console.print(f"search p50: {p50_ratio:,.1f}x raw FTS5")
     console.print(
         f"Corpus generation alone: {args.count / raw.generate_seconds:,.0f} items/s "
         "(excluded from raw, included in Hearth's loop)"
@@ -558,7 +765,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, help=f"insights (default {DEFAULT_COUNT:,})")
     parser.add_argument("--full", action="store_true", help=f"{FULL_COUNT:,} insights")
-    parser.add_argument("--concurrency", type=int, default=1, help="asyncio capture tasks")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="concurrent capturers (asyncio tasks)"
+    )
+    parser.add_argument(
+        "--single", type=int, default=500, help="first captures made one at a time (latency)"
+    )
+    parser.add_argument(
+        "--import-count", type=int, default=20_000, help="lines imported by `hearth import`"
+    )
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20, help="untimed queries first")
     parser.add_argument(
@@ -595,7 +810,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         hearth = asyncio.run(run_hearth(url, args, vocab, qs, run_id))
         done = qs[: len(hearth.top10_ids)]  # the queries Hearth finished within its budget
         raw = run_raw(workdir / "raw.db", args, vocab, done)
-        report(args, backend, hearth, raw, len(done))
+        per_txn = run_raw_per_txn(workdir / "raw-txn.db", args, vocab)
+        own_sql = run_hearth_sql_per_txn(f"sqlite:///{workdir / 'floor.db'}", args, vocab, run_id)
+        report(args, backend, hearth, raw, per_txn, own_sql, len(done))
     finally:
         if args.keep:
             console.print(f"Kept {workdir}")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.util import find_spec
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -23,12 +24,9 @@ from bot.context import Services
 from bot.inbound import Inbound
 from bot.limits import Limits
 from bot.ops.metrics import Metrics
-from bot.ops.server import OpsServer
-from bot.ops.watch import watch
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
 from bot.supervise import starting, supervise
-from knowledge import migrate
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
@@ -42,11 +40,15 @@ from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
 from knowledge.relays import RelayStore
 from knowledge.rituals import RitualStore
+from knowledge.schema_version import is_current
 from knowledge.search import open_search
 from knowledge.sharing import SharedKnowledge
 from knowledge.views import InsightView
 from knowledge.vocabulary import Role, Visibility
 from scheduling.service import Rituals
+
+if TYPE_CHECKING:  # aiohttp is imported only when [web] listen is set (start-up time)
+    from bot.ops.server import OpsServer
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +57,10 @@ async def open_store(config: Config, clock: Clock | None = None) -> Database:
     """The database, migrated when allowed; DatabaseUnavailable says what is wrong."""
     database = open_database(config.hearth.database_url, clock=clock)
     try:
+        if await is_current(database):  # the usual start: no Alembic import needed
+            return database
+        from knowledge import migrate
+
         current = await migrate.current_revision(database)
         head = migrate.head_revision()
         if current != head:
@@ -218,7 +224,11 @@ class Hearth:
         )
         inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
-        ops = None if address is None else OpsServer(*address, metrics)
+        ops = None
+        if address is not None:
+            from bot.ops.server import OpsServer
+
+            ops = OpsServer(*address, metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:
@@ -232,6 +242,8 @@ class Hearth:
         started: list[Adapter] = []
         rituals, relays = self.services.rituals, self.services.relays
         if self.ops is not None:  # first, so /healthz answers while adapters connect
+            from bot.ops.watch import watch
+
             clock = self.services.clock
             watch(self.ops, self.metrics, self.database, relays.outbox, clock, adapters)
             await self.ops.start()

@@ -28,7 +28,6 @@ from bot.assist.semantic import Embedder, EmbeddingFailed
 from bot.config import Config, ConfigError, load_config
 from bot.log_setup import configure_logging
 from bot.supervise import AdapterFailed
-from knowledge import migrate
 from knowledge.db import DatabaseUnavailable
 from knowledge.directory import Directory
 from knowledge.errors import UserError
@@ -379,6 +378,8 @@ def db_upgrade(config: ConfigOption = None) -> None:
     )
 
     async def main() -> str | None:
+        from knowledge import migrate
+
         database = await open_store(settings)
         try:
             return await migrate.current_revision(database)

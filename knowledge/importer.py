@@ -14,16 +14,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from knowledge.capture_writer import IMPORT_PLATFORM, CaptureRow
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput, UserError
 from knowledge.export import FORMAT
 from knowledge.insights import InsightStore, validate_body, validate_title
 from knowledge.tags import normalize_tags
-from knowledge.views import CommunityInfo, MemberInfo, SourceMessage
+from knowledge.views import CommunityInfo, SourceMessage
 
-CURATOR_PLATFORM = "import"
+CURATOR_PLATFORM = IMPORT_PLATFORM
 DEFAULT_CURATOR = "import"
 PROGRESS_EVERY = 100
+BATCH = 500  # lines captured per transaction (SQLite): one commit, not 500
 MAX_LISTED_ERRORS = 1000
 _BOM = b"\xef\xbb\xbf"
 # Column sizes in knowledge.models: PostgreSQL refuses longer values, so check first.
@@ -69,10 +71,13 @@ async def import_jsonl(
     importer = _Importer(store, directory, community)
     done = 0
     for number, line in _numbered_lines(path):
-        await importer.import_line(number, line)
+        await importer.add_line(number, line)
         done += 1
+        if len(importer.batch) >= BATCH:
+            await importer.flush()
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done)
+    await importer.flush()
     if progress is not None:
         progress(done)
     return importer.summary()
@@ -83,48 +88,46 @@ class _Importer:
 
     def __init__(self, store: InsightStore, directory: Directory, community: CommunityInfo) -> None:
         self._store, self._directory, self._community = store, directory, community
-        self._curators: dict[str, MemberInfo] = {}
+        self._clock = store.clock
+        self.batch: list[tuple[int, CaptureRow]] = []
         self.created = self.already_present = self.bad_lines = 0
         self.errors: list[str] = []
 
-    async def import_line(self, number: int, line: bytes) -> None:
+    async def add_line(self, number: int, line: bytes) -> None:
+        """Parse one line into the next batch, or note why it cannot be imported."""
         if not line.strip():
             return
         try:
             record = parse_line(line)
-            created = await self._capture(record)
         except (BadLine, UserError) as exc:
             self._error(number, exc.message if isinstance(exc, UserError) else str(exc))
             return
-        if created:
-            self.created += 1
-        else:
-            self.already_present += 1
-
-    async def _capture(self, record: ImportRecord) -> bool:
-        """Look before capturing, so a line already imported adds no author or curator."""
-        src = record.source
-        found = await self._store.find_by_source(
-            self._community.id, src.platform, src.space, src.channel, src.message_id
-        )
-        if found is not None:
-            return False
-        result = await self._store.capture(
+        row = CaptureRow(
             self._community.id,
-            src,
-            curator=await self._curator(record.curator_name),
-            body=record.body,
-            title=record.title,
-            tags=record.tags,
+            record.source,
+            None,  # the curator is resolved only for a line not imported yet
+            record.body,
+            record.title,
+            record.tags,
+            self._clock.now(),
+            look_first=True,  # a line already imported adds no author or curator
+            curator_name=record.curator_name,
         )
-        return result.created
+        self.batch.append((number, row))
 
-    async def _curator(self, name: str) -> MemberInfo:
-        if name not in self._curators:
-            self._curators[name] = await self._directory.resolve_member(
-                self._community.id, CURATOR_PLATFORM, name, name
-            )
-        return self._curators[name]
+    async def flush(self) -> None:
+        """Capture the batch, in one transaction per batch on SQLite."""
+        batch, self.batch = self.batch, []
+        outcomes = await self._store.capture_many([row for _, row in batch])
+        for (number, _), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, UserError):
+                self._error(number, outcome.message)
+            elif isinstance(outcome, BaseException):
+                self._error(number, f"the database refused it ({outcome})")
+            elif outcome:
+                self.created += 1
+            else:
+                self.already_present += 1
 
     def _error(self, number: int, message: str) -> None:
         """Keep the first errors only: a wrong file must not fill memory with messages."""

@@ -10,6 +10,8 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from knowledge.capture_writer import IMPORT_PLATFORM, CaptureRow, CaptureWriter, Written
+from knowledge.clock import Clock
 from knowledge.db import Database
 from knowledge.directory import member_for_identity
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
@@ -105,6 +107,13 @@ LOAD = (
 class InsightStore:
     def __init__(self, database: Database) -> None:
         self._db = database
+        # SQLite: captures are written in batches on the connection's thread (see
+        # knowledge/capture_writer.py); PostgreSQL keeps one ORM transaction each.
+        self._writer = CaptureWriter(database) if database.dialect == "sqlite" else None
+
+    @property
+    def clock(self) -> Clock:
+        return self._db.clock
 
     async def capture(
         self,
@@ -121,6 +130,11 @@ class InsightStore:
         title = validate_title(title)
         tag_names = normalize_tags(tags)
         check_tag_count(len(tag_names))  # before the INSERT: a refusal uses up no id
+        if self._writer is not None:
+            row = CaptureRow(
+                community_id, source, curator.id, text, title, tag_names, self._db.clock.now()
+            )
+            return await self._captured(row, curator, await self._writer.write(row))
         async with self._db.sessions.begin() as session:
             author = await member_for_identity(
                 session, community_id, source.platform, source.author_user_id, source.author_name
@@ -179,6 +193,76 @@ class InsightStore:
             updated_at=now,
             revisions=0,
             visibility=visibility,
+        )
+        return CaptureResult(view, created=True)
+
+    async def capture_many(self, rows: Sequence[CaptureRow]) -> list[bool | BaseException]:
+        """Capture validated rows in as few transactions as possible (imports); returns,
+        per row, whether it created an insight, or the error that refused that row alone.
+        A row with `look_first` whose source is already captured adds nothing, not even
+        its author."""
+        if self._writer is not None:
+            outcomes = await self._writer.write_many(rows)
+            return [o if isinstance(o, BaseException) else o.created for o in outcomes]
+        created: list[bool | BaseException] = []
+        for row in rows:
+            src = row.source
+            if row.look_first and await self.find_by_source(
+                row.community_id, src.platform, src.space, src.channel, src.message_id
+            ):
+                created.append(False)
+                continue
+            try:
+                curator = await self._curator(row)
+                result = await self.capture(
+                    row.community_id,
+                    src,
+                    curator=curator,
+                    body=row.body,
+                    title=row.title,
+                    tags=row.tags,
+                )
+            except Exception as exc:  # this row alone is refused; the others go on
+                created.append(exc)
+                continue
+            created.append(result.created)
+        return created
+
+    async def _curator(self, row: CaptureRow) -> MemberInfo:
+        if row.curator_id is not None:
+            return MemberInfo(row.curator_id, row.community_id, "", Role.MEMBER)
+        async with self._db.sessions.begin() as session:
+            return await member_for_identity(
+                session, row.community_id, IMPORT_PLATFORM, row.curator_name, row.curator_name
+            )
+
+    async def _captured(
+        self, row: CaptureRow, curator: MemberInfo, written: Written
+    ) -> CaptureResult:
+        if not written.created:
+            async with self._db.sessions() as session:
+                return CaptureResult(await self._view(session, written.insight_id), created=False)
+        source = row.source
+        view = InsightView(
+            id=written.insight_id,
+            community_id=row.community_id,
+            title=row.title,
+            body=row.body,
+            tags=tuple(sorted(row.tags)),
+            author_name=written.author_name,
+            author_member_id=written.author_id,
+            curator_name=curator.display_name,
+            curator_member_id=curator.id,
+            permalink=source.permalink,
+            source_platform=source.platform,
+            source_space=source.space,
+            source_channel=source.channel,
+            source_message_id=source.message_id,
+            source_deleted=False,
+            created_at=row.now,
+            updated_at=row.now,
+            revisions=0,
+            visibility=Visibility(written.visibility),
         )
         return CaptureResult(view, created=True)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.db import Database
@@ -26,11 +26,45 @@ from knowledge.models import (
     RitualResponse,
     RitualRound,
 )
-from knowledge.upsert import insert_ignoring_conflict
+from knowledge.upsert import insert_ignoring_conflict, insert_many_ignoring_conflict
 from knowledge.views import FORGOTTEN_NAME
 from knowledge.vocabulary import RitualKind, RoundStatus
 
 LEASE = timedelta(minutes=2)
+CHUNK = 500  # ids per IN list / rows per multi-row statement
+
+
+@dataclass(frozen=True)
+class NewRound:
+    """A scheduled slot to open (see `RitualStore.open_rounds`)."""
+
+    ritual_id: int
+    community_id: int
+    kind: RitualKind
+    scheduled_for: datetime
+    late: bool
+
+
+@dataclass(frozen=True)
+class OpenedRound:
+    """A round this caller created and now owns, with what its prompt needs."""
+
+    round: RoundView
+    prompt_index: int  # its place in the ritual's prompt rotation
+    own_prompts: tuple[str, ...]  # the community's own prompts for its kind
+
+
+@dataclass(frozen=True)
+class PostedPrompt:
+    """What `mark_opened` records, for many rounds at once."""
+
+    round_id: int
+    prompt: str
+    message_id: str
+    opened_at: datetime
+    remind_at: datetime | None
+    closes_at: datetime
+    closed: bool
 
 
 @dataclass(frozen=True)
@@ -165,6 +199,29 @@ def ritual_view(row: Ritual) -> RitualView:
     )
 
 
+def _round_from_row(row: Any) -> RoundView:
+    """A RETURNING row of every ritual_rounds column as a view (no read-back)."""
+    return RoundView(
+        row.id,
+        row.ritual_id,
+        row.scheduled_for,
+        RoundStatus(row.status),
+        row.late,
+        row.manual,
+        row.prompt,
+        row.message_id,
+        row.remind_at,
+        row.reminded_at,
+        row.closes_at,
+        row.closed_at,
+        row.synthesis_message_id,
+        row.synthesis_stale,
+        row.attempts,
+        row.next_attempt_at,
+        row.last_error,
+    )
+
+
 def round_view(row: RitualRound) -> RoundView:
     return RoundView(
         row.id,
@@ -258,6 +315,101 @@ class RitualStore:
             if row is not None:
                 await session.delete(row)
 
+    async def by_ids(self, ritual_ids: Sequence[int]) -> list[RitualView]:
+        """The rituals with these ids that still exist, in one query per CHUNK ids."""
+        found: list[RitualView] = []
+        async with self._db.sessions() as session:
+            for start in range(0, len(ritual_ids), CHUNK):
+                chunk = list(ritual_ids[start : start + CHUNK])
+                rows = await session.scalars(select(Ritual).where(Ritual.id.in_(chunk)))
+                found.extend(ritual_view(r) for r in rows)
+        return found
+
+    async def open_rounds(self, slots: Sequence[NewRound], now: datetime) -> list[OpenedRound]:
+        """Create the rounds for many due slots in one transaction, three statements per
+        CHUNK slots: the rounds (a slot someone else holds is skipped: at most one creator
+        per round), the prompt rotation of the rituals whose round was created, and their
+        communities' own prompts. Only the rounds created here are returned."""
+        opened: list[OpenedRound] = []
+        async with self._db.sessions.begin() as session:
+            for start in range(0, len(slots), CHUNK):
+                chunk = slots[start : start + CHUNK]
+                created = await session.execute(
+                    insert_many_ignoring_conflict(
+                        session, RitualRound, ["ritual_id", "scheduled_for"]
+                    ).returning(*RitualRound.__table__.c),
+                    [
+                        {
+                            "ritual_id": s.ritual_id,
+                            "scheduled_for": s.scheduled_for,
+                            "status": RoundStatus.PENDING,
+                            "late": s.late,
+                            "manual": False,
+                            "attempts": 0,
+                            "prompt": "",
+                            "next_attempt_at": now + LEASE,
+                            "synthesis_stale": False,
+                        }
+                        for s in chunk
+                    ],
+                )
+                rounds = {r.ritual_id: _round_from_row(r) for r in created}
+                if not rounds:
+                    continue
+                cursors = await session.execute(
+                    update(Ritual)
+                    .where(Ritual.id.in_(list(rounds)))
+                    .values(prompt_cursor=Ritual.prompt_cursor + 1)
+                    .returning(Ritual.id, Ritual.prompt_cursor)
+                    .execution_options(synchronize_session=False)
+                )
+                index = {ritual_id: cursor - 1 for ritual_id, cursor in cursors}
+                wanted = {(s.community_id, s.kind) for s in chunk if s.ritual_id in rounds}
+                own: dict[tuple[int, RitualKind], list[str]] = {}
+                prompts = await session.execute(
+                    select(CommunityPrompt.community_id, CommunityPrompt.kind, CommunityPrompt.text)
+                    .where(CommunityPrompt.community_id.in_({c for c, _ in wanted}))
+                    .order_by(CommunityPrompt.id)
+                )
+                for community_id, kind, text in prompts:
+                    own.setdefault((community_id, kind), []).append(text)
+                for s in chunk:
+                    if s.ritual_id in rounds:
+                        opened.append(
+                            OpenedRound(
+                                rounds[s.ritual_id],
+                                index.get(s.ritual_id, 0),
+                                tuple(own.get((s.community_id, s.kind), ())),
+                            )
+                        )
+        return opened
+
+    async def mark_opened_many(self, posted: Sequence[PostedPrompt]) -> None:
+        """`mark_opened` for many rounds in one transaction (one executemany)."""
+        if not posted:
+            return
+        table = cast(Table, RitualRound.__table__)
+        async with self._db.sessions.begin() as session:
+            connection = await session.connection()
+            await connection.execute(
+                update(table).where(table.c.id == bindparam("round_id")),
+                [
+                    {
+                        "round_id": p.round_id,
+                        "status": RoundStatus.CLOSED if p.closed else RoundStatus.OPEN,
+                        "prompt": p.prompt,
+                        "message_id": p.message_id,
+                        "opened_at": p.opened_at,
+                        "remind_at": p.remind_at,
+                        "closes_at": p.closes_at,
+                        "closed_at": p.opened_at if p.closed else None,
+                        "next_attempt_at": None,
+                        "last_error": None,
+                    }
+                    for p in posted
+                ],
+            )
+
     async def next_prompt_index(self, ritual_id: int) -> int:
         """Advance the ritual's place in its prompt rotation; returns the index to use."""
         async with self._db.sessions.begin() as session:
@@ -316,15 +468,22 @@ class RitualStore:
             )
             return found
 
-    async def last_slots(self) -> dict[int, datetime]:
-        """`last_slot` for every ritual in one query (start-up catch-up at scale)."""
+    async def last_slots(self, ritual_ids: Sequence[int] | None = None) -> dict[int, datetime]:
+        """`last_slot` for every ritual (or those named) in one query per CHUNK ids."""
+        query = (
+            select(RitualRound.ritual_id, func.max(RitualRound.scheduled_for))
+            .where(RitualRound.manual.is_(False))
+            .group_by(RitualRound.ritual_id)
+        )
         async with self._db.sessions() as session:
-            rows = await session.execute(
-                select(RitualRound.ritual_id, func.max(RitualRound.scheduled_for))
-                .where(RitualRound.manual.is_(False))
-                .group_by(RitualRound.ritual_id)
-            )
-            return {ritual_id: slot for ritual_id, slot in rows.all()}
+            if ritual_ids is None:
+                return {ritual_id: slot for ritual_id, slot in (await session.execute(query))}
+            found: dict[int, datetime] = {}
+            for start in range(0, len(ritual_ids), CHUNK):
+                chunk = list(ritual_ids[start : start + CHUNK])
+                rows = await session.execute(query.where(RitualRound.ritual_id.in_(chunk)))
+                found.update({ritual_id: slot for ritual_id, slot in rows})
+            return found
 
     async def last_round(self, ritual_id: int) -> RoundView | None:
         async with self._db.sessions() as session:

@@ -6,7 +6,9 @@ its own: APScheduler only decides *when* to call it, a restart just calls it aga
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -16,7 +18,14 @@ from bot.events import ChannelRef, MessageRef
 from bot.ops.metrics import Metrics
 from bot.port import DeliveryError, OutboundMessage, OutboundPort, RateLimited, Transient
 from knowledge.insights import InsightStore
-from knowledge.rituals import RitualStore, RitualView, RoundView
+from knowledge.rituals import (
+    NewRound,
+    OpenedRound,
+    PostedPrompt,
+    RitualStore,
+    RitualView,
+    RoundView,
+)
 from knowledge.views import InsightView
 from knowledge.vocabulary import RoundStatus
 from scheduling.kinds import PromptInputs, behaviour
@@ -27,6 +36,8 @@ log = structlog.get_logger(__name__)
 
 ON_TIME = timedelta(minutes=1)  # later than this after its slot, a prompt says it is late
 MAX_BACKOFF = timedelta(minutes=30)
+RECENT = timedelta(days=2)  # see RitualEngine._due_slot
+POSTS_IN_FLIGHT = 16  # prompts of one burst posted at once (platforms rate-limit anyway)
 
 
 class Scheduled(Protocol):
@@ -106,10 +117,7 @@ class RitualEngine:
             return None
         if isinstance(last_slot, Unknown):
             last_slot = await self._store.last_slot(ritual.id)
-        not_before = ritual.created_at
-        if last_slot is not None:
-            not_before = max(not_before, last_slot + timedelta(microseconds=1))
-        slot = schedule_of(ritual).latest_at_or_before(now, not_before)
+        slot = self._due_slot(ritual, now, last_slot)
         if slot is None:
             return None
         if ritual.skip_next:
@@ -131,6 +139,162 @@ class RitualEngine:
             return None  # another process (or an earlier call) owns this slot
         return await self._post_prompt(ritual, round_, now)
 
+    async def open_due_many(
+        self,
+        rituals: Sequence[RitualView],
+        now: datetime,
+        last_slots: Mapping[int, datetime],
+    ) -> list[RoundView]:
+        """`open_due` for many rituals at once (a timer burst): the rounds are created,
+        the prompt rotations advanced and the communities' prompts read in one
+        transaction, the prompts posted a few at a time, and every posted round recorded
+        in one more. Rituals needing more than a scheduled prompt (skipped, missed,
+        digests) take the one-at-a-time path. `last_slots` must hold every ritual that
+        has a scheduled round (as `RitualStore.last_slots` returns them)."""
+        batch: list[tuple[RitualView, NewRound]] = []
+        single: list[RitualView] = []
+        recent: dict[tuple[str, str, int, str | None], datetime | None] = {}
+        for ritual in rituals:
+            if ritual.paused:
+                continue
+            if ritual.skip_next or not behaviour(ritual.kind).collects_responses:
+                single.append(ritual)
+                continue
+            slot = self._due_slot(ritual, now, last_slots.get(ritual.id), recent)
+            if slot is None:
+                continue
+            if now - slot > self._grace:
+                single.append(ritual)  # recorded as missed there
+                continue
+            late = now - slot > ON_TIME
+            batch.append(
+                (ritual, NewRound(ritual.id, ritual.community_id, ritual.kind, slot, late))
+            )
+        opened: list[RoundView] = []
+        for ritual in single:
+            round_ = await self.open_due(ritual, now, last_slots.get(ritual.id))
+            if round_ is not None:
+                opened.append(round_)
+        if not batch:
+            return opened
+        by_id = {ritual.id: ritual for ritual, _ in batch}
+        created = await self._store.open_rounds([new for _, new in batch], now)
+        posts = asyncio.Semaphore(POSTS_IN_FLIGHT)
+
+        async def post(item: OpenedRound) -> tuple[RoundView, PostedPrompt] | None:
+            ritual = by_id[item.round.ritual_id]
+            text = behaviour(ritual.kind).prompt(
+                PromptInputs(
+                    ritual,
+                    pick_prompt(list(item.own_prompts), ritual.kind, item.prompt_index),
+                    (),
+                    ritual.created_at,  # only digests show it; they are not batched
+                    item.round.late,
+                )
+            )
+            async with posts:
+                return await self._post_only(ritual, item.round, text, now)
+
+        results = await asyncio.gather(*(post(item) for item in created))
+        done = [r for r in results if r is not None]
+        await self._store.mark_opened_many([p for _, p in done])
+        for round_, posted in done:
+            self._opened(round_, now)
+            log.info(
+                "ritual.opened",
+                ritual=by_id[round_.ritual_id].name,
+                round=round_.id,
+                late=round_.late,
+            )
+            opened.append(
+                replace(
+                    round_,
+                    status=RoundStatus.CLOSED if posted.closed else RoundStatus.OPEN,
+                    prompt=posted.prompt,
+                    message_id=posted.message_id,
+                    remind_at=posted.remind_at,
+                    closes_at=posted.closes_at,
+                    closed_at=now if posted.closed else None,
+                    next_attempt_at=None,
+                    last_error=None,
+                )
+            )
+        return opened
+
+    def _due_slot(
+        self,
+        ritual: RitualView,
+        now: datetime,
+        last_slot: datetime | None,
+        recent: dict[tuple[str, str, int, str | None], datetime | None] | None = None,
+    ) -> datetime | None:
+        """The latest slot at or before `now` not yet held. `recent` memoises, per
+        schedule, its latest slot within RECENT of `now`: rituals sharing a schedule (a
+        burst) compute it once; a ritual with no slot that recent scans further back."""
+        not_before = ritual.created_at
+        if last_slot is not None:
+            not_before = max(not_before, last_slot + timedelta(microseconds=1))
+        schedule = schedule_of(ritual)
+        if recent is None:
+            return schedule.latest_at_or_before(now, not_before)
+        key = (ritual.cron, ritual.timezone, ritual.every_weeks, ritual.anchor)
+        if key not in recent:
+            recent[key] = schedule.latest_at_or_before(now, now - RECENT)
+        latest = recent[key]
+        if latest is None:
+            return schedule.latest_at_or_before(now, not_before)
+        return latest if latest >= not_before else None
+
+    async def _post_only(
+        self, ritual: RitualView, round_: RoundView, text: str, now: datetime
+    ) -> tuple[RoundView, PostedPrompt] | None:
+        """Post a new round's prompt; what to record, or None when it failed (the failure
+        is recorded and the round retried later, as in `_post_prompt`)."""
+        kind = behaviour(ritual.kind)
+        message = OutboundMessage(
+            text,
+            idempotency_key=f"ritual-round:{round_.id}:{round_.scheduled_for:%Y%m%dT%H%M%S}",
+        )
+        try:
+            ref = await self._port(ritual).post(channel_of(ritual), message)
+        except DeliveryError as exc:
+            await self._failed(ritual, round_, exc, now)
+            return None
+        window = timedelta(minutes=ritual.window_minutes)
+        remind_at = None
+        if kind.collects_responses and ritual.reminder_percent:
+            remind_at = now + window * (ritual.reminder_percent / 100)
+        posted = PostedPrompt(
+            round_.id,
+            text,
+            ref.message_id,
+            now,
+            remind_at,
+            now + window,
+            closed=not kind.collects_responses,
+        )
+        return round_, posted
+
+    async def _failed(
+        self, ritual: RitualView, round_: RoundView, exc: DeliveryError, now: datetime
+    ) -> None:
+        wait = exc.retry_after if isinstance(exc, RateLimited) else None
+        retry_at = now + (timedelta(seconds=wait) if wait else backoff(round_.attempts))
+        await self._store.mark_failed(round_.id, f"{type(exc).__name__}: {exc}", retry_at)
+        self._metrics.ritual_rounds.labels("failed").inc()
+        log.warning(
+            "ritual.post_failed",
+            ritual=ritual.name,
+            error=str(exc),
+            retry_at=retry_at.isoformat(),
+        )
+
+    def _opened(self, round_: RoundView, now: datetime) -> None:
+        self._metrics.ritual_rounds.labels("late" if round_.late else "opened").inc()
+        if not round_.manual:
+            lateness = (now - round_.scheduled_for).total_seconds()
+            self._metrics.ritual_lateness_seconds.observe(max(0.0, lateness))
+
     async def run_now(self, ritual: RitualView, now: datetime) -> RoundView | None:
         round_ = await self._store.create_round(ritual.id, now, now, manual=True)
         return None if round_ is None else await self._post_prompt(ritual, round_, now)
@@ -151,16 +315,7 @@ class RitualEngine:
             )
             ref = await self._port(ritual).post(channel_of(ritual), message)
         except DeliveryError as exc:
-            wait = exc.retry_after if isinstance(exc, RateLimited) else None
-            retry_at = now + (timedelta(seconds=wait) if wait else backoff(round_.attempts))
-            await self._store.mark_failed(round_.id, f"{type(exc).__name__}: {exc}", retry_at)
-            self._metrics.ritual_rounds.labels("failed").inc()
-            log.warning(
-                "ritual.post_failed",
-                ritual=ritual.name,
-                error=str(exc),
-                retry_at=retry_at.isoformat(),
-            )
+            await self._failed(ritual, round_, exc, now)
             return None
         window = timedelta(minutes=ritual.window_minutes)
         remind_at = None
@@ -175,10 +330,7 @@ class RitualEngine:
             now + window,
             closed=not kind.collects_responses,
         )
-        self._metrics.ritual_rounds.labels("late" if round_.late else "opened").inc()
-        if not round_.manual:
-            lateness = (now - round_.scheduled_for).total_seconds()
-            self._metrics.ritual_lateness_seconds.observe(max(0.0, lateness))
+        self._opened(round_, now)
         log.info("ritual.opened", ritual=ritual.name, round=round_.id, late=round_.late)
         return await self._store.round(round_.id)
 

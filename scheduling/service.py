@@ -24,6 +24,7 @@ from scheduling.timer import RitualTimer
 log = structlog.get_logger(__name__)
 
 FIRE_RETRY = timedelta(seconds=30)
+FIRE_BATCH = 1000  # rituals opened together at most (one transaction to create them)
 CONCURRENT_JOBS = 8  # below the connection pool's 15, so jobs never wait for a connection
 
 
@@ -58,6 +59,8 @@ class Rituals:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopped = False
+        self._firing: dict[int, asyncio.Future[None]] = {}  # fired, not yet in a batch
+        self._firer: asyncio.Task[None] | None = None
 
     def attach(self, port: OutboundPort) -> None:
         self._ports[port.platform] = port
@@ -94,29 +97,57 @@ class Rituals:
         """Everything due now, for every ritual: used at start-up and by tests."""
         now = self.clock.now()
         last_slots = await self.store.last_slots()
-        for ritual in await self.store.rituals():
-            await self.engine.open_due(ritual, now, last_slots.get(ritual.id))
+        await self.engine.open_due_many(await self.store.rituals(), now, last_slots)
         await self.engine.process_due(now)
         await self._arm()
 
     async def _fire(self, ritual_id: int) -> None:
+        """A ritual's timer job: join the next batch of firings and wait for it.
+
+        Jobs due together (a burst at the top of the hour) are opened together: the
+        first waiting job starts a batch that takes every ritual fired so far, and
+        jobs firing meanwhile form the next one (see `RitualEngine.open_due_many`)."""
+        if self._stopped:
+            return
+        waiter = self._firing.get(ritual_id)
+        if waiter is None:
+            waiter = self._firing[ritual_id] = asyncio.get_running_loop().create_future()
+        if self._firer is None or self._firer.done():
+            self._firer = asyncio.get_running_loop().create_task(self._fire_batches())
+        await asyncio.shield(waiter)
+
+    async def _fire_batches(self) -> None:
         async with self._job() as go:
-            if not go:
-                return
-            try:
-                ritual = await self.store.by_id(ritual_id)
-                opened = (
-                    None if ritual is None else await self.engine.open_due(ritual, self.clock.now())
-                )
-            except Exception:
-                # The slot is not lost: open_due picks up the latest unheld slot, so a
-                # retry (within the grace period) still opens it exactly once.
-                log.exception("ritual.fire_failed", ritual=ritual_id)
-                if self._timer is not None:
+            while go and self._firing and not self._stopped:
+                ids = list(self._firing)[:FIRE_BATCH]
+                waiters = [self._firing.pop(i) for i in ids]
+                try:
+                    await self._fire_batch(ids)
+                finally:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
+            for waiter in self._firing.values():  # stopping: the next start catches up
+                if not waiter.done():
+                    waiter.set_result(None)
+            if not go or self._stopped:
+                self._firing.clear()
+
+    async def _fire_batch(self, ritual_ids: list[int]) -> None:
+        try:
+            rituals = await self.store.by_ids(ritual_ids)
+            last_slots = await self.store.last_slots([r.id for r in rituals])
+            opened = await self.engine.open_due_many(rituals, self.clock.now(), last_slots)
+        except Exception:
+            # No slot is lost: open_due picks up the latest unheld slot, so a retry
+            # (within the grace period) still opens each exactly once.
+            log.exception("ritual.fire_failed", rituals=len(ritual_ids))
+            if self._timer is not None:
+                for ritual_id in ritual_ids:
                     self._timer.retry(ritual_id, self.clock.now() + FIRE_RETRY)
-                return
-            if opened is not None and self._timer is not None:
-                self._timer.wake_by(opened.remind_at or opened.closes_at)
+            return
+        if self._timer is not None and opened:
+            self._timer.wake_by(min(r.remind_at or r.closes_at or self.clock.now() for r in opened))
 
     async def _sweep(self) -> None:
         async with self._job() as go:
