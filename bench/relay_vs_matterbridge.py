@@ -72,6 +72,15 @@ from tests.synapse_server import (
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
 TICKS = os.sysconf("SC_CLK_TCK")
+PROFILED = """
+import atexit, cProfile, sys
+out = sys.argv.pop(1)
+profile = cProfile.Profile()
+atexit.register(lambda: profile.dump_stats(out))
+profile.enable()
+from bot.cli import main
+main()
+"""  # `hearth run` under cProfile, dumped at exit (SIGTERM stops Hearth cleanly)
 
 
 class Watcher(RoundtripWatcher):
@@ -328,10 +337,9 @@ async def run(server: SynapseServer, args: argparse.Namespace, workdir: Path) ->
     }
     env.pop("HEARTH_CONFIG", None)
     config = hearth_config(workdir, server, hearth_bot, h_rooms, (ann.user_id, bob.user_id))
-    argv = [sys.executable]
+    argv = [sys.executable, "-m", "bot", "run", "--config", str(config)]
     if args.profile:
-        argv += ["-m", "cProfile", "-o", args.profile]
-    argv += ["-m", "bot", "run", "--config", str(config)]
+        argv[1:3] = ["-c", PROFILED, args.profile]
     with contextlib.ExitStack() as stack:
         hearth = stack.enter_context(spawned("hearth", argv, workdir, env))
         sides = [Side("Hearth", hearth, h_rooms, hearth_bot.user_id)]

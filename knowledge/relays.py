@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
@@ -66,6 +66,30 @@ class Route:
 
     participant_id: int
     link_id: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Write new copies already claimed by this worker until `until` (see `record`)."""
+
+    worker: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Handed:
+    """A new outbox row written claimed: delivered at once by the worker that holds it."""
+
+    item_id: int
+    key: str
+    route: Route
+    anchor_id: str | None  # the thread's anchor in the target channel, as of the write
+
+
+@dataclass(frozen=True)
+class Recorded:
+    message: RelayedMessage
+    handed: tuple[Handed, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -348,35 +372,55 @@ class RelayStore:
         routes: Sequence[Route],
         payload: dict[str, Any],
         now: datetime,
-    ) -> RelayedMessage:
-        """Keep a message of a relayed thread and queue its copies, in one transaction."""
+        claim: Claim | None = None,
+    ) -> Recorded:
+        """Keep a message of a relayed thread and queue its copies, in one transaction.
+
+        With `claim`, each new copy whose lane is free (nothing earlier pending or parked
+        for that channel) is written already claimed by that worker, and returned in
+        `handed` so it can be delivered at once without a claim round; the row stays the
+        truth, so a crash before delivery frees it like any other dead claim."""
         async with self._db.sessions.begin() as session:
-            await session.execute(
+            message_values = {
+                "relay_thread_id": participant.relay_thread_id,
+                "participant_id": participant.id,
+                "message_id": message_id,
+                "is_root": is_root,
+                "author_name": author_name[:200],
+                "digest": digest,
+                "payload": payload,
+                "created_at": now,
+            }
+            new_id = await session.scalar(
                 insert_ignoring_conflict(
-                    session,
-                    RelayMessage,
-                    {
-                        "relay_thread_id": participant.relay_thread_id,
-                        "participant_id": participant.id,
-                        "message_id": message_id,
-                        "is_root": is_root,
-                        "author_name": author_name[:200],
-                        "digest": digest,
-                        "payload": payload,
-                        "created_at": now,
-                    },
-                    ["participant_id", "message_id"],
-                )
+                    session, RelayMessage, message_values, ["participant_id", "message_id"]
+                ).returning(RelayMessage.id)
             )
-            row = await session.scalar(
-                select(RelayMessage).where(
-                    RelayMessage.participant_id == participant.id,
-                    RelayMessage.message_id == message_id,
+            if new_id is not None:  # the usual case: no read-back
+                relayed = RelayedMessage(
+                    new_id,
+                    participant.relay_thread_id,
+                    participant.id,
+                    message_id,
+                    is_root,
+                    digest,
+                    False,
+                    dict(payload),
                 )
-            )
-            assert row is not None
-            await self._enqueue(session, row, "post", routes, payload, f"post:{row.id}", now)
-            return _message(row)
+            else:  # redelivered: the message (and its queued copies) exist already
+                row = await session.scalar(
+                    select(RelayMessage).where(
+                        RelayMessage.participant_id == participant.id,
+                        RelayMessage.message_id == message_id,
+                    )
+                )
+                assert row is not None
+                relayed = _message(row)
+            handed = await self._enqueue(
+                session, relayed, "post", routes, payload, f"post:{relayed.id}", now,
+                claim if new_id is not None else None,
+            )  # fmt: skip
+            return Recorded(relayed, handed)
 
     async def change(
         self,
@@ -408,40 +452,76 @@ class RelayStore:
     async def _enqueue(
         self,
         session: AsyncSession,
-        message: RelayMessage,
+        message: RelayedMessage | RelayMessage,
         operation: str,
         routes: Sequence[Route],
         payload: dict[str, Any],
         key: str,
         now: datetime,
-    ) -> None:
+        claim: Claim | None = None,
+    ) -> tuple[Handed, ...]:
+        handed: list[Handed] = []
         if routes:
-            await session.execute(
-                insert_ignoring_conflict(
-                    session,
-                    OutboxItem,
-                    [
-                        {
-                            "key": f"{key}:{route.participant_id}",
-                            "relay_thread_id": message.relay_thread_id,
-                            "participant_id": route.participant_id,
-                            "relay_message_id": message.id,
-                            "link_id": route.link_id,
-                            "operation": operation,
-                            "payload": payload,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                        }
-                        for route in routes
-                    ],
-                    ["key"],
+            free: dict[int, str | None] = {}  # lanes a new copy may be handed to: anchor
+            if claim is not None:  # read fresh: a root copy may have been delivered meanwhile
+                earlier = (
+                    exists()
+                    .where(
+                        OutboxItem.participant_id == RelayParticipant.id,
+                        OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.PARKED]),
+                        OutboxItem.operation != "notice",
+                    )
+                    .label("busy")
                 )
-            )
+                lanes = await session.execute(
+                    select(RelayParticipant.id, RelayParticipant.anchor_id, earlier).where(
+                        RelayParticipant.id.in_([r.participant_id for r in routes])
+                    )
+                )
+                free = {
+                    target: anchor
+                    for target, anchor, busy in lanes
+                    if not busy and (message.is_root or anchor is not None)
+                }
+            rows = []
+            for route in routes:
+                row: dict[str, Any] = {
+                    "key": f"{key}:{route.participant_id}",
+                    "relay_thread_id": message.relay_thread_id,
+                    "participant_id": route.participant_id,
+                    "relay_message_id": message.id,
+                    "link_id": route.link_id,
+                    "operation": operation,
+                    "payload": payload,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "attempts": 0,
+                }
+                if claim is not None and route.participant_id in free:
+                    row.update(claimed_by=claim.worker, claimed_until=claim.until, attempts=1)
+                rows.append(row)
+            inserted = (
+                await session.execute(
+                    insert_ignoring_conflict(session, OutboxItem, rows, ["key"]).returning(
+                        OutboxItem.id, OutboxItem.participant_id, OutboxItem.claimed_by
+                    )
+                )
+            ).all()
+            if claim is not None:
+                by_target = {route.participant_id: route for route in routes}
+                handed = [
+                    Handed(item_id, f"{key}:{target}", by_target[target], free[target])
+                    for item_id, target, claimed_by in inserted
+                    if claimed_by == claim.worker
+                ]
         await session.execute(
             update(RelayThread)
             .where(RelayThread.id == message.relay_thread_id)
             .values(last_activity_at=now)
         )
+        return tuple(handed)
 
     async def notice(self, participant: Participant, key: str, text: str, now: datetime) -> None:
         """A message from Hearth itself into a relayed thread (a failure report), once."""

@@ -10,6 +10,7 @@ that batch, and the InboundLog skips what was already done.
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from knowledge.db import Database
 from knowledge.models import SyncCursor
@@ -29,22 +30,18 @@ class SyncTokens:
             )
 
     async def put(self, platform: str, key: str, token: str) -> None:
+        """Save the token: one upsert statement."""
         now = self._db.clock.now()
         async with self._db.sessions.begin() as session:
-            inserted = await session.scalar(
-                insert_ignoring_conflict(
-                    session,
-                    SyncCursor,
-                    {"platform": platform, "key": key, "token": token, "updated_at": now},
-                    ["platform", "key"],
-                ).returning(SyncCursor.key)
-            )
-            if inserted is None:
-                await session.execute(
-                    update(SyncCursor)
-                    .where(SyncCursor.platform == platform, SyncCursor.key == key)
-                    .values(token=token, updated_at=now)
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            await session.execute(
+                insert(SyncCursor)
+                .values(platform=platform, key=key, token=token, updated_at=now)
+                .on_conflict_do_update(
+                    index_elements=["platform", "key"], set_={"token": token, "updated_at": now}
                 )
+            )
 
     async def advance(self, platform: str, key: str, at_least: int) -> int:
         """A number above every one this counter handed out before, to any process, and

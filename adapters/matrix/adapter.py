@@ -123,6 +123,7 @@ class MatrixAdapter(MatrixPort):
         self._since: str | None = None
         self._resumed = False  # connect() found a saved sync token
         self._first_sync = True
+        self._handled_any = False  # the batch being handled had an event or invite for us
         self._creators: dict[str, set[str]] = {}
         self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
         self._loop: asyncio.Task[None] | None = None
@@ -229,9 +230,13 @@ class MatrixAdapter(MatrixPort):
                     break
                 self._last_sync = asyncio.get_running_loop().time()
                 self._probed(response)
+                self._handled_any = False
                 await self._batch(response)
                 crash_point("matrix.before_token_save")
-                await self._tokens.put(PLATFORM, self._key, response.next_batch)
+                if self._handled_any or self._first_sync or self._since is None:
+                    await self._tokens.put(PLATFORM, self._key, response.next_batch)
+                # else nothing in it was for Hearth (its own copies, receipts, the probe):
+                # a restart from the saved token replays only such events, skipped again
                 self._since, self._first_sync = response.next_batch, False
                 if self.on_synced is not None:
                     self.on_synced(response.next_batch)
@@ -398,6 +403,7 @@ class MatrixAdapter(MatrixPort):
         return found[::-1]
 
     async def _invited(self, room_id: str, state: list[dict[str, Any]]) -> None:
+        self._handled_any = True
         me = self.client.user_id
         inviter = next(
             (
@@ -436,6 +442,7 @@ class MatrixAdapter(MatrixPort):
                 self.remember_thread(event_id, thread_root(event["content"]))
             if event.get("sender") == me or not event_id.startswith("$"):
                 continue
+            self._handled_any = True
             if self.on_received is not None:
                 self.on_received(event_id)
             if not await self._seen.take(PLATFORM, f"sync:{event_id}", wait=IN_FLIGHT_WAIT):

@@ -9,8 +9,8 @@ link graph can make a loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -39,8 +39,9 @@ from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkStore, LinkView, Side
-from knowledge.outbox import Outbox
-from knowledge.relays import NewTarget, Participant, RelayStore, Route
+from knowledge.models import LinkStatus
+from knowledge.outbox import LEASE, Claimed, Outbox
+from knowledge.relays import Claim, NewTarget, Participant, RelayStore, Route
 from knowledge.views import CommunityInfo
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,9 @@ class Relays:
         self._commands = frozenset(command_names)
         self.ports: dict[str, OutboundPort] = {}
         self.wake = asyncio.Event()  # set when something was queued: the worker looks now
+        # the running worker's in-memory inbox: new copies are written claimed for it and
+        # handed over at once (no claim round); None when no worker runs in this process
+        self.hand_off: Callable[[list[Claimed]], None] | None = None
         self._catch_ups: dict[str, CatchUp] = {}  # background passes, by platform
 
     def attach(self, port: OutboundPort) -> None:
@@ -100,6 +104,15 @@ class Relays:
         links: Sequence[LinkView],
     ) -> Started:
         """Relay a thread (root first, then its replies so far) over these links."""
+        return await self._relay_thread(community.id, community.name, thread, links)
+
+    async def _relay_thread(
+        self,
+        community_id: int,
+        community_name: str,
+        thread: Sequence[ChatMessage],
+        links: Sequence[LinkView],
+    ) -> Started:
         if not thread:
             raise InvalidInput("There is nothing in that thread to relay.")
         root = thread[0]
@@ -107,8 +120,8 @@ class Relays:
         targets = []
         names = []
         for link in links:
-            other = link.other(community.id)
-            if other is None or not link.carries(community.id, other.community_id):
+            other = link.other(community_id)
+            if other is None or not link.carries(community_id, other.community_id):
                 continue
             if (other.platform, other.space, other.channel) == channel:
                 continue
@@ -123,13 +136,14 @@ class Relays:
             )
         now = self._clock.now()
         origin, everyone = await self.store.open_thread(
-            community.id, channel, root.ref.message_id, targets, now
+            community_id, channel, root.ref.message_id, targets, now
         )
         queued = 0
         for message in thread:
             if self._relayable(message):
-                queued += await self._record(origin, everyone, message, message is root, community)
-        self.wake.set()
+                queued += await self._record(
+                    origin, everyone, message, message is root, community_name
+                )
         return Started(tuple(names), queued)
 
     # live events ---------------------------------------------------------------------
@@ -152,11 +166,8 @@ class Relays:
             if thread_root is None and reply_to is None:
                 await self._whole_channel(message)
             return
-        community = await self._directory.community_by_id(participant.community_id)
         await self._caught_up_first(participant)
-        if community is not None:
-            await self._record(participant, located.everyone, message, False, community)
-            self.wake.set()
+        await self._record(participant, located.everyone, message, False)
 
     async def message_edited(self, event: MessageEdited) -> None:
         channel = _key(event.ref)
@@ -369,7 +380,9 @@ class Relays:
                 is_root = message.ref.message_id == participant.anchor_id
                 if is_root and participant.link_id is not None:
                     continue  # a sibling's root is our copy, never a new message
-                changes += await self._record(participant, everyone, message, is_root, community)
+                changes += await self._record(
+                    participant, everyone, message, is_root, community.name
+                )
             elif relayed.digest != digest(message.text, message.markup):
                 await self.message_edited(
                     MessageEdited(message.ref, message.text, message.author, message.markup)
@@ -403,28 +416,71 @@ class Relays:
         everyone: Sequence[Participant],
         message: ChatMessage,
         is_root: bool,
-        community: CommunityInfo,
+        community_name: str | None = None,
     ) -> int:
-        routes = await self._routes(participant, everyone)
-        await self.store.record(
+        """Keep the message and queue its copies; 0 if its community is gone."""
+        routes, name = await self._routes(participant, everyone)
+        name = community_name or name
+        if name is None:  # no link to read it from
+            community = await self._directory.community_by_id(participant.community_id)
+            if community is None:
+                return 0
+            name = community.name
+        now = self._clock.now()
+        hand_off = self.hand_off
+        recorded = await self.store.record(
             participant,
             message.ref.message_id,
             is_root=is_root,
             author_name=message.author.display_name,
             digest=digest(message.text, message.markup),
             routes=routes,
-            payload=payload_of(message, community.name),
-            now=self._clock.now(),
+            payload=payload_of(message, name),
+            now=now,
+            claim=None if hand_off is None else Claim(self.outbox.worker, now + LEASE),
         )
+        if hand_off is not None and recorded.handed:
+            targets = {p.id: p for p in everyone}
+            hand_off(
+                [
+                    Claimed(
+                        handed.item_id,
+                        handed.key,
+                        "post",
+                        recorded.message.payload,
+                        1,
+                        0,
+                        False,
+                        handed.route.link_id,
+                        recorded.message.id,
+                        is_root,
+                        replace(targets[handed.route.participant_id], anchor_id=handed.anchor_id),
+                        None,
+                        LinkStatus.ACTIVE,  # `_routes` took only links that carry now
+                        False,
+                        now,
+                    )
+                    for handed in recorded.handed
+                ]
+            )
+        if len(recorded.handed) < len(routes):
+            self.wake.set()  # the rest waits in its lane (or was queued before): a claim round
         return 1
 
-    async def _routes(self, source: Participant, everyone: Sequence[Participant]) -> list[Route]:
-        """The other participants this source may send to: each over a link that carries."""
+    async def _routes(
+        self, source: Participant, everyone: Sequence[Participant]
+    ) -> tuple[list[Route], str | None]:
+        """The other participants this source may send to, each over a link that carries;
+        and the source community's name, as the links know it (None: no link read)."""
         others = [p for p in everyone if p.id != source.id]
         if not others:
-            return []
+            return [], None
         communities = {source.community_id, *(p.community_id for p in others)}
         links = await self.links.links_between(communities)
+        name = next(
+            (s.name for link in links for s in link.sides if s.community_id == source.community_id),
+            None,
+        )
         routes = []
         for target in others:
             link = next(
@@ -433,7 +489,7 @@ class Relays:
             )
             if link is not None:
                 routes.append(Route(target.id, link.id))
-        return routes
+        return routes, name
 
     async def _live_routes(self, routes: Sequence[Route]) -> list[Route]:
         """Edits and deletions follow copies only over links that still flow."""
@@ -455,11 +511,8 @@ class Relays:
         if not links:
             return
         side = next(s for s in links[0].sides if (s.platform, s.space, s.channel) == channel)
-        community = await self._directory.community_by_id(side.community_id)
-        if community is None:
-            return
         try:
-            await self.relay_thread(community, [message], links)
+            await self._relay_thread(side.community_id, side.name, [message], links)
         except InvalidInput:
             return  # every such link is paused or one-way the other way
 
