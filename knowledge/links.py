@@ -201,19 +201,27 @@ class LinkStore:
             f"This community has no link with “{other}”: /constellation list shows its links."
         )
 
-    async def links_between(self, community_ids: set[int]) -> list[LinkView]:
-        """Active links among these communities (paused ones too: callers check `carries`)."""
+    async def links_between(
+        self, community_ids: set[int], *, session: AsyncSession | None = None
+    ) -> list[LinkView]:
+        """Active links among these communities (paused ones too: callers check `carries`);
+        in `session` when given (one read transaction with the caller's)."""
         touching = (
             select(LinkSide.link_id)
             .join(Link, Link.id == LinkSide.link_id)
             .where(Link.status == LinkStatus.ACTIVE, LinkSide.community_id.in_(community_ids))
         )
-        async with self._db.sessions() as session:
+        if session is not None:
             links = await self._views(session, touching)  # one statement
+        else:
+            async with self._db.sessions() as own:
+                links = await self._views(own, touching)
         return [link for link in links if {s.community_id for s in link.sides} <= community_ids]
 
-    async def whole_channel_links(self, channel: tuple[str, str, str]) -> list[LinkView]:
-        """Active links that relay every thread of this channel."""
+    async def whole_channel_links(
+        self, channel: tuple[str, str, str], *, session: AsyncSession | None = None
+    ) -> list[LinkView]:
+        """Active links that relay every thread of this channel (in `session` if given)."""
         platform, space, chan = channel
         matching = (
             select(Link.id)
@@ -226,8 +234,10 @@ class LinkStore:
                 LinkSide.channel == chan,
             )
         )
-        async with self._db.sessions() as session:
+        if session is not None:
             return await self._views(session, matching)  # one statement
+        async with self._db.sessions() as own:
+            return await self._views(own, matching)
 
     async def set_paused(
         self, link_id: int, community_id: int, paused: bool, now: datetime

@@ -176,29 +176,69 @@ class RelayStore:
 
     # finding ---------------------------------------------------------------------------
 
+    def reading(self) -> AsyncSession:
+        """A session for several reads in one transaction (`locate`, then links)."""
+        return self._db.sessions()
+
     async def locate(
-        self, channel: ChannelKey, message_id: str, thread_root: str | None, reply_to: str | None
+        self,
+        channel: ChannelKey,
+        message_id: str,
+        thread_root: str | None,
+        reply_to: str | None,
+        *,
+        session: AsyncSession | None = None,
     ) -> Located:
         """Everything a new message needs to know, in one read: is it a copy Hearth made,
         which relayed thread (if any) it belongs to, and that thread's participants."""
-        async with self._db.sessions() as session:
-            copy = await session.scalar(
-                select(RelayCopy.id)
-                .join(RelayParticipant, RelayParticipant.id == RelayCopy.participant_id)
-                .where(_in(channel), RelayCopy.copy_id == message_id)
-                .limit(1)
+        if session is None:
+            async with self._db.sessions() as own:
+                return await self._locate(own, channel, message_id, thread_root, reply_to)
+        return await self._locate(session, channel, message_id, thread_root, reply_to)
+
+    async def _locate(
+        self,
+        session: AsyncSession,
+        channel: ChannelKey,
+        message_id: str,
+        thread_root: str | None,
+        reply_to: str | None,
+    ) -> Located:
+        copy = await session.scalar(
+            select(RelayCopy.id)
+            .join(RelayParticipant, RelayParticipant.id == RelayCopy.participant_id)
+            .where(_in(channel), RelayCopy.copy_id == message_id)
+            .limit(1)
+        )
+        if copy is not None:
+            return Located(True, None, ())
+        if thread_root is not None:  # the usual case: the thread and everyone in one query
+            threads = select(RelayParticipant.relay_thread_id).where(
+                _in(channel), RelayParticipant.anchor_id == thread_root
             )
-            if copy is not None:
-                return Located(True, None, ())
-            found = await _participant_for(session, channel, thread_root, reply_to)
-            if found is None:
-                return Located(False, None, ())
-            rows = await session.scalars(
-                select(RelayParticipant)
-                .where(RelayParticipant.relay_thread_id == found.relay_thread_id)
-                .order_by(RelayParticipant.id)
-            )
-            return Located(False, found, tuple(_participant(r) for r in rows))
+            rows = [
+                _participant(r)
+                for r in await session.scalars(
+                    select(RelayParticipant)
+                    .where(RelayParticipant.relay_thread_id.in_(threads))
+                    .order_by(RelayParticipant.id)
+                )
+            ]
+            here = [p for p in rows if p.key == channel and p.anchor_id == thread_root]
+            if here:
+                thread_id = here[0].relay_thread_id
+                return Located(
+                    False, here[0], tuple(p for p in rows if p.relay_thread_id == thread_id)
+                )
+        by_reply = await _participant_for(session, channel, None, reply_to)
+        if by_reply is None:
+            return Located(False, None, ())
+        everyone = await session.scalars(
+            select(RelayParticipant)
+            .where(RelayParticipant.relay_thread_id == by_reply.relay_thread_id)
+            .order_by(RelayParticipant.id)
+        )
+        return Located(False, by_reply, tuple(_participant(r) for r in everyone))
 
     async def participants(self, relay_thread_id: int) -> list[Participant]:
         async with self._db.sessions() as session:

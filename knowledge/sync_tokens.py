@@ -9,10 +9,13 @@ that batch, and the InboundLog skips what was already done.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from knowledge.db import Database
+from knowledge.inbound import mark_done
 from knowledge.models import SyncCursor
 from knowledge.upsert import insert_ignoring_conflict
 
@@ -29,12 +32,15 @@ class SyncTokens:
                 )
             )
 
-    async def put(self, platform: str, key: str, token: str) -> None:
-        """Save the token: one upsert statement."""
+    async def put(self, platform: str, key: str, token: str, *, done: Sequence[str] = ()) -> None:
+        """Save the token (one upsert statement); with `done`, also mark those inbound
+        events of `platform` done (the batch the token ends), in the same transaction."""
         now = self._db.clock.now()
         async with self._db.sessions.begin() as session:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            if done:
+                await session.execute(mark_done(platform, list(done), now))
             await session.execute(
                 insert(SyncCursor)
                 .values(platform=platform, key=key, token=token, updated_at=now)

@@ -156,18 +156,27 @@ class Relays:
         thread_root = message.ref.thread_id or (
             event.reply_to.thread_id if event.reply_to else None
         )
-        located = await self.store.locate(
-            _key(message.ref), message.ref.message_id, thread_root, reply_to
-        )
-        if located.is_copy:
-            return
-        participant = located.participant
+        channel = _key(message.ref)
+        links: list[LinkView] | None = None
+        async with self.store.reading() as session:  # one read transaction for the decision
+            located = await self.store.locate(
+                channel, message.ref.message_id, thread_root, reply_to, session=session
+            )
+            if located.is_copy:
+                return
+            participant = located.participant
+            if participant is None:
+                if thread_root is None and reply_to is None:
+                    links = await self.links.whole_channel_links(channel, session=session)
+            elif len(located.everyone) > 1:
+                communities = {p.community_id for p in located.everyone}
+                links = await self.links.links_between(communities, session=session)
         if participant is None:
-            if thread_root is None and reply_to is None:
-                await self._whole_channel(message)
+            if links:
+                await self._whole_channel(message, links)
             return
         await self._caught_up_first(participant)
-        await self._record(participant, located.everyone, message, False)
+        await self._record(participant, located.everyone, message, False, links=links)
 
     async def message_edited(self, event: MessageEdited) -> None:
         channel = _key(event.ref)
@@ -417,9 +426,12 @@ class Relays:
         message: ChatMessage,
         is_root: bool,
         community_name: str | None = None,
+        *,
+        links: Sequence[LinkView] | None = None,
     ) -> int:
-        """Keep the message and queue its copies; 0 if its community is gone."""
-        routes, name = await self._routes(participant, everyone)
+        """Keep the message and queue its copies; 0 if its community is gone. `links`:
+        the active links among everyone's communities, when already read."""
+        routes, name = await self._routes(participant, everyone, links)
         name = community_name or name
         if name is None:  # no link to read it from
             community = await self._directory.community_by_id(participant.community_id)
@@ -468,7 +480,10 @@ class Relays:
         return 1
 
     async def _routes(
-        self, source: Participant, everyone: Sequence[Participant]
+        self,
+        source: Participant,
+        everyone: Sequence[Participant],
+        links: Sequence[LinkView] | None = None,
     ) -> tuple[list[Route], str | None]:
         """The other participants this source may send to, each over a link that carries;
         and the source community's name, as the links know it (None: no link read)."""
@@ -476,7 +491,8 @@ class Relays:
         if not others:
             return [], None
         communities = {source.community_id, *(p.community_id for p in others)}
-        links = await self.links.links_between(communities)
+        if links is None:
+            links = await self.links.links_between(communities)
         name = next(
             (s.name for link in links for s in link.sides if s.community_id == source.community_id),
             None,
@@ -500,12 +516,13 @@ class Relays:
                 live.append(route)
         return live
 
-    async def _whole_channel(self, message: ChatMessage) -> None:
-        """In a channel linked whole, every new top-level message starts a relayed thread."""
+    async def _whole_channel(self, message: ChatMessage, found: Sequence[LinkView]) -> None:
+        """In a channel linked whole, every new top-level message starts a relayed thread
+        (`found`: the channel's whole-channel links)."""
         channel = _key(message.ref)
         links = [
             link
-            for link in await self.links.whole_channel_links(channel)
+            for link in found
             if any((s.platform, s.space, s.channel) == channel for s in link.sides)
         ]
         if not links:
