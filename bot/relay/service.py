@@ -138,11 +138,20 @@ class Relays:
         origin, everyone = await self.store.open_thread(
             community_id, channel, root.ref.message_id, targets, now
         )
+        # these links are all the routes need when every target came from them (one link
+        # per pair of communities): no second read of the links
+        given = {link.id for link in links}
+        known = all(p.link_id in given for p in everyone if p.id != origin.id)
         queued = 0
         for message in thread:
             if self._relayable(message):
                 queued += await self._record(
-                    origin, everyone, message, message is root, community_name
+                    origin,
+                    everyone,
+                    message,
+                    message is root,
+                    community_name,
+                    links=links if known else None,
                 )
         return Started(tuple(names), queued)
 
