@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
@@ -346,6 +346,10 @@ class RelayStore:
 
     # writing ---------------------------------------------------------------------------
 
+    def writing(self) -> Any:
+        """A write transaction for several steps (`open_thread`, then `record`)."""
+        return self._db.sessions.begin()
+
     async def open_thread(
         self,
         origin_community_id: int,
@@ -353,53 +357,86 @@ class RelayStore:
         root_id: str,
         targets: Sequence[NewTarget],
         now: datetime,
+        *,
+        session: AsyncSession | None = None,
     ) -> tuple[Participant, list[Participant]]:
         """The relayed thread rooted at `root_id` (made on first use) with these targets
-        added; returns its origin participant and every participant it now has."""
+        added; returns its origin participant and every participant it now has. In
+        `session` when given (the caller's write transaction)."""
+        if session is None:
+            async with self._db.sessions.begin() as own:
+                return await self._open_thread(
+                    own, origin_community_id, channel, root_id, targets, now
+                )
+        return await self._open_thread(session, origin_community_id, channel, root_id, targets, now)
+
+    async def _open_thread(
+        self,
+        session: AsyncSession,
+        origin_community_id: int,
+        channel: ChannelKey,
+        root_id: str,
+        targets: Sequence[NewTarget],
+        now: datetime,
+    ) -> tuple[Participant, list[Participant]]:
         platform, space, chan = channel
-        async with self._db.sessions.begin() as session:
-            origin = await session.scalar(
-                select(RelayParticipant).where(_in(channel), RelayParticipant.anchor_id == root_id)
+        thread_id = await session.scalar(
+            select(RelayParticipant.relay_thread_id).where(
+                _in(channel), RelayParticipant.anchor_id == root_id
             )
-            if origin is None:
-                thread = RelayThread(
+        )
+        rows: list[dict[str, Any]] = []
+        if thread_id is None:
+            thread_id = await session.scalar(
+                insert(RelayThread)
+                .values(
                     origin_community_id=origin_community_id, created_at=now, last_activity_at=now
                 )
-                session.add(thread)
-                await session.flush()
-                origin = RelayParticipant(
-                    relay_thread_id=thread.id,
-                    community_id=origin_community_id,
-                    platform=platform,
-                    space=space,
-                    channel=chan,
-                    anchor_id=root_id,
+                .returning(RelayThread.id)
+            )
+            rows.append(
+                {
+                    "relay_thread_id": thread_id,
+                    "community_id": origin_community_id,
+                    "link_id": None,
+                    "platform": platform,
+                    "space": space,
+                    "channel": chan,
+                    "anchor_id": root_id,
+                }
+            )
+        for target in targets:
+            t_platform, t_space, t_channel = target.channel
+            rows.append(
+                {
+                    "relay_thread_id": thread_id,
+                    "community_id": target.community_id,
+                    "link_id": target.link_id,
+                    "platform": t_platform,
+                    "space": t_space,
+                    "channel": t_channel,
+                    "anchor_id": None,
+                }
+            )
+        if rows:  # the origin and the targets in one statement
+            await session.execute(
+                insert_ignoring_conflict(
+                    session,
+                    RelayParticipant,
+                    rows,
+                    ["relay_thread_id", "platform", "space", "channel"],
                 )
-                session.add(origin)
-                await session.flush()
-            for target in targets:
-                t_platform, t_space, t_channel = target.channel
-                await session.execute(
-                    insert_ignoring_conflict(
-                        session,
-                        RelayParticipant,
-                        {
-                            "relay_thread_id": origin.relay_thread_id,
-                            "community_id": target.community_id,
-                            "link_id": target.link_id,
-                            "platform": t_platform,
-                            "space": t_space,
-                            "channel": t_channel,
-                        },
-                        ["relay_thread_id", "platform", "space", "channel"],
-                    )
-                )
-            rows = await session.scalars(
+            )
+        everyone = [
+            _participant(r)
+            for r in await session.scalars(
                 select(RelayParticipant)
-                .where(RelayParticipant.relay_thread_id == origin.relay_thread_id)
+                .where(RelayParticipant.relay_thread_id == thread_id)
                 .order_by(RelayParticipant.id)
             )
-            return _participant(origin), [_participant(r) for r in rows]
+        ]
+        origin = next(p for p in everyone if p.key == channel and p.anchor_id == root_id)
+        return origin, everyone
 
     async def record(
         self,
@@ -413,54 +450,62 @@ class RelayStore:
         payload: dict[str, Any],
         now: datetime,
         claim: Claim | None = None,
+        session: AsyncSession | None = None,
     ) -> Recorded:
         """Keep a message of a relayed thread and queue its copies, in one transaction.
 
         With `claim`, each new copy whose lane is free (nothing earlier pending or parked
         for that channel) is written already claimed by that worker, and returned in
         `handed` so it can be delivered at once without a claim round; the row stays the
-        truth, so a crash before delivery frees it like any other dead claim."""
-        async with self._db.sessions.begin() as session:
-            message_values = {
-                "relay_thread_id": participant.relay_thread_id,
-                "participant_id": participant.id,
-                "message_id": message_id,
-                "is_root": is_root,
-                "author_name": author_name[:200],
-                "digest": digest,
-                "payload": payload,
-                "created_at": now,
-            }
-            new_id = await session.scalar(
-                insert_ignoring_conflict(
-                    session, RelayMessage, message_values, ["participant_id", "message_id"]
-                ).returning(RelayMessage.id)
+        truth, so a crash before delivery frees it like any other dead claim. In
+        `session` when given (the caller's write transaction)."""
+        if session is None:
+            async with self._db.sessions.begin() as own:
+                return await self.record(
+                    participant, message_id, is_root=is_root, author_name=author_name,
+                    digest=digest, routes=routes, payload=payload, now=now, claim=claim,
+                    session=own,
+                )  # fmt: skip
+        message_values = {
+            "relay_thread_id": participant.relay_thread_id,
+            "participant_id": participant.id,
+            "message_id": message_id,
+            "is_root": is_root,
+            "author_name": author_name[:200],
+            "digest": digest,
+            "payload": payload,
+            "created_at": now,
+        }
+        new_id = await session.scalar(
+            insert_ignoring_conflict(
+                session, RelayMessage, message_values, ["participant_id", "message_id"]
+            ).returning(RelayMessage.id)
+        )
+        if new_id is not None:  # the usual case: no read-back
+            relayed = RelayedMessage(
+                new_id,
+                participant.relay_thread_id,
+                participant.id,
+                message_id,
+                is_root,
+                digest,
+                False,
+                dict(payload),
             )
-            if new_id is not None:  # the usual case: no read-back
-                relayed = RelayedMessage(
-                    new_id,
-                    participant.relay_thread_id,
-                    participant.id,
-                    message_id,
-                    is_root,
-                    digest,
-                    False,
-                    dict(payload),
+        else:  # redelivered: the message (and its queued copies) exist already
+            row = await session.scalar(
+                select(RelayMessage).where(
+                    RelayMessage.participant_id == participant.id,
+                    RelayMessage.message_id == message_id,
                 )
-            else:  # redelivered: the message (and its queued copies) exist already
-                row = await session.scalar(
-                    select(RelayMessage).where(
-                        RelayMessage.participant_id == participant.id,
-                        RelayMessage.message_id == message_id,
-                    )
-                )
-                assert row is not None
-                relayed = _message(row)
-            handed = await self._enqueue(
-                session, relayed, "post", routes, payload, f"post:{relayed.id}", now,
-                claim if new_id is not None else None,
-            )  # fmt: skip
-            return Recorded(relayed, handed)
+            )
+            assert row is not None
+            relayed = _message(row)
+        handed = await self._enqueue(
+            session, relayed, "post", routes, payload, f"post:{relayed.id}", now,
+            claim if new_id is not None else None,
+        )  # fmt: skip
+        return Recorded(relayed, handed)
 
     async def change(
         self,

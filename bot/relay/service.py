@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import RelayConfig
 from bot.events import (
@@ -41,10 +42,21 @@ from knowledge.errors import InvalidInput
 from knowledge.links import LinkStore, LinkView, Side
 from knowledge.models import LinkStatus
 from knowledge.outbox import LEASE, Claimed, Outbox
-from knowledge.relays import Claim, NewTarget, Participant, RelayStore, Route
+from knowledge.relays import Claim, NewTarget, Participant, Recorded, RelayStore, Route
 from knowledge.views import CommunityInfo
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """A message just recorded, with what handing its copies over needs."""
+
+    recorded: Recorded
+    routes: int
+    everyone: tuple[Participant, ...]
+    is_root: bool
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -135,24 +147,30 @@ class Relays:
                 "exist yet (see /constellation list)."
             )
         now = self._clock.now()
-        origin, everyone = await self.store.open_thread(
-            community_id, channel, root.ref.message_id, targets, now
-        )
-        # these links are all the routes need when every target came from them (one link
-        # per pair of communities): no second read of the links
-        given = {link.id for link in links}
-        known = all(p.link_id in given for p in everyone if p.id != origin.id)
-        queued = 0
-        for message in thread:
-            if self._relayable(message):
-                queued += await self._record(
-                    origin,
-                    everyone,
-                    message,
-                    message is root,
-                    community_name,
-                    links=links if known else None,
-                )
+        later: list[_Recorded] = []
+        async with self.store.writing() as session:  # the thread and its messages at once
+            origin, everyone = await self.store.open_thread(
+                community_id, channel, root.ref.message_id, targets, now, session=session
+            )
+            # these links are all the routes need when every target came from them (one
+            # link per pair of communities): no second read of the links
+            given = {link.id for link in links}
+            known = all(p.link_id in given for p in everyone if p.id != origin.id)
+            queued = 0
+            for message in thread:
+                if self._relayable(message):
+                    queued += await self._record(
+                        origin,
+                        everyone,
+                        message,
+                        message is root,
+                        community_name,
+                        links=links if known else None,
+                        session=session,
+                        later=later,
+                    )
+        for recorded in later:  # committed: hand the new copies over
+            self._queued(recorded)
         return Started(tuple(names), queued)
 
     # live events ---------------------------------------------------------------------
@@ -437,10 +455,14 @@ class Relays:
         community_name: str | None = None,
         *,
         links: Sequence[LinkView] | None = None,
+        session: AsyncSession | None = None,
+        later: list[_Recorded] | None = None,
     ) -> int:
         """Keep the message and queue its copies; 0 if its community is gone. `links`:
-        the active links among everyone's communities, when already read."""
-        routes, name = await self._routes(participant, everyone, links)
+        the active links among everyone's communities, when already read. In the
+        caller's write `session` when given: then what to hand over goes to `later`, for
+        the caller to pass to `_queued` once committed."""
+        routes, name = await self._routes(participant, everyone, links, session)
         name = community_name or name
         if name is None:  # no link to read it from
             community = await self._directory.community_by_id(participant.community_id)
@@ -459,9 +481,21 @@ class Relays:
             payload=payload_of(message, name),
             now=now,
             claim=None if hand_off is None else Claim(self.outbox.worker, now + LEASE),
+            session=session,
         )
+        done = _Recorded(recorded, len(routes), tuple(everyone), is_root, now)
+        if later is not None:
+            later.append(done)
+        else:
+            self._queued(done)
+        return 1
+
+    def _queued(self, done: _Recorded) -> None:
+        """After the commit: hand the copies written claimed to the worker; wake it for
+        the rest (they wait in their lane, or were queued before)."""
+        recorded, hand_off = done.recorded, self.hand_off
         if hand_off is not None and recorded.handed:
-            targets = {p.id: p for p in everyone}
+            targets = {p.id: p for p in done.everyone}
             hand_off(
                 [
                     Claimed(
@@ -474,25 +508,25 @@ class Relays:
                         False,
                         handed.route.link_id,
                         recorded.message.id,
-                        is_root,
+                        done.is_root,
                         replace(targets[handed.route.participant_id], anchor_id=handed.anchor_id),
                         None,
                         LinkStatus.ACTIVE,  # `_routes` took only links that carry now
                         False,
-                        now,
+                        done.now,
                     )
                     for handed in recorded.handed
                 ]
             )
-        if len(recorded.handed) < len(routes):
-            self.wake.set()  # the rest waits in its lane (or was queued before): a claim round
-        return 1
+        if len(recorded.handed) < done.routes:
+            self.wake.set()
 
     async def _routes(
         self,
         source: Participant,
         everyone: Sequence[Participant],
         links: Sequence[LinkView] | None = None,
+        session: AsyncSession | None = None,
     ) -> tuple[list[Route], str | None]:
         """The other participants this source may send to, each over a link that carries;
         and the source community's name, as the links know it (None: no link read)."""
@@ -501,7 +535,7 @@ class Relays:
             return [], None
         communities = {source.community_id, *(p.community_id for p in others)}
         if links is None:
-            links = await self.links.links_between(communities)
+            links = await self.links.links_between(communities, session=session)
         name = next(
             (s.name for link in links for s in link.sides if s.community_id == source.community_id),
             None,
