@@ -315,43 +315,42 @@ async def run(server: SynapseServer, args: argparse.Namespace, workdir: Path) ->
     floor_room = create_room(server, ann, "floor", [bob.user_id])
     server.request("POST", f"/_matrix/client/v3/join/{quote(floor_room)}", {}, bob.access_token)
 
-    hearth_bot = server.register("hearth")
-    h_rooms = (
-        create_room(server, ann, "alpha", [hearth_bot.user_id]),
-        create_room(server, bob, "beta", [hearth_bot.user_id]),
-    )
-    bots = {hearth_bot.user_id}
-    mb_bot: MatrixUser | None = None
-    m_rooms: tuple[str, str] = ("", "")
-    if args.matterbridge:
-        mb_bot = server.register("matterbridge")
-        bots.add(mb_bot.user_id)
-        m_rooms = (
-            create_room(server, ann, "mb-alpha", [mb_bot.user_id]),
-            create_room(server, bob, "mb-beta", [mb_bot.user_id]),
-        )
-    env = {
-        **os.environ,
-        "HEARTH_BENCH_MATRIX_TOKEN": hearth_bot.access_token,
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("HEARTH_CONFIG", None)
-    config = hearth_config(workdir, server, hearth_bot, h_rooms, (ann.user_id, bob.user_id))
-    argv = [sys.executable, "-m", "bot", "run", "--config", str(config)]
-    if args.profile:
-        argv[1:3] = ["-c", PROFILED, args.profile]
+    hearths = [("Hearth", ROOT)]
+    if args.baseline:
+        hearths.append(("Hearth baseline", Path(args.baseline)))
+    bots: set[str] = set()
     with contextlib.ExitStack() as stack:
-        hearth = stack.enter_context(spawned("hearth", argv, workdir, env))
-        sides = [Side("Hearth", hearth, h_rooms, hearth_bot.user_id)]
-        if args.matterbridge and mb_bot is not None:
+        sides: list[Side] = []
+        for index, (name, code) in enumerate(hearths):
+            bot = server.register("hearth")
+            bots.add(bot.user_id)
+            rooms = (
+                create_room(server, ann, f"alpha{index}", [bot.user_id]),
+                create_room(server, bob, f"beta{index}", [bot.user_id]),
+            )
+            home = workdir / f"hearth{index}"
+            home.mkdir()
+            env = {**os.environ, "HEARTH_BENCH_MATRIX_TOKEN": bot.access_token}
+            env["PYTHONPATH"] = str(code)
+            env.pop("HEARTH_CONFIG", None)
+            config = hearth_config(home, server, bot, rooms, (ann.user_id, bob.user_id))
+            argv = [sys.executable, "-m", "bot", "run", "--config", str(config)]
+            if args.profile and index == 0:
+                argv[1:3] = ["-c", PROFILED, args.profile]
+            process = stack.enter_context(spawned("hearth", argv, home, env))
+            sides.append(Side(name, process, rooms, bot.user_id))
+        if args.matterbridge:
+            mb_bot = server.register("matterbridge")
+            bots.add(mb_bot.user_id)
+            m_rooms = (
+                create_room(server, ann, "mb-alpha", [mb_bot.user_id]),
+                create_room(server, bob, "mb-beta", [mb_bot.user_id]),
+            )
+            config = matterbridge_config(workdir, server, mb_bot, m_rooms)
             mb = stack.enter_context(
                 spawned(
                     "matterbridge",
-                    [
-                        args.matterbridge,
-                        "-conf",
-                        str(matterbridge_config(workdir, server, mb_bot, m_rooms)),
-                    ],
+                    [args.matterbridge, "-conf", str(config)],
                     workdir,
                     dict(os.environ),
                 )
@@ -373,7 +372,6 @@ async def timed(
     floor_room: str,
     sides: list[Side],
 ) -> dict[str, Any]:
-    hearth = sides[0]
     async with aiohttp.ClientSession() as session:
         ann_sees = Watcher(session, server, ann, bots)
         bob_sees = Watcher(session, server, bob, bots)
@@ -384,7 +382,9 @@ async def timed(
         try:
             await asyncio.wait_for(ann_sees.ready.wait(), WAIT)
             await asyncio.wait_for(bob_sees.ready.wait(), WAIT)
-            await link_hearth(session, server, ann, bob, ann_sees, bob_sees, hearth.rooms)
+            for side in sides:
+                if side.name != "Matterbridge":
+                    await link_hearth(session, server, ann, bob, ann_sees, bob_sees, side.rooms)
             # a first message through each bridge: proves it relays, and is the thread root
             roots: dict[str, str] = {}
             for side in sides:
@@ -394,7 +394,8 @@ async def timed(
                 )
                 await bob_sees.arrival(f"copy:{word}")
             watching[0].cancel()  # only Bob's sync runs while timing
-            modes = {"Hearth": ["whole channel", "thread"], "Matterbridge": ["whole channel"]}
+            modes = {side.name: ["whole channel", "thread"] for side in sides}
+            modes["Matterbridge"] = ["whole channel"]
             floor: list[float] = []
             for side in sides:
                 side.relay = {mode: [] for mode in modes[side.name]}
@@ -477,22 +478,25 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             f"   copies exactly once: {side.once_sync}/{side.relayed} in Bob's sync, "
             f"{side.once_history}/{side.relayed} in room B's history; duplicates in history: {side.dupes}"
         )
-    sides = results["sides"]
-    if len(sides) == 2:
-        hearth, mb = sides
-        mb_added = statistics.median(added["Matterbridge, whole channel"])
+    sides = {side.name: side for side in results["sides"]}
+    pairs = [(a, b) for a in sides for b in ("Matterbridge", "Hearth baseline") if a != b]
+    for ours, theirs in pairs:
+        if ours not in sides or theirs not in sides or ours == "Matterbridge":
+            continue
+        a, b = sides[ours], sides[theirs]
         print()
-        for mode in hearth.relay:
-            ours = added[f"Hearth, {mode}"]
+        for mode in a.relay:
+            other = mode if mode in b.relay else "whole channel"
+            mine, base = added[f"{ours}, {mode}"], added[f"{theirs}, {other}"]
             print(
-                f"ratio Hearth ({mode}) / Matterbridge: added p50 "
-                f"{statistics.median(ours) / mb_added:.2f}x, p95 "
-                f"{percentile(ours, 95) / percentile(added['Matterbridge, whole channel'], 95):.2f}x"
+                f"ratio {ours} ({mode}) / {theirs} ({other}): added p50 "
+                f"{statistics.median(mine) / statistics.median(base):.2f}x, "
+                f"p95 {percentile(mine, 95) / percentile(base, 95):.2f}x"
             )
-        h100, m100 = hearth.cpu / hearth.relayed, mb.cpu / mb.relayed
-        print(f"ratio CPU per relayed message: {h100 / m100:.2f}x")
         print(
-            f"ratio RSS idle: {hearth.idle_rss / mb.idle_rss:.2f}x, peak {hearth.peak_rss / mb.peak_rss:.2f}x"
+            f"ratio {ours} / {theirs}: CPU per relayed message "
+            f"{(a.cpu / a.relayed) / (b.cpu / b.relayed):.2f}x; RSS idle "
+            f"{a.idle_rss / b.idle_rss:.2f}x, peak {a.peak_rss / b.peak_rss:.2f}x"
         )
 
 
@@ -501,10 +505,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50, help="timed messages per bridge and mode")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
     parser.add_argument("--matterbridge", help="a Matterbridge binary to run beside Hearth")
+    parser.add_argument(
+        "--baseline", help="another Hearth checkout (e.g. main) run beside this one, interleaved"
+    )
     parser.add_argument("--profile", help="run Hearth under cProfile, writing this .prof file")
     args = parser.parse_args()
     if args.profile:
         args.profile = str(Path(args.profile).resolve())
+    if args.baseline:
+        args.baseline = str(Path(args.baseline).resolve())
+        if not (Path(args.baseline) / "bot" / "__main__.py").is_file():
+            sys.exit(f"--baseline {args.baseline}: not a Hearth checkout (no bot/__main__.py)")
     if args.matterbridge and not os.access(args.matterbridge, os.X_OK):
         sys.exit(f"--matterbridge {args.matterbridge}: not an executable file")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
