@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.models import (
+    Community,
     OutboxItem,
     OutboxStatus,
     RelayCopy,
@@ -239,6 +240,13 @@ class RelayStore:
             .order_by(RelayParticipant.id)
         )
         return Located(False, by_reply, tuple(_participant(r) for r in everyone))
+
+    async def community_name(self, community_id: int, session: AsyncSession) -> str | None:
+        """A community's name, read in the caller's transaction."""
+        name: str | None = await session.scalar(
+            select(Community.name).where(Community.id == community_id)
+        )
+        return name
 
     async def participants(self, relay_thread_id: int) -> list[Participant]:
         async with self._db.sessions() as session:

@@ -185,7 +185,10 @@ class Relays:
         )
         channel = _key(message.ref)
         links: list[LinkView] | None = None
-        async with self.store.reading() as session:  # one read transaction for the decision
+        later: list[_Recorded] = []
+        recorded_here = False
+        # the decision, and (the usual case) the message and its copies: one transaction
+        async with self.store.writing() as session:
             located = await self.store.locate(
                 channel, message.ref.message_id, thread_root, reply_to, session=session
             )
@@ -195,15 +198,30 @@ class Relays:
             if participant is None:
                 if thread_root is None and reply_to is None:
                     links = await self.links.whole_channel_links(channel, session=session)
-            elif len(located.everyone) > 1:
-                communities = {p.community_id for p in located.everyone}
-                links = await self.links.links_between(communities, session=session)
+            else:
+                if len(located.everyone) > 1:
+                    communities = {p.community_id for p in located.everyone}
+                    links = await self.links.links_between(communities, session=session)
+                if not self._catching_up(participant.platform):
+                    recorded_here = True
+                    await self._record(
+                        participant,
+                        located.everyone,
+                        message,
+                        False,
+                        links=links,
+                        session=session,
+                        later=later,
+                    )
+        for recorded in later:  # committed: hand the new copies over
+            self._queued(recorded)
         if participant is None:
             if links:
-                await self._whole_channel(message, links)
+                await self._whole_channel(message, links)  # its own write transaction
             return
-        await self._caught_up_first(participant)
-        await self._record(participant, located.everyone, message, False, links=links)
+        if not recorded_here:  # a catch-up pass is running: it may read this thread first
+            await self._caught_up_first(participant)
+            await self._record(participant, located.everyone, message, False, links=links)
 
     async def message_edited(self, event: MessageEdited) -> None:
         channel = _key(event.ref)
@@ -367,6 +385,11 @@ class Relays:
             run.changes += changes
             self.wake.set()
 
+    def _catching_up(self, platform: str) -> bool:
+        """A background catch-up pass is still running on this platform."""
+        run = self._catch_ups.get(platform)
+        return run is not None and platform in self.ports and not run.done.is_set()
+
     async def _caught_up_first(self, participant: Participant) -> None:
         """A live message in a thread the pass has not read yet: read that thread now, so
         what was missed in it is queued first (lanes deliver in queue order)."""
@@ -464,11 +487,13 @@ class Relays:
         the caller to pass to `_queued` once committed."""
         routes, name = await self._routes(participant, everyone, links, session)
         name = community_name or name
-        if name is None:  # no link to read it from
+        if name is None and session is not None:  # no link to read it from
+            name = await self.store.community_name(participant.community_id, session)
+        elif name is None:
             community = await self._directory.community_by_id(participant.community_id)
-            if community is None:
-                return 0
-            name = community.name
+            name = None if community is None else community.name
+        if name is None:
+            return 0
         now = self._clock.now()
         hand_off = self.hand_off
         recorded = await self.store.record(
