@@ -124,7 +124,12 @@ class Relays:
         community_name: str,
         thread: Sequence[ChatMessage],
         links: Sequence[LinkView],
+        *,
+        session: AsyncSession | None = None,
+        later: list[_Recorded] | None = None,
     ) -> Started:
+        """In the caller's write `session` when given; what to hand over then goes to
+        `later` (the caller passes it to `_queued` once committed)."""
         if not thread:
             raise InvalidInput("There is nothing in that thread to relay.")
         root = thread[0]
@@ -146,31 +151,53 @@ class Relays:
                 "No linked community can receive this: links may be paused, one-way, or none "
                 "exist yet (see /constellation list)."
             )
+        if session is None:
+            mine: list[_Recorded] = []
+            async with self.store.writing() as own:  # the thread and its messages at once
+                started = await self._open_and_record(
+                    own, mine, community_id, community_name, thread, links, targets, names
+                )
+            for recorded in mine:  # committed: hand the new copies over
+                self._queued(recorded)
+            return started
+        assert later is not None
+        return await self._open_and_record(
+            session, later, community_id, community_name, thread, links, targets, names
+        )
+
+    async def _open_and_record(
+        self,
+        session: AsyncSession,
+        later: list[_Recorded],
+        community_id: int,
+        community_name: str,
+        thread: Sequence[ChatMessage],
+        links: Sequence[LinkView],
+        targets: Sequence[NewTarget],
+        names: Sequence[str],
+    ) -> Started:
+        root = thread[0]
         now = self._clock.now()
-        later: list[_Recorded] = []
-        async with self.store.writing() as session:  # the thread and its messages at once
-            origin, everyone = await self.store.open_thread(
-                community_id, channel, root.ref.message_id, targets, now, session=session
-            )
-            # these links are all the routes need when every target came from them (one
-            # link per pair of communities): no second read of the links
-            given = {link.id for link in links}
-            known = all(p.link_id in given for p in everyone if p.id != origin.id)
-            queued = 0
-            for message in thread:
-                if self._relayable(message):
-                    queued += await self._record(
-                        origin,
-                        everyone,
-                        message,
-                        message is root,
-                        community_name,
-                        links=links if known else None,
-                        session=session,
-                        later=later,
-                    )
-        for recorded in later:  # committed: hand the new copies over
-            self._queued(recorded)
+        origin, everyone = await self.store.open_thread(
+            community_id, _key(root.ref), root.ref.message_id, targets, now, session=session
+        )
+        # these links are all the routes need when every target came from them (one link
+        # per pair of communities): no second read of the links
+        given = {link.id for link in links}
+        known = all(p.link_id in given for p in everyone if p.id != origin.id)
+        queued = 0
+        for message in thread:
+            if self._relayable(message):
+                queued += await self._record(
+                    origin,
+                    everyone,
+                    message,
+                    message is root,
+                    community_name,
+                    links=links if known else None,
+                    session=session,
+                    later=later,
+                )
         return Started(tuple(names), queued)
 
     # live events ---------------------------------------------------------------------
@@ -198,6 +225,8 @@ class Relays:
             if participant is None:
                 if thread_root is None and reply_to is None:
                     links = await self.links.whole_channel_links(channel, session=session)
+                    if links:  # a new thread: opened and recorded in this transaction too
+                        await self._whole_channel(message, links, session, later)
             else:
                 if len(located.everyone) > 1:
                     communities = {p.community_id for p in located.everyone}
@@ -216,8 +245,6 @@ class Relays:
         for recorded in later:  # committed: hand the new copies over
             self._queued(recorded)
         if participant is None:
-            if links:
-                await self._whole_channel(message, links)  # its own write transaction
             return
         if not recorded_here:  # a catch-up pass is running: it may read this thread first
             await self._caught_up_first(participant)
@@ -584,9 +611,15 @@ class Relays:
                 live.append(route)
         return live
 
-    async def _whole_channel(self, message: ChatMessage, found: Sequence[LinkView]) -> None:
+    async def _whole_channel(
+        self,
+        message: ChatMessage,
+        found: Sequence[LinkView],
+        session: AsyncSession,
+        later: list[_Recorded],
+    ) -> None:
         """In a channel linked whole, every new top-level message starts a relayed thread
-        (`found`: the channel's whole-channel links)."""
+        (`found`: the channel's whole-channel links), in the caller's write `session`."""
         channel = _key(message.ref)
         links = [
             link
@@ -597,7 +630,9 @@ class Relays:
             return
         side = next(s for s in links[0].sides if (s.platform, s.space, s.channel) == channel)
         try:
-            await self._relay_thread(side.community_id, side.name, [message], links)
+            await self._relay_thread(
+                side.community_id, side.name, [message], links, session=session, later=later
+            )
         except InvalidInput:
             return  # every such link is paused or one-way the other way
 
