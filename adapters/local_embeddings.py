@@ -137,3 +137,62 @@ def load_packaged_model() -> PackagedStaticEmbedder:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return PackagedStaticEmbedder(table, tokenizer, PACKAGED_MODEL)
+
+
+class LazyPackagedEmbedder:
+    """The packaged model, loaded on first use (numpy, the tokenizer and the 16 MB table
+    cost about 70 MiB that an idle bot, or one that never searches, does not need).
+
+    `check()` at start-up proves the files and libraries are there, so a broken install
+    still fails at once; a load that fails later anyway is an `EmbeddingFailed`-like
+    `LocalModelUnavailable`, logged by search, which falls back to full text."""
+
+    local = True
+    name = f"local:{PACKAGED_MODEL}"
+
+    def __init__(self) -> None:
+        self._model: PackagedStaticEmbedder | None = None
+        self._loading: asyncio.Lock | None = None
+
+    @staticmethod
+    def check() -> None:
+        """Raise LocalModelUnavailable unless the model can be loaded (nothing is loaded)."""
+        import importlib.util
+
+        missing = [
+            name
+            for name in ("numpy", "safetensors", "tokenizers")
+            if importlib.util.find_spec(name) is None
+        ]
+        spec = importlib.util.find_spec("wordllama")
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        found = [
+            Path(folder).joinpath(*parts).is_file()
+            for parts in (_PACKAGED_WEIGHTS, _PACKAGED_TOKENIZER)
+            for folder in folders[:1]
+        ]
+        if missing or not folders or not all(found):
+            what = ", ".join(missing) or "its data files"
+            raise LocalModelUnavailable(
+                f"the packaged embedding model ({PACKAGED_MODEL}) cannot be loaded: {what} "
+                "missing; reinstall Hearth (pip install -e .) or set assist.semantic_search = false"
+            )
+
+    def load(self) -> PackagedStaticEmbedder:
+        if self._model is None:
+            self._model = load_packaged_model()
+        return self._model
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if self._model is None:
+            if self._loading is None:
+                self._loading = asyncio.Lock()
+            async with self._loading:
+                if self._model is None:
+                    try:
+                        self._model = await asyncio.to_thread(load_packaged_model)
+                    except LocalModelUnavailable as exc:
+                        from bot.assist.semantic import EmbeddingFailed
+
+                        raise EmbeddingFailed(str(exc)) from exc
+        return await self._model.embed(texts)

@@ -246,13 +246,15 @@ def _language_model(settings: Config) -> LanguageModel | None:
     )
 
 
-def _local_embedder(settings: Config) -> Embedder | None:
-    """The local embedding model (loaded now, under a second): the configured one, else
-    the packaged one; None when semantic search is off or the endpoint embeds instead."""
+def _local_embedder(settings: Config, *, lazy: bool = True) -> Embedder | None:
+    """The local embedding model: the configured one, else the packaged one; None when
+    semantic search is off or the endpoint embeds instead. The packaged model is checked
+    now and loaded at its first use (`lazy`), so an idle bot never holds it."""
     assist = settings.assist
     if not assist.semantic_search:
         return None
     from adapters.local_embeddings import (
+        LazyPackagedEmbedder,
         LocalModelUnavailable,
         load_packaged_model,
         load_static_model,
@@ -263,7 +265,10 @@ def _local_embedder(settings: Config) -> Embedder | None:
             return load_static_model(assist.local_embedding_model)
         if assist.base_url and assist.embedding_model:
             return None  # Hearth.open uses the endpoint's embeddings (opted-in communities)
-        return load_packaged_model()
+        if not lazy:
+            return load_packaged_model()
+        LazyPackagedEmbedder.check()
+        return LazyPackagedEmbedder()
     except LocalModelUnavailable as exc:
         raise UserError(str(exc)) from None
 
@@ -298,7 +303,7 @@ def check_config(
     settings = _config(path or config)
     if settings.assist.semantic_search:  # prove the model loads: OK must mean it will run
         try:
-            _local_embedder(settings)
+            _local_embedder(settings, lazy=False)
         except UserError as exc:
             raise _fail(exc.message) from None
     adapters = [name for name, section in settings.adapters if getattr(section, "enabled", False)]

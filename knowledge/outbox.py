@@ -248,6 +248,19 @@ class Outbox:
                 )
             )
 
+    async def release(self, item_ids: list[int]) -> None:
+        """Give up this worker's claims on items it will not deliver (stopping)."""
+        async with self._db.sessions.begin() as session:
+            await session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id.in_(item_ids),
+                    OutboxItem.claimed_by == self.worker,
+                    OutboxItem.status == OutboxStatus.PENDING,
+                )
+                .values(claimed_until=None, attempts=OutboxItem.attempts - 1)
+            )
+
     async def release_dead_claims(self) -> int:
         """Free claims held by processes on this host that no longer exist (killed)."""
         host = socket.gethostname()
