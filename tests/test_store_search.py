@@ -8,7 +8,7 @@ from sqlalchemy import text
 from knowledge.db import Database
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
-from knowledge.schema_extras import POSTGRES_TSVECTOR
+from knowledge.schema_extras import POSTGRES_SEARCH_INDEX, POSTGRES_TSVECTOR
 from knowledge.search import SearchQuery, open_search, parse_terms
 from knowledge.views import CommunityInfo, SourceMessage
 
@@ -124,7 +124,7 @@ async def test_postgres_search_uses_the_gin_index(
             .scalars()
             .all()
         )
-    assert any("ix_insights_search" in line for line in plan), plan
+    assert any(POSTGRES_SEARCH_INDEX in line for line in plan), plan
 
 
 async def test_words_in_other_forms_match_by_their_stem(

@@ -201,7 +201,9 @@ class SemanticIndex:
             for hit in fetched.hits:
                 known[hit.insight_id] = replace(hit, matched="meaning")
         hits = tuple(known[i] for i in shown if i in known)  # gone meanwhile: skipped
-        return SearchPage(hits, total, query.offset, relaxed=full_text.relaxed)
+        return SearchPage(
+            hits, total, query.offset, relaxed=full_text.relaxed, capped=full_text.capped
+        )
 
     async def _backfill_now_and_then(
         self, community: CommunityInfo, siblings: Sequence[int]

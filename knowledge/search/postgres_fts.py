@@ -1,4 +1,5 @@
-"""PostgreSQL full-text search over the GIN expression index the migration creates."""
+"""PostgreSQL full-text search over the stored tsvector column and its GIN index
+(migration 0010): matching and ranking read the stored vector, never recompute it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from knowledge.models import Insight
 from knowledge.schema_extras import POSTGRES_TSVECTOR
 from knowledge.search import HIGHLIGHT
 from knowledge.search.query import SearchQuery, Terms
-from knowledge.search.ranked import RankedSearch
+from knowledge.search.ranked import RELAXED_DEPTH, RankedSearch, in_scope
 
 _vector: ColumnClause[Any] = literal_column(POSTGRES_TSVECTOR)
 _HEADLINE = (
@@ -34,23 +35,23 @@ def _tsquery(query: SearchQuery) -> Any:
 
 
 def _matching(base: Select[Any], query: SearchQuery) -> Select[Any]:
-    """`base` restricted to the full-text matches.
+    """`base` restricted to the full-text matches, found first through the GIN index.
 
-    With a tag filter or a constellation scope, the planner (misjudging how common a tag
-    is) drove the search from the tag and recomputed the tsvector per tagged insight:
-    750 ms where starting from the GIN matches takes 40 (bench/constellation_search.py).
-    A MATERIALIZED CTE makes it start from the index.
+    A MATERIALIZED CTE makes the search start from the index: with a tag filter or a
+    constellation scope the planner (misjudging how common a tag is) drove the search
+    from the tag and tested every tagged insight (750 ms where this takes 40;
+    bench/constellation_search.py). The any-word fallback keeps the newest
+    RELAXED_DEPTH matches (knowledge.search.ranked).
     """
-    condition = _vector.op("@@")(_tsquery(query))
-    if not (query.tags or query.shared_from):
-        return base.where(condition)
     matches = (
         select(Insight.id.label("id"))
-        .where(condition)
-        .cte("fts_matches")
-        .prefix_with("MATERIALIZED")
+        .where(_vector.op("@@")(_tsquery(query)))
+        .where(in_scope(query))
     )
-    return base.join(matches, matches.c.id == Insight.id)
+    if query.relaxed:
+        matches = matches.order_by(Insight.id.desc()).limit(RELAXED_DEPTH)
+    found = matches.cte("fts_matches").prefix_with("MATERIALIZED")
+    return base.join(found, found.c.id == Insight.id)
 
 
 class PostgresSearch(RankedSearch):
