@@ -236,6 +236,13 @@ class EmbeddingStore:
         self, candidates: list[int], community_id: int, query: SearchQuery | None
     ) -> set[int]:
         """Which candidates still exist, in scope, and pass the query's filters."""
+        if query is not None and self._db.dialect == "sqlite":
+            from knowledge.search.sqlite_fts import surviving_ids
+            from knowledge.sqlite_thread import read_on_thread
+
+            return await read_on_thread(
+                self._db, lambda connection: surviving_ids(connection, candidates, query)
+            )
         base: Any = select(Insight.id).where(Insight.id.in_(candidates))
         if query is None:
             base = base.where(Insight.community_id == community_id)
