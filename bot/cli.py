@@ -247,26 +247,34 @@ def _language_model(settings: Config) -> LanguageModel | None:
     )
 
 
-def _local_embedder(settings: Config) -> Embedder | None:
-    """The local embedding model (loaded now, under a second): the configured one, else
-    the packaged one; None when semantic search is off or the endpoint embeds instead."""
+def _local_embedder(settings: Config, load_now: bool = False) -> Embedder | None:
+    """The local embedding model: the configured one, else the packaged one; None when
+    semantic search is off or the endpoint embeds instead. It loads at its first use
+    (an idle bot never pays its memory) unless `load_now` (check-config proves it)."""
     assist = settings.assist
     if not assist.semantic_search:
         return None
     from adapters.local_embeddings import (
+        LazyEmbedder,
         LocalModelUnavailable,
-        load_packaged_model,
-        load_static_model,
+        packaged_model,
+        static_model,
     )
+
+    embedder: Embedder
 
     try:
         if assist.local_embedding_model:
-            return load_static_model(assist.local_embedding_model)
-        if assist.base_url and assist.embedding_model:
+            embedder = static_model(assist.local_embedding_model)
+        elif assist.base_url and assist.embedding_model:
             return None  # Hearth.open uses the endpoint's embeddings (opted-in communities)
-        return load_packaged_model()
+        else:
+            embedder = packaged_model()
+        if load_now and isinstance(embedder, LazyEmbedder):
+            embedder.load()
     except LocalModelUnavailable as exc:
         raise UserError(str(exc)) from None
+    return embedder
 
 
 @app.command()
@@ -299,7 +307,7 @@ def check_config(
     settings = _config(path or config)
     if settings.assist.semantic_search:  # prove the model loads: OK must mean it will run
         try:
-            _local_embedder(settings)
+            _local_embedder(settings, load_now=True)
         except UserError as exc:
             raise _fail(exc.message) from None
     adapters = [name for name, section in settings.adapters if getattr(section, "enabled", False)]
