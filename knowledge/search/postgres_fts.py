@@ -34,21 +34,21 @@ def _tsquery(query: SearchQuery) -> Any:
     return anyword.op("&&")(func.websearch_to_tsquery("english", literal(rest)))
 
 
-def _matching(base: Select[Any], query: SearchQuery) -> Select[Any]:
+def _matching(base: Select[Any], query: SearchQuery, ranked: bool = False) -> Select[Any]:
     """`base` restricted to the full-text matches, found first through the GIN index.
 
     A MATERIALIZED CTE makes the search start from the index: with a tag filter or a
     constellation scope the planner (misjudging how common a tag is) drove the search
     from the tag and tested every tagged insight (750 ms where this takes 40;
-    bench/constellation_search.py). The any-word fallback keeps the newest
-    RELAXED_DEPTH matches (knowledge.search.ranked).
+    bench/constellation_search.py). `ranked`: the any-word fallback keeps the newest
+    RELAXED_DEPTH matches to rank (knowledge.search.ranked); its count sees them all.
     """
     matches = (
         select(Insight.id.label("id"))
         .where(_vector.op("@@")(_tsquery(query)))
         .where(in_scope(query))
     )
-    if query.relaxed:
+    if ranked and query.relaxed:
         matches = matches.order_by(Insight.id.desc()).limit(RELAXED_DEPTH)
     found = matches.cte("fts_matches").prefix_with("MATERIALIZED")
     return base.join(found, found.c.id == Insight.id)
@@ -60,7 +60,7 @@ class PostgresSearch(RankedSearch):
 
     def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
         tsquery = _tsquery(query)
-        matched = _matching(base, query)
+        matched = _matching(base, query, ranked=True)
         rank = -func.ts_rank_cd(_vector, tsquery)
         snippet = func.ts_headline("english", Insight.body, tsquery, literal(_HEADLINE))
         return matched, rank, snippet
