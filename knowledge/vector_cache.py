@@ -67,6 +67,22 @@ class VectorCache:
         self._tables[(model, dims)] = table
         return table
 
+    def load_arrays(self, model: str, dims: int, ids: Any, communities: Any, matrix: Any) -> _Table:
+        """`load` from arrays already built (ids, communities: int64[n]; matrix: [n, dims]),
+        without a Python object per row: 100k rows load in a fraction of the time."""
+        import numpy
+
+        dtype = numpy.float32 if len(ids) <= FLOAT32_ROWS else numpy.float16
+        table = _Table(
+            ids,
+            communities,
+            matrix.astype(dtype, copy=False),
+            time.monotonic(),
+            frozenset(int(c) for c in numpy.unique(communities)),
+        )
+        self._tables[(model, dims)] = table
+        return table
+
     def put(self, model: str, dims: int, rows: Iterable[tuple[int, int, Any]]) -> None:
         """This process stored these vectors: searches see them at once."""
         table = self._tables.get((model, dims))
