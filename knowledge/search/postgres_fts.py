@@ -12,7 +12,7 @@ from knowledge.models import Insight
 from knowledge.schema_extras import POSTGRES_TSVECTOR
 from knowledge.search import HIGHLIGHT
 from knowledge.search.query import SearchQuery, Terms
-from knowledge.search.ranked import RELAXED_DEPTH, RankedSearch, in_scope
+from knowledge.search.ranked import RELAXED_DEPTH, RankedSearch
 
 _vector: ColumnClause[Any] = literal_column(POSTGRES_TSVECTOR)
 _HEADLINE = (
@@ -34,33 +34,41 @@ def _tsquery(query: SearchQuery) -> Any:
     return anyword.op("&&")(func.websearch_to_tsquery("english", literal(rest)))
 
 
-def _matching(base: Select[Any], query: SearchQuery, ranked: bool = False) -> Select[Any]:
-    """`base` restricted to the full-text matches, found first through the GIN index.
+def _matching(base: Select[Any], query: SearchQuery) -> Select[Any]:
+    """`base` restricted to the full-text matches.
 
-    A MATERIALIZED CTE makes the search start from the index: with a tag filter or a
-    constellation scope the planner (misjudging how common a tag is) drove the search
-    from the tag and tested every tagged insight (750 ms where this takes 40;
-    bench/constellation_search.py). `ranked`: the any-word fallback keeps the newest
-    RELAXED_DEPTH matches to rank (knowledge.search.ranked); its count sees them all.
-    """
+    With a tag filter or a constellation scope, a MATERIALIZED CTE makes the search
+    start from the GIN index: the planner (misjudging how common a tag is) drove it from
+    the tag and tested every tagged insight (750 ms where this takes 40;
+    bench/constellation_search.py)."""
+    condition = _vector.op("@@")(_tsquery(query))
+    if not (query.tags or query.shared_from):
+        return base.where(condition)
     matches = (
         select(Insight.id.label("id"))
-        .where(_vector.op("@@")(_tsquery(query)))
-        .where(in_scope(query))
+        .where(condition)
+        .cte("fts_matches")
+        .prefix_with("MATERIALIZED")
     )
-    if ranked and query.relaxed:
-        matches = matches.order_by(Insight.id.desc()).limit(RELAXED_DEPTH)
-    found = matches.cte("fts_matches").prefix_with("MATERIALIZED")
-    return base.join(found, found.c.id == Insight.id)
+    return base.join(matches, matches.c.id == Insight.id)
 
 
 class PostgresSearch(RankedSearch):
     def _counted(self, base: Select[Any], query: SearchQuery) -> Select[Any]:
         return _matching(base, query)
 
-    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any]:
         tsquery = _tsquery(query)
-        matched = _matching(base, query, ranked=True)
-        rank = -func.ts_rank_cd(_vector, tsquery)
+        matched = _matching(base, query)
         snippet = func.ts_headline("english", Insight.body, tsquery, literal(_HEADLINE))
-        return matched, rank, snippet
+        if not query.relaxed:
+            return matched.add_columns((-func.ts_rank_cd(_vector, tsquery)).label("rank")), snippet
+        # any of the words: rank the newest RELAXED_DEPTH matches (knowledge.search.ranked)
+        recent = (
+            matched.add_columns(_vector.label("vector"))
+            .order_by(Insight.id.desc())
+            .limit(RELAXED_DEPTH)
+            .subquery("recent")
+        )
+        ranked = select(recent.c.id, (-func.ts_rank_cd(recent.c.vector, tsquery)).label("rank"))
+        return ranked, snippet

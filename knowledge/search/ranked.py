@@ -40,8 +40,9 @@ class RankedSearch(ABC):
         """`base` restricted to the terms, shaped for a fast count of all matches."""
 
     @abstractmethod
-    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
-        """`base` restricted to the terms, with a rank (lower is better) and a snippet."""
+    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any]:
+        """(the matches as (id, rank) with rank labelled "rank", lower is better; a snippet
+        over `Insight` for the page's rows)."""
 
     async def search(self, query: SearchQuery) -> SearchPage:
         """Every word first; if that finds less than a page, any of the (content) words,
@@ -66,14 +67,24 @@ class RankedSearch(ABC):
         base = _filtered(base, query)
         if query.terms.empty:
             counted = base
-            rank: Any = -func.coalesce(Insight.id, 0)
+            ranked = base.add_columns((-Insight.id).label("rank"))
             snippet: Any = func.substr(Insight.body, 1, SNIPPET_CHARS)
         else:
             counted = self._counted(base, query)
-            base, rank, snippet = self._ranked(base, query)
+            ranked, snippet = self._ranked(base, query)
+        # The page's ids first (ranked without joins), then its ten rows joined and
+        # given snippets: the joins and ts_headline run for the page only.
+        columns = ranked.selected_columns
+        page = (
+            ranked.order_by(columns.rank, columns.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+            .subquery("page")
+        )
         author = aliased(Member)
         listing = (
-            base.add_columns(
+            select(
+                page.c.id,
                 snippet,
                 Insight.title,
                 Insight.created_at,
@@ -83,11 +94,10 @@ class RankedSearch(ABC):
                 Insight.community_id,
                 Insight.origin_credit,
             )
+            .join_from(page, Insight, Insight.id == page.c.id)
             .join(Source, Source.id == Insight.source_id)
             .outerjoin(author, author.id == Insight.author_member_id)
-            .order_by(rank, Insight.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
+            .order_by(page.c.rank, page.c.id.desc())
         )
         async with self._db.sessions() as session:
             total = await session.scalar(
