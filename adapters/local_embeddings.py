@@ -50,19 +50,24 @@ def static_model_name(path_or_name: str) -> str:
     return path_or_name[:150]
 
 
+_NO_MODEL2VEC = (
+    "assist.local_embedding_model is set but model2vec is not installed: "
+    "pip install 'hearth[embeddings]'"
+)
+
+
 def _require_model2vec() -> None:
     if find_spec("model2vec") is None:
-        raise LocalModelUnavailable(
-            "assist.local_embedding_model is set but model2vec is not installed: "
-            "pip install 'hearth[embeddings]'"
-        )
+        raise LocalModelUnavailable(_NO_MODEL2VEC)
 
 
 def load_static_model(path_or_name: str) -> LocalStaticEmbedder:
     """Load from a folder (e.g. saved with `save_pretrained`) or a model hub name such as
     `minishlab/potion-base-8M` (downloaded once into the hub cache)."""
-    _require_model2vec()
-    from model2vec import StaticModel
+    try:
+        from model2vec import StaticModel
+    except ImportError:  # absent, or present but broken
+        raise LocalModelUnavailable(_NO_MODEL2VEC) from None
 
     local = Path(path_or_name).expanduser()
     name = static_model_name(path_or_name)
