@@ -312,7 +312,7 @@ async def _size(database: Database) -> str:
     async with database.engine.connect() as conn:
         whole = await conn.scalar(text("SELECT pg_database_size(current_database())"))
         insights = await conn.scalar(text("SELECT pg_total_relation_size('insights')"))
-        gin = await conn.scalar(text("SELECT pg_relation_size('ix_insights_search')"))
+        gin = await conn.scalar(text("SELECT pg_relation_size('ix_insights_search_vector')"))
     return (
         f"{int(whole or 0) / 2**20:,.1f} MiB database; insights with indexes "
         f"{int(insights or 0) / 2**20:,.1f} MiB, of which GIN {int(gin or 0) / 2**20:,.1f} MiB"

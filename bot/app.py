@@ -274,5 +274,7 @@ class Hearth:
                 await self.ops.stop()
 
     async def close(self) -> None:
+        if self.services.semantic is not None:
+            await self.services.semantic.settle()  # saves still being embedded
         await self.services.assist.close()
         await self.database.dispose()

@@ -246,31 +246,34 @@ def _language_model(settings: Config) -> LanguageModel | None:
     )
 
 
-def _local_embedder(settings: Config, *, lazy: bool = True) -> Embedder | None:
+def _local_embedder(settings: Config, load_now: bool = False) -> Embedder | None:
     """The local embedding model: the configured one, else the packaged one; None when
-    semantic search is off or the endpoint embeds instead. The packaged model is checked
-    now and loaded at its first use (`lazy`), so an idle bot never holds it."""
+    semantic search is off or the endpoint embeds instead. It loads at its first use
+    (an idle bot never pays its memory) unless `load_now` (check-config proves it)."""
     assist = settings.assist
     if not assist.semantic_search:
         return None
     from adapters.local_embeddings import (
-        LazyPackagedEmbedder,
+        LazyEmbedder,
         LocalModelUnavailable,
-        load_packaged_model,
-        load_static_model,
+        packaged_model,
+        static_model,
     )
+
+    embedder: Embedder
 
     try:
         if assist.local_embedding_model:
-            return load_static_model(assist.local_embedding_model)
-        if assist.base_url and assist.embedding_model:
+            embedder = static_model(assist.local_embedding_model)
+        elif assist.base_url and assist.embedding_model:
             return None  # Hearth.open uses the endpoint's embeddings (opted-in communities)
-        if not lazy:
-            return load_packaged_model()
-        LazyPackagedEmbedder.check()
-        return LazyPackagedEmbedder()
+        else:
+            embedder = packaged_model()
+        if load_now and isinstance(embedder, LazyEmbedder):
+            embedder.load()
     except LocalModelUnavailable as exc:
         raise UserError(str(exc)) from None
+    return embedder
 
 
 @app.command()
@@ -303,7 +306,7 @@ def check_config(
     settings = _config(path or config)
     if settings.assist.semantic_search:  # prove the model loads: OK must mean it will run
         try:
-            _local_embedder(settings, lazy=False)
+            _local_embedder(settings, load_now=True)
         except UserError as exc:
             raise _fail(exc.message) from None
     adapters = [name for name, section in settings.adapters if getattr(section, "enabled", False)]
