@@ -20,6 +20,7 @@ from bot.channel_aliases import bind_aliases
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
 from bot.context import Services
+from bot.garden import Garden, descriptions_of
 from bot.inbound import Inbound
 from bot.limits import Limits
 from bot.ops.metrics import Metrics
@@ -33,6 +34,7 @@ from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore
+from knowledge.garden import GardenStore
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.limits import RateLimits
@@ -219,6 +221,15 @@ class Hearth:
         inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
         ops = None if address is None else OpsServer(*address, metrics)
+        if ops is not None and config.web.garden:
+            garden = Garden(
+                GardenStore(database, search),
+                clock,
+                descriptions_of(config.communities),
+                config.web.public_url,
+                {c.slug: c.timezone for c in config.communities},
+            )
+            garden.mount(ops)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:

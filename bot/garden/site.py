@@ -1,0 +1,479 @@
+"""The public knowledge garden: server-rendered pages on the operations server.
+
+Mounted as the OpsServer's fallback (every path without an exact route). It reads only
+through `knowledge.garden.GardenStore`, which returns `public` insights and nothing else.
+Pages are revalidated on every visit (`Cache-Control: no-cache` + a strong ETag of the
+body), so an insight made private or a person's words removed by /forget-me leave the
+web at the next request, including from shared caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+from importlib.resources import files
+from typing import Any
+from urllib.parse import quote, unquote, urlencode
+
+import structlog
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from bot.commands.parse import parse as parse_command
+from bot.garden import svg
+from bot.handlers.search import SEARCH, plan_search
+from bot.ops.server import OpsServer
+from bot.text.neutral import parse as parse_neutral
+from bot.text.render import to_matrix, to_plain
+from knowledge.clock import Clock
+from knowledge.errors import UserError
+from knowledge.garden import GardenStore, InsightCard, PublicCommunity
+from knowledge.search import SearchPage, SearchQuery, Terms
+from knowledge.search.query import STOP_WORDS
+from knowledge.views import CommunityInfo
+
+log = structlog.get_logger(__name__)
+
+PAGE_SIZE = 20
+SEARCH_PAGE_SIZE = 10
+FEED_SIZE = 30
+EXCERPT_CHARS = 280
+MAX_PAGE = 10_000
+_WORD = re.compile(r"\w{4,}")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+HEADERS = {
+    # Revalidate every time: nothing the garden served may outlive a change or /forget-me
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
+class NotFoundPage(Exception):
+    """Answered with the garden's 404 page."""
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+    content_type: str
+    status: int = 200
+    last_modified: datetime | None = None
+
+
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    text = " ".join(to_plain(parse_neutral(body)).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def body_html(body: str) -> Markup:
+    """The neutral Markdown as HTML: built escaped, links only http(s)/mailto, then nh3."""
+    html, _ = to_matrix(parse_neutral(body))
+    return Markup(html)
+
+
+def highlighted(snippet: str) -> Markup:
+    """A search snippet's **marks** as <mark>, everything else escaped."""
+    parts = snippet.split("**")
+    if len(parts) % 2 == 0:  # an odd marker: show it as written
+        return Markup(escape(snippet))
+    out = [
+        Markup("<mark>") + escape(part) + Markup("</mark>") if index % 2 else escape(part)
+        for index, part in enumerate(parts)
+    ]
+    return Markup("").join(out)
+
+
+def json_ld(data: Mapping[str, Any]) -> Markup:
+    """JSON for a <script type="application/ld+json">: `<`, `>`, `&` escaped, so no text
+    can close the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, code)
+    return Markup(text)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("bot.garden", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["excerpt"] = excerpt
+    env.filters["body_html"] = body_html
+    env.filters["highlighted"] = highlighted
+    env.filters["html_text"] = lambda body: str(body_html(body))  # escaped again in XML
+    env.filters["tag_path"] = lambda tag: quote(tag, safe="")
+    env.filters["day"] = lambda moment: f"{moment:%Y-%m-%d}"
+    env.filters["iso"] = lambda moment: moment.isoformat(timespec="seconds")
+    return env
+
+
+class Garden:
+    def __init__(
+        self,
+        store: GardenStore,
+        clock: Clock,
+        descriptions: Mapping[str, str] | None = None,
+        public_url: str = "",
+        timezones: Mapping[str, str] | None = None,
+    ) -> None:
+        self._timezones = dict(timezones or {})
+        self._store = store
+        self._clock = clock
+        self._descriptions = dict(descriptions or {})
+        self._public_url = public_url.rstrip("/")
+        self._env = _environment()
+        css = files("bot.garden").joinpath("static/garden.css").read_bytes()
+        self._css = Page(css, "text/css")
+
+    def mount(self, ops: OpsServer) -> None:
+        ops.fallback(self.handle)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(
+                status=405, text="The garden is read-only.\n", headers={"Allow": "GET, HEAD"}
+            )
+        try:
+            page = await self._route(request)
+        except NotFoundPage:
+            page = self._render(
+                request, "not_found.html.j2", status=404, title="Not found", canonical=None
+            )
+        except web.HTTPException as exc:  # redirects
+            return exc
+        return self._respond(request, page)
+
+    async def _route(self, request: web.Request) -> Page:
+        raw = request.rel_url.raw_path
+        segments = [unquote(part) for part in raw.split("/")[1:]]
+        if raw == "/":
+            return await self._constellation(request)
+        if raw == "/garden.css":
+            return self._css
+        if raw == "/robots.txt":
+            return self._robots(request)
+        if raw == "/sitemap.xml":
+            return await self._sitemap(request)
+        if raw == "/search":
+            return await self._search(request)
+        if len(segments) < 2 or segments[0] != "c":
+            raise NotFoundPage
+        community = await self._store.community(segments[1])
+        if community is None:
+            raise NotFoundPage
+        rest = segments[2:]
+        if not rest:
+            raise web.HTTPMovedPermanently(f"/c/{quote(community.slug)}/")
+        if rest == [""]:
+            return await self._community(request, community)
+        if rest == ["feed.atom"]:
+            return await self._feed(request, community, None)
+        if len(rest) == 2 and rest[0] == "i" and _DIGITS.fullmatch(rest[1]):
+            return await self._insight(request, community, int(rest[1]))
+        if len(rest) in (2, 3) and rest[0] == "t" and rest[1]:
+            tag = rest[1]
+            if len(rest) == 2:
+                return await self._tag(request, community, tag)
+            if rest[2] == "feed.atom":
+                return await self._feed(request, community, tag)
+        raise NotFoundPage
+
+    # -- responses --------------------------------------------------------------------------
+
+    def _base(self, request: web.Request) -> str:
+        return self._public_url or f"{request.scheme}://{request.host}"
+
+    def _render(
+        self,
+        request: web.Request,
+        template: str,
+        *,
+        status: int = 200,
+        content_type: str = "text/html",
+        last_modified: datetime | None = None,
+        **context: Any,
+    ) -> Page:
+        base = self._base(request)
+        text = self._env.get_template(template).render(base=base, **context)
+        return Page(text.encode(), content_type, status, last_modified)
+
+    def _respond(self, request: web.Request, page: Page) -> web.StreamResponse:
+        etag = '"' + hashlib.sha256(page.body).hexdigest()[:32] + '"'
+        headers = dict(HEADERS)
+        headers["ETag"] = etag
+        if page.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(page.last_modified, usegmt=True)
+        if page.status == 200 and _matches(request.headers.get("If-None-Match", ""), etag):
+            return web.Response(status=304, headers=headers)
+        charset = "" if page.content_type == "text/css" else "; charset=utf-8"
+        headers["Content-Type"] = page.content_type + charset
+        return web.Response(body=page.body, status=page.status, headers=headers)
+
+    def _page_number(self, request: web.Request) -> int:
+        raw = request.query.get("page", "1")
+        if not _DIGITS.fullmatch(raw) or int(raw) < 1:
+            return 1
+        return min(int(raw), MAX_PAGE)
+
+    # -- pages ------------------------------------------------------------------------------
+
+    async def _constellation(self, request: web.Request) -> Page:
+        communities = await self._store.communities()
+        edges = await self._store.edges([c.id for c in communities])
+        graph = svg.constellation(communities, edges)
+        newest = max((c.updated_at for c in communities if c.updated_at), default=None)
+        return self._render(
+            request,
+            "constellation.html.j2",
+            last_modified=newest,
+            title="Knowledge garden",
+            canonical="/",
+            communities=communities,
+            descriptions=self._descriptions,
+            graph=graph,
+            edges=edges,
+            names={c.id: c.name for c in communities},
+        )
+
+    async def _community(self, request: web.Request, community: PublicCommunity) -> Page:
+        page = self._page_number(request)
+        cards = await self._store.recent(
+            community.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        if page > 1 and not cards:
+            raise NotFoundPage
+        now = self._clock.now()
+        weeks = await self._store.weekly(community.id, now)
+        labels = [
+            f"in the 7 days to {now - timedelta(weeks=len(weeks) - 1 - i):%Y-%m-%d}"
+            for i in range(len(weeks))
+        ]
+        path = f"/c/{quote(community.slug)}/"
+        return self._render(
+            request,
+            "community.html.j2",
+            last_modified=community.updated_at,
+            title=community.name,
+            canonical=path if page == 1 else f"{path}?page={page}",
+            community=community,
+            description=self._descriptions.get(community.slug, ""),
+            cards=cards,
+            page=page,
+            more=page * PAGE_SIZE < community.public_insights,
+            tags=await self._store.tag_counts(community.id),
+            plot=svg.weekly_bars(weeks, labels),
+            weeks_total=sum(weeks),
+            rituals=await self._store.rituals(community.id, now),
+        )
+
+    async def _insight(
+        self, request: web.Request, community: PublicCommunity, insight_id: int
+    ) -> Page:
+        insight = await self._store.insight(community.id, insight_id)
+        if insight is None:
+            raise NotFoundPage
+        card = insight.card
+        related = await self._related(card)
+        base = self._base(request)
+        path = f"/c/{quote(community.slug)}/i/{card.id}"
+        headline = card.title or excerpt(card.body, 110)
+        summary = excerpt(card.body, 200)
+        data = {
+            "@context": "https://schema.org",
+            "@type": "Article",
+            "headline": headline,
+            "text": card.body,
+            "author": {"@type": "Person", "name": card.author_name},
+            "datePublished": card.created_at.isoformat(timespec="seconds"),
+            "dateModified": card.updated_at.isoformat(timespec="seconds"),
+            "keywords": list(card.tags),
+            "url": base + path,
+            "mainEntityOfPage": base + path,
+            "isPartOf": {
+                "@type": "CollectionPage",
+                "name": community.name,
+                "url": f"{base}/c/{quote(community.slug)}/",
+            },
+        }
+        return self._render(
+            request,
+            "insight.html.j2",
+            last_modified=card.updated_at,
+            title=headline,
+            canonical=path,
+            community=community,
+            insight=insight,
+            card=card,
+            summary=summary,
+            related=related,
+            json_ld=json_ld(data),
+        )
+
+    async def _related(self, card: InsightCard) -> list[InsightCard]:
+        """Public insights of the same community that share the most words with this one
+        (the store's full-text ranking over any of its words)."""
+        words: list[str] = []
+        for word in _WORD.findall(f"{card.title or ''} {card.body}"):
+            if word.casefold() not in STOP_WORDS and word.casefold() not in words:
+                words.append(word.casefold())
+            if len(words) == 8:
+                break
+        if not words:
+            return []
+        query = SearchQuery(card.community_id, Terms(tuple(words)), limit=5, match_any=True)
+        page = await self._store.search(query, [card.community_id])
+        ids = [hit.insight_id for hit in page.hits if hit.insight_id != card.id][:4]
+        return await self._store.cards(ids)
+
+    async def _tag(self, request: web.Request, community: PublicCommunity, tag: str) -> Page:
+        page = self._page_number(request)
+        total = await self._store.count(community.id, tag)
+        if total == 0:
+            raise NotFoundPage
+        cards = await self._store.recent(
+            community.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, tag=tag
+        )
+        if not cards:
+            raise NotFoundPage
+        path = f"/c/{quote(community.slug)}/t/{quote(tag, safe='')}"
+        return self._render(
+            request,
+            "tag.html.j2",
+            last_modified=max(c.updated_at for c in cards),
+            title=f"#{tag} · {community.name}",
+            canonical=path if page == 1 else f"{path}?page={page}",
+            community=community,
+            tag=tag,
+            total=total,
+            cards=cards,
+            page=page,
+            more=page * PAGE_SIZE < total,
+        )
+
+    async def _search(self, request: web.Request) -> Page:
+        communities = await self._store.communities()
+        text = request.query.get("q", "").strip()
+        slug = request.query.get("c", "")
+        chosen = next((c for c in communities if c.slug == slug), None)
+        page_number = self._page_number(request)
+        context: dict[str, Any] = {
+            "title": f"Search: {text}" if text else "Search",
+            "canonical": None,
+            "communities": communities,
+            "names": {c.id: c for c in communities},
+            "q": text,
+            "chosen": chosen,
+            "error": None,
+            "result": None,
+            "described": "",
+            "next_url": None,
+            "prev_url": None,
+        }
+        if not text:
+            return self._render(request, "search.html.j2", **context)
+        # dates typed in the query (since:) are read in the chosen community's zone
+        zone = self._timezones.get(chosen.slug, "UTC") if chosen else "UTC"
+        where = CommunityInfo(chosen.id if chosen else 0, slug, "", zone)
+        try:
+            parsed = parse_command(SEARCH, text)
+            planned = plan_search(parsed.args, where, page_size=SEARCH_PAGE_SIZE)
+        except UserError as exc:
+            context["error"] = exc.message
+            return self._render(request, "search.html.j2", status=400, **context)
+        query = planned.query
+        if "page" in request.query:
+            query = replace(query, offset=(page_number - 1) * SEARCH_PAGE_SIZE)
+        ids = [chosen.id] if chosen else [c.id for c in communities]
+        result = await self._store.search(query, ids)
+        number = result.offset // SEARCH_PAGE_SIZE + 1
+        context.update(result=result, described=planned.described)
+        if result.offset + len(result.hits) < result.total:
+            context["next_url"] = self._search_url(text, chosen, number + 1)
+        if number > 1:
+            context["prev_url"] = self._search_url(text, chosen, number - 1)
+        context["page_number"] = number
+        context["pages"] = max(1, -(-result.total // SEARCH_PAGE_SIZE))
+        return self._render(request, "search.html.j2", **context)
+
+    @staticmethod
+    def _search_url(text: str, chosen: PublicCommunity | None, page: int) -> str:
+        params = {"q": text, **({"c": chosen.slug} if chosen else {}), "page": str(page)}
+        return "/search?" + urlencode(params)
+
+    async def _feed(
+        self, request: web.Request, community: PublicCommunity, tag: str | None
+    ) -> Page:
+        if tag is not None and await self._store.count(community.id, tag) == 0:
+            raise NotFoundPage
+        cards = await self._store.recent(community.id, limit=FEED_SIZE, tag=tag)
+        home = f"/c/{quote(community.slug)}/"
+        if tag is not None:
+            home += f"t/{quote(tag, safe='')}"
+        updated = max((c.updated_at for c in cards), default=None)
+        return self._render(
+            request,
+            "feed.atom.j2",
+            content_type="application/atom+xml",
+            last_modified=updated,
+            community=community,
+            tag=tag,
+            home=home,
+            cards=cards,
+            updated=updated or self._clock.now(),
+        )
+
+    async def _sitemap(self, request: web.Request) -> Page:
+        communities = await self._store.communities()
+        entries = await self._store.sitemap()
+        return self._render(
+            request,
+            "sitemap.xml.j2",
+            content_type="application/xml",
+            communities=communities,
+            entries=entries,
+        )
+
+    def _robots(self, request: web.Request) -> Page:
+        base = self._base(request)
+        text = (
+            "User-agent: *\n"
+            "Allow: /\n"
+            "Disallow: /search\n"
+            "Disallow: /healthz\n"
+            "Disallow: /readyz\n"
+            "Disallow: /metrics\n"
+            f"Sitemap: {base}/sitemap.xml\n"
+        )
+        return Page(text.encode(), "text/plain")
+
+
+def _matches(header: str, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def descriptions_of(communities: Sequence[Any]) -> dict[str, str]:
+    """slug → description from the config's [[communities]]."""
+    return {c.slug: c.description for c in communities if getattr(c, "description", "")}
+
+
+__all__ = ["Garden", "SearchPage", "descriptions_of"]

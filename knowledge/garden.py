@@ -1,0 +1,559 @@
+"""Read-only queries for the public knowledge garden (bot/garden): only `public` insights.
+
+Every query here restricts insights to `visibility = 'public'` itself, so the web layer
+cannot forget to. Counts (a community's size, tags, weeks, adoptions in the constellation
+graph) are counts of public insights only. Names follow the store's rules: a member who
+used /forget-me is "a former member" (their own insights are gone), an adopted copy shows
+its credit. Source channels and permalinks are never handed out: a channel's name or a
+Matrix room alias inside a link could say more than the community chose to publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, Select, cast, func, literal, select
+from sqlalchemy.orm import aliased
+
+from knowledge.db import Database
+from knowledge.models import (
+    ChannelBinding,
+    Community,
+    Insight,
+    InsightRevision,
+    InsightTag,
+    Link,
+    LinkSide,
+    LinkStatus,
+    Member,
+    RelayParticipant,
+    Ritual,
+    RitualResponse,
+    RitualRound,
+    Source,
+    Tag,
+    Visibility,
+)
+from knowledge.search import SearchBackend, SearchHit, SearchPage, SearchQuery
+from knowledge.search.ranked import RankedSearch, _filtered, _tidy
+from knowledge.views import FORGOTTEN_NAME
+
+PUBLIC = Visibility.PUBLIC.value
+SITEMAP_LIMIT = 50_000  # URLs in one sitemap file (sitemaps.org)
+
+
+def _public() -> Any:
+    return Insight.visibility == PUBLIC
+
+
+@dataclass(frozen=True)
+class PublicCommunity:
+    id: int
+    slug: str
+    name: str
+    public_insights: int
+    platforms: tuple[str, ...]
+    updated_at: datetime | None  # the newest change among its public insights
+
+
+@dataclass(frozen=True)
+class ConstellationEdge:
+    a: int  # community ids, a < b
+    b: int
+    relayed_threads: int
+    adopted: int  # copies of public insights, either way
+
+
+@dataclass(frozen=True)
+class InsightCard:
+    """An insight as listed: enough for a card, a feed entry or a sitemap line."""
+
+    id: int
+    community_id: int
+    title: str | None
+    body: str
+    tags: tuple[str, ...]
+    author_name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CommunityRef:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PublicInsight:
+    card: InsightCard
+    source_platform: str
+    source_deleted: bool
+    revisions: int
+    adopted_by: tuple[CommunityRef, ...]  # publishing communities that keep a copy
+    adopted_elsewhere: int  # copies kept by communities that publish nothing
+    adopted_from: tuple[CommunityRef, int] | None  # the public origin of a copy
+
+
+@dataclass(frozen=True)
+class RitualSummary:
+    name: str
+    kind: str
+    schedule: str
+    participants: int  # distinct people who answered in the last 8 weeks
+    rounds: int  # rounds closed in the last 8 weeks
+
+
+@dataclass(frozen=True)
+class SitemapEntry:
+    slug: str
+    insight_id: int
+    updated_at: datetime
+
+
+class GardenStore:
+    def __init__(self, database: Database, search: SearchBackend) -> None:
+        self._db = database
+        self._search = search
+
+    # -- communities and the constellation --------------------------------------------------
+
+    async def communities(self) -> list[PublicCommunity]:
+        """Communities with at least one public insight, largest first."""
+        return await self._communities(None)
+
+    async def community(self, slug: str) -> PublicCommunity | None:
+        found = await self._communities(slug)
+        return found[0] if found else None
+
+    async def _communities(self, slug: str | None) -> list[PublicCommunity]:
+        counts = (
+            select(
+                Insight.community_id,
+                func.count(Insight.id).label("n"),
+                func.max(Insight.updated_at).label("updated"),
+            )
+            .where(_public())
+            .group_by(Insight.community_id)
+            .subquery()
+        )
+        statement = (
+            select(Community.id, Community.slug, Community.name, counts.c.n, counts.c.updated)
+            .join(counts, counts.c.community_id == Community.id)
+            .order_by(counts.c.n.desc(), Community.name)
+        )
+        if slug is not None:
+            statement = statement.where(Community.slug == slug)
+        async with self._db.sessions() as session:
+            rows = (await session.execute(statement)).all()
+            ids = [row[0] for row in rows]
+            platforms: dict[int, set[str]] = {}
+            for community_id, platform in (
+                await session.execute(
+                    select(ChannelBinding.community_id, ChannelBinding.platform)
+                    .where(ChannelBinding.community_id.in_(ids))
+                    .distinct()
+                )
+            ).all():
+                platforms.setdefault(community_id, set()).add(platform)
+        return [
+            PublicCommunity(
+                cid, cslug, name, int(n), tuple(sorted(platforms.get(cid, ()))), updated
+            )
+            for cid, cslug, name, n, updated in rows
+        ]
+
+    async def edges(self, community_ids: Sequence[int]) -> list[ConstellationEdge]:
+        """Between the given (publishing) communities: threads relayed between them and
+        copies of public insights one adopted from the other; active links with neither
+        still count as an edge of weight zero."""
+        ids = list(community_ids)
+        if len(ids) < 2:
+            return []
+        one, two = aliased(RelayParticipant), aliased(RelayParticipant)
+        origin = aliased(Insight)
+        side_a, side_b = aliased(LinkSide), aliased(LinkSide)
+        async with self._db.sessions() as session:
+            relayed = (
+                await session.execute(
+                    select(
+                        one.community_id,
+                        two.community_id,
+                        func.count(func.distinct(one.relay_thread_id)),
+                    )
+                    .join(two, two.relay_thread_id == one.relay_thread_id)
+                    .where(
+                        one.community_id < two.community_id,
+                        one.community_id.in_(ids),
+                        two.community_id.in_(ids),
+                    )
+                    .group_by(one.community_id, two.community_id)
+                )
+            ).all()
+            adopted = (
+                await session.execute(
+                    select(Insight.community_id, origin.community_id, func.count(Insight.id))
+                    .join(origin, origin.id == Insight.origin_insight_id)
+                    .where(
+                        origin.visibility == PUBLIC,
+                        Insight.community_id.in_(ids),
+                        origin.community_id.in_(ids),
+                    )
+                    .group_by(Insight.community_id, origin.community_id)
+                )
+            ).all()
+            linked = (
+                await session.execute(
+                    select(side_a.community_id, side_b.community_id)
+                    .join(side_b, side_b.link_id == side_a.link_id)
+                    .join(Link, Link.id == side_a.link_id)
+                    .where(
+                        Link.status == LinkStatus.ACTIVE,
+                        side_a.community_id < side_b.community_id,
+                        side_a.community_id.in_(ids),
+                        side_b.community_id.in_(ids),
+                    )
+                    .distinct()
+                )
+            ).all()
+        weights: dict[tuple[int, int], list[int]] = {}
+        for a, b in linked:
+            weights.setdefault((a, b), [0, 0])
+        for a, b, n in relayed:
+            weights.setdefault((a, b), [0, 0])[0] += int(n)
+        for holder, source, n in adopted:
+            key = (min(holder, source), max(holder, source))
+            weights.setdefault(key, [0, 0])[1] += int(n)
+        return [ConstellationEdge(a, b, r, d) for (a, b), (r, d) in sorted(weights.items())]
+
+    # -- one community ----------------------------------------------------------------------
+
+    async def recent(
+        self, community_id: int, limit: int = 20, offset: int = 0, tag: str | None = None
+    ) -> list[InsightCard]:
+        statement = (
+            select(Insight.id)
+            .where(Insight.community_id == community_id, _public())
+            .order_by(Insight.created_at.desc(), Insight.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        if tag is not None:
+            statement = statement.where(_tagged(tag))
+        async with self._db.sessions() as session:
+            ids = list(await session.scalars(statement))
+        return await self.cards(ids)
+
+    async def count(self, community_id: int, tag: str | None = None) -> int:
+        statement = select(func.count(Insight.id)).where(
+            Insight.community_id == community_id, _public()
+        )
+        if tag is not None:
+            statement = statement.where(_tagged(tag))
+        async with self._db.sessions() as session:
+            return int(await session.scalar(statement) or 0)
+
+    async def tag_counts(self, community_id: int, limit: int = 60) -> list[tuple[str, int]]:
+        uses = func.count(InsightTag.insight_id)
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(Tag.name, uses)
+                .join(InsightTag, InsightTag.tag_id == Tag.id)
+                .join(Insight, Insight.id == InsightTag.insight_id)
+                .where(Tag.community_id == community_id, _public())
+                .group_by(Tag.name)
+                .order_by(uses.desc(), Tag.name)
+                .limit(limit)
+            )
+            return [(name, int(n)) for name, n in rows.all()]
+
+    async def weekly(self, community_id: int, now: datetime, weeks: int = 12) -> list[int]:
+        """Public insights captured in each of the last `weeks` weeks, oldest first (the
+        last entry is the 7 days up to `now`)."""
+        start = now - timedelta(weeks=weeks)
+        if self._db.dialect == "sqlite":
+            moment = literal(f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S}")
+            age = (func.julianday(moment) - func.julianday(Insight.created_at)) / 7
+            week: Any = cast(age, Integer)
+        else:
+            seconds = func.extract("epoch", literal(now) - Insight.created_at)
+            week = func.floor(seconds / (7 * 86400))
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(week.label("w"), func.count(Insight.id))
+                .where(
+                    Insight.community_id == community_id,
+                    _public(),
+                    Insight.created_at > start,
+                    Insight.created_at <= now,
+                )
+                .group_by("w")
+            )
+            counts = [0] * weeks
+            for ago, n in rows.all():
+                index = weeks - 1 - int(ago)
+                if 0 <= index < weeks:
+                    counts[index] += int(n)
+        return counts
+
+    async def rituals(self, community_id: int, now: datetime) -> list[RitualSummary]:
+        """Active (unpaused) rituals, with how many people answered lately."""
+        since = now - timedelta(weeks=8)
+        people = (
+            select(
+                RitualRound.ritual_id,
+                func.count(func.distinct(RitualResponse.member_id)).label("people"),
+            )
+            .join(RitualResponse, RitualResponse.round_id == RitualRound.id)
+            .where(RitualRound.scheduled_for >= since, RitualResponse.deleted_at.is_(None))
+            .group_by(RitualRound.ritual_id)
+            .subquery()
+        )
+        rounds = (
+            select(RitualRound.ritual_id, func.count(RitualRound.id).label("rounds"))
+            .where(RitualRound.scheduled_for >= since, RitualRound.closed_at.is_not(None))
+            .group_by(RitualRound.ritual_id)
+            .subquery()
+        )
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    Ritual.name,
+                    Ritual.kind,
+                    Ritual.schedule_text,
+                    func.coalesce(people.c.people, 0),
+                    func.coalesce(rounds.c.rounds, 0),
+                )
+                .outerjoin(people, people.c.ritual_id == Ritual.id)
+                .outerjoin(rounds, rounds.c.ritual_id == Ritual.id)
+                .where(Ritual.community_id == community_id, Ritual.paused.is_(False))
+                .order_by(Ritual.name)
+            )
+            return [
+                RitualSummary(name, str(kind), schedule, int(p), int(r))
+                for name, kind, schedule, p, r in rows.all()
+            ]
+
+    # -- insights ---------------------------------------------------------------------------
+
+    async def cards(self, ids: Sequence[int]) -> list[InsightCard]:
+        """The public ones among `ids`, in the order given."""
+        if not ids:
+            return []
+        author = aliased(Member)
+        async with self._db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Insight.id,
+                        Insight.community_id,
+                        Insight.title,
+                        Insight.body,
+                        Insight.origin_credit,
+                        author.display_name,
+                        author.forgotten_at,
+                        Insight.created_at,
+                        Insight.updated_at,
+                    )
+                    .outerjoin(author, author.id == Insight.author_member_id)
+                    .where(Insight.id.in_(list(ids)), _public())
+                )
+            ).all()
+            tags = await _tags_of(session, [row[0] for row in rows])
+        found = {
+            iid: InsightCard(
+                iid,
+                cid,
+                title,
+                body,
+                tuple(tags.get(iid, ())),
+                credit or (FORGOTTEN_NAME if forgotten or name is None else name),
+                created,
+                updated,
+            )
+            for iid, cid, title, body, credit, name, forgotten, created, updated in rows
+        }
+        return [found[i] for i in ids if i in found]
+
+    async def insight(self, community_id: int, insight_id: int) -> PublicInsight | None:
+        """One public insight of this community, with where copies of it live."""
+        found = await self.cards([insight_id])
+        if not found or found[0].community_id != community_id:
+            return None
+        card = found[0]
+        copy_holder = aliased(Community)
+        origin = aliased(Insight)
+        origin_home = aliased(Community)
+        async with self._db.sessions() as session:
+            source = (
+                await session.execute(
+                    select(Source.platform, Source.deleted_at)
+                    .join(Insight, Insight.source_id == Source.id)
+                    .where(Insight.id == insight_id)
+                )
+            ).one_or_none()
+            if source is None:
+                return None
+            revisions = await session.scalar(
+                select(func.count(InsightRevision.id)).where(
+                    InsightRevision.insight_id == insight_id
+                )
+            )
+            publishing = select(Insight.community_id).where(_public())
+            holders = (
+                await session.execute(
+                    select(
+                        copy_holder.slug,
+                        copy_holder.name,
+                        copy_holder.id.in_(publishing.scalar_subquery()),
+                    )
+                    .join(Insight, Insight.community_id == copy_holder.id)
+                    .where(Insight.origin_insight_id == insight_id)
+                    .order_by(copy_holder.name)
+                )
+            ).all()
+            origin_row = (
+                await session.execute(
+                    select(origin_home.slug, origin_home.name, origin.id)
+                    .join(origin, origin.community_id == origin_home.id)
+                    .join(Insight, Insight.origin_insight_id == origin.id)
+                    .where(Insight.id == insight_id, origin.visibility == PUBLIC)
+                )
+            ).one_or_none()
+        platform, deleted_at = source
+        return PublicInsight(
+            card=card,
+            source_platform=platform,
+            source_deleted=deleted_at is not None,
+            revisions=int(revisions or 0),
+            adopted_by=tuple(CommunityRef(slug, name) for slug, name, shown in holders if shown),
+            adopted_elsewhere=sum(1 for *_, shown in holders if not shown),
+            adopted_from=(
+                None
+                if origin_row is None
+                else (CommunityRef(origin_row[0], origin_row[1]), int(origin_row[2]))
+            ),
+        )
+
+    async def public_ids(self, ids: Sequence[int]) -> set[int]:
+        if not ids:
+            return set()
+        async with self._db.sessions() as session:
+            return set(
+                await session.scalars(
+                    select(Insight.id).where(Insight.id.in_(list(ids)), _public())
+                )
+            )
+
+    async def sitemap(self, limit: int = SITEMAP_LIMIT) -> list[SitemapEntry]:
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(Community.slug, Insight.id, Insight.updated_at)
+                .join(Community, Community.id == Insight.community_id)
+                .where(_public())
+                .order_by(Insight.updated_at.desc(), Insight.id.desc())
+                .limit(limit)
+            )
+            return [SitemapEntry(s, i, u) for s, i, u in rows.all()]
+
+    # -- search -----------------------------------------------------------------------------
+
+    async def search(self, query: SearchQuery, community_ids: Sequence[int]) -> SearchPage:
+        """The chat /search over public insights of `community_ids`: the same terms,
+        filters, ranking, snippets and any-word fallback as the store's search (its
+        backend's full-text clauses are reused), restricted to `public`."""
+        page = await self._search_public(query, community_ids)
+        if (
+            page.total < query.limit
+            and not (query.match_any or query.relaxed)
+            and query.terms.relaxable
+        ):
+            wider = await self._search_public(replace(query, relaxed=True), community_ids)
+            if wider.total > page.total:
+                return replace(wider, relaxed=True)
+        return page
+
+    async def _search_public(self, query: SearchQuery, community_ids: Sequence[int]) -> SearchPage:
+        backend = self._search
+        if not isinstance(backend, RankedSearch) or not community_ids:
+            return SearchPage((), 0, query.offset)
+        base: Select[Any] = select(Insight.id).where(
+            Insight.community_id.in_(list(community_ids)), _public()
+        )
+        base = _filtered(base, query)
+        if query.terms.empty:
+            counted = base
+            rank: Any = -Insight.id
+            snippet: Any = func.substr(Insight.body, 1, 200)
+        else:
+            counted = backend._counted(base, query)
+            base, rank, snippet = backend._ranked(base, query)
+        listing = (
+            base.add_columns(snippet)
+            .order_by(rank, Insight.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        async with self._db.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(counted.subquery()))
+            rows = (await session.execute(listing)).all()
+        snippets = {row[0]: row[1] for row in rows}
+        cards = await self.cards(list(snippets))
+        hits = tuple(
+            SearchHit(
+                insight_id=card.id,
+                title=card.title,
+                snippet=_tidy(snippets[card.id]),
+                tags=card.tags,
+                author_name=card.author_name,
+                permalink=None,
+                created_at=card.created_at,
+                community_id=card.community_id,
+            )
+            for card in cards
+        )
+        return SearchPage(hits, int(total or 0), query.offset)
+
+
+def _tagged(tag: str) -> Any:
+    return (
+        select(InsightTag.insight_id)
+        .join(Tag, Tag.id == InsightTag.tag_id)
+        .where(
+            InsightTag.insight_id == Insight.id,
+            Tag.name == tag,
+            Tag.community_id == Insight.community_id,
+        )
+        .exists()
+    )
+
+
+async def _tags_of(session: Any, ids: Sequence[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {}
+    if not ids:
+        return tags
+    rows = await session.execute(
+        select(InsightTag.insight_id, Tag.name)
+        .join(Tag, Tag.id == InsightTag.tag_id)
+        .where(InsightTag.insight_id.in_(list(ids)))
+        .order_by(Tag.name)
+    )
+    for insight_id, name in rows.all():
+        tags.setdefault(insight_id, []).append(name)
+    return tags
+
+
+__all__ = [
+    "SITEMAP_LIMIT",
+    "CommunityRef",
+    "ConstellationEdge",
+    "GardenStore",
+    "InsightCard",
+    "PublicCommunity",
+    "PublicInsight",
+    "RitualSummary",
+    "SitemapEntry",
+]
