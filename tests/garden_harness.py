@@ -50,7 +50,9 @@ NEVER_PUBLIC = (SECRET_COMMUNITY, SECRET_CONSTELLATION, FORGOTTEN_WORDS, PRIVATE
 
 
 def captured(out: io.StringIO, text: str) -> str:
-    found = re.findall(rf"Captured insight #(\d+) from \S+: “{re.escape(text[:20])}", out.getvalue())
+    found = re.findall(
+        rf"Captured insight #(\d+) from \S+: “{re.escape(text[:20])}", out.getvalue()
+    )
     assert found, f"not captured: {text[:40]}"
     return found[-1]
 
@@ -128,7 +130,10 @@ class Visitor:
                 method, Visitor.base(hearth) + path, headers=headers, allow_redirects=False
             ) as response,
         ):
-            return Fetched(response.status, dict(response.headers), await response.text())
+            headers = {
+                k.title() if k.lower() != "etag" else "ETag": v for k, v in response.headers.items()
+            }
+            return Fetched(response.status, headers, await response.text())
 
     def fetch(self, *paths: str, key: str = "") -> Callable[[Hearth], Awaitable[None]]:
         """A script step: fetch each path and keep it (under `key + path`)."""

@@ -63,6 +63,12 @@ class NotFoundPage(Exception):
     """Answered with the garden's 404 page."""
 
 
+class Redirect(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
 @dataclass(frozen=True)
 class Page:
     body: bytes
@@ -78,7 +84,7 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
 
 def body_html(body: str) -> Markup:
     """The neutral Markdown as HTML: built escaped, links only http(s)/mailto, then nh3."""
-    html, _ = to_matrix(parse_neutral(body))
+    _, html = to_matrix(parse_neutral(body))  # (plain body, formatted HTML)
     return Markup(html)
 
 
@@ -155,8 +161,8 @@ class Garden:
             page = self._render(
                 request, "not_found.html.j2", status=404, title="Not found", canonical=None
             )
-        except web.HTTPException as exc:  # redirects
-            return exc
+        except Redirect as moved:
+            return web.Response(status=301, headers={"Location": moved.location, **HEADERS})
         return self._respond(request, page)
 
     async def _route(self, request: web.Request) -> Page:
@@ -179,7 +185,7 @@ class Garden:
             raise NotFoundPage
         rest = segments[2:]
         if not rest:
-            raise web.HTTPMovedPermanently(f"/c/{quote(community.slug)}/")
+            raise Redirect(f"/c/{quote(community.slug)}/")
         if rest == [""]:
             return await self._community(request, community)
         if rest == ["feed.atom"]:
