@@ -327,6 +327,8 @@ class Garden:
             insight=insight,
             card=card,
             summary=summary,
+            # a short insight without a title is its own heading: not shown twice
+            show_body=bool(card.title) or headline != excerpt(card.body, 10_000),
             related=related,
             json_ld=json_ld(data),
         )

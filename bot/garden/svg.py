@@ -54,7 +54,8 @@ def constellation(
     ring = 0.0 if count == 1 else min(WIDTH, HEIGHT) / 2 - MAX_RADIUS - 24
     nodes: list[Node] = []
     for index, community in enumerate(communities):
-        angle = -math.pi / 2 + 2 * math.pi * index / max(count, 1)
+        start = math.pi if count == 2 else -math.pi / 2  # two side by side, else top first
+        angle = start + 2 * math.pi * index / max(count, 1)
         share = math.sqrt(community.public_insights / largest)
         r = MIN_RADIUS + (MAX_RADIUS - MIN_RADIUS) * share
         x, y = cx + ring * math.cos(angle), cy + ring * math.sin(angle)
