@@ -123,13 +123,36 @@ class GardenStore:
 
     async def communities(self) -> list[PublicCommunity]:
         """Communities with at least one public insight, largest first."""
-        return await self._communities(None)
+        return await self._communities()
 
     async def community(self, slug: str) -> PublicCommunity | None:
-        found = await self._communities(slug)
-        return found[0] if found else None
+        """The community if it publishes anything. Cheap (index seeks, no count): every
+        page under /c/<slug>/ asks; `public_insights` is filled by `count` where shown."""
+        publishes = (
+            select(Insight.id).where(Insight.community_id == Community.id, _public()).exists()
+        )
+        async with self._db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Community.id, Community.slug, Community.name).where(
+                        Community.slug == slug, publishes
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            platforms = tuple(
+                sorted(
+                    await session.scalars(
+                        select(ChannelBinding.platform)
+                        .where(ChannelBinding.community_id == row[0])
+                        .distinct()
+                    )
+                )
+            )
+        return PublicCommunity(row[0], row[1], row[2], 0, platforms, None)
 
-    async def _communities(self, slug: str | None) -> list[PublicCommunity]:
+    async def _communities(self) -> list[PublicCommunity]:
         counts = (
             select(
                 Insight.community_id,
@@ -145,8 +168,6 @@ class GardenStore:
             .join(counts, counts.c.community_id == Community.id)
             .order_by(counts.c.n.desc(), Community.name)
         )
-        if slug is not None:
-            statement = statement.where(Community.slug == slug)
         async with self._db.sessions() as session:
             rows = (await session.execute(statement)).all()
             ids = [row[0] for row in rows]
@@ -257,15 +278,21 @@ class GardenStore:
             return int(await session.scalar(statement) or 0)
 
     async def tag_counts(self, community_id: int, limit: int = 60) -> list[tuple[str, int]]:
-        uses = func.count(InsightTag.insight_id)
+        # counted from the community's public insights (index on community + visibility,
+        # then each one's tag ids from insight_tags' primary key), named afterwards
+        uses = (
+            select(InsightTag.tag_id, func.count().label("n"))
+            .select_from(Insight)
+            .join(InsightTag, InsightTag.insight_id == Insight.id)
+            .where(Insight.community_id == community_id, _public())
+            .group_by(InsightTag.tag_id)
+            .subquery()
+        )
         async with self._db.sessions() as session:
             rows = await session.execute(
-                select(Tag.name, uses)
-                .join(InsightTag, InsightTag.tag_id == Tag.id)
-                .join(Insight, Insight.id == InsightTag.insight_id)
-                .where(Tag.community_id == community_id, _public())
-                .group_by(Tag.name)
-                .order_by(uses.desc(), Tag.name)
+                select(Tag.name, uses.c.n)
+                .join(uses, uses.c.tag_id == Tag.id)
+                .order_by(uses.c.n.desc(), Tag.name)
                 .limit(limit)
             )
             return [(name, int(n)) for name, n in rows.all()]
@@ -402,14 +429,15 @@ class GardenStore:
                     InsightRevision.insight_id == insight_id
                 )
             )
-            publishing = select(Insight.community_id).where(_public())
+            other = aliased(Insight)
+            publishes = (
+                select(other.id)
+                .where(other.community_id == copy_holder.id, other.visibility == PUBLIC)
+                .exists()
+            )
             holders = (
                 await session.execute(
-                    select(
-                        copy_holder.slug,
-                        copy_holder.name,
-                        copy_holder.id.in_(publishing.scalar_subquery()),
-                    )
+                    select(copy_holder.slug, copy_holder.name, publishes)
                     .join(Insight, Insight.community_id == copy_holder.id)
                     .where(Insight.origin_insight_id == insight_id)
                     .order_by(copy_holder.name)
@@ -476,7 +504,14 @@ class GardenStore:
                 return replace(wider, relaxed=True)
         return page
 
-    async def _search_public(self, query: SearchQuery, community_ids: Sequence[int]) -> SearchPage:
+    async def related(self, query: SearchQuery) -> list[int]:
+        """Ids of the best public matches (no total counted): related insights."""
+        page = await self._search_public(query, [query.community_id], count=False)
+        return [hit.insight_id for hit in page.hits]
+
+    async def _search_public(
+        self, query: SearchQuery, community_ids: Sequence[int], count: bool = True
+    ) -> SearchPage:
         backend = self._search
         if not isinstance(backend, RankedSearch) or not community_ids:
             return SearchPage((), 0, query.offset)
@@ -498,7 +533,11 @@ class GardenStore:
             .offset(query.offset)
         )
         async with self._db.sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(counted.subquery()))
+            total = (
+                await session.scalar(select(func.count()).select_from(counted.subquery()))
+                if count
+                else 0
+            )
             rows = (await session.execute(listing)).all()
         snippets = {row[0]: row[1] for row in rows}
         cards = await self.cards(list(snippets))

@@ -46,6 +46,7 @@ FEED_SIZE = 30
 EXCERPT_CHARS = 280
 MAX_PAGE = 10_000
 _WORD = re.compile(r"\w{4,}")
+RELATED_WORDS = 4
 _DIGITS = re.compile(r"[0-9]{1,9}")
 HEADERS = {
     # Revalidate every time: nothing the garden served may outlive a change or /forget-me
@@ -264,6 +265,7 @@ class Garden:
         )
         if page > 1 and not cards:
             raise NotFoundPage
+        community = replace(community, public_insights=await self._store.count(community.id))
         now = self._clock.now()
         weeks = await self._store.weekly(community.id, now)
         labels = [
@@ -274,7 +276,7 @@ class Garden:
         return self._render(
             request,
             "community.html.j2",
-            last_modified=community.updated_at,
+            last_modified=max((c.updated_at for c in cards), default=None),
             title=community.name,
             canonical=path if page == 1 else f"{path}?page={page}",
             community=community,
@@ -334,19 +336,21 @@ class Garden:
         )
 
     async def _related(self, card: InsightCard) -> list[InsightCard]:
-        """Public insights of the same community that share the most words with this one
-        (the store's full-text ranking over any of its words)."""
-        words: list[str] = []
-        for word in _WORD.findall(f"{card.title or ''} {card.body}"):
-            if word.casefold() not in STOP_WORDS and word.casefold() not in words:
-                words.append(word.casefold())
-            if len(words) == 8:
+        """Public insights of the same community ranked by the store's full-text ranking
+        over any of this one's most telling words: its title's, else the longest of its
+        text (long words are the rare ones, and rare words keep the match set small)."""
+        seen: dict[str, None] = {}
+        for text in (card.title or "", card.body):
+            for word in _WORD.findall(text):
+                if word.casefold() not in STOP_WORDS:
+                    seen.setdefault(word.casefold(), None)
+            if card.title and len(seen) >= 2:
                 break
+        words = sorted(seen, key=len, reverse=True)[:RELATED_WORDS]
         if not words:
             return []
         query = SearchQuery(card.community_id, Terms(tuple(words)), limit=5, match_any=True)
-        page = await self._store.search(query, [card.community_id])
-        ids = [hit.insight_id for hit in page.hits if hit.insight_id != card.id][:4]
+        ids = [i for i in await self._store.related(query) if i != card.id][:4]
         return await self._store.cards(ids)
 
     async def _tag(self, request: web.Request, community: PublicCommunity, tag: str) -> Page:
