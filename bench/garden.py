@@ -84,11 +84,8 @@ async def build(database: Database, count: int, seed: int, public_share: float) 
         await session.execute(
             insert(Tag), [{"community_id": big.id, "name": name} for name in vocab.tags]
         )
-        tag_ids = dict(
-            (await session.execute(select(Tag.name, Tag.id).where(Tag.community_id == big.id)))
-            .tuples()
-            .all()
-        )
+        rows = await session.execute(select(Tag.name, Tag.id).where(Tag.community_id == big.id))
+        tag_ids = {name: tag_id for name, tag_id in rows.all()}
     items = corpus(seed, count, vocab, members)
     done = 0
     with console.status("") as status:
