@@ -93,8 +93,11 @@ def garden_steps(out: io.StringIO) -> list[Step]:
         ":as gwen",
         f":channel {PRIVATE_CHANNEL}",
         line(lambda: f"/insight adopt {captured(out, 'Small pull requests')} #borrowed"),
-        ":as cora",
+        ":as steve",
         ":channel general",
+        "/ritual add reflection #general weekly on monday at 9:00",
+        "/ritual confirm",
+        ":as cora",
     ]
 
 

@@ -114,6 +114,9 @@ async def test_every_page_shows_public_insights_and_revalidates(
     assert "Small pull requests get better reviews" in guild
     assert 'href="/c/guild/t/review">#review</a> <span class="count">2</span>' in guild
     assert "4 public insights" in guild and "Engineers who review" in guild
+    assert "4 public insights captured in the last 12 weeks" in guild  # the weekly plot
+    assert "<strong dir=\"auto\">reflection</strong> (reflection)" in guild  # its ritual
+    assert "0 people took part in the last 8 weeks" in guild
     assert 'rel="alternate" type="application/atom+xml"' in guild
     assert "Mulch keeps" in got["/c/grove/"].text
 
