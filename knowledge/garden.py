@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, cast, func, literal, select
+from sqlalchemy import Integer, Select, cast, func, literal, select, text
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
@@ -37,6 +37,7 @@ from knowledge.models import (
     Tag,
     Visibility,
 )
+from knowledge.schema_extras import POSTGRES_TSVECTOR, SQLITE_FTS_TABLE
 from knowledge.search import SearchBackend, SearchHit, SearchPage, SearchQuery
 from knowledge.search.ranked import RankedSearch, _filtered, _tidy
 from knowledge.views import FORGOTTEN_NAME
@@ -124,6 +125,22 @@ class GardenStore:
     async def communities(self) -> list[PublicCommunity]:
         """Communities with at least one public insight, largest first."""
         return await self._communities()
+
+    async def publishing(self) -> list[PublicCommunity]:
+        """Communities with a public insight, by name; presence only (one index seek per
+        community), counts left at 0. For the search form and the graph's exact set."""
+        publishes = (
+            select(Insight.id).where(Insight.community_id == Community.id, _public()).exists()
+        )
+        async with self._db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Community.id, Community.slug, Community.name)
+                    .where(publishes)
+                    .order_by(Community.name)
+                )
+            ).all()
+        return [PublicCommunity(cid, slug, name, 0, (), None) for cid, slug, name in rows]
 
     async def community(self, slug: str) -> PublicCommunity | None:
         """The community if it publishes anything. Cheap (index seeks, no count): every
@@ -296,6 +313,50 @@ class GardenStore:
                 .limit(limit)
             )
             return [(name, int(n)) for name, n in rows.all()]
+
+    async def tags_present(self, community_id: int, names: Sequence[str]) -> set[str]:
+        """Which of `names` still tag a public insight of the community (each an EXISTS,
+        which stops at the first one): what a cached tag list is checked against."""
+        if not names:
+            return set()
+        statement = select(Tag.name).where(
+            Tag.community_id == community_id,
+            Tag.name.in_(list(names)),
+            select(InsightTag.insight_id)
+            .join(Insight, Insight.id == InsightTag.insight_id)
+            .where(InsightTag.tag_id == Tag.id, _public())
+            .exists(),
+        )
+        async with self._db.sessions() as session:
+            return set(await session.scalars(statement))
+
+    async def word_frequencies(
+        self, community_id: int, words: Sequence[str], cap: int
+    ) -> dict[str, int]:
+        """In how many of the community's public insights each word occurs (as the
+        full-text index matches it), counted up to `cap`: which of an insight's words
+        are telling. A statistic for choosing words, never shown."""
+        found: dict[str, int] = {}
+        async with self._db.sessions() as session:
+            for word in words:
+                if self._db.dialect == "sqlite":
+                    counted = text(
+                        "SELECT count(*) FROM (SELECT insights.id FROM "
+                        f"{SQLITE_FTS_TABLE} JOIN insights ON insights.id = "
+                        f"{SQLITE_FTS_TABLE}.rowid WHERE {SQLITE_FTS_TABLE} MATCH :term "
+                        "AND insights.community_id = :community "
+                        "AND insights.visibility = :public LIMIT :cap)"
+                    ).bindparams(term='"' + word.replace('"', '""') + '"')
+                else:
+                    counted = text(
+                        f"SELECT count(*) FROM (SELECT 1 FROM insights WHERE {POSTGRES_TSVECTOR} "
+                        "@@ plainto_tsquery('english', :term) "
+                        "AND insights.community_id = :community "
+                        "AND insights.visibility = :public LIMIT :cap) AS capped"
+                    ).bindparams(term=word)
+                counted = counted.bindparams(community=community_id, public=PUBLIC, cap=cap)
+                found[word] = int(await session.scalar(counted) or 0)
+        return found
 
     async def weekly(self, community_id: int, now: datetime, weeks: int = 12) -> list[int]:
         """Public insights captured in each of the last `weeks` weeks, oldest first (the

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -46,7 +47,10 @@ FEED_SIZE = 30
 EXCERPT_CHARS = 280
 MAX_PAGE = 10_000
 _WORD = re.compile(r"\w{4,}")
-RELATED_WORDS = 4
+RELATED_WORDS = 3  # the rarest of an insight's words that others share
+RELATED_CANDIDATES = 8
+COMMON_WORD = 500  # in this many insights or more, a word says little about relatedness
+COUNTS_TTL = 60.0
 _DIGITS = re.compile(r"[0-9]{1,9}")
 HEADERS = {
     # Revalidate every time: nothing the garden served may outlive a change or /forget-me
@@ -58,6 +62,28 @@ HEADERS = {
         "base-uri 'none'; frame-ancestors 'none'"
     ),
 }
+
+
+class Recent:
+    """Numbers (counts, never words) kept for `ttl` seconds: what makes a page of a
+    100k-insight community cheap. Anything a number stands for is still checked at each
+    request (a tag shown must still tag a public insight; listings are read fresh), so a
+    count may lag by at most `ttl` but no removed word is ever shown."""
+
+    def __init__(self, ttl: float = COUNTS_TTL) -> None:
+        self._ttl = ttl
+        self._kept: dict[Hashable, tuple[float, Any]] = {}
+
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
+        now = time.monotonic()
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        value = await compute()
+        if len(self._kept) > 10_000:
+            self._kept.clear()
+        self._kept[key] = (now + self._ttl, value)
+        return value
 
 
 class NotFoundPage(Exception):
@@ -143,6 +169,7 @@ class Garden:
         self._descriptions = dict(descriptions or {})
         self._public_url = public_url.rstrip("/")
         self._env = _environment()
+        self._numbers = Recent()
         css = files("bot.garden").joinpath("static/garden.css").read_bytes()
         self._css = Page(css, "text/css")
 
@@ -241,7 +268,19 @@ class Garden:
     # -- pages ------------------------------------------------------------------------------
 
     async def _constellation(self, request: web.Request) -> Page:
-        communities = await self._store.communities()
+        counted = {c.id: c for c in await self._numbers.get("communities", self._store.communities)}
+        communities = sorted(
+            (
+                replace(
+                    c,
+                    public_insights=max(1, counted[c.id].public_insights) if c.id in counted else 1,
+                    platforms=counted[c.id].platforms if c.id in counted else (),
+                    updated_at=counted[c.id].updated_at if c.id in counted else None,
+                )
+                for c in await self._store.publishing()  # who publishes: exact, every time
+            ),
+            key=lambda c: (-c.public_insights, c.name),
+        )
         edges = await self._store.edges([c.id for c in communities])
         graph = svg.constellation(communities, edges)
         newest = max((c.updated_at for c in communities if c.updated_at), default=None)
@@ -261,11 +300,17 @@ class Garden:
     async def _community(self, request: web.Request, community: PublicCommunity) -> Page:
         page = self._page_number(request)
         cards = await self._store.recent(
-            community.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            community.id, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
         )
         if page > 1 and not cards:
             raise NotFoundPage
+        more, cards = len(cards) > PAGE_SIZE, cards[:PAGE_SIZE]
         community = replace(community, public_insights=await self._store.count(community.id))
+        counted = await self._numbers.get(
+            ("tags", community.id), lambda: self._store.tag_counts(community.id)
+        )
+        present = await self._store.tags_present(community.id, [name for name, _ in counted])
+        tags = [(name, n) for name, n in counted if name in present]
         now = self._clock.now()
         weeks = await self._store.weekly(community.id, now)
         labels = [
@@ -283,8 +328,8 @@ class Garden:
             description=self._descriptions.get(community.slug, ""),
             cards=cards,
             page=page,
-            more=page * PAGE_SIZE < community.public_insights,
-            tags=await self._store.tag_counts(community.id),
+            more=more,
+            tags=tags,
             plot=svg.weekly_bars(weeks, labels),
             weeks_total=sum(weeks),
             rituals=await self._store.rituals(community.id, now),
@@ -336,17 +381,19 @@ class Garden:
         )
 
     async def _related(self, card: InsightCard) -> list[InsightCard]:
-        """Public insights of the same community ranked by the store's full-text ranking
-        over any of this one's most telling words: its title's, else the longest of its
-        text (long words are the rare ones, and rare words keep the match set small)."""
+        """Public insights of the same community, ranked by the store's full-text ranking
+        over any of this insight's most telling words: of its longest words, the rarest
+        that other insights share (a word in COMMON_WORD insights or more says little,
+        and would make the ranking read tens of thousands of rows)."""
         seen: dict[str, None] = {}
         for text in (card.title or "", card.body):
             for word in _WORD.findall(text):
                 if word.casefold() not in STOP_WORDS:
                     seen.setdefault(word.casefold(), None)
-            if card.title and len(seen) >= 2:
-                break
-        words = sorted(seen, key=len, reverse=True)[:RELATED_WORDS]
+        candidates = sorted(seen, key=len, reverse=True)[:RELATED_CANDIDATES]
+        frequency = await self._store.word_frequencies(card.community_id, candidates, COMMON_WORD)
+        shared = [w for w in candidates if 1 < frequency[w] < COMMON_WORD]  # not only here
+        words = sorted(shared, key=lambda w: frequency[w])[:RELATED_WORDS]
         if not words:
             return []
         query = SearchQuery(card.community_id, Terms(tuple(words)), limit=5, match_any=True)
@@ -355,14 +402,15 @@ class Garden:
 
     async def _tag(self, request: web.Request, community: PublicCommunity, tag: str) -> Page:
         page = self._page_number(request)
-        total = await self._store.count(community.id, tag)
-        if total == 0:
-            raise NotFoundPage
         cards = await self._store.recent(
-            community.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, tag=tag
+            community.id, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, tag=tag
         )
         if not cards:
             raise NotFoundPage
+        more, cards = len(cards) > PAGE_SIZE, cards[:PAGE_SIZE]
+        total = await self._numbers.get(
+            ("count", community.id, tag), lambda: self._store.count(community.id, tag)
+        )
         path = f"/c/{quote(community.slug)}/t/{quote(tag, safe='')}"
         return self._render(
             request,
@@ -372,14 +420,14 @@ class Garden:
             canonical=path if page == 1 else f"{path}?page={page}",
             community=community,
             tag=tag,
-            total=total,
+            total=max(total, len(cards)),
             cards=cards,
             page=page,
-            more=page * PAGE_SIZE < total,
+            more=more,
         )
 
     async def _search(self, request: web.Request) -> Page:
-        communities = await self._store.communities()
+        communities = await self._store.publishing()
         text = request.query.get("q", "").strip()
         slug = request.query.get("c", "")
         chosen = next((c for c in communities if c.slug == slug), None)
@@ -431,9 +479,9 @@ class Garden:
     async def _feed(
         self, request: web.Request, community: PublicCommunity, tag: str | None
     ) -> Page:
-        if tag is not None and await self._store.count(community.id, tag) == 0:
-            raise NotFoundPage
         cards = await self._store.recent(community.id, limit=FEED_SIZE, tag=tag)
+        if tag is not None and not cards:
+            raise NotFoundPage
         home = f"/c/{quote(community.slug)}/"
         if tag is not None:
             home += f"t/{quote(tag, safe='')}"
@@ -451,7 +499,7 @@ class Garden:
         )
 
     async def _sitemap(self, request: web.Request) -> Page:
-        communities = await self._store.communities()
+        communities = await self._store.publishing()
         entries = await self._store.sitemap()
         return self._render(
             request,
