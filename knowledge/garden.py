@@ -341,8 +341,10 @@ class GardenStore:
             for word in words:
                 if self._db.dialect == "sqlite":
                     counted = text(
+                        # CROSS JOIN: SQLite keeps this order, starting from the index's
+                        # matches (the other way round runs MATCH once per insight)
                         "SELECT count(*) FROM (SELECT insights.id FROM "
-                        f"{SQLITE_FTS_TABLE} JOIN insights ON insights.id = "
+                        f"{SQLITE_FTS_TABLE} CROSS JOIN insights ON insights.id = "
                         f"{SQLITE_FTS_TABLE}.rowid WHERE {SQLITE_FTS_TABLE} MATCH :term "
                         "AND insights.community_id = :community "
                         "AND insights.visibility = :public LIMIT :cap)"
