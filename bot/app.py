@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib.util import find_spec
 
@@ -19,8 +19,9 @@ from bot.assist.service import Assist
 from bot.channel_aliases import bind_aliases
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
-from bot.context import Services
+from bot.context import GardenLinks, Services
 from bot.garden import Garden, descriptions_of
+from bot.garden.members import MemberGarden
 from bot.inbound import Inbound
 from bot.limits import Limits
 from bot.ops.metrics import Metrics
@@ -35,6 +36,7 @@ from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore
 from knowledge.garden import GardenStore
+from knowledge.garden_auth import GardenAuth
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.limits import RateLimits
@@ -74,6 +76,18 @@ async def open_store(config: Config, clock: Clock | None = None) -> Database:
         await database.dispose()
         raise
     return database
+
+
+def _garden_url(config: Config, ops: OpsServer) -> Callable[[], str]:
+    """The garden's address for links: `public_url`, else where the server listens."""
+
+    def url() -> str:
+        if config.web.public_url:
+            return config.web.public_url
+        host = ops.host if ":" not in ops.host else f"[{ops.host}]"
+        return f"http://{host}:{ops.port}"
+
+    return url
 
 
 async def apply_communities(
@@ -218,18 +232,21 @@ class Hearth:
             limits=Limits(RateLimits(database), config.limits),
             semantic=semantic,
         )
-        inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
         ops = None if address is None else OpsServer(*address, metrics)
         if ops is not None and config.web.garden:
+            auth = GardenAuth(database)
             garden = Garden(
                 GardenStore(database, search),
                 clock,
                 descriptions_of(config.communities),
                 config.web.public_url,
                 {c.slug: c.timezone for c in config.communities},
+                members=MemberGarden(auth, insights, sharing, search),
             )
             garden.mount(ops)
+            services = replace(services, garden=GardenLinks(auth, _garden_url(config, ops)))
+        inbound = Inbound(services, InboundLog(database), metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:

@@ -14,6 +14,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -28,6 +29,7 @@ from markupsafe import Markup, escape
 
 from bot.commands.parse import parse as parse_command
 from bot.garden import svg
+from bot.garden.members import COOKIE, MemberGarden, same_origin, session_cookie
 from bot.handlers.search import SEARCH, plan_search
 from bot.ops.server import OpsServer
 from bot.text.neutral import parse as parse_neutral
@@ -35,6 +37,8 @@ from bot.text.render import to_matrix, to_plain
 from knowledge.clock import Clock
 from knowledge.errors import UserError
 from knowledge.garden import GardenStore, InsightCard, PublicCommunity
+from knowledge.garden_auth import SignedIn
+from knowledge.models import Role
 from knowledge.search import SearchPage, SearchQuery, Terms
 from knowledge.search.query import STOP_WORDS
 from knowledge.views import CommunityInfo
@@ -86,14 +90,19 @@ class Recent:
         return value
 
 
+# who is signed in, for the request being handled (each request runs in its own task)
+_SIGNED: ContextVar[SignedIn | None] = ContextVar("garden_signed", default=None)
+
+
 class NotFoundPage(Exception):
     """Answered with the garden's 404 page."""
 
 
 class Redirect(Exception):
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, status: int = 301, cookie: str | None = None) -> None:
         super().__init__(location)
-        self.location = location
+        self.location, self.status = location, status
+        self.cookie = cookie  # a session token to set; "" to clear it; None: leave it
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,9 @@ class Garden:
         descriptions: Mapping[str, str] | None = None,
         public_url: str = "",
         timezones: Mapping[str, str] | None = None,
+        members: MemberGarden | None = None,
     ) -> None:
+        self._members = members
         self._timezones = dict(timezones or {})
         self._store = store
         self._clock = clock
@@ -179,19 +190,31 @@ class Garden:
     # -- dispatch ---------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD"):
-            return web.Response(
-                status=405, text="The garden is read-only.\n", headers={"Allow": "GET, HEAD"}
-            )
+        signed = None
+        if self._members is not None and COOKIE in request.cookies:
+            signed = await self._members.who(request, self._clock.now())
+        _SIGNED.set(signed)
         try:
-            page = await self._route(request)
+            if request.method == "POST" and self._members is not None:
+                page = await self._post(request, signed)
+            elif request.method not in ("GET", "HEAD"):
+                return web.Response(status=405, text="Not here.\n", headers={"Allow": "GET, HEAD"})
+            else:
+                page = await self._route(request)
         except NotFoundPage:
             page = self._render(
                 request, "not_found.html.j2", status=404, title="Not found", canonical=None
             )
         except Redirect as moved:
-            return web.Response(status=301, headers={"Location": moved.location, **HEADERS})
-        return self._respond(request, page)
+            response = web.Response(status=moved.status, headers={**HEADERS})
+            response.headers["Location"] = moved.location
+            if moved.cookie is not None:
+                if moved.cookie:
+                    session_cookie(response, request, moved.cookie)
+                else:
+                    response.del_cookie(COOKIE, path="/")
+            return response
+        return self._respond(request, page, private=signed is not None)
 
     async def _route(self, request: web.Request) -> Page:
         raw = request.rel_url.raw_path
@@ -206,9 +229,15 @@ class Garden:
             return await self._sitemap(request)
         if raw == "/search":
             return await self._search(request)
+        if raw == "/login" and self._members is not None:
+            return await self._login_page(request)
         if len(segments) < 2 or segments[0] != "c":
             raise NotFoundPage
         community = await self._store.community(segments[1])
+        signed: SignedIn | None = _SIGNED.get()
+        if community is None and signed is not None and signed.community.slug == segments[1]:
+            own = signed.community  # a member's own community, even if it publishes nothing
+            community = PublicCommunity(own.id, own.slug, own.name, 0, (), None)
         if community is None:
             raise NotFoundPage
         rest = segments[2:]
@@ -244,12 +273,18 @@ class Garden:
         **context: Any,
     ) -> Page:
         base = self._base(request)
+        context.setdefault("signed", _SIGNED.get())
         text = self._env.get_template(template).render(base=base, **context)
         return Page(text.encode(), content_type, status, last_modified)
 
-    def _respond(self, request: web.Request, page: Page) -> web.StreamResponse:
+    def _respond(
+        self, request: web.Request, page: Page, private: bool = False
+    ) -> web.StreamResponse:
         etag = '"' + hashlib.sha256(page.body).hexdigest()[:32] + '"'
         headers = dict(HEADERS)
+        headers["Vary"] = "Cookie"
+        if private:  # what a signed-in member sees is never stored by any cache
+            headers["Cache-Control"] = "private, no-store"
         headers["ETag"] = etag
         if page.last_modified is not None:
             headers["Last-Modified"] = format_datetime(page.last_modified, usegmt=True)
@@ -333,11 +368,100 @@ class Garden:
             plot=svg.weekly_bars(weeks, labels),
             weeks_total=sum(weeks),
             rituals=await self._store.rituals(community.id, now),
+            members_only=await self._members_recent(request, community),
+        )
+
+    async def _members_recent(
+        self, request: web.Request, community: PublicCommunity
+    ) -> SearchPage | None:
+        signed: SignedIn | None = _SIGNED.get()
+        if signed is None or self._members is None or signed.community.id != community.id:
+            return None
+        return await self._members.recent(signed)
+
+    # -- members ----------------------------------------------------------------------------
+
+    async def _login_page(self, request: web.Request) -> Page:
+        assert self._members is not None
+        token = request.query.get("token", "")
+        pending = None
+        if 0 < len(token) <= 100:
+            pending = await self._members.auth.peek_link(token, self._clock.now())
+        return self._render(
+            request,
+            "login.html.j2",
+            status=200 if pending else 410,
+            title="Sign in",
+            canonical=None,
+            pending=pending,
+            token=token,
+        )
+
+    async def _post(self, request: web.Request, signed: SignedIn | None) -> Page:
+        assert self._members is not None
+        if not same_origin(request):
+            return self._message(request, 403, "This form came from another site.")
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        raw = request.rel_url.raw_path
+        if raw == "/login":
+            redeemed = await self._members.auth.redeem(
+                form.get("token", "")[:100], self._clock.now()
+            )
+            if redeemed is None:
+                return self._message(
+                    request,
+                    410,
+                    "This sign-in link has been used or has expired. Ask for a new one "
+                    "with /garden login in chat.",
+                )
+            session, who = redeemed
+            raise Redirect(f"/c/{quote(who.community.slug)}/", 303, cookie=session)
+        if signed is None or not signed.csrf_ok(form.get("csrf", "")):
+            return self._message(
+                request, 403, "Your session has ended or this form is stale: sign in again."
+            )
+        if raw == "/logout":
+            await self._members.auth.sign_out(request.cookies.get(COOKIE, ""))
+            raise Redirect("/", 303, cookie="")
+        segments = [unquote(part) for part in raw.split("/")[1:]]
+        if (
+            len(segments) == 5
+            and segments[0] == "c"
+            and segments[1] == signed.community.slug
+            and segments[2] == "i"
+            and _DIGITS.fullmatch(segments[3])
+            and segments[4] == "edit"
+        ):
+            insight_id = int(segments[3])
+            try:
+                await self._members.edit(signed, insight_id, form, self._clock.now())
+            except UserError as exc:
+                return self._message(request, 400, exc.message)
+            raise Redirect(f"/c/{quote(signed.community.slug)}/i/{insight_id}", 303)
+        raise NotFoundPage
+
+    def _message(self, request: web.Request, status: int, text: str) -> Page:
+        return self._render(
+            request, "message.html.j2", status=status, title="Garden", canonical=None, text=text
         )
 
     async def _insight(
         self, request: web.Request, community: PublicCommunity, insight_id: int
     ) -> Page:
+        signed: SignedIn | None = _SIGNED.get()
+        if signed is not None and self._members is not None and signed.community.id == community.id:
+            view = await self._members.insight(signed, insight_id)
+            if view is not None:
+                return self._render(
+                    request,
+                    "member_insight.html.j2",
+                    title=view.title or excerpt(view.body, 110),
+                    canonical=None,
+                    community=community,
+                    view=view,
+                    error=None,
+                    may_edit=signed.member.role.at_least(Role.CURATOR),
+                )
         insight = await self._store.insight(community.id, insight_id)
         if insight is None:
             raise NotFoundPage

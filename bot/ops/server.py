@@ -26,6 +26,7 @@ PROBE_TIMEOUT = 3.0
 class OpsServer:
     def __init__(self, host: str, port: int, metrics: Metrics) -> None:
         self._host, self._port = host, port
+        self.host = host
         self._metrics = metrics
         self._routes: dict[tuple[str, str], Handler] = {}
         self._probes: dict[str, Probe] = {}
