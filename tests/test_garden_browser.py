@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,12 @@ from typing import Any
 import pytest
 
 from bot.app import Hearth
-from tests.console_harness import make_config, run_script
-from tests.console_harness import Step
+from tests.console_harness import Step, make_config, run_script
 from tests.garden_harness import (
     GROVE,
     GUILD_DESCRIPTION,
     PRIVATE_CHANNEL,
+    SECRET_COMMUNITY,
     WEB,
     Visitor,
     captured,
@@ -53,6 +54,7 @@ def more_insights(out: io.StringIO) -> list[Step]:
         for text in MORE[who]:
             steps += [f"/insight {text}", share(out, text)]
     return steps
+
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -108,6 +110,20 @@ def browser(profile: Path) -> Any:
     return webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
 
 
+def navigate(driver: Any, act: Any) -> None:
+    """Do `act` (a click, an Enter) and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    act()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def walk_the_garden(base: str, hostile_id: str, shots: Path, profile: Path) -> dict[str, Any]:
     """What a visitor does, in the browser; returns what the test checks."""
     from selenium.common.exceptions import NoAlertPresentException
@@ -135,20 +151,23 @@ def walk_the_garden(base: str, hostile_id: str, shots: Path, profile: Path) -> d
         body = driver.find_element(By.TAG_NAME, "body")
         body.send_keys(Keys.TAB)
         seen["first_tab"] = driver.switch_to.active_element.text
-        driver.find_element(By.CSS_SELECTOR, "ul.communities a[href='/c/guild/']").click()
+        navigate(
+            driver,
+            driver.find_element(By.CSS_SELECTOR, "ul.communities a[href='/c/guild/']").click,
+        )
         seen["community_h1"] = driver.find_element(By.TAG_NAME, "h1").text
         shot("community")
         check_contrast("/c/guild/")
-        driver.find_element(By.PARTIAL_LINK_TEXT, "Name the reviewer").click()
+        navigate(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Name the reviewer").click)
         seen["insight_h1"] = driver.find_element(By.TAG_NAME, "h1").text
         seen["insight_url"] = driver.current_url
         shot("insight")
         check_contrast("insight")
-        driver.find_element(By.CSS_SELECTOR, "a.tag[href$='/t/review']").click()
+        navigate(driver, driver.find_element(By.CSS_SELECTOR, "a.tag[href$='/t/review']").click)
         seen["tag_h1"] = driver.find_element(By.TAG_NAME, "h1").text
         box = driver.find_element(By.ID, "site-q")
         box.send_keys("review checklists")
-        box.send_keys(Keys.ENTER)
+        navigate(driver, lambda: box.send_keys(Keys.ENTER))
         seen["search_heading"] = driver.find_element(By.ID, "results").text
         shot("search")
         check_contrast("search")
@@ -176,6 +195,40 @@ def walk_the_garden(base: str, hostile_id: str, shots: Path, profile: Path) -> d
     return seen
 
 
+def sign_in_and_edit(
+    base: str, link: str, insight_id: str, shots: Path, profile: Path
+) -> dict[str, Any]:
+    """A curator follows their link, signs in, edits a community-only insight on its
+    page, then tries the same link again."""
+    from selenium.webdriver.common.by import By
+
+    seen: dict[str, Any] = {}
+    driver = browser(profile)
+    try:
+        driver.set_page_load_timeout(30)
+        driver.get(link)
+        navigate(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click)
+        seen["landed"] = driver.current_url
+        seen["signed"] = driver.find_element(By.CSS_SELECTOR, ".signed").text
+        driver.get(f"{base}/c/guild/i/{insight_id}")
+        body = driver.find_element(By.ID, "body")
+        body.clear()
+        body.send_keys("Unlisted pricing plans can go public once the launch is announced")
+        driver.find_element(By.ID, "tags").clear()
+        driver.find_element(By.ID, "tags").send_keys("#launch")
+        navigate(driver, driver.find_element(By.CSS_SELECTOR, "form.edit button").click)
+        seen["after_edit"] = driver.find_element(By.CSS_SELECTOR, ".insight h1").text
+        driver.save_screenshot(str(shots / "garden-curator.png"))
+        cookies = {c["name"]: c for c in driver.get_cookies()}
+        seen["cookie"] = cookies.get("hearth_garden", {})
+        driver.delete_all_cookies()
+        driver.get(link)  # the same link, a second time
+        seen["second_time"] = driver.find_element(By.TAG_NAME, "main").text
+    finally:
+        driver.quit()
+    return seen
+
+
 async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
     config = make_config(
         f"sqlite:///{tmp_path / 'hearth.db'}",
@@ -196,7 +249,36 @@ async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
             )
         )
 
-    await run_script(config, [*garden_steps(out), *more_insights(out), visit], out=out)
+    async def curator(hearth: Hearth) -> None:
+        link = re.findall(r"(http://\S+/login\?token=[A-Za-z0-9_-]+)", out.getvalue())[-1]
+        secret = captured(out, SECRET_COMMUNITY)
+        seen["curator"] = await asyncio.to_thread(
+            sign_in_and_edit, Visitor.base(hearth), link, secret, shots, tmp_path / "profile2"
+        )
+
+    printed = await run_script(
+        config,
+        [
+            *garden_steps(out),
+            *more_insights(out),
+            visit,
+            ":as cora",
+            ":channel general",
+            "/garden login",
+            curator,
+            "/search announced",
+        ],
+        out=out,
+    )
+    curator_saw = seen["curator"]
+    assert curator_saw["landed"].endswith("/c/guild/")
+    assert "Signed in as cora (curator) of The Guild" in " ".join(curator_saw["signed"].split())
+    assert curator_saw["after_edit"].startswith("Unlisted pricing plans can go public")
+    assert curator_saw["cookie"]["httpOnly"] is True
+    assert curator_saw["cookie"]["sameSite"] == "Lax"
+    assert "has been used or has expired" in curator_saw["second_time"]
+    after = printed.split("/search announced", 1)[1]
+    assert "Unlisted pricing plans can go public once the launch is announced" in after
 
     assert seen["home_h1"] == "The constellation" and seen["svg_nodes"] == 2
     assert seen["first_tab"] == "Skip to content"
