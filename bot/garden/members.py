@@ -93,7 +93,10 @@ def same_origin(request: web.Request) -> bool:
     return urlsplit(origin).netloc == request.host
 
 
-def session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
+def session_cookie(
+    response: web.StreamResponse, request: web.Request, token: str, https: bool
+) -> None:
+    """`https`: the garden's public address is https (TLS may end at a proxy in front)."""
     response.set_cookie(
         COOKIE,
         token,
@@ -101,5 +104,5 @@ def session_cookie(response: web.StreamResponse, request: web.Request, token: st
         path="/",
         httponly=True,
         samesite="Lax",
-        secure=request.secure,
+        secure=https or request.secure,
     )

@@ -210,7 +210,8 @@ class Garden:
             response.headers["Location"] = moved.location
             if moved.cookie is not None:
                 if moved.cookie:
-                    session_cookie(response, request, moved.cookie)
+                    https = self._public_url.startswith("https://")
+                    session_cookie(response, request, moved.cookie, https)
                 else:
                     response.del_cookie(COOKIE, path="/")
             return response
