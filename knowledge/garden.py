@@ -336,29 +336,33 @@ class GardenStore:
         """In how many of the community's public insights each word occurs (as the
         full-text index matches it), counted up to `cap`: which of an insight's words
         are telling. A statistic for choosing words, never shown."""
-        found: dict[str, int] = {}
-        async with self._db.sessions() as session:
-            for word in words:
-                if self._db.dialect == "sqlite":
-                    counted = text(
-                        # CROSS JOIN: SQLite keeps this order, starting from the index's
-                        # matches (the other way round runs MATCH once per insight)
-                        "SELECT count(*) FROM (SELECT insights.id FROM "
-                        f"{SQLITE_FTS_TABLE} CROSS JOIN insights ON insights.id = "
-                        f"{SQLITE_FTS_TABLE}.rowid WHERE {SQLITE_FTS_TABLE} MATCH :term "
-                        "AND insights.community_id = :community "
-                        "AND insights.visibility = :public LIMIT :cap)"
-                    ).bindparams(term='"' + word.replace('"', '""') + '"')
-                else:
-                    counted = text(
-                        f"SELECT count(*) FROM (SELECT 1 FROM insights WHERE {POSTGRES_TSVECTOR} "
-                        "@@ plainto_tsquery('english', :term) "
-                        "AND insights.community_id = :community "
-                        "AND insights.visibility = :public LIMIT :cap) AS capped"
-                    ).bindparams(term=word)
-                counted = counted.bindparams(community=community_id, public=PUBLIC, cap=cap)
-                found[word] = int(await session.scalar(counted) or 0)
-        return found
+        if not words:
+            return {}
+        parts: list[str] = []
+        params: dict[str, object] = {"community": community_id, "public": PUBLIC, "cap": cap}
+        for index, word in enumerate(words):
+            if self._db.dialect == "sqlite":
+                # CROSS JOIN: SQLite keeps this order, starting from the index's matches
+                # (the other way round runs MATCH once per insight)
+                parts.append(
+                    f"(SELECT count(*) FROM (SELECT insights.id FROM {SQLITE_FTS_TABLE} "
+                    f"CROSS JOIN insights ON insights.id = {SQLITE_FTS_TABLE}.rowid "
+                    f"WHERE {SQLITE_FTS_TABLE} MATCH :w{index} "
+                    "AND insights.community_id = :community "
+                    "AND insights.visibility = :public LIMIT :cap))"
+                )
+                params[f"w{index}"] = '"' + word.replace('"', '""') + '"'
+            else:
+                parts.append(
+                    f"(SELECT count(*) FROM (SELECT 1 FROM insights WHERE {POSTGRES_TSVECTOR} "
+                    f"@@ plainto_tsquery('english', :w{index}) "
+                    "AND insights.community_id = :community "
+                    "AND insights.visibility = :public LIMIT :cap) AS capped)"
+                )
+                params[f"w{index}"] = word
+        async with self._db.sessions() as session:  # one round trip for all the words
+            row = (await session.execute(text("SELECT " + ", ".join(parts)), params)).one()
+        return {word: int(n or 0) for word, n in zip(words, row, strict=True)}
 
     async def weekly(self, community_id: int, now: datetime, weeks: int = 12) -> list[int]:
         """Public insights captured in each of the last `weeks` weeks, oldest first (the
@@ -568,13 +572,21 @@ class GardenStore:
         return page
 
     async def related(self, query: SearchQuery) -> list[int]:
-        """Ids of the best public matches (no total counted): related insights."""
-        page = await self._search_public(query, [query.community_id], count=False)
-        return [hit.insight_id for hit in page.hits]
+        """Ids of the best public matches, ranked by the backend (no total, no snippets):
+        related insights."""
+        backend = self._search
+        if not isinstance(backend, RankedSearch) or query.terms.empty:
+            return []
+        base: Select[Any] = select(Insight.id).where(
+            Insight.community_id == query.community_id, _public()
+        )
+        ranked, rank, _ = backend._ranked(base, query)
+        async with self._db.sessions() as session:
+            return list(
+                await session.scalars(ranked.order_by(rank, Insight.id.desc()).limit(query.limit))
+            )
 
-    async def _search_public(
-        self, query: SearchQuery, community_ids: Sequence[int], count: bool = True
-    ) -> SearchPage:
+    async def _search_public(self, query: SearchQuery, community_ids: Sequence[int]) -> SearchPage:
         backend = self._search
         if not isinstance(backend, RankedSearch) or not community_ids:
             return SearchPage((), 0, query.offset)
@@ -596,11 +608,7 @@ class GardenStore:
             .offset(query.offset)
         )
         async with self._db.sessions() as session:
-            total = (
-                await session.scalar(select(func.count()).select_from(counted.subquery()))
-                if count
-                else 0
-            )
+            total = await session.scalar(select(func.count()).select_from(counted.subquery()))
             rows = (await session.execute(listing)).all()
         snippets = {row[0]: row[1] for row in rows}
         cards = await self.cards(list(snippets))

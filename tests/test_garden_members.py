@@ -22,6 +22,7 @@ from tests.garden_harness import (
     Fetched,
     Visitor,
     captured,
+    forget_zelda,
     garden_steps,
 )
 
@@ -114,6 +115,16 @@ async def test_a_one_time_link_signs_a_curator_in_whose_edit_chat_then_finds(
         seen["expired_offer"] = await Visitor.get(hearth, f"/login?token={token}")
         seen["expired"] = await post(hearth, "/login", {"token": token})
 
+    async def zelda_signs_in(hearth: Hearth) -> None:
+        signed = await post(hearth, "/login", {"token": link_token(out)})
+        state["zelda"] = signed.headers["Set-Cookie"].split(";")[0]
+        path = f"/c/guild/i/{state['constellation']}"
+        seen["zelda_before"] = await Visitor.get(hearth, path, {"Cookie": state["zelda"]})
+
+    async def zelda_after(hearth: Hearth) -> None:
+        path = f"/c/guild/i/{state['constellation']}"
+        seen["zelda_after"] = await Visitor.get(hearth, path, {"Cookie": state["zelda"]})
+
     steps: list[Step] = [
         *garden_steps(out),
         ":as cora",
@@ -126,6 +137,11 @@ async def test_a_one_time_link_signs_a_curator_in_whose_edit_chat_then_finds(
         member_tries,
         "/garden login",
         expire,
+        ":as zelda",
+        "/garden login",
+        zelda_signs_in,
+        *forget_zelda(),
+        zelda_after,
     ]
     printed = await run_script(config, steps, clock, out=out)
 
@@ -161,3 +177,5 @@ async def test_a_one_time_link_signs_a_curator_in_whose_edit_chat_then_finds(
     assert seen["after_logout"].status == 404  # the old cookie signs nobody in
 
     assert seen["expired_offer"].status == 410 and seen["expired"].status == 410
+    # /forget-me ends the person's garden sessions at once
+    assert seen["zelda_before"].status == 200 and seen["zelda_after"].status == 404
