@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
@@ -20,7 +20,7 @@ from bot.assist.service import Assist
 from bot.channel_aliases import bind_aliases
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
-from bot.context import Services
+from bot.context import GardenLinks, Services
 from bot.inbound import Inbound
 from bot.limits import Limits
 from bot.ops.metrics import Metrics
@@ -78,6 +78,18 @@ async def open_store(config: Config, clock: Clock | None = None) -> Database:
         await database.dispose()
         raise
     return database
+
+
+def _garden_url(config: Config, ops: OpsServer) -> Callable[[], str]:
+    """The garden's address for links: `public_url`, else where the server listens."""
+
+    def url() -> str:
+        if config.web.public_url:
+            return config.web.public_url
+        host = ops.host if ":" not in ops.host else f"[{ops.host}]"
+        return f"http://{host}:{ops.port}"
+
+    return url
 
 
 async def apply_communities(
@@ -222,13 +234,30 @@ class Hearth:
             limits=Limits(RateLimits(database), config.limits),
             semantic=semantic,
         )
-        inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
         ops = None
-        if address is not None:
+        if address is not None:  # aiohttp, Jinja2 and the garden only when served
             from bot.ops.server import OpsServer
 
             ops = OpsServer(*address, metrics)
+        if ops is not None and config.web.garden:
+            from bot.garden import Garden, descriptions_of
+            from bot.garden.members import MemberGarden
+            from knowledge.garden import GardenStore
+            from knowledge.garden_auth import GardenAuth
+
+            auth = GardenAuth(database)
+            garden = Garden(
+                GardenStore(database, search),
+                clock,
+                descriptions_of(config.communities),
+                config.web.public_url,
+                {c.slug: c.timezone for c in config.communities},
+                members=MemberGarden(auth, insights, sharing, search),
+            )
+            garden.mount(ops)
+            services = replace(services, garden=GardenLinks(auth, _garden_url(config, ops)))
+        inbound = Inbound(services, InboundLog(database), metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:

@@ -95,6 +95,9 @@ class ChannelConfig(_Section):
 class CommunityConfig(_Section):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     name: str = Field(min_length=1, max_length=200)
+    description: str = Field(
+        "", max_length=500, description="one or two sentences shown on the public garden"
+    )
     timezone: str = "UTC"
     channels: list[ChannelConfig] = Field(default_factory=list)
     stewards: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
@@ -224,6 +227,24 @@ class WebConfig(_Section):
         description="host:port of the operations server (/healthz, /readyz, /metrics; Slack's "
         'Events endpoint mounts there too), e.g. "127.0.0.1:8080"; empty: off',
     )
+
+    garden: bool = Field(
+        False,
+        description="serve the public knowledge garden (only `public` insights) on this server",
+    )
+    public_url: str = Field(
+        "",
+        description="the garden's address as visitors see it (canonical links, feeds, "
+        'sitemap), e.g. "https://garden.example.org"; empty: taken from each request',
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError('expected an http(s) address such as "https://garden.example.org"')
+        return value
 
     @field_validator("listen")
     @classmethod

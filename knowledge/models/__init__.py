@@ -4,6 +4,7 @@ PostgreSQL, a module per domain. Every table is importable from here."""
 from __future__ import annotations
 
 from knowledge.models.base import Base, UTCDateTime
+from knowledge.models.garden import GardenLogin, GardenSession
 from knowledge.models.insights import (
     Insight,
     InsightEmbedding,
@@ -36,6 +37,8 @@ __all__ = [
     "ChannelBinding",
     "Community",
     "CommunityPrompt",
+    "GardenLogin",
+    "GardenSession",
     "Identity",
     "InboundEvent",
     "Insight",

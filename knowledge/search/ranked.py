@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
@@ -14,7 +14,7 @@ from knowledge.models import Identity, Insight, InsightTag, Member, Source, Tag
 from knowledge.search import SearchHit, SearchPage
 from knowledge.search.query import SearchQuery
 from knowledge.views import FORGOTTEN_NAME
-from knowledge.vocabulary import SHARED_VISIBILITIES
+from knowledge.vocabulary import SHARED_VISIBILITIES, Visibility
 
 SNIPPET_CHARS = 200
 COUNT_CAP = 1000  # past this many matches a search says "1000+" (counting on costs O(N))
@@ -144,9 +144,12 @@ def tidy(snippet: str | None) -> str:
 def in_scope(query: SearchQuery) -> Any:
     """The community's own insights, plus siblings' shared ones it has not adopted (its copy
     stands for those)."""
+    public = Insight.visibility == Visibility.PUBLIC if query.public_only else true()
+    if query.communities:
+        return and_(Insight.community_id.in_(query.communities), public)
     own = Insight.community_id == query.community_id
     if not query.shared_from:
-        return own
+        return and_(own, public)
     copy = aliased(Insight)
     adopted = exists().where(
         copy.community_id == query.community_id, copy.origin_insight_id == Insight.id
@@ -157,7 +160,7 @@ def in_scope(query: SearchQuery) -> Any:
         Insight.origin_insight_id.is_(None),
         ~adopted,
     )
-    return or_(own, shared)
+    return and_(or_(own, shared), public)
 
 
 def _filtered(base: Select[Any], query: SearchQuery) -> Select[Any]:

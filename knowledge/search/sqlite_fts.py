@@ -94,7 +94,7 @@ def _where(query: SearchQuery, scoped: bool = True, rowid: str = "i.id") -> _Whe
         # per match, its own few tags by primary key. Not `rowid IN (tagged ids)`: FTS5
         # takes that as a rowid constraint and re-runs the MATCH once per tagged id
         # (870 ms at 100k); not through `i`, so one community needs no join.
-        communities = _ints((query.community_id, *query.shared_from))
+        communities = _ints(query.communities or (query.community_id, *query.shared_from))
         where.add(
             "EXISTS (SELECT 1 FROM insight_tags AS it JOIN tags AS t ON t.id = it.tag_id"
             f" WHERE it.insight_id = {rowid} AND t.name = ? AND t.community_id IN ({communities}))",
@@ -102,10 +102,14 @@ def _where(query: SearchQuery, scoped: bool = True, rowid: str = "i.id") -> _Whe
         )
     if not scoped:
         return where
+    if query.public_only:
+        where.add("i.visibility = 'public'")
     # Given ids: look them up by primary key; `+` keeps SQLite from walking the whole
     # community index instead (what it chose at 100k: 50 ms for thirty ids)
     community = "+i.community_id" if query.only_ids else "i.community_id"
-    if query.shared_from:
+    if query.communities:
+        where.add(f"{community} IN ({_ints(query.communities)})")
+    elif query.shared_from:
         visibilities = ", ".join(f"'{v}'" for v in SHARED_VISIBILITIES)
         where.add(
             f"({community} = ? OR (i.community_id IN ({_ints(query.shared_from)})"
@@ -138,7 +142,14 @@ def _where(query: SearchQuery, scoped: bool = True, rowid: str = "i.id") -> _Whe
 def _only_community(connection: sqlite3.Connection, query: SearchQuery) -> bool:
     """True if every insight in the database is this community's and only tags filter:
     then FTS5 (and each match's tags) alone answer (two index probes tell)."""
-    if query.shared_from or query.author or query.since or query.only_ids:
+    if (
+        query.shared_from
+        or query.author
+        or query.since
+        or query.only_ids
+        or query.communities
+        or query.public_only
+    ):
         return False
     # two statements: SQLite reads min() or max() from the index only when alone
     (low,) = connection.execute("SELECT min(community_id) FROM insights").fetchone()
