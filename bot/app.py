@@ -153,16 +153,6 @@ class Hearth:
         metrics = Metrics()
         if model is not None:
             model = MeteredModel(model, metrics)
-        rituals = Rituals(
-            RitualStore(database),
-            insights,
-            directory,
-            clock,
-            timedelta(minutes=config.rituals.catch_up_grace_minutes),
-            metrics,
-            use_timer=use_timer,
-            reconcile=timedelta(seconds=config.rituals.reconcile_seconds),
-        )
         search = open_search(database)
         opted_in = frozenset(c.slug for c in config.communities if c.assist)
         if not config.assist.semantic_search:
@@ -195,7 +185,6 @@ class Hearth:
             community = await directory.community_by_id(community_id)
             return None if community is None else await assist.narrate(community, title, texts)
 
-        rituals.engine.narrator = narrate
         sharing = SharedKnowledge(database)
 
         async def constellation_news(
@@ -203,7 +192,18 @@ class Hearth:
         ) -> list[tuple[str, InsightView]]:
             return await sharing.shared_since(await sharing.scope(community_id), since)
 
-        rituals.engine.constellation_news = constellation_news
+        rituals = Rituals(
+            RitualStore(database),
+            insights,
+            directory,
+            clock,
+            timedelta(minutes=config.rituals.catch_up_grace_minutes),
+            metrics,
+            use_timer=use_timer,
+            reconcile=timedelta(seconds=config.rituals.reconcile_seconds),
+            narrator=narrate,
+            constellation_news=constellation_news,
+        )
         table = build_command_table()
         links = LinkStore(database)
         outbox = Outbox(database)

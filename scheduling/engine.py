@@ -94,15 +94,19 @@ class RitualEngine:
         ports: Mapping[str, OutboundPort],
         grace: timedelta,
         metrics: Metrics,
+        *,
+        narrator: Narrator | None = None,
+        constellation_news: ConstellationNews | None = None,
     ) -> None:
+        """`narrator`: syntheses told as a story (assist); `constellation_news`: siblings'
+        newly shared insights, for digests."""
         self._metrics = metrics
         self._store = store
         self._insights = insights
         self._ports = ports
         self._grace = grace
-        self.narrator: Narrator | None = None  # set by the wiring when assist is there
-        # set by the wiring: siblings' newly shared insights, for digests
-        self.constellation_news: ConstellationNews | None = None
+        self._narrator = narrator
+        self._constellation_news = constellation_news
 
     # opening -------------------------------------------------------------------------
 
@@ -344,8 +348,8 @@ class RitualEngine:
         siblings: tuple[tuple[str, InsightView], ...] = ()
         if not kind.collects_responses:
             new = tuple(await self._insights.since(ritual.community_id, since))
-            if self.constellation_news is not None:
-                siblings = tuple(await self.constellation_news(ritual.community_id, since))
+            if self._constellation_news is not None:
+                siblings = tuple(await self._constellation_news(ritual.community_id, since))
         text = kind.prompt(
             PromptInputs(
                 ritual,
@@ -356,8 +360,8 @@ class RitualEngine:
                 siblings,
             )
         )
-        if new and self.narrator is not None:
-            story = await self.narrator(
+        if new and self._narrator is not None:
+            story = await self._narrator(
                 ritual.community_id, ritual.name, [i.title or i.body for i in new]
             )
             if story:
@@ -399,8 +403,8 @@ class RitualEngine:
             return False
         responses = await self._store.responses(round_id)
         text = behaviour(ritual.kind).synthesis(ritual, responses)
-        if text and responses and self.narrator is not None:
-            story = await self.narrator(
+        if text and responses and self._narrator is not None:
+            story = await self._narrator(
                 ritual.community_id, ritual.name, [r.text for r in responses]
             )
             if story:
