@@ -17,6 +17,7 @@ import structlog
 from bot.events import ChannelRef, MessageRef
 from bot.ops.metrics import Metrics
 from bot.port import DeliveryError, OutboundMessage, OutboundPort, RateLimited, Transient
+from bot.retry import retry_delay
 from knowledge.insights import InsightStore
 from knowledge.rituals import (
     NewRound,
@@ -35,6 +36,7 @@ from scheduling.schedule import Schedule
 log = structlog.get_logger(__name__)
 
 ON_TIME = timedelta(minutes=1)  # later than this after its slot, a prompt says it is late
+FIRST_RETRY = timedelta(seconds=15)  # a prompt that failed to post: then doubling
 MAX_BACKOFF = timedelta(minutes=30)
 RECENT = timedelta(days=2)  # see RitualEngine._due_slot
 POSTS_IN_FLIGHT = 16  # prompts of one burst posted at once (platforms rate-limit anyway)
@@ -63,10 +65,6 @@ def schedule_of(ritual: Scheduled) -> Schedule:
         anchor=date.fromisoformat(ritual.anchor) if ritual.anchor else None,
         description=ritual.schedule_text,
     )
-
-
-def backoff(attempts: int) -> timedelta:
-    return min(MAX_BACKOFF, timedelta(seconds=15 * 2 ** min(attempts, 10)))
 
 
 def channel_of(ritual: RitualView) -> ChannelRef:
@@ -283,7 +281,11 @@ class RitualEngine:
         self, ritual: RitualView, round_: RoundView, exc: DeliveryError, now: datetime
     ) -> None:
         wait = exc.retry_after if isinstance(exc, RateLimited) else None
-        retry_at = now + (timedelta(seconds=wait) if wait else backoff(round_.attempts))
+        retry_at = now + (
+            timedelta(seconds=wait)
+            if wait
+            else retry_delay(round_.attempts, FIRST_RETRY, MAX_BACKOFF)
+        )
         await self._store.mark_failed(round_.id, f"{type(exc).__name__}: {exc}", retry_at)
         self._metrics.ritual_rounds.labels("failed").inc()
         log.warning(

@@ -41,6 +41,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 from uuid import uuid4
@@ -82,6 +83,7 @@ from bot.events import (
 from bot.faults import crash_point
 from bot.inbound import Answer, Inbound
 from bot.port import Changes, DeliveryError, OutboundMessage, Transient
+from bot.retry import Backoff
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
 
@@ -227,7 +229,8 @@ class MatrixAdapter(MatrixPort):
     # the sync loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = min(1.0, self.config.max_backoff_seconds)
+        ceiling = timedelta(seconds=self.config.max_backoff_seconds)
+        backoff = Backoff(min(timedelta(seconds=1), ceiling), ceiling)
         while not self._stopping.is_set():
             try:
                 response = await self._sync()
@@ -248,17 +251,17 @@ class MatrixAdapter(MatrixPort):
                 self._since, self._first_sync = response.next_batch, False
                 if self.on_synced is not None:
                     self.on_synced(response.next_batch)
-                backoff = min(1.0, self.config.max_backoff_seconds)
+                backoff.succeeded()
             except _SyncRestarted:
                 continue
             except Exception as exc:
                 await self._flush_done()
-                log.warning("matrix.sync_failed", error=repr(exc), retry_in=backoff)
+                wait = backoff.failed()
+                log.warning("matrix.sync_failed", error=repr(exc), retry_in=wait)
                 if self.on_sync_failed is not None:
                     self.on_sync_failed()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, self.config.max_backoff_seconds)
+                    await asyncio.wait_for(self._stopping.wait(), wait)
 
     async def _sync(self) -> SyncResponse | None:
         """One long poll, cancellable by `stop()`; None when stopping."""

@@ -30,6 +30,7 @@ from bot.port import (
 )
 from bot.relay.payload import outbound
 from bot.relay.service import Relays
+from bot.retry import retry_delay
 from knowledge.clock import Clock
 from knowledge.links import LinkStore
 from knowledge.outbox import Claimed, Outbox
@@ -231,8 +232,10 @@ class OutboxWorker:
         return None
 
     def _backoff(self, failures: int) -> timedelta:
-        ceiling = min(self._config.max_backoff_seconds, self._config.backoff_seconds * 2**failures)
-        return timedelta(seconds=self._rng.uniform(ceiling / 2, ceiling))  # "equal jitter"
+        first = timedelta(seconds=self._config.backoff_seconds)
+        return retry_delay(
+            failures, first, timedelta(seconds=self._config.max_backoff_seconds), self._rng
+        )
 
     async def _target_gone(self, item: Claimed, exc: TargetGone) -> None:
         if item.operation == "delete":  # already gone is what we wanted
