@@ -29,8 +29,9 @@ started = time.monotonic()
 import bot.app, bot.cli  # what every `hearth run` imports
 base = time.monotonic() - started
 if sys.argv[1] == "idle":  # what `hearth run` does at start: the model loads at first use
-    from bot.cli import _config, _local_embedder
-    _local_embedder(_config(None))
+    from bot.cli.common import config_from
+    from bot.cli.running import local_embedder
+    local_embedder(config_from(None))
 if sys.argv[1] == "model":
     from adapters.local_embeddings import load_packaged_model
     load_packaged_model().encode(["what keeps our meetings from running over"])

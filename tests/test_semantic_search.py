@@ -542,8 +542,9 @@ def test_an_idle_bot_has_not_loaded_the_model_until_something_is_embedded() -> N
     searches never pays it. A fresh interpreter shows what start-up imported."""
     probe = (
         "import asyncio, sys\n"
-        "from bot.cli import _config, _local_embedder\n"
-        "embedder = _local_embedder(_config(None))\n"
+        "from bot.cli.common import config_from\n"
+        "from bot.cli.running import local_embedder\n"
+        "embedder = local_embedder(config_from(None))\n"
         "print('before', embedder.name, embedder.loaded, 'tokenizers' in sys.modules)\n"
         "[vector] = asyncio.run(embedder.embed(['is sawdust bad for your lungs']))\n"
         "print('after', embedder.loaded, len(vector), 'tokenizers' in sys.modules)\n"
