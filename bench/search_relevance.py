@@ -146,7 +146,7 @@ def main() -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="per-question reciprocal ranks")
     args = parser.parse_args()
-    from bot.config import AssistConfig
+    from bot.config_features import AssistConfig
 
     default = AssistConfig().semantic_min_similarity
     embedder: Embedder

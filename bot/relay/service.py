@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import RelayConfig
+from bot.config_features import RelayConfig
 from bot.events import (
     ChannelRef,
     ChatMessage,

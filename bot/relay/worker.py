@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import structlog
 
-from bot.config import RelayConfig
+from bot.config_features import RelayConfig
 from bot.events import ChannelRef, MessageRef
 from bot.ops.metrics import Metrics
 from bot.port import (
