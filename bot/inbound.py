@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import structlog
 
@@ -75,6 +76,15 @@ class Answer:
 
 
 Deliver = Callable[[Answer], Awaitable[None]]
+
+
+class EventLog(Protocol):
+    """What an adapter needs to see a platform event once (knowledge.inbound.InboundLog
+    is the store's): `take` is None for one already handled or being handled."""
+
+    async def take(self, platform: str, event_id: str) -> object | None: ...
+
+    async def done(self, platform: str, event_id: str) -> None: ...
 
 
 class Inbound:

@@ -12,7 +12,7 @@ import contextlib
 import re
 import uuid
 from collections.abc import Callable
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import structlog
 
@@ -32,7 +32,6 @@ from bot.events import (
 )
 from bot.inbound import Answer, Inbound
 from knowledge.clock import Clock, SystemClock
-from knowledge.sync_tokens import SyncTokens
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +40,13 @@ PREFIX = "/"
 STOP_GRACE_SECONDS = 10.0  # how long stop() lets the line being handled finish
 
 
-def database_numbers(tokens: SyncTokens, space: str) -> ClaimNumber:
+class Counters(Protocol):
+    """Counters kept in the store (knowledge.sync_tokens.SyncTokens): never go back."""
+
+    async def advance(self, platform: str, key: str, at_least: int) -> int: ...
+
+
+def database_numbers(tokens: Counters, space: str) -> ClaimNumber:
     """Message numbers kept in the store beside the transcript (see ConsoleAdapter)."""
 
     async def claim(at_least: int) -> int:

@@ -26,9 +26,8 @@ from bot.commands.spec import CommandTable
 from bot.commands.table import build_command_table
 from bot.context import Services
 from bot.events import MessageDeleted, MessageEdited, MessagePosted, ReactionAdded, UserRef
-from bot.inbound import Inbound
+from bot.inbound import EventLog, Inbound
 from bot.port import Capabilities
-from knowledge.inbound import InboundLog
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +75,7 @@ class DiscordAdapter(DiscordPort):
         config: DiscordConfig,
         *,
         services: Services | None = None,
-        inbound_log: InboundLog | None = None,
+        inbound_log: EventLog | None = None,
         table: CommandTable | None = None,
         **client_options: Any,
     ) -> None:

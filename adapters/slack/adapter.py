@@ -52,10 +52,9 @@ from bot.events import (
     ReactionAdded,
     UserRef,
 )
-from bot.inbound import Answer, Inbound
+from bot.inbound import Answer, EventLog, Inbound
 from bot.ops.server import OpsServer
 from bot.port import DeliveryError, OutboundMessage
-from knowledge.inbound import InboundLog
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +68,7 @@ class SlackAdapter(SlackPort):
     def __init__(
         self,
         config: SlackConfig,
-        inbound_log: InboundLog,
+        inbound_log: EventLog,
         *,
         client: AsyncWebClient | None = None,
         server: OpsServer | None = None,
