@@ -67,7 +67,7 @@ class PostgresSearch(RankedSearch):
         recent = (
             matched.add_columns(_vector.label("vector"))
             .order_by(Insight.id.desc())
-            .limit(RELAXED_DEPTH)
+            .limit(RELAXED_DEPTH + 1)  # one more than the count's cap: "1000+" is true
             .subquery("recent")
         )
         ranked = select(recent.c.id, (-func.ts_rank_cd(recent.c.vector, tsquery)).label("rank"))

@@ -71,7 +71,9 @@ class RankedSearch(ABC):
             counted = self._counted(base, query)
             ranked, snippet = self._ranked(base, query)
         # The page's ids first (ranked without joins), then its ten rows joined and
-        # given snippets: the joins and ts_headline run for the page only.
+        # given snippets: the joins and ts_headline run for the page only. The count
+        # rides along as a window over the same matches (one scan, not two).
+        ranked = ranked.add_columns(func.count().over().label("total"))
         columns = ranked.selected_columns
         page = (
             ranked.order_by(columns.rank, columns.id.desc())
@@ -98,16 +100,22 @@ class RankedSearch(ABC):
                 Insight.community_id,
                 Insight.origin_credit,
                 tag_names,
+                page.c.total,
             )
             .join_from(page, Insight, Insight.id == page.c.id)
             .join(Source, Source.id == Insight.source_id)
             .outerjoin(author, author.id == Insight.author_member_id)
             .order_by(page.c.rank, page.c.id.desc())
         )
-        total = await session.scalar(
-            select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
-        )
         rows = (await session.execute(listing)).all()
+        if rows:
+            total = rows[0][-1]
+        elif query.offset:  # past the last page: how many pages there are
+            total = await session.scalar(
+                select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
+            )
+        else:
+            total = 0
         hits = tuple(
             SearchHit(
                 insight_id=insight_id,
@@ -130,6 +138,7 @@ class RankedSearch(ABC):
                 community_id,
                 credit,
                 tag_list,
+                _,
             ) in rows
         )
         total = int(total or 0)
