@@ -62,7 +62,7 @@ class PostgresSearch(RankedSearch):
         matched = _matching(base, query)
         snippet = func.ts_headline("english", Insight.body, tsquery, literal(_HEADLINE))
         if not query.relaxed:
-            return matched.add_columns((-func.ts_rank_cd(_vector, tsquery)).label("rank")), snippet
+            return matched.add_columns((-func.ts_rank(_vector, tsquery)).label("rank")), snippet
         # any of the words: rank the newest RELAXED_DEPTH matches (knowledge.search.ranked)
         recent = (
             matched.add_columns(_vector.label("vector"))
@@ -70,5 +70,5 @@ class PostgresSearch(RankedSearch):
             .limit(RELAXED_DEPTH + 1)  # one more than the count's cap: "1000+" is true
             .subquery("recent")
         )
-        ranked = select(recent.c.id, (-func.ts_rank_cd(recent.c.vector, tsquery)).label("rank"))
+        ranked = select(recent.c.id, (-func.ts_rank(recent.c.vector, tsquery)).label("rank"))
         return ranked, snippet

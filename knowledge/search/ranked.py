@@ -41,7 +41,7 @@ class RankedSearch(ABC):
 
     async def search(self, query: SearchQuery) -> SearchPage:
         """Every word first; if that finds less than a page, any of the (content) words,
-        ranked by relevance (bm25 / ts_rank_cd), so the best-covered insights lead."""
+        ranked by relevance (bm25 / ts_rank), so the best-covered insights lead."""
         async with self._db.sessions() as session:  # one session for both tries
             page = await self._search(session, query)
             if (
