@@ -22,6 +22,14 @@ _HEADLINE = (
 
 
 def _tsquery(query: SearchQuery) -> Any:
+    """The query's tsquery as a scalar subquery: PostgreSQL computes it once per search
+    (an InitPlan). Written inline, a prepared statement's generic plan evaluated
+    `websearch_to_tsquery($1, $2)` again for every row it tested: 300-400 ms where the
+    same SQL took 11 ms with the text spelled out."""
+    return select(_tsquery_expression(query)).scalar_subquery()
+
+
+def _tsquery_expression(query: SearchQuery) -> Any:
     terms = query.terms
     if not query.relaxed:
         return func.websearch_to_tsquery("english", literal(terms.websearch(query.match_any)))
