@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
@@ -39,23 +41,26 @@ class RankedSearch(ABC):
 
     async def search(self, query: SearchQuery) -> SearchPage:
         """Every word first; if that finds less than a page, any of the (content) words,
-        ranked by relevance (bm25 / ts_rank_cd), so the best-covered insights lead."""
-        page = await self._search(query)
-        if (
-            page.total < query.limit
-            and not (query.match_any or query.relaxed)
-            and query.terms.relaxable
-        ):
-            wider = await self._search(replace(query, relaxed=True))
-            if wider.total > page.total:
-                return replace(wider, relaxed=True)
+        ranked by relevance (bm25 / ts_rank), so the best-covered insights lead."""
+        async with self._db.sessions() as session:  # one session for both tries
+            page = await self._search(session, query)
+            if (
+                page.total < query.limit
+                and not (query.match_any or query.relaxed)
+                and query.terms.relaxable
+            ):
+                wider = await self._search(session, replace(query, relaxed=True))
+                if wider.total > page.total:
+                    return replace(wider, relaxed=True)
         return page
 
     async def search_exact(self, query: SearchQuery) -> SearchPage:
         """Only what `query` says (no any-word fallback)."""
-        return await self._search(query)
+        async with self._db.sessions() as session:
+            return await self._search(session, query)
 
-    async def _search(self, query: SearchQuery) -> SearchPage:
+    async def _search(self, session: AsyncSession, query: SearchQuery) -> SearchPage:
+        """Two statements: the count (capped), then the page with its tags."""
         base = select(Insight.id).where(in_scope(query))
         base = _filtered(base, query)
         if query.terms.empty:
@@ -66,7 +71,9 @@ class RankedSearch(ABC):
             counted = self._counted(base, query)
             ranked, snippet = self._ranked(base, query)
         # The page's ids first (ranked without joins), then its ten rows joined and
-        # given snippets: the joins and ts_headline run for the page only.
+        # given snippets: the joins and ts_headline run for the page only. The count
+        # rides along as a window over the same matches (one scan, not two).
+        ranked = ranked.add_columns(func.count().over().label("total"))
         columns = ranked.selected_columns
         page = (
             ranked.order_by(columns.rank, columns.id.desc())
@@ -75,6 +82,12 @@ class RankedSearch(ABC):
             .subquery("page")
         )
         author = aliased(Member)
+        tag_names = (
+            select(func.array_agg(aggregate_order_by(Tag.name, Tag.name)))
+            .join_from(InsightTag, Tag, Tag.id == InsightTag.tag_id)
+            .where(InsightTag.insight_id == page.c.id)
+            .scalar_subquery()
+        )
         listing = (
             select(
                 page.c.id,
@@ -86,35 +99,29 @@ class RankedSearch(ABC):
                 Source.permalink,
                 Insight.community_id,
                 Insight.origin_credit,
+                tag_names,
+                page.c.total,
             )
             .join_from(page, Insight, Insight.id == page.c.id)
             .join(Source, Source.id == Insight.source_id)
             .outerjoin(author, author.id == Insight.author_member_id)
             .order_by(page.c.rank, page.c.id.desc())
         )
-        async with self._db.sessions() as session:
+        rows = (await session.execute(listing)).all()
+        if rows:
+            total = rows[0][-1]
+        elif query.offset:  # past the last page: how many pages there are
             total = await session.scalar(
                 select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
             )
-            rows = (await session.execute(listing)).all()
-            ids = [row[0] for row in rows]
-            tag_rows = (
-                await session.execute(
-                    select(InsightTag.insight_id, Tag.name)
-                    .join(Tag, Tag.id == InsightTag.tag_id)
-                    .where(InsightTag.insight_id.in_(ids))
-                    .order_by(Tag.name)
-                )
-            ).all()
-        tags: dict[int, list[str]] = {}
-        for insight_id, name in tag_rows:
-            tags.setdefault(insight_id, []).append(name)
+        else:
+            total = 0
         hits = tuple(
             SearchHit(
                 insight_id=insight_id,
                 title=title,
                 snippet=tidy(snip),
-                tags=tuple(tags.get(insight_id, ())),
+                tags=tuple(tag_list or ()),
                 author_name=credit or (FORGOTTEN_NAME if forgotten or name is None else name),
                 permalink=permalink,
                 created_at=created,
@@ -130,6 +137,8 @@ class RankedSearch(ABC):
                 permalink,
                 community_id,
                 credit,
+                tag_list,
+                _,
             ) in rows
         )
         total = int(total or 0)
