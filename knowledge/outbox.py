@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
 from knowledge.models import Link, LinkSide, OutboxItem, RelayCopy, RelayMessage, RelayParticipant
-from knowledge.relays import Participant, _participant
+from knowledge.relay_rows import Participant, participant_of
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.vocabulary import LinkStatus, OutboxStatus
 
@@ -171,7 +171,7 @@ class Outbox:
                     item.link_id,
                     item.relay_message_id,
                     bool(is_root),
-                    _participant(target),
+                    participant_of(target),
                     copy_id,
                     None if link_status is None else LinkStatus(link_status),
                     bool(link_paused),
