@@ -56,16 +56,15 @@ from nio import (  # type: ignore[import-untyped]
 )
 from nio.api import MessageDirection  # type: ignore[import-untyped]
 
-from adapters.matrix.outbound import (
+from adapters.matrix.content import (
     PLATFORM,
-    MatrixPort,
-    check,
     markup_of,
     plain_text,
     relation,
     reply_target,
     thread_root,
 )
+from adapters.matrix.outbound import MatrixPort, check
 from bot.capture import BULBS, LABELS
 from bot.commands.parse import split_command_line
 from bot.config_matrix import MatrixConfig
