@@ -28,7 +28,8 @@ log = structlog.get_logger(__name__)
 
 
 class LivePath(Protocol):
-    """What a pass needs of `Relays`: the store, the ports, and the live path itself."""
+    """What a pass needs of `Relays`: the store, the ports, and the live path itself
+    (a pass is started through `catch_up`, the entry point others may wrap)."""
 
     store: RelayStore
     ports: dict[str, OutboundPort]
@@ -51,6 +52,8 @@ class LivePath(Protocol):
 
     async def message_deleted(self, event: MessageDeleted) -> None: ...
 
+    async def catch_up(self, port: OutboundPort, days: int) -> int: ...
+
 
 class CatchUpRunner:
     """Every platform's background pass, and the live path's way to read a thread first."""
@@ -69,7 +72,8 @@ class CatchUpRunner:
         run = CatchUp(port.platform, Pace(rate))
         self._catch_ups[port.platform] = run
         run.task = asyncio.create_task(
-            self.run(port, config.catch_up_days), name=f"relay-catch-up-{port.platform}"
+            self._relays.catch_up(port, config.catch_up_days),
+            name=f"relay-catch-up-{port.platform}",
         )
 
     async def stop(self) -> None:
