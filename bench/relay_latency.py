@@ -60,7 +60,7 @@ from matrix_roundtrip import Watcher as RoundtripWatcher
 from measure import machine_info, peak_rss_mib, percentile
 
 from adapters.matrix import MatrixAdapter, MatrixConfig
-from adapters.matrix.outbound import RELAY_FIELD
+from adapters.matrix.content import RELAY_FIELD
 from bot.app import Hearth
 from bot.config import Config, parse_config
 from bot.events import ChannelRef, MessagePosted

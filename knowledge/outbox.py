@@ -1,4 +1,4 @@
-"""The relay outbox: claiming due items, recording outcomes, and what `/relay status` shows.
+"""The relay outbox: claiming due items and recording outcomes (its reports: outbox_reports.py).
 
 Exactly-once has two halves. Here: an item is claimed with a lease (PostgreSQL skips rows
 another process holds, `FOR UPDATE SKIP LOCKED`; SQLite serialises writers), delivered,
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
@@ -24,7 +24,8 @@ from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
 from knowledge.models import Link, LinkSide, OutboxItem, RelayCopy, RelayMessage, RelayParticipant
-from knowledge.relays import Participant, _participant
+from knowledge.outbox_reports import OutboxReports
+from knowledge.relay_rows import Participant, participant_of
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.vocabulary import LinkStatus, OutboxStatus
 
@@ -66,32 +67,11 @@ class Claimed:
     queued_at: datetime | None = None  # when the change was queued (delivery latency)
 
 
-@dataclass(frozen=True)
-class LaneHealth:
-    link_id: int | None
-    participant_id: int
-    platform: str
-    channel: str
-    pending: int
-    delivered: int
-    parked: int
-    failed: int
-    last_error: str | None
+class Outbox(OutboxReports):
+    """Claiming due items and recording their outcomes; the reports come with it."""
 
-
-@dataclass(frozen=True)
-class LinkBacklog:
-    """What waits on one link, for /metrics."""
-
-    link_id: int
-    pending: int
-    parked: int
-    oldest_age_seconds: float  # of the oldest pending or parked item; 0 when none
-
-
-class Outbox:
     def __init__(self, database: Database, worker: str | None = None) -> None:
-        self._db = database
+        super().__init__(database)
         self.worker = worker or worker_name()
 
     async def claim(self, now: datetime, limit: int = 16) -> list[Claimed]:
@@ -171,7 +151,7 @@ class Outbox:
                     item.link_id,
                     item.relay_message_id,
                     bool(is_root),
-                    _participant(target),
+                    participant_of(target),
                     copy_id,
                     None if link_status is None else LinkStatus(link_status),
                     bool(link_paused),
@@ -315,110 +295,3 @@ class Outbox:
                 )
             )
             return due
-
-    async def health(self, link_ids: list[int]) -> list[LaneHealth]:
-        """Per link and target channel: counts by status and the latest error."""
-        if not link_ids:
-            return []
-        async with self._db.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        OutboxItem.link_id,
-                        OutboxItem.participant_id,
-                        RelayParticipant.platform,
-                        RelayParticipant.channel,
-                        OutboxItem.status,
-                        func.count(),
-                        func.max(OutboxItem.id),
-                    )
-                    .join(RelayParticipant, RelayParticipant.id == OutboxItem.participant_id)
-                    .where(OutboxItem.link_id.in_(link_ids))
-                    .group_by(
-                        OutboxItem.link_id,
-                        OutboxItem.participant_id,
-                        RelayParticipant.platform,
-                        RelayParticipant.channel,
-                        OutboxItem.status,
-                    )
-                )
-            ).all()
-            errors = dict(
-                (
-                    await session.execute(
-                        select(OutboxItem.participant_id, OutboxItem.last_error)
-                        .where(
-                            OutboxItem.link_id.in_(link_ids),
-                            OutboxItem.last_error.is_not(None),
-                            OutboxItem.status.in_(
-                                [OutboxStatus.PENDING, OutboxStatus.PARKED, OutboxStatus.FAILED]
-                            ),
-                        )
-                        .order_by(OutboxItem.id)
-                    )
-                ).all()
-            )
-        lanes: dict[tuple[int | None, int], dict[str, Any]] = {}
-        for link_id, participant_id, platform, channel, status, count, _ in rows:
-            lane = lanes.setdefault(
-                (link_id, participant_id),
-                {"platform": platform, "channel": channel, **{s.value: 0 for s in OutboxStatus}},
-            )
-            lane[OutboxStatus(status).value] += count
-        return [
-            LaneHealth(
-                link_id,
-                participant_id,
-                lane["platform"],
-                lane["channel"],
-                lane["pending"],
-                lane["delivered"],
-                lane["parked"],
-                lane["failed"],
-                errors.get(participant_id),
-            )
-            for (link_id, participant_id), lane in sorted(
-                lanes.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])
-            )
-        ]
-
-    async def backlog(self, now: datetime) -> list[LinkBacklog]:
-        """Pending and parked items per link, with the age of the oldest (one query)."""
-        async with self._db.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        OutboxItem.link_id,
-                        OutboxItem.status,
-                        func.count(),
-                        func.min(OutboxItem.created_at),
-                    )
-                    .where(
-                        OutboxItem.link_id.is_not(None),
-                        OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.PARKED]),
-                    )
-                    .group_by(OutboxItem.link_id, OutboxItem.status)
-                )
-            ).all()
-        found: dict[int, list[Any]] = {}
-        for link_id, status, count, oldest in rows:
-            if link_id is None:
-                continue
-            entry = found.setdefault(int(link_id), [0, 0, None])
-            entry[0 if OutboxStatus(status) is OutboxStatus.PENDING else 1] += int(count)
-            if oldest is not None and (entry[2] is None or oldest < entry[2]):
-                entry[2] = oldest
-        return [
-            LinkBacklog(
-                link_id,
-                pending,
-                parked,
-                0.0 if oldest is None else max(0.0, (now - _aware(oldest)).total_seconds()),
-            )
-            for link_id, (pending, parked, oldest) in sorted(found.items())
-        ]
-
-
-def _aware(moment: datetime) -> datetime:
-    """func.min bypasses the column type on SQLite: give a naive UTC value its zone."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

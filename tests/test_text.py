@@ -462,7 +462,7 @@ def test_property_arbitrary_names_and_text_nodes_are_inert(name: str, text: str)
 
 
 def test_matrix_words_are_stored_as_written_and_defused_only_when_shown() -> None:
-    from adapters.matrix.outbound import plain_text
+    from adapters.matrix.content import plain_text
 
     stored = plain_text(
         {
@@ -478,7 +478,7 @@ def test_matrix_words_are_stored_as_written_and_defused_only_when_shown() -> Non
 
 
 def test_matrix_permalinks_name_a_server_for_rooms_without_one() -> None:
-    from adapters.matrix.outbound import permalink
+    from adapters.matrix.content import permalink
 
     # room version 12: no server in the id, so the link must say where to look
     assert permalink("!Ab3xYz", "$evt_1", "example.org") == (

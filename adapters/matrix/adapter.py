@@ -20,69 +20,35 @@ the token is saved only after every event of its batch is done, else the batch i
 again. A command's reply goes out under a transaction id derived from the command's event
 id, so a re-run after a crash between sending and marking done is answered by Synapse
 with the first reply, not a second one.
-Commands are `!name …` messages (`!insight #tag` as a reply captures the replied-to
-message); 💡 reactions capture (the answer goes to the target's thread); edits and
-redactions keep sources in step; the bot's own events and `m.notice`s (other bots) are
-ignored; relayed copies another Hearth posted (`org.hearth.relay`) arrive with
-`from_bot` set. The sender's power level (or being a room creator) is attached to
-commands and reactions as the role Matrix grants; the core applies it, and takes it back
-when the power level drops.
 
-Why a watchdog (`watchdog_interval_seconds`): a long poll can hang on an open but silent
-connection without any error. A nonce written to the bot's account data must come back
-in a sync within `watchdog_timeout_seconds`; if not, `matrix.stalled` is logged and the
-long poll is cancelled and started again from the kept token.
+What an event means is events.py's job; whether the sync still flows, watchdog.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
-from uuid import uuid4
 
 import structlog
-from aiohttp import ClientError
 from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     AsyncClientConfig,
-    RoomGetEventResponse,
     SyncResponse,
 )
 from nio.api import MessageDirection  # type: ignore[import-untyped]
 
-from adapters.matrix.outbound import (
-    PLATFORM,
-    MatrixPort,
-    check,
-    markup_of,
-    plain_text,
-    relation,
-    reply_target,
-    thread_root,
-)
-from bot.capture import BULBS, LABELS
-from bot.commands.parse import split_command_line
+from adapters.matrix.content import PLATFORM, thread_root
+from adapters.matrix.events import MatrixEvents
+from adapters.matrix.outbound import check
+from adapters.matrix.watchdog import Watchdog
 from bot.config_matrix import MatrixConfig
-from bot.events import (
-    ChannelRef,
-    CommandInvoked,
-    MessageDeleted,
-    MessageEdited,
-    MessagePosted,
-    MessageRef,
-    ReactionAdded,
-    Role,
-    UserRef,
-)
+from bot.events import ChannelRef
 from bot.faults import crash_point
-from bot.inbound import Answer, Inbound
-from bot.port import Changes, DeliveryError, OutboundMessage, Transient
+from bot.inbound import Inbound
+from bot.port import Changes, DeliveryError
 from bot.retry import Backoff
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
@@ -92,19 +58,13 @@ log = structlog.get_logger(__name__)
 TIMELINE_LIMIT = 100
 SYNC_REPLAYS = "sync"  # relay catch-up's saved position: a complete pass, then the sync
 IN_FLIGHT_WAIT = 30.0  # seconds to wait for another live instance handling an event
-PROBE = "org.hearth.probe"  # account data the watchdog writes and expects back in a sync
-LEGACY_ROOM_VERSIONS = frozenset(str(n) for n in range(1, 12))
-ENCRYPTED_NOTICE = (
-    "This room is end-to-end encrypted, and Hearth cannot read encrypted messages: "
-    "commands and 💡 here will go unanswered. Use Hearth in an unencrypted room."
-)
 
 
 class _SyncRestarted(Exception):
     """The watchdog cancelled a long poll that had stalled: poll again at once."""
 
 
-class MatrixAdapter(MatrixPort):
+class MatrixAdapter(MatrixEvents):
     """Adapter protocol (`connect`/`start`/`wait_closed`/`stop`) plus the outbound port."""
 
     def __init__(
@@ -121,23 +81,18 @@ class MatrixAdapter(MatrixPort):
             device_id=config.device_id or None,
             config=AsyncClientConfig(max_limit_exceeded=5, max_timeouts=3, request_timeout=30),
         )
-        super().__init__(client, config.server_name)
-        self.config = config
-        self._seen = inbound_log
+        super().__init__(client, config, inbound_log)
         self._tokens = sync_tokens
-        self._inbound: Inbound | None = None
         self._since: str | None = None
         self._resumed = False  # connect() found a saved sync token
         self._first_sync = True
         self._handled_any = False  # the batch being handled had an event or invite for us
         self._done: list[str] = []  # event ids the batch has handled, to mark done with it
-        self._creators: dict[str, set[str]] = {}
         self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
         self._loop: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._waiting: asyncio.Future[Any] | None = None
         self._restart = False  # the watchdog cancelled the long poll in flight
-        self._probe: tuple[str, asyncio.Future[None]] | None = None  # nonce awaited in a sync
         self._last_sync: float | None = None  # loop.time() of the last sync response
         self._stopping = asyncio.Event()
         self._closed = asyncio.Event()
@@ -147,6 +102,14 @@ class MatrixAdapter(MatrixPort):
         self.on_sync_failed: Callable[[], None] | None = None  # each failed sync, likewise
         self.on_probed: Callable[[float], None] | None = None  # probe round trips (seconds)
         self.on_stalled: Callable[[float], None] | None = None  # seconds since the last sync
+        self._prober = Watchdog(
+            client,
+            config.watchdog_interval_seconds,
+            config.watchdog_timeout_seconds,
+            self._stopping,
+            self._stalled,
+            self._report_probe,
+        )
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -178,10 +141,10 @@ class MatrixAdapter(MatrixPort):
         return self.config.user_id
 
     async def start(self, inbound: Inbound) -> None:
-        self._inbound = inbound
+        self.inbound = inbound
         self._loop = asyncio.create_task(self._run(), name="matrix-sync")
         if self.config.watchdog_interval_seconds > 0:
-            self._watchdog = asyncio.create_task(self._watch(), name="matrix-watchdog")
+            self._watchdog = asyncio.create_task(self._prober.run(), name="matrix-watchdog")
 
     async def readiness(self) -> str | None:
         lag = self.sync_lag()
@@ -220,12 +183,6 @@ class MatrixAdapter(MatrixPort):
         await self.client.close()
         self._closed.set()
 
-    @property
-    def inbound(self) -> Inbound:
-        if self._inbound is None:
-            raise RuntimeError("MatrixAdapter.start() has not been called")
-        return self._inbound
-
     # the sync loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -237,7 +194,7 @@ class MatrixAdapter(MatrixPort):
                 if response is None:
                     break
                 self._last_sync = asyncio.get_running_loop().time()
-                self._probed(response)
+                self._prober.saw(response)
                 self._handled_any = False
                 await self._batch(response)
                 crash_point("matrix.before_token_save")
@@ -290,63 +247,9 @@ class MatrixAdapter(MatrixPort):
             raise DeliveryError(f"sync failed: {response}")
         return response
 
-    # the watchdog --------------------------------------------------------------------
-
-    async def _watch(self) -> None:
-        """Probe sync liveness every interval; restart the long poll when a probe is lost."""
-        loop = asyncio.get_running_loop()
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.config.watchdog_interval_seconds)
-            if self._stopping.is_set():
-                return
-            nonce, sent = uuid4().hex, loop.time()
-            self._probe = (nonce, loop.create_future())
-            try:
-                async with asyncio.timeout(self.config.watchdog_timeout_seconds):
-                    await self._put_probe(nonce)
-                    await self._probe[1]
-                if self.on_probed is not None:
-                    self.on_probed(loop.time() - sent)
-            except TimeoutError:
-                self._stalled(loop.time() - sent)
-            except DeliveryError as exc:  # the server is down: the sync loop backs off itself
-                log.warning("matrix.probe_failed", error=str(exc))
-            finally:
-                self._probe = None
-
-    async def _put_probe(self, nonce: str) -> None:
-        """Write the nonce into the bot's own account data (nio has no call for it)."""
-        path = f"/_matrix/client/v3/user/{quote(self.client.user_id, safe='')}/account_data/{PROBE}"
-        try:
-            response = await self.client.send(
-                "PUT",
-                path,
-                json.dumps({"nonce": nonce}),
-                headers={
-                    "Authorization": f"Bearer {self.client.access_token}",
-                    "Content-Type": "application/json",
-                },
-            )
-        except (OSError, ClientError) as exc:
-            raise Transient(f"probe not written: {exc!r}") from exc
-        async with response:
-            if response.status != 200:
-                raise Transient(f"probe not written: HTTP {response.status}")
-
-    def _probed(self, response: SyncResponse) -> None:
-        """Resolve the probe awaited, if this sync brought its nonce back."""
-        if self._probe is None or self._probe[1].done():
-            return
-        for event in response.account_data_events:
-            content = getattr(event, "content", None)
-            if (
-                getattr(event, "type", None) == PROBE
-                and isinstance(content, dict)
-                and content.get("nonce") == self._probe[0]
-            ):
-                self._probe[1].set_result(None)
-                return
+    def _report_probe(self, seconds: float) -> None:
+        if self.on_probed is not None:
+            self.on_probed(seconds)
 
     def _stalled(self, waited: float) -> None:
         """Log the stall and start the long poll again (the token is kept)."""
@@ -369,23 +272,13 @@ class MatrixAdapter(MatrixPort):
                 self._restart = False
         # else: a handler is slow, not the sync; cancelling it would lose its event
 
-    def _note_creators(self, room_id: str, events: list[dict[str, Any]]) -> None:
-        """Room versions 12+ give creators unlimited power outside the power-levels map."""
-        for event in events:
-            if event.get("type") == "m.room.create" and event.get("state_key") == "":
-                content = event.get("content") or {}
-                if str(content.get("room_version", "1")) in LEGACY_ROOM_VERSIONS:
-                    self._creators[room_id] = set()
-                    continue
-                extra = content.get("additional_creators") or []
-                self._creators[room_id] = {str(event.get("sender")), *map(str, extra)}
-
     async def _batch(self, response: SyncResponse) -> None:
         for room_id, joined in response.rooms.join.items():
             state = [*joined.state, *joined.timeline.events]
-            self._note_creators(room_id, [e.source for e in state])
+            self.note_creators(room_id, [e.source for e in state])
         for room_id, invite in response.rooms.invite.items():
-            await self._invited(room_id, [e.source for e in invite.invite_state])
+            self._handled_any = True
+            await self.invited(room_id, [e.source for e in invite.invite_state])
         if self._since is None:
             log.info("matrix.first_sync", rooms=len(response.rooms.join))
             return  # a new install: history is not replayed
@@ -397,7 +290,7 @@ class MatrixAdapter(MatrixPort):
             room = self.client.rooms.get(room_id)
             if room is not None and room.encrypted and room_id not in self._warned:
                 self._warned.add(room_id)
-                await self._encrypted(ChannelRef(PLATFORM, self.server_name, room_id))
+                await self.tell_encrypted(ChannelRef(PLATFORM, self.server_name, room_id))
 
     async def _backfill(self, room_id: str, prev_batch: str) -> list[dict[str, Any]]:
         """Events between the saved token and a truncated timeline, oldest first."""
@@ -413,32 +306,6 @@ class MatrixAdapter(MatrixPort):
             start = page.end if page.chunk else None
         log.info("matrix.backfilled", room=room_id, events=len(found))
         return found[::-1]
-
-    async def _invited(self, room_id: str, state: list[dict[str, Any]]) -> None:
-        self._handled_any = True
-        me = self.client.user_id
-        inviter = next(
-            (
-                str(e.get("sender"))
-                for e in state
-                if e.get("type") == "m.room.member" and e.get("state_key") == me
-            ),
-            "",
-        )
-        aliases = [
-            str((e.get("content") or {}).get("alias"))
-            for e in state
-            if e.get("type") == "m.room.canonical_alias"
-        ]
-        try:
-            if self.config.may_join(room_id, inviter, aliases):
-                check(await self.client.join(room_id))
-                log.info("matrix.joined", room=room_id, inviter=inviter)
-            else:
-                check(await self.client.room_leave(room_id))
-                log.info("matrix.invite_declined", room=room_id, inviter=inviter)
-        except DeliveryError as exc:
-            log.warning("matrix.invite_failed", room=room_id, error=str(exc))
 
     async def _room(self, room_id: str, events: list[dict[str, Any]]) -> None:
         me = self.client.user_id
@@ -457,10 +324,10 @@ class MatrixAdapter(MatrixPort):
             self._handled_any = True
             if self.on_received is not None:
                 self.on_received(event_id)
-            if not await self._seen.take(PLATFORM, f"sync:{event_id}", wait=IN_FLIGHT_WAIT):
+            if not await self.inbound_log.take(PLATFORM, f"sync:{event_id}", wait=IN_FLIGHT_WAIT):
                 continue  # done (StillInFlight, raised after the wait, retries the batch)
             try:
-                await self._event(room_id, event)
+                await self.handle_event(room_id, event)
             except Exception:
                 log.exception("matrix.event_failed", event_id=event_id, type=event.get("type"))
             self._done.append(event_id)  # marked done with the batch's token (see `_run`)
@@ -478,121 +345,9 @@ class MatrixAdapter(MatrixPort):
         if not self._done:
             return
         try:
-            await self._seen.done_many(PLATFORM, [f"sync:{e}" for e in self._done])
+            await self.inbound_log.done_many(PLATFORM, [f"sync:{e}" for e in self._done])
         except Exception as exc:  # they are retried after the lease, as after a crash
             log.warning("matrix.done_failed", error=repr(exc), events=len(self._done))
             self._done = []
         else:
             self._report_handled()
-
-    # events --------------------------------------------------------------------------
-
-    async def _event(self, room_id: str, event: dict[str, Any]) -> None:
-        kind, content = event.get("type"), event.get("content") or {}
-        channel = ChannelRef(PLATFORM, self.server_name, room_id)
-        sender = str(event.get("sender"))
-        user = UserRef(
-            PLATFORM, sender, self.display_name(room_id, sender), self.role_of(room_id, sender)
-        )
-        rel = relation(content)
-        if kind in ("m.room.encrypted", "m.room.encryption"):
-            await self._encrypted(channel)
-        elif kind == "m.reaction" and rel.get("rel_type") == "m.annotation":
-            key = str(rel.get("key"))
-            target = await self._reacted_to(channel, str(rel.get("event_id")), key)
-            reaction = ReactionAdded(target, key, user, str(event["event_id"]))
-            await self.inbound.reaction(reaction, self, self.config.command_prefix)
-        elif kind == "m.room.redaction":
-            redacts = event.get("redacts") or content.get("redacts")
-            if redacts:
-                ref = MessageRef(channel, str(redacts), thread_id=self.thread_of(str(redacts)))
-                await self.inbound.message_deleted(MessageDeleted(ref))
-        elif kind == "m.room.message" and not content:
-            return  # redacted before this sync saw it: its redaction follows
-        elif kind == "m.room.message" and rel.get("rel_type") == "m.replace":
-            await self._edited(channel, user, rel, content)
-        elif kind == "m.room.message" and content.get("msgtype") != "m.notice":
-            await self._message(channel, user, event)
-
-    async def _message(self, channel: ChannelRef, user: UserRef, event: dict[str, Any]) -> None:
-        content = event.get("content") or {}
-        message = self.chat_message(channel.channel, event)
-        replied = reply_target(content)
-        root = thread_root(content)
-        reply_to = MessageRef(channel, replied, thread_id=root) if replied else None
-        command = split_command_line(message.text, self.config.command_prefix)
-        if command is None:
-            in_thread = reply_to or (MessageRef(channel, root, thread_id=root) if root else None)
-            await self.inbound.message_posted(MessagePosted(message, in_thread), self)
-            return
-        room = self.client.rooms.get(channel.channel)
-        name, rest = command
-        invoked = CommandInvoked(
-            name=name,
-            invoker=user,
-            channel=channel,
-            event_id=message.ref.message_id,
-            text=rest,
-            message=message,
-            reply_to=reply_to,
-            direct=room is not None and room.member_count <= 2 and room.is_group,
-        )
-
-        async def deliver(answer: Answer) -> None:  # ephemeral does not exist on Matrix
-            reply = replace(answer.message(), ephemeral=False)
-            await self.post(channel, reply, reply_to=message.ref)
-
-        await self.inbound.command(invoked, self, self.config.command_prefix, deliver)
-
-    async def _reacted_to(self, channel: ChannelRef, event_id: str, key: str) -> MessageRef:
-        """The reacted-to message with its thread, so the answer lands in that thread.
-
-        Why a fetch: a reaction names only its target event, not the target's thread, and
-        nio keeps no timeline. Only the emoji Hearth answers (💡, 🏷️) pay for it; a target
-        that cannot be read is answered outside any thread, as before.
-        """
-        if key not in BULBS and key not in LABELS:
-            return MessageRef(channel, event_id)
-        response = await self.client.room_get_event(channel.channel, event_id)
-        if not isinstance(response, RoomGetEventResponse):
-            return MessageRef(channel, event_id)
-        root = thread_root(response.event.source.get("content") or {})
-        return MessageRef(channel, event_id, thread_id=root)
-
-    async def _edited(
-        self, channel: ChannelRef, editor: UserRef, rel: dict[str, Any], content: dict[str, Any]
-    ) -> None:
-        """An edit by the original author only (servers accept anyone's; clients do not)."""
-        new = content.get("m.new_content")
-        target = str(rel.get("event_id"))
-        if not isinstance(new, dict):
-            return
-        original = check(await self.client.room_get_event(channel.channel, target))
-        if original.event.source.get("sender") != editor.user_id:
-            return
-        root = thread_root(original.event.source.get("content") or {})
-        self.remember_thread(target, root)
-        ref = MessageRef(channel, target, thread_id=root)
-        edited = MessageEdited(ref, plain_text(new), editor, markup=markup_of(new))
-        await self.inbound.message_edited(edited)
-
-    async def _encrypted(self, channel: ChannelRef) -> None:
-        """Say once per room (across restarts: the InboundLog) that encryption is unsupported."""
-        key = f"e2e-notice:{channel.channel}"
-        if await self._seen.take(PLATFORM, key):
-            try:
-                await self.post(channel, OutboundMessage(ENCRYPTED_NOTICE))
-            except Exception as exc:  # nio refuses plain sends into encrypted rooms
-                log.warning("matrix.encrypted_room", room=channel.channel, error=repr(exc))
-            await self._seen.done(PLATFORM, key)
-
-    def role_of(self, room_id: str, user_id: str) -> Role | None:
-        """The role the room grants: a creator (room v12) stewards, else by power level.
-        None when the room's state is not known here (nothing is changed then): without
-        its create event a creator would look like a plain member."""
-        room, creators = self.client.rooms.get(room_id), self._creators.get(room_id)
-        if room is None or creators is None:
-            return None
-        if user_id in creators:
-            return Role.STEWARD
-        return self.config.role_for(room.power_levels.get_user_level(user_id))

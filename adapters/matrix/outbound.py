@@ -26,14 +26,12 @@ exponential backoff before a `Transient` is raised for the caller to decide.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import unquote
 from uuid import uuid4
 
 import stamina
@@ -45,7 +43,23 @@ from nio import (  # type: ignore[import-untyped]
 )
 from nio.api import MessageDirection, RelationshipType  # type: ignore[import-untyped]
 
-from bot.events import Attachment, ChannelRef, ChatMessage, MessageRef, UserRef
+from adapters.matrix.content import (
+    EVENT_ID,
+    HTML,
+    KEY_FIELD,
+    PERMALINK,
+    PLATFORM,
+    RELAY_FIELD,
+    attachments_of,
+    markup_of,
+    media_url,
+    permalink,
+    plain_text,
+    relay_document,
+    thread_root,
+    transaction_id,
+)
+from bot.events import ChannelRef, ChatMessage, MessageRef, UserRef
 from bot.port import (
     Capabilities,
     Forbidden,
@@ -54,115 +68,12 @@ from bot.port import (
     TargetGone,
     Transient,
 )
-from bot.text import Document, from_matrix_html, matrix_mentions, to_matrix, to_words
-from bot.text.relayed import with_author_prefix, with_source_link
+from bot.text import matrix_mentions, to_matrix
 
-PLATFORM = "matrix"
-HTML = "org.matrix.custom.html"
 SERVER_RETRIES = 3
-RELAY_FIELD = "org.hearth.relay"  # on relayed copies: author, community, key
-KEY_FIELD = "org.hearth.key"  # on every keyed send: its idempotency key
 THREAD_MEMORY = 20_000  # events whose thread is remembered for their redaction
 LOOKBACK = 200  # the bot's own recent messages searched for a maybe-posted key
-FILE_TYPES = frozenset({"m.file", "m.image", "m.video", "m.audio"})
-_PERMALINK = re.compile(r"^https://matrix\.to/#/([!#][^/?\s]+)/(\$[^/?\s]+)")
-_EVENT_ID = re.compile(r"^\$[A-Za-z0-9_\-+/=.:]+$")
 T = TypeVar("T")
-
-
-def permalink(room_id: str, event_id: str, via: str = "") -> str:
-    """A matrix.to link; `via` names a server that knows the room, which room ids without
-    a server part (room version 12) need for the link to resolve at all."""
-    link = f"https://matrix.to/#/{quote(room_id, safe='!:')}/{quote(event_id, safe='$:')}"
-    server = via or (room_id.partition(":")[2])
-    return f"{link}?via={quote(server, safe=':')}" if server else link
-
-
-def relation(content: dict[str, Any]) -> dict[str, Any]:
-    value = content.get("m.relates_to")
-    return value if isinstance(value, dict) else {}
-
-
-def thread_root(content: dict[str, Any]) -> str | None:
-    rel = relation(content)
-    return str(rel["event_id"]) if rel.get("rel_type") == "m.thread" else None
-
-
-def reply_target(content: dict[str, Any]) -> str | None:
-    """The event replied to; a thread's fallback reply (`is_falling_back`) is not one."""
-    rel = relation(content)
-    if rel.get("rel_type") == "m.thread" and rel.get("is_falling_back", False):
-        return None
-    in_reply_to = rel.get("m.in_reply_to")
-    return str(in_reply_to["event_id"]) if isinstance(in_reply_to, dict) else None
-
-
-def plain_text(content: dict[str, Any]) -> str:
-    """A message's text for Hearth: sanitised, reply fallback dropped, pills as names."""
-    html = content.get("formatted_body") if content.get("format") == HTML else None
-    return to_words(from_matrix_html(html, str(content.get("body") or "")))
-
-
-def markup_of(content: dict[str, Any]) -> str | None:
-    """A message's HTML (`ChatMessage.markup`), when it has some."""
-    html = content.get("formatted_body") if content.get("format") == HTML else None
-    return html if isinstance(html, str) else None
-
-
-def media_url(homeserver: str, mxc: str, filename: str | None = None) -> str | None:
-    """An `mxc://server/id` as a download URL on `homeserver` (no token in it).
-
-    Why the unauthenticated `/_matrix/media/v3/download` path: the link is shown to people
-    on other platforms, who have no Matrix access token; it works on homeservers that still
-    serve media without one (Synapse's `enable_authenticated_media: false`), and on others
-    it at least names the file on its homeserver.
-    """
-    url = urlparse(mxc)
-    if url.scheme != "mxc" or not url.netloc or not url.path.strip("/"):
-        return None
-    tail = f"/{quote(filename, safe='')}" if filename else ""
-    media_id = quote(url.path.strip("/"), safe="")
-    return f"{homeserver.rstrip('/')}/_matrix/media/v3/download/{url.netloc}/{media_id}{tail}"
-
-
-def attachments_of(homeserver: str, content: dict[str, Any]) -> tuple[Attachment, ...]:
-    """The file an `m.file`/`m.image`/`m.video`/`m.audio` carries (encrypted ones: none).
-
-    Its name is `filename` when the event has one (then `body` is a caption), else `body`.
-    """
-    if content.get("msgtype") not in FILE_TYPES or not isinstance(content.get("url"), str):
-        return ()
-    info = content.get("info")
-    info = info if isinstance(info, dict) else {}
-    name = str(content.get("filename") or content.get("body") or "file")
-    url = media_url(homeserver, content["url"], name)
-    if url is None:
-        return ()
-    size, mimetype = info.get("size"), info.get("mimetype")
-    return (
-        Attachment(
-            name=name,
-            url=url,
-            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-            content_type=mimetype if isinstance(mimetype, str) else None,
-        ),
-    )
-
-
-def transaction_id(kind: str, key: str, *parts: str) -> str:
-    """A deterministic transaction id for a keyed send (Synapse dedupes on it per device)."""
-    digest = hashlib.sha256("\0".join((kind, key, *parts)).encode()).hexdigest()
-    return f"hearth.{kind}.{digest[:40]}"
-
-
-def relay_document(message: OutboundMessage) -> Document:
-    """What a message shows: a relay's attributed copy, else its document or text."""
-    doc = message.relay_document()
-    credit = message.attribution
-    if credit is None:
-        return doc
-    doc = with_author_prefix(doc, credit.author, credit.community)
-    return with_source_link(doc, credit.link, credit.community)
 
 
 def check(response: Any) -> Any:
@@ -423,13 +334,13 @@ class MatrixPort:
         return response.room_id if isinstance(response, RoomResolveAliasResponse) else None
 
     def resolve_reference(self, text: str, channel: ChannelRef) -> MessageRef | None:
-        match = _PERMALINK.match(text)
+        match = PERMALINK.match(text)
         if match:
             room = unquote(match.group(1))
             room_ref = self.resolve_channel(room, channel) or ChannelRef(
                 PLATFORM, channel.space, room
             )
             return MessageRef(room_ref, unquote(match.group(2)))
-        if _EVENT_ID.match(text):
+        if EVENT_ID.match(text):
             return MessageRef(channel, text)
         return None

@@ -4,7 +4,7 @@ Why a pass of its own beside live traffic: re-reading every relayed thread befor
 adapters started made a restart relay nothing for minutes (two requests a thread, a
 thousand threads). Now live events flow at once; the pass reads the threads that can have
 changed, most recently active first, at no more than the platform's catch-up rate. A live
-message in a thread still waiting has that thread read first (`Relays._caught_up_first`),
+message in a thread still waiting has that thread read first (`CatchUpRunner.read_first`),
 so what was missed in it is queued before the new message and its lane keeps its order.
 """
 
