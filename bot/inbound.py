@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -82,9 +82,22 @@ class EventLog(Protocol):
     """What an adapter needs to see a platform event once (knowledge.inbound.InboundLog
     is the store's): `take` is None for one already handled or being handled."""
 
-    async def take(self, platform: str, event_id: str) -> object | None: ...
+    async def take(self, platform: str, event_id: str, *, wait: float = 0) -> object | None: ...
 
     async def done(self, platform: str, event_id: str) -> None: ...
+
+    async def done_many(self, platform: str, event_ids: list[str]) -> None: ...
+
+
+class SyncPositions(Protocol):
+    """Where a platform's event stream was last read to (knowledge.sync_tokens.SyncTokens):
+    a position is saved with the events its batch handled, in one transaction."""
+
+    async def get(self, platform: str, key: str) -> str | None: ...
+
+    async def put(
+        self, platform: str, key: str, token: str, *, done: Sequence[str] = ()
+    ) -> None: ...
 
 
 class Inbound:

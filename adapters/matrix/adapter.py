@@ -47,11 +47,9 @@ from adapters.matrix.watchdog import Watchdog
 from bot.config_matrix import MatrixConfig
 from bot.events import ChannelRef
 from bot.faults import crash_point
-from bot.inbound import Inbound
+from bot.inbound import EventLog, Inbound, SyncPositions
 from bot.port import Changes, DeliveryError
 from bot.retry import Backoff
-from knowledge.inbound import InboundLog
-from knowledge.sync_tokens import SyncTokens
 
 log = structlog.get_logger(__name__)
 
@@ -70,8 +68,8 @@ class MatrixAdapter(MatrixEvents):
     def __init__(
         self,
         config: MatrixConfig,
-        inbound_log: InboundLog,
-        sync_tokens: SyncTokens,
+        inbound_log: EventLog,
+        sync_tokens: SyncPositions,
         *,
         client: AsyncClient | None = None,
     ) -> None:

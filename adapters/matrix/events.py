@@ -40,9 +40,8 @@ from bot.events import (
     Role,
     UserRef,
 )
-from bot.inbound import Answer, Inbound
+from bot.inbound import Answer, EventLog, Inbound
 from bot.port import DeliveryError, OutboundMessage
-from knowledge.inbound import InboundLog
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +55,7 @@ ENCRYPTED_NOTICE = (
 class MatrixEvents(MatrixPort):
     """The port plus what the sync loop hands over: room events, invites, creators."""
 
-    def __init__(self, client: AsyncClient, config: MatrixConfig, inbound_log: InboundLog) -> None:
+    def __init__(self, client: AsyncClient, config: MatrixConfig, inbound_log: EventLog) -> None:
         super().__init__(client, config.server_name)
         self.config = config
         self.inbound_log = inbound_log

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import structlog
 
-from bot.config import RelayConfig
+from bot.config_features import RelayConfig
 from bot.events import ChatMessage, MessageDeleted, MessageEdited, MessageRef
 from bot.port import ChangeFeed, Forbidden, OutboundPort, RateLimited, TargetGone, Transient
 from bot.relay.catch_up import READ_COST, CatchUp, Pace, pause
