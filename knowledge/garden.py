@@ -351,11 +351,15 @@ class GardenStore:
                 )
                 params[f"w{index}"] = '"' + word.replace('"', '""') + '"'
             else:
+                # from the GIN index's matches first (a MATERIALIZED CTE): left to itself
+                # the planner walked the community's rows computing each tsvector
                 parts.append(
-                    f"(SELECT count(*) FROM (SELECT 1 FROM insights WHERE {POSTGRES_TSVECTOR} "
-                    f"@@ plainto_tsquery('english', :w{index}) "
-                    "AND insights.community_id = :community "
-                    "AND insights.visibility = :public LIMIT :cap) AS capped)"
+                    f"(WITH m{index} AS MATERIALIZED (SELECT insights.community_id, "
+                    f"insights.visibility FROM insights WHERE {POSTGRES_TSVECTOR} "
+                    f"@@ plainto_tsquery('english', :w{index})) "
+                    f"SELECT count(*) FROM (SELECT 1 FROM m{index} "
+                    f"WHERE m{index}.community_id = :community "
+                    f"AND m{index}.visibility = :public LIMIT :cap) AS capped)"
                 )
                 params[f"w{index}"] = word
         async with self._db.sessions() as session:  # one round trip for all the words
