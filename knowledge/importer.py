@@ -18,6 +18,7 @@ from knowledge.capture_writer import IMPORT_PLATFORM, CaptureRow
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput, UserError
 from knowledge.export import FORMAT
+from knowledge.failures import explain
 from knowledge.insights import InsightStore, validate_body, validate_title
 from knowledge.tags import normalize_tags
 from knowledge.views import CommunityInfo, SourceMessage
@@ -123,7 +124,7 @@ class _Importer:
             if isinstance(outcome, UserError):
                 self._error(number, outcome.message)
             elif isinstance(outcome, BaseException):
-                self._error(number, f"the database refused it ({outcome})")
+                self._error(number, explain(outcome) or f"the database refused it ({outcome})")
             elif outcome:
                 self.created += 1
             else:
