@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
+
+from bot.assist.semantic import Embedder, EmbeddingFailed
 
 
 class LocalModelUnavailable(Exception):
@@ -37,29 +40,45 @@ class LocalStaticEmbedder:
         return [[float(x) for x in row] for row in vectors.tolist()]
 
 
+def static_model_name(path_or_name: str) -> str:
+    """What vectors of this model are labelled with, known before loading it."""
+    local = Path(path_or_name).expanduser()
+    if local.exists():
+        # The folder name for people, a hash of where it is so two folders never mix.
+        where = hashlib.sha256(str(local.resolve()).encode()).hexdigest()[:8]
+        return f"{local.name[:100]}@{where}"
+    return path_or_name[:150]
+
+
+_NO_MODEL2VEC = (
+    "assist.local_embedding_model is set but model2vec is not installed: "
+    "pip install 'hearth[embeddings]'"
+)
+
+
+def _require_model2vec() -> None:
+    if find_spec("model2vec") is None:
+        raise LocalModelUnavailable(_NO_MODEL2VEC)
+
+
 def load_static_model(path_or_name: str) -> LocalStaticEmbedder:
     """Load from a folder (e.g. saved with `save_pretrained`) or a model hub name such as
     `minishlab/potion-base-8M` (downloaded once into the hub cache)."""
     try:
         from model2vec import StaticModel
-    except ImportError:
-        raise LocalModelUnavailable(
-            "assist.local_embedding_model is set but model2vec is not installed: "
-            "pip install 'hearth[embeddings]'"
-        ) from None
+    except ImportError:  # absent, or present but broken
+        raise LocalModelUnavailable(_NO_MODEL2VEC) from None
+
     local = Path(path_or_name).expanduser()
+    name = static_model_name(path_or_name)
     try:
         if local.exists():
             model = StaticModel.from_pretrained(local)
-            # The folder name for people, a hash of where it is so two folders never mix.
-            where = hashlib.sha256(str(local.resolve()).encode()).hexdigest()[:8]
-            name = f"{local.name[:100]}@{where}"
         else:
             try:  # use the hub cache when the model is there (older model2vec: always fetch)
                 model = StaticModel.from_pretrained(path_or_name, force_download=False)
             except TypeError:
                 model = StaticModel.from_pretrained(path_or_name)
-            name = path_or_name[:150]
     except Exception as exc:  # the hub client and file loaders raise many kinds
         raise LocalModelUnavailable(
             f"cannot load the local embedding model {path_or_name!r}: {exc}"
@@ -76,6 +95,7 @@ PACKAGED_MODEL = "wordllama-l2_supercat-256"
 _PACKAGED_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
 _PACKAGED_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
 MAX_TOKENS = 512  # an insight is short; this bounds the work for a pasted essay
+INLINE_CHARS = 1000  # up to this much text is embedded on the event loop (~0.2 ms)
 
 
 class PackagedStaticEmbedder:
@@ -93,6 +113,8 @@ class PackagedStaticEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
+        if sum(len(t) for t in texts) <= INLINE_CHARS:
+            return self.encode(list(texts))  # a search's words: quicker than a thread hop
         return await asyncio.to_thread(self.encode, list(texts))
 
     def encode(self, texts: list[str]) -> list[list[float]]:
@@ -118,16 +140,12 @@ class PackagedStaticEmbedder:
 def load_packaged_model() -> PackagedStaticEmbedder:
     """The default embedder, from the files inside the installed `wordllama` package."""
     try:
-        from importlib import resources
-
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        root = resources.files("wordllama")
-        weights = root.joinpath(*_PACKAGED_WEIGHTS)
+        root = _packaged_root()
+        table = next(iter(load_file(str(root.joinpath(*_PACKAGED_WEIGHTS))).values()))
         tokenizer_file = root.joinpath(*_PACKAGED_TOKENIZER)
-        with resources.as_file(weights) as path:
-            table = next(iter(load_file(str(path)).values()))
         tokenizer = Tokenizer.from_str(tokenizer_file.read_text(encoding="utf-8"))
     except Exception as exc:  # not installed, or a wheel without the files
         raise LocalModelUnavailable(
@@ -137,3 +155,91 @@ def load_packaged_model() -> PackagedStaticEmbedder:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return PackagedStaticEmbedder(table, tokenizer, PACKAGED_MODEL)
+
+
+def _packaged_root() -> Path:
+    """The installed wordllama package's folder, found without importing it (its
+    `__init__` imports its own model code, numpy and tokenizers)."""
+    spec = find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the wordllama package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _packaged_files_present() -> None:
+    """The packaged model's two files are installed (without reading them)."""
+    try:
+        root = _packaged_root()
+        missing = [
+            "/".join(parts)
+            for parts in (_PACKAGED_WEIGHTS, _PACKAGED_TOKENIZER)
+            if not root.joinpath(*parts).is_file()
+        ]
+    except FileNotFoundError:
+        missing = ["the wordllama package"]
+    if missing:
+        raise LocalModelUnavailable(
+            f"the packaged embedding model ({PACKAGED_MODEL}) cannot be loaded: "
+            f"{', '.join(missing)} not installed; reinstall Hearth (pip install -e .) "
+            "or set assist.semantic_search = false"
+        )
+
+
+class LazyEmbedder:
+    """An `Embedder` that loads its model at the first embedding, not at start.
+
+    Why: the model and numpy add ~70 MiB to an idle bot that may never search; loading
+    takes about half a second, once, in a worker thread, while concurrent first callers
+    wait for the same load. If loading fails, that call (and each later one, which
+    retries) raises EmbeddingFailed, so search falls back to full text and saves are
+    embedded later (the search back-fill, `hearth reindex`).
+    """
+
+    local = True
+
+    def __init__(self, name: str, load: Callable[[], Embedder]) -> None:
+        self.name = name
+        self._load = load
+        self._model: Embedder | None = None
+        self._loading: asyncio.Lock | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> Embedder:
+        """Load now (blocking): `hearth check-config` proves the model works."""
+        if self._model is None:
+            self._model = self._load()
+        return self._model
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        model = self._model
+        if model is None:
+            self._loading = self._loading or asyncio.Lock()
+            async with self._loading:
+                if self._model is None:
+                    try:
+                        self._model = await asyncio.to_thread(self._load)
+                    except LocalModelUnavailable as exc:
+                        raise EmbeddingFailed(str(exc)) from exc
+                model = self._model
+        return await model.embed(texts)
+
+
+def packaged_model() -> LazyEmbedder:
+    """The default embedder, loaded at its first use; its files are checked now."""
+    _packaged_files_present()
+    return LazyEmbedder(f"local:{PACKAGED_MODEL}", load_packaged_model)
+
+
+def static_model(path_or_name: str) -> Embedder:
+    """A configured model2vec model: from a folder, loaded at its first use (model2vec is
+    checked now); a hub name is loaded now, so a wrong name or a missing download is
+    said at start rather than at the first search."""
+    _require_model2vec()
+    if not Path(path_or_name).expanduser().is_dir():
+        return load_static_model(path_or_name)
+    return LazyEmbedder(
+        f"local:{static_model_name(path_or_name)}", lambda: load_static_model(path_or_name)
+    )

@@ -68,21 +68,11 @@ from measure import machine_info, peak_rss_mib, percentile
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.migrate import upgrade
-from knowledge.models import (
-    Community,
-    Insight,
-    InsightTag,
-    Link,
-    LinkSide,
-    LinkStatus,
-    Member,
-    Source,
-    Tag,
-    Visibility,
-)
+from knowledge.models import Community, Insight, InsightTag, Link, LinkSide, Member, Source, Tag
 from knowledge.search import SearchQuery, open_search, parse_terms
 from knowledge.sharing import SharedKnowledge
 from knowledge.tags import normalize_tags
+from knowledge.vocabulary import LinkStatus, Visibility
 
 DEFAULT_PER_COMMUNITY = 100_000
 QUICK_PER_COMMUNITY = 10_000
@@ -322,7 +312,7 @@ async def _size(database: Database) -> str:
     async with database.engine.connect() as conn:
         whole = await conn.scalar(text("SELECT pg_database_size(current_database())"))
         insights = await conn.scalar(text("SELECT pg_total_relation_size('insights')"))
-        gin = await conn.scalar(text("SELECT pg_relation_size('ix_insights_search')"))
+        gin = await conn.scalar(text("SELECT pg_relation_size('ix_insights_search_vector')"))
     return (
         f"{int(whole or 0) / 2**20:,.1f} MiB database; insights with indexes "
         f"{int(insights or 0) / 2**20:,.1f} MiB, of which GIN {int(gin or 0) / 2**20:,.1f} MiB"

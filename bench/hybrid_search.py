@@ -22,18 +22,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sqlite3
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import machine_info, peak_rss_mib, percentile
 from relevance_set import CORPUS, QUESTIONS
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from adapters.local_embeddings import load_packaged_model
 from bot.assist.semantic import SemanticIndex
@@ -44,6 +46,7 @@ from knowledge.insights import InsightStore
 from knowledge.migrate import upgrade
 from knowledge.models import Insight, InsightEmbedding, Source
 from knowledge.search import SearchQuery, open_search, parse_terms
+from knowledge.search.sqlite_fts import fts5_expression
 
 BATCH = 5000
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -133,12 +136,76 @@ def _ms(samples: list[float]) -> str:
     )
 
 
+SQLITE_FLOOR = (
+    "SELECT rowid, snippet(insights_fts, 1, '**', '**', '…', 24) FROM insights_fts"
+    " WHERE insights_fts MATCH ? ORDER BY bm25(insights_fts, 4.0, 1.0) LIMIT ?"
+)
+SQLITE_FLOOR_COUNT = "SELECT count(*) FROM insights_fts WHERE insights_fts MATCH ?"
+POSTGRES_FLOOR = (
+    "SELECT id, ts_headline('english', body, q, 'StartSel=**, StopSel=**') FROM"
+    " (SELECT id, body, q FROM insights, websearch_to_tsquery('english', $1) AS q"
+    " WHERE search_vector @@ q AND community_id = $2"
+    " ORDER BY ts_rank(search_vector, q) DESC LIMIT $3) AS top"
+)
+
+
+class Floor:
+    """The same question as raw FTS: every word; if fewer than a page have them all, any
+    of the content words; the top `limit` by bm25 (ts_rank) with snippets, on the same
+    database file (server). No count, no joins, no filters: what the engine itself costs.
+    """
+
+    def __init__(self, url: str, community_id: int) -> None:
+        self.url = url
+        self.community_id = community_id
+        self.sqlite: sqlite3.Connection | None = None
+        self.postgres: Any = None
+
+    async def open(self) -> None:
+        if self.url.startswith("postgresql"):
+            import asyncpg
+
+            self.postgres = await asyncpg.connect(self.url.replace("+asyncpg", ""))
+        else:
+            self.sqlite = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+
+    async def close(self) -> None:
+        if self.postgres is not None:
+            await self.postgres.close()
+        if self.sqlite is not None:
+            self.sqlite.close()
+
+    async def search(self, question: str, limit: int) -> list[int]:
+        terms = parse_terms(question)
+        if self.sqlite is not None:
+            rows = self.sqlite.execute(SQLITE_FLOOR, (fts5_expression(terms), limit)).fetchall()
+            if len(rows) < limit and terms.relaxable:
+                relaxed = fts5_expression(terms, relaxed=True)
+                rows = self.sqlite.execute(SQLITE_FLOOR, (relaxed, limit)).fetchall()
+            return [r[0] for r in rows]
+        strict = terms.websearch()
+        rows = await self.postgres.fetch(POSTGRES_FLOOR, strict, self.community_id, limit)
+        if len(rows) < limit and terms.relaxable:
+            relaxed = " or ".join(terms.content_words)
+            rows = await self.postgres.fetch(POSTGRES_FLOOR, relaxed, self.community_id, limit)
+        return [r[0] for r in rows]
+
+
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{folder}/hybrid.db"
+        reuse = Path(args.reuse) if args.reuse else None
+        path = reuse or Path(folder) / "hybrid.db"
+        url = args.database_url or f"sqlite:///{path}"
+        fresh = args.database_url is not None or reuse is None or not reuse.exists()
         database = open_database(url)
         await upgrade(database)
-        community_id, inserting, embedding = await load(database, args.count, args.seed)
+        if fresh:
+            community_id, inserting, embedding = await load(database, args.count, args.seed)
+            if database.dialect == "postgresql":  # this server's autovacuum may be off
+                async with database.engine.begin() as connection:
+                    await connection.execute(text("ANALYZE"))
+        else:
+            community_id, inserting, embedding = 1, 0.0, 0.0
         directory = Directory(database)
         community = await directory.community_by_id(community_id)
         assert community is not None
@@ -147,33 +214,62 @@ async def run(args: argparse.Namespace) -> None:
         index = SemanticIndex(
             embedder, EmbeddingStore(database), InsightStore(database), frozenset(), 0.15
         )
+        floor = Floor(url, community_id)
+        await floor.open()
         questions = [QUESTIONS[n % len(QUESTIONS)][0] for n in range(args.queries)]
         rss_before = peak_rss_mib()
         first = time.monotonic()
         await index.search(backend, SearchQuery(community.id, parse_terms("warm up")), community)
         load_seconds = time.monotonic() - first
         rss_after = peak_rss_mib()
-        full_text: list[float] = []
-        hybrid: list[float] = []
-        for question in questions:
-            query = SearchQuery(community.id, parse_terms(question), limit=5)
-            began = time.monotonic()
-            await backend.search(query)
-            full_text.append(time.monotonic() - began)
-            began = time.monotonic()
-            await index.search(backend, query, community)
-            hybrid.append(time.monotonic() - began)
+        timings: dict[str, list[float]] = {"floor": [], "full text": [], "hybrid": []}
+        for n, question in enumerate(questions):
+            query = SearchQuery(community.id, parse_terms(question), limit=args.limit)
+
+            async def floor_run(q: str = question) -> object:
+                return await floor.search(q, args.limit)
+
+            async def full_text_run(q: SearchQuery = query) -> object:
+                return await backend.search(q)
+
+            async def hybrid_run(q: SearchQuery = query) -> object:
+                return await index.search(backend, q, community)
+
+            runs = [("floor", floor_run), ("full text", full_text_run), ("hybrid", hybrid_run)]
+            for name, call in runs[n % 3 :] + runs[: n % 3]:  # rotate: no side always first
+                began = time.perf_counter()
+                await call()
+                timings[name].append(time.perf_counter() - began)
+        await floor.close()
         await database.dispose()
     dialect = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    for key, value in machine_info(database=dialect).items():
+    for key, value in machine_info(database=dialect, load=_load()).items():
         print(f"{key:10} {value}")
-    print(f"{args.count:,} insights: inserted in {inserting:.0f} s, embedded in {embedding:.0f} s")
+    if fresh:
+        print(
+            f"{args.count:,} insights: inserted in {inserting:.0f} s, embedded in {embedding:.0f} s"
+        )
     print(f"first hybrid search (loads the vectors): {load_seconds * 1000:.0f} ms, ", end="")
     print(f"peak RSS {rss_before:.0f} -> {rss_after:.0f} MiB")
-    print(f"{len(questions)} member questions, 5 results each:")
-    print(f"  full text  {_ms(full_text)}")
-    print(f"  hybrid     {_ms(hybrid)}")
-    print(f"  hybrid / full text at p95: {percentile(hybrid, 95) / percentile(full_text, 95):.1f}x")
+    print(f"{len(questions)} member questions, {args.limit} results each, interleaved:")
+    floor_name = "raw ts_rank" if dialect == "PostgreSQL" else "raw FTS5"
+    print(f"  floor ({floor_name}, same query, top {args.limit} with snippets)")
+    for name, samples in timings.items():
+        print(f"  {name:10} {_ms(samples)}")
+    for name in ("full text", "hybrid"):
+        ratios = [percentile(timings[name], p) / percentile(timings["floor"], p) for p in (50, 95)]
+        print(f"  {name} / floor: p50 {ratios[0]:.1f}x, p95 {ratios[1]:.1f}x")
+    print(
+        "  hybrid / full text at p95: "
+        f"{percentile(timings['hybrid'], 95) / percentile(timings['full text'], 95):.1f}x"
+    )
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def main() -> None:
@@ -181,7 +277,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--limit", type=int, default=10, help="results per search")
     parser.add_argument("--database-url", help="an empty database (default: a temp SQLite)")
+    parser.add_argument(
+        "--reuse", help="SQLite file: built there if missing, else searched as it is (kept)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -10,7 +10,7 @@ would show; the rest is Hearth (InboundLog, role check, parse, search, rendering
     .venv/bin/python bench/matrix_roundtrip.py               # 50 of each
     .venv/bin/python bench/matrix_roundtrip.py --count 200
 
-The Synapse is the test suite's (`tests/synapse_server.py`: data on tmpfs, rate limits
+The Synapse is the test suite's (`tests/fakes/synapse_server.py`: data on tmpfs, rate limits
 raised, shared-secret registration) on a free port of 127.0.0.1, started and stopped by
 this script. Hearth runs its real `MatrixAdapter` on a fresh SQLite file with a few
 insights captured through `!insight` first. The users' side is raw HTTP (aiohttp) in the
@@ -47,7 +47,7 @@ from bot.app import Hearth
 from bot.config import Config, parse_config
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
-from tests.synapse_server import (
+from tests.fakes.synapse_server import (
     SERVER_NAME,
     MatrixUser,
     SynapseServer,

@@ -16,7 +16,7 @@ rows, the worker's wake-up and claim, rendering the attributed copy, its send).
     .venv/bin/python bench/relay_latency.py          # N=50 of each, well under a minute
     .venv/bin/python bench/relay_latency.py --n 200  # `--warmup` (default 3) untimed
 
-The Synapse is the test suite's (`tests/synapse_server.py`: data on tmpfs, rate limits
+The Synapse is the test suite's (`tests/fakes/synapse_server.py`: data on tmpfs, rate limits
 raised) on a free port of 127.0.0.1, started and stopped by this script. Hearth runs as
 `Hearth.run` runs it (adapter connected, relays attached, outbox worker in the
 background, then the adapter's sync loop) with its real `MatrixAdapter` on a fresh SQLite
@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
@@ -49,7 +50,9 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import greenlet
 import structlog
+from sqlalchemy import event as sql_event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -64,7 +67,7 @@ from bot.events import ChannelRef, MessagePosted
 from bot.port import OutboundMessage
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
-from tests.synapse_server import (
+from tests.fakes.synapse_server import (
     SERVER_NAME,
     MatrixUser,
     SynapseServer,
@@ -290,7 +293,46 @@ def history_copies(server: SynapseServer, room: str, reader: MatrixUser, bot: st
         start = page["end"]
 
 
-async def run(server: SynapseServer, count: int, warmup: int, workdir: Path) -> dict[str, Any]:
+class Statements:
+    """Every SQL statement Hearth's engine runs while on (SQLAlchemy's cursor event), by
+    its first words and by the line of Hearth's code that issued it."""
+
+    def __init__(self, hearth: Hearth) -> None:
+        self.on = False
+        self.kinds: Counter[str] = Counter()
+        self.callers: Counter[str] = Counter()
+        root = str(Path(__file__).resolve().parent.parent)
+
+        def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if not self.on:
+                return
+            words = statement.split()
+            kind = " ".join(words[:2]) if words[:1] == ["BEGIN"] else words[0]
+            if kind in ("INSERT", "UPDATE"):
+                kind += " " + words[2 if kind == "INSERT" else 1]
+            self.kinds[kind] += 1
+            # SQLAlchemy's async layer runs this in a greenlet: Hearth's frames are in the
+            # parent greenlet, stopped where it switched to this one
+            parent = greenlet.getcurrent().parent
+            frame = parent.gr_frame if parent is not None else None
+            while frame is not None:
+                name = frame.f_code.co_filename
+                if (
+                    name.startswith(root)
+                    and "/bench/" not in name
+                    and "knowledge/db.py" not in name
+                ):
+                    where = f"{name[len(root) + 1 :]}:{frame.f_lineno} {frame.f_code.co_name}"
+                    self.callers[where] += 1
+                    break
+                frame = frame.f_back
+
+        sql_event.listen(hearth.database.engine.sync_engine, "before_cursor_execute", executed)
+
+
+async def run(
+    server: SynapseServer, count: int, warmup: int, workdir: Path, statements: bool = False
+) -> dict[str, Any]:
     bot, ann, bob = server.register("hearth"), server.register("ann"), server.register("bob")
     room_a = create_room(server, ann, "alpha", [bot.user_id])
     room_b = create_room(server, bob, "beta", [bot.user_id, ann.user_id])
@@ -304,6 +346,7 @@ async def run(server: SynapseServer, count: int, warmup: int, workdir: Path) -> 
     )
     hearth = await Hearth.open(config)  # relay_in_background=True: the worker runs by itself
     stages = Stages()
+    counted = Statements(hearth) if statements else None
     _, running = await start_hearth(server, hearth, bot, (room_a, room_b), stages)
     results: dict[str, Any] = {}
     async with aiohttp.ClientSession() as session:
@@ -350,6 +393,8 @@ async def run(server: SynapseServer, count: int, warmup: int, workdir: Path) -> 
             floor_puts: list[tuple[float, float, str]] = []
             timed: list[tuple[str, str, float, float]] = []  # (event id, marker, started, answered)
             for n in range(warmup + count):
+                if counted is not None and n == warmup:
+                    counted.on = True
                 started, answered, event_id = await send(session, server, ann, room_b, f"plain {n}")
                 floor_s = await bob_sees.arrival(event_id) - started
                 floor_put = (started, answered, event_id)
@@ -369,6 +414,9 @@ async def run(server: SynapseServer, count: int, warmup: int, workdir: Path) -> 
                     floor_puts.append(floor_put)
                     timed.append((event_id, word, started, answered))
 
+            if counted is not None:
+                counted.on = False
+                results["statements"] = counted
             # settle: nothing left in the outbox, then count copies in room B's history
             relays = hearth.services.relays
             alpha = await hearth.services.directory.community_by_slug("alpha")
@@ -484,6 +532,19 @@ def report(results: dict[str, Any], count: int, warmup: int) -> None:
         f"{results['dupes_sync']} in sync, {results['dupes_history']} in history"
     )
     print(f"copies inside the relayed thread in room B: {results['in_thread']}/{count}")
+    counted = results.get("statements")
+    if counted is not None:
+        total = sum(counted.kinds.values())
+        print()
+        print(
+            f"SQL per relayed message (its floor message in room B included, which Hearth "
+            f"also receives): {total / count:.1f} statements"
+        )
+        for kind, n in counted.kinds.most_common():
+            print(f"  {n / count:6.2f}  {kind}")
+        print("by the line of Hearth's code that issued them:")
+        for where, n in counted.callers.most_common(25):
+            print(f"  {n / count:6.2f}  {where}")
     outbox = results["outbox"]
     print(
         "outbox at the end: "
@@ -496,12 +557,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--n", type=int, default=50, help="timed messages of each kind")
     parser.add_argument("--warmup", type=int, default=3, help="untimed messages of each first")
+    parser.add_argument(
+        "--statements", action="store_true", help="count SQL statements per relayed message"
+    )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     logging.basicConfig(level=logging.ERROR)
     try:
         with running_synapse() as server, tempfile.TemporaryDirectory() as workdir:
-            results = asyncio.run(run(server, args.n, args.warmup, Path(workdir)))
+            results = asyncio.run(run(server, args.n, args.warmup, Path(workdir), args.statements))
     except SynapseStartError as exc:
         sys.exit(f"Synapse did not start: {exc}")
     report(results, args.n, args.warmup)

@@ -46,6 +46,7 @@ import structlog
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # tests/ (a namespace package) from this checkout too
 sys.path.insert(0, os.environ.get("HEARTH_CODE") or str(HERE.parent))
 
 from measure import machine_info  # noqa: E402
@@ -54,7 +55,7 @@ from sqlalchemy import select  # noqa: E402
 from adapters.console.adapter import ConsoleAdapter  # noqa: E402
 from adapters.console.transcript import ConsoleMessage  # noqa: E402
 from bot.app import Hearth  # noqa: E402
-from bot.config import Config, parse_config  # noqa: E402
+from bot.config import Config  # noqa: E402
 from bot.events import ChatMessage, MessageRef  # noqa: E402
 from bot.relay.payload import digest  # noqa: E402
 from knowledge.db import open_database  # noqa: E402
@@ -65,6 +66,7 @@ from knowledge.models import (  # noqa: E402
     RelayParticipant,
     RelayThread,
 )
+from tests.harness.config_builder import FORGE, GUILD, build_config  # noqa: E402
 
 WAIT = 900.0  # a hang guard, far above any expected figure
 CODE = re.compile(r"HL-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}")
@@ -72,37 +74,7 @@ CODE = re.compile(r"HL-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}")
 
 def make_config(directory: Path) -> Config:
     url = f"sqlite:///{directory / 'hearth.db'}"
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{url}"
-export_dir = "{directory / "exports"}"
-log_level = "ERROR"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-stewards = ["console:steve"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "general"
-
-[[communities]]
-slug = "forge"
-name = "The Forge"
-stewards = ["console:fran"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "hall"
-
-[adapters.console]
-user = "alice"
-transcript = "{directory / "console.jsonl"}"
-""",
-        "bench",
-    )
+    return build_config(url, directory, GUILD, FORGE, hearth='log_level = "ERROR"')
 
 
 class SlowReads(ConsoleAdapter):

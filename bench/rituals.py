@@ -85,8 +85,9 @@ from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
 from knowledge.migrate import upgrade
-from knowledge.models import Ritual, RitualKind, RitualRound
+from knowledge.models import Ritual, RitualRound
 from knowledge.rituals import NewRitual, RitualStore
+from knowledge.vocabulary import RitualKind
 from scheduling.schedule import WEEKDAYS, cron_trigger
 from scheduling.service import Rituals
 

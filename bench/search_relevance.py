@@ -40,9 +40,9 @@ from knowledge.embeddings import EmbeddingStore
 from knowledge.insights import InsightStore
 from knowledge.migrate import upgrade
 from knowledge.search import SearchQuery, open_search, parse_terms
-from knowledge.search.ranked import RankedSearch
+from knowledge.search.sqlite_fts import SqliteSearch
 from knowledge.views import SourceMessage
-from tests.openai_loopback import hashed_embedding
+from tests.fakes.openai_loopback import hashed_embedding
 
 K = 5
 DEPTH = 30
@@ -90,7 +90,7 @@ async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
         )
         await semantic.backfill(community, limit=len(CORPUS))
         backend = open_search(database)
-        assert isinstance(backend, RankedSearch)
+        assert isinstance(backend, SqliteSearch)
         print(
             f"{len(CORPUS)} insights; embedder {embedder.name}; hybrid threshold {min_similarity}"
         )
@@ -103,7 +103,7 @@ async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
             for text, keys in queries:
                 expected = {ids[k] for k in keys}
                 query = SearchQuery(community.id, parse_terms(text), limit=DEPTH)
-                strict = [h.insight_id for h in (await backend._search(query)).hits]
+                strict = [h.insight_id for h in (await backend.search_exact(query)).hits]
                 full_text = [h.insight_id for h in (await backend.search(query)).hits]
                 [vector] = await embedder.embed([text])
                 nearest = [
@@ -146,7 +146,7 @@ def main() -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="per-question reciprocal ranks")
     args = parser.parse_args()
-    from bot.config import AssistConfig
+    from bot.config_features import AssistConfig
 
     default = AssistConfig().semantic_min_similarity
     embedder: Embedder

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
@@ -20,7 +20,7 @@ from bot.assist.service import Assist
 from bot.channel_aliases import bind_aliases
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
-from bot.context import Services
+from bot.context import GardenLinks, Services
 from bot.inbound import Inbound
 from bot.limits import Limits
 from bot.ops.metrics import Metrics
@@ -35,7 +35,6 @@ from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.limits import RateLimits
 from knowledge.links import LinkStore
-from knowledge.models import Role, Visibility
 from knowledge.outbox import Outbox
 from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
@@ -45,6 +44,7 @@ from knowledge.schema_version import is_current
 from knowledge.search import open_search
 from knowledge.sharing import SharedKnowledge
 from knowledge.views import InsightView
+from knowledge.vocabulary import Role, Visibility
 from scheduling.service import Rituals
 
 if TYPE_CHECKING:  # aiohttp is imported only when [web] listen is set (start-up time)
@@ -78,6 +78,18 @@ async def open_store(config: Config, clock: Clock | None = None) -> Database:
         await database.dispose()
         raise
     return database
+
+
+def _garden_url(config: Config, ops: OpsServer) -> Callable[[], str]:
+    """The garden's address for links: `public_url`, else where the server listens."""
+
+    def url() -> str:
+        if config.web.public_url:
+            return config.web.public_url
+        host = ops.host if ":" not in ops.host else f"[{ops.host}]"
+        return f"http://{host}:{ops.port}"
+
+    return url
 
 
 async def apply_communities(
@@ -141,16 +153,6 @@ class Hearth:
         metrics = Metrics()
         if model is not None:
             model = MeteredModel(model, metrics)
-        rituals = Rituals(
-            RitualStore(database),
-            insights,
-            directory,
-            clock,
-            timedelta(minutes=config.rituals.catch_up_grace_minutes),
-            metrics,
-            use_timer=use_timer,
-            reconcile=timedelta(seconds=config.rituals.reconcile_seconds),
-        )
         search = open_search(database)
         opted_in = frozenset(c.slug for c in config.communities if c.assist)
         if not config.assist.semantic_search:
@@ -183,7 +185,6 @@ class Hearth:
             community = await directory.community_by_id(community_id)
             return None if community is None else await assist.narrate(community, title, texts)
 
-        rituals.engine.narrator = narrate
         sharing = SharedKnowledge(database)
 
         async def constellation_news(
@@ -191,7 +192,18 @@ class Hearth:
         ) -> list[tuple[str, InsightView]]:
             return await sharing.shared_since(await sharing.scope(community_id), since)
 
-        rituals.engine.constellation_news = constellation_news
+        rituals = Rituals(
+            RitualStore(database),
+            insights,
+            directory,
+            clock,
+            timedelta(minutes=config.rituals.catch_up_grace_minutes),
+            metrics,
+            use_timer=use_timer,
+            reconcile=timedelta(seconds=config.rituals.reconcile_seconds),
+            narrator=narrate,
+            constellation_news=constellation_news,
+        )
         table = build_command_table()
         links = LinkStore(database)
         outbox = Outbox(database)
@@ -222,13 +234,30 @@ class Hearth:
             limits=Limits(RateLimits(database), config.limits),
             semantic=semantic,
         )
-        inbound = Inbound(services, InboundLog(database), metrics)
         address = config.web.address()
         ops = None
-        if address is not None:
+        if address is not None:  # aiohttp, Jinja2 and the garden only when served
             from bot.ops.server import OpsServer
 
             ops = OpsServer(*address, metrics)
+        if ops is not None and config.web.garden:
+            from bot.garden import Garden, descriptions_of
+            from bot.garden.members import MemberGarden
+            from knowledge.garden import GardenStore
+            from knowledge.garden_auth import GardenAuth
+
+            auth = GardenAuth(database)
+            garden = Garden(
+                GardenStore(database, search),
+                clock,
+                descriptions_of(config.communities),
+                config.web.public_url,
+                {c.slug: c.timezone for c in config.communities},
+                members=MemberGarden(auth, insights, sharing, search),
+            )
+            garden.mount(ops)
+            services = replace(services, garden=GardenLinks(auth, _garden_url(config, ops)))
+        inbound = Inbound(services, InboundLog(database), metrics)
         return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:
@@ -274,5 +303,7 @@ class Hearth:
                 await self.ops.stop()
 
     async def close(self) -> None:
+        if self.services.semantic is not None:
+            await self.services.semantic.settle()  # saves still being embedded
         await self.services.assist.close()
         await self.database.dispose()

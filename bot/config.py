@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -25,6 +23,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.config_discord import DiscordConfig, is_env_reference
+from bot.config_features import (
+    AssistConfig,
+    LimitsConfig,
+    RelayConfig,
+    RitualsConfig,
+    Section,
+    WebConfig,
+)
 from bot.config_matrix import MatrixConfig
 from bot.config_matrix import inline_secrets as matrix_inline_secrets
 from bot.config_slack import SlackConfig, inline_secrets
@@ -37,11 +43,7 @@ class ConfigError(Exception):
     """The configuration cannot be used; `str()` is the full message for stderr."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HearthSettings(_Section):
+class HearthSettings(Section):
     database_url: str = Field(
         "sqlite:///hearth.db",
         description="SQLite file (embedded default) or postgresql://; "
@@ -68,7 +70,7 @@ class HearthSettings(_Section):
         return value
 
 
-class ChannelConfig(_Section):
+class ChannelConfig(Section):
     platform: Literal["console", "discord", "slack", "matrix"]
     space: str = Field(
         description="guild id, workspace id, the bot's Matrix server name, or 'local' for console"
@@ -92,9 +94,12 @@ class ChannelConfig(_Section):
         return self
 
 
-class CommunityConfig(_Section):
+class CommunityConfig(Section):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     name: str = Field(min_length=1, max_length=200)
+    description: str = Field(
+        "", max_length=500, description="one or two sentences shown on the public garden"
+    )
     timezone: str = "UTC"
     channels: list[ChannelConfig] = Field(default_factory=list)
     stewards: list[str] = Field(default_factory=list, description='"platform:user-id" entries')
@@ -125,7 +130,7 @@ class CommunityConfig(_Section):
         return value
 
 
-class ConsoleConfig(_Section):
+class ConsoleConfig(Section):
     enabled: bool = True
     user: str = Field("you", description="who you are when the console starts (:as to switch)")
     space: str = "local"
@@ -135,115 +140,7 @@ class ConsoleConfig(_Section):
     )
 
 
-class AssistConfig(_Section):
-    base_url: str = Field(
-        "",
-        description="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 or a local "
-        "Ollama at http://127.0.0.1:11434/v1; empty: offline drafts only",
-    )
-    api_key: str = Field("", description='from the environment: "${HEARTH_OPENAI_API_KEY}"')
-    model: str = "gpt-4o-mini"
-    semantic_search: bool = Field(
-        True,
-        description="blend full text with insights that mean the same in other words; "
-        "false: full text only",
-    )
-    embedding_model: str = Field(
-        "",
-        description="the endpoint's embedding model, for semantic search of opted-in communities",
-    )
-    local_embedding_model: str = Field(
-        "",
-        description="a model2vec static model (folder or hub name) for semantic search of "
-        "every community, on this machine; empty: the packaged model",
-    )
-    semantic_min_similarity: float = Field(
-        0.15, ge=-1.0, le=1.0, description="cosine below which a neighbour is not a search hit"
-    )
-    timeout_seconds: float = Field(30.0, gt=0)
-    max_retries: int = Field(3, ge=0, le=10)
-    max_input_tokens: int = Field(6000, ge=500)
-
-
-class RitualsConfig(_Section):
-    catch_up_grace_minutes: int = Field(
-        360,
-        ge=0,
-        description="after downtime, a missed round still runs (once, marked late) within this",
-    )
-    reconcile_seconds: float = Field(
-        5.0,
-        gt=0,
-        le=300,
-        description="how often each instance re-reads the rituals others created or changed",
-    )
-
-
-class LimitsConfig(_Section):
-    model_commands_per_hour: int = Field(
-        30, ge=0, description="/ask and /summarize per member per hour (together); 0: no limit"
-    )
-    invitations_per_day: int = Field(
-        10, ge=0, description="/constellation invite codes per member per day; 0: no limit"
-    )
-
-
-class CatchUpRates(_Section):
-    """Requests per second catch-up may spend per platform, beside live traffic (0: unpaced).
-
-    Defaults sit under each platform's documented limits for the reads catch-up makes, so
-    live posts keep their share: Slack's conversations.replies is Tier 3 (50+ a minute),
-    Discord allows 50 requests a second per bot, Synapse does not limit reads by default,
-    and the console reads a local file."""
-
-    console: float = Field(0.0, ge=0, description="the transcript is a local file: unpaced")
-    discord: float = Field(5.0, ge=0, description="a tenth of Discord's global 50/s")
-    slack: float = Field(0.8, ge=0, description="conversations.replies, Tier 3: ~50 a minute")
-    matrix: float = Field(10.0, ge=0, description="room event and relation reads on Synapse")
-
-    def for_platform(self, platform: str) -> float:
-        rate = getattr(self, platform, 0.0)
-        return float(rate) if isinstance(rate, int | float) else 0.0
-
-
-class RelayConfig(_Section):
-    max_failures: int = Field(
-        8, ge=1, description="failed tries before a relay target is parked and reported"
-    )
-    backoff_seconds: float = Field(2.0, gt=0, description="first retry delay; doubles per try")
-    max_backoff_seconds: float = Field(600.0, gt=0, description="longest delay between tries")
-    catch_up_days: int = Field(
-        14, ge=0, description="after downtime, relayed threads active this recently are re-read"
-    )
-    catch_up_requests_per_second: CatchUpRates = CatchUpRates()
-
-
-class WebConfig(_Section):
-    listen: str = Field(
-        "",
-        description="host:port of the operations server (/healthz, /readyz, /metrics; Slack's "
-        'Events endpoint mounts there too), e.g. "127.0.0.1:8080"; empty: off',
-    )
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        if value:
-            host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isascii() or not port.isdigit():
-                raise ValueError('expected host:port such as "127.0.0.1:8080"')
-            if int(port) > 65535:
-                raise ValueError(f"port {port} is above 65535")
-        return value
-
-    def address(self) -> tuple[str, int] | None:
-        if not self.listen:
-            return None
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]"), int(port)
-
-
-class AdaptersConfig(_Section):
+class AdaptersConfig(Section):
     console: ConsoleConfig = ConsoleConfig()
     slack: SlackConfig = SlackConfig()
     discord: DiscordConfig = DiscordConfig()
@@ -261,7 +158,7 @@ def _default_communities() -> list[CommunityConfig]:
     ]
 
 
-class Config(_Section):
+class Config(Section):
     hearth: HearthSettings = HearthSettings()
     communities: list[CommunityConfig] = Field(default_factory=_default_communities)
     rituals: RitualsConfig = RitualsConfig()

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 
 SECRET_KEYS = ("access_token", "password")
 _ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 
 SECRET_KEYS = ("signing_secret", "bot_token", "app_token")
 _ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bot.port import OutboundPort
 from bot.relay.service import Relays
 from knowledge.clock import Clock
 from knowledge.directory import Directory
+from knowledge.garden_auth import GardenAuth
 from knowledge.insights import InsightStore
 from knowledge.pending import PendingStore
 from knowledge.privacy import Privacy
@@ -41,6 +43,15 @@ class Services:
     pending: PendingStore  # previews waiting for a confirm, shared by all instances
     limits: Limits
     semantic: SemanticIndex | None = None  # None: /search is full text only
+    garden: GardenLinks | None = None  # None: the web garden is off
+
+
+@dataclass(frozen=True)
+class GardenLinks:
+    """What /garden login needs: the sign-in store and the garden's address."""
+
+    auth: GardenAuth
+    url: Callable[[], str]  # without a trailing slash; known once the server listens
 
 
 @dataclass(frozen=True)

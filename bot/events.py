@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from knowledge.models import Role
+from knowledge.vocabulary import Role as Role  # adapters name a role through the core
 
 
 @dataclass(frozen=True)

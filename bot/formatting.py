@@ -80,10 +80,11 @@ def search_results(
 ) -> str:
     """`siblings`: community id → name, for results that come from a linked community."""
     pages = max(1, -(-page.total // page_size))
+    more = "+" if page.capped else ""  # counting stopped: at least that many
     if not page.hits and page.total:
         return (
             f"There are only {pages} page(s) of results for {described} "
-            f"({page.total} insight(s)): try page:{pages}."
+            f"({page.total}{more} insight(s)): try page:{pages}."
         )
     if not page.hits:
         return (
@@ -91,7 +92,7 @@ def search_results(
             f"Try fewer or other words, or ask a question with `{prefix}ask`."
         )
     number = page.offset // page_size + 1
-    lines = [f"🔎 {page.total} insight(s) match {described} (page {number} of {pages})"]
+    lines = [f"🔎 {page.total}{more} insight(s) match {described} (page {number} of {pages}{more})"]
     for rank, hit in enumerate(page.hits, start=page.offset + 1):
         title = f"**{hit.title}** — " if hit.title else ""
         sibling = (siblings or {}).get(hit.community_id)
@@ -102,7 +103,7 @@ def search_results(
             f"   {hit.author_name} · {hit.created_at:%Y-%m-%d} · {tag_list(hit.tags)} · "
             f"{link(hit.permalink)}{why}"
         )
-    if number < pages:
+    if number < pages or (page.capped and page.hits):
         lines.append(f"More: add page:{number + 1}")
     return "\n".join(lines)
 

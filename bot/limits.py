@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from bot.config import LimitsConfig
+from bot.config_features import LimitsConfig
 from knowledge.errors import LimitReached
 from knowledge.limits import Limit, RateLimits
 

@@ -28,8 +28,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from knowledge.db import Database
-from knowledge.models import Insight, Visibility
+from knowledge.models import Insight
 from knowledge.views import SourceMessage
+from knowledge.vocabulary import Visibility
 
 IMPORT_PLATFORM = "import"  # curators named in an imported file are members on it
 MAX_BATCH = 256  # captures per transaction: bounds how long one batch holds the write lock

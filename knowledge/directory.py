@@ -17,9 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
-from knowledge.models import ChannelBinding, Community, Identity, Member, Role, RoleSource
+from knowledge.models import ChannelBinding, Community, Identity, Member
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import CommunityInfo, MemberInfo
+from knowledge.vocabulary import Role, RoleSource
 
 log = structlog.get_logger(__name__)
 

@@ -207,7 +207,9 @@ class EmbeddingStore:
     async def _load(self, model: str, dims: int) -> Any:
         """Every stored vector of `model`, read in batches into the cache."""
         numpy = _numpy()
-        rows: list[tuple[int, int, Any]] = []
+        ids: list[Any] = []
+        communities: list[Any] = []
+        matrices: list[Any] = []
         last = 0
         while True:
             async with self._db.sessions() as session:
@@ -227,15 +229,32 @@ class EmbeddingStore:
                 ).all()
             if not batch:
                 break
-            matrix = _matrix(numpy, [row[2] for row in batch], dims).astype(STORED_DTYPE)
-            rows.extend((row[0], row[1], matrix[n]) for n, row in enumerate(batch))
+            # float16 while loading: 1M rows never pass through float32 (1 GB)
+            matrices.append(_matrix(numpy, [row[2] for row in batch], dims).astype(STORED_DTYPE))
+            ids.append(numpy.fromiter((row[0] for row in batch), numpy.int64, len(batch)))
+            communities.append(numpy.fromiter((row[1] for row in batch), numpy.int64, len(batch)))
             last = batch[-1][0]
-        return self._cache.load(model, dims, rows)
+        if not matrices:
+            return self._cache.load(model, dims, [])
+        return self._cache.load_arrays(
+            model,
+            dims,
+            numpy.concatenate(ids),
+            numpy.concatenate(communities),
+            numpy.concatenate(matrices),
+        )
 
     async def _surviving(
         self, candidates: list[int], community_id: int, query: SearchQuery | None
     ) -> set[int]:
         """Which candidates still exist, in scope, and pass the query's filters."""
+        if query is not None and self._db.dialect == "sqlite":
+            from knowledge.search.sqlite_fts import surviving_ids
+            from knowledge.sqlite_thread import read_on_thread
+
+            return await read_on_thread(
+                self._db, lambda connection: surviving_ids(connection, candidates, query)
+            )
         base: Any = select(Insight.id).where(Insight.id.in_(candidates))
         if query is None:
             base = base.where(Insight.community_id == community_id)

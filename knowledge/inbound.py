@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Update, select, update
 
 from knowledge.db import Database
 from knowledge.models import InboundEvent
@@ -133,3 +133,17 @@ class InboundLog:
                 .where(InboundEvent.platform == platform, InboundEvent.event_id == event_id)
                 .values(done_at=self._db.clock.now())
             )
+
+    async def done_many(self, platform: str, event_ids: list[str]) -> None:
+        """`done` for several events, in one statement."""
+        async with self._db.sessions.begin() as session:
+            await session.execute(mark_done(platform, event_ids, self._db.clock.now()))
+
+
+def mark_done(platform: str, event_ids: list[str], now: datetime) -> Update:
+    """The UPDATE that marks these events done (also run inside other transactions)."""
+    return (
+        update(InboundEvent)
+        .where(InboundEvent.platform == platform, InboundEvent.event_id.in_(event_ids))
+        .values(done_at=now)
+    )

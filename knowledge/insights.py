@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from knowledge.capture_writer import IMPORT_PLATFORM, CaptureRow, CaptureWriter, Written
 from knowledge.clock import Clock
@@ -16,28 +14,18 @@ from knowledge.db import Database
 from knowledge.directory import member_for_identity
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
 from knowledge.failures import NUL
-from knowledge.models import (
-    Community,
-    Insight,
-    InsightRevision,
-    InsightTag,
-    Member,
-    Role,
-    Source,
-    Tag,
-    Visibility,
-)
-from knowledge.sharing import follow_origin, origin_withdrawn
+from knowledge.insight_rows import LOAD, follow_origin, insight_view, origin_withdrawn, set_tags
+from knowledge.models import Community, Insight, InsightRevision, InsightTag, Source, Tag
 from knowledge.tags import check_tag_count, normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import (
-    FORGOTTEN_NAME,
     CaptureResult,
     InsightView,
     MemberInfo,
     SourceMessage,
     TagCount,
 )
+from knowledge.vocabulary import Role, Visibility
 
 MAX_BODY_CHARS = 4000
 MAX_TITLE_CHARS = 300
@@ -71,46 +59,6 @@ def validate_title(title: str | None) -> str | None:
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidInput(f"A title has at most {MAX_TITLE_CHARS} characters.")
     return title.strip()
-
-
-def _name(member: Member | None) -> str:
-    if member is None or member.forgotten_at is not None:
-        return FORGOTTEN_NAME
-    return member.display_name
-
-
-def insight_view(row: Insight, revisions: int = 0) -> InsightView:
-    return InsightView(
-        id=row.id,
-        community_id=row.community_id,
-        title=row.title,
-        body=row.body,
-        tags=tuple(t.name for t in row.tags),
-        author_name=row.origin_credit or _name(row.author),
-        author_member_id=row.author_member_id,
-        curator_name=_name(row.curator),
-        curator_member_id=row.curator_member_id,
-        permalink=row.source.permalink,
-        source_platform=row.source.platform,
-        source_space=row.source.space,
-        source_channel=row.source.channel,
-        source_message_id=row.source.message_id,
-        source_deleted=row.source.deleted_at is not None,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        revisions=revisions,
-        visibility=row.visibility,
-        origin_insight_id=row.origin_insight_id,
-        origin_credit=row.origin_credit,
-    )
-
-
-LOAD = (
-    selectinload(Insight.tags),
-    selectinload(Insight.author),
-    selectinload(Insight.curator),
-    selectinload(Insight.source),
-)
 
 
 class InsightStore:
@@ -153,7 +101,7 @@ class InsightStore:
             visibility = await session.scalar(
                 select(Community.default_visibility).where(Community.id == community_id)
             )
-            visibility = visibility or Visibility.COMMUNITY.value
+            visibility = visibility or Visibility.COMMUNITY
             new_id = await session.scalar(
                 insert_ignoring_conflict(
                     session,
@@ -181,7 +129,7 @@ class InsightStore:
                 )
                 assert existing is not None
                 return CaptureResult(await self._view(session, existing), created=False)
-            await _set_tags(session, community_id, new_id, tag_names, fresh=True)
+            await set_tags(session, community_id, new_id, tag_names, fresh=True)
         view = InsightView(
             id=new_id,
             community_id=community_id,
@@ -271,7 +219,7 @@ class InsightStore:
             created_at=row.now,
             updated_at=row.now,
             revisions=0,
-            visibility=written.visibility,
+            visibility=Visibility(written.visibility),
         )
         return CaptureResult(view, created=True)
 
@@ -318,7 +266,7 @@ class InsightStore:
             row.updated_at = self._db.clock.now()
             if extra:
                 current = tuple(t.name for t in row.tags)
-                await _set_tags(session, community_id, row_id, (*current, *extra))
+                await set_tags(session, community_id, row_id, (*current, *extra))
             await session.flush()
             await follow_origin(session, row)
             return await self._view(session, row_id)
@@ -333,7 +281,7 @@ class InsightStore:
             row_id = row.id
             await _record_revision(session, row, editor)
             row.updated_at = self._db.clock.now()
-            await _set_tags(session, community_id, row_id, names)
+            await set_tags(session, community_id, row_id, names)
             return await self._view(session, row_id)
 
     async def delete(self, community_id: int, insight_id: int, editor: MemberInfo) -> InsightView:
@@ -536,35 +484,3 @@ async def _record_revision(session: AsyncSession, row: Insight, editor: MemberIn
             editor_member_id=None if editor is None else editor.id,
         )
     )
-
-
-async def _set_tags(
-    session: AsyncSession,
-    community_id: int,
-    insight_id: int,
-    names: Sequence[str],
-    *,
-    fresh: bool = False,
-) -> None:
-    """Make the insight's tags exactly `names`, in as few statements as possible."""
-    if not fresh:
-        await session.execute(delete(InsightTag).where(InsightTag.insight_id == insight_id))
-    unique = sorted(set(names))  # one lock order for every writer: no deadlocks
-    check_tag_count(len(unique))
-    if not unique:
-        return
-    await session.execute(
-        insert_ignoring_conflict(
-            session,
-            Tag,
-            [{"community_id": community_id, "name": n} for n in unique],
-            ["community_id", "name"],
-        )
-    )
-    tag_ids = (
-        await session.scalars(
-            select(Tag.id).where(Tag.community_id == community_id, Tag.name.in_(unique))
-        )
-    ).all()
-    links = [{"insight_id": insight_id, "tag_id": t} for t in tag_ids]
-    await session.execute(insert(cast(Table, InsightTag.__table__)), links)

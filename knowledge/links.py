@@ -12,14 +12,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
-from knowledge.models import Community, Link, LinkSide, LinkStatus, OutboxItem, OutboxStatus
+from knowledge.models import Community, Link, LinkSide, OutboxItem
+from knowledge.vocabulary import LinkStatus, OutboxStatus
 
 INVITE_LIFETIME = timedelta(days=7)
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed by hand
@@ -200,41 +202,43 @@ class LinkStore:
             f"This community has no link with “{other}”: /constellation list shows its links."
         )
 
-    async def links_between(self, community_ids: set[int]) -> list[LinkView]:
-        """Active links among these communities (paused ones too: callers check `carries`)."""
-        async with self._db.sessions() as session:
-            ids = (
-                await session.scalars(
-                    select(Link.id)
-                    .join(LinkSide, LinkSide.link_id == Link.id)
-                    .where(
-                        Link.status == LinkStatus.ACTIVE,
-                        LinkSide.community_id.in_(community_ids),
-                    )
-                    .distinct()
-                )
-            ).all()
-            links = await self._views(session, ids)
+    async def links_between(
+        self, community_ids: set[int], *, session: AsyncSession | None = None
+    ) -> list[LinkView]:
+        """Active links among these communities (paused ones too: callers check `carries`);
+        in `session` when given (one read transaction with the caller's)."""
+        touching = (
+            select(LinkSide.link_id)
+            .join(Link, Link.id == LinkSide.link_id)
+            .where(Link.status == LinkStatus.ACTIVE, LinkSide.community_id.in_(community_ids))
+        )
+        if session is not None:
+            links = await self._views(session, touching)  # one statement
+        else:
+            async with self._db.sessions() as own:
+                links = await self._views(own, touching)
         return [link for link in links if {s.community_id for s in link.sides} <= community_ids]
 
-    async def whole_channel_links(self, channel: tuple[str, str, str]) -> list[LinkView]:
-        """Active links that relay every thread of this channel."""
+    async def whole_channel_links(
+        self, channel: tuple[str, str, str], *, session: AsyncSession | None = None
+    ) -> list[LinkView]:
+        """Active links that relay every thread of this channel (in `session` if given)."""
         platform, space, chan = channel
-        async with self._db.sessions() as session:
-            links = (
-                await session.scalars(
-                    select(Link)
-                    .join(LinkSide, LinkSide.link_id == Link.id)
-                    .where(
-                        Link.status == LinkStatus.ACTIVE,
-                        Link.whole_channel.is_(True),
-                        LinkSide.platform == platform,
-                        LinkSide.space == space,
-                        LinkSide.channel == chan,
-                    )
-                )
-            ).all()
-            return await self._views(session, [link.id for link in links])
+        matching = (
+            select(Link.id)
+            .join(LinkSide, LinkSide.link_id == Link.id)
+            .where(
+                Link.status == LinkStatus.ACTIVE,
+                Link.whole_channel.is_(True),
+                LinkSide.platform == platform,
+                LinkSide.space == space,
+                LinkSide.channel == chan,
+            )
+        )
+        if session is not None:
+            return await self._views(session, matching)  # one statement
+        async with self._db.sessions() as own:
+            return await self._views(own, matching)
 
     async def set_paused(
         self, link_id: int, community_id: int, paused: bool, now: datetime
@@ -319,9 +323,11 @@ class LinkStore:
         (view,) = await self._views(session, [link.id])
         return view
 
-    async def _views(self, session: AsyncSession, ids: Sequence[int]) -> list[LinkView]:
-        """Links with their sides and communities, in one query."""
-        if not ids:
+    async def _views(
+        self, session: AsyncSession, ids: Sequence[int] | Select[Any]
+    ) -> list[LinkView]:
+        """Links with their sides and communities, in one query (ids: a list or a SELECT)."""
+        if isinstance(ids, Sequence) and not ids:
             return []
         rows = (
             await session.execute(

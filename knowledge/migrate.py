@@ -1,23 +1,36 @@
-"""Alembic driven from code, on the engine Hearth already has (no alembic.ini needed)."""
+"""Alembic driven from code, on the engine Hearth already has (no alembic.ini needed).
+
+Why Alembic is imported only to migrate: a start-up that finds the schema at head (the
+usual case) reads the version row and the migration files' `revision` lines itself, and
+the process never holds Alembic (about 10 MiB).
+"""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
+import re
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from knowledge.db import Database
 from knowledge.models import Base
 from knowledge.schema_extras import include_object
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 SCRIPT_LOCATION = "knowledge:migrations"
 MIGRATION_LOCK = 0x48454152  # the PostgreSQL advisory lock key every Hearth upgrades under
 
 
+_REVISION = re.compile(r"^(down_)?revision\b[^=]*=\s*(?:[\"']([^\"']+)[\"']|None)", re.M)
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     if connection is not None:
@@ -26,12 +39,40 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str | None:
+    """The newest migration: from the files' `revision = ...` lines when they form one
+    chain, else (branches, an unusual file) as Alembic computes it."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        for entry in resources.files("knowledge.migrations").joinpath("versions").iterdir():
+            if not entry.name.endswith(".py") or entry.name.startswith("__"):
+                continue
+            found = {bool(m[1]): m[2] for m in _REVISION.finditer(entry.read_text("utf-8"))}
+            if found.get(False) is None:
+                raise ValueError(entry.name)
+            revisions.add(found[False])
+            if found.get(True):
+                parents.add(found[True])
+    except (OSError, ValueError):
+        revisions = set()
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def current_revision(database: Database) -> str | None:
     def _read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+        if len(rows) > 1:  # branches: let Alembic say what it makes of them
+            from alembic.migration import MigrationContext
+
+            return MigrationContext.configure(connection).get_current_revision()
+        return str(rows[0][0]) if rows else None
 
     async with database.engine.connect() as connection:
         return await connection.run_sync(_read)
@@ -49,6 +90,8 @@ async def upgrade(database: Database, revision: str = "head") -> None:
     def _upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        from alembic import command
+
         command.upgrade(alembic_config(connection), revision)
 
     async with database.engine.begin() as connection:
@@ -59,6 +102,9 @@ async def schema_drift(database: Database) -> list[object]:
     """Differences between the migrated database and the models; empty when they agree."""
 
     def _compare(connection: Connection) -> list[object]:
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
         context = MigrationContext.configure(
             connection, opts={"include_object": include_object, "compare_type": True}
         )

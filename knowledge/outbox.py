@@ -23,18 +23,10 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
-from knowledge.models import (
-    Link,
-    LinkSide,
-    LinkStatus,
-    OutboxItem,
-    OutboxStatus,
-    RelayCopy,
-    RelayMessage,
-    RelayParticipant,
-)
+from knowledge.models import Link, LinkSide, OutboxItem, RelayCopy, RelayMessage, RelayParticipant
 from knowledge.relays import Participant, _participant
 from knowledge.upsert import insert_ignoring_conflict
+from knowledge.vocabulary import LinkStatus, OutboxStatus
 
 LEASE = timedelta(seconds=60)
 
@@ -254,6 +246,19 @@ class Outbox:
                     claimed_until=None,
                     failures=OutboxItem.failures + 1,
                 )
+            )
+
+    async def release(self, item_ids: list[int]) -> None:
+        """Give up this worker's claims on items it will not deliver (stopping)."""
+        async with self._db.sessions.begin() as session:
+            await session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id.in_(item_ids),
+                    OutboxItem.claimed_by == self.worker,
+                    OutboxItem.status == OutboxStatus.PENDING,
+                )
+                .values(claimed_until=None, attempts=OutboxItem.attempts - 1)
             )
 
     async def release_dead_claims(self) -> int:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.models import (
+    Community,
     OutboxItem,
-    OutboxStatus,
     RelayCopy,
     RelayMessage,
     RelayParticipant,
@@ -27,6 +27,7 @@ from knowledge.models import (
     SyncCursor,
 )
 from knowledge.upsert import insert_ignoring_conflict
+from knowledge.vocabulary import OutboxStatus
 
 ChannelKey = tuple[str, str, str]  # platform, space, channel
 CATCH_UP_KEY = "relay-catch-up"  # its row among the sync cursors, one per platform
@@ -66,6 +67,30 @@ class Route:
 
     participant_id: int
     link_id: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Write new copies already claimed by this worker until `until` (see `record`)."""
+
+    worker: str
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Handed:
+    """A new outbox row written claimed: delivered at once by the worker that holds it."""
+
+    item_id: int
+    key: str
+    route: Route
+    anchor_id: str | None  # the thread's anchor in the target channel, as of the write
+
+
+@dataclass(frozen=True)
+class Recorded:
+    message: RelayedMessage
+    handed: tuple[Handed, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,29 +177,76 @@ class RelayStore:
 
     # finding ---------------------------------------------------------------------------
 
+    def reading(self) -> AsyncSession:
+        """A session for several reads in one transaction (`locate`, then links)."""
+        return self._db.sessions()
+
     async def locate(
-        self, channel: ChannelKey, message_id: str, thread_root: str | None, reply_to: str | None
+        self,
+        channel: ChannelKey,
+        message_id: str,
+        thread_root: str | None,
+        reply_to: str | None,
+        *,
+        session: AsyncSession | None = None,
     ) -> Located:
         """Everything a new message needs to know, in one read: is it a copy Hearth made,
         which relayed thread (if any) it belongs to, and that thread's participants."""
-        async with self._db.sessions() as session:
-            copy = await session.scalar(
-                select(RelayCopy.id)
-                .join(RelayParticipant, RelayParticipant.id == RelayCopy.participant_id)
-                .where(_in(channel), RelayCopy.copy_id == message_id)
-                .limit(1)
+        if session is None:
+            async with self._db.sessions() as own:
+                return await self._locate(own, channel, message_id, thread_root, reply_to)
+        return await self._locate(session, channel, message_id, thread_root, reply_to)
+
+    async def _locate(
+        self,
+        session: AsyncSession,
+        channel: ChannelKey,
+        message_id: str,
+        thread_root: str | None,
+        reply_to: str | None,
+    ) -> Located:
+        copy = await session.scalar(
+            select(RelayCopy.id)
+            .join(RelayParticipant, RelayParticipant.id == RelayCopy.participant_id)
+            .where(_in(channel), RelayCopy.copy_id == message_id)
+            .limit(1)
+        )
+        if copy is not None:
+            return Located(True, None, ())
+        if thread_root is not None:  # the usual case: the thread and everyone in one query
+            threads = select(RelayParticipant.relay_thread_id).where(
+                _in(channel), RelayParticipant.anchor_id == thread_root
             )
-            if copy is not None:
-                return Located(True, None, ())
-            found = await _participant_for(session, channel, thread_root, reply_to)
-            if found is None:
-                return Located(False, None, ())
-            rows = await session.scalars(
-                select(RelayParticipant)
-                .where(RelayParticipant.relay_thread_id == found.relay_thread_id)
-                .order_by(RelayParticipant.id)
-            )
-            return Located(False, found, tuple(_participant(r) for r in rows))
+            rows = [
+                _participant(r)
+                for r in await session.scalars(
+                    select(RelayParticipant)
+                    .where(RelayParticipant.relay_thread_id.in_(threads))
+                    .order_by(RelayParticipant.id)
+                )
+            ]
+            here = [p for p in rows if p.key == channel and p.anchor_id == thread_root]
+            if here:
+                thread_id = here[0].relay_thread_id
+                return Located(
+                    False, here[0], tuple(p for p in rows if p.relay_thread_id == thread_id)
+                )
+        by_reply = await _participant_for(session, channel, None, reply_to)
+        if by_reply is None:
+            return Located(False, None, ())
+        everyone = await session.scalars(
+            select(RelayParticipant)
+            .where(RelayParticipant.relay_thread_id == by_reply.relay_thread_id)
+            .order_by(RelayParticipant.id)
+        )
+        return Located(False, by_reply, tuple(_participant(r) for r in everyone))
+
+    async def community_name(self, community_id: int, session: AsyncSession) -> str | None:
+        """A community's name, read in the caller's transaction."""
+        name: str | None = await session.scalar(
+            select(Community.name).where(Community.id == community_id)
+        )
+        return name
 
     async def participants(self, relay_thread_id: int) -> list[Participant]:
         async with self._db.sessions() as session:
@@ -282,6 +354,10 @@ class RelayStore:
 
     # writing ---------------------------------------------------------------------------
 
+    def writing(self) -> Any:
+        """A write transaction for several steps (`open_thread`, then `record`)."""
+        return self._db.sessions.begin()
+
     async def open_thread(
         self,
         origin_community_id: int,
@@ -289,53 +365,86 @@ class RelayStore:
         root_id: str,
         targets: Sequence[NewTarget],
         now: datetime,
+        *,
+        session: AsyncSession | None = None,
     ) -> tuple[Participant, list[Participant]]:
         """The relayed thread rooted at `root_id` (made on first use) with these targets
-        added; returns its origin participant and every participant it now has."""
+        added; returns its origin participant and every participant it now has. In
+        `session` when given (the caller's write transaction)."""
+        if session is None:
+            async with self._db.sessions.begin() as own:
+                return await self._open_thread(
+                    own, origin_community_id, channel, root_id, targets, now
+                )
+        return await self._open_thread(session, origin_community_id, channel, root_id, targets, now)
+
+    async def _open_thread(
+        self,
+        session: AsyncSession,
+        origin_community_id: int,
+        channel: ChannelKey,
+        root_id: str,
+        targets: Sequence[NewTarget],
+        now: datetime,
+    ) -> tuple[Participant, list[Participant]]:
         platform, space, chan = channel
-        async with self._db.sessions.begin() as session:
-            origin = await session.scalar(
-                select(RelayParticipant).where(_in(channel), RelayParticipant.anchor_id == root_id)
+        thread_id = await session.scalar(
+            select(RelayParticipant.relay_thread_id).where(
+                _in(channel), RelayParticipant.anchor_id == root_id
             )
-            if origin is None:
-                thread = RelayThread(
+        )
+        rows: list[dict[str, Any]] = []
+        if thread_id is None:
+            thread_id = await session.scalar(
+                insert(RelayThread)
+                .values(
                     origin_community_id=origin_community_id, created_at=now, last_activity_at=now
                 )
-                session.add(thread)
-                await session.flush()
-                origin = RelayParticipant(
-                    relay_thread_id=thread.id,
-                    community_id=origin_community_id,
-                    platform=platform,
-                    space=space,
-                    channel=chan,
-                    anchor_id=root_id,
+                .returning(RelayThread.id)
+            )
+            rows.append(
+                {
+                    "relay_thread_id": thread_id,
+                    "community_id": origin_community_id,
+                    "link_id": None,
+                    "platform": platform,
+                    "space": space,
+                    "channel": chan,
+                    "anchor_id": root_id,
+                }
+            )
+        for target in targets:
+            t_platform, t_space, t_channel = target.channel
+            rows.append(
+                {
+                    "relay_thread_id": thread_id,
+                    "community_id": target.community_id,
+                    "link_id": target.link_id,
+                    "platform": t_platform,
+                    "space": t_space,
+                    "channel": t_channel,
+                    "anchor_id": None,
+                }
+            )
+        if rows:  # the origin and the targets in one statement
+            await session.execute(
+                insert_ignoring_conflict(
+                    session,
+                    RelayParticipant,
+                    rows,
+                    ["relay_thread_id", "platform", "space", "channel"],
                 )
-                session.add(origin)
-                await session.flush()
-            for target in targets:
-                t_platform, t_space, t_channel = target.channel
-                await session.execute(
-                    insert_ignoring_conflict(
-                        session,
-                        RelayParticipant,
-                        {
-                            "relay_thread_id": origin.relay_thread_id,
-                            "community_id": target.community_id,
-                            "link_id": target.link_id,
-                            "platform": t_platform,
-                            "space": t_space,
-                            "channel": t_channel,
-                        },
-                        ["relay_thread_id", "platform", "space", "channel"],
-                    )
-                )
-            rows = await session.scalars(
+            )
+        everyone = [
+            _participant(r)
+            for r in await session.scalars(
                 select(RelayParticipant)
-                .where(RelayParticipant.relay_thread_id == origin.relay_thread_id)
+                .where(RelayParticipant.relay_thread_id == thread_id)
                 .order_by(RelayParticipant.id)
             )
-            return _participant(origin), [_participant(r) for r in rows]
+        ]
+        origin = next(p for p in everyone if p.key == channel and p.anchor_id == root_id)
+        return origin, everyone
 
     async def record(
         self,
@@ -348,26 +457,50 @@ class RelayStore:
         routes: Sequence[Route],
         payload: dict[str, Any],
         now: datetime,
-    ) -> RelayedMessage:
-        """Keep a message of a relayed thread and queue its copies, in one transaction."""
-        async with self._db.sessions.begin() as session:
-            await session.execute(
-                insert_ignoring_conflict(
-                    session,
-                    RelayMessage,
-                    {
-                        "relay_thread_id": participant.relay_thread_id,
-                        "participant_id": participant.id,
-                        "message_id": message_id,
-                        "is_root": is_root,
-                        "author_name": author_name[:200],
-                        "digest": digest,
-                        "payload": payload,
-                        "created_at": now,
-                    },
-                    ["participant_id", "message_id"],
-                )
+        claim: Claim | None = None,
+        session: AsyncSession | None = None,
+    ) -> Recorded:
+        """Keep a message of a relayed thread and queue its copies, in one transaction.
+
+        With `claim`, each new copy whose lane is free (nothing earlier pending or parked
+        for that channel) is written already claimed by that worker, and returned in
+        `handed` so it can be delivered at once without a claim round; the row stays the
+        truth, so a crash before delivery frees it like any other dead claim. In
+        `session` when given (the caller's write transaction)."""
+        if session is None:
+            async with self._db.sessions.begin() as own:
+                return await self.record(
+                    participant, message_id, is_root=is_root, author_name=author_name,
+                    digest=digest, routes=routes, payload=payload, now=now, claim=claim,
+                    session=own,
+                )  # fmt: skip
+        message_values = {
+            "relay_thread_id": participant.relay_thread_id,
+            "participant_id": participant.id,
+            "message_id": message_id,
+            "is_root": is_root,
+            "author_name": author_name[:200],
+            "digest": digest,
+            "payload": payload,
+            "created_at": now,
+        }
+        new_id = await session.scalar(
+            insert_ignoring_conflict(
+                session, RelayMessage, message_values, ["participant_id", "message_id"]
+            ).returning(RelayMessage.id)
+        )
+        if new_id is not None:  # the usual case: no read-back
+            relayed = RelayedMessage(
+                new_id,
+                participant.relay_thread_id,
+                participant.id,
+                message_id,
+                is_root,
+                digest,
+                False,
+                dict(payload),
             )
+        else:  # redelivered: the message (and its queued copies) exist already
             row = await session.scalar(
                 select(RelayMessage).where(
                     RelayMessage.participant_id == participant.id,
@@ -375,8 +508,12 @@ class RelayStore:
                 )
             )
             assert row is not None
-            await self._enqueue(session, row, "post", routes, payload, f"post:{row.id}", now)
-            return _message(row)
+            relayed = _message(row)
+        handed = await self._enqueue(
+            session, relayed, "post", routes, payload, f"post:{relayed.id}", now,
+            claim if new_id is not None else None,
+        )  # fmt: skip
+        return Recorded(relayed, handed)
 
     async def change(
         self,
@@ -408,40 +545,76 @@ class RelayStore:
     async def _enqueue(
         self,
         session: AsyncSession,
-        message: RelayMessage,
+        message: RelayedMessage | RelayMessage,
         operation: str,
         routes: Sequence[Route],
         payload: dict[str, Any],
         key: str,
         now: datetime,
-    ) -> None:
+        claim: Claim | None = None,
+    ) -> tuple[Handed, ...]:
+        handed: list[Handed] = []
         if routes:
-            await session.execute(
-                insert_ignoring_conflict(
-                    session,
-                    OutboxItem,
-                    [
-                        {
-                            "key": f"{key}:{route.participant_id}",
-                            "relay_thread_id": message.relay_thread_id,
-                            "participant_id": route.participant_id,
-                            "relay_message_id": message.id,
-                            "link_id": route.link_id,
-                            "operation": operation,
-                            "payload": payload,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                        }
-                        for route in routes
-                    ],
-                    ["key"],
+            free: dict[int, str | None] = {}  # lanes a new copy may be handed to: anchor
+            if claim is not None:  # read fresh: a root copy may have been delivered meanwhile
+                earlier = (
+                    exists()
+                    .where(
+                        OutboxItem.participant_id == RelayParticipant.id,
+                        OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.PARKED]),
+                        OutboxItem.operation != "notice",
+                    )
+                    .label("busy")
                 )
-            )
+                lanes = await session.execute(
+                    select(RelayParticipant.id, RelayParticipant.anchor_id, earlier).where(
+                        RelayParticipant.id.in_([r.participant_id for r in routes])
+                    )
+                )
+                free = {
+                    target: anchor
+                    for target, anchor, busy in lanes
+                    if not busy and (message.is_root or anchor is not None)
+                }
+            rows = []
+            for route in routes:
+                row: dict[str, Any] = {
+                    "key": f"{key}:{route.participant_id}",
+                    "relay_thread_id": message.relay_thread_id,
+                    "participant_id": route.participant_id,
+                    "relay_message_id": message.id,
+                    "link_id": route.link_id,
+                    "operation": operation,
+                    "payload": payload,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "claimed_by": None,
+                    "claimed_until": None,
+                    "attempts": 0,
+                }
+                if claim is not None and route.participant_id in free:
+                    row.update(claimed_by=claim.worker, claimed_until=claim.until, attempts=1)
+                rows.append(row)
+            inserted = (
+                await session.execute(
+                    insert_ignoring_conflict(session, OutboxItem, rows, ["key"]).returning(
+                        OutboxItem.id, OutboxItem.participant_id, OutboxItem.claimed_by
+                    )
+                )
+            ).all()
+            if claim is not None:
+                by_target = {route.participant_id: route for route in routes}
+                handed = [
+                    Handed(item_id, f"{key}:{target}", by_target[target], free[target])
+                    for item_id, target, claimed_by in inserted
+                    if claimed_by == claim.worker
+                ]
         await session.execute(
             update(RelayThread)
             .where(RelayThread.id == message.relay_thread_id)
             .values(last_activity_at=now)
         )
+        return tuple(handed)
 
     async def notice(self, participant: Participant, key: str, text: str, now: datetime) -> None:
         """A message from Hearth itself into a relayed thread (a failure report), once."""

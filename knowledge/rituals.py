@@ -23,13 +23,12 @@ from knowledge.models import (
     Member,
     MemberPreference,
     Ritual,
-    RitualKind,
     RitualResponse,
     RitualRound,
-    RoundStatus,
 )
 from knowledge.upsert import insert_ignoring_conflict, insert_many_ignoring_conflict
 from knowledge.views import FORGOTTEN_NAME
+from knowledge.vocabulary import RitualKind, RoundStatus
 
 LEASE = timedelta(minutes=2)
 CHUNK = 500  # ids per IN list / rows per multi-row statement

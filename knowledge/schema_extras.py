@@ -1,8 +1,9 @@
 """Names of the full-text search structures the ORM cannot describe.
 
-SQLite has an external-content FTS5 table kept in step by triggers; PostgreSQL a GIN
-expression index. Migrations create them (with their own frozen SQL); queries use these
-names, and `alembic check` is told to look past them.
+SQLite has an external-content FTS5 table kept in step by triggers; PostgreSQL a
+generated tsvector column with a GIN index (migration 0010; before it, an expression
+index). Migrations create them (with their own frozen SQL); queries use these names, and
+`alembic check` is told to look past them.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 SQLITE_FTS_TABLE = "insights_fts"
-POSTGRES_TSVECTOR = "to_tsvector('english', coalesce(insights.title, '') || ' ' || insights.body)"
-POSTGRES_SEARCH_INDEX = "ix_insights_search"
+POSTGRES_TSVECTOR = "insights.search_vector"
+POSTGRES_TSVECTOR_COLUMN = "search_vector"
+POSTGRES_SEARCH_INDEX = "ix_insights_search_vector"
 
 
 def include_object(
@@ -20,4 +22,6 @@ def include_object(
     """Keep search structures out of autogenerate's model comparison."""
     if name is None:
         return True
+    if type_ == "column" and name == POSTGRES_TSVECTOR_COLUMN:
+        return False
     return not (name.startswith(SQLITE_FTS_TABLE) or name == POSTGRES_SEARCH_INDEX)

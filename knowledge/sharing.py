@@ -15,25 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
-from knowledge.models import (
-    SHARED_VISIBILITIES,
-    Community,
-    Insight,
-    Link,
-    LinkSide,
-    LinkStatus,
-    Member,
-    Visibility,
-)
+from knowledge.insight_rows import LOAD, insight_view, origin_withdrawn, set_tags
+from knowledge.insights import InsightStore
+from knowledge.models import Community, Insight, Link, LinkSide, Member
 from knowledge.tags import normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import FORGOTTEN_NAME, CaptureResult, InsightView, MemberInfo
-
-WITHDRAWN = "This insight is no longer shared by {community} ({why}); only the credit remains."
+from knowledge.vocabulary import SHARED_VISIBILITIES, LinkStatus, Visibility
 
 
 @dataclass(frozen=True)
@@ -68,6 +59,9 @@ class FlowCount:
     adopted_by_them: int
 
 
+VISIBILITY_CHOICES = tuple(v.value for v in Visibility)
+
+
 def parse_visibility(text: str) -> Visibility:
     try:
         return Visibility(text.strip().lower())
@@ -75,31 +69,6 @@ def parse_visibility(text: str) -> Visibility:
         raise InvalidInput(
             f"“{text}” is not a visibility: use community, constellation or public."
         ) from None
-
-
-async def follow_origin(session: AsyncSession, origin: Insight) -> None:
-    """Adopted copies of a shared insight show its current words."""
-    if origin.visibility not in SHARED_VISIBILITIES:
-        return
-    await session.execute(
-        update(Insight)
-        .where(Insight.origin_insight_id == origin.id)
-        .values(body=origin.body, title=origin.title, updated_at=origin.updated_at)
-    )
-
-
-async def origin_withdrawn(session: AsyncSession, origin_id: int, why: str) -> None:
-    """Un-shared, deleted or forgotten at the origin: copies keep the credit and a note."""
-    name = await session.scalar(
-        select(Community.name)
-        .join(Insight, Insight.community_id == Community.id)
-        .where(Insight.id == origin_id)
-    )
-    await session.execute(
-        update(Insight)
-        .where(Insight.origin_insight_id == origin_id)
-        .values(body=WITHDRAWN.format(community=name or "its community", why=why), title=None)
-    )
 
 
 class SharedKnowledge:
@@ -158,7 +127,7 @@ class SharedKnowledge:
                     "origin can share it further."
                 )
             old = row.visibility
-            row.visibility = visibility.value
+            row.visibility = visibility
             if visibility.shared and old not in SHARED_VISIBILITIES:
                 row.shared_at = now
             if not visibility.shared and old in SHARED_VISIBILITIES:
@@ -183,8 +152,6 @@ class SharedKnowledge:
         now: datetime,
     ) -> CaptureResult:
         """Keep our own copy of a sibling's shared insight (once), credited to the origin."""
-        from knowledge.insights import InsightStore  # one place builds views
-
         async with self._db.sessions.begin() as session:
             origin = await session.scalar(
                 select(Insight).where(
@@ -233,9 +200,7 @@ class SharedKnowledge:
                 )
                 assert new_id is not None
             elif tags:
-                from knowledge.insights import _set_tags
-
-                await _set_tags(
+                await set_tags(
                     session, scope.community_id, new_id, normalize_tags(tags), fresh=True
                 )
         store = InsightStore(self._db)
@@ -247,8 +212,6 @@ class SharedKnowledge:
         """Siblings' insights shared at or after `moment` (for digests), oldest first."""
         if not scope.siblings:
             return []
-        from knowledge.insights import LOAD, insight_view
-
         async with self._db.sessions() as session:
             rows = await session.scalars(
                 select(Insight)

@@ -9,9 +9,13 @@ that batch, and the InboundLog skips what was already done.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from knowledge.db import Database
+from knowledge.inbound import mark_done
 from knowledge.models import SyncCursor
 from knowledge.upsert import insert_ignoring_conflict
 
@@ -28,23 +32,22 @@ class SyncTokens:
                 )
             )
 
-    async def put(self, platform: str, key: str, token: str) -> None:
+    async def put(self, platform: str, key: str, token: str, *, done: Sequence[str] = ()) -> None:
+        """Save the token (one upsert statement); with `done`, also mark those inbound
+        events of `platform` done (the batch the token ends), in the same transaction."""
         now = self._db.clock.now()
         async with self._db.sessions.begin() as session:
-            inserted = await session.scalar(
-                insert_ignoring_conflict(
-                    session,
-                    SyncCursor,
-                    {"platform": platform, "key": key, "token": token, "updated_at": now},
-                    ["platform", "key"],
-                ).returning(SyncCursor.key)
-            )
-            if inserted is None:
-                await session.execute(
-                    update(SyncCursor)
-                    .where(SyncCursor.platform == platform, SyncCursor.key == key)
-                    .values(token=token, updated_at=now)
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            if done:
+                await session.execute(mark_done(platform, list(done), now))
+            await session.execute(
+                insert(SyncCursor)
+                .values(platform=platform, key=key, token=token, updated_at=now)
+                .on_conflict_do_update(
+                    index_elements=["platform", "key"], set_={"token": token, "updated_at": now}
                 )
+            )
 
     async def advance(self, platform: str, key: str, at_least: int) -> int:
         """A number above every one this counter handed out before, to any process, and

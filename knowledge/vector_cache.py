@@ -26,6 +26,7 @@ class _Table:
     communities: Any  # int64[n]
     vectors: Any  # float32[n, dims], or float16 past FLOAT32_ROWS
     loaded_at: float
+    community_ids: frozenset[int] = frozenset()  # every community with a row here
     # written by this process since the load: id -> (community, float16 vector)
     overlay: dict[int, tuple[int, Any]] = field(default_factory=dict)
 
@@ -61,6 +62,23 @@ class VectorCache:
             numpy.asarray(communities, dtype=numpy.int64),
             matrix,
             time.monotonic(),
+            frozenset(communities),
+        )
+        self._tables[(model, dims)] = table
+        return table
+
+    def load_arrays(self, model: str, dims: int, ids: Any, communities: Any, matrix: Any) -> _Table:
+        """`load` from arrays already built (ids, communities: int64[n]; matrix: [n, dims]),
+        without a Python object per row: 100k rows load in a fraction of the time."""
+        import numpy
+
+        dtype = numpy.float32 if len(ids) <= FLOAT32_ROWS else numpy.float16
+        table = _Table(
+            ids,
+            communities,
+            matrix.astype(dtype, copy=False),
+            time.monotonic(),
+            frozenset(int(c) for c in numpy.unique(communities)),
         )
         self._tables[(model, dims)] = table
         return table
@@ -84,17 +102,22 @@ class VectorCache:
         in `allowed` when given; the overlay replaces the rows it has."""
         import numpy
 
-        mask = numpy.ones(len(table.ids), dtype=bool)
-        if communities is not None:
-            mask &= numpy.isin(table.communities, numpy.fromiter(communities, numpy.int64))
+        mask: Any = None  # None: every row (what a one-community database always has)
+
+        def narrow(keep: Any) -> None:
+            nonlocal mask
+            mask = keep if mask is None else mask & keep
+
+        if communities is not None and not table.community_ids <= communities:
+            narrow(numpy.isin(table.communities, numpy.fromiter(communities, numpy.int64)))
         if allowed is not None:
-            mask &= numpy.isin(table.ids, allowed)
+            narrow(numpy.isin(table.ids, allowed))
         if table.overlay:
-            mask &= ~numpy.isin(table.ids, numpy.fromiter(table.overlay, numpy.int64))
-        picked = numpy.flatnonzero(mask)
+            narrow(~numpy.isin(table.ids, numpy.fromiter(table.overlay, numpy.int64)))
+        picked = numpy.arange(len(table.ids)) if mask is None else numpy.flatnonzero(mask)
         target32 = target.astype(numpy.float32)
         if table.vectors.dtype == numpy.float32:
-            everything = len(picked) == len(table.ids)
+            everything = mask is None or len(picked) == len(table.ids)
             rows = table.vectors if everything else table.vectors[picked]
             parts = [rows @ target32]
         else:
@@ -102,7 +125,7 @@ class VectorCache:
                 table.vectors[picked[start : start + SCORE_CHUNK]].astype(numpy.float32) @ target32
                 for start in range(0, len(picked), SCORE_CHUNK)
             ]
-        ids = table.ids[picked]
+        ids = table.ids if mask is None else table.ids[picked]
         scores = numpy.concatenate(parts) if parts else numpy.zeros(0, dtype=numpy.float32)
         extra = [
             (insight_id, community_id, vector)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from knowledge.models import Role, RoleSource
+from knowledge.vocabulary import Role, RoleSource, Visibility
 
 FORGOTTEN_NAME = "a former member"
 
@@ -63,7 +63,7 @@ class InsightView:
     created_at: datetime
     updated_at: datetime
     revisions: int
-    visibility: str = "community"
+    visibility: Visibility = Visibility.COMMUNITY
     origin_insight_id: int | None = None  # an adopted copy of a sibling's insight
     origin_credit: str | None = None  # "Ann (The Forge)": who to credit for a copy
 

@@ -17,8 +17,8 @@ import structlog
 from bot.events import ChannelRef, MessageRef
 from bot.ops.metrics import Metrics
 from bot.port import DeliveryError, OutboundMessage, OutboundPort, RateLimited, Transient
+from bot.retry import retry_delay
 from knowledge.insights import InsightStore
-from knowledge.models import RoundStatus
 from knowledge.rituals import (
     NewRound,
     OpenedRound,
@@ -28,6 +28,7 @@ from knowledge.rituals import (
     RoundView,
 )
 from knowledge.views import InsightView
+from knowledge.vocabulary import RoundStatus
 from scheduling.kinds import PromptInputs, behaviour
 from scheduling.prompts import pick_prompt
 from scheduling.schedule import Schedule
@@ -35,6 +36,7 @@ from scheduling.schedule import Schedule
 log = structlog.get_logger(__name__)
 
 ON_TIME = timedelta(minutes=1)  # later than this after its slot, a prompt says it is late
+FIRST_RETRY = timedelta(seconds=15)  # a prompt that failed to post: then doubling
 MAX_BACKOFF = timedelta(minutes=30)
 RECENT = timedelta(days=2)  # see RitualEngine._due_slot
 POSTS_IN_FLIGHT = 16  # prompts of one burst posted at once (platforms rate-limit anyway)
@@ -65,10 +67,6 @@ def schedule_of(ritual: Scheduled) -> Schedule:
     )
 
 
-def backoff(attempts: int) -> timedelta:
-    return min(MAX_BACKOFF, timedelta(seconds=15 * 2 ** min(attempts, 10)))
-
-
 def channel_of(ritual: RitualView) -> ChannelRef:
     return ChannelRef(ritual.platform, ritual.space, ritual.channel)
 
@@ -94,15 +92,19 @@ class RitualEngine:
         ports: Mapping[str, OutboundPort],
         grace: timedelta,
         metrics: Metrics,
+        *,
+        narrator: Narrator | None = None,
+        constellation_news: ConstellationNews | None = None,
     ) -> None:
+        """`narrator`: syntheses told as a story (assist); `constellation_news`: siblings'
+        newly shared insights, for digests."""
         self._metrics = metrics
         self._store = store
         self._insights = insights
         self._ports = ports
         self._grace = grace
-        self.narrator: Narrator | None = None  # set by the wiring when assist is there
-        # set by the wiring: siblings' newly shared insights, for digests
-        self.constellation_news: ConstellationNews | None = None
+        self._narrator = narrator
+        self._constellation_news = constellation_news
 
     # opening -------------------------------------------------------------------------
 
@@ -279,7 +281,11 @@ class RitualEngine:
         self, ritual: RitualView, round_: RoundView, exc: DeliveryError, now: datetime
     ) -> None:
         wait = exc.retry_after if isinstance(exc, RateLimited) else None
-        retry_at = now + (timedelta(seconds=wait) if wait else backoff(round_.attempts))
+        retry_at = now + (
+            timedelta(seconds=wait)
+            if wait
+            else retry_delay(round_.attempts, FIRST_RETRY, MAX_BACKOFF)
+        )
         await self._store.mark_failed(round_.id, f"{type(exc).__name__}: {exc}", retry_at)
         self._metrics.ritual_rounds.labels("failed").inc()
         log.warning(
@@ -344,8 +350,8 @@ class RitualEngine:
         siblings: tuple[tuple[str, InsightView], ...] = ()
         if not kind.collects_responses:
             new = tuple(await self._insights.since(ritual.community_id, since))
-            if self.constellation_news is not None:
-                siblings = tuple(await self.constellation_news(ritual.community_id, since))
+            if self._constellation_news is not None:
+                siblings = tuple(await self._constellation_news(ritual.community_id, since))
         text = kind.prompt(
             PromptInputs(
                 ritual,
@@ -356,8 +362,8 @@ class RitualEngine:
                 siblings,
             )
         )
-        if new and self.narrator is not None:
-            story = await self.narrator(
+        if new and self._narrator is not None:
+            story = await self._narrator(
                 ritual.community_id, ritual.name, [i.title or i.body for i in new]
             )
             if story:
@@ -399,8 +405,8 @@ class RitualEngine:
             return False
         responses = await self._store.responses(round_id)
         text = behaviour(ritual.kind).synthesis(ritual, responses)
-        if text and responses and self.narrator is not None:
-            story = await self.narrator(
+        if text and responses and self._narrator is not None:
+            story = await self._narrator(
                 ritual.community_id, ritual.name, [r.text for r in responses]
             )
             if story:

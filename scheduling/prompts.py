@@ -6,7 +6,7 @@ the rotation, then these.
 
 from __future__ import annotations
 
-from knowledge.models import RitualKind
+from knowledge.vocabulary import RitualKind
 
 DEFAULT_PROMPTS: dict[RitualKind, tuple[str, ...]] = {
     RitualKind.REFLECTION: (

@@ -16,9 +16,9 @@ from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.insights import InsightStore
-from knowledge.models import RoundStatus
 from knowledge.rituals import RitualStore, RitualView, RoundView
-from scheduling.engine import RitualEngine
+from knowledge.vocabulary import RoundStatus
+from scheduling.engine import ConstellationNews, Narrator, RitualEngine
 from scheduling.timer import RitualTimer
 
 log = structlog.get_logger(__name__)
@@ -40,12 +40,22 @@ class Rituals:
         *,
         use_timer: bool = True,
         reconcile: timedelta = timedelta(seconds=5),
+        narrator: Narrator | None = None,
+        constellation_news: ConstellationNews | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self._directory = directory
         self._ports: dict[str, OutboundPort] = {}
-        self.engine = RitualEngine(store, insights, self._ports, grace, metrics)
+        self.engine = RitualEngine(
+            store,
+            insights,
+            self._ports,
+            grace,
+            metrics,
+            narrator=narrator,
+            constellation_news=constellation_news,
+        )
         self._timer = (
             RitualTimer(self._fire, self._sweep, grace, clock, self._reconcile, reconcile)
             if use_timer

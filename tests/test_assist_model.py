@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from adapters.openai_assist import OpenAIAssist
-from tests.console_harness import make_config, run_script
-from tests.openai_loopback import OpenAILoopback, malformed, openai_server, reply, status  # noqa: F401
+from tests.fakes.openai_loopback import OpenAILoopback, malformed, openai_server, reply, status  # noqa: F401
+from tests.harness.console_harness import make_config, run_script
 
 OTHER_COMMUNITY = """
 [[communities]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 THREAD = [
     "How do you keep code reviews from dragging on for days?",  # 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 
 async def test_insights_starting_with_a_subcommand_word_are_captured_as_text(

@@ -21,7 +21,7 @@ from knowledge.errors import UserError
 from knowledge.search.query import parse_terms
 from knowledge.views import CommunityInfo
 from scheduling.schedule import parse_schedule
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 TABLE = build_command_table()
 COMMUNITY = CommunityInfo(1, "guild", "The Guild", "Europe/Berlin")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.read_only import read_only
+from tests.harness.read_only import read_only
 from tests.test_cli import hearth
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 
 async def test_insight_command_captures_text_with_tags(database_url: str, tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.console.adapter import ConsoleAdapter, UnreadableLine, stdin_reader
+from adapters.console.adapter import ConsoleAdapter
 from adapters.console.directives import Directive, parse_directive
+from adapters.console.stdin import UnreadableLine, stdin_reader
 from bot.app import Hearth
-from tests.console_harness import make_config
+from tests.harness.console_harness import make_config
 
 GUARD = 60.0  # seconds: only a guard against hangs
 

@@ -17,7 +17,7 @@ from bot.app import Hearth
 from bot.config import Config, ConsoleConfig
 from bot.supervise import AdapterFailed
 from knowledge.sync_tokens import SyncTokens
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 GUARD = 60.0  # seconds: only a guard against hangs, never a timing check
 

@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 SEEDED = [
     "/insight Code review is where juniors learn the codebase fastest #review #learning",

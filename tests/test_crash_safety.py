@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import text
 
 from knowledge.db import open_database
-from tests.processes import (
+from tests.harness.config_builder import write_config
+from tests.harness.processes import (
     READ_TIMEOUT,
     HearthProcess,
     Message,
     WorkerResult,
     capture_worker,
-    write_config,
 )
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,9 @@ def transcript_messages(path: Path) -> list[dict[str, Any]]:
 
 
 def start(tmp_path: Path, database_url: str) -> HearthProcess:
-    config = write_config(tmp_path / "hearth.toml", database_url, tmp_path / "console.jsonl")
+    config = write_config(
+        tmp_path / "hearth.toml", database_url, transcript=tmp_path / "console.jsonl"
+    )
     return HearthProcess(config, tmp_path)
 
 

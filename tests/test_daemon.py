@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import READ_TIMEOUT, HearthProcess, write_config
+from tests.harness.config_builder import write_config
+from tests.harness.processes import READ_TIMEOUT, HearthProcess
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +25,9 @@ BANNER = r"^Hearth console: you are alice"
 
 
 def config(tmp_path: Path, database_url: str) -> Path:
-    return write_config(tmp_path / "hearth.toml", database_url, tmp_path / "console.jsonl")
+    return write_config(
+        tmp_path / "hearth.toml", database_url, transcript=tmp_path / "console.jsonl"
+    )
 
 
 def test_bad_lines_get_one_error_line_each_and_the_console_reads_on(

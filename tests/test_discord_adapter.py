@@ -18,12 +18,11 @@ from adapters.discord_gateway.commands import application_commands
 from adapters.discord_gateway.config import DiscordConfig
 from bot.app import Hearth
 from bot.commands.table import build_command_table
-from bot.config import parse_config
 from bot.events import ChannelRef, MessagePosted, MessageRef
 from bot.port import DeliveryError, OutboundMessage, RateLimited
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
-from tests.discord_loopback import (
+from knowledge.vocabulary import Role
+from tests.fakes.discord_loopback import (
     ALICE,
     APP_ID,
     BOB,
@@ -38,6 +37,7 @@ from tests.discord_loopback import (
     DiscordLoopback,
     serving,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 EPHEMERAL = 64
 
@@ -64,24 +64,13 @@ async def running(
     **discord: Any,
 ) -> AsyncIterator[Running]:
     """Hearth with the Discord adapter, on this event loop, until the block ends."""
-    config = parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{tmp_path / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-stewards = ["discord:{ALICE["id"]}"]
-
-[[communities.channels]]
-platform = "discord"
-space = "{GUILD}"
-channel = "{CHANNEL}"
-""",
-        "test-config",
+    guild = Community(
+        "guild",
+        "The Guild",
+        (Channel("discord", str(GUILD), str(CHANNEL)),),
+        (f"discord:{ALICE['id']}",),
     )
+    config = build_config(database_url, tmp_path, guild, console_user=None)
     hearth = await Hearth.open(config, timer=False)
     settings = DiscordConfig(enabled=True, token=TOKEN, application_id=APP_ID, **discord)
     adapter = DiscordAdapter(

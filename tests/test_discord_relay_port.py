@@ -16,7 +16,7 @@ from adapters.discord_gateway.text import key_mark, key_nonce, visible, webhook_
 from bot.events import Attachment, ChannelRef, MessageEdited, MessagePosted, MessageRef
 from bot.port import Attribution, OutboundMessage, TargetGone
 from bot.text import from_discord
-from tests.discord_loopback import (
+from tests.fakes.discord_loopback import (
     ALICE,
     BOB,
     CHANNEL,

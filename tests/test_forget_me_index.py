@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.app import Hearth
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 SECRET = b"qqxyzzyplugh"  # no other indexed word shares its first letter: stored whole
 

@@ -33,7 +33,7 @@ async def taker_process(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.inbound_taker",
+        "tests.harness.inbound_taker",
         database_url,
         "slack",
         event_id,

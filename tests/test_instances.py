@@ -19,11 +19,11 @@ from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.limits import Limit, RateLimits
 from knowledge.migrate import current_revision, head_revision, schema_drift
-from knowledge.models import RitualKind
 from knowledge.pending import CLAIM, PendingStore
 from knowledge.rituals import NewRitual, RitualStore
+from knowledge.vocabulary import RitualKind
 from tests.conftest import ADMIN_URL, _admin
-from tests.console_harness import make_config, run_script
+from tests.harness.console_harness import make_config, run_script
 
 NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 THREAD = [

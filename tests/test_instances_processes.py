@@ -24,9 +24,11 @@ import pytest
 from sqlalchemy import func, select
 
 from knowledge.db import open_database
-from knowledge.models import Insight, Ritual, RitualRound, RoundStatus
+from knowledge.models import Insight, Ritual, RitualRound
+from knowledge.vocabulary import RoundStatus
 from tests.conftest import _truncate
-from tests.processes import HearthProcess, write_config
+from tests.harness.config_builder import write_config
+from tests.harness.processes import HearthProcess
 
 pytestmark = pytest.mark.postgres
 READY = "Hearth console: you are"
@@ -107,7 +109,7 @@ def test_three_instances_confirm_anywhere_and_fire_each_round_once(
     configs = []
     for name, first_id in (("a", 0), ("b", 100_000), ("c", 200_000)):
         transcript = seeded_transcript(tmp_path / f"console-{name}.jsonl", first_id)
-        config = write_config(tmp_path / f"hearth-{name}.toml", postgres_url, transcript)
+        config = write_config(tmp_path / f"hearth-{name}.toml", postgres_url, transcript=transcript)
         with config.open("a", encoding="utf-8") as f:
             f.write("\n[rituals]\nreconcile_seconds = 1.0\n")
         configs.append(config)

@@ -22,12 +22,11 @@ import pytest
 
 from adapters.matrix import MatrixAdapter, MatrixConfig
 from bot.app import Hearth
-from bot.config import parse_config
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
 from knowledge.views import InsightView
-from tests.synapse_server import (  # noqa: F401
+from knowledge.vocabulary import Role
+from tests.fakes.synapse_server import (  # noqa: F401
     MatrixUser,
     SynapseServer,
     require_synapse,
@@ -35,6 +34,7 @@ from tests.synapse_server import (  # noqa: F401
     synapse,
     synapse_data_dir,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 WAIT = 60.0  # a guard against hangs, not a time limit
 
@@ -182,23 +182,8 @@ class Env:
 
 
 def hearth_config(database_url: str, tmp_path: Path, room_id: str) -> Any:
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{tmp_path / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-
-[[communities.channels]]
-platform = "matrix"
-space = "hearth.test"
-channel = "{room_id}"
-""",
-        "test-config",
-    )
+    guild = Community("guild", "The Guild", (Channel("matrix", "hearth.test", room_id),))
+    return build_config(database_url, tmp_path, guild, console_user=None)
 
 
 @pytest.fixture
@@ -730,7 +715,7 @@ async def test_readiness_says_when_the_homeserver_is_unreachable_and_recovers(
 ) -> None:
     from urllib.parse import urlsplit
 
-    from tests.tcp_proxy import TcpProxy
+    from tests.fakes.tcp_proxy import TcpProxy
 
     target = urlsplit(synapse.url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 80)

@@ -28,7 +28,9 @@ import pytest
 from sqlalchemy import text
 
 from knowledge.db import open_database
-from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.harness.config_builder import Channel, Community
+from tests.harness.config_builder import write_config as build
 
 pytestmark = pytest.mark.slow
 
@@ -110,22 +112,8 @@ class HearthRun:
 def write_config(
     path: Path, database_url: str, server: SynapseServer, bot: MatrixUser, room: str
 ) -> Path:
-    path.write_text(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{path.parent / "exports"}"
-log_level = "INFO"
-log_format = "json"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-[[communities.channels]]
-platform = "matrix"
-space = "{server.server_name}"
-channel = "{room}"
-
+    guild = Community("guild", "The Guild", (Channel("matrix", server.server_name, room),))
+    matrix = f"""
 [adapters.console]
 enabled = false
 
@@ -137,10 +125,15 @@ access_token = "${{HEARTH_MATRIX_ACCESS_TOKEN}}"
 device_id = "{bot.device_id}"
 sync_timeout_seconds = 5
 watchdog_interval_seconds = 0
-""",
-        encoding="utf-8",
+"""
+    return build(
+        path,
+        database_url,
+        guild,
+        console_user=None,
+        hearth='log_level = "INFO"\nlog_format = "json"',
+        extra=matrix,
     )
-    return path
 
 
 def say(server: SynapseServer, room: str, who: MatrixUser, body: str, txn: str) -> str:

@@ -20,7 +20,7 @@ from adapters.matrix.outbound import MatrixPort
 from bot.events import ChannelRef, MessageDeleted, MessageEdited, MessagePosted, MessageRef
 from bot.port import Attribution, OutboundMessage
 from bot.text import Bold, Document, Paragraph, Text, UserMention
-from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
 from tests.test_matrix_adapter import Env, in_thread, matrix_env
 
 HTML = "org.matrix.custom.html"

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import pytest
 from structlog.testing import capture_logs
 
-from tests.synapse_server import SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import SynapseServer, synapse  # noqa: F401
 from tests.test_matrix_adapter import WAIT, Env, matrix_env
 
 METHODS = (b"GET", b"PUT", b"POST", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH")

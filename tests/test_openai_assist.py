@@ -1,5 +1,5 @@
 """OpenAIAssist with the real `openai` client against the loopback endpoint on 127.0.0.1."""
-# ruff: noqa: F811 -- fixtures imported from tests.openai_loopback are test parameters
+# ruff: noqa: F811 -- fixtures imported from tests.fakes.openai_loopback are test parameters
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 from adapters.openai_assist import EMBED_BATCH, OpenAIAssist
 from bot.assist import AssistUnavailable, ChatTurn
 from bot.assist.budget import chunk_text, estimate_tokens
-from tests.openai_loopback import (
+from tests.fakes.openai_loopback import (
     OpenAILoopback,
     delay,
     hashed_embedding,

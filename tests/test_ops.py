@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 
 from bot.app import Hearth
 from bot.log_setup import configure_logging
-from tests.console_harness import make_config, run_script
-from tests.tcp_proxy import TcpProxy
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.harness.console_harness import make_config, run_script
 
 WEB = '\n[web]\nlisten = "127.0.0.1:0"\n'
 

@@ -18,8 +18,8 @@ from sqlalchemy import event, text
 from bot.app import Hearth
 from knowledge.db import Database
 from knowledge.failures import BUSY, DISK_FULL, NOT_UNICODE, NUL, explain
-from tests.console_harness import make_config, run_script
-from tests.read_only import read_only
+from tests.harness.console_harness import make_config, run_script
+from tests.harness.read_only import read_only
 
 Step = Callable[[Hearth], Awaitable[object]]
 

@@ -33,7 +33,7 @@ from knowledge.models import (
     SyncCursor,
 )
 from knowledge.relays import CATCH_UP_KEY
-from tests.console_harness import Step, drain, run_script
+from tests.harness.console_harness import Step, drain, run_script
 from tests.test_relay_console import config_for, id_of, in_channel, line, link_steps, transcript
 
 HISTORY = 1000

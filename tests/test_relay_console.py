@@ -16,22 +16,12 @@ from typing import Any
 import pytest
 
 from bot.app import Hearth
-from tests.console_harness import Step, drain, make_config, run_script
-
-FORGE = """
-[[communities]]
-slug = "forge"
-name = "The Forge"
-stewards = ["console:fran"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "hall"
-"""
+from tests.harness.config_builder import FORGE, MILL
+from tests.harness.console_harness import Step, drain, make_config, run_script
 
 
 def config_for(database_url: str, tmp_path: Path, extra: str = "") -> Any:
-    return make_config(database_url, tmp_path, extra=extra + FORGE)
+    return make_config(database_url, tmp_path, extra=extra, others=(FORGE,))
 
 
 def transcript(tmp_path: Path) -> list[dict[str, Any]]:
@@ -269,21 +259,7 @@ def test_relay_payload_carries_attachments_as_links() -> None:
 async def test_an_invitation_made_for_one_community_cannot_be_taken_by_another(
     database_url: str, tmp_path: Path
 ) -> None:
-    config = make_config(
-        database_url,
-        tmp_path,
-        extra=FORGE
-        + """
-[[communities]]
-slug = "mill"
-name = "The Mill"
-stewards = ["console:milo"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "yard"
-""",
-    )
+    config = make_config(database_url, tmp_path, others=(FORGE, MILL))
     out = io.StringIO()
 
     def code() -> str:

@@ -15,46 +15,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.processes import HearthProcess
+from tests.harness.config_builder import FORGE, GUILD, write_config
+from tests.harness.processes import HearthProcess
 
 BURST = 1000
 KILLS = 3
 TIMEOUT = 300.0  # the longest silence tolerated (see HearthProcess.expect): a hang guard
 BANNER = r"^Hearth console: you are alice"
-
-
-def write_config(path: Path, database_url: str) -> Path:
-    path.write_text(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{path.parent / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-stewards = ["console:steve"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "general"
-
-[[communities]]
-slug = "forge"
-name = "The Forge"
-stewards = ["console:fran"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "hall"
-
-[adapters.console]
-user = "alice"
-transcript = "{path.parent / "console.jsonl"}"
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def messages(transcript: Path) -> dict[int, dict[str, Any]]:
@@ -79,7 +46,7 @@ def posted_by_alice(transcript: Path, root: int) -> set[int]:
 async def test_burst_survives_kill_9_exactly_once_in_order(
     database_url: str, tmp_path: Path
 ) -> None:
-    config = write_config(tmp_path / "hearth.toml", database_url)
+    config = write_config(tmp_path / "hearth.toml", database_url, GUILD, FORGE)
     transcript = tmp_path / "console.jsonl"
     rng = random.Random(7)
 

@@ -30,13 +30,13 @@ from adapters.matrix import MatrixAdapter, MatrixConfig
 from adapters.slack import SlackAdapter, SlackConfig
 from bot.adapter import Adapter
 from bot.app import Hearth
-from bot.config import Config, parse_config
+from bot.config import Config
 from knowledge.clock import ManualClock
 from knowledge.db import open_database
 from knowledge.inbound import InboundLog
 from knowledge.models import SyncCursor
 from knowledge.sync_tokens import SyncTokens
-from tests.slack_loopback import (
+from tests.fakes.slack_loopback import (
     FORM,
     JSON,
     SECRET,
@@ -46,7 +46,8 @@ from tests.slack_loopback import (
     event_body,
     send,
 )
-from tests.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.harness.config_builder import Channel, Community, build_config
 from tests.test_matrix_adapter import Room, in_thread
 
 WAIT = 60.0  # a guard against hangs, not a time limit
@@ -61,42 +62,12 @@ def hearth_config(database_url: str, tmp_path: Path, room_a: str, room_b: str | 
     """The Guild on Matrix room A; The Forge on Matrix room B, or on Slack C1 without B.
 
     Matrix stewards come from power levels (room creators); USTEVE is the Slack steward."""
-    if room_b is not None:
-        forge = f"""
-[[communities.channels]]
-platform = "matrix"
-space = "hearth.test"
-channel = "{room_b}"
-"""
-    else:
-        forge = f"""
-[[communities.channels]]
-platform = "slack"
-space = "{TEAM}"
-channel = "C1"
-"""
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{tmp_path / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-
-[[communities.channels]]
-platform = "matrix"
-space = "hearth.test"
-channel = "{room_a}"
-
-[[communities]]
-slug = "forge"
-name = "The Forge"
-stewards = ["slack:USTEVE"]
-{forge}""",
-        "test-config",
+    guild = Community("guild", "The Guild", (Channel("matrix", "hearth.test", room_a),))
+    forge_channel = (
+        Channel("matrix", "hearth.test", room_b) if room_b else Channel("slack", TEAM, "C1")
     )
+    forge = Community("forge", "The Forge", (forge_channel,), ("slack:USTEVE",))
+    return build_config(database_url, tmp_path, guild, forge, console_user=None)
 
 
 def person(

@@ -21,10 +21,9 @@ import pytest
 from adapters.console.adapter import ConsoleAdapter
 from adapters.slack import SlackAdapter, SlackConfig
 from bot.app import Hearth
-from bot.config import parse_config
 from knowledge.clock import ManualClock
 from knowledge.inbound import InboundLog
-from tests.slack_loopback import (
+from tests.fakes.slack_loopback import (
     FORM,
     JSON,
     SECRET,
@@ -35,43 +34,13 @@ from tests.slack_loopback import (
     event_body,
     send,
 )
+from tests.harness.config_builder import GUILD, Channel, Community, build_config
 
 
 def config(database_url: str, tmp_path: Path) -> Any:
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{tmp_path / "exports"}"
-
-[relay]
-max_failures = 3
-backoff_seconds = 2.0
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-stewards = ["console:steve"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "general"
-
-[[communities]]
-slug = "forge"
-name = "The Forge"
-stewards = ["slack:USTEVE"]
-[[communities.channels]]
-platform = "slack"
-space = "{TEAM}"
-channel = "C1"
-
-[adapters.console]
-user = "alice"
-transcript = "{tmp_path / "console.jsonl"}"
-""",
-        "test-config",
-    )
+    forge = Community("forge", "The Forge", (Channel("slack", TEAM, "C1"),), ("slack:USTEVE",))
+    relay = "[relay]\nmax_failures = 3\nbackoff_seconds = 2.0\n"
+    return build_config(database_url, tmp_path, GUILD, forge, extra=relay)
 
 
 @dataclass

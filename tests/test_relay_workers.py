@@ -14,8 +14,9 @@ from pathlib import Path
 
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
-from tests.console_harness import Step, make_config, run_script
-from tests.test_relay_console import FORGE, id_of, in_channel, line, link_steps
+from tests.harness.config_builder import FORGE
+from tests.harness.console_harness import Step, make_config, run_script
+from tests.test_relay_console import id_of, in_channel, line, link_steps
 
 THREADS = 24  # more than one claim takes (16), so the instances must share
 REPLIES = 4
@@ -24,7 +25,7 @@ REPLIES = 4
 async def test_three_workers_deliver_each_relay_once_in_order(
     database_url: str, tmp_path: Path
 ) -> None:
-    config = make_config(database_url, tmp_path, extra=FORGE)
+    config = make_config(database_url, tmp_path, others=(FORGE,))
     out = io.StringIO()
     steps: list[Step] = [*link_steps(out)]
     for t in range(THREADS):

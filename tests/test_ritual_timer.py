@@ -10,10 +10,10 @@ from pathlib import Path
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
 from knowledge.clock import ManualClock
-from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual
+from knowledge.vocabulary import RitualKind
 from scheduling.engine import schedule_of
-from tests.console_harness import make_config
+from tests.harness.console_harness import make_config
 
 
 async def test_jobs_are_rebuilt_from_the_store_and_a_firing_opens_a_round(

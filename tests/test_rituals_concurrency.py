@@ -10,9 +10,9 @@ from pathlib import Path
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
 from knowledge.clock import ManualClock
-from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual
-from tests.console_harness import make_config
+from knowledge.vocabulary import RitualKind
+from tests.harness.console_harness import make_config
 
 
 async def nobody_types() -> str | None:

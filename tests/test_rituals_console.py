@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from bot.app import Hearth
 from knowledge.clock import ManualClock
-from knowledge.models import RitualKind
 from knowledge.rituals import NewRitual
-from tests.console_harness import make_config, run_script
+from knowledge.vocabulary import RitualKind
+from tests.harness.console_harness import make_config, run_script
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=BERLIN)

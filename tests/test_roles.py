@@ -18,8 +18,8 @@ from sqlalchemy import text
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.migrate import current_revision, head_revision, upgrade
-from knowledge.models import Role, RoleSource
 from knowledge.views import MemberInfo
+from knowledge.vocabulary import Role, RoleSource
 from tests.conftest import ADMIN_URL, _admin
 
 

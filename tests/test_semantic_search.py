@@ -5,6 +5,7 @@ static model built here from a hand-made vocabulary, saved, and loaded like a re
 # ruff: noqa: F811
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
@@ -22,14 +23,16 @@ from tokenizers.pre_tokenizers import Whitespace
 from adapters.console.adapter import ConsoleAdapter
 from adapters.local_embeddings import (
     PACKAGED_MODEL,
+    LazyEmbedder,
     LocalModelUnavailable,
     LocalStaticEmbedder,
     load_packaged_model,
     load_static_model,
+    packaged_model,
 )
 from adapters.openai_assist import OpenAIAssist
 from bot.app import Hearth
-from bot.assist.semantic import Embedder, fuse
+from bot.assist.semantic import Embedder, EmbeddingFailed, fuse
 from bot.config import Config
 from knowledge.db import Database
 from knowledge.directory import Directory
@@ -37,8 +40,8 @@ from knowledge.embeddings import EmbeddingStore, Vector
 from knowledge.insights import InsightStore
 from knowledge.search import SearchQuery, parse_terms
 from knowledge.views import SourceMessage
-from tests.console_harness import make_config, run_script
-from tests.openai_loopback import OpenAILoopback, openai_server, status  # noqa: F401
+from tests.fakes.openai_loopback import OpenAILoopback, openai_server, status  # noqa: F401
+from tests.harness.console_harness import make_config, run_script
 
 EMBEDDINGS = "/v1/embeddings"
 
@@ -381,9 +384,9 @@ async def test_semantic_hits_obey_filters_and_cover_siblings_shared_insights(
     database: Database,
 ) -> None:
     from bot.assist.semantic import SemanticIndex
-    from knowledge.models import Visibility
     from knowledge.search import open_search
     from knowledge.sharing import SharedKnowledge
+    from knowledge.vocabulary import Visibility
 
     directory = Directory(database)
     guild = await directory.ensure_community("guild", "Guild", "UTC")
@@ -529,3 +532,68 @@ async def test_vectors_held_in_memory_follow_this_process_writes_and_others_afte
     await this.upsert("m", [Vector(made[2].id, made[2].updated_at, [0.0, 1.0])])
     seen = await other_instance.nearest(guild.id, [0.0, 1.0], 1, "m")
     assert [i for i, _ in seen] == [made[2].id]  # reloaded: another instance's write
+
+
+# ---------------------------------------------------------------- the model loads when used
+
+
+def test_an_idle_bot_has_not_loaded_the_model_until_something_is_embedded() -> None:
+    """The packaged model (and numpy, tokenizers) costs ~70 MiB: a bot that never
+    searches never pays it. A fresh interpreter shows what start-up imported."""
+    probe = (
+        "import asyncio, sys\n"
+        "from bot.cli.common import config_from\n"
+        "from bot.cli.running import local_embedder\n"
+        "embedder = local_embedder(config_from(None))\n"
+        "print('before', embedder.name, embedder.loaded, 'tokenizers' in sys.modules)\n"
+        "[vector] = asyncio.run(embedder.embed(['is sawdust bad for your lungs']))\n"
+        "print('after', embedder.loaded, len(vector), 'tokenizers' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"before local:{PACKAGED_MODEL} False False" in run.stdout
+    assert "after True 256 True" in run.stdout
+
+
+async def test_concurrent_first_searches_share_one_load_and_a_failed_load_falls_back() -> None:
+    loads: list[str] = []
+
+    def load() -> Embedder:
+        loads.append("loaded")
+        return load_packaged_model()
+
+    embedder = LazyEmbedder(f"local:{PACKAGED_MODEL}", load)
+    first, second = await asyncio.gather(embedder.embed(["dust"]), embedder.embed(["dust"]))
+    assert first == second and loads == ["loaded"]
+
+    def broken() -> Embedder:
+        raise LocalModelUnavailable("the packaged embedding model cannot be loaded: gone")
+
+    with pytest.raises(EmbeddingFailed, match="gone"):
+        await LazyEmbedder("local:broken", broken).embed(["dust"])
+
+
+async def test_a_search_right_after_a_save_finds_it_by_meaning(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Saves are embedded in the background (the reply does not wait for the model);
+    the next search waits for them, so a new insight is found by what it means."""
+    config = make_config(database_url, tmp_path)
+    output = await run_with_embedder(
+        config,
+        [
+            "/search anything",  # the back-fill ran: later saves rely on their own embedding
+            "/insight Fine dust from sanding is the real long-term health hazard #safety",
+            "/search is sawdust bad for your lungs",
+        ],
+        packaged_model(),
+    )
+    assert "1. #1 Fine dust from sanding" in output
+    assert "≈ similar meaning" in output

@@ -13,20 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from knowledge.clock import ManualClock
-from tests.console_harness import Step, make_config, run_script
-from tests.test_relay_console import FORGE, line
+from tests.harness.config_builder import FORGE, MILL
+from tests.harness.console_harness import Step, make_config, run_script
+from tests.test_relay_console import line
 from tests.test_rituals_console import MONDAY_8, at
-
-MILL = """
-[[communities]]
-slug = "mill"
-name = "The Mill"
-stewards = ["console:milo"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "yard"
-"""
 
 
 def code(out: io.StringIO) -> str:
@@ -68,7 +58,7 @@ def captured(out: io.StringIO, text: str) -> str:
 async def test_only_what_is_shared_reaches_siblings_from_every_entry_point(
     database_url: str, tmp_path: Path
 ) -> None:
-    config = make_config(database_url, tmp_path, extra=FORGE + MILL)
+    config = make_config(database_url, tmp_path, others=(FORGE, MILL))
     out = io.StringIO()
     steps: list[Step] = [
         ":as cora",
@@ -124,7 +114,7 @@ async def test_only_what_is_shared_reaches_siblings_from_every_entry_point(
 async def test_upstream_edits_unsharing_pausing_and_forget_me_reach_siblings(
     database_url: str, tmp_path: Path
 ) -> None:
-    config = make_config(database_url, tmp_path, extra=FORGE + MILL)
+    config = make_config(database_url, tmp_path, others=(FORGE, MILL))
     out = io.StringIO()
 
     def ids() -> tuple[str, str]:
@@ -188,7 +178,7 @@ async def test_digest_lists_what_siblings_shared_and_nothing_else(
     database_url: str, tmp_path: Path
 ) -> None:
     clock = ManualClock(MONDAY_8)
-    config = make_config(database_url, tmp_path, extra=FORGE + MILL)
+    config = make_config(database_url, tmp_path, others=(FORGE, MILL))
     out = io.StringIO()
     steps: list[Step] = [
         *linked(out),

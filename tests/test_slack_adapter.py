@@ -18,12 +18,11 @@ from adapters.slack import SlackAdapter, SlackConfig, build_manifest, manifest_y
 from adapters.slack.config import inline_secrets
 from adapters.slack.text import message_payload, to_mrkdwn, to_plain
 from bot.app import Hearth
-from bot.config import parse_config
 from bot.events import ChannelRef, MessageRef
 from bot.port import Forbidden, OutboundMessage, RateLimited, TargetGone
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
-from tests.slack_loopback import (
+from knowledge.vocabulary import Role
+from tests.fakes.slack_loopback import (
     FORM,
     JSON,
     SECRET,
@@ -35,6 +34,7 @@ from tests.slack_loopback import (
     interactive_body,
     send,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 C1 = ChannelRef("slack", TEAM, "C1")
 
@@ -67,24 +67,8 @@ class Env:
 
 
 def hearth_config(database_url: str, tmp_path: Path) -> Any:
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{tmp_path / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-stewards = ["slack:USTEVE"]
-
-[[communities.channels]]
-platform = "slack"
-space = "{TEAM}"
-channel = "C1"
-""",
-        "test-config",
-    )
+    guild = Community("guild", "The Guild", (Channel("slack", TEAM, "C1"),), ("slack:USTEVE",))
+    return build_config(database_url, tmp_path, guild, console_user=None)
 
 
 def slack_config(api: LoopbackSlack, **changes: Any) -> SlackConfig:

@@ -29,7 +29,7 @@ from bot.inbound import Inbound
 from bot.port import Attribution, OutboundMessage, OutboundPort
 from bot.text import from_discord, from_slack
 from knowledge.inbound import InboundLog
-from tests.slack_loopback import (
+from tests.fakes.slack_loopback import (
     BOT_ID,
     BOT_USER,
     JSON,

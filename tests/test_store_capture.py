@@ -8,8 +8,8 @@ from knowledge.db import Database
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
 from knowledge.insights import MAX_BODY_CHARS, InsightStore
-from knowledge.models import Role
 from knowledge.views import CommunityInfo, MemberInfo, SourceMessage
+from knowledge.vocabulary import Role
 
 
 def message(message_id: str, text: str, author: str = "alice") -> SourceMessage:

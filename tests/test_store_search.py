@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
+from bot import formatting
 from knowledge.db import Database
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
-from knowledge.schema_extras import POSTGRES_TSVECTOR
+from knowledge.models import Insight, Source
+from knowledge.schema_extras import POSTGRES_SEARCH_INDEX, POSTGRES_TSVECTOR
 from knowledge.search import SearchQuery, open_search, parse_terms
+from knowledge.search.ranked import COUNT_CAP
 from knowledge.views import CommunityInfo, SourceMessage
 
 
@@ -124,7 +127,7 @@ async def test_postgres_search_uses_the_gin_index(
             .scalars()
             .all()
         )
-    assert any("ix_insights_search" in line for line in plan), plan
+    assert any(POSTGRES_SEARCH_INDEX in line for line in plan), plan
 
 
 async def test_words_in_other_forms_match_by_their_stem(
@@ -167,3 +170,76 @@ async def test_a_search_that_finds_a_page_with_every_word_is_not_widened(
         SearchQuery(seeded.id, parse_terms("rollback plan"), limit=1)
     )
     assert not page.relaxed and page.total == 1
+
+
+async def _bulk(database: Database, community: CommunityInfo, bodies: list[str]) -> None:
+    """Many insights at once (the FTS triggers and generated column still fill in)."""
+    moment = database.clock.now()
+    async with database.sessions.begin() as session:
+        sources = (
+            await session.scalars(
+                insert(Source).returning(Source.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "community_id": community.id,
+                        "platform": "console",
+                        "space": "local",
+                        "channel": "bulk",
+                        "message_id": str(n),
+                        "text": body,
+                        "posted_at": moment,
+                    }
+                    for n, body in enumerate(bodies)
+                ],
+            )
+        ).all()
+        await session.execute(
+            insert(Insight),
+            [
+                {
+                    "community_id": community.id,
+                    "source_id": source,
+                    "body": body,
+                    "created_at": moment,
+                    "updated_at": moment,
+                }
+                for source, body in zip(sources, bodies, strict=True)
+            ],
+        )
+
+
+async def test_a_very_common_word_says_how_many_at_least_and_pages_on(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    """Counting every match of a word in half the insights costs O(N): the count stops at
+    COUNT_CAP and the reply says "1000+", with a next page."""
+    await _bulk(database, seeded, [f"Compost batch {n} needs turning" for n in range(1005)])
+    backend = open_search(database)
+    page = await backend.search(SearchQuery(seeded.id, parse_terms("compost")))
+    assert (page.total, page.capped, len(page.hits)) == (COUNT_CAP, True, 10)
+    reply = formatting.search_results(page, "“compost”", 10)
+    assert reply.startswith("🔎 1000+ insight(s) match “compost” (page 1 of 100+)")
+    assert reply.endswith("More: add page:2")
+    # far pages still answer: ranking is not capped for every-word matches
+    far = await backend.search(SearchQuery(seeded.id, parse_terms("compost"), offset=1000))
+    assert len(far.hits) == 5
+    # a rare word is still counted exactly, in the same database
+    assert (await backend.search(SearchQuery(seeded.id, parse_terms("fridays")))).total == 1
+
+
+async def test_any_word_fallback_over_many_matches_ranks_the_newest_and_filters_apply(
+    database: Database, seeded: CommunityInfo
+) -> None:
+    await _bulk(database, seeded, [f"Compost batch {n} needs turning" for n in range(1005)])
+    backend = open_search(database)
+    page = await backend.search(
+        SearchQuery(seeded.id, parse_terms("compost rollback teaching"), limit=5)
+    )
+    assert page.relaxed and page.capped and len(page.hits) == 5
+    assert all("**" in h.snippet for h in page.hits)  # each says which words matched
+    # the tag filter narrows the fallback to the two rollback insights tagged #ops
+    tagged = await backend.search(
+        SearchQuery(seeded.id, parse_terms("compost rollback teaching"), tags=("ops",))
+    )
+    assert tagged.relaxed and tagged.total == 2 and not tagged.capped
+    assert all("**Rollback**" in h.snippet or "**rollback**" in h.snippet for h in tagged.hits)

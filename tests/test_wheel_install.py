@@ -91,6 +91,20 @@ def test_built_wheel_runs_from_an_empty_folder(tmp_path: Path) -> None:
         env=env,
     )
     assert str(SOURCE) not in where and str(site) in where
+    # the garden's templates and stylesheet ship inside the wheel (package data)
+    garden = _run(
+        [
+            str(python),
+            "-c",
+            "from bot.garden.site import _environment; from importlib.resources import files; "
+            "names = _environment().list_templates(); "
+            "print(len(names), 'not_found.html.j2' in names, "
+            "len(files('bot.garden').joinpath('static/garden.css').read_bytes()) > 1000)",
+        ],
+        cwd=empty,
+        env=env,
+    )
+    assert garden.split()[1:] == ["True", "True"] and int(garden.split()[0]) >= 9, garden
 
     hearth = str(target / "bin" / "hearth")
     assert "Config OK" in _run([hearth, "check-config"], cwd=empty, env=env)

@@ -202,7 +202,7 @@ class Interactions:
         values = dict(_fields(data.get("components")))
         tags = [w if w.startswith("#") else f"#{w}" for w in values.get("tags", "").split()]
         text = " ".join(["add", values.get("title", "").strip(), *tags]).replace("  ", " ")
-        target = self._adapter._ref(interaction.guild_id, int(channel_id), int(message_id))
+        target = self._adapter.ref(interaction.guild_id, int(channel_id), int(message_id))
         event = CommandInvoked(
             name="insight",
             invoker=self._user(interaction),

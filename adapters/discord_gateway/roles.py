@@ -13,7 +13,7 @@ from __future__ import annotations
 import discord
 
 from bot.config_discord import GuildRoles
-from knowledge.models import Role
+from bot.events import Role
 
 
 def role_of(

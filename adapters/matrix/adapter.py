@@ -8,14 +8,18 @@ unknown otherwise); the very first sync of a new install only joins pending invi
 saves the token, so a room's history is never replayed. A gap (`limited` timeline) is
 back-filled with `/messages` down to the saved token.
 
-Each event is taken in the InboundLog (`sync:<event id>`) before it is handled and
-marked done after (a command: after its reply was sent), so a batch redelivered after a
-crash is not handled twice, and an event whose taker died (a kill -9 mid-command) is
-handled by the restarted process at once. An event another live Hearth is handling is
-waited for (`IN_FLIGHT_WAIT`), never passed: the token is saved only after every event of
-its batch is done, else the batch is synced again. A command's reply goes out under a
-transaction id derived from the command's event id, so a re-run after a crash between
-sending and marking done is answered by Synapse with the first reply, not a second one.
+Each event is taken in the InboundLog (`sync:<event id>`) before it is handled; the
+batch's events are marked done together with its token, in one transaction (a command is
+also done on its own key once its reply was sent), so a batch redelivered after a crash
+is not handled twice, and an event whose taker died (a kill -9 mid-command) is handled by
+the restarted process at once (handlers are idempotent). A batch that fails part-way
+marks what it handled done at once. A batch with nothing for Hearth (its own copies,
+receipts, the watchdog's probe) saves no token: replaying it after a restart is harmless.
+An event another live Hearth is handling is waited for (`IN_FLIGHT_WAIT`), never passed:
+the token is saved only after every event of its batch is done, else the batch is synced
+again. A command's reply goes out under a transaction id derived from the command's event
+id, so a re-run after a crash between sending and marking done is answered by Synapse
+with the first reply, not a second one.
 Commands are `!name …` messages (`!insight #tag` as a reply captures the replied-to
 message); 💡 reactions capture (the answer goes to the target's thread); edits and
 redactions keep sources in step; the bot's own events and `m.notice`s (other bots) are
@@ -37,6 +41,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 from uuid import uuid4
@@ -72,13 +77,14 @@ from bot.events import (
     MessagePosted,
     MessageRef,
     ReactionAdded,
+    Role,
     UserRef,
 )
 from bot.faults import crash_point
 from bot.inbound import Answer, Inbound
 from bot.port import Changes, DeliveryError, OutboundMessage, Transient
+from bot.retry import Backoff
 from knowledge.inbound import InboundLog
-from knowledge.models import Role
 from knowledge.sync_tokens import SyncTokens
 
 log = structlog.get_logger(__name__)
@@ -123,6 +129,8 @@ class MatrixAdapter(MatrixPort):
         self._since: str | None = None
         self._resumed = False  # connect() found a saved sync token
         self._first_sync = True
+        self._handled_any = False  # the batch being handled had an event or invite for us
+        self._done: list[str] = []  # event ids the batch has handled, to mark done with it
         self._creators: dict[str, set[str]] = {}
         self._warned: set[str] = set()  # rooms told (this run) that encryption is unsupported
         self._loop: asyncio.Task[None] | None = None
@@ -221,7 +229,8 @@ class MatrixAdapter(MatrixPort):
     # the sync loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = min(1.0, self.config.max_backoff_seconds)
+        ceiling = timedelta(seconds=self.config.max_backoff_seconds)
+        backoff = Backoff(min(timedelta(seconds=1), ceiling), ceiling)
         while not self._stopping.is_set():
             try:
                 response = await self._sync()
@@ -229,22 +238,30 @@ class MatrixAdapter(MatrixPort):
                     break
                 self._last_sync = asyncio.get_running_loop().time()
                 self._probed(response)
+                self._handled_any = False
                 await self._batch(response)
                 crash_point("matrix.before_token_save")
-                await self._tokens.put(PLATFORM, self._key, response.next_batch)
+                if self._handled_any or self._first_sync or self._since is None:
+                    # the batch's events are marked done with the token, in one transaction
+                    done = [f"sync:{event_id}" for event_id in self._done]
+                    await self._tokens.put(PLATFORM, self._key, response.next_batch, done=done)
+                    self._report_handled()
+                # else nothing in it was for Hearth (its own copies, receipts, the probe):
+                # a restart from the saved token replays only such events, skipped again
                 self._since, self._first_sync = response.next_batch, False
                 if self.on_synced is not None:
                     self.on_synced(response.next_batch)
-                backoff = min(1.0, self.config.max_backoff_seconds)
+                backoff.succeeded()
             except _SyncRestarted:
                 continue
             except Exception as exc:
-                log.warning("matrix.sync_failed", error=repr(exc), retry_in=backoff)
+                await self._flush_done()
+                wait = backoff.failed()
+                log.warning("matrix.sync_failed", error=repr(exc), retry_in=wait)
                 if self.on_sync_failed is not None:
                     self.on_sync_failed()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, self.config.max_backoff_seconds)
+                    await asyncio.wait_for(self._stopping.wait(), wait)
 
     async def _sync(self) -> SyncResponse | None:
         """One long poll, cancellable by `stop()`; None when stopping."""
@@ -398,6 +415,7 @@ class MatrixAdapter(MatrixPort):
         return found[::-1]
 
     async def _invited(self, room_id: str, state: list[dict[str, Any]]) -> None:
+        self._handled_any = True
         me = self.client.user_id
         inviter = next(
             (
@@ -436,6 +454,7 @@ class MatrixAdapter(MatrixPort):
                 self.remember_thread(event_id, thread_root(event["content"]))
             if event.get("sender") == me or not event_id.startswith("$"):
                 continue
+            self._handled_any = True
             if self.on_received is not None:
                 self.on_received(event_id)
             if not await self._seen.take(PLATFORM, f"sync:{event_id}", wait=IN_FLIGHT_WAIT):
@@ -444,9 +463,27 @@ class MatrixAdapter(MatrixPort):
                 await self._event(room_id, event)
             except Exception:
                 log.exception("matrix.event_failed", event_id=event_id, type=event.get("type"))
-            await self._seen.done(PLATFORM, f"sync:{event_id}")
-            if self.on_handled is not None:
+            self._done.append(event_id)  # marked done with the batch's token (see `_run`)
+
+    def _report_handled(self) -> None:
+        done, self._done = self._done, []
+        if self.on_handled is not None:
+            for event_id in done:
                 self.on_handled(event_id)
+
+    async def _flush_done(self) -> None:
+        """The batch failed part-way: mark what it handled done now, so neither this
+        instance (which would skip them as its own, in flight) nor another (which would
+        wait for them) is left with events handled but never done."""
+        if not self._done:
+            return
+        try:
+            await self._seen.done_many(PLATFORM, [f"sync:{e}" for e in self._done])
+        except Exception as exc:  # they are retried after the lease, as after a crash
+            log.warning("matrix.done_failed", error=repr(exc), events=len(self._done))
+            self._done = []
+        else:
+            self._report_handled()
 
     # events --------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ exponential backoff before a `Transient` is raised for the caller to decide.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -37,6 +36,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlparse
 from uuid import uuid4
 
+import stamina
 from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     ErrorResponse,
@@ -179,6 +179,14 @@ def check(response: Any) -> Any:
     raise Transient(f"{code}: {message}".strip(": "))
 
 
+class _ServerError(Exception):
+    """A 5xx answer, raised so the retry loop tries again."""
+
+    def __init__(self, response: ErrorResponse) -> None:
+        super().__init__(str(response))
+        self.response = response
+
+
 class MatrixPort:
     """OutboundPort over a logged-in nio client (the adapter adds the lifecycle)."""
 
@@ -192,24 +200,27 @@ class MatrixPort:
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
         """One API call, with 5xx and connection failures retried by exponential backoff."""
-        delay = 0.2
-        for attempt in range(SERVER_RETRIES + 1):
-            try:
-                response = await request()
-            except (OSError, TimeoutError) as exc:
-                if attempt == SERVER_RETRIES:
-                    raise Transient(f"homeserver unreachable: {exc!r}") from exc
-            else:
-                transport = getattr(response, "transport_response", None)
-                status = getattr(transport, "status", 200) if transport is not None else 200
-                if not (isinstance(response, ErrorResponse) and status >= 500):
+        try:
+            async for attempt in stamina.retry_context(
+                on=(OSError, TimeoutError, _ServerError),
+                attempts=SERVER_RETRIES + 1,
+                timeout=None,
+                wait_initial=0.2,
+                wait_jitter=0.1,
+            ):
+                with attempt:
+                    response = await request()
+                    transport = getattr(response, "transport_response", None)
+                    status = getattr(transport, "status", 200) if transport is not None else 200
+                    if isinstance(response, ErrorResponse) and status >= 500:
+                        raise _ServerError(response)
                     result: T = check(response)
                     return result
-                if attempt == SERVER_RETRIES:
-                    check(response)
-            await asyncio.sleep(delay)
-            delay *= 2
-        raise Transient("unreachable")  # pragma: no cover - the loop always returns or raises
+        except _ServerError as exc:
+            check(exc.response)  # the homeserver's own words, as a typed failure
+        except (OSError, TimeoutError) as exc:
+            raise Transient(f"homeserver unreachable: {exc!r}") from exc
+        raise Transient("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _content(self, message: OutboundMessage) -> dict[str, Any]:
         """The event content: a notice from the bot, or an attributed `m.text` relay."""

@@ -19,9 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SlackConfig
 from adapters.slack.webapi import call, data, error_code
-from bot.events import UserRef
+from bot.events import Role, UserRef
 from bot.port import DeliveryError
-from knowledge.models import Role
 
 log = structlog.get_logger(__name__)
 

@@ -13,6 +13,7 @@ if it fails, the vector is back-filled at the community's next search.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -98,6 +99,7 @@ class SemanticIndex:
         self._opted_in = opted_in
         self._min_similarity = min_similarity
         self._backfilled: dict[int, float] = {}  # community id -> when it last caught up
+        self._indexing: set[asyncio.Task[int]] = set()  # saves being embedded meanwhile
 
     def enabled_for(self, community: CommunityInfo) -> bool:
         return self.embedder.local or community.slug in self._opted_in
@@ -112,6 +114,20 @@ class SemanticIndex:
         except EmbeddingFailed as exc:
             log.warning("semantic.index_failed", community=community.slug, reason=str(exc))
             return 0
+
+    def index_soon(self, community: CommunityInfo, insights: Sequence[InsightView]) -> None:
+        """`index` in the background: the save's reply does not wait for the embedding
+        (nor for the model's first load). This process's next search waits for it, so
+        what was just saved is found by meaning; a crash meanwhile leaves it to the
+        back-fill and `hearth reindex`."""
+        task = asyncio.create_task(self.index(community, insights))
+        self._indexing.add(task)
+        task.add_done_callback(self._indexing.discard)
+
+    async def settle(self) -> None:
+        """Wait for the saves still being embedded (before a search, and at shutdown)."""
+        while self._indexing:
+            await asyncio.gather(*self._indexing, return_exceptions=True)
 
     async def count_missing(self, community: CommunityInfo) -> int:
         """Insights of the community without a current vector from this embedder."""
@@ -155,6 +171,7 @@ class SemanticIndex:
             return await backend.search(query)
         depth = max(CANDIDATES, query.offset + query.limit)
         text = " ".join([*query.terms.words, *query.terms.phrases])
+        await self.settle()
         try:
             await self._backfill_now_and_then(community, query.shared_from)
             [vector] = await self.embedder.embed([text])
@@ -201,7 +218,9 @@ class SemanticIndex:
             for hit in fetched.hits:
                 known[hit.insight_id] = replace(hit, matched="meaning")
         hits = tuple(known[i] for i in shown if i in known)  # gone meanwhile: skipped
-        return SearchPage(hits, total, query.offset, relaxed=full_text.relaxed)
+        return SearchPage(
+            hits, total, query.offset, relaxed=full_text.relaxed, capped=full_text.capped
+        )
 
     async def _backfill_now_and_then(
         self, community: CommunityInfo, siblings: Sequence[int]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 
 if TYPE_CHECKING:
     from bot.context import CommandContext

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands.spec import CommandTable
-from bot.handlers import export, help, insights, search
+from bot.handlers import export, garden, help, insights, search
 from bot.handlers.assist import assist_commands
 from bot.handlers.constellation import constellation_command
 from bot.handlers.privacy import forget_me_command
@@ -23,6 +23,7 @@ def build_command_table() -> CommandTable:
             ritual_commands(),
             export.COMMAND,
             forget_me_command(),
+            garden.COMMAND,
             constellation_command(),
             relay_command(),
             help.COMMAND,

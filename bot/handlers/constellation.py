@@ -7,8 +7,8 @@ from bot.context import CommandContext
 from bot.formatting import channel_label
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
-from knowledge.models import LinkStatus, Role
-from knowledge.sharing import parse_visibility
+from knowledge.sharing import VISIBILITY_CHOICES, parse_visibility
+from knowledge.vocabulary import LinkStatus, Role
 
 _DIRECTIONS = ("both", "send", "receive")
 _MODES = ("threads", "channel")
@@ -298,7 +298,7 @@ def constellation_command() -> Command:
                         OptionType.WORD,
                         "community, constellation or public",
                         required=True,
-                        choices=("community", "constellation", "public"),
+                        choices=VISIBILITY_CHOICES,
                     ),
                 ),
                 permission=steward,

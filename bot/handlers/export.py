@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.commands.spec import Args, Command, Reply
 from bot.context import CommandContext
 from knowledge.export import export_community
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 
 
 async def export(ctx: CommandContext, args: Args) -> Reply:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.commands.parse import find_command
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 
 SUBCOMMAND_RULE = (
     "/insight <text> captures the text. A subcommand is lower case with the id right after "

@@ -9,8 +9,8 @@ from bot.context import CommandContext
 from bot.events import ChatMessage, MessageRef
 from bot.hashtags import split_hashtags
 from knowledge.errors import InvalidInput
-from knowledge.models import Role
-from knowledge.sharing import parse_visibility
+from knowledge.sharing import VISIBILITY_CHOICES, parse_visibility
+from knowledge.vocabulary import Role
 
 ID = Option("id", OptionType.INTEGER, "the insight's number, e.g. 12", required=True)
 
@@ -52,7 +52,7 @@ async def add(ctx: CommandContext, args: Args) -> Reply:
             ctx.community, ctx.member, _command_message(ctx), text, tags
         )
     if result.created and ctx.services.semantic is not None:
-        await ctx.services.semantic.index(ctx.community, [result.insight])
+        ctx.services.semantic.index_soon(ctx.community, [result.insight])
     text = await announce(result, ctx.services.assist, ctx.community, ctx.prefix)
     return Reply(text, ephemeral=not result.created)
 
@@ -68,7 +68,7 @@ async def edit(ctx: CommandContext, args: Args) -> Reply:
         ctx.community.id, _id(args), ctx.member, text, add_tags=tags
     )
     if ctx.services.semantic is not None:
-        await ctx.services.semantic.index(ctx.community, [insight])
+        ctx.services.semantic.index_soon(ctx.community, [insight])
     return Reply(f"✏️ Updated.\n{formatting.insight_card(insight)}")
 
 
@@ -111,7 +111,7 @@ async def adopt(ctx: CommandContext, args: Args) -> Reply:
     if not result.created:
         return Reply(f"Already adopted as insight #{insight.id}.", ephemeral=True)
     if ctx.services.semantic is not None:
-        await ctx.services.semantic.index(ctx.community, [insight])
+        ctx.services.semantic.index_soon(ctx.community, [insight])
     return Reply(
         f"🌱 Adopted as insight #{insight.id}, credited to {insight.author_name} "
         f"({formatting.tag_list(insight.tags)}). Edits at the origin will show here."
@@ -175,7 +175,7 @@ COMMAND = Command(
                     OptionType.WORD,
                     "community, constellation or public",
                     required=True,
-                    choices=("community", "constellation", "public"),
+                    choices=VISIBILITY_CHOICES,
                 ),
             ),
             permission=Role.CURATOR,

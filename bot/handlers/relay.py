@@ -7,7 +7,7 @@ from bot.context import CommandContext
 from bot.events import MessageRef
 from bot.port import TargetGone
 from knowledge.errors import InvalidInput, NotFound
-from knowledge.models import Role
+from knowledge.vocabulary import Role
 
 
 def _thread_root(ctx: CommandContext) -> MessageRef:

@@ -2,7 +2,8 @@
 
 Routes can be added until the server starts and after (a dispatch table, not aiohttp's
 frozen router), so the Slack adapter mounts its Events endpoint here instead of opening a
-second port.
+second port. A fallback (the public knowledge garden, bot/garden) answers every path no
+exact route claims.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ PROBE_TIMEOUT = 3.0
 class OpsServer:
     def __init__(self, host: str, port: int, metrics: Metrics) -> None:
         self._host, self._port = host, port
+        self.host = host
         self._metrics = metrics
         self._routes: dict[tuple[str, str], Handler] = {}
         self._probes: dict[str, Probe] = {}
+        self._fallback: Handler | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.route("GET", "/healthz", self._healthz)
@@ -36,6 +39,10 @@ class OpsServer:
 
     def route(self, method: str, path: str, handler: Handler) -> None:
         self._routes[(method.upper(), path)] = handler
+
+    def fallback(self, handler: Handler) -> None:
+        """`handler` answers any path without an exact route (and says 404 itself)."""
+        self._fallback = handler
 
     def probe(self, name: str, check: Probe) -> None:
         """Readiness needs `check` to answer None (e.g. "database", "matrix")."""
@@ -61,6 +68,8 @@ class OpsServer:
         if handler is None:
             if any(path == request.path for _, path in self._routes):
                 return web.json_response({"error": "method not allowed"}, status=405)
+            if self._fallback is not None:
+                return await self._fallback(request)
             return web.json_response({"error": "not found"}, status=404)
         return await handler(request)
 

@@ -9,13 +9,14 @@ link graph can make a loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import RelayConfig
+from bot.config_features import RelayConfig
 from bot.events import (
     ChannelRef,
     ChatMessage,
@@ -39,11 +40,23 @@ from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkStore, LinkView, Side
-from knowledge.outbox import Outbox
-from knowledge.relays import NewTarget, Participant, RelayStore, Route
+from knowledge.outbox import LEASE, Claimed, Outbox
+from knowledge.relays import Claim, NewTarget, Participant, Recorded, RelayStore, Route
 from knowledge.views import CommunityInfo
+from knowledge.vocabulary import LinkStatus
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """A message just recorded, with what handing its copies over needs."""
+
+    recorded: Recorded
+    routes: int
+    everyone: tuple[Participant, ...]
+    is_root: bool
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,9 @@ class Relays:
         self._commands = frozenset(command_names)
         self.ports: dict[str, OutboundPort] = {}
         self.wake = asyncio.Event()  # set when something was queued: the worker looks now
+        # the running worker's in-memory inbox: new copies are written claimed for it and
+        # handed over at once (no claim round); None when no worker runs in this process
+        self.hand_off: Callable[[list[Claimed]], None] | None = None
         self._catch_ups: dict[str, CatchUp] = {}  # background passes, by platform
 
     def attach(self, port: OutboundPort) -> None:
@@ -100,6 +116,20 @@ class Relays:
         links: Sequence[LinkView],
     ) -> Started:
         """Relay a thread (root first, then its replies so far) over these links."""
+        return await self._relay_thread(community.id, community.name, thread, links)
+
+    async def _relay_thread(
+        self,
+        community_id: int,
+        community_name: str,
+        thread: Sequence[ChatMessage],
+        links: Sequence[LinkView],
+        *,
+        session: AsyncSession | None = None,
+        later: list[_Recorded] | None = None,
+    ) -> Started:
+        """In the caller's write `session` when given; what to hand over then goes to
+        `later` (the caller passes it to `_queued` once committed)."""
         if not thread:
             raise InvalidInput("There is nothing in that thread to relay.")
         root = thread[0]
@@ -107,8 +137,8 @@ class Relays:
         targets = []
         names = []
         for link in links:
-            other = link.other(community.id)
-            if other is None or not link.carries(community.id, other.community_id):
+            other = link.other(community_id)
+            if other is None or not link.carries(community_id, other.community_id):
                 continue
             if (other.platform, other.space, other.channel) == channel:
                 continue
@@ -121,15 +151,53 @@ class Relays:
                 "No linked community can receive this: links may be paused, one-way, or none "
                 "exist yet (see /constellation list)."
             )
+        if session is None:
+            mine: list[_Recorded] = []
+            async with self.store.writing() as own:  # the thread and its messages at once
+                started = await self._open_and_record(
+                    own, mine, community_id, community_name, thread, links, targets, names
+                )
+            for recorded in mine:  # committed: hand the new copies over
+                self._queued(recorded)
+            return started
+        assert later is not None
+        return await self._open_and_record(
+            session, later, community_id, community_name, thread, links, targets, names
+        )
+
+    async def _open_and_record(
+        self,
+        session: AsyncSession,
+        later: list[_Recorded],
+        community_id: int,
+        community_name: str,
+        thread: Sequence[ChatMessage],
+        links: Sequence[LinkView],
+        targets: Sequence[NewTarget],
+        names: Sequence[str],
+    ) -> Started:
+        root = thread[0]
         now = self._clock.now()
         origin, everyone = await self.store.open_thread(
-            community.id, channel, root.ref.message_id, targets, now
+            community_id, _key(root.ref), root.ref.message_id, targets, now, session=session
         )
+        # these links are all the routes need when every target came from them (one link
+        # per pair of communities): no second read of the links
+        given = {link.id for link in links}
+        known = all(p.link_id in given for p in everyone if p.id != origin.id)
         queued = 0
         for message in thread:
             if self._relayable(message):
-                queued += await self._record(origin, everyone, message, message is root, community)
-        self.wake.set()
+                queued += await self._record(
+                    origin,
+                    everyone,
+                    message,
+                    message is root,
+                    community_name,
+                    links=links if known else None,
+                    session=session,
+                    later=later,
+                )
         return Started(tuple(names), queued)
 
     # live events ---------------------------------------------------------------------
@@ -142,21 +210,45 @@ class Relays:
         thread_root = message.ref.thread_id or (
             event.reply_to.thread_id if event.reply_to else None
         )
-        located = await self.store.locate(
-            _key(message.ref), message.ref.message_id, thread_root, reply_to
-        )
-        if located.is_copy:
-            return
-        participant = located.participant
+        channel = _key(message.ref)
+        links: list[LinkView] | None = None
+        later: list[_Recorded] = []
+        recorded_here = False
+        # the decision, and (the usual case) the message and its copies: one transaction
+        async with self.store.writing() as session:
+            located = await self.store.locate(
+                channel, message.ref.message_id, thread_root, reply_to, session=session
+            )
+            if located.is_copy:
+                return
+            participant = located.participant
+            if participant is None:
+                if thread_root is None and reply_to is None:
+                    links = await self.links.whole_channel_links(channel, session=session)
+                    if links:  # a new thread: opened and recorded in this transaction too
+                        await self._whole_channel(message, links, session, later)
+            else:
+                if len(located.everyone) > 1:
+                    communities = {p.community_id for p in located.everyone}
+                    links = await self.links.links_between(communities, session=session)
+                if not self._catching_up(participant.platform):
+                    recorded_here = True
+                    await self._record(
+                        participant,
+                        located.everyone,
+                        message,
+                        False,
+                        links=links,
+                        session=session,
+                        later=later,
+                    )
+        for recorded in later:  # committed: hand the new copies over
+            self._queued(recorded)
         if participant is None:
-            if thread_root is None and reply_to is None:
-                await self._whole_channel(message)
             return
-        community = await self._directory.community_by_id(participant.community_id)
-        await self._caught_up_first(participant)
-        if community is not None:
-            await self._record(participant, located.everyone, message, False, community)
-            self.wake.set()
+        if not recorded_here:  # a catch-up pass is running: it may read this thread first
+            await self._caught_up_first(participant)
+            await self._record(participant, located.everyone, message, False, links=links)
 
     async def message_edited(self, event: MessageEdited) -> None:
         channel = _key(event.ref)
@@ -320,6 +412,11 @@ class Relays:
             run.changes += changes
             self.wake.set()
 
+    def _catching_up(self, platform: str) -> bool:
+        """A background catch-up pass is still running on this platform."""
+        run = self._catch_ups.get(platform)
+        return run is not None and platform in self.ports and not run.done.is_set()
+
     async def _caught_up_first(self, participant: Participant) -> None:
         """A live message in a thread the pass has not read yet: read that thread now, so
         what was missed in it is queued first (lanes deliver in queue order)."""
@@ -369,7 +466,9 @@ class Relays:
                 is_root = message.ref.message_id == participant.anchor_id
                 if is_root and participant.link_id is not None:
                     continue  # a sibling's root is our copy, never a new message
-                changes += await self._record(participant, everyone, message, is_root, community)
+                changes += await self._record(
+                    participant, everyone, message, is_root, community.name
+                )
             elif relayed.digest != digest(message.text, message.markup):
                 await self.message_edited(
                     MessageEdited(message.ref, message.text, message.author, message.markup)
@@ -403,28 +502,96 @@ class Relays:
         everyone: Sequence[Participant],
         message: ChatMessage,
         is_root: bool,
-        community: CommunityInfo,
+        community_name: str | None = None,
+        *,
+        links: Sequence[LinkView] | None = None,
+        session: AsyncSession | None = None,
+        later: list[_Recorded] | None = None,
     ) -> int:
-        routes = await self._routes(participant, everyone)
-        await self.store.record(
+        """Keep the message and queue its copies; 0 if its community is gone. `links`:
+        the active links among everyone's communities, when already read. In the
+        caller's write `session` when given: then what to hand over goes to `later`, for
+        the caller to pass to `_queued` once committed."""
+        routes, name = await self._routes(participant, everyone, links, session)
+        name = community_name or name
+        if name is None and session is not None:  # no link to read it from
+            name = await self.store.community_name(participant.community_id, session)
+        elif name is None:
+            community = await self._directory.community_by_id(participant.community_id)
+            name = None if community is None else community.name
+        if name is None:
+            return 0
+        now = self._clock.now()
+        hand_off = self.hand_off
+        recorded = await self.store.record(
             participant,
             message.ref.message_id,
             is_root=is_root,
             author_name=message.author.display_name,
             digest=digest(message.text, message.markup),
             routes=routes,
-            payload=payload_of(message, community.name),
-            now=self._clock.now(),
+            payload=payload_of(message, name),
+            now=now,
+            claim=None if hand_off is None else Claim(self.outbox.worker, now + LEASE),
+            session=session,
         )
+        done = _Recorded(recorded, len(routes), tuple(everyone), is_root, now)
+        if later is not None:
+            later.append(done)
+        else:
+            self._queued(done)
         return 1
 
-    async def _routes(self, source: Participant, everyone: Sequence[Participant]) -> list[Route]:
-        """The other participants this source may send to: each over a link that carries."""
+    def _queued(self, done: _Recorded) -> None:
+        """After the commit: hand the copies written claimed to the worker; wake it for
+        the rest (they wait in their lane, or were queued before)."""
+        recorded, hand_off = done.recorded, self.hand_off
+        if hand_off is not None and recorded.handed:
+            targets = {p.id: p for p in done.everyone}
+            hand_off(
+                [
+                    Claimed(
+                        handed.item_id,
+                        handed.key,
+                        "post",
+                        recorded.message.payload,
+                        1,
+                        0,
+                        False,
+                        handed.route.link_id,
+                        recorded.message.id,
+                        done.is_root,
+                        replace(targets[handed.route.participant_id], anchor_id=handed.anchor_id),
+                        None,
+                        LinkStatus.ACTIVE,  # `_routes` took only links that carry now
+                        False,
+                        done.now,
+                    )
+                    for handed in recorded.handed
+                ]
+            )
+        if len(recorded.handed) < done.routes:
+            self.wake.set()
+
+    async def _routes(
+        self,
+        source: Participant,
+        everyone: Sequence[Participant],
+        links: Sequence[LinkView] | None = None,
+        session: AsyncSession | None = None,
+    ) -> tuple[list[Route], str | None]:
+        """The other participants this source may send to, each over a link that carries;
+        and the source community's name, as the links know it (None: no link read)."""
         others = [p for p in everyone if p.id != source.id]
         if not others:
-            return []
+            return [], None
         communities = {source.community_id, *(p.community_id for p in others)}
-        links = await self.links.links_between(communities)
+        if links is None:
+            links = await self.links.links_between(communities, session=session)
+        name = next(
+            (s.name for link in links for s in link.sides if s.community_id == source.community_id),
+            None,
+        )
         routes = []
         for target in others:
             link = next(
@@ -433,7 +600,7 @@ class Relays:
             )
             if link is not None:
                 routes.append(Route(target.id, link.id))
-        return routes
+        return routes, name
 
     async def _live_routes(self, routes: Sequence[Route]) -> list[Route]:
         """Edits and deletions follow copies only over links that still flow."""
@@ -444,22 +611,28 @@ class Relays:
                 live.append(route)
         return live
 
-    async def _whole_channel(self, message: ChatMessage) -> None:
-        """In a channel linked whole, every new top-level message starts a relayed thread."""
+    async def _whole_channel(
+        self,
+        message: ChatMessage,
+        found: Sequence[LinkView],
+        session: AsyncSession,
+        later: list[_Recorded],
+    ) -> None:
+        """In a channel linked whole, every new top-level message starts a relayed thread
+        (`found`: the channel's whole-channel links), in the caller's write `session`."""
         channel = _key(message.ref)
         links = [
             link
-            for link in await self.links.whole_channel_links(channel)
+            for link in found
             if any((s.platform, s.space, s.channel) == channel for s in link.sides)
         ]
         if not links:
             return
         side = next(s for s in links[0].sides if (s.platform, s.space, s.channel) == channel)
-        community = await self._directory.community_by_id(side.community_id)
-        if community is None:
-            return
         try:
-            await self.relay_thread(community, [message], links)
+            await self._relay_thread(
+                side.community_id, side.name, [message], links, session=session, later=later
+            )
         except InvalidInput:
             return  # every such link is paused or one-way the other way
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import structlog
 
-from bot.config import RelayConfig
+from bot.config_features import RelayConfig
 from bot.events import ChannelRef, MessageRef
 from bot.ops.metrics import Metrics
 from bot.port import (
@@ -30,11 +30,12 @@ from bot.port import (
 )
 from bot.relay.payload import outbound
 from bot.relay.service import Relays
+from bot.retry import retry_delay
 from knowledge.clock import Clock
 from knowledge.links import LinkStore
-from knowledge.models import LinkStatus, OutboxStatus
 from knowledge.outbox import Claimed, Outbox
 from knowledge.relays import Participant
+from knowledge.vocabulary import LinkStatus, OutboxStatus
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,8 @@ class OutboxWorker:
         self._rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
         self._background = background
+        self._handed: list[Claimed] = []  # see `_take_handed`
+        self._handed_ready = asyncio.Event()
 
     # running -------------------------------------------------------------------------
 
@@ -72,33 +75,74 @@ class OutboxWorker:
         if not self._background:
             return
         self._task = asyncio.create_task(self._run(), name="relay-outbox")
+        self._relays.hand_off = self._take_handed
 
     async def stop(self) -> None:
+        if self._relays.hand_off == self._take_handed:
+            self._relays.hand_off = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._handed:  # written claimed for this worker, never started: free them now
+            items, self._handed = self._handed, []
+            with contextlib.suppress(Exception):  # else their lease runs out, as after a crash
+                await self.outbox.release([item.id for item in items])
+
+    def _take_handed(self, items: list[Claimed]) -> None:
+        """New copies written already claimed for this worker: deliver them next."""
+        self._handed.extend(items)
+        self._handed_ready.set()
 
     async def _run(self) -> None:
+        """Deliver handed copies at once; claim rounds when woken, when something is due,
+        and every POLL_SECONDS (other processes' items, retries that came due)."""
         freed = await self.outbox.release_dead_claims()
         if freed:
             log.info("relay.claims_recovered", items=freed)
+        loop = asyncio.get_running_loop()
         wake = self._relays.wake
+        look = True  # a claim round first
+        deadline = loop.time()
         while True:
-            wake.clear()
+            if self._handed:
+                items, self._handed = self._handed, []
+                outcomes = await asyncio.gather(*(self._deliver(item) for item in items))
+                look = look or not all(outcomes)  # a retry to schedule, a notice to send
+                continue
+            if look or wake.is_set() or loop.time() >= deadline:
+                wake.clear()
+                look = False
+                wait = POLL_SECONDS
+                try:
+                    if await self.deliver_due():
+                        look = True
+                        continue
+                    due = await self.outbox.next_due()
+                    # what is due now but was not claimed waits behind its lane or is
+                    # another process's: a wake or the poll brings it, not a busy loop
+                    if due is not None and due > self._clock.now():
+                        wait = min(POLL_SECONDS, (due - self._clock.now()).total_seconds())
+                except Exception:  # the database hiccuped: keep the worker alive, try again
+                    log.exception("relay.worker_failed")
+                deadline = loop.time() + wait
+            self._handed_ready.clear()
+            if self._handed or wake.is_set():
+                continue
+            waiters = [
+                asyncio.ensure_future(wake.wait()),
+                asyncio.ensure_future(self._handed_ready.wait()),
+            ]
             try:
-                if await self.deliver_due():
-                    continue
-                due = await self.outbox.next_due()
-            except Exception:  # the database hiccuped: keep the worker alive, try again
-                log.exception("relay.worker_failed")
-                due = None
-            wait = POLL_SECONDS
-            if due is not None:
-                wait = min(POLL_SECONDS, max(0.0, (due - self._clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=wait)
+                await asyncio.wait(
+                    waiters,
+                    timeout=max(0.0, deadline - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
 
     async def drain(self) -> int:
         """Deliver everything due now (and what that makes due); returns how many."""
@@ -116,21 +160,22 @@ class OutboxWorker:
 
     # one item ------------------------------------------------------------------------
 
-    async def _deliver(self, item: Claimed) -> None:
+    async def _deliver(self, item: Claimed) -> bool:
+        """True when delivered."""
         now = self._clock.now()
         if item.link_id is not None:
             if item.link_status != LinkStatus.ACTIVE:
                 await self.outbox.settle(item, OutboxStatus.CANCELLED, "the link was left")
-                return
+                return False
             if item.link_paused:
                 await self.outbox.retry_at(item, now + PAUSE_RECHECK, "paused", failure=False)
-                return
+                return False
         port = self._relays.ports.get(item.target.platform)
         if port is None:  # this process does not run that platform; another may
             await self.outbox.retry_at(
                 item, now + NO_ADAPTER_RETRY, f"no {item.target.platform} adapter", failure=False
             )
-            return
+            return False
         try:
             copy_id = await self._perform(port, item)
         except RateLimited as exc:
@@ -156,6 +201,8 @@ class OutboxWorker:
             if item.queued_at is not None and item.attempts == 1:
                 waited = (delivered_at - item.queued_at).total_seconds()
                 self._metrics.relay_delivery_seconds.labels(platform).observe(max(0.0, waited))
+            return True
+        return False
 
     async def _perform(self, port: OutboundPort, item: Claimed) -> str | None:
         target = item.target
@@ -185,8 +232,10 @@ class OutboxWorker:
         return None
 
     def _backoff(self, failures: int) -> timedelta:
-        ceiling = min(self._config.max_backoff_seconds, self._config.backoff_seconds * 2**failures)
-        return timedelta(seconds=self._rng.uniform(ceiling / 2, ceiling))  # "equal jitter"
+        first = timedelta(seconds=self._config.backoff_seconds)
+        return retry_delay(
+            failures, first, timedelta(seconds=self._config.max_backoff_seconds), self._rng
+        )
 
     async def _target_gone(self, item: Claimed, exc: TargetGone) -> None:
         if item.operation == "delete":  # already gone is what we wanted

@@ -25,15 +25,8 @@ from bot.text.model import (
     UserMention,
 )
 from bot.text.neutral import Resolver, from_discord, from_matrix_html, from_slack, parse
-from bot.text.render import (
-    matrix_mentions,
-    to_discord,
-    to_matrix,
-    to_plain,
-    to_slack,
-    to_terminal,
-    to_words,
-)
+from bot.text.platforms import matrix_mentions, to_discord, to_matrix, to_slack
+from bot.text.render import to_plain, to_terminal, to_words
 
 __all__ = [
     "Block",

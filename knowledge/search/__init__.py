@@ -43,6 +43,7 @@ class SearchPage:
     total: int
     offset: int
     relaxed: bool = False  # no insight had every word: these have some of them
+    capped: bool = False  # more insights match than `total` says (counting stopped there)
 
 
 class SearchBackend(Protocol):

@@ -1,4 +1,5 @@
-"""PostgreSQL full-text search over the GIN expression index the migration creates."""
+"""PostgreSQL full-text search over the stored tsvector column and its GIN index
+(migration 0010): matching and ranking read the stored vector, never recompute it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from knowledge.models import Insight
 from knowledge.schema_extras import POSTGRES_TSVECTOR
 from knowledge.search import HIGHLIGHT
 from knowledge.search.query import SearchQuery, Terms
-from knowledge.search.ranked import RankedSearch
+from knowledge.search.ranked import RELAXED_DEPTH, RankedSearch
 
 _vector: ColumnClause[Any] = literal_column(POSTGRES_TSVECTOR)
 _HEADLINE = (
@@ -36,11 +37,10 @@ def _tsquery(query: SearchQuery) -> Any:
 def _matching(base: Select[Any], query: SearchQuery) -> Select[Any]:
     """`base` restricted to the full-text matches.
 
-    With a tag filter or a constellation scope, the planner (misjudging how common a tag
-    is) drove the search from the tag and recomputed the tsvector per tagged insight:
-    750 ms where starting from the GIN matches takes 40 (bench/constellation_search.py).
-    A MATERIALIZED CTE makes it start from the index.
-    """
+    With a tag filter or a constellation scope, a MATERIALIZED CTE makes the search
+    start from the GIN index: the planner (misjudging how common a tag is) drove it from
+    the tag and tested every tagged insight (750 ms where this takes 40;
+    bench/constellation_search.py)."""
     condition = _vector.op("@@")(_tsquery(query))
     if not (query.tags or query.shared_from):
         return base.where(condition)
@@ -57,9 +57,18 @@ class PostgresSearch(RankedSearch):
     def _counted(self, base: Select[Any], query: SearchQuery) -> Select[Any]:
         return _matching(base, query)
 
-    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
+    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any]:
         tsquery = _tsquery(query)
         matched = _matching(base, query)
-        rank = -func.ts_rank_cd(_vector, tsquery)
         snippet = func.ts_headline("english", Insight.body, tsquery, literal(_HEADLINE))
-        return matched, rank, snippet
+        if not query.relaxed:
+            return matched.add_columns((-func.ts_rank_cd(_vector, tsquery)).label("rank")), snippet
+        # any of the words: rank the newest RELAXED_DEPTH matches (knowledge.search.ranked)
+        recent = (
+            matched.add_columns(_vector.label("vector"))
+            .order_by(Insight.id.desc())
+            .limit(RELAXED_DEPTH)
+            .subquery("recent")
+        )
+        ranked = select(recent.c.id, (-func.ts_rank_cd(recent.c.vector, tsquery)).label("rank"))
+        return ranked, snippet

@@ -73,6 +73,10 @@ class SearchQuery:
     only_ids: tuple[int, ...] = ()
     # Siblings whose *shared* insights join the results (see knowledge.sharing.SharingScope)
     shared_from: tuple[int, ...] = ()
+    # The web garden: only `public` insights, of these communities when given (then they
+    # replace `community_id` and `shared_from` as the scope)
+    public_only: bool = False
+    communities: tuple[int, ...] = ()
 
 
 def _meaningful(term: str) -> bool:

@@ -6,24 +6,22 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
-from knowledge.models import (
-    SHARED_VISIBILITIES,
-    Identity,
-    Insight,
-    InsightTag,
-    Member,
-    Source,
-    Tag,
-)
+from knowledge.models import Identity, Insight, InsightTag, Member, Source, Tag
 from knowledge.search import SearchHit, SearchPage
 from knowledge.search.query import SearchQuery
 from knowledge.views import FORGOTTEN_NAME
+from knowledge.vocabulary import SHARED_VISIBILITIES, Visibility
 
 SNIPPET_CHARS = 200
+COUNT_CAP = 1000  # past this many matches a search says "1000+" (counting on costs O(N))
+# The any-word fallback ranks its newest RELAXED_DEPTH matches, not all: "any of five
+# words" can match half the insights, and ranking all of them cost 40 ms at p95 at 100k
+# (bench/hybrid_search.py) where a page needs ten. Every-word matches are all ranked.
+RELAXED_DEPTH = 1000
 
 
 class RankedSearch(ABC):
@@ -35,8 +33,9 @@ class RankedSearch(ABC):
         """`base` restricted to the terms, shaped for a fast count of all matches."""
 
     @abstractmethod
-    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any, Any]:
-        """`base` restricted to the terms, with a rank (lower is better) and a snippet."""
+    def _ranked(self, base: Select[Any], query: SearchQuery) -> tuple[Select[Any], Any]:
+        """(the matches as (id, rank) with rank labelled "rank", lower is better; a snippet
+        over `Insight` for the page's rows)."""
 
     async def search(self, query: SearchQuery) -> SearchPage:
         """Every word first; if that finds less than a page, any of the (content) words,
@@ -52,19 +51,33 @@ class RankedSearch(ABC):
                 return replace(wider, relaxed=True)
         return page
 
+    async def search_exact(self, query: SearchQuery) -> SearchPage:
+        """Only what `query` says (no any-word fallback)."""
+        return await self._search(query)
+
     async def _search(self, query: SearchQuery) -> SearchPage:
         base = select(Insight.id).where(in_scope(query))
         base = _filtered(base, query)
         if query.terms.empty:
             counted = base
-            rank: Any = -func.coalesce(Insight.id, 0)
+            ranked = base.add_columns((-Insight.id).label("rank"))
             snippet: Any = func.substr(Insight.body, 1, SNIPPET_CHARS)
         else:
             counted = self._counted(base, query)
-            base, rank, snippet = self._ranked(base, query)
+            ranked, snippet = self._ranked(base, query)
+        # The page's ids first (ranked without joins), then its ten rows joined and
+        # given snippets: the joins and ts_headline run for the page only.
+        columns = ranked.selected_columns
+        page = (
+            ranked.order_by(columns.rank, columns.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+            .subquery("page")
+        )
         author = aliased(Member)
         listing = (
-            base.add_columns(
+            select(
+                page.c.id,
                 snippet,
                 Insight.title,
                 Insight.created_at,
@@ -74,14 +87,15 @@ class RankedSearch(ABC):
                 Insight.community_id,
                 Insight.origin_credit,
             )
+            .join_from(page, Insight, Insight.id == page.c.id)
             .join(Source, Source.id == Insight.source_id)
             .outerjoin(author, author.id == Insight.author_member_id)
-            .order_by(rank, Insight.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
+            .order_by(page.c.rank, page.c.id.desc())
         )
         async with self._db.sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(counted.subquery()))
+            total = await session.scalar(
+                select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
+            )
             rows = (await session.execute(listing)).all()
             ids = [row[0] for row in rows]
             tag_rows = (
@@ -99,7 +113,7 @@ class RankedSearch(ABC):
             SearchHit(
                 insight_id=insight_id,
                 title=title,
-                snippet=_tidy(snip),
+                snippet=tidy(snip),
                 tags=tuple(tags.get(insight_id, ())),
                 author_name=credit or (FORGOTTEN_NAME if forgotten or name is None else name),
                 permalink=permalink,
@@ -118,10 +132,11 @@ class RankedSearch(ABC):
                 credit,
             ) in rows
         )
-        return SearchPage(hits, int(total or 0), query.offset)
+        total = int(total or 0)
+        return SearchPage(hits, min(total, COUNT_CAP), query.offset, capped=total > COUNT_CAP)
 
 
-def _tidy(snippet: str | None) -> str:
+def tidy(snippet: str | None) -> str:
     text = " ".join((snippet or "").split())
     return text if len(text) <= SNIPPET_CHARS + 40 else text[:SNIPPET_CHARS] + "…"
 
@@ -129,9 +144,12 @@ def _tidy(snippet: str | None) -> str:
 def in_scope(query: SearchQuery) -> Any:
     """The community's own insights, plus siblings' shared ones it has not adopted (its copy
     stands for those)."""
+    public = Insight.visibility == Visibility.PUBLIC if query.public_only else true()
+    if query.communities:
+        return and_(Insight.community_id.in_(query.communities), public)
     own = Insight.community_id == query.community_id
     if not query.shared_from:
-        return own
+        return and_(own, public)
     copy = aliased(Insight)
     adopted = exists().where(
         copy.community_id == query.community_id, copy.origin_insight_id == Insight.id
@@ -142,7 +160,7 @@ def in_scope(query: SearchQuery) -> Any:
         Insight.origin_insight_id.is_(None),
         ~adopted,
     )
-    return or_(own, shared)
+    return and_(or_(own, shared), public)
 
 
 def _filtered(base: Select[Any], query: SearchQuery) -> Select[Any]:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from knowledge.models import RitualKind
 from knowledge.rituals import ResponseView, RitualView
 from knowledge.views import InsightView
+from knowledge.vocabulary import RitualKind
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.formatting import link
-from knowledge.models import RitualKind
 from knowledge.rituals import ResponseView, RitualView
+from knowledge.vocabulary import RitualKind
 from scheduling.kinds import PromptInputs
 
 PER_TAG = 8

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from knowledge.models import RitualKind
 from knowledge.rituals import ResponseView, RitualView
+from knowledge.vocabulary import RitualKind
 from scheduling.kinds import PromptInputs
 from scheduling.kinds.summary import author, footer, heading, late_note, quote
 

@@ -1,6 +1,6 @@
 """A process that takes one inbound event and then hangs until it is killed.
 
-`python -m tests.inbound_taker <database url> <platform> <event id>` prints `taken`
+`python -m tests.harness.inbound_taker <database url> <platform> <event id>` prints `taken`
 once the event is taken (its instance lock held), then waits on stdin; the tests kill it
 with SIGKILL, so it never finishes the event, exactly like a crash mid-handling.
 """

@@ -8,7 +8,7 @@ records every request (path, headers, JSON body, arrival time) and answers from 
 Each request takes the next behaviour from the queue; with the queue empty it answers
 normally (chat: "echo: <last user message>"; embeddings: a hashed bag-of-words vector of
 dimension 64, so texts sharing words get similar vectors). Use it from a test module with
-`from tests.openai_loopback import openai_server  # noqa: F401`.
+`from tests.fakes.openai_loopback import openai_server  # noqa: F401`.
 """
 
 from __future__ import annotations

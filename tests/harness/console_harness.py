@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
 from adapters.console.adapter import ConsoleAdapter, database_numbers
 from bot.app import Hearth
 from bot.assist import LanguageModel
-from bot.config import Config, parse_config
+from bot.config import Config
 from knowledge.clock import Clock
 from knowledge.sync_tokens import SyncTokens
+from tests.harness.config_builder import GUILD, Community, build_config
 
 
 def make_config(
-    database_url: str, tmp_path: Path, extra: str = "", community_extra: str = ""
+    database_url: str,
+    tmp_path: Path,
+    extra: str = "",
+    community_extra: str = "",
+    others: Sequence[Community] = (),
 ) -> Config:
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{tmp_path / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-timezone = "Europe/Berlin"
-stewards = ["console:steve"]
-curators = ["console:cora"]
-{community_extra}
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "general"
-
-[adapters.console]
-user = "alice"
-transcript = "{tmp_path / "console.jsonl"}"
-{extra}
-""",
-        "test-config",
-    )
+    """The guild (and `others`) on the console; `extra` adds tables (or [adapters.console]
+    keys), `community_extra` keys of the guild's own table."""
+    guild = dataclasses.replace(GUILD, extra=community_extra)
+    return build_config(database_url, tmp_path, guild, *others, extra=extra)
 
 
 Step = str | Callable[[Hearth], Awaitable[object]]

@@ -26,31 +26,6 @@ from typing import IO, Any
 READ_TIMEOUT = 120.0  # a guard against hangs only: a loaded machine can take 10 s to start
 
 
-def write_config(path: Path, database_url: str, transcript: Path, user: str = "alice") -> Path:
-    path.write_text(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{path.parent / "exports"}"
-
-[[communities]]
-slug = "guild"
-name = "The Guild"
-stewards = ["console:steve"]
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "general"
-
-[adapters.console]
-user = "{user}"
-transcript = "{transcript}"
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 class HearthProcess:
     """`hearth run --config ...` as a child process, spoken to line by line."""
 

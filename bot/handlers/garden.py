@@ -1,0 +1,37 @@
+"""/garden login: a private, one-time link that signs a member in to the web garden."""
+
+from __future__ import annotations
+
+from bot.commands.spec import Args, Command, Reply
+from bot.context import CommandContext
+from knowledge.errors import InvalidInput
+
+
+async def login(ctx: CommandContext, args: Args) -> Reply:
+    garden = ctx.services.garden
+    if garden is None:
+        raise InvalidInput(
+            "The web garden is off on this Hearth: an operator turns it on with "
+            "`[web] garden = true` (and `public_url`)."
+        )
+    if not ctx.port.capabilities.ephemeral:  # e.g. Matrix: every reply is seen by the room
+        raise InvalidInput(
+            "Replies here are seen by everyone in the room, so I will not post a sign-in "
+            "link: ask for it where replies can be private (Slack, Discord or the console)."
+        )
+    token = await garden.auth.issue_link(ctx.member, ctx.services.clock.now())
+    return Reply(
+        f"🔑 Your sign-in link to {ctx.community.name}'s garden, just for you: "
+        f"{garden.url()}/login?token={token}\n"
+        "It works once, within 10 minutes. Do not share it: it signs in as you.",
+        ephemeral=True,
+    )
+
+
+COMMAND = Command(
+    name="garden",
+    help="The community's pages on the web",
+    subcommands=(
+        Command("login", "Get a private one-time link that signs you in to the garden", login),
+    ),
+)

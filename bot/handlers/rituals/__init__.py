@@ -1,0 +1,15 @@
+"""/ritual: schedule reflection prompts, retros, check-ins and digests, and manage them."""
+
+from __future__ import annotations
+
+from bot.commands.spec import Command
+from bot.handlers.rituals.definitions import definition_commands
+from bot.handlers.rituals.members import member_commands
+
+
+def ritual_commands() -> Command:
+    return Command(
+        name="ritual",
+        help="Schedule and manage rituals: reflections, retros, check-ins, digests",
+        subcommands=(*definition_commands(), *member_commands()),
+    )

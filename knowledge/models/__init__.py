@@ -1,0 +1,66 @@
+"""The knowledge store's schema: one typed SQLAlchemy model shared by SQLite and
+PostgreSQL, a module per domain. Every table is importable from here."""
+
+from __future__ import annotations
+
+from knowledge.models.base import Base, UTCDateTime
+from knowledge.models.garden import GardenLogin, GardenSession
+from knowledge.models.insights import (
+    Insight,
+    InsightEmbedding,
+    InsightRevision,
+    InsightTag,
+    Source,
+    Tag,
+)
+from knowledge.models.people import ChannelBinding, Community, Identity, Member
+from knowledge.models.plumbing import InboundEvent, PendingConfirmation, RateWindow, SyncCursor
+from knowledge.models.relays import (
+    Link,
+    LinkSide,
+    OutboxItem,
+    RelayCopy,
+    RelayMessage,
+    RelayParticipant,
+    RelayThread,
+)
+from knowledge.models.rituals import (
+    CommunityPrompt,
+    MemberPreference,
+    Ritual,
+    RitualResponse,
+    RitualRound,
+)
+
+__all__ = [
+    "Base",
+    "ChannelBinding",
+    "Community",
+    "CommunityPrompt",
+    "GardenLogin",
+    "GardenSession",
+    "Identity",
+    "InboundEvent",
+    "Insight",
+    "InsightEmbedding",
+    "InsightRevision",
+    "InsightTag",
+    "Link",
+    "LinkSide",
+    "Member",
+    "MemberPreference",
+    "OutboxItem",
+    "PendingConfirmation",
+    "RateWindow",
+    "RelayCopy",
+    "RelayMessage",
+    "RelayParticipant",
+    "RelayThread",
+    "Ritual",
+    "RitualResponse",
+    "RitualRound",
+    "Source",
+    "SyncCursor",
+    "Tag",
+    "UTCDateTime",
+]
