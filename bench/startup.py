@@ -116,9 +116,14 @@ def main() -> None:
             samples["import the libraries"].append(timed_command(LIBRARIES))
             samples["hearth run, new database"].append(timed_hearth(config))
             samples["hearth run, existing database"].append(timed_hearth(config))
-            if args.other:
+            if args.other:  # its own database: the two may differ in schema
+                own = folder / "other"
+                own.mkdir()
+                other_config = own / "hearth.toml"
+                other_config.write_text(CONFIG.format(db=own / "hearth.db", folder=own))
+                timed_hearth(other_config, args.other.resolve())  # creates it
                 other = samples["other checkout, existing database"]
-                other.append(timed_hearth(config, args.other.resolve()))
+                other.append(timed_hearth(other_config, args.other.resolve()))
     for key, value in machine_info(runs=str(args.runs)).items():
         print(f"{key:>10}: {value}")
     floor = percentile(samples["import the libraries"], 50)

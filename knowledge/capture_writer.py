@@ -167,7 +167,7 @@ def write_batch(
             cursor.execute("SAVEPOINT capture")
             try:
                 outcomes.append(_write_one(cursor, item.row, bind_time, visibilities))
-            except sqlite3.Error as exc:
+            except Exception as exc:  # this capture alone is refused; its caller gets why
                 cursor.execute("ROLLBACK TO capture")
                 outcomes.append(exc)
             cursor.execute("RELEASE capture")

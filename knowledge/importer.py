@@ -7,6 +7,7 @@ A bad line is reported by number and skipped; it never stops the lines after it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from knowledge.capture_writer import IMPORT_PLATFORM, CaptureRow
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput, UserError
 from knowledge.export import FORMAT
+from knowledge.failures import explain
 from knowledge.insights import InsightStore, validate_body, validate_title
 from knowledge.tags import normalize_tags
 from knowledge.views import CommunityInfo, SourceMessage
@@ -70,14 +72,19 @@ async def import_jsonl(
     """Capture every valid line of `path` into `community`; report the others."""
     importer = _Importer(store, directory, community)
     done = 0
-    for number, line in _numbered_lines(path):
-        await importer.add_line(number, line)
-        done += 1
-        if len(importer.batch) >= BATCH:
-            await importer.flush()
-        if progress is not None and done % PROGRESS_EVERY == 0:
-            progress(done)
-    await importer.flush()
+    writing: asyncio.Task[None] | None = None  # the batch being captured meanwhile
+    try:
+        for number, line in _numbered_lines(path):
+            importer.add_line(number, line)
+            done += 1
+            if len(importer.batch) >= BATCH:
+                writing = await importer.flush_behind(writing)
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done)
+        writing = await importer.flush_behind(writing)
+    finally:
+        if writing is not None:
+            await writing
     if progress is not None:
         progress(done)
     return importer.summary()
@@ -91,9 +98,9 @@ class _Importer:
         self._clock = store.clock
         self.batch: list[tuple[int, CaptureRow]] = []
         self.created = self.already_present = self.bad_lines = 0
-        self.errors: list[str] = []
+        self.errors: list[tuple[int, str]] = []  # (line number, what is wrong)
 
-    async def add_line(self, number: int, line: bytes) -> None:
+    def add_line(self, number: int, line: bytes) -> None:
         """Parse one line into the next batch, or note why it cannot be imported."""
         if not line.strip():
             return
@@ -115,15 +122,23 @@ class _Importer:
         )
         self.batch.append((number, row))
 
-    async def flush(self) -> None:
-        """Capture the batch, in one transaction per batch on SQLite."""
+    async def flush_behind(self, previous: asyncio.Task[None] | None) -> asyncio.Task[None]:
+        """Start capturing the batch, then wait for the one before it: the next batch is
+        parsed while this one is written (two batches in memory at most)."""
         batch, self.batch = self.batch, []
+        task = asyncio.get_running_loop().create_task(self._capture(batch))
+        if previous is not None:
+            await previous
+        return task
+
+    async def _capture(self, batch: list[tuple[int, CaptureRow]]) -> None:
+        """Capture one batch, in one transaction on SQLite; count and report each line."""
         outcomes = await self._store.capture_many([row for _, row in batch])
         for (number, _), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, UserError):
                 self._error(number, outcome.message)
             elif isinstance(outcome, BaseException):
-                self._error(number, f"the database refused it ({outcome})")
+                self._error(number, explain(outcome) or f"the database refused it ({outcome})")
             elif outcome:
                 self.created += 1
             else:
@@ -133,10 +148,10 @@ class _Importer:
         """Keep the first errors only: a wrong file must not fill memory with messages."""
         self.bad_lines += 1
         if self.bad_lines <= MAX_LISTED_ERRORS:
-            self.errors.append(f"line {number}: {message}")
+            self.errors.append((number, message))
 
     def summary(self) -> ImportSummary:
-        errors = list(self.errors)
+        errors = [f"line {number}: {message}" for number, message in sorted(self.errors)]
         if self.bad_lines > MAX_LISTED_ERRORS:
             errors.append(f"... and {self.bad_lines - MAX_LISTED_ERRORS:,} more bad lines")
         return ImportSummary(self.created, self.already_present, tuple(errors))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from knowledge.db import Database
 from knowledge.directory import Directory
+from knowledge.failures import NOT_UNICODE, explain
 from knowledge.insights import InsightStore
 from knowledge.models import Insight, InsightTag, Member, Source
 from knowledge.views import CaptureResult, SourceMessage
@@ -77,11 +78,14 @@ async def test_a_capture_the_database_refuses_fails_alone(database: Database) ->
 
     async def capture(n: int) -> CaptureResult:
         target = gone if n == 3 else community.id
-        return await store.capture(target, message(str(n), "ann"), curator=curator)
+        body = "half an emoji \ud83d" if n == 5 else None  # text no database can store
+        return await store.capture(target, message(str(n), "ann"), curator=curator, body=body)
 
     outcomes = await asyncio.gather(*(capture(n) for n in range(8)), return_exceptions=True)
     assert isinstance(outcomes[3], Exception)
-    stored = [o for n, o in enumerate(outcomes) if n != 3]
+    assert isinstance(outcomes[5], Exception)
+    assert explain(outcomes[5]) == NOT_UNICODE  # one sentence for the person, not a trace
+    stored = [o for n, o in enumerate(outcomes) if n not in (3, 5)]
     assert all(isinstance(o, CaptureResult) and o.created for o in stored)
-    assert await count(database, Insight) == 7
-    assert await store.count(community.id) == 7
+    assert await count(database, Insight) == 6
+    assert await store.count(community.id) == 6
