@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import discord
 import structlog
@@ -27,12 +27,10 @@ from adapters.discord_gateway.roles import interaction_role
 from adapters.discord_gateway.text import NO_MENTIONS, chunks, render
 from bot.commands.spec import CommandTable, Reply
 from bot.context import Services
-from bot.events import ChannelRef, CommandInvoked, UserRef
+from bot.events import ChannelRef, CommandInvoked, MessageRef, UserRef
 from bot.hashtags import hashtags
-from bot.inbound import Answer
-
-if TYPE_CHECKING:
-    from adapters.discord_gateway.adapter import DiscordAdapter
+from bot.inbound import Answer, Inbound
+from bot.port import OutboundPort
 
 log = structlog.get_logger(__name__)
 
@@ -74,10 +72,20 @@ class SaveModal(discord.ui.Modal):
         )
 
 
+class Host(OutboundPort, Protocol):
+    """What interactions need of the adapter: the port to answer through, Inbound, and
+    message refs as the adapter binds them (a thread's parent channel)."""
+
+    @property
+    def inbound(self) -> Inbound: ...
+
+    def ref(self, guild_id: int, channel_id: int, message_id: int) -> MessageRef: ...
+
+
 class Interactions:
     def __init__(
         self,
-        adapter: DiscordAdapter,
+        adapter: Host,
         config: DiscordConfig,
         table: CommandTable,
         services: Services | None,
