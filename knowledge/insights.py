@@ -61,6 +61,39 @@ def validate_title(title: str | None) -> str | None:
     return title.strip()
 
 
+def new_insight_view(
+    row: CaptureRow,
+    insight_id: int,
+    author: tuple[str, int | None],
+    curator: MemberInfo,
+    visibility: Visibility,
+) -> InsightView:
+    """The view of an insight just captured, from what was written (no read back);
+    `author` is (name, member id)."""
+    source = row.source
+    return InsightView(
+        id=insight_id,
+        community_id=row.community_id,
+        title=row.title,
+        body=row.body,
+        tags=tuple(sorted(row.tags)),
+        author_name=author[0],
+        author_member_id=author[1],
+        curator_name=curator.display_name,
+        curator_member_id=curator.id,
+        permalink=source.permalink,
+        source_platform=source.platform,
+        source_space=source.space,
+        source_channel=source.channel,
+        source_message_id=source.message_id,
+        source_deleted=False,
+        created_at=row.now,
+        updated_at=row.now,
+        revisions=0,
+        visibility=visibility,
+    )
+
+
 class InsightStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -130,26 +163,12 @@ class InsightStore:
                 assert existing is not None
                 return CaptureResult(await self._view(session, existing), created=False)
             await set_tags(session, community_id, new_id, tag_names, fresh=True)
-        view = InsightView(
-            id=new_id,
-            community_id=community_id,
-            title=title,
-            body=text,
-            tags=tuple(sorted(tag_names)),
-            author_name=author.display_name,
-            author_member_id=author.id,
-            curator_name=curator.display_name,
-            curator_member_id=curator.id,
-            permalink=source.permalink,
-            source_platform=source.platform,
-            source_space=source.space,
-            source_channel=source.channel,
-            source_message_id=source.message_id,
-            source_deleted=False,
-            created_at=now,
-            updated_at=now,
-            revisions=0,
-            visibility=visibility,
+        view = new_insight_view(
+            CaptureRow(community_id, source, curator.id, text, title, tag_names, now),
+            new_id,
+            (author.display_name, author.id),
+            curator,
+            visibility,
         )
         return CaptureResult(view, created=True)
 
@@ -199,28 +218,9 @@ class InsightStore:
         if not written.created:
             async with self._db.sessions() as session:
                 return CaptureResult(await self._view(session, written.insight_id), created=False)
-        source = row.source
-        view = InsightView(
-            id=written.insight_id,
-            community_id=row.community_id,
-            title=row.title,
-            body=row.body,
-            tags=tuple(sorted(row.tags)),
-            author_name=written.author_name,
-            author_member_id=written.author_id,
-            curator_name=curator.display_name,
-            curator_member_id=curator.id,
-            permalink=source.permalink,
-            source_platform=source.platform,
-            source_space=source.space,
-            source_channel=source.channel,
-            source_message_id=source.message_id,
-            source_deleted=False,
-            created_at=row.now,
-            updated_at=row.now,
-            revisions=0,
-            visibility=Visibility(written.visibility),
-        )
+        author = (written.author_name, written.author_id)
+        visibility = Visibility(written.visibility)
+        view = new_insight_view(row, written.insight_id, author, curator, visibility)
         return CaptureResult(view, created=True)
 
     async def find_by_source(
