@@ -20,7 +20,8 @@ from knowledge.directory import Directory
 from knowledge.errors import InvalidInput, UserError
 from knowledge.export import FORMAT
 from knowledge.failures import explain
-from knowledge.insights import InsightStore, validate_body, validate_title
+from knowledge.insight_text import validate_body, validate_title
+from knowledge.insights import InsightStore
 from knowledge.tags import normalize_tags
 from knowledge.views import CommunityInfo, SourceMessage
 

@@ -15,11 +15,12 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from knowledge.capture_writer import CaptureRow
 from knowledge.models import Community, Insight, InsightTag, Member, Tag
 from knowledge.tags import check_tag_count
 from knowledge.upsert import insert_ignoring_conflict
-from knowledge.views import FORGOTTEN_NAME, InsightView
-from knowledge.vocabulary import SHARED_VISIBILITIES
+from knowledge.views import FORGOTTEN_NAME, InsightView, MemberInfo
+from knowledge.vocabulary import SHARED_VISIBILITIES, Visibility
 
 WITHDRAWN = "This insight is no longer shared by {community} ({why}); only the credit remains."
 
@@ -118,4 +119,37 @@ async def origin_withdrawn(session: AsyncSession, origin_id: int, why: str) -> N
         update(Insight)
         .where(Insight.origin_insight_id == origin_id)
         .values(body=WITHDRAWN.format(community=name or "its community", why=why), title=None)
+    )
+
+
+def new_insight_view(
+    row: CaptureRow,
+    insight_id: int,
+    author: tuple[str, int | None],
+    curator: MemberInfo,
+    visibility: Visibility,
+) -> InsightView:
+    """The view of an insight just captured, from what was written (no read back);
+    `author` is (name, member id)."""
+    source = row.source
+    return InsightView(
+        id=insight_id,
+        community_id=row.community_id,
+        title=row.title,
+        body=row.body,
+        tags=tuple(sorted(row.tags)),
+        author_name=author[0],
+        author_member_id=author[1],
+        curator_name=curator.display_name,
+        curator_member_id=curator.id,
+        permalink=source.permalink,
+        source_platform=source.platform,
+        source_space=source.space,
+        source_channel=source.channel,
+        source_message_id=source.message_id,
+        source_deleted=False,
+        created_at=row.now,
+        updated_at=row.now,
+        revisions=0,
+        visibility=visibility,
     )

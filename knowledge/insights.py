@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +11,17 @@ from knowledge.capture_writer import IMPORT_PLATFORM, CaptureRow, CaptureWriter,
 from knowledge.clock import Clock
 from knowledge.db import Database
 from knowledge.directory import member_for_identity
-from knowledge.errors import InvalidInput, NotAllowed, NotFound
-from knowledge.failures import NUL
-from knowledge.insight_rows import LOAD, follow_origin, insight_view, origin_withdrawn, set_tags
-from knowledge.models import Community, Insight, InsightRevision, InsightTag, Source, Tag
+from knowledge.errors import NotAllowed, NotFound
+from knowledge.insight_reads import InsightReads
+from knowledge.insight_rows import (
+    LOAD,
+    follow_origin,
+    new_insight_view,
+    origin_withdrawn,
+    set_tags,
+)
+from knowledge.insight_text import MAX_BODY_CHARS, validate_body, validate_title
+from knowledge.models import Community, Insight, InsightRevision, Source
 from knowledge.tags import check_tag_count, normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import (
@@ -23,80 +29,13 @@ from knowledge.views import (
     InsightView,
     MemberInfo,
     SourceMessage,
-    TagCount,
 )
 from knowledge.vocabulary import Role, Visibility
 
-MAX_BODY_CHARS = 4000
-MAX_TITLE_CHARS = 300
 
-
-def _no_nul(text: str) -> None:
-    if "\x00" in text:  # PostgreSQL text cannot hold it; refuse it on SQLite too
-        raise InvalidInput(NUL)
-
-
-def validate_body(body: str) -> str:
-    _no_nul(body)
-    body = body.strip()
-    if not body:
-        raise InvalidInput(
-            "Nothing to capture: write some text, e.g. `/insight Pair on reviews #practice`, "
-            "or reply to a message with `/insight`."
-        )
-    if len(body) > MAX_BODY_CHARS:
-        raise InvalidInput(
-            f"That insight is {len(body):,} characters; the limit is {MAX_BODY_CHARS:,}. "
-            "Shorten it or split it into several insights."
-        )
-    return body
-
-
-def validate_title(title: str | None) -> str | None:
-    if title is None or not title.strip():
-        return None
-    _no_nul(title)
-    if len(title) > MAX_TITLE_CHARS:
-        raise InvalidInput(f"A title has at most {MAX_TITLE_CHARS} characters.")
-    return title.strip()
-
-
-def new_insight_view(
-    row: CaptureRow,
-    insight_id: int,
-    author: tuple[str, int | None],
-    curator: MemberInfo,
-    visibility: Visibility,
-) -> InsightView:
-    """The view of an insight just captured, from what was written (no read back);
-    `author` is (name, member id)."""
-    source = row.source
-    return InsightView(
-        id=insight_id,
-        community_id=row.community_id,
-        title=row.title,
-        body=row.body,
-        tags=tuple(sorted(row.tags)),
-        author_name=author[0],
-        author_member_id=author[1],
-        curator_name=curator.display_name,
-        curator_member_id=curator.id,
-        permalink=source.permalink,
-        source_platform=source.platform,
-        source_space=source.space,
-        source_channel=source.channel,
-        source_message_id=source.message_id,
-        source_deleted=False,
-        created_at=row.now,
-        updated_at=row.now,
-        revisions=0,
-        visibility=visibility,
-    )
-
-
-class InsightStore:
+class InsightStore(InsightReads):
     def __init__(self, database: Database) -> None:
-        self._db = database
+        super().__init__(database)
         # SQLite: captures are written in batches on the connection's thread (see
         # knowledge/capture_writer.py); PostgreSQL keeps one ORM transaction each.
         self._writer = CaptureWriter(database) if database.dialect == "sqlite" else None
@@ -161,7 +100,7 @@ class InsightStore:
                     )
                 )
                 assert existing is not None
-                return CaptureResult(await self._view(session, existing), created=False)
+                return CaptureResult(await self.view_of(session, existing), created=False)
             await set_tags(session, community_id, new_id, tag_names, fresh=True)
         view = new_insight_view(
             CaptureRow(community_id, source, curator.id, text, title, tag_names, now),
@@ -217,32 +156,15 @@ class InsightStore:
     ) -> CaptureResult:
         if not written.created:
             async with self._db.sessions() as session:
-                return CaptureResult(await self._view(session, written.insight_id), created=False)
+                return CaptureResult(await self.view_of(session, written.insight_id), created=False)
         author = (written.author_name, written.author_id)
         visibility = Visibility(written.visibility)
         view = new_insight_view(row, written.insight_id, author, curator, visibility)
         return CaptureResult(view, created=True)
 
-    async def find_by_source(
-        self, community_id: int, platform: str, space: str, channel: str, message_id: str
-    ) -> InsightView | None:
-        async with self._db.sessions() as session:
-            insight_id = await session.scalar(
-                select(Insight.id)
-                .join(Source, Source.id == Insight.source_id)
-                .where(
-                    Insight.community_id == community_id,
-                    Source.platform == platform,
-                    Source.space == space,
-                    Source.channel == channel,
-                    Source.message_id == message_id,
-                )
-            )
-            return None if insight_id is None else await self._view(session, insight_id)
-
     async def get(self, community_id: int, insight_id: int) -> InsightView:
         async with self._db.sessions() as session:
-            return await self._view(session, await _own(session, community_id, insight_id))
+            return await self.view_of(session, await _own(session, community_id, insight_id))
 
     async def edit(
         self,
@@ -269,7 +191,7 @@ class InsightStore:
                 await set_tags(session, community_id, row_id, (*current, *extra))
             await session.flush()
             await follow_origin(session, row)
-            return await self._view(session, row_id)
+            return await self.view_of(session, row_id)
 
     async def retag(
         self, community_id: int, insight_id: int, editor: MemberInfo, tags: Sequence[str]
@@ -282,12 +204,12 @@ class InsightStore:
             await _record_revision(session, row, editor)
             row.updated_at = self._db.clock.now()
             await set_tags(session, community_id, row_id, names)
-            return await self._view(session, row_id)
+            return await self.view_of(session, row_id)
 
     async def delete(self, community_id: int, insight_id: int, editor: MemberInfo) -> InsightView:
         async with self._db.sessions.begin() as session:
             row = await self._editable(session, community_id, insight_id, editor)
-            view = await self._view(session, row.id)
+            view = await self.view_of(session, row.id)
             await origin_withdrawn(session, row.id, "deleted where it came from")
             await session.delete(row)
             return view
@@ -330,59 +252,6 @@ class InsightStore:
                     Insight.source_id == source.id, Insight.origin_insight_id.is_(None)
                 )
             )
-
-    async def tag_counts(self, community_id: int) -> list[TagCount]:
-        async with self._db.sessions() as session:
-            uses = func.count(InsightTag.insight_id)
-            rows = await session.execute(
-                select(Tag.name, uses)
-                .join(InsightTag, InsightTag.tag_id == Tag.id)
-                .where(Tag.community_id == community_id)
-                .group_by(Tag.name)
-                .order_by(uses.desc(), Tag.name)
-            )
-            return [TagCount(name, count) for name, count in rows.all()]
-
-    async def count(self, community_id: int) -> int:
-        async with self._db.sessions() as session:
-            total = await session.scalar(
-                select(func.count(Insight.id)).where(Insight.community_id == community_id)
-            )
-            return int(total or 0)
-
-    async def since(
-        self, community_id: int, moment: datetime, limit: int = 200
-    ) -> list[InsightView]:
-        """Insights captured at or after `moment`, oldest first (for digests)."""
-        async with self._db.sessions() as session:
-            rows = await session.scalars(
-                select(Insight)
-                .options(*LOAD)
-                .where(Insight.community_id == community_id, Insight.created_at >= moment)
-                .order_by(Insight.created_at, Insight.id)
-                .limit(limit)
-            )
-            return [insight_view(r) for r in rows]
-
-    async def iterate(self, community_id: int, batch: int = 500) -> AsyncIterator[InsightView]:
-        """Every insight of a community in id order, a batch per short read transaction."""
-        last = 0
-        while True:
-            async with self._db.sessions() as session:
-                rows = (
-                    await session.scalars(
-                        select(Insight)
-                        .options(*LOAD)
-                        .where(Insight.community_id == community_id, Insight.id > last)
-                        .order_by(Insight.id)
-                        .limit(batch)
-                    )
-                ).all()
-            if not rows:
-                return
-            for row in rows:
-                yield insight_view(row)
-            last = rows[-1].id
 
     async def _source_id(
         self, session: AsyncSession, community_id: int, source: SourceMessage, author_id: int
@@ -427,19 +296,6 @@ class InsightStore:
                 f"insight #{insight_id}."
             )
         return row
-
-    async def _view(self, session: AsyncSession, insight_id: int) -> InsightView:
-        row = await session.scalar(
-            select(Insight)
-            .options(*LOAD)
-            .where(Insight.id == insight_id)
-            .execution_options(populate_existing=True)
-        )
-        assert row is not None
-        revisions = await session.scalar(
-            select(func.count(InsightRevision.id)).where(InsightRevision.insight_id == insight_id)
-        )
-        return insight_view(row, int(revisions or 0))
 
 
 async def _source(

@@ -7,7 +7,8 @@ import pytest
 from knowledge.db import Database
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
-from knowledge.insights import MAX_BODY_CHARS, InsightStore
+from knowledge.insight_text import MAX_BODY_CHARS
+from knowledge.insights import InsightStore
 from knowledge.views import CommunityInfo, MemberInfo, SourceMessage
 from knowledge.vocabulary import Role
 
