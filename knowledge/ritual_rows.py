@@ -174,7 +174,7 @@ def ritual_view(row: Ritual) -> RitualView:
 
 
 def round_from_row(row: Any) -> RoundView:
-    """A RETURNING row of every ritual_rounds column as a view (no read-back)."""
+    """Any row with every ritual_rounds column (a RETURNING row, an ORM row) as a view."""
     return RoundView(
         row.id,
         row.ritual_id,
@@ -197,25 +197,7 @@ def round_from_row(row: Any) -> RoundView:
 
 
 def round_view(row: RitualRound) -> RoundView:
-    return RoundView(
-        row.id,
-        row.ritual_id,
-        row.scheduled_for,
-        row.status,
-        row.late,
-        row.manual,
-        row.prompt,
-        row.message_id,
-        row.remind_at,
-        row.reminded_at,
-        row.closes_at,
-        row.closed_at,
-        row.synthesis_message_id,
-        row.synthesis_stale,
-        row.attempts,
-        row.next_attempt_at,
-        row.last_error,
-    )
+    return round_from_row(row)
 
 
 class RitualTables:

@@ -176,10 +176,25 @@ class RoundOpening(EngineBase):
     ) -> tuple[RoundView, PostedPrompt] | None:
         """Post a new round's prompt; what to record, or None when it failed (the failure
         is recorded and the round retried later, as in `post_prompt`)."""
+        posted = await self._send_prompt(ritual, round_, text, now)
+        return None if posted is None else (round_, posted)
+
+    async def _send_prompt(
+        self,
+        ritual: RitualView,
+        round_: RoundView,
+        text: str,
+        now: datetime,
+        *,
+        maybe_posted: bool = False,
+    ) -> PostedPrompt | None:
+        """Post the prompt under the round's key; what to record, or None when it failed
+        (recorded, with the time of the next try)."""
         kind = behaviour(ritual.kind)
         message = OutboundMessage(
             text,
             idempotency_key=f"ritual-round:{round_.id}:{round_.scheduled_for:%Y%m%dT%H%M%S}",
+            maybe_posted=maybe_posted,
         )
         try:
             ref = await self.port_for(ritual).post(channel_of(ritual), message)
@@ -190,7 +205,7 @@ class RoundOpening(EngineBase):
         remind_at = None
         if kind.collects_responses and ritual.reminder_percent:
             remind_at = now + window * (ritual.reminder_percent / 100)
-        posted = PostedPrompt(
+        return PostedPrompt(
             round_.id,
             text,
             ref.message_id,
@@ -199,7 +214,6 @@ class RoundOpening(EngineBase):
             now + window,
             closed=not kind.collects_responses,
         )
-        return round_, posted
 
     async def _failed(
         self, ritual: RitualView, round_: RoundView, exc: DeliveryError, now: datetime
@@ -235,30 +249,18 @@ class RoundOpening(EngineBase):
         """Post the round's prompt. A retry (`maybe_posted`: an earlier try, perhaps by an
         instance that died before recording it, may have reached the platform) carries the
         round's key, so adapters that can find an earlier send return it instead."""
-        kind = behaviour(ritual.kind)
-        try:
-            text = round_.prompt or await self._prompt_text(ritual, round_)
-            message = OutboundMessage(
-                text,
-                idempotency_key=f"ritual-round:{round_.id}:{round_.scheduled_for:%Y%m%dT%H%M%S}",
-                maybe_posted=maybe_posted,
-            )
-            ref = await self.port_for(ritual).post(channel_of(ritual), message)
-        except DeliveryError as exc:
-            await self._failed(ritual, round_, exc, now)
+        text = round_.prompt or await self._prompt_text(ritual, round_)
+        posted = await self._send_prompt(ritual, round_, text, now, maybe_posted=maybe_posted)
+        if posted is None:
             return None
-        window = timedelta(minutes=ritual.window_minutes)
-        remind_at = None
-        if kind.collects_responses and ritual.reminder_percent:
-            remind_at = now + window * (ritual.reminder_percent / 100)
         await self._store.mark_opened(
-            round_.id,
-            text,
-            ref.message_id,
-            now,
-            remind_at,
-            now + window,
-            closed=not kind.collects_responses,
+            posted.round_id,
+            posted.prompt,
+            posted.message_id,
+            posted.opened_at,
+            posted.remind_at,
+            posted.closes_at,
+            closed=posted.closed,
         )
         self._opened(round_, now)
         log.info("ritual.opened", ritual=ritual.name, round=round_.id, late=round_.late)
