@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from knowledge.db import Database
 from knowledge.models import Insight
+from knowledge.sqlite_thread import on_connection_thread
 from knowledge.views import SourceMessage
 from knowledge.vocabulary import Visibility
 
@@ -85,20 +86,6 @@ def time_binder(database: Database) -> Callable[[Any], Any]:
     return _bind_time
 
 
-async def run_on_connection_thread(
-    database: Database, work: Callable[[sqlite3.Connection], T]
-) -> T:
-    """Run `work(sqlite3 connection)` on a pooled aiosqlite connection's own thread: one hop
-    out and back, however many statements `work` runs. `work` manages its transaction."""
-    async with database.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection  # aiosqlite.Connection
-        # aiosqlite runs every call on the connection's thread through `_execute`; its
-        # public API has no way to run several statements in one call.
-        result: T = await driver._execute(lambda: work(driver._conn))
-        return result
-
-
 class CaptureWriter:
     """Writes captures in batches, one transaction each, one writer at a time."""
 
@@ -132,7 +119,7 @@ class CaptureWriter:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                outcomes = await run_on_connection_thread(
+                outcomes = await on_connection_thread(
                     self._db, functools.partial(write_batch, batch=batch, bind_time=bind_time)
                 )
             except BaseException as exc:  # the whole transaction failed: nothing committed

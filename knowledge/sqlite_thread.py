@@ -1,11 +1,16 @@
-"""Run a read-only function on the SQLite connection's own thread, in one hop.
+"""Run a function on the SQLite connection's own thread, in one hop (reads and writes).
 
 Why: through SQLAlchemy's async engine each statement costs about four hand-offs between
 the event loop and aiosqlite's worker thread (cursor, execute, fetch, close), plus BEGIN
 IMMEDIATE, which makes every reader queue for the write lock. A search is three or four
 small statements that take 2 ms in sqlite3; the hand-offs and the lock took 20-40 ms
 (docs/architecture.md, bench/capture_search.py). Here the whole read runs as one call on
-the thread that owns the connection, inside a deferred (snapshot) transaction.
+the thread that owns the connection: a read inside a deferred (snapshot) transaction, a
+batch of captures (knowledge/capture_writer.py) managing its own.
+
+aiosqlite has no public call for "run this function on your thread"; its `_execute` does
+exactly that, so it is used here, in one place, behind a check (and pyproject.toml bounds
+aiosqlite to the versions tested).
 """
 
 from __future__ import annotations
@@ -19,13 +24,9 @@ from knowledge.db import Database
 T = TypeVar("T")
 
 
-async def read_on_thread(
-    database: Database, work: Callable[[sqlite3.Connection], T], setup: str | None = None
-) -> T:
-    """`work(connection)` inside BEGIN (deferred) … ROLLBACK on the connection's thread.
-
-    `setup`: one statement run first, outside the transaction (e.g. creating a TEMP table
-    that should outlive it)."""
+async def on_connection_thread(database: Database, work: Callable[..., T], *args: Any) -> T:
+    """`work(sqlite3 connection, *args)` on a pooled connection's own thread; `work`
+    manages its transaction."""
     async with database.engine.connect() as connection:
         fairy = await connection.get_raw_connection()
         driver: Any = fairy.driver_connection  # aiosqlite.Connection
@@ -34,8 +35,18 @@ async def read_on_thread(
             raise RuntimeError(  # pragma: no cover - guards an aiosqlite API change
                 "this aiosqlite version cannot run work on its thread; install aiosqlite>=0.20"
             )
-        result: T = await queue(_in_snapshot, driver._conn, work, setup)
+        result: T = await queue(work, driver._conn, *args)
         return result
+
+
+async def read_on_thread(
+    database: Database, work: Callable[[sqlite3.Connection], T], setup: str | None = None
+) -> T:
+    """`work(connection)` inside BEGIN (deferred) … ROLLBACK on the connection's thread.
+
+    `setup`: one statement run first, outside the transaction (e.g. creating a TEMP table
+    that should outlive it)."""
+    return await on_connection_thread(database, _in_snapshot, work, setup)
 
 
 def _in_snapshot(
