@@ -96,8 +96,8 @@ def test_built_wheel_runs_from_an_empty_folder(tmp_path: Path) -> None:
         [
             str(python),
             "-c",
-            "from bot.garden.site import _environment; from importlib.resources import files; "
-            "names = _environment().list_templates(); "
+            "from bot.garden.pages import environment; from importlib.resources import files; "
+            "names = environment().list_templates(); "
             "print(len(names), 'not_found.html.j2' in names, "
             "len(files('bot.garden').joinpath('static/garden.css').read_bytes()) > 1000)",
         ],

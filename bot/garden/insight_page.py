@@ -1,0 +1,103 @@
+"""One insight's page (or a member's view of it) and its related insights."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.garden.pages import SIGNED, GardenPages, NotFoundPage, Page, excerpt, json_ld
+from knowledge.garden import InsightCard, PublicCommunity
+from knowledge.garden_auth import SignedIn
+from knowledge.search import SearchQuery, Terms
+from knowledge.search.query import STOP_WORDS
+from knowledge.vocabulary import Role
+
+_WORD = re.compile(r"\w{4,}")
+RELATED_WORDS = 3  # the rarest of an insight's words that others share
+RELATED_CANDIDATES = 8
+COMMON_WORD = 500  # in this many insights or more, a word says little about relatedness
+
+
+class InsightPages(GardenPages):
+    """An insight's page."""
+
+    async def insight_page(
+        self, request: web.Request, community: PublicCommunity, insight_id: int
+    ) -> Page:
+        signed: SignedIn | None = SIGNED.get()
+        if signed is not None and self._members is not None and signed.community.id == community.id:
+            view = await self._members.insight(signed, insight_id)
+            if view is not None:
+                return self.render(
+                    request,
+                    "member_insight.html.j2",
+                    title=view.title or excerpt(view.body, 110),
+                    canonical=None,
+                    community=community,
+                    view=view,
+                    error=None,
+                    may_edit=signed.member.role.at_least(Role.CURATOR),
+                )
+        insight = await self._store.insight(community.id, insight_id)
+        if insight is None:
+            raise NotFoundPage
+        card = insight.card
+        related = await self._related(card)
+        base = self.base_url(request)
+        path = f"/c/{quote(community.slug)}/i/{card.id}"
+        headline = card.title or excerpt(card.body, 110)
+        summary = excerpt(card.body, 200)
+        data = {
+            "@context": "https://schema.org",
+            "@type": "Article",
+            "headline": headline,
+            "text": card.body,
+            "author": {"@type": "Person", "name": card.author_name},
+            "datePublished": card.created_at.isoformat(timespec="seconds"),
+            "dateModified": card.updated_at.isoformat(timespec="seconds"),
+            "keywords": list(card.tags),
+            "url": base + path,
+            "mainEntityOfPage": base + path,
+            "isPartOf": {
+                "@type": "CollectionPage",
+                "name": community.name,
+                "url": f"{base}/c/{quote(community.slug)}/",
+            },
+        }
+        return self.render(
+            request,
+            "insight.html.j2",
+            last_modified=card.updated_at,
+            title=headline,
+            canonical=path,
+            community=community,
+            insight=insight,
+            card=card,
+            summary=summary,
+            # a short insight without a title is its own heading: not shown twice
+            show_body=bool(card.title) or headline != excerpt(card.body, 10_000),
+            related=related,
+            json_ld=json_ld(data),
+        )
+
+    async def _related(self, card: InsightCard) -> list[InsightCard]:
+        """Public insights of the same community, ranked by the store's full-text ranking
+        over any of this insight's most telling words: of its longest words, the rarest
+        that other insights share (a word in COMMON_WORD insights or more says little,
+        and would make the ranking read tens of thousands of rows)."""
+        seen: dict[str, None] = {}
+        for text in (card.title or "", card.body):
+            for word in _WORD.findall(text):
+                if word.casefold() not in STOP_WORDS:
+                    seen.setdefault(word.casefold(), None)
+        candidates = sorted(seen, key=len, reverse=True)[:RELATED_CANDIDATES]
+        frequency = await self._store.word_frequencies(card.community_id, candidates, COMMON_WORD)
+        shared = [w for w in candidates if 1 < frequency[w] < COMMON_WORD]  # not only here
+        words = sorted(shared, key=lambda w: frequency[w])[:RELATED_WORDS]
+        if not words:
+            return []
+        query = SearchQuery(card.community_id, Terms(tuple(words)), limit=5, match_any=True)
+        ids = [i for i in await self._store.related(query) if i != card.id][:4]
+        return await self._store.cards(ids)
