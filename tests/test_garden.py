@@ -1,6 +1,6 @@
 """The public knowledge garden, page by page, on SQLite and PostgreSQL.
 
-Everything is captured through the console as people would (tests/garden_harness.py) and
+Everything is captured through the console as people would (tests/harness/garden_harness.py) and
 read back over HTTP from the running Hearth's [web] server.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from bot.app import Hearth
-from tests.garden_harness import (
+from tests.harness.console_harness import make_config, run_script
+from tests.harness.garden_harness import (
     FORGOTTEN_NAME,
     FORGOTTEN_WORDS,
     GROVE,
@@ -29,7 +30,6 @@ from tests.garden_harness import (
     forget_zelda,
     garden_steps,
 )
-from tests.harness.console_harness import make_config, run_script
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"

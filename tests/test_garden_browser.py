@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from bot.app import Hearth
-from tests.garden_harness import (
+from tests.harness.console_harness import Step, make_config, run_script
+from tests.harness.garden_harness import (
     GROVE,
     GUILD_DESCRIPTION,
     PRIVATE_CHANNEL,
@@ -31,7 +32,6 @@ from tests.garden_harness import (
     garden_steps,
     share,
 )
-from tests.harness.console_harness import Step, make_config, run_script
 
 MORE = {
     "cora": (

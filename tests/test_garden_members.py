@@ -12,7 +12,8 @@ import aiohttp
 
 from bot.app import Hearth
 from knowledge.clock import ManualClock
-from tests.garden_harness import (
+from tests.harness.console_harness import Step, make_config, run_script
+from tests.harness.garden_harness import (
     GROVE,
     GUILD_DESCRIPTION,
     SECRET_COMMUNITY,
@@ -24,7 +25,6 @@ from tests.garden_harness import (
     forget_zelda,
     garden_steps,
 )
-from tests.harness.console_harness import Step, make_config, run_script
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
