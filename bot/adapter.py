@@ -1,4 +1,7 @@
-"""What `bot.app` needs of an adapter beyond the outbound port: a lifecycle."""
+"""What `bot.app` needs of an adapter beyond the outbound port: a lifecycle; and the two
+primitives of the layers below an adapter may use, named here so adapters import the
+core only: the clock ("now" comes from one place) and UserError (a failure said to a
+person in one sentence)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ from typing import Protocol
 
 from bot.inbound import Inbound
 from bot.port import OutboundPort
+from knowledge.clock import Clock as Clock
+from knowledge.clock import SystemClock as SystemClock
+from knowledge.errors import UserError as UserError
 
 
 class Adapter(OutboundPort, Protocol):

@@ -20,6 +20,7 @@ from adapters.console.directives import DIRECTIVE_HELP, Directive, parse_directi
 from adapters.console.outbound import BOT_NAME, PLATFORM, ClaimNumber, ConsolePort
 from adapters.console.stdin import LineReader, UnreadableLine, stdin_reader
 from adapters.console.transcript import Transcript
+from bot.adapter import Clock, SystemClock
 from bot.commands.parse import split_command_line
 from bot.config import ConsoleConfig
 from bot.events import (
@@ -31,7 +32,6 @@ from bot.events import (
     ReactionAdded,
 )
 from bot.inbound import Answer, Inbound
-from knowledge.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from knowledge.clock import Clock
-from knowledge.errors import UserError
+from bot.adapter import Clock, UserError
 
 try:
     import fcntl
