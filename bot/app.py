@@ -81,11 +81,14 @@ async def open_store(config: Config, clock: Clock | None = None) -> Database:
 
 
 def _garden_url(config: Config, ops: OpsServer) -> Callable[[], str]:
-    """The garden's address for links: `public_url`, else where the server listens."""
+    """The garden's address for links: `public_url`, else where the server listens; ""
+    when that is every interface (0.0.0.0, ::), which no link can name."""
 
     def url() -> str:
         if config.web.public_url:
             return config.web.public_url
+        if ops.host in ("0.0.0.0", "::", ""):
+            return ""
         host = ops.host if ":" not in ops.host else f"[{ops.host}]"
         return f"http://{host}:{ops.port}"
 

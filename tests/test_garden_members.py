@@ -179,3 +179,22 @@ async def test_a_one_time_link_signs_a_curator_in_whose_edit_chat_then_finds(
     assert seen["expired_offer"].status == 410 and seen["expired"].status == 410
     # /forget-me ends the person's garden sessions at once
     assert seen["zelda_before"].status == 200 and seen["zelda_after"].status == 404
+
+
+async def test_a_sign_in_link_names_the_public_address_or_says_it_is_missing(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Listening on every interface, Hearth cannot know the garden's address: /garden
+    login says what the operator must set instead of handing out a link to 0.0.0.0."""
+    everywhere = '\n[web]\nlisten = "0.0.0.0:0"\ngarden = true\n'
+    printed = await run_script(
+        make_config(database_url, tmp_path / "a", extra=everywhere), ["/garden login"]
+    )
+    assert "an operator sets [web] public_url" in printed
+    assert "/login?token=" not in printed
+
+    public = WEB + 'public_url = "https://garden.example.org"\n'
+    printed = await run_script(
+        make_config(database_url, tmp_path / "b", extra=public), ["/garden login"]
+    )
+    assert "https://garden.example.org/login?token=" in printed

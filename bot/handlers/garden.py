@@ -19,10 +19,16 @@ async def login(ctx: CommandContext, args: Args) -> Reply:
             "Replies here are seen by everyone in the room, so I will not post a sign-in "
             "link: ask for it where replies can be private (Slack, Discord or the console)."
         )
+    address = garden.url()
+    if not address:  # listening on every interface: no link can name the garden
+        raise InvalidInput(
+            "The garden has no address a link can point to yet: an operator sets "
+            "`[web] public_url` to where people reach it (e.g. https://garden.example.org)."
+        )
     token = await garden.auth.issue_link(ctx.member, ctx.services.clock.now())
     return Reply(
         f"🔑 Your sign-in link to {ctx.community.name}'s garden, just for you: "
-        f"{garden.url()}/login?token={token}\n"
+        f"{address}/login?token={token}\n"
         "It works once, within 10 minutes. Do not share it: it signs in as you.",
         ephemeral=True,
     )
