@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.matrix import MatrixAdapter, MatrixConfig
 from bot.app import Hearth
-from bot.config import Config, parse_config
+from bot.config import Config
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
 from tests.fakes.synapse_server import (
@@ -54,6 +54,7 @@ from tests.fakes.synapse_server import (
     SynapseStartError,
     running_synapse,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 WAIT = 30.0
 SEEDS = (
@@ -154,23 +155,8 @@ async def send(
 
 
 def hearth_config(database_url: str, exports: Path, room_id: str) -> Config:
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{exports}"
-
-[[communities]]
-slug = "bench"
-name = "Bench"
-
-[[communities.channels]]
-platform = "matrix"
-space = "{SERVER_NAME}"
-channel = "{room_id}"
-""",
-        "bench-config",
-    )
+    bench = Community("bench", "Bench", (Channel("matrix", SERVER_NAME, room_id),))
+    return build_config(database_url, exports.parent, bench, console_user=None)
 
 
 async def start_adapter(

@@ -62,7 +62,7 @@ from measure import machine_info, peak_rss_mib, percentile
 from adapters.matrix import MatrixAdapter, MatrixConfig
 from adapters.matrix.content import RELAY_FIELD
 from bot.app import Hearth
-from bot.config import Config, parse_config
+from bot.config import Config
 from bot.events import ChannelRef, MessagePosted
 from bot.port import OutboundMessage
 from knowledge.inbound import InboundLog
@@ -74,6 +74,7 @@ from tests.fakes.synapse_server import (
     SynapseStartError,
     running_synapse,
 )
+from tests.harness.config_builder import Channel, Community, build_config
 
 WAIT = 30.0
 MARKER = re.compile(r"\bbench[0-9a-f]{12}\b")
@@ -159,30 +160,19 @@ async def send(
     return started, time.perf_counter(), event_id
 
 
+def matrix_pair(rooms: tuple[str, str], stewards: tuple[str, str]) -> tuple[Community, ...]:
+    """Alpha and Beta, one Matrix room each, stewarded by the rooms' creators."""
+    return tuple(
+        Community(slug, slug.title(), (Channel("matrix", SERVER_NAME, room),), (f"matrix:{who}",))
+        for slug, room, who in zip(("alpha", "beta"), rooms, stewards, strict=True)
+    )
+
+
 def hearth_config(
     database_url: str, exports: Path, rooms: tuple[str, str], stewards: tuple[str, str]
 ) -> Config:
-    communities = "".join(
-        f"""
-[[communities]]
-slug = "{slug}"
-name = "{slug.title()}"
-stewards = ["matrix:{steward}"]
-
-[[communities.channels]]
-platform = "matrix"
-space = "{SERVER_NAME}"
-channel = "{room}"
-"""
-        for slug, room, steward in zip(("alpha", "beta"), rooms, stewards, strict=True)
-    )
-    return parse_config(
-        f"""
-[hearth]
-database_url = "{database_url}"
-export_dir = "{exports}"
-{communities}""",
-        "bench-config",
+    return build_config(
+        database_url, exports.parent, *matrix_pair(rooms, stewards), console_user=None
     )
 
 

@@ -59,15 +59,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matrix_roundtrip import Watcher as RoundtripWatcher
 from measure import machine_info, percentile
-from relay_latency import CODE, MARKER, create_room, in_thread, marker, send
+from relay_latency import CODE, MARKER, create_room, in_thread, marker, matrix_pair, send
 
 from tests.fakes.synapse_server import (
-    SERVER_NAME,
     MatrixUser,
     SynapseServer,
     SynapseStartError,
     running_synapse,
 )
+from tests.harness.config_builder import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
@@ -166,27 +166,7 @@ def hearth_config(
     rooms: tuple[str, str],
     stewards: tuple[str, str],
 ) -> Path:
-    communities = "".join(
-        f"""
-[[communities]]
-slug = "{slug}"
-name = "{slug.title()}"
-stewards = ["matrix:{steward}"]
-
-[[communities.channels]]
-platform = "matrix"
-space = "{SERVER_NAME}"
-channel = "{room}"
-"""
-        for slug, room, steward in zip(("alpha", "beta"), rooms, stewards, strict=True)
-    )
-    path = workdir / "hearth.toml"
-    path.write_text(
-        f"""
-[hearth]
-database_url = "sqlite:///{workdir / "hearth.db"}"
-export_dir = "{workdir / "exports"}"
-
+    matrix = f"""
 [adapters.console]
 enabled = false
 
@@ -196,10 +176,14 @@ homeserver = "{server.url}"
 user_id = "{bot.user_id}"
 access_token = "${{HEARTH_BENCH_MATRIX_TOKEN}}"
 device_id = "{bot.device_id}"
-{communities}""",
-        encoding="utf-8",
+"""
+    return write_config(
+        workdir / "hearth.toml",
+        f"sqlite:///{workdir / 'hearth.db'}",
+        *matrix_pair(rooms, stewards),
+        console_user=None,
+        extra=matrix,
     )
-    return path
 
 
 def matterbridge_config(
