@@ -1,14 +1,12 @@
 """Alembic driven from code, on the engine Hearth already has (no alembic.ini needed).
 
 Why Alembic is imported only to migrate: a start-up that finds the schema at head (the
-usual case) reads the version row and the migration files' `revision` lines itself, and
-the process never holds Alembic (about 10 MiB).
+usual case) is answered by knowledge/schema_version.py, and the process never holds
+Alembic (about 10 MiB).
 """
 
 from __future__ import annotations
 
-import re
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
@@ -17,15 +15,13 @@ from sqlalchemy.engine import Connection
 from knowledge.db import Database
 from knowledge.models import Base
 from knowledge.schema_extras import include_object
+from knowledge.schema_version import head_revision as files_head
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 SCRIPT_LOCATION = "knowledge:migrations"
 MIGRATION_LOCK = 0x48454152  # the PostgreSQL advisory lock key every Hearth upgrades under
-
-
-_REVISION = re.compile(r"^(down_)?revision\b[^=]*=\s*(?:[\"']([^\"']+)[\"']|None)", re.M)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -39,25 +35,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str | None:
-    """The newest migration: from the files' `revision = ...` lines when they form one
-    chain, else (branches, an unusual file) as Alembic computes it."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    try:
-        for entry in resources.files("knowledge.migrations").joinpath("versions").iterdir():
-            if not entry.name.endswith(".py") or entry.name.startswith("__"):
-                continue
-            found = {bool(m[1]): m[2] for m in _REVISION.finditer(entry.read_text("utf-8"))}
-            if found.get(False) is None:
-                raise ValueError(entry.name)
-            revisions.add(found[False])
-            if found.get(True):
-                parents.add(found[True])
-    except (OSError, ValueError):
-        revisions = set()
-    heads = revisions - parents
-    if len(heads) == 1:
-        return heads.pop()
+    """The newest migration: from the files' `revision` lines when they form one chain
+    (knowledge/schema_version.py), else (branches, an unusual file) as Alembic computes it."""
+    head = files_head()
+    if head is not None:
+        return head
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
