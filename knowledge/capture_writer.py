@@ -62,7 +62,7 @@ class Written:
     created: bool
     author_id: int | None
     author_name: str
-    visibility: str
+    visibility: Visibility | None  # None: nothing was written (an import's known source)
 
 
 @dataclass
@@ -146,7 +146,7 @@ def write_batch(
 ) -> list[Written | BaseException]:
     """One transaction writing every capture of `batch` (a floor in bench/ runs it too)."""
     cursor = conn.cursor()
-    visibilities: dict[int, str] = {}
+    visibilities: dict[int, Visibility] = {}
     outcomes: list[Written | BaseException] = []
     cursor.execute("BEGIN IMMEDIATE")
     try:
@@ -172,7 +172,7 @@ def _write_one(
     cursor: sqlite3.Cursor,
     row: CaptureRow,
     bind_time: Callable[[Any], Any],
-    visibilities: dict[int, str],
+    visibilities: dict[int, Visibility],
 ) -> Written:
     src = row.source
     now = bind_time(row.now)
@@ -185,7 +185,7 @@ def _write_one(
             (row.community_id, *key),
         ).fetchone()
         if found is not None:
-            return Written(found[0], False, None, "", "")
+            return Written(found[0], False, None, "", None)
     author_id, author_name = _member(
         cursor, row.community_id, src.platform, src.author_user_id, src.author_name, now
     )
@@ -218,13 +218,13 @@ def _write_one(
         )
     visibility = visibilities.get(row.community_id)
     if visibility is None:
-        visibility = (
+        visibility = Visibility(
             _scalar(
                 cursor,
                 "SELECT default_visibility FROM communities WHERE id = ?",
                 (row.community_id,),
             )
-            or Visibility.COMMUNITY.value
+            or Visibility.COMMUNITY
         )
         visibilities[row.community_id] = visibility
     insight_id = _scalar(
@@ -243,7 +243,7 @@ def _write_one(
             now,
             now,
             visibility,
-            None if visibility == Visibility.COMMUNITY.value else now,
+            None if visibility == Visibility.COMMUNITY else now,
         ),
     )
     if insight_id is None:

@@ -158,8 +158,8 @@ class InsightStore(InsightReads):
             async with self._db.sessions() as session:
                 return CaptureResult(await self.view_of(session, written.insight_id), created=False)
         author = (written.author_name, written.author_id)
-        visibility = Visibility(written.visibility)
-        view = new_insight_view(row, written.insight_id, author, curator, visibility)
+        assert written.visibility is not None  # a created insight has one
+        view = new_insight_view(row, written.insight_id, author, curator, written.visibility)
         return CaptureResult(view, created=True)
 
     async def get(self, community_id: int, insight_id: int) -> InsightView:
