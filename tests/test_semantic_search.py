@@ -39,7 +39,7 @@ from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore, Vector
 from knowledge.insights import InsightStore
 from knowledge.search import SearchQuery, parse_terms
-from knowledge.views import SourceMessage
+from knowledge.views import CommunityInfo, InsightView, SourceMessage
 from tests.fakes.openai_loopback import OpenAILoopback, openai_server, status  # noqa: F401
 from tests.harness.console_harness import make_config, run_script
 
@@ -457,6 +457,21 @@ def test_reindex_embeds_what_has_no_vector_and_goes_on_where_it_stopped(tmp_path
     assert "embedded 0 insight(s)" in again.stdout  # nothing left: it resumes, never repeats
 
 
+async def guild_with(
+    database: Database, bodies: list[str]
+) -> tuple[CommunityInfo, list[InsightView]]:
+    """The guild, and one insight per body captured by Cora (message ids 1, 2, …)."""
+    directory = Directory(database)
+    guild = await directory.ensure_community("guild", "Guild", "UTC")
+    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+    insights = InsightStore(database)
+    made = []
+    for n, body in enumerate(bodies, start=1):
+        source = SourceMessage("console", "l", "g", str(n), body, "cora", "Cora")
+        made.append((await insights.capture(guild.id, source, curator=cora)).insight)
+    return guild, made
+
+
 async def test_vectors_are_stored_as_float16_and_older_float32_rows_still_rank(
     database: Database,
 ) -> None:
@@ -464,20 +479,7 @@ async def test_vectors_are_stored_as_float16_and_older_float32_rows_still_rank(
 
     from knowledge.models import InsightEmbedding
 
-    directory = Directory(database)
-    guild = await directory.ensure_community("guild", "Guild", "UTC")
-    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
-    insights = InsightStore(database)
-    made = [
-        (
-            await insights.capture(
-                guild.id,
-                SourceMessage("console", "l", "g", str(n), body, "cora", "Cora"),
-                curator=cora,
-            )
-        ).insight
-        for n, body in enumerate(["north", "east"], start=1)
-    ]
+    guild, made = await guild_with(database, ["north", "east"])
     store = EmbeddingStore(database)
     await store.upsert(
         "m",
@@ -505,20 +507,7 @@ async def test_vectors_held_in_memory_follow_this_process_writes_and_others_afte
 ) -> None:
     from knowledge.vector_cache import VectorCache
 
-    directory = Directory(database)
-    guild = await directory.ensure_community("guild", "Guild", "UTC")
-    cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
-    insights = InsightStore(database)
-    made = [
-        (
-            await insights.capture(
-                guild.id,
-                SourceMessage("console", "l", "g", str(n), f"insight {n}", "cora", "Cora"),
-                curator=cora,
-            )
-        ).insight
-        for n in range(3)
-    ]
+    guild, made = await guild_with(database, [f"insight {n}" for n in range(3)])
     this = EmbeddingStore(database)
     other_instance = EmbeddingStore(database, VectorCache(max_age=0.0))
     await this.upsert("m", [Vector(made[0].id, made[0].updated_at, [1.0, 0.0])])
