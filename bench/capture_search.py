@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -704,21 +704,10 @@ def run_hearth_sql_per_txn(
 
     try:
         items = corpus(args.seed, args.count, vocab, args.members)
-        single: list[float] = []
-        for it in itertools.islice(items, min(args.single, args.count)):
-            t0 = time.perf_counter()
-            one(it)
-            single.append(time.perf_counter() - t0)
-        seconds, done = 0.0, 0
-        for it in items:
-            t0 = time.perf_counter()
-            one(it)
-            seconds += time.perf_counter() - t0
-            done += 1
+        return timed_one_by_one(items, one, min(args.single, args.count))
     finally:
         db.close()
         loop.close()
-    return RawTxnResult(seconds, done, single)
 
 
 @dataclass
@@ -726,6 +715,24 @@ class RawTxnResult:
     seconds: float  # the captures after the first `single`, one transaction each
     captured: int
     single: list[float]
+
+
+def timed_one_by_one(
+    items: Iterator[Item], one: Callable[[Item], None], first: int
+) -> RawTxnResult:
+    """Time `one` per item: the first `first` one by one (latency), the rest summed."""
+    single: list[float] = []
+    for it in itertools.islice(items, first):
+        t0 = time.perf_counter()
+        one(it)
+        single.append(time.perf_counter() - t0)
+    seconds, done = 0.0, 0
+    for it in items:
+        t0 = time.perf_counter()
+        one(it)
+        seconds += time.perf_counter() - t0
+        done += 1
+    return RawTxnResult(seconds, done, single)
 
 
 def run_raw_per_txn(path: Path, args: argparse.Namespace, vocab: Vocabulary) -> RawTxnResult:
@@ -744,21 +751,9 @@ def run_raw_per_txn(path: Path, args: argparse.Namespace, vocab: Vocabulary) -> 
             db.execute(insert, (it.index + 1, it.title or "", it.body, raw_tags(it)))
             db.execute("COMMIT")
 
-        single: list[float] = []
-        for it in itertools.islice(items, min(args.single, args.count)):
-            t0 = time.perf_counter()
-            one(it)
-            single.append(time.perf_counter() - t0)
-        seconds = 0.0
-        done = 0
-        for it in items:
-            t0 = time.perf_counter()
-            one(it)
-            seconds += time.perf_counter() - t0
-            done += 1
+        return timed_one_by_one(items, one, min(args.single, args.count))
     finally:
         db.close()
-    return RawTxnResult(seconds, done, single)
 
 
 # --- report -----------------------------------------------------------------------------
