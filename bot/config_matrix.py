@@ -29,7 +29,7 @@ _USER_ID = r"^@[^:\s]+:[^\s]+$"
 
 
 class MatrixConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     enabled: bool = False
     homeserver: str = Field(
