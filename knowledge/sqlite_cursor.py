@@ -7,6 +7,11 @@ single cost of a relayed message (bench/README.md, issue #17). This cursor runs 
 on the thread as one call and keeps the rows, so every ORM and Core statement on SQLite
 costs one hop, whatever issued it. Server-side (streaming) cursors are left as they are.
 
+The connection also skips the ROLLBACK the pool sends when a connection comes back after
+a COMMIT (SQLAlchemy resets it unless a transaction was still open): whether SQLite is
+in a transaction is noted on the thread after every call, and a ROLLBACK outside one is
+a no-op in sqlite3 anyway, so it is not sent.
+
 aiosqlite has no public call for "run this function on your thread"; `run_on_thread`
 uses its `_execute`, in this one place, behind a check (pyproject.toml bounds aiosqlite
 to the versions tested).
@@ -25,6 +30,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_
 
 T = TypeVar("T")
+IN_TRANSACTION = "_hearth_in_transaction"  # noted on the aiosqlite Connection
 # (description, rowcount, lastrowid, rows) of one statement
 Outcome = tuple[Any, int, int | None, list[Any]]
 
@@ -37,7 +43,22 @@ async def run_on_thread(driver: Any, work: Any, *args: Any) -> Any:
         raise RuntimeError(  # pragma: no cover - guards an aiosqlite API change
             "this aiosqlite version cannot run work on its thread; install aiosqlite>=0.20"
         )
-    return await queue(work, driver._conn, *args)
+    return await queue(_noting_transaction, driver, work, *args)
+
+
+def _noting_transaction(driver: Any, work: Any, *args: Any) -> Any:
+    try:
+        return work(driver._conn, *args)
+    finally:
+        setattr(driver, IN_TRANSACTION, driver._conn.in_transaction)
+
+
+def _commit(connection: sqlite3.Connection) -> None:
+    connection.commit()
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    connection.rollback()
 
 
 def _statement(connection: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
@@ -120,6 +141,21 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
+
+    def commit(self) -> None:
+        self._finish(_commit)
+
+    def rollback(self) -> None:
+        if getattr(self._connection, IN_TRANSACTION, True):  # unknown: send it
+            self._finish(_rollback)
+
+    def _finish(self, work: Any) -> None:
+        if not self._connection._connection:  # closed: as SQLAlchemy's own
+            return
+        try:
+            await_(run_on_thread(self._connection, work))
+        except Exception as error:
+            self._handle_exception(error)
 
 
 def one_hop_statements(dbapi_connection: Any) -> None:
