@@ -4,6 +4,7 @@ RETURNING, constraint errors, many-row inserts."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,13 @@ from knowledge.sync_tokens import SyncTokens
 
 
 @pytest.fixture
-async def sqlite(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Database]:
-    path = tmp_path / "hearth.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    database = open_database(f"sqlite:///{path}")
+def sqlite_file(tmp_path: Path, sqlite_template: Path) -> Path:
+    return Path(shutil.copy(sqlite_template, tmp_path / "hearth.db"))
+
+
+@pytest.fixture
+async def sqlite(sqlite_file: Path) -> AsyncIterator[Database]:
+    database = open_database(f"sqlite:///{sqlite_file}")
     yield database
     await database.dispose()
 
