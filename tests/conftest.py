@@ -25,6 +25,9 @@ from knowledge.migrate import upgrade
 from knowledge.models import Base
 from knowledge.views import CommunityInfo
 
+# fixtures shared by several test modules, found without importing them
+pytest_plugins = ("tests.harness.matrix_harness",)
+
 
 def _sleep_on_relative_timeouts() -> None:
     """Under libfaketime (CI's second, years-ahead run) time.sleep fails with EINVAL.

@@ -48,7 +48,7 @@ from tests.fakes.slack_loopback import (
 )
 from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
 from tests.harness.config_builder import Channel, Community, build_config
-from tests.test_matrix_adapter import Room, in_thread
+from tests.harness.matrix_harness import Room, in_thread
 
 WAIT = 60.0  # a guard against hangs, not a time limit
 HTML = "org.matrix.custom.html"

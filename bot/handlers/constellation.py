@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.formatting import channel_label
+from bot.handlers.insights import VISIBILITY
 from bot.limits import Limits
 from bot.relay.service import Relays
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
-from knowledge.sharing import VISIBILITY_CHOICES, SharedKnowledge, parse_visibility
+from knowledge.sharing import SharedKnowledge, parse_visibility
 from knowledge.vocabulary import LinkStatus, Role
 
 _DIRECTIONS = ("both", "send", "receive")
@@ -314,15 +315,7 @@ def constellation_command() -> Command:
                 "default",
                 "Who may find new insights: community, constellation or public",
                 ConstellationCommands.default,
-                options=(
-                    Option(
-                        "visibility",
-                        OptionType.WORD,
-                        "community, constellation or public",
-                        required=True,
-                        choices=VISIBILITY_CHOICES,
-                    ),
-                ),
+                options=(VISIBILITY,),
                 permission=steward,
             ),
             Command(

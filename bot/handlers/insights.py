@@ -19,6 +19,13 @@ from knowledge.sharing import VISIBILITY_CHOICES, SharedKnowledge, parse_visibil
 from knowledge.vocabulary import Role
 
 ID = Option("id", OptionType.INTEGER, "the insight's number, e.g. 12", required=True)
+VISIBILITY = Option(
+    "visibility",
+    OptionType.WORD,
+    "community, constellation or public",
+    required=True,
+    choices=VISIBILITY_CHOICES,
+)
 
 
 def _target(ctx: CommandContext, args: Args) -> MessageRef | None:
@@ -175,16 +182,7 @@ COMMAND = Command(
             "share",
             "Who may find an insight: community, constellation or public",
             InsightCommands.share,
-            options=(
-                ID,
-                Option(
-                    "visibility",
-                    OptionType.WORD,
-                    "community, constellation or public",
-                    required=True,
-                    choices=VISIBILITY_CHOICES,
-                ),
-            ),
+            options=(ID, VISIBILITY),
             permission=Role.CURATOR,
         ),
         Command(
