@@ -24,6 +24,7 @@ from knowledge.vocabulary import Role
 from tests.fakes.synapse_server import (  # noqa: F401
     MatrixUser,
     SynapseServer,
+    in_thread,
     require_synapse,
     running_synapse,
     synapse,
@@ -34,7 +35,6 @@ from tests.harness.matrix_harness import (
     Env,
     Room,
     hearth_config,
-    in_thread,
     matrix_env,
     notices,
 )

@@ -17,8 +17,8 @@ from adapters.matrix.outbound import MatrixPort
 from bot.events import ChannelRef, MessageDeleted, MessageEdited, MessagePosted, MessageRef
 from bot.port import Attribution, OutboundMessage
 from bot.text import Bold, Document, Paragraph, Text, UserMention
-from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
-from tests.harness.matrix_harness import Env, in_thread
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, in_thread, synapse  # noqa: F401
+from tests.harness.matrix_harness import Env
 
 HTML = "org.matrix.custom.html"
 

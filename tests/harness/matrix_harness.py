@@ -219,15 +219,3 @@ def notices(room: Room, who: MatrixUser) -> list[dict[str, Any]]:
         for e in reversed(chunk)
         if e["type"] == "m.room.message" and e["content"].get("msgtype") == "m.notice"
     ]
-
-
-def in_thread(root: str) -> dict[str, Any]:
-    """The relation a threads-aware client puts on a message sent inside a thread."""
-    return {
-        "m.relates_to": {
-            "rel_type": "m.thread",
-            "event_id": root,
-            "is_falling_back": True,
-            "m.in_reply_to": {"event_id": root},
-        }
-    }
