@@ -38,10 +38,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modal
 from adapters.slack.config import SlackConfig
+from adapters.slack.installations import InstallRecords
+from adapters.slack.oauth import OAuth, build_oauth
 from adapters.slack.outbound import PLATFORM, SlackPort, chat_message
+from adapters.slack.teams import SingleTeam, Teams
 from adapters.slack.text import message_payload, to_plain
 from adapters.slack.webapi import error_code, make_client, plain_message
-from adapters.slack.workspace import Workspace
 from bot.events import (
     ChannelRef,
     CommandInvoked,
@@ -59,6 +61,11 @@ from bot.port import DeliveryError, OutboundMessage
 log = structlog.get_logger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+NOT_INSTALLED = (
+    "Hearth is not installed in this workspace any more; a workspace admin can add it "
+    "again from Hearth's install page."
+)
 POSTED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
 
@@ -72,9 +79,20 @@ class SlackAdapter(SlackPort):
         *,
         client: AsyncWebClient | None = None,
         server: OpsServer | None = None,
+        installs: InstallRecords | None = None,
     ) -> None:
         client = client or make_client(config.bot_token, config.api_url, config.rate_limit_retries)
-        super().__init__(client, Workspace(client, config))
+        self._oauth: OAuth | None = None
+        self._single: SingleTeam | None = None
+        if config.oauth:
+            if installs is None:
+                raise ValueError("Slack OAuth needs the store of installed workspaces")
+            self._oauth = build_oauth(config, installs, client)
+            teams: Teams = self._oauth.teams
+        else:
+            teams = self._single = SingleTeam(client, config)
+        super().__init__(teams)
+        self.client = client
         self.config = config
         self._seen = inbound_log
         self._prefix = "/" + config.command_prefix
@@ -91,9 +109,21 @@ class SlackAdapter(SlackPort):
     # lifecycle -----------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Check the token (`auth.test`) so a bad one fails at start-up, not mid-ritual."""
-        await self.identify()
-        log.info("slack.connected", team=self.team_id, bot=self.bot_user_id)
+        """Check the token (`auth.test`) so a bad one fails at start-up, not mid-ritual.
+        With OAuth each workspace's token is checked by bolt at its first request."""
+        if self._single is None:
+            log.info("slack.oauth_ready", install_path=self.config.install_path)
+            return
+        team = await self._single.identify()
+        self.remember_url(team)
+        log.info("slack.connected", team=team.id, bot=team.bot_user_id)
+
+    def _routes(self) -> list[tuple[str, str, Handler]]:
+        routes: list[tuple[str, str, Handler]] = [("POST", self.config.path, self._http)]
+        if self._oauth is not None:
+            routes.append(("GET", self.config.install_path, self._install))
+            routes.append(("GET", self.config.redirect_path, self._oauth_redirect))
+        return routes
 
     async def start(self, inbound: Inbound) -> None:
         self._inbound = inbound
@@ -105,12 +135,14 @@ class SlackAdapter(SlackPort):
             log.info("slack.socket_mode_connected")
             return
         if self._server is not None:
-            self._server.route("POST", self.config.path, self._http)
+            for method, path, handler in self._routes():
+                self._server.route(method, path, handler)
             self._mounted = True
-            log.info("slack.mounted", path=self.config.path)
+            log.info("slack.mounted", path=self.config.path, oauth=self._oauth is not None)
             return
         web_app = web.Application()
-        web_app.router.add_post(self.config.path, self._http)
+        for method, path, handler in self._routes():
+            web_app.router.add_route(method, path, handler)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
@@ -122,7 +154,7 @@ class SlackAdapter(SlackPort):
     async def readiness(self) -> str | None:
         if self._closed.is_set():
             return "the Slack adapter has stopped"
-        if not self.team_id:
+        if self._single is not None and not self._single.team.id:
             return "auth.test has not passed yet"
         if self.config.mode == "http" and self._runner is None and not self._mounted:
             return "the Slack Events endpoint is not listening"
@@ -144,16 +176,34 @@ class SlackAdapter(SlackPort):
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
+    async def _install(self, request: web.Request) -> web.Response:
+        """ "Add to Slack": a link to Slack's consent screen, and the state cookie."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(
+            await flow.handle_installation(await to_bolt_request(request))
+        )
+
+    async def _oauth_redirect(self, request: web.Request) -> web.Response:
+        """Slack sends the installer back here: state checked once, code exchanged, stored."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
     # the Bolt app --------------------------------------------------------------------
 
     def _build_app(self) -> AsyncApp:
         http = self.config.mode == "http"
+        oauth = self._oauth
         app = AsyncApp(
             client=self.client,
             signing_secret=self.config.signing_secret if http else "unused-in-socket-mode",
             request_verification_enabled=http,
             process_before_response=False,
             name="hearth",
+            oauth_settings=oauth.settings if oauth else None,
+            authorize=oauth.authorize if oauth else None,  # type: ignore[arg-type]
+            user_facing_authorize_error_message=NOT_INSTALLED,
         )
         app.middleware(self._dedupe_deliveries)
         pattern = re.compile(rf"^/{re.escape(self.config.command_prefix)}[a-z0-9-]+$")
@@ -162,6 +212,8 @@ class SlackAdapter(SlackPort):
         app.view_submission(modal.CALLBACK_ID)(self._on_submission)
         app.event("reaction_added")(self._on_reaction)
         app.event("message")(self._on_message)
+        app.event("app_uninstalled")(self._on_uninstalled)
+        app.event("tokens_revoked")(self._on_tokens_revoked)
         return app
 
     @property
@@ -199,7 +251,7 @@ class SlackAdapter(SlackPort):
         try:
             event = CommandInvoked(
                 name=name,
-                invoker=await self.workspace.actor(user_id),
+                invoker=await (await self.teams.get(team)).workspace.actor(user_id),
                 channel=ChannelRef(PLATFORM, team, channel_id),
                 event_id=f"command:{body.get('trigger_id') or body.get('response_url')}",
                 text=to_plain(str(body.get("text") or ""), keep_channels=True),
@@ -240,7 +292,7 @@ class SlackAdapter(SlackPort):
         )
         view = modal.capture_view(target, to_plain(str(message.get("text") or "")))
         try:
-            await self.open_view(str(body.get("trigger_id", "")), view)
+            await self.open_view(target.team, str(body.get("trigger_id", "")), view)
         except DeliveryError as exc:
             await self._respond(respond, plain_message(exc), ephemeral=True)
 
@@ -259,7 +311,7 @@ class SlackAdapter(SlackPort):
         try:
             event = CommandInvoked(
                 name="insight",
-                invoker=await self.workspace.actor(user_id),
+                invoker=await (await self.teams.get(target.team)).workspace.actor(user_id),
                 channel=channel,
                 event_id=f"view:{view.get('id')}",
                 text=" ".join(["add", *(f"#{t}" for t in tags)]),
@@ -291,13 +343,16 @@ class SlackAdapter(SlackPort):
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         try:
-            if item.get("type") == "message" and event.get("user") != self.bot_user_id:
-                channel = ChannelRef(PLATFORM, str(body.get("team_id", "")), str(item["channel"]))
+            team = await self.teams.get(str(body.get("team_id", "")))
+            if item.get("type") == "message" and event.get("user") != team.bot_user_id:
+                channel = ChannelRef(
+                    PLATFORM, team.id or str(body.get("team_id", "")), str(item["channel"])
+                )
                 await self.inbound.reaction(
                     ReactionAdded(
                         MessageRef(channel, str(item["ts"])),
                         str(event.get("reaction", "")).split("::")[0],
-                        await self.workspace.actor(str(event.get("user", ""))),
+                        await team.workspace.actor(str(event.get("user", ""))),
                         event_id=str(body.get("event_id")),
                     ),
                     self,
@@ -320,8 +375,13 @@ class SlackAdapter(SlackPort):
                 await self.inbound.message_deleted(
                     MessageDeleted(MessageRef(channel, ts, thread_id=thread))
                 )
-            elif subtype in POSTED_SUBTYPES and not event.get("bot_id") and not self.is_own(event):
-                message = await chat_message(self.workspace, channel, event)
+            elif (
+                subtype in POSTED_SUBTYPES
+                and not event.get("bot_id")
+                and not await self.is_own(channel.space, event)
+            ):
+                team = await self.teams.get(channel.space)
+                message = await chat_message(team.workspace, channel, event)
                 thread = message.ref.thread_id
                 reply_to = (
                     MessageRef(channel, thread, thread_id=thread)
@@ -347,14 +407,37 @@ class SlackAdapter(SlackPort):
         if message.get("subtype") == "tombstone":
             await self.inbound.message_deleted(MessageDeleted(ref))
             return
-        if message.get("bot_id") or self.is_own(message):
+        if message.get("bot_id") or await self.is_own(channel.space, message):
             return
         if message.get("text") == previous.get("text"):
             return
-        user = await self.workspace.user(str(message.get("user", "")))
+        team = await self.teams.get(channel.space)
+        user = await team.workspace.user(str(message.get("user", "")))
         markup = str(message.get("text") or "")
         await self.inbound.message_edited(
             MessageEdited(
                 ref, to_plain(markup), UserRef(PLATFORM, user.id, user.name), markup=markup
             )
         )
+
+    # the workspace leaves -------------------------------------------------------------
+
+    async def _on_uninstalled(self, body: dict[str, Any]) -> None:
+        """`app_uninstalled`: its token is dead; pause its links, keep its community."""
+        await self._workspace_left(body, "app_uninstalled")
+
+    async def _on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """`tokens_revoked`: only the bot's token matters (Hearth keeps no user tokens)."""
+        if (event.get("tokens") or {}).get("bot"):
+            await self._workspace_left(body, "tokens_revoked")
+        else:
+            await self._delivered(body)
+
+    async def _workspace_left(self, body: dict[str, Any], why: str) -> None:
+        team = str(body.get("team_id", ""))
+        enterprise = str(body.get("enterprise_id") or "")
+        if self._oauth is not None:
+            await self._oauth.installations.async_delete_bot(enterprise_id=enterprise, team_id=team)
+        self.teams.forget(team)
+        log.warning("slack.workspace_left", team=team, why=why, oauth=self._oauth is not None)
+        await self._delivered(body)
