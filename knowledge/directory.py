@@ -151,6 +151,31 @@ class Directory:
             ).all()
             return community_info(rows[0]) if len(rows) == 1 else None
 
+    async def communities_in_spaces(
+        self, platform: str, spaces: Iterable[str]
+    ) -> list[CommunityInfo]:
+        """The communities with a channel in any of these spaces, by name."""
+        wanted = list(spaces)
+        if not wanted:
+            return []
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(Community)
+                .join(ChannelBinding, ChannelBinding.community_id == Community.id)
+                .where(ChannelBinding.platform == platform, ChannelBinding.space.in_(wanted))
+                .distinct()
+                .order_by(Community.name)
+            )
+            return [community_info(r) for r in rows]
+
+    async def bound_spaces(self, platform: str) -> list[str]:
+        """Every space of the platform where some community has a channel."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(ChannelBinding.space).where(ChannelBinding.platform == platform).distinct()
+            )
+            return sorted(rows)
+
     async def resolve_member(
         self,
         community_id: int,

@@ -29,8 +29,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
@@ -38,10 +36,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modal
 from adapters.slack.config import SlackConfig
+from adapters.slack.endpoints import Endpoints
 from adapters.slack.installations import InstallRecords
-from adapters.slack.oauth import OAuth, build_oauth
+from adapters.slack.oauth import build_oauth
 from adapters.slack.outbound import PLATFORM, SlackPort, chat_message
-from adapters.slack.teams import SingleTeam, Teams
+from adapters.slack.teams import SingleTeam
 from adapters.slack.text import message_payload, to_plain
 from adapters.slack.webapi import error_code, make_client, plain_message
 from bot.events import (
@@ -61,7 +60,6 @@ from bot.port import DeliveryError, OutboundMessage
 log = structlog.get_logger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 NOT_INSTALLED = (
     "Hearth is not installed in this workspace any more; a workspace admin can add it "
     "again from Hearth's install page."
@@ -82,29 +80,21 @@ class SlackAdapter(SlackPort):
         installs: InstallRecords | None = None,
     ) -> None:
         client = client or make_client(config.bot_token, config.api_url, config.rate_limit_retries)
-        self._oauth: OAuth | None = None
-        self._single: SingleTeam | None = None
-        if config.oauth:
-            if installs is None:
-                raise ValueError("Slack OAuth needs the store of installed workspaces")
-            self._oauth = build_oauth(config, installs, client)
-            teams: Teams = self._oauth.teams
-        else:
-            teams = self._single = SingleTeam(client, config)
-        super().__init__(teams)
+        self._oauth = build_oauth(config, installs, client) if config.oauth else None
+        self._single = None if self._oauth else SingleTeam(client, config)
+        super().__init__(self._oauth.teams if self._oauth else self._single)  # type: ignore[arg-type]
         self.client = client
         self.config = config
         self._seen = inbound_log
         self._prefix = "/" + config.command_prefix
         self._inbound: Inbound | None = None
         self._closed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self.http_port: int | None = None
-        self._server = server  # the process's ops server: the Events endpoint mounts there
-        self._mounted = False
         self.on_delivered: Callable[[str], None] | None = None  # event ids, for tests/metrics
+        self.listening = asyncio.Event()  # requests are answered from now on
         self.app = self._build_app()
+        # the process's ops server (`server`) mounts the endpoints; else a listener of their own
+        self._endpoints = Endpoints(self.app, config, server)
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -118,13 +108,6 @@ class SlackAdapter(SlackPort):
         self.remember_url(team)
         log.info("slack.connected", team=team.id, bot=team.bot_user_id)
 
-    def _routes(self) -> list[tuple[str, str, Handler]]:
-        routes: list[tuple[str, str, Handler]] = [("POST", self.config.path, self._http)]
-        if self._oauth is not None:
-            routes.append(("GET", self.config.install_path, self._install))
-            routes.append(("GET", self.config.redirect_path, self._oauth_redirect))
-        return routes
-
     async def start(self, inbound: Inbound) -> None:
         self._inbound = inbound
         if self.config.mode == "socket":
@@ -133,30 +116,22 @@ class SlackAdapter(SlackPort):
             )
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack.socket_mode_connected")
+            self.listening.set()
             return
-        if self._server is not None:
-            for method, path, handler in self._routes():
-                self._server.route(method, path, handler)
-            self._mounted = True
-            log.info("slack.mounted", path=self.config.path, oauth=self._oauth is not None)
-            return
-        web_app = web.Application()
-        for method, path, handler in self._routes():
-            web_app.router.add_route(method, path, handler)
-        self._runner = web.AppRunner(web_app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        address = self._runner.addresses[0]
-        self.http_port = int(address[1])
-        log.info("slack.listening", host=self.config.host, port=self.http_port)
+        await self._endpoints.start()
+        self.listening.set()
+
+    @property
+    def http_port(self) -> int | None:
+        """The port of the endpoints' own listener (None when mounted on the ops server)."""
+        return self._endpoints.port
 
     async def readiness(self) -> str | None:
         if self._closed.is_set():
             return "the Slack adapter has stopped"
         if self._single is not None and not self._single.team.id:
             return "auth.test has not passed yet"
-        if self.config.mode == "http" and self._runner is None and not self._mounted:
+        if self.config.mode == "http" and not self._endpoints.serving:
             return "the Slack Events endpoint is not listening"
         return None
 
@@ -167,28 +142,8 @@ class SlackAdapter(SlackPort):
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._endpoints.stop()
         self._closed.set()
-
-    async def _http(self, request: web.Request) -> web.Response:
-        response = await self.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
-
-    async def _install(self, request: web.Request) -> web.Response:
-        """ "Add to Slack": a link to Slack's consent screen, and the state cookie."""
-        flow = self.app.oauth_flow
-        assert flow is not None
-        return await to_aiohttp_response(
-            await flow.handle_installation(await to_bolt_request(request))
-        )
-
-    async def _oauth_redirect(self, request: web.Request) -> web.Response:
-        """Slack sends the installer back here: state checked once, code exchanged, stored."""
-        flow = self.app.oauth_flow
-        assert flow is not None
-        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
 
     # the Bolt app --------------------------------------------------------------------
 
@@ -212,8 +167,8 @@ class SlackAdapter(SlackPort):
         app.view_submission(modal.CALLBACK_ID)(self._on_submission)
         app.event("reaction_added")(self._on_reaction)
         app.event("message")(self._on_message)
-        app.event("app_uninstalled")(self._on_uninstalled)
-        app.event("tokens_revoked")(self._on_tokens_revoked)
+        app.event("app_uninstalled")(self._on_workspace_left)
+        app.event("tokens_revoked")(self._on_workspace_left)
         return app
 
     @property
@@ -422,22 +377,16 @@ class SlackAdapter(SlackPort):
 
     # the workspace leaves -------------------------------------------------------------
 
-    async def _on_uninstalled(self, body: dict[str, Any]) -> None:
-        """`app_uninstalled`: its token is dead; pause its links, keep its community."""
-        await self._workspace_left(body, "app_uninstalled")
-
-    async def _on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """`tokens_revoked`: only the bot's token matters (Hearth keeps no user tokens)."""
-        if (event.get("tokens") or {}).get("bot"):
-            await self._workspace_left(body, "tokens_revoked")
-        else:
-            await self._delivered(body)
-
-    async def _workspace_left(self, body: dict[str, Any], why: str) -> None:
-        team = str(body.get("team_id", ""))
-        enterprise = str(body.get("enterprise_id") or "")
-        if self._oauth is not None:
-            await self._oauth.installations.async_delete_bot(enterprise_id=enterprise, team_id=team)
-        self.teams.forget(team)
-        log.warning("slack.workspace_left", team=team, why=why, oauth=self._oauth is not None)
+    async def _on_workspace_left(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """`app_uninstalled`, or `tokens_revoked` naming the bot's token (Hearth keeps no
+        user tokens): the token is dead; its links pause, its community stays."""
+        why = str(event.get("type"))
+        if why == "app_uninstalled" or (event.get("tokens") or {}).get("bot"):
+            team = str(body.get("team_id", ""))
+            if self._oauth is not None:
+                enterprise = str(body.get("enterprise_id") or "")
+                store = self._oauth.installations
+                await store.async_delete_bot(enterprise_id=enterprise, team_id=team)
+            self.teams.forget(team)
+            log.warning("slack.workspace_left", team=team, why=why, oauth=self._oauth is not None)
         await self._delivered(body)

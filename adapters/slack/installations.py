@@ -64,8 +64,8 @@ class HearthInstallations(AsyncInstallationStore):
 
     async def async_save_bot(self, bot: Bot) -> None:
         team = bot.team_id or ""
-        payload = {
-            key: value.timestamp() if isinstance(value, datetime) else value
+        payload = {  # as Bot(**payload) reads them back: epoch seconds, the expiry whole
+            key: _epoch(key, value) if isinstance(value, datetime) else value
             for key, value in bot.to_dict_for_copying().items()
         }
         self.installed[team] = await self._records.save(
@@ -103,6 +103,10 @@ class HearthInstallations(AsyncInstallationStore):
 
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self._records.remove(team_id or "", enterprise_id or "")
+
+
+def _epoch(key: str, value: datetime) -> float | int:
+    return int(value.timestamp()) if key == "bot_token_expires_at" else value.timestamp()
 
 
 class HearthStates(AsyncOAuthStateStore):

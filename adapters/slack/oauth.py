@@ -42,7 +42,11 @@ def redirect_url(config: SlackConfig) -> str | None:
     return config.public_url.rstrip("/") + config.redirect_path
 
 
-def build_oauth(config: SlackConfig, records: InstallRecords, client: AsyncWebClient) -> OAuth:
+def build_oauth(
+    config: SlackConfig, records: InstallRecords | None, client: AsyncWebClient
+) -> OAuth:
+    if records is None:
+        raise ValueError("Slack OAuth needs the store of installed workspaces")
     logger = logging.getLogger("slack_bolt.hearth")
     installations = HearthInstallations(records)
     settings = AsyncOAuthSettings(
