@@ -60,6 +60,13 @@ def _unbound(prefix: str) -> Reply:
     )
 
 
+NO_SHARED_COMMUNITY = Reply(
+    "We share no Hearth community yet: I answer direct messages from members of a "
+    "community's server or workspace.",
+    ephemeral=True,
+)
+
+
 @dataclass(frozen=True)
 class Answer:
     """A command's reply, with what makes delivering it twice harmless."""
@@ -155,7 +162,7 @@ class Inbound:
             if isinstance(found, Ambiguous):
                 reply = which_one(found)
             elif community is None:
-                reply = _unbound(prefix)
+                reply = _unbound(prefix) if not event.direct else NO_SHARED_COMMUNITY
             else:
                 taken = await self._seen.take(channel.platform, event.event_id)
                 if taken is None:

@@ -269,6 +269,24 @@ async def test_uninstalling_one_workspace_pauses_its_links_and_the_other_keeps_w
     assert "Label the *breakers*" in await world.command(ACME, "CGEN", "UANN", "/search breakers")
 
 
+async def test_a_revoked_bot_token_pauses_the_workspace_but_a_revoked_user_token_does_not(
+    world: World,
+) -> None:
+    await world.install(ACME)
+    await world.install(BETA)
+    await link_acme_and_beta(world)
+    users_only = {"type": "tokens_revoked", "tokens": {"oauth": ["UANN"], "bot": []}}
+    await world.event(ACME, users_only, "EvUsers")
+    assert "*Acme* (active)" in await world.command(BETA, "CYARD", "UBEN", "/relay status")
+
+    world.api.uninstall(ACME.team_id)
+    bot_gone = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [ACME.bot_user]}}
+    await world.event(ACME, bot_gone, "EvBot")
+    assert "*Acme* (paused)" in await world.command(BETA, "CYARD", "UBEN", "/relay status")
+    await world.say(BETA, "CYARD", "UBEN", "Anyone there?", "1800000500.000001")
+    assert await world.hearth.relay_worker.drain() == 0  # nothing tried, nothing failing
+
+
 async def test_a_rotating_token_is_refreshed_before_it_is_used(world: World) -> None:
     world.api.rotation_seconds = 600  # inside the two hours bolt refreshes ahead
     await world.install(ACME)
