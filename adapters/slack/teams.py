@@ -4,14 +4,16 @@ Why a lookup per call rather than one client: with OAuth every workspace has its
 token, bot user and bot id, and a relay or a ritual posts to whichever workspace its
 channel is in (`ChannelRef.space` is the team id). A token close to expiry is refreshed
 first (Slack's token rotation, slack_sdk's AsyncTokenRotator, which compares Slack's
-expiry with the wall clock itself) and the new one saved; a rotating workspace's entry is
-looked at again every minute.
+expiry with the wall clock itself) and the new one saved; a workspace's entry is
+read again every minute, so a token refreshed, removed or reinstalled through another
+instance is followed within that time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
@@ -27,7 +29,7 @@ from bot.port import Forbidden, Transient
 log = structlog.get_logger(__name__)
 
 ROTATE_MINUTES_BEFORE = 120  # bolt's default: refresh a token two hours before it expires
-RECHECK_SECONDS = 60.0  # a rotating token's expiry is looked at again this often
+RECHECK_SECONDS = 60.0  # the store is read again this often (rotation, another instance's change)
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Team:
     client: AsyncWebClient
     workspace: Workspace
     url: str = "https://slack.com/"
-    recheck_at: float | None = field(default=None)  # monotonic: look at the expiry again
+    recheck_at: float = 0.0  # monotonic: when to read the store again (OAuth)
 
 
 class Teams(Protocol):
@@ -83,14 +85,22 @@ class InstalledTeams:
         self._store = store
         self._config = config
         self._teams: dict[str, Team] = {}
+        self._lock = asyncio.Lock()
         self._rotator = AsyncTokenRotator(
             client_id=config.client_id, client_secret=config.client_secret, client=oauth_client
         )
 
     async def get(self, team_id: str) -> Team:
         known = self._teams.get(team_id)
-        if known is not None and (known.recheck_at is None or time.monotonic() < known.recheck_at):
+        if known is not None and time.monotonic() < known.recheck_at:
             return known
+        async with self._lock:  # one refresh at a time: a refresh token works once
+            return await self._load(team_id)
+
+    async def _load(self, team_id: str) -> Team:
+        known = self._teams.get(team_id)
+        if known is not None and time.monotonic() < known.recheck_at:
+            return known  # refreshed while this call waited for the lock
         bot = await self._store.async_find_bot(enterprise_id=None, team_id=team_id)
         if bot is None or not bot.bot_token:
             self._teams.pop(team_id, None)
@@ -110,9 +120,10 @@ class InstalledTeams:
                 log.info("slack.token_rotated", team=team_id)
                 bot = rotated
         token = str(bot.bot_token)
-        recheck = time.monotonic() + RECHECK_SECONDS if bot.bot_refresh_token else None
+        recheck = time.monotonic() + RECHECK_SECONDS
         if known is not None:
             known.client.token = token
+            known.bot_user_id, known.bot_id = str(bot.bot_user_id or ""), str(bot.bot_id or "")
             known.recheck_at = recheck
             return known
         config = self._config
