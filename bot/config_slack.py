@@ -1,4 +1,5 @@
-"""`[adapters.slack]`: how Hearth reaches one Slack workspace (lives in the core config).
+"""`[adapters.slack]`: how Hearth reaches Slack: one workspace with `bot_token`, or any
+number through OAuth (`client_id`; tokens sealed with `token_key`). Lives in the core config.
 
 Why secrets are checked on the *raw* TOML: `bot.config` expands `${VAR}` before pydantic
 sees the values, so a validator cannot tell an inline token from an expanded one. The lead

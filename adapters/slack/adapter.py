@@ -9,6 +9,12 @@ Why everything is acknowledged first: Slack wants an answer within 3 seconds, an
 command may search, summarise or call a model. Listeners `ack()` at once and answer
 afterwards (the slash command's `response_url`, `chat.postEphemeral`, a thread reply).
 
+Why the port asks `teams` for a client on every call: with OAuth (oauth.py) each
+installed workspace has its own bot token, bot user and bot id; bolt authorizes each
+request from the installation store, and outbound calls (relays, rituals) pick the
+channel's workspace (`ChannelRef.space`). `app_uninstalled`/`tokens_revoked` forget the
+token and pause that workspace's links; its community and data stay.
+
 Why retries are deduplicated in the store: Slack re-sends an event it thinks was missed
 (`X-Slack-Retry-Num`), possibly to another process. A middleware takes each `event_id`
 in the InboundLog; a delivery already taken gets 200 with `x-slack-no-retry` and no

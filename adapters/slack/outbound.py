@@ -1,6 +1,8 @@
 """The outbound port on Slack's Web API: post, edit, delete, react, fetch, permalinks.
 
 Refs: space = team id, channel = channel id, message_id = ts, thread_id = thread_ts.
+Every call goes out with the token of the ref's workspace (teams.py: the one `bot_token`,
+or that workspace's installation).
 Why `fetch_message` tries `conversations.history` and then `conversations.replies`: a
 reaction names only a message's ts, and a thread reply is not in the channel's history.
 
