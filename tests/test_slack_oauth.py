@@ -378,3 +378,27 @@ def test_oauth_without_a_usable_token_key_is_refused_at_start_in_one_sentence(
     with pytest.raises(ConfigError) as refused:
         parse_config(section + keys, "hearth.toml")
     assert sentence in str(refused.value) and "Traceback" not in str(refused.value)
+
+
+async def test_junk_at_the_install_endpoints_gets_a_page_never_a_server_error(
+    world: World,
+) -> None:
+    junk = (
+        "",
+        "code=&state=",
+        "state=" + "x" * 5000,
+        "code=%00&state=%00",
+        "code=a&code=b&state=c&state=d",
+        "error=&state=",
+        "error=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "code=%F0%9F%92%A1&state=%E2%80%AE",
+    )
+    for query in junk:
+        for cookie in (None, f"{STATE_COOKIE}=x", f"{STATE_COOKIE}=" + "é" * 10):
+            page, headers = await world.get(f"/slack/oauth_redirect?{query}", cookie)
+            assert page.status < 500, (query, page.text)
+            assert "Hearth was not installed" in page.text and "<script>" not in page.text
+            assert headers.get("Content-Security-Policy") == "default-src 'none'"
+    install, _ = await world.get("/slack/install?team=%00" + "x" * 3000)
+    assert install.status == 200
+    assert world.api.named("oauth.v2.access") == []  # none of it reached Slack
