@@ -55,7 +55,7 @@ async def running(database_url: str, tmp_path: Path) -> AsyncIterator[DiscordAda
     settings = DiscordConfig(enabled=True, token=TOKEN, application_id=APP_ID)
     adapter = DiscordAdapter(
         settings,
-        services=hearth.services,
+        suggestions=hearth.services.suggestions(),
         inbound_log=InboundLog(hearth.database),
         guild_ready_timeout=0.01,
     )

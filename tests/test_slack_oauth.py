@@ -32,6 +32,7 @@ from tests.fakes.slack_loopback import (
     FORM,
     JSON,
     SECRET,
+    EventsEndpoint,
     LoopbackSlack,
     Workspace,
     command_body,
@@ -53,16 +54,16 @@ class Page:
 
 
 @dataclass
-class World:
+class World(EventsEndpoint):
     hearth: Hearth
     api: LoopbackSlack
-    slack: SlackAdapter
+    adapter: SlackAdapter
     delivered: dict[str, asyncio.Future[None]]
     triggers: int = 0
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.slack.http_port}"
+        return f"http://127.0.0.1:{self.adapter.http_port}"
 
     async def get(self, path: str, cookie: str | None = None) -> tuple[Page, dict[str, str]]:
         headers = {"Cookie": cookie} if cookie else {}
@@ -105,7 +106,7 @@ class World:
             team=workspace.team_id,
         )
         count = len(self.api.responses)
-        sent = await send(f"{self.base}/slack/events", body, FORM)
+        sent = await send(self.url, body, FORM)
         assert sent.status == 200, sent.text
         if sent.text:  # bolt answered at once (e.g. the workspace is not installed)
             return sent.text
@@ -113,9 +114,8 @@ class World:
         return str(self.api.responses[-1])
 
     async def event(self, workspace: Workspace, event: dict[str, Any], event_id: str) -> None:
-        loop = asyncio.get_running_loop()
-        done = self.delivered.setdefault(event_id, loop.create_future())
-        sent = await send(f"{self.base}/slack/events", event_body(event, event_id, workspace), JSON)
+        done = self.expect(event_id)
+        sent = await send(self.url, event_body(event, event_id, workspace), JSON)
         assert sent.status == 200, sent.text
         await asyncio.wait_for(done, 60)  # a hang guard
 
@@ -164,19 +164,13 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     )
     installs = SlackInstalls(hearth.database, key)
     slack = SlackAdapter(config, InboundLog(hearth.database), installs=installs)
-    delivered: dict[str, asyncio.Future[None]] = {}
-
-    def done(event_id: str) -> None:
-        future = delivered.setdefault(event_id, asyncio.get_running_loop().create_future())
-        if not future.done():
-            future.set_result(None)
-
-    slack.on_delivered = done
+    world = World(hearth, api, slack, {})
+    slack.on_delivered = world.done
     stop = asyncio.Event()
     running = asyncio.create_task(hearth.run([slack], stop))
     try:
         await asyncio.wait_for(slack.listening.wait(), 60)
-        yield World(hearth, api, slack, delivered)
+        yield world
     finally:
         stop.set()
         await running
