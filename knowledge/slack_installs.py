@@ -78,6 +78,22 @@ class SlackInstalls:
         log.info("slack.installed", team=team_id, communities=slugs, resumed_links=resumed)
         return Installed(slugs, created, resumed)
 
+    async def refresh(self, team_id: str, payload: dict[str, Any], enterprise_id: str = "") -> bool:
+        """A rotated token replaces the sealed one, only while the workspace is installed
+        (one conditional UPDATE: a refresh racing an uninstall loses)."""
+        sealed = self._fernet.encrypt(json.dumps(payload).encode()).decode()
+        async with self._db.sessions.begin() as session:
+            result = await session.execute(
+                update(SlackInstallation)
+                .where(
+                    SlackInstallation.enterprise_id == enterprise_id,
+                    SlackInstallation.team_id == team_id,
+                    SlackInstallation.sealed.is_not(None),
+                )
+                .values(sealed=sealed)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
     async def find(self, team_id: str, enterprise_id: str = "") -> dict[str, Any] | None:
         """The workspace's installation, unsealed; None if it never installed or left."""
         async with self._db.sessions() as session:

@@ -39,6 +39,10 @@ class InstallRecords(Protocol):
         self, team_id: str, team_name: str, payload: dict[str, Any], enterprise_id: str = ""
     ) -> Any: ...
 
+    async def refresh(
+        self, team_id: str, payload: dict[str, Any], enterprise_id: str = ""
+    ) -> bool: ...
+
     async def find(self, team_id: str, enterprise_id: str = "") -> dict[str, Any] | None: ...
 
     async def remove(self, team_id: str, enterprise_id: str = "") -> int: ...
@@ -60,17 +64,17 @@ class HearthInstallations(AsyncInstallationStore):
         return logging.getLogger(__name__)
 
     async def async_save(self, installation: Installation) -> None:
-        await self.async_save_bot(installation.to_bot())
+        """An install (the OAuth redirect): the workspace joins, or comes back."""
+        bot = installation.to_bot()
+        team = bot.team_id or ""
+        self.installed[team] = await self._records.save(
+            team, bot.team_name or "", _payload(bot), bot.enterprise_id or ""
+        )
 
     async def async_save_bot(self, bot: Bot) -> None:
-        team = bot.team_id or ""
-        payload = {  # as Bot(**payload) reads them back: epoch seconds, the expiry whole
-            key: _epoch(key, value) if isinstance(value, datetime) else value
-            for key, value in bot.to_dict_for_copying().items()
-        }
-        self.installed[team] = await self._records.save(
-            team, bot.team_name or "", payload, bot.enterprise_id or ""
-        )
+        """A refreshed token (rotation): kept only while the workspace is installed, so a
+        refresh racing an uninstall never brings the workspace back."""
+        await self._records.refresh(bot.team_id or "", _payload(bot), bot.enterprise_id or "")
 
     async def async_find_bot(
         self,
@@ -103,6 +107,14 @@ class HearthInstallations(AsyncInstallationStore):
 
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self._records.remove(team_id or "", enterprise_id or "")
+
+
+def _payload(bot: Bot) -> dict[str, Any]:
+    """The bot as Bot(**payload) reads it back: epoch seconds, the token's expiry whole."""
+    return {
+        key: _epoch(key, value) if isinstance(value, datetime) else value
+        for key, value in bot.to_dict_for_copying().items()
+    }
 
 
 def _epoch(key: str, value: datetime) -> float | int:
