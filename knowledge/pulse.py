@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from knowledge.db import Database
 from knowledge.joint_rows import PulseRow
@@ -29,7 +29,7 @@ class Pulse:
             return []
         async with self._db.sessions() as session:
 
-            async def counted(query: Select[Any]) -> dict[int, int]:
+            async def counted(query: Any) -> dict[int, int]:
                 rows = await session.execute(query)
                 return {int(c): int(n) for c, n in rows}
 
