@@ -23,7 +23,7 @@ class JointInsights:
     ) -> int | None:
         """Mark an insight captured from a joint round's response with that joint round
         (idempotent: a redelivered capture marks it again). Returns the round, if any."""
-        async with self._db.sessions.begin() as session:
+        async with self._db.sessions() as session:  # a read: most captures are not
             joint_round = await session.scalar(
                 select(RitualRound.joint_round_id)
                 .join(RitualResponse, RitualResponse.round_id == RitualRound.id)
@@ -36,8 +36,9 @@ class JointInsights:
                     RitualRound.joint_round_id.is_not(None),
                 )
             )
-            if joint_round is None:
-                return None
+        if joint_round is None:
+            return None
+        async with self._db.sessions.begin() as session:
             await session.execute(
                 update(Insight).where(Insight.id == insight_id).values(joint_round_id=joint_round)
             )

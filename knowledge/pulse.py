@@ -12,17 +12,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from knowledge.db import Database
 from knowledge.joint_rows import PulseRow
 from knowledge.models import Community, Insight, Ritual, RitualResponse, RitualRound
+from knowledge.ritual_rows import RitualTables
 from knowledge.vocabulary import SHARED_VISIBILITIES, RoundStatus
 
 
-class Pulse:
-    def __init__(self, database: Database) -> None:
-        self._db = database
+class ConstellationPulse(RitualTables):
+    """Part of the ritual store (it counts rounds and responses beside insights)."""
 
-    async def rows(self, community_ids: Sequence[int], since: datetime) -> list[PulseRow]:
+    async def pulse(self, community_ids: Sequence[int], since: datetime) -> list[PulseRow]:
         """One row per community, in the order given."""
         ids = list(community_ids)
         if not ids:

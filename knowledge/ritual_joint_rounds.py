@@ -161,22 +161,3 @@ class RitualJointRounds(RitualTables):
                 )
                 for round_id, ritual, community in rounds
             ]
-
-    async def joint_round_of_message(
-        self, platform: str, space: str, channel: str, message_id: str
-    ) -> int | None:
-        """The joint round a message answered (a response in a joint round's thread)."""
-        async with self._db.sessions() as session:
-            found = await session.scalar(
-                select(RitualRound.joint_round_id)
-                .join(RitualResponse, RitualResponse.round_id == RitualRound.id)
-                .join(Ritual, Ritual.id == RitualRound.ritual_id)
-                .where(
-                    Ritual.platform == platform,
-                    Ritual.space == space,
-                    Ritual.channel == channel,
-                    RitualResponse.message_id == message_id,
-                    RitualRound.joint_round_id.is_not(None),
-                )
-            )
-            return None if found is None else int(found)

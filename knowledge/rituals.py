@@ -7,6 +7,7 @@ Hearth processes on one database never post the same thing twice.
 
 from __future__ import annotations
 
+from knowledge.pulse import ConstellationPulse
 from knowledge.ritual_definitions import RitualDefinitions
 from knowledge.ritual_joint import RitualJoint
 from knowledge.ritual_joint_rounds import RitualJointRounds
@@ -56,6 +57,7 @@ class RitualStore(
     RitualPreferences,
     RitualJoint,
     RitualJointRounds,
+    ConstellationPulse,
 ):
-    """Definitions, rounds (opening and after), responses, members' choices and joint
-    rituals in one."""
+    """Definitions, rounds (opening and after), responses, members' choices, joint
+    rituals and the constellation's pulse in one."""

@@ -306,6 +306,8 @@ class RoundOpening(EngineBase):
         kind = behaviour(ritual.kind)
         own = await self._store.community_prompts(ritual.community_id, ritual.kind)
         index = await self._store.next_prompt_index(ritual.id)
+        if round_.joint_round_id is not None:  # the same question in every community
+            own, index = [], round_.joint_round_id
         previous = [r for r in await self._store.rounds(ritual.id, 2) if r.id != round_.id]
         since = previous[0].scheduled_for if previous else ritual.created_at
         new: tuple[InsightView, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.formatting import channel_label
+from bot.handlers.rituals.joint import joint_commands_of
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
 from knowledge.sharing import VISIBILITY_CHOICES, parse_visibility
@@ -229,6 +230,14 @@ async def default(ctx: CommandContext, args: Args) -> Reply:
     return Reply(f"🔭 New insights in this community start as **{visibility.value}**.")
 
 
+async def joint_ritual(ctx: CommandContext, args: Args) -> Reply:
+    return await joint_commands_of(ctx.services).ritual(ctx, args)
+
+
+async def pulse(ctx: CommandContext, args: Args) -> Reply:
+    return await joint_commands_of(ctx.services).pulse_(ctx, args)
+
+
 def constellation_command() -> Command:
     sibling = Option(
         "community", OptionType.TEXT, "the linked community (name or slug)", required=True
@@ -288,6 +297,29 @@ def constellation_command() -> Command:
                 permission=steward,
             ),
             Command("knowledge", "What is shared and adopted, per linked community", knowledge),
+            Command(
+                "ritual",
+                "Accept or decline a joint ritual for this community, or list them",
+                joint_ritual,
+                options=(
+                    Option(
+                        "action",
+                        OptionType.WORD,
+                        "accept, decline or list",
+                        required=True,
+                        choices=("accept", "decline", "list"),
+                    ),
+                    Option("id", OptionType.INTEGER, "the joint ritual's number"),
+                    Option("channel", OptionType.WORD, "where its prompts go here", keyword=True),
+                    Option(
+                        "time",
+                        OptionType.WORD,
+                        "your own hour in its window, e.g. 17:00",
+                        keyword=True,
+                    ),
+                ),
+            ),
+            Command("pulse", "Each linked community's last 90 days, as a table", pulse),
             Command(
                 "default",
                 "Who may find new insights: community, constellation or public",

@@ -10,6 +10,7 @@ from datetime import timedelta
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.formatting import channel_label
+from bot.handlers.rituals.joint import joint_commands_of
 from bot.handlers.rituals.wording import (
     EXAMPLE,
     KINDS,
@@ -95,6 +96,8 @@ async def add(ctx: CommandContext, args: Args) -> Reply:
         anonymous=args.text("anonymous") == "yes",
         created_by_member_id=ctx.member.id,
     )
+    if args.text("constellation"):
+        return await joint_commands_of(ctx.services).preview(ctx, new, args.text("constellation"))
     await put_pending(ctx, new)
     return Reply(
         f"Ritual **{name}** ({kind.value}) in {channel_label(channel.channel)}: "
@@ -107,6 +110,9 @@ async def add(ctx: CommandContext, args: Args) -> Reply:
 
 
 async def confirm(ctx: CommandContext, args: Args) -> Reply:
+    proposed = await joint_commands_of(ctx.services).confirm(ctx)
+    if proposed is not None:
+        return proposed
     new = await take_pending(ctx)
     if new is None:
         return Reply(f"Nothing to confirm: start with `{EXAMPLE}`.", ephemeral=True)
@@ -271,9 +277,16 @@ def definition_commands() -> tuple[Command, ...]:
                     keyword=True,
                     choices=("yes", "no"),
                 ),
+                Option(
+                    "constellation",
+                    OptionType.WORD,
+                    "propose it as a joint ritual to linked communities: slugs, or all",
+                    keyword=True,
+                ),
             ),
             examples=(
                 EXAMPLE,
+                "/ritual add reflection here weekly on monday at 9:00 constellation:all",
                 "/ritual add retro here every 2 weeks on friday 16:00 window:3d",
                 "/ritual add digest #general fridays at 17:00",
                 "/ritual add custom here first tuesday of the month | Show and tell!",

@@ -60,6 +60,17 @@ async def reminders(ctx: CommandContext, args: Args) -> Reply:
     return Reply(f"OK: Hearth {said}.", ephemeral=True)
 
 
+async def quotes(ctx: CommandContext, args: Args) -> Reply:
+    on = args.text("state") == "on"
+    await ctx.services.rituals.store.set_preferences(ctx.member.id, quote_beyond=on)
+    said = (
+        "may quote your replies to joint rituals in the other communities taking part"
+        if on
+        else "quotes your replies to joint rituals only in this community"
+    )
+    return Reply(f"OK: Hearth {said}.", ephemeral=True)
+
+
 async def timezone(ctx: CommandContext, args: Args) -> Reply:
     zone = args.text("zone")
     try:
@@ -102,6 +113,14 @@ def member_commands() -> tuple[Command, ...]:
             "reminders",
             "Be named (or not) in reminders",
             reminders,
+            options=(
+                Option("state", OptionType.WORD, "on or off", required=True, choices=("on", "off")),
+            ),
+        ),
+        Command(
+            "quotes",
+            "Let joint rituals quote you in the other communities (off by default)",
+            quotes,
             options=(
                 Option("state", OptionType.WORD, "on or off", required=True, choices=("on", "off")),
             ),
