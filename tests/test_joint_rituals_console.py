@@ -227,8 +227,18 @@ async def test_a_community_that_declines_or_leaves_gets_nothing_and_gives_nothin
     out = io.StringIO()
     steps: list[Step] = [
         *setup(out, forge_time=""),
+        ":as fran",
+        ":channel hall",
+        "/constellation ritual accept 99",
+        "/constellation ritual accept 1 time:25:00",
+        "/constellation ritual accept",
+        ":as steve",
+        ":channel general",
+        "/ritual add reflection here daily at 9:00 constellation:nowhere",
+        "/constellation ritual decline 1",
         ":as dana",
         ":channel hall",
+        "/constellation ritual accept 1",
         "/ritual quotes on",
         ":as mia",
         ":channel yard",
@@ -251,6 +261,17 @@ async def test_a_community_that_declines_or_leaves_gets_nothing_and_gives_nothin
         at(clock, NINE + timedelta(days=9)),
     ]
     await run_script(config(database_url, tmp_path), steps, clock, out=out)
+    printed = out.getvalue()
+    for sentence in (
+        "No joint ritual #99 was proposed to this community.",
+        "time: is an hour like 17:00 (got '25:00').",
+        "Name the joint ritual: /constellation ritual accept <id>",
+        "constellation: names linked communities (forge, mill) or all; not linked: nowhere.",
+        "This community proposed that joint ritual",
+        "Only stewards can accept joint rituals",
+    ):
+        assert sentence in printed, sentence
+    assert "Traceback" not in printed
 
     general = syntheses(tmp_path, "general")
     assert len(general) == 2  # both weeks, the guild alone

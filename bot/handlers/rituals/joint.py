@@ -36,6 +36,30 @@ SHARED = (
 )
 
 
+def parse_targets(text: str, linked: set[str]) -> list[str]:
+    """`constellation:` as the slugs it names (`all`: every linked community)."""
+    wanted = [w.strip().lower() for w in text.split(",") if w.strip()]
+    chosen = sorted(linked) if wanted == ["all"] else list(dict.fromkeys(wanted))
+    unknown = [w for w in chosen if w not in linked]
+    if unknown or not chosen:
+        shown = ", ".join(repr(w)[1:-1] for w in unknown[:5]) or "none named"
+        raise InvalidInput(
+            f"constellation: names linked communities ({', '.join(sorted(linked)) or 'none'}) "
+            f"or all; not linked: {shown}."
+        )
+    return chosen
+
+
+def parse_hour(text: str, zone: str) -> str | None:
+    """`time:17:00` as the stored local hour ("17:00 Europe/Paris"); None when not given."""
+    if not text:
+        return None
+    match = _TIME.fullmatch(text.strip())
+    if match is None:
+        raise InvalidInput(f"time: is an hour like 17:00 (got {text[:20]!r}).")
+    return f"{int(match.group(1)):02d}:{match.group(2)} {zone}"
+
+
 def _steward(ctx: CommandContext, what: str) -> None:
     if not ctx.member.role.at_least(Role.STEWARD):
         raise NotAllowed(f"Only stewards can {what}: joint rituals speak for the community.")
@@ -68,14 +92,7 @@ class JointCommands:
                 "This community is not linked with any other yet: "
                 f"`{ctx.prefix}constellation invite` starts a link."
             )
-        wanted = [w.strip().lower() for w in targets.split(",") if w.strip()]
-        chosen = sorted(linked) if wanted == ["all"] else wanted
-        unknown = [w for w in chosen if w not in linked]
-        if unknown or not chosen:
-            raise InvalidInput(
-                f"constellation: names linked communities ({', '.join(sorted(linked))}) or "
-                f"all; not linked: {', '.join(unknown) or 'none named'}."
-            )
+        chosen = parse_targets(targets, set(linked))
         payload = {**asdict(new), "invite": [linked[s].community_id for s in chosen]}
         await self.pending.put(
             PENDING_KIND, ctx.member.id, ctx.community.id, payload, CONFIRM_WINDOW
@@ -152,7 +169,7 @@ class JointCommands:
             raise InvalidInput(
                 f"{channel_label(channel[2])} is not one of this community's channels."
             )
-        local = self._local_time(ctx, args.text("time"))
+        local = parse_hour(args.text("time"), ctx.community.timezone)
         ritual = await store.decide(
             joint_id,
             ctx.community.id,
@@ -181,14 +198,6 @@ class JointCommands:
         if found is None:
             raise InvalidInput(f"channel: is a channel like #general or here (got {text!r}).")
         return found.platform, found.space, found.channel
-
-    def _local_time(self, ctx: CommandContext, text: str) -> str | None:
-        if not text:
-            return None
-        match = _TIME.fullmatch(text.strip())
-        if match is None:
-            raise InvalidInput(f"time: is an hour like 17:00 (got {text!r}).")
-        return f"{int(match.group(1)):02d}:{match.group(2)} {ctx.community.timezone}"
 
     async def _list(self, ctx: CommandContext) -> Reply:
         store = self.rituals.store
