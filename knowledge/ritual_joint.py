@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,6 +118,37 @@ class RitualJoint(RitualTables):
                 )
             await session.flush()
             return joint_view(joint), ritual_view(ritual)
+
+    async def leave_joints(self, community_id: int, other_id: int) -> int:
+        """A link between the two ended: each one's part in the other's joint rituals
+        ends for good (`left`) and its own ritual of it is paused. Returns how many."""
+        async with self._db.sessions.begin() as session:
+            pairs = ((community_id, other_id), (other_id, community_id))
+            parts = list(
+                await session.scalars(
+                    select(JointParticipant)
+                    .join(JointRitual, JointRitual.id == JointParticipant.joint_id)
+                    .where(
+                        or_(
+                            *(
+                                and_(
+                                    JointRitual.owner_community_id == owner,
+                                    JointParticipant.community_id == member,
+                                )
+                                for owner, member in pairs
+                            )
+                        ),
+                        JointParticipant.status != JointStatus.LEFT,
+                    )
+                )
+            )
+            for part in parts:
+                part.status = JointStatus.LEFT
+                if part.ritual_id is not None:
+                    await session.execute(
+                        update(Ritual).where(Ritual.id == part.ritual_id).values(paused=True)
+                    )
+            return len(parts)
 
     async def joint(self, joint_id: int) -> JointView | None:
         async with self._db.sessions() as session:

@@ -259,6 +259,7 @@ async def test_a_community_that_declines_or_leaves_gets_nothing_and_gives_nothin
         at(clock, CLOSE),
         at(clock, NINE + timedelta(days=7)),  # next week: only the guild's own round
         at(clock, NINE + timedelta(days=9)),
+        "/constellation ritual list",
     ]
     await run_script(config(database_url, tmp_path), steps, clock, out=out)
     printed = out.getvalue()
@@ -269,6 +270,8 @@ async def test_a_community_that_declines_or_leaves_gets_nothing_and_gives_nothin
         "constellation: names linked communities (forge, mill) or all; not linked: nowhere.",
         "This community proposed that joint ritual",
         "Only stewards can accept joint rituals",
+        "1 joint ritual part(s) between you have ended.",
+        "The Guild accepted, The Forge left, The Mill declined",
     ):
         assert sentence in printed, sentence
     assert "Traceback" not in printed

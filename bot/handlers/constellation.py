@@ -158,6 +158,10 @@ async def leave(ctx: CommandContext, args: Args) -> Reply:
         )
     name = other.name if other else f"invitation #{link.id}"
     dropped = f" {cancelled} queued relay(s) were cancelled." if cancelled else ""
+    if other is not None:
+        ended = await ctx.services.rituals.store.leave_joints(ctx.community.id, other.community_id)
+        if ended:
+            dropped += f" {ended} joint ritual part(s) between you have ended."
     return Reply(f"🔗 Left the link with **{name}**; nothing more flows either way.{dropped}")
 
 
