@@ -235,6 +235,7 @@ async def test_a_community_that_declines_or_leaves_gets_nothing_and_gives_nothin
         ":as steve",
         ":channel general",
         "/ritual add reflection here daily at 9:00 constellation:nowhere",
+        "/ritual edit learning daily at 10:00",
         "/constellation ritual decline 1",
         ":as dana",
         ":channel hall",
@@ -271,6 +272,7 @@ async def test_a_community_that_declines_or_leaves_gets_nothing_and_gives_nothin
         "This community proposed that joint ritual",
         "Only stewards can accept joint rituals",
         "1 joint ritual part(s) between you have ended.",
+        "learning is part of joint ritual #1: its schedule and window are the same",
         "The Guild accepted, The Forge left, The Mill declined",
     ):
         assert sentence in printed, sentence

@@ -219,6 +219,11 @@ async def edit(ctx: CommandContext, args: Args) -> Reply:
             every_weeks=schedule.every_weeks,
             anchor=schedule.anchor.isoformat() if schedule.anchor else None,
         )
+    if ritual.joint_id is not None and (schedule_text.strip() or args.text("window")):
+        raise InvalidInput(
+            f"{ritual.name} is part of joint ritual #{ritual.joint_id}: its schedule and "
+            "window are the same in every community taking part."
+        )
     if prompt.strip():
         changes["prompt"] = prompt.strip()
     if args.text("window"):
