@@ -268,3 +268,67 @@ def prompted(text: str) -> bool:
 
 def line_of(text: str, words: str) -> str:
     return next(x for x in text.splitlines() if words in x)
+
+
+async def test_a_slack_decline_and_a_matrix_leave_stop_their_parts_at_once(
+    three: Three, tmp_path: Path
+) -> None:
+    world, slack, console, room = three.world, three.slack, three.console, three.world.a
+    code = codes(await console.say("/constellation invite for:forge"))
+    await three.slash("USTEVE", f"accept {code}", "l1")
+    code = codes(await console.say("/constellation invite for:mill"))
+    await world.command(room, three.mo, f"!constellation accept {code}")
+    await console.say(
+        "/ritual add checkin here daily at 9:00 window:12h name:daily constellation:all "
+        "| What did you learn today?",
+        "/ritual confirm",
+    )
+    await three.slash("USTEVE", "ritual accept 1", "a1")
+    await world.command(room, three.mo, "!constellation ritual accept 1")
+    await three.slash("UBOB", "quotes on", "q1", command="/ritual")
+    await world.command(room, three.mia, "!ritual quotes on")
+
+    await three.tick(NINE)  # all three prompts
+    slack_prompt = next(m for m in slack.posts() if m["text"].startswith("👋 What did you"))
+    await world.until(lambda: any(is_checkin(e) for e in bot_posts(three)))
+    matrix_prompt = next(e for e in bot_posts(three) if is_checkin(e))
+    await slack.event(
+        {
+            "type": "message",
+            "user": "UBOB",
+            "text": "Forge words that must stay home",
+            "ts": "1800000000.000009",
+            "channel": "C1",
+            "thread_ts": slack_prompt["ts"],
+        },
+        "EvF",
+    )
+    said = room.say(
+        three.mia, "Mill words that must stay home", **in_thread(matrix_prompt["event_id"])
+    )
+    await world.wait(said)
+    # The Forge declines mid-round; the Mill leaves its link with the Guild.
+    assert "does not take part" in await three.slash("USTEVE", "ritual decline 1", "d1")
+    left = await world.command(room, three.mo, "!constellation leave guild")
+    assert "1 joint ritual part(s) between you have ended" in left
+
+    slack_before = len(slack.posts())
+    matrix_before = len(bot_posts(three))
+    await three.tick(NINE + timedelta(hours=12))  # the close
+    await three.tick(NINE + timedelta(days=1))  # the next day's slot
+    await three.tick(NINE + timedelta(days=1, hours=12))
+    in_console = [
+        m["text"] for m in console.transcript(tmp_path) if m["text"].startswith(SYNTHESIS)
+    ]
+    assert len(in_console) == 2 and all("from 1 communities" in t for t in in_console)
+    assert all("Forge" not in t and "Mill" not in t for t in in_console)
+    # Slack: only the Forge's own close of the round it had started; nothing joint after.
+    later_slack = [m["text"] for m in slack.posts()[slack_before:]]
+    assert not [t for t in later_slack if SYNTHESIS in t or "What did you learn" in t]
+    assert all("🧭 daily: round closed" in t for t in later_slack)
+    later_matrix = [e["content"]["body"] for e in bot_posts(three)[matrix_before:]]
+    assert not [b for b in later_matrix if SYNTHESIS in b or "What did you learn" in b]
+
+
+def is_checkin(event: dict[str, Any]) -> bool:
+    return str(event["content"].get("body", "")).startswith("👋 What did you learn today?")
