@@ -73,6 +73,11 @@ class JointSynthesis(EngineBase):
             await self._store.mark_joint_synthesis(round_.id, None)  # its part has ended
             return False
         contributions = await self._store.contributions(round_.joint_round_id)
+        story = None
+        texts = [v.text for c in contributions for v in c.voices]
+        if texts and self._joint_narrator is not None:
+            communities = [c.community_id for c in contributions]
+            story = await self._joint_narrator(communities, joint.name, texts)
         channel = channel_of(ritual)
         try:
             port = self.port_for(ritual)
@@ -82,7 +87,7 @@ class JointSynthesis(EngineBase):
                 return port.permalink(ref)
 
             text = constellation_synthesis(
-                JointRoundText(joint.name, round_.joint_round_id, contributions),
+                JointRoundText(joint.name, round_.joint_round_id, contributions, story),
                 ritual.community_id,
                 permalink,
             )

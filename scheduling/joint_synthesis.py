@@ -1,10 +1,11 @@
 """The constellation synthesis: what a joint round found, across the communities taking
 part, written for one of them.
 
-Offline by design: participation per community, themes as the hashtags and keywords
+Offline by default: participation per community, themes as the hashtags and keywords
 that more than one community used, and quotes only from members who opted in to being
 quoted beyond their community (never anonymous answers). A quote links to its source
-only in its own community's copy: the others could not open it anyway.
+only in its own community's copy: the others could not open it anyway. With assist
+opted in by every community taking part, a model's narrative comes first.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class JointRoundText:
     name: str
     joint_round_id: int
     contributions: Sequence[Contribution]
+    narrative: str | None = None  # a model's, when every community taking part opted in
 
 
 def _themes_of(voices: Sequence[Voice]) -> set[str]:
@@ -69,6 +71,8 @@ def constellation_synthesis(
         f"🌌 Constellation synthesis of “{found.name}” (joint round {found.joint_round_id}): "
         f"{total} response(s) from {len(parts)} communities"
     ]
+    if found.narrative:
+        lines.append(found.narrative)
     taking = []
     for c in parts:
         if c.voices:
