@@ -92,10 +92,13 @@ class JointSynthesis(EngineBase):
                 permalink,
             )
             thread = MessageRef(channel, round_.message_id) if round_.message_id else None
+            # Due later than the close: an earlier claim (perhaps by an instance that died
+            # after posting) moved it, so adapters that can only look should look.
+            again = round_.closes_at is None or round_.joint_due_at != round_.closes_at
             posted = await port.post(
                 channel,
                 OutboundMessage(
-                    text, idempotency_key=f"joint-synthesis:{round_.id}", maybe_posted=True
+                    text, idempotency_key=f"joint-synthesis:{round_.id}", maybe_posted=again
                 ),
                 thread=thread,
             )
