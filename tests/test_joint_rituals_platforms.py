@@ -28,9 +28,8 @@ from bot.adapter import Adapter
 from bot.app import Hearth
 from knowledge.clock import ManualClock
 from tests.fakes.slack_loopback import FORM, TEAM, LoopbackSlack, command_body, send
-from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, in_thread, synapse  # noqa: F401
 from tests.harness.config_builder import Channel, Community, build_config
-from tests.test_matrix_adapter import in_thread
 from tests.test_relay_matrix import WAIT, SlackSide, World, messages, person, room_with
 
 BERLIN = ZoneInfo("Europe/Berlin")

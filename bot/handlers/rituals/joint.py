@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from bot.commands.spec import Args, Reply
-from bot.context import CommandContext, Services
+from bot.context import CommandContext
 from bot.formatting import channel_label
 from bot.handlers.rituals.wording import describe_window
 from bot.relay.service import Relays
@@ -199,6 +199,14 @@ class JointCommands:
             raise InvalidInput(f"channel: is a channel like #general or here (got {text!r}).")
         return found.platform, found.space, found.channel
 
+    async def leave_link(self, community_id: int, other_id: int) -> int:
+        """A link ended: the joint ritual parts between the two end for good."""
+        ended = await self.rituals.store.leave_joints(community_id, other_id)
+        for ritual in await self.rituals.store.rituals(community_id):
+            if ritual.joint_id is not None:
+                self.rituals.changed(ritual)
+        return ended
+
     async def _list(self, ctx: CommandContext) -> Reply:
         store = self.rituals.store
         joints = await store.joints_of(ctx.community.id)
@@ -221,7 +229,7 @@ class JointCommands:
             )
         return Reply("\n".join(lines), ephemeral=True)
 
-    async def pulse_(self, ctx: CommandContext, args: Args) -> Reply:
+    async def pulse(self, ctx: CommandContext, args: Args) -> Reply:
         """Per community (this one and those linked now), the last 90 days in numbers."""
         linked = await self._linked(ctx)
         ids = [
@@ -252,8 +260,3 @@ class JointCommands:
             "answered: ritual rounds with at least one reply):\n```\n" + "\n".join(lines) + "\n```",
             ephemeral=True,
         )
-
-
-def joint_commands_of(services: Services) -> JointCommands:
-    """Until handlers receive their own dependencies: the family from the shared services."""
-    return JointCommands(services.rituals, services.relays, services.directory, services.pending)
