@@ -17,16 +17,12 @@ from knowledge.clock import ManualClock
 from knowledge.rituals import NewRitual
 from knowledge.vocabulary import RitualKind
 from tests.harness.config_builder import FORGE, GUILD, MILL, build_config
+from tests.harness.ritual_instances import nobody_types
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NINE = datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN)
 FORGE_17 = datetime(2026, 11, 30, 17, 0, tzinfo=ZoneInfo("America/New_York"))
 CLOSE = NINE + timedelta(hours=20)
-
-
-async def nobody_types() -> str | None:
-    await asyncio.Event().wait()  # no input: the adapter only posts
-    return None
 
 
 async def joint_between_three(hearth: Hearth) -> None:
