@@ -32,6 +32,7 @@ from knowledge.models.rituals import (
     RitualResponse,
     RitualRound,
 )
+from knowledge.models.slack import SlackInstallation, SlackOAuthState
 
 __all__ = [
     "Base",
@@ -63,6 +64,8 @@ __all__ = [
     "Ritual",
     "RitualResponse",
     "RitualRound",
+    "SlackInstallation",
+    "SlackOAuthState",
     "Source",
     "SyncCursor",
     "Tag",
