@@ -4,7 +4,7 @@ Plain ADD COLUMN on existing tables (no batch copy on SQLite: recreating `insigh
 would drop its FTS triggers); the new columns hold plain ids, like adopted insights'.
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
