@@ -3,7 +3,7 @@
 Plain ADD COLUMN on existing tables (no batch copy on SQLite: recreating `insights`
 would drop its FTS triggers); the new columns hold plain ids, like adopted insights'.
 
-Revision ID: 0015
+Revision ID: 0013
 Revises: 0012
 """
 
