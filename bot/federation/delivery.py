@@ -1,0 +1,90 @@
+"""Sends queued activities: signed POSTs, with the relay worker's failure rules.
+
+2xx → delivered. 429 → wait its Retry-After (not a failure). Any other 4xx → parked at
+once (the remote refuses; a person must look). 5xx, timeouts, refused connections →
+exponential backoff with jitter (bot/retry.py), parked after `[relay] max_failures`.
+A parked item holds its inbox's lane, so later activities to that inbox wait, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from datetime import timedelta
+
+import structlog
+
+from bot.config_features import RelayConfig
+from bot.federation.keys import Keys
+from bot.federation.remote import Remote, RemoteFailed, RemoteRefused
+from bot.federation.signatures import sign
+from bot.retry import retry_delay
+from knowledge.clock import Clock
+from knowledge.federation_queue import ClaimedDelivery, DeliveryQueue
+
+log = structlog.get_logger(__name__)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        keys: Keys,
+        remote: Remote,
+        clock: Clock,
+        relay: RelayConfig,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.queue = queue
+        self._keys = keys
+        self._remote = remote
+        self._clock = clock
+        self._relay = relay
+        self._rng = rng or random.Random()
+
+    async def deliver_due(self) -> int:
+        items = await self.queue.claim(self._clock.now())
+        if items:
+            await asyncio.gather(*(self._deliver(item) for item in items))
+        return len(items)
+
+    async def _deliver(self, item: ClaimedDelivery) -> None:
+        body = json.dumps(item.activity, separators=(",", ":")).encode("utf-8")
+        actor = str(item.activity.get("actor", ""))
+        try:
+            private = await self._keys.private_key(item.community_id)
+            headers = sign(
+                private, f"{actor}#main-key", "POST", item.inbox, self._clock.now(), body
+            )
+            await self._remote.post(item.inbox, body, headers)
+        except RemoteRefused as exc:
+            await self.queue.park(item.id, f"refused: {exc}")
+            log.warning("federation.parked", item=item.id, error=str(exc))
+        except RemoteFailed as exc:
+            await self._failed(item, exc)
+        except Exception as exc:  # anything unexpected: back off like a transient failure
+            await self._failed(item, RemoteFailed(repr(exc)))
+        else:
+            await self.queue.delivered(item.id, self._clock.now())
+
+    async def _failed(self, item: ClaimedDelivery, exc: RemoteFailed) -> None:
+        now = self._clock.now()
+        status = exc.status
+        if status == 429:
+            wait = exc.retry_after if exc.retry_after is not None else 60.0
+            await self.queue.retry_at(item.id, now + timedelta(seconds=wait), str(exc))
+        elif (
+            status is not None and 400 <= status < 500 and status != 408
+        ) or item.failures + 1 >= self._relay.max_failures:
+            await self.queue.park(item.id, str(exc))
+            log.warning("federation.parked", item=item.id, error=str(exc))
+        else:
+            delay = retry_delay(
+                item.failures,
+                timedelta(seconds=self._relay.backoff_seconds),
+                timedelta(seconds=self._relay.max_backoff_seconds),
+                self._rng,
+            )
+            await self.queue.retry_at(item.id, now + delay, str(exc))
+            log.info("federation.retry", item=item.id, failures=item.failures + 1, error=str(exc))
