@@ -298,6 +298,7 @@ class Hearth:
         federation = None
         if ops is not None and config.federation.enabled:
             federation = _federation(config, database, search, directory, clock, ops)
+            federation.background = relay_in_background
         inbound = Inbound(services, InboundLog(database), metrics)
         return cls(config, database, services, inbound, worker, metrics, ops, federation)
 

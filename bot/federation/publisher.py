@@ -34,7 +34,10 @@ class Publisher:
     async def publish_changes(self) -> int:
         """Queue what changed since the last round; returns how many insights."""
         changed = 0
-        for community_id in await self._store.followed():
+        # every publishing community, followed or not: what was public before a follower
+        # came is recorded as told (to nobody), so a new follower is not sent the archive
+        publishing = {c.id for c in await self._garden.publishing()}
+        for community_id in sorted(publishing | set(await self._store.followed())):
             urls = await self._urls_for(community_id)
             if urls is None:  # the community was removed
                 continue

@@ -77,6 +77,7 @@ class Federation:
         self.publisher = Publisher(self.store, garden, clock, self.urls_of)
         self.deliverer = Deliverer(DeliveryQueue(database), self.keys, self.remote, clock, relay)
         self._task: asyncio.Task[None] | None = None
+        self.background = True  # False (tests): nothing runs by itself; call `run_once`
 
     # -- addresses ------------------------------------------------------------------------
 
@@ -176,14 +177,18 @@ class Federation:
     # -- background work ------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Handle the inbox, publish changes, deliver what is due; how much was done."""
-        done = await self.handler.handle_pending()
-        done += await self.publisher.publish_changes()
+        """Publish changes, handle the inbox, deliver what is due; how much was done.
+
+        Publishing first: a follower hears of what changed after its Follow was handled."""
+        done = await self.publisher.publish_changes()
+        done += await self.handler.handle_pending()
         while delivered := await self.deliverer.deliver_due():
             done += delivered
         return done
 
     def start(self) -> None:
+        if not self.background:
+            return
         self._task = asyncio.create_task(self._run(), name="federation")
 
     async def stop(self) -> None:

@@ -1,0 +1,412 @@
+"""Federation over ActivityPub: a publishing community is a Group actor that a remote
+server can find (WebFinger), follow with a signed Follow, and hear from (signed Create,
+Delete); what is not signed by its actor, too large, too frequent or from a blocked
+server is refused. The remote server is a loopback peer at the wire
+(tests/fakes/activitypub_peer.py); bovine checks Hearth's signatures independently in
+tests/test_federation_bovine.py."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from apsig.draft.verify import Verifier
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.app import Hearth
+from bot.config import Config, ConfigError
+from bot.config_federation import FederationConfig
+from bot.federation.remote import Remote, RemoteRefused
+from bot.federation.service import Federation
+from bot.federation.signatures import SignatureRejected, parse_signature
+from knowledge.clock import ManualClock
+from tests.fakes.activitypub_peer import Peer, new_key
+from tests.harness.console_harness import Step, make_config, run_script
+from tests.harness.garden_harness import captured, share
+from tests.test_relay_console import line
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+PASSPHRASE_ENV = "HEARTH_TEST_FEDERATION_PASSPHRASE"
+FEDERATION = f"""
+[web]
+listen = "127.0.0.1:0"
+garden = true
+
+[federation]
+enabled = true
+key_passphrase = "${{{PASSPHRASE_ENV}}}"
+allow_loopback_for_tests = true
+"""
+
+
+@pytest.fixture
+def fed_config(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], Config]:
+    monkeypatch.setenv(PASSPHRASE_ENV, "correct horse battery staple")
+
+    def build(more: str = "") -> Config:
+        return make_config(database_url, tmp_path, extra=FEDERATION + more)
+
+    return build
+
+
+def base(hearth: Hearth) -> str:
+    assert hearth.ops is not None
+    return f"http://127.0.0.1:{hearth.ops.port}"
+
+
+def federation(hearth: Hearth) -> Federation:
+    assert hearth.federation is not None
+    return hearth.federation
+
+
+async def get(hearth: Hearth, path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.get(base(hearth) + path) as response:
+        body = await response.json(content_type=None) if response.status < 500 else None
+        return response.status, body
+
+
+def signed_by(hearth_key_pem: str, received: Any) -> bool:
+    """apsig's verifier on what the peer received (wall-clock Date check off: ManualClock)."""
+    key_id = Verifier(
+        hearth_key_pem,
+        "POST",
+        received.path,
+        received.headers,
+        received.body,
+        clock_skew=10**10,
+    ).verify(raise_on_fail=True)
+    return bool(key_id)
+
+
+def publish(out: io.StringIO, text: str) -> list[Step]:
+    return [f"/insight {text}", share(out, text[:20])]
+
+
+async def test_a_publishing_community_is_found_by_webfinger_and_is_a_group_with_a_key(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    seen: dict[str, Any] = {}
+
+    async def look(hearth: Hearth) -> None:
+        host = base(hearth).removeprefix("http://")
+        seen["before"] = await get(hearth, f"/.well-known/webfinger?resource=acct:guild@{host}")
+        seen["webfinger"] = await get(hearth, "/.well-known/webfinger?resource=acct:guild@" + host)
+        seen["actor"] = await get(hearth, "/ap/c/guild")
+        seen["again"] = await get(hearth, "/ap/c/guild")
+        seen["other_host"] = await get(hearth, "/.well-known/webfinger?resource=acct:guild@x.org")
+        seen["nodeinfo_links"] = await get(hearth, "/.well-known/nodeinfo")
+        seen["nodeinfo"] = await get(hearth, "/nodeinfo/2.0")
+        seen["followers"] = await get(hearth, "/ap/c/guild/followers")
+        seen["outbox"] = await get(hearth, "/ap/c/guild/outbox")
+        seen["nobody"] = await get(hearth, "/ap/c/nobody")
+
+    async def before(hearth: Hearth) -> None:
+        host = base(hearth).removeprefix("http://")
+        seen["unpublished"] = await get(
+            hearth, f"/.well-known/webfinger?resource=acct:guild@{host}"
+        )
+        seen["unpublished_actor"] = await get(hearth, "/ap/c/guild")
+
+    steps: list[Step] = [
+        before,
+        ":as cora",
+        *publish(out, "Small pull requests get better reviews #review"),
+        look,
+    ]
+    await run_script(fed_config(""), steps, ManualClock(START), out=out)
+
+    assert seen["unpublished"][0] == 404, "a community that publishes nothing is not followable"
+    assert seen["unpublished_actor"][0] == 404
+    status, finger = seen["webfinger"]
+    assert status == 200
+    actor_url = next(link["href"] for link in finger["links"] if link["rel"] == "self")
+    assert actor_url.endswith("/ap/c/guild")
+    status, actor = seen["actor"]
+    assert status == 200 and actor["type"] == "Group" and actor["id"] == actor_url
+    assert actor["preferredUsername"] == "guild"
+    assert actor["inbox"] == actor_url + "/inbox"
+    assert actor["publicKey"]["owner"] == actor_url
+    assert actor["publicKey"]["publicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert seen["again"][1]["publicKey"] == actor["publicKey"], "the key is made once"
+    assert seen["other_host"][0] == 404
+    assert seen["nodeinfo_links"][1]["links"][0]["href"].endswith("/nodeinfo/2.0")
+    assert seen["nodeinfo"][1]["protocols"] == ["activitypub"]
+    assert seen["followers"][1] == {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": actor_url + "/followers",
+        "type": "OrderedCollection",
+        "totalItems": 0,
+    }, "followers are counted, never listed"
+    outbox = seen["outbox"][1]
+    assert outbox["totalItems"] == 1
+    assert outbox["orderedItems"][0]["object"]["type"] == "Article"
+    assert "Small pull requests" in outbox["orderedItems"][0]["object"]["content"]
+    assert seen["nobody"][0] == 404
+
+
+async def test_a_signed_follow_gets_a_signed_accept_then_new_public_insights_and_deletions(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, Any] = {}
+
+    async def follow(hearth: Hearth) -> None:
+        await peer.start()
+        state["key"] = (await get(hearth, "/ap/c/guild"))[1]["publicKey"]["publicKeyPem"]
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        state["follow"] = peer.follow(base(hearth) + "/ap/c/guild")
+        state["status"] = await peer.post(inbox, state["follow"], clock.now())
+        state["again"] = await peer.post(inbox, state["follow"], clock.now())
+        await federation(hearth).run_once()
+        await peer.wait_for(1)
+        state["followers"] = (await get(hearth, "/ap/c/guild/followers"))[1]["totalItems"]
+
+    async def deliver(hearth: Hearth) -> None:
+        await federation(hearth).run_once()
+
+    async def unfollow(hearth: Hearth) -> None:
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        state["undo"] = await peer.post(inbox, peer.undo(state["follow"]), clock.now())
+        await federation(hearth).run_once()
+        state["after_undo"] = (await get(hearth, "/ap/c/guild/followers"))[1]["totalItems"]
+
+    steps: list[Step] = [
+        ":as cora",
+        *publish(out, "Small pull requests get better reviews #review"),
+        follow,
+        *publish(out, "Review checklists catch the boring mistakes #review"),
+        deliver,
+        line(lambda: f"/insight share {captured(out, 'Review checklists')} community"),
+        deliver,
+        unfollow,
+        *publish(out, "Pairing on hard bugs halves the time #pairing"),
+        deliver,
+    ]
+    try:
+        await run_script(fed_config(""), steps, clock, out=out)
+    finally:
+        await peer.stop()
+
+    assert state["status"] == 202 and state["again"] == 202
+    assert state["followers"] == 1
+    kinds = [r.activity["type"] for r in peer.received]
+    assert kinds == ["Accept", "Create", "Delete"], "each once, in order; nothing after Undo"
+    accept, create, delete = (r.activity for r in peer.received)
+    assert accept["object"]["id"] == state["follow"]["id"]
+    article = create["object"]
+    assert article["type"] == "Article"
+    assert "Review checklists catch the boring mistakes" in article["content"]
+    assert "https://www.w3.org/ns/activitystreams#Public" in create["to"]
+    assert "Small pull requests" not in str(create), "what was public before the follow stays"
+    assert delete["object"]["id"] == article["id"]
+    assert all(signed_by(state["key"], r) for r in peer.received)
+    assert all(r.headers["Signature"].count("digest") == 1 for r in peer.received)
+    assert state["undo"] == 202 and state["after_undo"] == 0
+
+
+async def test_forged_tampered_stale_and_blocked_follows_are_refused(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, Any] = {}
+
+    async def attack(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        target = base(hearth) + "/ap/c/guild"
+        state["forged"] = await peer.post(inbox, peer.follow(target, 1), clock.now(), key=new_key())
+        tampered = peer.follow(target, 2)
+        evil = dict(tampered, object=base(hearth) + "/ap/c/elsewhere")
+        state["tampered"] = await peer.post(
+            inbox, tampered, clock.now(), body=json.dumps(evil).encode()
+        )
+        state["stale"] = await peer.post(
+            inbox, peer.follow(target, 3), clock.now() - timedelta(minutes=30)
+        )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(inbox, json=peer.follow(target, 4)) as response,
+        ):
+            state["unsigned_status"] = response.status
+        other_key_id = "http://127.0.0.2:9/users/mallory#main-key"
+        state["other_server"] = await peer.post(
+            inbox, peer.follow(target, 5), clock.now(), key_id=other_key_id
+        )
+        state["huge"] = await peer.post(
+            inbox, dict(peer.follow(target, 6), padding="x" * 300_000), clock.now()
+        )
+        await federation(hearth).run_once()
+        state["followers"] = (await get(hearth, "/ap/c/guild/followers"))[1]["totalItems"]
+
+    steps: list[Step] = [
+        ":as cora",
+        *publish(out, "Small pull requests get better reviews #review"),
+        attack,
+    ]
+    try:
+        await run_script(fed_config(""), steps, clock, out=out)
+    finally:
+        await peer.stop()
+    assert state["forged"] == 401, "signed with a key that is not the actor's"
+    assert state["tampered"] == 401, "the body does not match its signed Digest"
+    assert state["stale"] == 401, "a Date outside the window (a replay)"
+    assert state["unsigned_status"] == 401
+    assert state["other_server"] == 401, "a key of another server than the activity's"
+    assert state["huge"] == 413
+    assert state["followers"] == 0 and peer.received == []
+
+
+async def test_a_blocked_server_and_a_flood_from_one_server_are_refused(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, list[int]] = {"statuses": []}
+
+    async def flood(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        for number in range(4):
+            follow = peer.follow(base(hearth) + "/ap/c/guild", number)
+            state["statuses"].append(await peer.post(inbox, follow, clock.now()))
+
+    limits = "requests_per_minute_per_host = 3\n"
+    await run_script(
+        fed_config(limits),
+        [":as cora", *publish(out, "Small pull requests get better reviews #review"), flood],
+        clock,
+        out=out,
+    )
+    await peer.stop()
+    assert state["statuses"] == [202, 202, 202, 429]
+
+    blocked = Peer()
+    state["blocked"] = []
+
+    async def from_blocked(hearth: Hearth) -> None:
+        await blocked.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        follow = blocked.follow(base(hearth) + "/ap/c/guild")
+        state["blocked"].append(await blocked.post(inbox, follow, clock.now()))
+
+    await run_script(
+        fed_config('blocked_hosts = ["127.0.0.1"]\n'),
+        [":as cora", *publish(out, "Review checklists catch mistakes #review"), from_blocked],
+        clock,
+        out=out,
+    )
+    await blocked.stop()
+    assert state["blocked"] == [403]
+
+
+async def test_a_follower_that_is_down_gets_everything_once_in_order_when_back(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, Any] = {}
+
+    async def follow(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
+        await federation(hearth).run_once()
+        await peer.wait_for(1)
+        peer.fail_with = 503
+
+    async def deliver(hearth: Hearth) -> None:
+        await federation(hearth).run_once()
+
+    async def come_back(hearth: Hearth) -> None:
+        state["while_down"] = len(peer.received)
+        peer.fail_with = None
+        for _ in range(12):  # backoff: each round moves past the next retry
+            clock.advance(timedelta(minutes=10))
+            await federation(hearth).run_once()
+        await peer.wait_for(4)
+
+    steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review")]
+    steps += [follow]
+    for text in ("Second lesson on pairing", "Third lesson on retros", "Fourth lesson on demos"):
+        steps += [*publish(out, text), deliver]
+    steps += [come_back]
+    try:
+        await run_script(fed_config(""), steps, clock, out=out)
+    finally:
+        await peer.stop()
+    assert state["while_down"] == 1
+    creates = [a["object"]["content"] for a in peer.activities("Create")]
+    assert len(creates) == 3
+    assert ["Second" in creates[0], "Third" in creates[1], "Fourth" in creates[2]] == [True] * 3
+
+
+async def test_fetches_of_private_and_blocked_addresses_are_refused_without_the_test_setting() -> (
+    None
+):
+    remote = Remote(FederationConfig(blocked_hosts=["evil.example"]))
+    try:
+        for url in (
+            "http://127.0.0.1:1/actor",  # plain http
+            "https://127.0.0.1/actor",
+            "https://10.1.2.3/actor",
+            "https://[::1]/actor",
+            "https://169.254.169.254/latest/meta-data",
+            "https://localhost/actor",  # a name that resolves to loopback
+            "https://social.evil.example/users/x",
+            "file:///etc/passwd",
+        ):
+            with pytest.raises(RemoteRefused):
+                await remote.get_json(url)
+    finally:
+        await remote.close()
+
+
+def test_federation_settings_are_checked_when_the_config_is_read(tmp_path: Path) -> None:
+    from tests.harness.config_builder import build_config
+
+    with pytest.raises(ConfigError, match="key_passphrase"):
+        build_config(
+            "sqlite+aiosqlite:///x.db",
+            tmp_path,
+            extra='[web]\nlisten = "127.0.0.1:0"\n[federation]\nenabled = true\n',
+        )
+    with pytest.raises(ConfigError, match="environment"):
+        build_config(
+            "sqlite+aiosqlite:///x.db",
+            tmp_path,
+            extra='[web]\nlisten = "127.0.0.1:0"\n[federation]\nenabled = true\n'
+            'key_passphrase = "hunter2"\n',
+        )
+    with pytest.raises(ConfigError, match="web"):
+        build_config(
+            "sqlite+aiosqlite:///x.db",
+            tmp_path,
+            extra='[federation]\nenabled = true\nkey_passphrase = "${HOME}"\n',
+        )
+    assert build_config("sqlite+aiosqlite:///x.db", tmp_path).federation.enabled is False
+
+
+@given(st.text(max_size=300))
+def test_any_signature_header_is_parsed_or_refused_in_one_sentence(header: str) -> None:
+    try:
+        params = parse_signature(header)
+    except SignatureRejected as exc:
+        assert str(exc).endswith(("malformed", "signature"))
+    else:
+        assert isinstance(params.key_id, str)
