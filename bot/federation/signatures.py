@@ -1,11 +1,15 @@
 """HTTP Signatures as Mastodon speaks them (draft-cavage-http-signatures-12, rsa-sha256),
-through apsig: it builds and checks the signature and the Digest; Hearth decides what
+through apsig: it builds and checks the signature (and makes the Digest); Hearth decides what
 must be signed and how old a request may be (the Date window, against the injected
-Clock, so tests and faketime runs move time instead of waiting for it).
+Clock, so tests and faketime runs move time instead of waiting for it) and compares the
+Digest itself, since peers write its algorithm as `SHA-256` or `sha-256`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,9 +81,8 @@ def sign(
         body=body,
         signed_headers=signed,
     ).sign()
-    result.pop("authorization", None)
-    result.pop("Authorization", None)
-    return {str(k): str(v) for k, v in result.items()}
+    result.pop("Authorization", None)  # Mastodon reads the Signature header
+    return {str(k).lower(): str(v) for k, v in result.items()}
 
 
 def verify(
@@ -110,8 +113,8 @@ def verify(
         raise SignatureRejected("the Date header is missing or malformed") from None
     if sent.tzinfo is None or abs(now - sent) > window:
         raise SignatureRejected("the Date header is outside the accepted window (a replay?)")
-    if method.upper() == "POST" and not lowered.get("digest"):
-        raise SignatureRejected("the Digest header is missing")
+    if method.upper() == "POST" and not digest_matches(lowered.get("digest", ""), body):
+        raise SignatureRejected("the Digest header does not match the body")
     # apsig's parser wants its own (hs2019 is rsa-sha256 for an RSA key)
     checked = dict(lowered)
     checked["signature"] = lowered["signature"].replace('"hs2019"', '"rsa-sha256"')
@@ -121,7 +124,7 @@ def verify(
             method=method.upper(),
             url=url,
             headers=checked,
-            body=body,
+            body=b"",  # the Digest was checked above (apsig's check is case-sensitive)
             clock_skew=NO_WALL_CLOCK_CHECK,
         ).verify(raise_on_fail=True)
     except SignatureRejected:
@@ -131,6 +134,16 @@ def verify(
     if key_id is None:
         raise SignatureRejected("the signature does not verify")
     return str(key_id)
+
+
+def digest_matches(header: str, body: bytes) -> bool:
+    """RFC 3230: `SHA-256=<base64>` among possibly several, the algorithm in any case."""
+    expected = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+    for part in header.split(","):
+        algorithm, _, value = part.strip().partition("=")
+        if algorithm.lower() == "sha-256" and hmac.compare_digest(value.strip(), expected):
+            return True
+    return False
 
 
 def host_of(url: str) -> str:
