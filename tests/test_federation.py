@@ -212,7 +212,7 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_public_insights_and
     assert "Small pull requests" not in str(create), "what was public before the follow stays"
     assert delete["object"]["id"] == article["id"]
     assert all(signed_by(state["key"], r) for r in peer.received)
-    assert all(r.headers["Signature"].count("digest") == 1 for r in peer.received)
+    assert all(r.header("signature").count("digest") == 1 for r in peer.received)
     assert state["undo"] == 202 and state["after_undo"] == 0
 
 
@@ -410,3 +410,45 @@ def test_any_signature_header_is_parsed_or_refused_in_one_sentence(header: str) 
         assert str(exc).endswith(("malformed", "signature"))
     else:
         assert isinstance(params.key_id, str)
+
+
+async def test_forget_me_deletes_the_persons_public_insight_from_followers(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+
+    async def follow(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
+        await federation(hearth).run_once()
+
+    async def deliver(hearth: Hearth) -> None:
+        await federation(hearth).run_once()
+
+    words = "Zelda's tip on pairing with rubber ducks"
+    steps: list[Step] = [
+        ":as cora",
+        *publish(out, "Small pull requests get better reviews #review"),
+        follow,
+        ":as zelda",
+        f"/insight {words}",
+        ":as cora",
+        share(out, words[:20]),
+        deliver,
+        ":as zelda",
+        "/forget-me",
+        "/forget-me confirm",
+        deliver,
+    ]
+    try:
+        await run_script(fed_config(""), steps, clock, out=out)
+    finally:
+        await peer.stop()
+    assert [r.activity["type"] for r in peer.received] == ["Accept", "Create", "Delete"]
+    create, delete = peer.activities("Create")[0], peer.activities("Delete")[0]
+    assert "rubber ducks" in create["object"]["content"]
+    assert delete["object"]["id"] == create["object"]["id"]
+    assert "rubber ducks" not in json.dumps(delete)

@@ -37,6 +37,9 @@ class Received:
     headers: dict[str, str]
     body: bytes
 
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
+
     @property
     def activity(self) -> dict[str, Any]:
         return dict(json.loads(self.body))
