@@ -50,9 +50,11 @@ class InboxItem:
 
 @dataclass(frozen=True)
 class Changes:
-    """A community's public insights not yet announced, and announced ones withdrawn."""
+    """A community's public insights not yet announced, announced ones edited since, and
+    announced ones withdrawn."""
 
     new: list[int]
+    edited: list[int]
     withdrawn: list[int]
 
 
@@ -205,29 +207,55 @@ class FederationStore:
                     select(Insight.id).where(Insight.community_id == community_id, public)
                 )
             )
+            told = FederationPublished
             announced = set(
                 await session.scalars(
-                    select(FederationPublished.insight_id).where(
-                        FederationPublished.community_id == community_id,
-                        FederationPublished.withdrawn_at.is_(None),
+                    select(told.insight_id).where(
+                        told.community_id == community_id, told.withdrawn_at.is_(None)
                     )
                 )
             )
-        return Changes(sorted(now_public - announced), sorted(announced - now_public))
+            edited = set(
+                await session.scalars(
+                    select(told.insight_id)
+                    .join(Insight, Insight.id == told.insight_id)
+                    .where(
+                        told.community_id == community_id,
+                        told.withdrawn_at.is_(None),
+                        public,
+                        Insight.updated_at > told.insight_updated_at,
+                    )
+                )
+            )
+        return Changes(
+            sorted(now_public - announced), sorted(edited), sorted(announced - now_public)
+        )
 
     async def announce(
-        self, community_id: int, insight_id: int, deliveries: list[Delivery], now: datetime
+        self,
+        community_id: int,
+        insight_id: int,
+        version: datetime,
+        deliveries: list[Delivery],
+        now: datetime,
     ) -> None:
+        """Record that followers were told of this insight as of `version` (its
+        updated_at), with the deliveries that tell them (a Create or an Update)."""
         async with self._db.sessions.begin() as session:
             row = await session.get(FederationPublished, (community_id, insight_id))
             if row is None:
                 session.add(
                     FederationPublished(
-                        community_id=community_id, insight_id=insight_id, published_at=now
+                        community_id=community_id,
+                        insight_id=insight_id,
+                        published_at=now,
+                        insight_updated_at=version,
                     )
                 )
             else:
-                row.published_at, row.withdrawn_at = now, None
+                if row.withdrawn_at is not None:
+                    row.published_at = now
+                row.withdrawn_at, row.insight_updated_at = None, version
             await enqueue(session, deliveries, now)
 
     async def withdraw(

@@ -154,7 +154,7 @@ async def test_a_publishing_community_is_found_by_webfinger_and_is_a_group_with_
     assert seen["nobody"][0] == 404
 
 
-async def test_a_signed_follow_gets_a_signed_accept_then_new_public_insights_and_deletions(
+async def test_a_signed_follow_gets_a_signed_accept_then_new_edited_and_deleted_insights(
     fed_config: Callable[[str], Config],
 ) -> None:
     out = io.StringIO()
@@ -175,6 +175,7 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_public_insights_and
 
     async def deliver(hearth: Hearth) -> None:
         await federation(hearth).run_once()
+        clock.advance(timedelta(minutes=1))
 
     async def unfollow(hearth: Hearth) -> None:
         inbox = base(hearth) + "/ap/c/guild/inbox"
@@ -187,6 +188,11 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_public_insights_and
         *publish(out, "Small pull requests get better reviews #review"),
         follow,
         *publish(out, "Review checklists catch the boring mistakes #review"),
+        deliver,
+        line(
+            lambda: f"/insight edit {captured(out, 'Review checklists')} "
+            "Review checklists catch the boring mistakes, so reviews discuss design"
+        ),
         deliver,
         line(lambda: f"/insight share {captured(out, 'Review checklists')} community"),
         deliver,
@@ -202,8 +208,10 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_public_insights_and
     assert state["status"] == 202 and state["again"] == 202
     assert state["followers"] == 1
     kinds = [r.activity["type"] for r in peer.received]
-    assert kinds == ["Accept", "Create", "Delete"], "each once, in order; nothing after Undo"
-    accept, create, delete = (r.activity for r in peer.received)
+    assert kinds == ["Accept", "Create", "Update", "Delete"], "once each, in order; none after Undo"
+    accept, create, update, delete = (r.activity for r in peer.received)
+    assert update["object"]["id"] == create["object"]["id"]
+    assert "so reviews discuss design" in update["object"]["content"]
     assert accept["object"]["id"] == state["follow"]["id"]
     article = create["object"]
     assert article["type"] == "Article"

@@ -185,6 +185,19 @@ def create(urls: Urls, obj: dict[str, Any], published: datetime) -> dict[str, An
     }
 
 
+def update(urls: Urls, obj: dict[str, Any], when: datetime) -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "id": f"{obj['id']}#update-{int(when.timestamp())}",
+        "type": "Update",
+        "actor": urls.actor,
+        "published": _iso(when),
+        "to": [PUBLIC],
+        "cc": [urls.followers],
+        "object": obj,
+    }
+
+
 def delete(urls: Urls, insight_id: int, when: datetime) -> dict[str, Any]:
     object_id = urls.insight(insight_id)
     return {

@@ -2,7 +2,8 @@
 
 A reconciler rather than a hook in every command that can publish, unpublish or forget:
 it compares what is public now with what was announced (knowledge/federation.py) and
-queues a `Create(Article)` for each new one and a `Delete` for each one that stopped
+queues a `Create(Article)` for each new one, an `Update(Article)` for each one edited
+since it was told, and a `Delete` for each one that stopped
 being public or was removed by /forget-me, in the same transaction that records it. Any
 process may run it at any time; a crash between rounds repeats nothing.
 """
@@ -51,15 +52,19 @@ class Publisher:
                     community_id, insight_id, _to(followers, key, community_id, activity), now
                 )
                 changed += 1
-            for card in await self._garden.cards(changes.new):
+            edited = set(changes.edited)
+            for card in await self._garden.cards(changes.new + changes.edited):
                 text = documents.ArticleText(
                     card.id, card.title, card.body, card.tags, card.created_at, card.updated_at
                 )
-                activity = documents.create(urls, documents.article(urls, text), now)
-                key = f"create:{community_id}:{card.id}:{activity['id']}"
-                await self._store.announce(
-                    community_id, card.id, _to(followers, key, community_id, activity), now
-                )
+                article = documents.article(urls, text)
+                if card.id in edited:
+                    activity = documents.update(urls, article, card.updated_at)
+                else:
+                    activity = documents.create(urls, article, now)
+                key = f"{activity['type']}:{community_id}:{card.id}:{activity['id']}"
+                deliveries = _to(followers, key, community_id, activity)
+                await self._store.announce(community_id, card.id, card.updated_at, deliveries, now)
                 changed += 1
         return changed
 

@@ -92,4 +92,5 @@ class FederationPublished(Base):
     )
     insight_id: Mapped[int] = mapped_column(primary_key=True)
     published_at: Mapped[datetime] = mapped_column()
+    insight_updated_at: Mapped[datetime | None] = mapped_column(default=None)  # as last told
     withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)

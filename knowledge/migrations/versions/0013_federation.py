@@ -100,6 +100,7 @@ def upgrade() -> None:
         *_community("federation_published"),
         sa.Column("insight_id", sa.Integer(), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("insight_updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("community_id", "insight_id", name=op.f("pk_federation_published")),
     )
