@@ -190,8 +190,10 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_edited_and_deleted_
         *publish(out, "Review checklists catch the boring mistakes #review"),
         deliver,
         line(
-            lambda: f"/insight edit {captured(out, 'Review checklists')} "
-            "Review checklists catch the boring mistakes, so reviews discuss design"
+            lambda: (
+                f"/insight edit {captured(out, 'Review checklists')} "
+                "Review checklists catch the boring mistakes, so reviews discuss design"
+            )
         ),
         deliver,
         line(lambda: f"/insight share {captured(out, 'Review checklists')} community"),
@@ -460,3 +462,54 @@ async def test_forget_me_deletes_the_persons_public_insight_from_followers(
     assert "rubber ducks" in create["object"]["content"]
     assert delete["object"]["id"] == create["object"]["id"]
     assert "rubber ducks" not in json.dumps(delete)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_a_follow_answered_202_is_handled_after_a_restart_that_lost_the_process(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """202 comes after the durable write: a process that stops before handling loses
+    nothing; the next one sends the Accept, once."""
+    monkeypatch.setenv(PASSPHRASE_ENV, "restart passphrase")
+    port = free_port()
+    extra = FEDERATION.replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"')
+    config = make_config(database_url, tmp_path, extra=extra)
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, Any] = {}
+
+    async def follow_then_stop(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        state["status"] = await peer.post(
+            inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now()
+        )
+
+    async def handle_twice(hearth: Hearth) -> None:
+        await federation(hearth).run_once()
+        await peer.wait_for(1)
+        await federation(hearth).run_once()
+        state["followers"] = (await get(hearth, "/ap/c/guild/followers"))[1]["totalItems"]
+
+    try:
+        first: list[Step] = [
+            ":as cora",
+            *publish(out, "Small pull requests get reviews"),
+            follow_then_stop,
+        ]
+        await run_script(config, first, clock, out=out)
+        assert peer.received == [], "the first process never handled it"
+        await run_script(config, [handle_twice], clock, out=io.StringIO())
+    finally:
+        await peer.stop()
+    assert state["status"] == 202
+    assert [r.activity["type"] for r in peer.received] == ["Accept"]
+    assert state["followers"] == 1
