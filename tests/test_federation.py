@@ -74,11 +74,11 @@ async def get(hearth: Hearth, path: str) -> tuple[int, Any]:
         return response.status, body
 
 
-def signed_by(hearth_key_pem: str, received: Any) -> bool:
+def signed_by(hearth_key_pem: str, received: Any, method: str = "POST") -> bool:
     """apsig's verifier on what the peer received (wall-clock Date check off: ManualClock)."""
     key_id = Verifier(
         hearth_key_pem,
-        "POST",
+        method,
         received.path,
         received.headers,
         received.body,
@@ -224,6 +224,8 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_edited_and_deleted_
     assert all(signed_by(state["key"], r) for r in peer.received)
     assert all(r.header("signature").count("digest") == 1 for r in peer.received)
     assert state["undo"] == 202 and state["after_undo"] == 0
+    assert peer.fetches, "Hearth fetched the follower's key"
+    assert all(signed_by(state["key"], f, "GET") for f in peer.fetches), "authorized fetch"
 
 
 async def test_forged_tampered_stale_and_blocked_follows_are_refused(

@@ -8,6 +8,7 @@ a remote key rotation is picked up.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag
@@ -16,6 +17,8 @@ from bot.federation.remote import Remote, RemoteFailed
 
 CACHE_SECONDS = 3600.0
 CACHE_SIZE = 4096
+# Signs a GET of a URL (Mastodon's "authorized fetch" refuses unsigned ones)
+SignGet = Callable[[str], Awaitable[dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,14 @@ class RemoteActors:
         self._remote = remote
         self._cache: dict[str, tuple[float, RemoteActor]] = {}
 
-    async def by_key(self, key_id: str, fresh: bool = False) -> RemoteActor:
+    async def by_key(
+        self, key_id: str, fresh: bool = False, sign: SignGet | None = None
+    ) -> RemoteActor:
         cached = self._cache.get(key_id)
         if cached is not None and not fresh and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
-        document = await self._remote.get_json(urldefrag(key_id).url)
+        url = urldefrag(key_id).url
+        document = await self._remote.get_json(url, await sign(url) if sign else None)
         found = parse_actor(document, key_id)
         if found.id != _text(document, "id") and "publicKeyPem" not in document:
             raise RemoteFailed("the key's owner is not the actor that was fetched")
@@ -70,12 +76,12 @@ class RemoteActors:
         self._cache[key_id] = (time.monotonic(), found)
         return found
 
-    async def by_id(self, actor_id: str) -> RemoteActor:
+    async def by_id(self, actor_id: str, sign: SignGet | None = None) -> RemoteActor:
         """An actor by its id (e.g. a follower's inbox); cached with its key."""
         for _, known in self._cache.values():
             if known.id == actor_id and known.inbox:
                 return known
-        document = await self._remote.get_json(actor_id)
+        document = await self._remote.get_json(actor_id, await sign(actor_id) if sign else None)
         key = document.get("publicKey")
         key_id = _text(key, "id") if isinstance(key, dict) else ""
         return parse_actor(document, key_id or actor_id)

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bot.config_federation import FederationConfig
 from bot.federation import documents
-from bot.federation.actors import RemoteActors
+from bot.federation.actors import RemoteActors, SignGet
 from bot.federation.remote import RemoteFailed, RemoteRefused, is_blocked
 from bot.federation.signatures import SignatureRejected, host_of, parse_signature, verify
 from knowledge.clock import Clock
@@ -30,7 +30,7 @@ from knowledge.federation_queue import Delivery, digest
 
 log = structlog.get_logger(__name__)
 
-UrlsFor = Callable[[str], documents.Urls]
+SignerFor = Callable[[int], SignGet]  # a community's GET signer
 
 
 class HostRate:
@@ -65,12 +65,14 @@ class InboxReceiver:
         actors: RemoteActors,
         clock: Clock,
         woken: Callable[[], None],
+        signer: SignerFor,
     ) -> None:
         self._config = config
         self._store = store
         self._actors = actors
         self._clock = clock
         self._woken = woken
+        self._signer = signer
         self._rate = HostRate(config.requests_per_minute_per_host)
 
     async def receive(
@@ -106,7 +108,7 @@ class InboxReceiver:
         if host_of(actor_id) != host or host_of(activity_id) != host:
             return _refuse(401, "the signing key belongs to another server than the activity")
         try:
-            await self._verified(request, body, key_id, actor_id)
+            await self._verified(request, body, key_id, actor_id, self._signer(community_id))
         except SignatureRejected as exc:
             log.info("federation.inbox_refused", key=key_id[:200], reason=str(exc))
             return _refuse(401, str(exc))
@@ -122,12 +124,12 @@ class InboxReceiver:
         return web.json_response({"accepted": activity_id}, status=202)
 
     async def _verified(
-        self, request: web.Request, body: bytes, key_id: str, actor_id: str
+        self, request: web.Request, body: bytes, key_id: str, actor_id: str, sign: SignGet
     ) -> None:
         window = timedelta(seconds=self._config.signature_window_seconds)
         headers = {k: v for k, v in request.headers.items()}
         for fresh in (False, True):  # a failure against a cached key: fetch it again
-            remote = await self._actors.by_key(key_id, fresh=fresh)
+            remote = await self._actors.by_key(key_id, fresh=fresh, sign=sign)
             if remote.id != actor_id:
                 raise SignatureRejected("the signing key is not the actor's")
             try:
@@ -158,11 +160,13 @@ class InboxHandler:
         actors: RemoteActors,
         clock: Clock,
         urls_for: Callable[[int], Awaitable[documents.Urls | None]],
+        signer: SignerFor,
     ) -> None:
         self._store = store
         self._actors = actors
         self._clock = clock
         self._urls_for = urls_for
+        self._signer = signer
 
     async def handle_pending(self) -> int:
         handled = 0
@@ -191,7 +195,7 @@ class InboxHandler:
         target = _object_id(item.payload)
         if target != urls.actor:
             return "ignored: a Follow of someone else"
-        remote = await self._actors.by_id(item.actor)
+        remote = await self._actors.by_id(item.actor, self._signer(item.community_id))
         if not remote.inbox:
             return "failed: the follower has no inbox"
         accept = documents.accept(urls, item.payload, digest(item.activity_id)[:24])

@@ -21,12 +21,13 @@ from aiohttp import web
 from bot.config_features import RelayConfig
 from bot.config_federation import FederationConfig
 from bot.federation import documents
-from bot.federation.actors import RemoteActors
+from bot.federation.actors import RemoteActors, SignGet
 from bot.federation.delivery import Deliverer
 from bot.federation.inbox import InboxHandler, InboxReceiver
 from bot.federation.keys import Keys
 from bot.federation.publisher import Publisher
 from bot.federation.remote import Remote
+from bot.federation.signatures import sign
 from bot.ops.server import OpsServer
 from knowledge.clock import Clock
 from knowledge.db import Database
@@ -72,8 +73,10 @@ class Federation:
         actors = RemoteActors(self.remote)
         self.keys = Keys(self.store, config.key_passphrase, clock)
         self.wake = asyncio.Event()
-        self.receiver = InboxReceiver(config, self.store, actors, clock, self.wake.set)
-        self.handler = InboxHandler(self.store, actors, clock, self.urls_of)
+        self.receiver = InboxReceiver(
+            config, self.store, actors, clock, self.wake.set, self.get_signer
+        )
+        self.handler = InboxHandler(self.store, actors, clock, self.urls_of, self.get_signer)
         self.publisher = Publisher(self.store, garden, clock, self.urls_of)
         self.deliverer = Deliverer(DeliveryQueue(database), self.keys, self.remote, clock, relay)
         self._task: asyncio.Task[None] | None = None
@@ -87,6 +90,18 @@ class Federation:
     async def urls_of(self, community_id: int) -> documents.Urls | None:
         community = await self._directory.community_by_id(community_id)
         return None if community is None else self.urls(community.slug)
+
+    def get_signer(self, community_id: int) -> SignGet:
+        """Signs GETs as the community (remote servers in authorized-fetch mode want it)."""
+
+        async def signed(url: str) -> dict[str, str]:
+            urls = await self.urls_of(community_id)
+            if urls is None:
+                return {}
+            private = await self.keys.private_key(community_id)
+            return sign(private, urls.key_id, "GET", url, self._clock.now())
+
+        return signed
 
     # -- serving --------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class Received:
 class Peer:
     key: rsa.RSAPrivateKey = field(default_factory=new_key)
     received: list[Received] = field(default_factory=list)
+    fetches: list[Received] = field(default_factory=list)  # GETs of the actor
     fail_with: int | None = None  # answer this status instead of 202
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -90,7 +91,8 @@ class Peer:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def _actor(self, _request: web.Request) -> web.Response:
+    async def _actor(self, request: web.Request) -> web.Response:
+        self.fetches.append(Received(request.path, dict(request.headers), b""))
         return web.json_response(self.document(), content_type="application/activity+json")
 
     async def _inbox(self, request: web.Request) -> web.Response:
