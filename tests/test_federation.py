@@ -515,3 +515,51 @@ async def test_a_follow_answered_202_is_handled_after_a_restart_that_lost_the_pr
     assert state["status"] == 202
     assert [r.activity["type"] for r in peer.received] == ["Accept"]
     assert state["followers"] == 1
+
+
+async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in_order(
+    fed_config: Callable[[str], Config],
+) -> None:
+    """A 4xx is not retried blindly: the delivery parks and later ones to that inbox wait
+    behind it, in order, until an operator retries; a 429 only waits."""
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, Any] = {}
+
+    async def follow(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
+        await federation(hearth).run_once()
+        await peer.wait_for(1)
+        peer.fail_with = 403
+
+    async def deliver(hearth: Hearth) -> None:
+        await federation(hearth).run_once()
+        clock.advance(timedelta(hours=1))
+
+    async def retry(hearth: Hearth) -> None:
+        queue = federation(hearth).deliverer.queue
+        state["parked"] = (await queue.counts()).get("parked", 0)
+        peer.fail_with = 429
+        state["retried"] = await queue.retry_parked(clock.now())
+        await federation(hearth).run_once()
+        state["after_429"] = await queue.counts()
+        peer.fail_with = None
+        clock.advance(timedelta(minutes=2))
+        await federation(hearth).run_once()
+        await peer.wait_for(3)
+
+    steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review"), follow]
+    steps += [*publish(out, "Second lesson on pairing"), deliver]
+    steps += [*publish(out, "Third lesson on retros"), deliver, retry]
+    try:
+        await run_script(fed_config(""), steps, clock, out=out)
+    finally:
+        await peer.stop()
+    assert state["parked"] == 1, "the first refused delivery parks; the next waits behind it"
+    assert state["retried"] == 1
+    assert state["after_429"].get("parked", 0) == 0, "429 waits, it does not park"
+    creates = [a["object"]["content"] for a in peer.activities("Create")]
+    assert len(creates) == 2 and "Second" in creates[0] and "Third" in creates[1]
