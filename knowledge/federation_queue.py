@@ -136,12 +136,14 @@ class DeliveryQueue:
             item_id, status=PARKED, last_error=error[:500], failures=FederationDelivery.failures + 1
         )
 
-    async def retry_parked(self, now: datetime) -> int:
+    async def retry_parked(self) -> int:
+        """Parked deliveries pending again; their due time was reached before they parked,
+        so they are due at once (whatever clock the caller has)."""
         async with self._db.sessions.begin() as session:
             result = await session.execute(
                 update(FederationDelivery)
                 .where(FederationDelivery.status == PARKED)
-                .values(status=PENDING, next_attempt_at=now, failures=0)
+                .values(status=PENDING, failures=0)
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

@@ -7,8 +7,12 @@ tests/test_federation_bovine.py."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +32,7 @@ from bot.federation.service import Federation
 from bot.federation.signatures import SignatureRejected, parse_signature
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer, new_key
+from tests.harness.config_builder import write_config
 from tests.harness.console_harness import Step, make_config, run_script
 from tests.harness.garden_harness import captured, share
 from tests.test_relay_console import line
@@ -466,6 +471,19 @@ async def test_forget_me_deletes_the_persons_public_insight_from_followers(
     assert "rubber ducks" not in json.dumps(delete)
 
 
+def cli(*args: str | Path) -> str:
+    """`hearth …` as a process; its output (it must succeed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def free_port() -> int:
     import socket
 
@@ -518,10 +536,12 @@ async def test_a_follow_answered_202_is_handled_after_a_restart_that_lost_the_pr
 
 
 async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in_order(
-    fed_config: Callable[[str], Config],
+    fed_config: Callable[[str], Config], database_url: str, tmp_path: Path
 ) -> None:
     """A 4xx is not retried blindly: the delivery parks and later ones to that inbox wait
-    behind it, in order, until an operator retries; a 429 only waits."""
+    behind it, in order, until an operator retries (`hearth federation retry`); a 429
+    only waits."""
+    config_file = write_config(tmp_path / "hearth.toml", database_url, extra=FEDERATION)
     out = io.StringIO()
     clock = ManualClock(START)
     peer = Peer()
@@ -542,8 +562,13 @@ async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in
     async def retry(hearth: Hearth) -> None:
         queue = federation(hearth).deliverer.queue
         state["parked"] = (await queue.counts()).get("parked", 0)
+        state["status"] = await asyncio.to_thread(
+            cli, "federation", "status", "--config", config_file
+        )
         peer.fail_with = 429
-        state["retried"] = await queue.retry_parked(clock.now())
+        state["retried"] = await asyncio.to_thread(
+            cli, "federation", "retry", "--config", config_file
+        )
         await federation(hearth).run_once()
         state["after_429"] = await queue.counts()
         peer.fail_with = None
@@ -551,7 +576,11 @@ async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in
         await federation(hearth).run_once()
         await peer.wait_for(3)
 
-    steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review"), follow]
+    steps: list[Step] = [
+        ":as cora",
+        *publish(out, "First public lesson about reviews #review"),
+        follow,
+    ]
     steps += [*publish(out, "Second lesson on pairing"), deliver]
     steps += [*publish(out, "Third lesson on retros"), deliver, retry]
     try:
@@ -559,7 +588,9 @@ async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in
     finally:
         await peer.stop()
     assert state["parked"] == 1, "the first refused delivery parks; the next waits behind it"
-    assert state["retried"] == 1
+    assert "guild: 1 follower(s) on 127.0.0.1:" in state["status"]
+    assert "deliveries: 1 pending, 1 delivered, 1 parked" in state["status"], "one waits behind"
+    assert "1 parked deliveries will be tried again." in state["retried"]
     assert state["after_429"].get("parked", 0) == 0, "429 waits, it does not park"
     creates = [a["object"]["content"] for a in peer.activities("Create")]
     assert len(creates) == 2 and "Second" in creates[0] and "Third" in creates[1]
