@@ -124,6 +124,7 @@ def _federation(
     directory: Directory,
     clock: Clock,
     ops: OpsServer,
+    metrics: Metrics,
 ) -> Federation:
     """ActivityPub on the [web] server; its library is the `federation` extra."""
     if find_spec("apsig") is None:
@@ -144,6 +145,7 @@ def _federation(
         clock,
         _garden_url(config, ops),
         descriptions_of(config.communities),
+        metrics,
     )
     federation.mount(ops)
     return federation
@@ -297,7 +299,7 @@ class Hearth:
             services = replace(services, garden=GardenLinks(auth, _garden_url(config, ops)))
         federation = None
         if ops is not None and config.federation.enabled:
-            federation = _federation(config, database, search, directory, clock, ops)
+            federation = _federation(config, database, search, directory, clock, ops, metrics)
             federation.background = relay_in_background
         inbound = Inbound(services, InboundLog(database), metrics)
         return cls(config, database, services, inbound, worker, metrics, ops, federation)

@@ -122,12 +122,14 @@ class DeliveryQueue:
     async def delivered(self, item_id: int, now: datetime) -> None:
         await self._set(item_id, status=DELIVERED, delivered_at=now, last_error=None)
 
-    async def retry_at(self, item_id: int, at: datetime, error: str) -> None:
+    async def retry_at(
+        self, item_id: int, at: datetime, error: str, *, failure: bool = True
+    ) -> None:
         await self._set(
             item_id,
             next_attempt_at=at,
             last_error=error[:500],
-            failures=FederationDelivery.failures + 1,
+            failures=FederationDelivery.failures + (1 if failure else 0),
         )
 
     async def park(self, item_id: int, error: str) -> None:

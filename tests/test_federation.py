@@ -187,6 +187,11 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_edited_and_deleted_
         state["undo"] = await peer.post(inbox, peer.undo(state["follow"]), clock.now())
         await federation(hearth).run_once()
         state["after_undo"] = (await get(hearth, "/ap/c/guild/followers"))[1]["totalItems"]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(base(hearth) + "/metrics") as response,
+        ):
+            state["metrics"] = await response.text()
 
     steps: list[Step] = [
         ":as cora",
@@ -229,6 +234,8 @@ async def test_a_signed_follow_gets_a_signed_accept_then_new_edited_and_deleted_
     assert all(signed_by(state["key"], r) for r in peer.received)
     assert all(r.header("signature").count("digest") == 1 for r in peer.received)
     assert state["undo"] == 202 and state["after_undo"] == 0
+    assert 'hearth_federation_inbox_total{outcome="duplicate"} 1.0' in state["metrics"]
+    assert 'hearth_federation_deliveries_total{outcome="delivered"} 4.0' in state["metrics"]
     assert peer.fetches, "Hearth fetched the follower's key"
     assert all(signed_by(state["key"], f, "GET") for f in peer.fetches), "authorized fetch"
 

@@ -19,6 +19,7 @@ from bot.config_features import RelayConfig
 from bot.federation.keys import Keys
 from bot.federation.remote import Remote, RemoteFailed, RemoteRefused
 from bot.federation.signatures import sign
+from bot.ops.metrics import Metrics
 from bot.retry import retry_delay
 from knowledge.clock import Clock
 from knowledge.federation_queue import ClaimedDelivery, DeliveryQueue
@@ -34,8 +35,10 @@ class Deliverer:
         remote: Remote,
         clock: Clock,
         relay: RelayConfig,
+        metrics: Metrics,
         rng: random.Random | None = None,
     ) -> None:
+        self._metrics = metrics
         self.queue = queue
         self._keys = keys
         self._remote = remote
@@ -60,6 +63,7 @@ class Deliverer:
             await self._remote.post(item.inbox, body, headers)
         except RemoteRefused as exc:
             await self.queue.park(item.id, f"refused: {exc}")
+            self._metrics.federation_deliveries.labels("parked").inc()
             log.warning("federation.parked", item=item.id, error=str(exc))
         except RemoteFailed as exc:
             await self._failed(item, exc)
@@ -67,17 +71,21 @@ class Deliverer:
             await self._failed(item, RemoteFailed(repr(exc)))
         else:
             await self.queue.delivered(item.id, self._clock.now())
+            self._metrics.federation_deliveries.labels("delivered").inc()
 
     async def _failed(self, item: ClaimedDelivery, exc: RemoteFailed) -> None:
         now = self._clock.now()
         status = exc.status
+        outcome = "retry"
         if status == 429:
             wait = exc.retry_after if exc.retry_after is not None else 60.0
-            await self.queue.retry_at(item.id, now + timedelta(seconds=wait), str(exc))
+            at = now + timedelta(seconds=min(wait, 3600.0))
+            await self.queue.retry_at(item.id, at, str(exc), failure=False)  # waits, not fails
         elif (
             status is not None and 400 <= status < 500 and status != 408
         ) or item.failures + 1 >= self._relay.max_failures:
             await self.queue.park(item.id, str(exc))
+            outcome = "parked"
             log.warning("federation.parked", item=item.id, error=str(exc))
         else:
             delay = retry_delay(
@@ -88,3 +96,4 @@ class Deliverer:
             )
             await self.queue.retry_at(item.id, now + delay, str(exc))
             log.info("federation.retry", item=item.id, failures=item.failures + 1, error=str(exc))
+        self._metrics.federation_deliveries.labels(outcome).inc()

@@ -24,6 +24,7 @@ from bot.federation import documents
 from bot.federation.actors import RemoteActors, SignGet
 from bot.federation.remote import RemoteFailed, RemoteRefused, is_blocked
 from bot.federation.signatures import SignatureRejected, host_of, parse_signature, verify
+from bot.ops.metrics import Metrics
 from knowledge.clock import Clock
 from knowledge.federation import FederationStore, Follower, InboxItem
 from knowledge.federation_queue import Delivery, digest
@@ -66,7 +67,9 @@ class InboxReceiver:
         clock: Clock,
         woken: Callable[[], None],
         signer: SignerFor,
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._config = config
         self._store = store
         self._actors = actors
@@ -78,6 +81,14 @@ class InboxReceiver:
     async def receive(
         self, request: web.Request, community_id: int, urls: documents.Urls
     ) -> web.StreamResponse:
+        response = await self._receive(request, community_id)
+        outcome = "refused" if response.status != 202 else "accepted"
+        if response.headers.get("X-Hearth-Seen") == "1":
+            outcome = "duplicate"
+        self._metrics.federation_inbox.labels(outcome).inc()
+        return response
+
+    async def _receive(self, request: web.Request, community_id: int) -> web.StreamResponse:
         signature = request.headers.get("Signature", "")
         try:
             key_id = parse_signature(signature).key_id
@@ -121,7 +132,10 @@ class InboxReceiver:
         )
         if fresh:
             self._woken()
-        return web.json_response({"accepted": activity_id}, status=202)
+            return web.json_response({"accepted": activity_id}, status=202)
+        seen = web.json_response({"accepted": activity_id}, status=202)
+        seen.headers["X-Hearth-Seen"] = "1"  # an activity seen before: nothing done again
+        return seen
 
     async def _verified(
         self, request: web.Request, body: bytes, key_id: str, actor_id: str, sign: SignGet

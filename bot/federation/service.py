@@ -28,6 +28,7 @@ from bot.federation.keys import Keys
 from bot.federation.publisher import Publisher
 from bot.federation.remote import Remote
 from bot.federation.signatures import sign
+from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
 from knowledge.clock import Clock
 from knowledge.db import Database
@@ -61,6 +62,7 @@ class Federation:
         clock: Clock,
         base_url: Callable[[], str],
         descriptions: dict[str, str],
+        metrics: Metrics,
     ) -> None:
         self.config = config
         self.store = FederationStore(database)
@@ -74,11 +76,13 @@ class Federation:
         self.keys = Keys(self.store, config.key_passphrase, clock)
         self.wake = asyncio.Event()
         self.receiver = InboxReceiver(
-            config, self.store, actors, clock, self.wake.set, self.get_signer
+            config, self.store, actors, clock, self.wake.set, self.get_signer, metrics
         )
         self.handler = InboxHandler(self.store, actors, clock, self.urls_of, self.get_signer)
         self.publisher = Publisher(self.store, garden, clock, self.urls_of)
-        self.deliverer = Deliverer(DeliveryQueue(database), self.keys, self.remote, clock, relay)
+        self.deliverer = Deliverer(
+            DeliveryQueue(database), self.keys, self.remote, clock, relay, metrics
+        )
         self._task: asyncio.Task[None] | None = None
         self.background = True  # False (tests): nothing runs by itself; call `run_once`
 
