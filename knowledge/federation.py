@@ -92,6 +92,26 @@ class FederationStore:
         assert kept is not None
         return kept
 
+    async def replace_key(self, community_id: int, pair: KeyPair, now: datetime) -> None:
+        """Rotation: the new pair replaces the old one for every process (they re-read)."""
+        async with self._db.sessions.begin() as session:
+            row = await session.get(FederationKey, community_id)
+            if row is None:
+                session.add(
+                    FederationKey(
+                        community_id=community_id,
+                        public_pem=pair.public_pem,
+                        private_pem=pair.private_pem,
+                        created_at=now,
+                    )
+                )
+            else:
+                row.public_pem, row.private_pem, row.created_at = (
+                    pair.public_pem,
+                    pair.private_pem,
+                    now,
+                )
+
     # -- followers ----------------------------------------------------------------------
 
     async def follow(

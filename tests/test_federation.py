@@ -601,3 +601,45 @@ async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in
     assert state["after_429"].get("parked", 0) == 0, "429 waits, it does not park"
     creates = [a["object"]["content"] for a in peer.activities("Create")]
     assert len(creates) == 2 and "Second" in creates[0] and "Third" in creates[1]
+
+
+async def test_a_rotated_key_is_announced_to_followers_and_signs_what_follows(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, Any] = {}
+
+    async def follow(hearth: Hearth) -> None:
+        await peer.start()
+        state["old"] = (await get(hearth, "/ap/c/guild"))[1]["publicKey"]["publicKeyPem"]
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
+        await federation(hearth).run_once()
+        await peer.wait_for(1)
+
+    async def rotate(hearth: Hearth) -> None:
+        state["told"] = await federation(hearth).rotate_key("guild")
+        state["new"] = (await get(hearth, "/ap/c/guild"))[1]["publicKey"]["publicKeyPem"]
+        await federation(hearth).run_once()
+
+    async def deliver(hearth: Hearth) -> None:
+        await federation(hearth).run_once()
+        await peer.wait_for(3)
+
+    steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review")]
+    steps += [follow, rotate, *publish(out, "Second lesson on pairing"), deliver]
+    try:
+        await run_script(fed_config(""), steps, clock, out=out)
+    finally:
+        await peer.stop()
+    assert state["told"] == 1 and state["new"] != state["old"]
+    accept, update, create = peer.received
+    assert update.activity["type"] == "Update"
+    assert update.activity["object"]["publicKey"]["publicKeyPem"] == state["new"]
+    assert create.activity["type"] == "Create"
+    assert signed_by(state["old"], accept)
+    assert signed_by(state["new"], update) and signed_by(state["new"], create)
+    with pytest.raises(Exception, match="Invalid signature"):
+        signed_by(state["old"], create)

@@ -1,4 +1,4 @@
-"""`hearth federation status|retry`: the fediverse deliveries from the command line.
+"""`hearth federation status|retry|rotate-key`: the fediverse side from the command line.
 
 Reads the store only (no web server, no signing library): who follows each community,
 and how many deliveries are pending, delivered or parked; `retry` makes parked ones due
@@ -7,11 +7,22 @@ again, as `/relay retry` does for relays.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from bot.app import open_store
-from bot.cli.common import ConfigOption, app, config_from, out, run_async
+from bot.app import Hearth, open_store
+from bot.cli.common import (
+    ConfigOption,
+    app,
+    config_from,
+    fail,
+    out,
+    run_async,
+    with_hearth,
+)
 from knowledge.directory import Directory
+from knowledge.errors import UserError
 from knowledge.federation import FederationStore
 from knowledge.federation_queue import DeliveryQueue
 
@@ -44,6 +55,29 @@ def status(config: ConfigOption = None) -> None:
         return "\n".join([*lines, f"deliveries: {summary}"])
 
     out.print(run_async(work()), markup=False, highlight=False)
+
+
+@federation_app.command("rotate-key")
+def rotate_key(
+    community: Annotated[str, typer.Argument(help="the community's slug")],
+    config: ConfigOption = None,
+) -> None:
+    """A new signing key for COMMUNITY; its followers are told (an Update of the actor)."""
+    settings = config_from(config)
+    if not settings.web.public_url:
+        raise fail("set [web] public_url: followers are told the actor's public address")
+
+    async def work(hearth: Hearth) -> int:
+        if hearth.federation is None:
+            raise UserError("federation is off here ([federation] enabled = false)")
+        return await hearth.federation.rotate_key(community)
+
+    told = run_async(with_hearth(settings, work))
+    out.print(
+        f"{community} has a new signing key; {told} follower inbox(es) will be told by the "
+        "running Hearth.",
+        markup=False,
+    )
 
 
 @federation_app.command("retry")

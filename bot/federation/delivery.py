@@ -1,7 +1,8 @@
 """Sends queued activities: signed POSTs, with the relay worker's failure rules.
 
-2xx → delivered. 429 → wait its Retry-After (not a failure). Any other 4xx → parked at
-once (the remote refuses; a person must look). 5xx, timeouts, refused connections →
+2xx → delivered. 429 → wait its Retry-After (not a failure). Any other 4xx but 401 and
+408 → parked at once (the remote refuses; a person must look); 401 is retried, since a
+remote may still hold a key this community has just rotated. 5xx, timeouts, refused connections →
 exponential backoff with jitter (bot/retry.py), parked after `[relay] max_failures`.
 A parked item holds its inbox's lane, so later activities to that inbox wait, in order.
 """
@@ -82,7 +83,8 @@ class Deliverer:
             at = now + timedelta(seconds=min(wait, 3600.0))
             await self.queue.retry_at(item.id, at, str(exc), failure=False)  # waits, not fails
         elif (
-            status is not None and 400 <= status < 500 and status != 408
+            # 401 may be a remote's stale copy of a rotated key: retried, not parked
+            status is not None and 400 <= status < 500 and status not in (401, 408)
         ) or item.failures + 1 >= self._relay.max_failures:
             await self.queue.park(item.id, str(exc))
             outcome = "parked"

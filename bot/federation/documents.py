@@ -198,6 +198,18 @@ def update(urls: Urls, obj: dict[str, Any], when: datetime) -> dict[str, Any]:
     }
 
 
+def update_actor(urls: Urls, actor_document: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """The actor changed (a new key): followers re-read it from here."""
+    return {
+        "@context": CONTEXT,
+        "id": f"{urls.actor}#update-{int(when.timestamp())}",
+        "type": "Update",
+        "actor": urls.actor,
+        "to": [PUBLIC],
+        "object": {k: v for k, v in actor_document.items() if k != "@context"},
+    }
+
+
 def delete(urls: Urls, insight_id: int, when: datetime) -> dict[str, Any]:
     object_id = urls.insight(insight_id)
     return {

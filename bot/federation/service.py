@@ -33,8 +33,9 @@ from bot.ops.server import OpsServer
 from knowledge.clock import Clock
 from knowledge.db import Database
 from knowledge.directory import Directory
+from knowledge.errors import UserError
 from knowledge.federation import FederationStore
-from knowledge.federation_queue import DeliveryQueue
+from knowledge.federation_queue import Delivery, DeliveryQueue
 from knowledge.garden import GardenStore
 from knowledge.garden_rows import PublicCommunity
 
@@ -192,6 +193,26 @@ class Federation:
             )
             items.append(documents.create(urls, documents.article(urls, text), card.created_at))
         return documents.collection(urls.outbox, total, items)
+
+    async def rotate_key(self, slug: str) -> int:
+        """A new signing key for the community, announced to its followers as an Update
+        of the actor (signed with the new key); how many inboxes will be told."""
+        community = await self._directory.community_by_slug(slug)
+        if community is None:
+            raise UserError(f"no community with slug {slug!r}")
+        if not self._base_url():
+            raise UserError("set [web] public_url: followers must be told the actor's address")
+        urls = self.urls(community.slug)
+        public_pem = await self.keys.rotate(community.id)
+        summary = self._descriptions.get(community.slug, "")
+        actor = documents.actor(urls, community.name, summary, public_pem)
+        now = self._clock.now()
+        update = documents.update_actor(urls, actor, now)
+        inboxes = sorted({f.inbox for f in await self.store.followers(community.id)})
+        deliveries = [Delivery(f"{update['id']}:{i}", community.id, i, update) for i in inboxes]
+        await self.deliverer.queue.add(deliveries, now)
+        self.wake.set()
+        return len(inboxes)
 
     # -- background work ------------------------------------------------------------------
 
