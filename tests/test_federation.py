@@ -39,6 +39,7 @@ from tests.test_relay_console import line
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PASSPHRASE_ENV = "HEARTH_TEST_FEDERATION_PASSPHRASE"
+HOSTILE = "Beware of hostile text <script>alert(1)</script> @everyone [x](javascript:alert(2))"
 FEDERATION = f"""
 [web]
 listen = "127.0.0.1:0"
@@ -114,6 +115,9 @@ async def test_a_publishing_community_is_found_by_webfinger_and_is_a_group_with_
         seen["followers"] = await get(hearth, "/ap/c/guild/followers")
         seen["outbox"] = await get(hearth, "/ap/c/guild/outbox")
         seen["nobody"] = await get(hearth, "/ap/c/nobody")
+        hostile_id = captured(out, "Beware of hostile text")
+        seen["hostile"] = await get(hearth, f"/ap/c/guild/i/{hostile_id}")
+        seen["private"] = await get(hearth, f"/ap/c/guild/i/{captured(out, 'Unlisted pricing')}")
 
     async def before(hearth: Hearth) -> None:
         host = base(hearth).removeprefix("http://")
@@ -126,6 +130,8 @@ async def test_a_publishing_community_is_found_by_webfinger_and_is_a_group_with_
         before,
         ":as cora",
         *publish(out, "Small pull requests get better reviews #review"),
+        *publish(out, HOSTILE),
+        "/insight Unlisted pricing plans stay inside #review",
         look,
     ]
     await run_script(fed_config(""), steps, ManualClock(START), out=out)
@@ -153,10 +159,15 @@ async def test_a_publishing_community_is_found_by_webfinger_and_is_a_group_with_
         "totalItems": 0,
     }, "followers are counted, never listed"
     outbox = seen["outbox"][1]
-    assert outbox["totalItems"] == 1
-    assert outbox["orderedItems"][0]["object"]["type"] == "Article"
-    assert "Small pull requests" in outbox["orderedItems"][0]["object"]["content"]
+    assert outbox["totalItems"] == 2
+    assert outbox["orderedItems"][1]["object"]["type"] == "Article"
+    assert "Small pull requests" in outbox["orderedItems"][1]["object"]["content"]
     assert seen["nobody"][0] == 404
+    status, hostile = seen["hostile"]
+    assert status == 200 and hostile["type"] == "Article"
+    assert "<script" not in hostile["content"] and 'href="javascript' not in hostile["content"]
+    assert "@\u200beveryone" in hostile["content"], "mass mentions defused"
+    assert seen["private"][0] == 404, "a community-only insight is not served"
 
 
 async def test_a_signed_follow_gets_a_signed_accept_then_new_edited_and_deleted_insights(
