@@ -149,6 +149,17 @@ class FederationStore:
             )
             return bool(getattr(result, "rowcount", 0))
 
+    async def drop_inbox(self, community_id: int, inbox: str) -> int:
+        """Followers whose inbox is gone (410) stop following."""
+        async with self._db.sessions.begin() as session:
+            result = await session.execute(
+                delete(FederationFollower).where(
+                    FederationFollower.community_id == community_id,
+                    FederationFollower.inbox == inbox,
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def followers(self, community_id: int) -> list[Follower]:
         async with self._db.sessions() as session:
             rows = (

@@ -24,7 +24,7 @@ from knowledge.models import FederationDelivery
 from knowledge.outbox import LEASE, worker_name
 from knowledge.upsert import insert_ignoring_conflict
 
-PENDING, DELIVERED, PARKED = "pending", "delivered", "parked"
+PENDING, DELIVERED, PARKED, GONE = "pending", "delivered", "parked", "gone"
 
 
 def digest(text: str) -> str:
@@ -137,6 +137,10 @@ class DeliveryQueue:
         await self._set(
             item_id, status=PARKED, last_error=error[:500], failures=FederationDelivery.failures + 1
         )
+
+    async def gone(self, item_id: int, error: str) -> None:
+        """The inbox no longer exists (410): never retried, and it holds no lane."""
+        await self._set(item_id, status=GONE, last_error=error[:500])
 
     async def retry_parked(self) -> int:
         """Parked deliveries pending again; their due time was reached before they parked,

@@ -654,3 +654,37 @@ async def test_a_rotated_key_is_announced_to_followers_and_signs_what_follows(
     assert signed_by(state["new"], update) and signed_by(state["new"], create)
     with pytest.raises(Exception, match="Invalid signature"):
         signed_by(state["old"], create)
+
+
+async def test_a_follower_whose_inbox_is_gone_is_dropped_and_not_retried(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    state: dict[str, Any] = {}
+
+    async def follow(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
+        await federation(hearth).run_once()
+        await peer.wait_for(1)
+        peer.fail_with = 410
+
+    async def deliver(hearth: Hearth) -> None:
+        await federation(hearth).run_once()
+        clock.advance(timedelta(hours=1))
+        await federation(hearth).run_once()
+        state["followers"] = (await get(hearth, "/ap/c/guild/followers"))[1]["totalItems"]
+        state["queue"] = await federation(hearth).deliverer.queue.counts()
+
+    steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review")]
+    steps += [follow, *publish(out, "Second lesson on pairing"), deliver]
+    steps += [*publish(out, "Third lesson on retros"), deliver]
+    try:
+        await run_script(fed_config(""), steps, clock, out=out)
+    finally:
+        await peer.stop()
+    assert state["followers"] == 0
+    assert state["queue"] == {"delivered": 1, "gone": 1}, "nothing more queued for it"

@@ -1,9 +1,10 @@
 """Sends queued activities: signed POSTs, with the relay worker's failure rules.
 
-2xx → delivered. 429 → wait its Retry-After (not a failure). Any other 4xx but 401 and
-408 → parked at once (the remote refuses; a person must look); 401 is retried, since a
-remote may still hold a key this community has just rotated. 5xx, timeouts, refused connections →
-exponential backoff with jitter (bot/retry.py), parked after `[relay] max_failures`.
+2xx → delivered. 410 → the follower is gone: dropped, never retried. 429 → wait its
+Retry-After (not a failure). Any other 4xx but 401 and 408 → parked at once (the remote
+refuses; a person must look); 401 is retried, since a remote may still hold a key this
+community has just rotated. 5xx, timeouts, refused connections → exponential backoff
+with jitter (bot/retry.py), parked after `[relay] max_failures`.
 A parked item holds its inbox's lane, so later activities to that inbox wait, in order.
 """
 
@@ -23,6 +24,7 @@ from bot.federation.signatures import sign
 from bot.ops.metrics import Metrics
 from bot.retry import retry_delay
 from knowledge.clock import Clock
+from knowledge.federation import FederationStore
 from knowledge.federation_queue import ClaimedDelivery, DeliveryQueue
 
 log = structlog.get_logger(__name__)
@@ -37,9 +39,11 @@ class Deliverer:
         clock: Clock,
         relay: RelayConfig,
         metrics: Metrics,
+        store: FederationStore,
         rng: random.Random | None = None,
     ) -> None:
         self._metrics = metrics
+        self._store = store
         self.queue = queue
         self._keys = keys
         self._remote = remote
@@ -78,7 +82,12 @@ class Deliverer:
         now = self._clock.now()
         status = exc.status
         outcome = "retry"
-        if status == 429:
+        if status == 410:  # the follower's server says it is gone for good
+            await self.queue.gone(item.id, str(exc))
+            await self._store.drop_inbox(item.community_id, item.inbox)
+            outcome = "gone"
+            log.info("federation.inbox_gone", item=item.id, inbox=item.inbox[:200])
+        elif status == 429:
             wait = exc.retry_after if exc.retry_after is not None else 60.0
             at = now + timedelta(seconds=min(wait, 3600.0))
             await self.queue.retry_at(item.id, at, str(exc), failure=False)  # waits, not fails

@@ -82,7 +82,7 @@ class Federation:
         self.handler = InboxHandler(self.store, actors, clock, self.urls_of, self.get_signer)
         self.publisher = Publisher(self.store, garden, clock, self.urls_of)
         self.deliverer = Deliverer(
-            DeliveryQueue(database), self.keys, self.remote, clock, relay, metrics
+            DeliveryQueue(database), self.keys, self.remote, clock, relay, metrics, self.store
         )
         self._task: asyncio.Task[None] | None = None
         self.background = True  # False (tests): nothing runs by itself; call `run_once`

@@ -78,7 +78,8 @@ class Metrics:
         )
         self.federation_deliveries = Counter(
             "hearth_federation_deliveries_total",
-            "ActivityPub deliveries to remote inboxes, by outcome (delivered, retry, parked).",
+            "ActivityPub deliveries to remote inboxes, by outcome (delivered, retry, parked, "
+            "gone).",
             ["outcome"],
             registry=r,
         )
