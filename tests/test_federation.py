@@ -688,3 +688,72 @@ async def test_a_follower_whose_inbox_is_gone_is_dropped_and_not_retried(
         await peer.stop()
     assert state["followers"] == 0
     assert state["queue"] == {"delivered": 1, "gone": 1}, "nothing more queued for it"
+
+
+async def test_malformed_activities_get_one_clear_sentence(
+    fed_config: Callable[[str], Config],
+) -> None:
+    out = io.StringIO()
+    clock = ManualClock(START)
+    peer = Peer()
+    answers: list[tuple[int, str]] = []
+
+    async def send(hearth: Hearth) -> None:
+        await peer.start()
+        inbox = base(hearth) + "/ap/c/guild/inbox"
+        follow = peer.follow(base(hearth) + "/ap/c/guild")
+        for body in (b"not json at all", b"[1, 2]", json.dumps({"type": "Follow"}).encode()):
+            headers = {"Signature": f'keyId="{peer.key_id}",signature="AAAA"'}
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(inbox, data=body, headers=headers) as response,
+            ):
+                answers.append((response.status, (await response.json())["error"]))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(inbox) as response,
+        ):
+            answers.append((response.status, (await response.json())["error"]))
+        answers.append((await peer.post(inbox, follow, clock.now()), ""))
+
+    steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review")]
+    try:
+        await run_script(fed_config(""), [*steps, send], clock, out=out)
+    finally:
+        await peer.stop()
+    assert answers == [
+        (400, "the body is not JSON"),
+        (400, "the body is not a JSON object"),
+        (400, "the activity has no id or actor"),
+        (405, "POST activities here"),
+        (202, ""),
+    ]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "inbox", "publicKey", "endpoints", "type", "owner", "publicKeyPem"]),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["id", "owner", "publicKeyPem"]), inner, max_size=3
+                )
+            ),
+            max_leaves=8,
+        ),
+    )
+)
+def test_any_remote_actor_document_is_read_or_refused_in_one_sentence(
+    document: dict[str, Any],
+) -> None:
+    from bot.federation.actors import parse_actor
+    from bot.federation.remote import RemoteFailed
+
+    try:
+        actor = parse_actor(document, "https://remote.example/users/x#main-key")
+    except RemoteFailed as exc:
+        assert str(exc).startswith("the actor")
+    else:
+        assert actor.id and actor.public_pem
