@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, or_, select, update
 
 from knowledge.db import Database
 from knowledge.federation_queue import Delivery, digest, enqueue
@@ -269,44 +269,70 @@ class FederationStore:
         version: datetime,
         deliveries: list[Delivery],
         now: datetime,
-    ) -> None:
+    ) -> bool:
         """Record that followers were told of this insight as of `version` (its
-        updated_at), with the deliveries that tell them (a Create or an Update)."""
+        updated_at), with the deliveries that tell them (a Create or an Update). Each
+        change is claimed by one conditional write, so when two processes publish the
+        same change at once only one queues it; False for the other."""
+        told = FederationPublished
         async with self._db.sessions.begin() as session:
-            row = await session.get(FederationPublished, (community_id, insight_id))
-            if row is None:
-                session.add(
-                    FederationPublished(
-                        community_id=community_id,
-                        insight_id=insight_id,
-                        published_at=now,
+            inserted = await session.execute(
+                insert_ignoring_conflict(
+                    session,
+                    told,
+                    {
+                        "community_id": community_id,
+                        "insight_id": insight_id,
+                        "published_at": now,
+                        "insight_updated_at": version,
+                    },
+                    ["community_id", "insight_id"],
+                )
+            )
+            if not getattr(inserted, "rowcount", 0):
+                changed = await session.execute(
+                    update(told)
+                    .where(
+                        told.community_id == community_id,
+                        told.insight_id == insight_id,
+                        or_(
+                            told.withdrawn_at.is_not(None),
+                            told.insight_updated_at.is_(None),
+                            told.insight_updated_at < version,
+                        ),
+                    )
+                    .values(
+                        withdrawn_at=None,
                         insight_updated_at=version,
+                        published_at=case(
+                            (told.withdrawn_at.is_not(None), now), else_=told.published_at
+                        ),
                     )
                 )
-            else:
-                if row.withdrawn_at is not None:
-                    row.published_at = now
-                row.withdrawn_at, row.insight_updated_at = None, version
+                if not getattr(changed, "rowcount", 0):
+                    return False
             await enqueue(session, deliveries, now)
+            return True
 
     async def withdraw(
         self, community_id: int, insight_id: int, deliveries: list[Delivery], now: datetime
-    ) -> None:
+    ) -> bool:
+        """Record the withdrawal and queue its Delete, once (see `announce`)."""
+        told = FederationPublished
         async with self._db.sessions.begin() as session:
-            await session.execute(
-                update(FederationPublished)
+            changed = await session.execute(
+                update(told)
                 .where(
-                    FederationPublished.community_id == community_id,
-                    FederationPublished.insight_id == insight_id,
+                    told.community_id == community_id,
+                    told.insight_id == insight_id,
+                    told.withdrawn_at.is_(None),
                 )
                 .values(withdrawn_at=now)
             )
+            if not getattr(changed, "rowcount", 0):
+                return False
             await enqueue(session, deliveries, now)
-
-    async def announced_at(self, community_id: int, insight_id: int) -> datetime | None:
-        async with self._db.sessions() as session:
-            row = await session.get(FederationPublished, (community_id, insight_id))
-            return None if row is None else row.published_at
+            return True
 
     async def community_slug(self, community_id: int) -> str | None:
         async with self._db.sessions() as session:

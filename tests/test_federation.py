@@ -757,3 +757,37 @@ def test_any_remote_actor_document_is_read_or_refused_in_one_sentence(
         assert str(exc).startswith("the actor")
     else:
         assert actor.id and actor.public_pem
+
+
+async def test_two_processes_publishing_the_same_change_queue_it_once(database: Any) -> None:
+    """Every instance runs the publisher; the conditional writes let one of them win."""
+    from knowledge.directory import Directory
+    from knowledge.federation import FederationStore
+    from knowledge.federation_queue import Delivery, DeliveryQueue
+
+    community = await Directory(database).ensure_community("guild", "The Guild", "UTC")
+    stores = [FederationStore(database), FederationStore(database)]
+    version = START
+
+    def deliveries(kind: str) -> list[Delivery]:
+        activity = {"type": kind, "id": f"https://h/ap/c/guild/i/7#{kind}"}
+        return [Delivery(f"{kind}:7:https://r/inbox", community.id, "https://r/inbox", activity)]
+
+    created = await asyncio.gather(
+        *(s.announce(community.id, 7, version, deliveries("Create"), START) for s in stores)
+    )
+    edited = await asyncio.gather(
+        *(
+            s.announce(community.id, 7, version + timedelta(minutes=1), deliveries("Update"), START)
+            for s in stores
+        )
+    )
+    same_again = await stores[0].announce(community.id, 7, version, deliveries("Update"), START)
+    withdrawn = await asyncio.gather(
+        *(s.withdraw(community.id, 7, deliveries("Delete"), START) for s in stores)
+    )
+    assert sorted(created) == [False, True]
+    assert sorted(edited) == [False, True]
+    assert same_again is False, "an older version is not told again"
+    assert sorted(withdrawn) == [False, True]
+    assert (await DeliveryQueue(database).counts()) == {"pending": 3}
