@@ -248,8 +248,10 @@ class Federation:
                 log.exception("federation.round_failed")
             wait = self.config.poll_seconds
             due = await self._next_due()
-            if due is not None:
-                wait = max(0.0, min(wait, due))
+            # what is due already but was not delivered waits behind a parked lane: the
+            # poll or a wake brings it, never a busy loop
+            if due is not None and due > 0:
+                wait = min(wait, due)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=wait)
 
