@@ -33,9 +33,8 @@ from bot.federation.signatures import SignatureRejected, parse_signature
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer, new_key
 from tests.harness.config_builder import write_config
-from tests.harness.console_harness import Step, make_config, run_script
+from tests.harness.console_harness import Step, line, make_config, run_script
 from tests.harness.garden_harness import captured, share
-from tests.test_relay_console import line
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PASSPHRASE_ENV = "HEARTH_TEST_FEDERATION_PASSPHRASE"
