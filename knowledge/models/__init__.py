@@ -4,6 +4,13 @@ PostgreSQL, a module per domain. Every table is importable from here."""
 from __future__ import annotations
 
 from knowledge.models.base import Base, UTCDateTime
+from knowledge.models.federation import (
+    FederationDelivery,
+    FederationFollower,
+    FederationInboxItem,
+    FederationKey,
+    FederationPublished,
+)
 from knowledge.models.garden import GardenLogin, GardenSession
 from knowledge.models.insights import (
     Insight,
@@ -13,6 +20,7 @@ from knowledge.models.insights import (
     Source,
     Tag,
 )
+from knowledge.models.joint import JointParticipant, JointRitual, JointRound
 from knowledge.models.people import ChannelBinding, Community, Identity, Member
 from knowledge.models.plumbing import InboundEvent, PendingConfirmation, RateWindow, SyncCursor
 from knowledge.models.relays import (
@@ -38,6 +46,11 @@ __all__ = [
     "ChannelBinding",
     "Community",
     "CommunityPrompt",
+    "FederationDelivery",
+    "FederationFollower",
+    "FederationInboxItem",
+    "FederationKey",
+    "FederationPublished",
     "GardenLogin",
     "GardenSession",
     "Identity",
@@ -46,6 +59,9 @@ __all__ = [
     "InsightEmbedding",
     "InsightRevision",
     "InsightTag",
+    "JointParticipant",
+    "JointRitual",
+    "JointRound",
     "Link",
     "LinkSide",
     "Member",
