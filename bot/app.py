@@ -125,6 +125,10 @@ class Hearth:
     metrics: Metrics
     ops: OpsServer | None  # the operations server, when [web] listen is set
 
+    def public_url(self) -> str:
+        """Where people reach the operations server ("" when off or on every interface)."""
+        return _garden_url(self.config, self.ops)() if self.ops is not None else ""
+
     @classmethod
     async def open(
         cls,

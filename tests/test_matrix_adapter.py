@@ -623,7 +623,7 @@ async def test_rate_limit_beyond_the_retries_raises_rate_limited(matrix: Env) ->
 def test_errors_map_to_typed_failures() -> None:
     from nio import RoomSendError
 
-    from adapters.matrix.outbound import check
+    from adapters.matrix.errors import check
     from bot.port import Forbidden, RateLimited, TargetGone, Transient
 
     def error(code: str, **extra: Any) -> Any:

@@ -46,8 +46,13 @@ class Option:
 
 @dataclass(frozen=True)
 class Reply:
+    """`ephemeral`: shown only to the asker where the platform can (else in the channel).
+    `private`: must never be seen by anyone else (codes, links, previews of their data);
+    platforms without ephemeral replies send it by DM (Matrix)."""
+
     text: str
     ephemeral: bool = False
+    private: bool = False
 
 
 @dataclass(frozen=True)

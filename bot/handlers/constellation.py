@@ -66,7 +66,7 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
     direction = args.text("direction") or "both"
     mode = args.text("mode") or "threads"
     for_slug = args.text("for").strip().lower() or None
-    if for_slug is None and not ctx.port.capabilities.ephemeral:
+    if for_slug is None and not ctx.port.capabilities.private_replies:
         raise InvalidInput(
             "Replies here are seen by everyone in the room, so the code must name the "
             f"community it is for: `{ctx.prefix}constellation invite for:<their slug>`."
@@ -91,6 +91,7 @@ async def invite(ctx: CommandContext, args: Args) -> Reply:
         f"`{ctx.prefix}constellation accept {code}` in the channel that should receive relays "
         f"there. It works once, until {expires}.{only} Relays from them arrive in this channel.",
         ephemeral=True,
+        private=True,
     )
 
 

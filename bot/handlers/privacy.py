@@ -41,6 +41,7 @@ def forget_me_command() -> Command:
                 f"It cannot be undone. To go ahead, send `{ctx.prefix}forget-me confirm` "
                 f"within {CONFIRM_WINDOW_SECONDS // 60} minutes.",
                 ephemeral=True,
+                private=True,
             )
         if await ctx.services.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id) is None:
             return Reply(
@@ -53,6 +54,7 @@ def forget_me_command() -> Command:
             f"Done. Deleted {done.authored_insights} insight(s) and {done.sources} message(s); "
             f"anonymised {done.curated_insights} insight(s) you captured.",
             ephemeral=True,
+            private=True,
         )
 
     return Command(
