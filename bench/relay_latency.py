@@ -229,6 +229,7 @@ async def start_hearth(
             access_token=bot.access_token,
             device_id=bot.device_id,
             sync_timeout_seconds=30,
+            encryption=False,  # unencrypted rooms: measure the relay path, not key upkeep
         ),
         InboundLog(hearth.database),
         SyncTokens(hearth.database),

@@ -176,6 +176,7 @@ homeserver = "{server.url}"
 user_id = "{bot.user_id}"
 access_token = "${{HEARTH_BENCH_MATRIX_TOKEN}}"
 device_id = "{bot.device_id}"
+encryption = false
 """
     return write_config(
         workdir / "hearth.toml",

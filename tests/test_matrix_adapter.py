@@ -22,6 +22,7 @@ import pytest
 
 from adapters.matrix import MatrixAdapter, MatrixConfig
 from bot.app import Hearth
+from bot.ops.server import OpsServer
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
 from knowledge.views import InsightView
@@ -109,6 +110,7 @@ class Env:
     handled: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     received: list[str] = field(default_factory=list)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
+    ops: OpsServer | None = None  # the operations server the media proxy mounts on
 
     def expect(self, event_id: str) -> asyncio.Future[None]:
         return self.handled.setdefault(event_id, asyncio.get_running_loop().create_future())
@@ -136,10 +138,18 @@ class Env:
             "access_token": self.bot.access_token,
             "device_id": self.bot.device_id,
             "sync_timeout_seconds": 5,
+            "store_path": self.hearth.config.hearth.export_dir.parent / "matrix-store",
         }
         config = MatrixConfig(**{**settings, **overrides})
         database = self.hearth.database
-        adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
+        ops = self.ops
+        adapter = MatrixAdapter(
+            config,
+            InboundLog(database),
+            SyncTokens(database),
+            server=ops,
+            public_url=lambda: f"http://127.0.0.1:{ops.port}" if ops else "",
+        )
         adapter.on_handled = self._handled
         adapter.on_received = self.received.append
         adapter.on_synced = lambda _: self.synced.set()
@@ -424,7 +434,17 @@ async def test_reconnects_after_the_homeserver_was_down_and_loses_nothing(
         shutil.rmtree(data, ignore_errors=True)
 
 
-async def test_encrypted_room_is_told_once(matrix: Env) -> None:
+async def test_encrypted_room_is_told_once_when_encryption_is_off(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """`encryption = false` behaves as an install without the `e2e` extra."""
+    async with matrix_env(synapse, database_url, tmp_path, encryption=False) as matrix:
+        await _told_once(matrix)
+
+
+async def _told_once(matrix: Env) -> None:
     server, ann = matrix.server, matrix.ann
     created = server.request(
         "POST",

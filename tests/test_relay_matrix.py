@@ -199,6 +199,7 @@ class World:
             access_token=self.bot.access_token,
             device_id=self.bot.device_id,
             sync_timeout_seconds=5,
+            store_path=self.settings.hearth.export_dir.parent / "matrix-store",
         )
         adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
         adapter.on_handled = self._handled
@@ -671,7 +672,9 @@ async def test_matrix_thread_to_slack_and_a_slack_reply_back(
     await world.relay(root, early)
     root_post, early_post = slack.posts()[-2:]
     assert root_post["username"] == "Ann (The Guild)"
-    avatar = f"{world.server.url}/_matrix/media/v3/download/{world.server.server_name}/annface"
+    avatar = (
+        f"{world.server.url}/_matrix/client/v1/media/download/{world.server.server_name}/annface"
+    )
     assert root_post["icons"]["image_48"] == avatar
     assert "Which" in root_post["text"] and "linter" in root_post["text"]
     assert root_post.get("thread_ts", root_post["ts"]) == root_post["ts"]  # top level

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from nio import AsyncClient, AsyncClientConfig, MegolmEvent  # type: ignore[import-untyped]
+from nio import (  # type: ignore[import-untyped]
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    MegolmEvent,
+)
 
 from adapters.matrix.errors import check
 from bot.config_matrix import MatrixConfig
@@ -51,7 +56,7 @@ def store_dir(config: MatrixConfig) -> Path:
 
 def client_config(config: MatrixConfig, **limits: Any) -> AsyncClientConfig:
     if not wanted(config):
-        return AsyncClientConfig(encryption_enabled=False, store=None, **limits)
+        return AsyncClientConfig(encryption_enabled=False, **limits)
     extra = {"pickle_key": config.store_passphrase} if config.store_passphrase else {}
     return AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False, **extra, **limits)
 
@@ -90,7 +95,7 @@ class Encryption:
         await client.send_to_device_messages()
         if client.should_upload_keys:
             response = await client.keys_upload()
-            if not hasattr(response, "one_time_key_counts"):
+            if isinstance(response, ErrorResponse):
                 log.warning("matrix.keys_upload_failed", error=str(response))
         if client.should_query_keys:
             await client.keys_query()
