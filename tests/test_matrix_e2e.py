@@ -30,8 +30,6 @@ from tests.harness.e2e_member import E2EMember
 from tests.test_matrix_adapter import Env, Room, in_thread, matrix_env
 from tests.test_relay_matrix import World, copy_of, hearth_config, messages, person, room_with
 
-pytest.importorskip("vodozemac", reason="matrix-nio's e2e extra (pip install -e .[e2e])")
-
 ENCRYPTION = {
     "type": "m.room.encryption",
     "state_key": "",
@@ -156,6 +154,63 @@ async def test_encrypted_room_commands_relays_both_ways_and_a_restart(
         await carl.stop()
 
 
+async def test_listed_trust_answers_and_shares_keys_with_listed_devices_only(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    bot = synapse.register("hearth")
+    ann_user, carl_user = person(synapse, "Ann"), person(synapse, "Carl")
+    a = encrypted_room(synapse, ann_user, bot, carl_user)
+    settings = hearth_config(database_url, tmp_path, a, None)
+    clock = ManualClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
+    world = World(synapse, settings, clock, bot, ann_user, carl_user, Room(synapse, a))
+    world.options = {
+        "trust": "listed",
+        "trusted_devices": [f"{ann_user.user_id}/{ann_user.device_id}"],
+    }
+    ann = E2EMember(synapse, ann_user, tmp_path / "ann-keys")
+    carl = E2EMember(synapse, carl_user, tmp_path / "carl-keys")
+    try:
+        await ann.start()
+        await carl.start()
+        await carl.join(a)
+        await world.start()
+        await ann.knows_devices_of(bot.user_id, a)
+        await carl.knows_devices_of(bot.user_id, a)
+
+        ignored = await carl.say(a, "!insight Carl's device is not listed")
+        asked = await ann.say(a, "!insight Only listed devices #ops")
+        await world.wait(asked)
+        answer = await ann.reply_to(a, asked)
+        assert "Captured insight #1" in answer["body"]  # Carl's command captured nothing
+        assert not [e for e in ann.seen(a) if ignored in str(e["content"].get("m.relates_to"))]
+        await carl.until(lambda: bool(carl.undecrypted))  # the bot's answer: no key for Carl
+        assert not said_by(carl, a, "Captured insight")
+    finally:
+        await world.stop()
+        await ann.stop()
+        await carl.stop()
+
+
+def test_trust_settings_are_checked_and_keys_need_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from adapters.matrix import MatrixConfig, e2e
+    from bot.config_matrix import inline_secrets
+
+    with pytest.raises(ValidationError, match="@user:server/DEVICEID"):
+        MatrixConfig(trust="listed", trusted_devices=["ann"])
+    assert inline_secrets({"store_passphrase": "hunter2"}) == ["store_passphrase"]
+    assert inline_secrets({"store_passphrase": "${HEARTH_MATRIX_STORE_KEY}"}) == []
+    assert not e2e.wanted(MatrixConfig(encryption=False))
+    monkeypatch.setattr(e2e, "available", lambda: False)  # an install without the extra
+    assert not e2e.wanted(MatrixConfig())
+    assert e2e.client_config(MatrixConfig()).encryption_enabled is False
+
+
 async def test_private_replies_go_to_one_dm_recognised_by_m_direct(
     synapse: SynapseServer,  # noqa: F811
     database_url: str,
@@ -253,12 +308,17 @@ async def test_relayed_attachment_opens_through_hearth_with_authenticated_media(
             ]
             (attachment,) = posted.message.attachments
             assert attachment.url.startswith(f"http://127.0.0.1:{ops.port}/matrix/media?")
-            assert await asyncio.to_thread(fetch, attachment.url) == (200, data)  # anyone with the link, no token
+            assert await asyncio.to_thread(fetch, attachment.url) == (
+                200,
+                data,
+            )  # anyone with the link, no token
 
             parts = urlsplit(attachment.url)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             other = {**query, "mxc": f"mxc://{server_name}/{media_id}x"}
             forged = f"http://127.0.0.1:{ops.port}/matrix/media?{urlencode(other)}"
-            assert (await asyncio.to_thread(fetch, forged))[0] == 403  # only files Hearth itself linked
+            assert (await asyncio.to_thread(fetch, forged))[
+                0
+            ] == 403  # only files Hearth itself linked
     finally:
         await ops.stop()

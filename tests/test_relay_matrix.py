@@ -185,6 +185,7 @@ class World:
     handled: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     caught_up: list[tuple[str, int]] = field(default_factory=list)  # (platform, changes)
+    options: dict[str, Any] = field(default_factory=dict)  # more [adapters.matrix] settings
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -200,6 +201,7 @@ class World:
             device_id=self.bot.device_id,
             sync_timeout_seconds=5,
             store_path=self.settings.hearth.export_dir.parent / "matrix-store",
+            **self.options,
         )
         adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
         adapter.on_handled = self._handled

@@ -285,7 +285,7 @@ class MatrixAdapter(MatrixEvents):
             return  # a new install: history is not replayed
         for room_id, joined in response.rooms.join.items():
             timeline = joined.timeline.events
-            events = [e.source for e in timeline if self.e2e.trusted_sender(e)]
+            events = [e.source for e in timeline if self.e2e.trusted_sender(room_id, e)]
             if joined.timeline.limited and joined.timeline.prev_batch:
                 events = await self._backfill(room_id, joined.timeline.prev_batch) + events
             await self._room(room_id, events)

@@ -130,11 +130,21 @@ class Encryption:
             log.info("matrix.undecryptable", event_id=event.event_id, error=str(exc))
             return event
 
-    def trusted_sender(self, event: Any) -> bool:
-        """With `listed`, a decrypted event counts only from a verified device."""
-        if self.config.trust != "listed" or not getattr(event, "decrypted", False):
+    def trusted_sender(self, room_id: str, event: Any) -> bool:
+        """With `listed`, an event in an encrypted room counts only if it was encrypted by
+        a listed device (matched by its curve25519 key, after this sync's key query)."""
+        if self.config.trust != "listed" or not self.on:
             return True
-        return bool(getattr(event, "verified", False))
+        room = self.client.rooms.get(room_id)
+        if room is None or not room.encrypted:
+            return True
+        if not getattr(event, "decrypted", False):
+            return isinstance(event, MegolmEvent)  # undecryptable: logged, never acted on
+        key = getattr(event, "sender_key", None)
+        for device in self.client.device_store.active_user_devices(event.sender):
+            if device.curve25519 == key:
+                return (event.sender, device.id) in self._listed
+        return False
 
 
 async def sign_in(client: AsyncClient, config: MatrixConfig) -> None:

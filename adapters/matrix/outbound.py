@@ -38,6 +38,7 @@ import stamina
 from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     ErrorResponse,
+    OlmUnverifiedDeviceError,
     RoomGetEventResponse,
     RoomResolveAliasResponse,
 )
@@ -152,11 +153,22 @@ class MatrixPort:
         if self.encryption is not None and self.encryption.on:
             self.encryption.apply_trust()
             anyone = self.encryption.config.trust == "tofu"
-        response = await self._call(
-            lambda: self.client.room_send(
-                room_id, event_type, content, tx_id=txn, ignore_unverified_devices=anyone
-            )
+
+        send = partial(
+            self.client.room_send,
+            room_id,
+            event_type,
+            content,
+            tx_id=txn,
+            ignore_unverified_devices=anyone,
         )
+
+        try:
+            response = await self._call(send)
+        except OlmUnverifiedDeviceError:  # a device nio met while sending: decide, again
+            assert self.encryption is not None
+            self.encryption.apply_trust()
+            response = await self._call(send)
         return str(response.event_id)
 
     async def _sent_before(self, room_id: str, key: str) -> str | None:
