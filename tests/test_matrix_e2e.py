@@ -21,13 +21,18 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 
+from adapters.matrix import MatrixAdapter, MatrixConfig
+from bot.app import Hearth
 from bot.events import MessagePosted
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
 from knowledge.clock import ManualClock
+from knowledge.inbound import InboundLog
+from knowledge.sync_tokens import SyncTokens
 from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
 from tests.harness.e2e_member import E2EMember
 from tests.test_matrix_adapter import Env, Room, in_thread, matrix_env
+from tests.test_matrix_adapter import hearth_config as adapter_hearth_config
 from tests.test_relay_matrix import World, copy_of, hearth_config, messages, person, room_with
 
 ENCRYPTION = {
@@ -193,12 +198,44 @@ async def test_listed_trust_answers_and_shares_keys_with_listed_devices_only(
         await carl.stop()
 
 
+async def test_a_password_login_keeps_its_device_and_keys_across_restarts(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    bot = synapse.register("hearth")
+    hearth = await Hearth.open(adapter_hearth_config(database_url, tmp_path, "!none:hearth.test"))
+    config = MatrixConfig(
+        enabled=True,
+        homeserver=synapse.url,
+        user_id=bot.user_id,
+        password=bot.password,
+        store_path=tmp_path / "matrix-store",
+    )
+    seen: list[tuple[str, dict[str, str]]] = []
+    try:
+        for _ in range(2):
+            adapter = MatrixAdapter(
+                config, InboundLog(hearth.database), SyncTokens(hearth.database)
+            )
+            await adapter.connect()
+            seen.append((adapter.client.device_id, dict(adapter.client.olm.account.identity_keys)))
+            await adapter.client.close()
+    finally:
+        await hearth.close()
+    assert seen[0] == seen[1]
+    assert seen[0][0] != bot.device_id  # its own device, not the registration's
+    devices = synapse.request("GET", "/_matrix/client/v3/devices", None, bot.access_token)
+    hearths = [d["device_id"] for d in devices["devices"] if d.get("display_name") == "Hearth"]
+    assert hearths == [seen[0][0]]  # two logins, one device
+
+
 def test_trust_settings_are_checked_and_keys_need_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pydantic import ValidationError
 
-    from adapters.matrix import MatrixConfig, e2e
+    from adapters.matrix import e2e
     from bot.config_matrix import inline_secrets
 
     with pytest.raises(ValidationError, match="@user:server/DEVICEID"):

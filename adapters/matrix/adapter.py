@@ -306,7 +306,7 @@ class MatrixAdapter(MatrixEvents):
                     room_id, start=start, end=self._since, direction=MessageDirection.back
                 )
             )
-            found.extend(e.source for e in page.chunk)
+            found.extend(e.source for e in page.chunk if self.e2e.trusted_sender(room_id, e))
             start = page.end if page.chunk else None
         log.info("matrix.backfilled", room=room_id, events=len(found))
         return found[::-1]
