@@ -29,10 +29,10 @@ from bot.ops.server import OpsServer
 from knowledge.clock import ManualClock
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
-from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, in_thread, synapse  # noqa: F401
 from tests.harness.e2e_member import E2EMember
-from tests.test_matrix_adapter import Env, Room, in_thread, matrix_env
-from tests.test_matrix_adapter import hearth_config as adapter_hearth_config
+from tests.harness.matrix_harness import Env, Room, matrix_env
+from tests.harness.matrix_harness import hearth_config as adapter_hearth_config
 from tests.test_relay_matrix import World, copy_of, hearth_config, messages, person, room_with
 
 ENCRYPTION = {
@@ -84,6 +84,7 @@ async def test_encrypted_room_commands_relays_both_ways_and_a_restart(
     world = World(
         synapse, settings, clock, bot, ann_user, carl_user, Room(synapse, a), bea, None, b
     )
+    world.options = {"encryption": True}
     ann = E2EMember(synapse, ann_user, tmp_path / "ann-keys")
     carl = E2EMember(synapse, carl_user, tmp_path / "carl-keys")
     try:
@@ -171,6 +172,7 @@ async def test_listed_trust_answers_and_shares_keys_with_listed_devices_only(
     clock = ManualClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
     world = World(synapse, settings, clock, bot, ann_user, carl_user, Room(synapse, a))
     world.options = {
+        "encryption": True,
         "trust": "listed",
         "trusted_devices": [f"{ann_user.user_id}/{ann_user.device_id}"],
     }

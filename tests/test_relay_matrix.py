@@ -46,9 +46,9 @@ from tests.fakes.slack_loopback import (
     event_body,
     send,
 )
-from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, in_thread, synapse  # noqa: F401
 from tests.harness.config_builder import Channel, Community, build_config
-from tests.test_matrix_adapter import Room, in_thread
+from tests.harness.matrix_harness import Room, private_notices
 
 WAIT = 60.0  # a guard against hangs, not a time limit
 HTML = "org.matrix.custom.html"
@@ -185,7 +185,9 @@ class World:
     handled: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     caught_up: list[tuple[str, int]] = field(default_factory=list)  # (platform, changes)
-    options: dict[str, Any] = field(default_factory=dict)  # more [adapters.matrix] settings
+    # more [adapters.matrix] settings; people here read over plain HTTP, the DM that
+    # brings an invitation code too, so the bot does not encrypt it
+    options: dict[str, Any] = field(default_factory=lambda: {"encryption": False})
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -284,11 +286,18 @@ class World:
         assert len(answers) == 1, answers
         return str(answers[0]["body"])
 
+    async def invitation_code(self) -> str:
+        """Ann asks for a code in room A; it comes to her by DM, not into the room."""
+        invite = self.a.say(self.ann, "!constellation invite for:forge")
+        await self.wait(invite)
+        assert self.a.replies_to(self.ann, invite) == []
+        said = " ".join(private_notices(self.server, self.bot, self.ann))
+        return str(re.findall(r"HL-[A-Z0-9-]+", said)[-1])
+
     async def link(self) -> None:
         """Ann invites from room A; Bea accepts in room B."""
         assert self.b is not None and self.bea is not None
-        invited = await self.command(self.a, self.ann, "!constellation invite for:forge")
-        code = re.findall(r"HL-[A-Z0-9-]+", invited)[-1]
+        code = await self.invitation_code()
         accepted = await self.command(self.b, self.bea, f"!constellation accept {code}")
         assert "Linked with The Guild" in accepted.replace("*", "")
 
@@ -659,8 +668,7 @@ async def test_matrix_thread_to_slack_and_a_slack_reply_back(
 ) -> None:
     world, slack = slack_world
     a, carl = world.a, world.carl
-    invited = await world.command(a, world.ann, "!constellation invite for:forge")
-    code = re.findall(r"HL-[A-Z0-9-]+", invited)[-1]
+    code = await world.invitation_code()
     body = command_body(
         "/constellation", f"accept {code}", "USTEVE", slack.api.response_url("accept")
     )
