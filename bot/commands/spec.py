@@ -51,6 +51,8 @@ class Reply:
     text: str
     ephemeral: bool = False
     private: bool = False
+    # a pick list the platform may show as a menu: (custom id, ((value, label), …))
+    choices: tuple[str, tuple[tuple[str, str], ...]] | None = None
 
 
 @dataclass(frozen=True)
