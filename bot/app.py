@@ -257,6 +257,7 @@ class Hearth:
                 config.web.public_url,
                 {c.slug: c.timezone for c in config.communities},
                 members=MemberGarden(auth, insights, sharing, search),
+                semantic=semantic,
             )
             garden.mount(ops)
             services = replace(services, garden=GardenLinks(auth, _garden_url(config, ops)))

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.garden.pages import SIGNED, GardenPages, NotFoundPage, Page, excerpt, json_ld
+from bot.garden.pages import SCOPE, SIGNED, GardenPages, NotFoundPage, Page, excerpt, json_ld
 from knowledge.garden import InsightCard, PublicCommunity
 from knowledge.garden_auth import SignedIn
 from knowledge.search import SearchQuery, Terms
@@ -26,20 +26,9 @@ class InsightPages(GardenPages):
     async def insight_page(
         self, request: web.Request, community: PublicCommunity, insight_id: int
     ) -> Page:
-        signed: SignedIn | None = SIGNED.get()
-        if signed is not None and self._members is not None and signed.community.id == community.id:
-            view = await self._members.insight(signed, insight_id)
-            if view is not None:
-                return self.render(
-                    request,
-                    "member_insight.html.j2",
-                    title=view.title or excerpt(view.body, 110),
-                    canonical=None,
-                    community=community,
-                    view=view,
-                    error=None,
-                    may_edit=signed.member.role.at_least(Role.CURATOR),
-                )
+        members_view = await self._member_view(request, community, insight_id)
+        if members_view is not None:
+            return members_view
         insight = await self._store.insight(community.id, insight_id)
         if insight is None:
             raise NotFoundPage
@@ -80,6 +69,35 @@ class InsightPages(GardenPages):
             show_body=bool(card.title) or headline != excerpt(card.body, 10_000),
             related=related,
             json_ld=json_ld(data),
+        )
+
+    async def _member_view(
+        self, request: web.Request, community: PublicCommunity, insight_id: int
+    ) -> Page | None:
+        """A signed-in member's page of any insight of their own community (with the edit
+        form for curators), or of one a linked community shares with theirs (read only);
+        None for anything else, which then shows only if it is public."""
+        signed: SignedIn | None = SIGNED.get()
+        scope = SCOPE.get()
+        if signed is None or scope is None or self._members is None:
+            return None
+        if signed.community.id == community.id:
+            view = await self._members.insight(signed, insight_id)
+        else:
+            view = await self._members.shared_insight(scope, community.id, insight_id)
+        if view is None:
+            return None
+        own = signed.community.id == community.id
+        return self.render(
+            request,
+            "member_insight.html.j2",
+            title=view.title or excerpt(view.body, 110),
+            canonical=None,
+            community=community,
+            view=view,
+            error=None,
+            shared_by=None if own else community.name,
+            may_edit=own and signed.member.role.at_least(Role.CURATOR),
         )
 
     async def _related(self, card: InsightCard) -> list[InsightCard]:

@@ -46,7 +46,20 @@ SECRET_CONSTELLATION = "Constellation-only lesson about retros"
 FORGOTTEN_WORDS = "Zelda's tip on pairing with rubber ducks"
 FORGOTTEN_NAME = "zelda"
 PRIVATE_CHANNEL = "grove-backroom-7731"
-NEVER_PUBLIC = (SECRET_COMMUNITY, SECRET_CONSTELLATION, FORGOTTEN_WORDS, PRIVATE_CHANNEL)
+# Semantic search on the web: the question shares no word with either insight, so only
+# their meaning finds them; one is public, the other (almost the same words) is not.
+DUST_QUESTION = "is sawdust bad for your lungs"
+DUST_PUBLIC = "Fine dust from sanding is the real health hazard"
+SECRET_SIMILAR = "Fine powder from sanding boards is a hidden health hazard in our workshop"
+
+
+NEVER_PUBLIC = (
+    SECRET_COMMUNITY,
+    SECRET_CONSTELLATION,
+    FORGOTTEN_WORDS,
+    PRIVATE_CHANNEL,
+    SECRET_SIMILAR,
+)
 
 
 def captured(out: io.StringIO, text: str) -> str:
@@ -98,6 +111,17 @@ def garden_steps(out: io.StringIO) -> list[Step]:
         "/ritual add reflection #general weekly on monday at 9:00",
         "/ritual confirm",
         ":as cora",
+    ]
+
+
+def similar_steps(out: io.StringIO) -> list[Step]:
+    """In the Guild: a public insight and a community-only one of nearly the same meaning."""
+    return [
+        ":as cora",
+        ":channel general",
+        f"/insight {DUST_PUBLIC} #safety",
+        share(out, DUST_PUBLIC),
+        f"/insight {SECRET_SIMILAR} #safety",
     ]
 
 
