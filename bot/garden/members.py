@@ -19,6 +19,7 @@ from aiohttp import web
 from knowledge.errors import NotAllowed, UserError
 from knowledge.garden_auth import SESSION_TTL, GardenAuth, SignedIn
 from knowledge.insights import InsightStore
+from knowledge.ritual_history import RitualHistory
 from knowledge.search import SearchBackend, SearchPage, SearchQuery
 from knowledge.sharing import SharedKnowledge, SharingScope, Sibling
 from knowledge.tags import normalize_tags
@@ -34,6 +35,7 @@ class MemberGarden:
     insights: InsightStore
     sharing: SharedKnowledge
     search: SearchBackend
+    history: RitualHistory
 
     async def who(self, request: web.Request, now: Any) -> SignedIn | None:
         token = request.cookies.get(COOKIE)

@@ -23,6 +23,7 @@ from bot.garden.insight_page import InsightPages
 from bot.garden.member_pages import MemberPages
 from bot.garden.members import COOKIE, session_cookie
 from bot.garden.pages import DIGITS, SCOPE, SIGNED, NotFoundPage, Page, Redirect, unlisted
+from bot.garden.ritual_page import RitualPages
 from bot.garden.search_page import SearchPages
 from bot.ops.server import OpsServer
 from knowledge.garden import PublicCommunity
@@ -43,7 +44,7 @@ HEADERS = {
 }
 
 
-class Garden(CommunityPages, InsightPages, SearchPages, MemberPages):
+class Garden(CommunityPages, InsightPages, SearchPages, MemberPages, RitualPages):
     """The garden as an aiohttp fallback: routing, and HTTP caching of what the pages build."""
 
     def mount(self, ops: OpsServer) -> None:
@@ -107,6 +108,8 @@ class Garden(CommunityPages, InsightPages, SearchPages, MemberPages):
             raise Redirect(f"/c/{quote(community.slug)}/")
         if rest == [""]:
             return await self.community_page(request, community)
+        if rest == ["rituals"]:
+            return await self.rituals_page(request, community)
         if rest == ["feed.atom"]:
             return await self.feed_page(request, community, None)
         if len(rest) == 2 and rest[0] == "i" and DIGITS.fullmatch(rest[1]):

@@ -6,11 +6,11 @@ from collections import Counter
 
 from bot.hashtags import hashtags
 from knowledge.errors import InvalidInput
-from knowledge.rituals import ResponseView, RitualView
+from knowledge.rituals import ANONYMOUS, ResponseView, RitualView
 from knowledge.tags import normalize_tag
 
 QUOTE_CHARS = 140
-ANONYMOUS = "anonymous"
+KEEP_HINT = "React 💡 on any response to keep it as an insight."  # chat only
 
 
 def author(response: ResponseView, ritual: RitualView) -> str:
@@ -55,5 +55,5 @@ def footer(responses: list[ResponseView]) -> list[str]:
     if found:
         lines.append(f"Themes: {found}")
     if responses:
-        lines.append("React 💡 on any response to keep it as an insight.")
+        lines.append(KEEP_HINT)
     return lines
