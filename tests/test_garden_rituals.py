@@ -37,14 +37,16 @@ def prompt(out: io.StringIO) -> str:
     return re.findall(r"#(\d+) hearth: 💭", out.getvalue())[-1]
 
 
-def three_weeks(clock: ManualClock, out: io.StringIO) -> list[Step]:
+def three_weeks(clock: ManualClock, out: io.StringIO, add_reflection: bool = True) -> list[Step]:
     """A weekly reflection answered by alice and bob, then by nobody, then by bob; an
-    anonymous check-in that quinn answers by direct message."""
+    anonymous check-in that quinn answers by direct message. `add_reflection=False`: the
+    reflection (Mondays at 9:00 in #general) is there already."""
     week = timedelta(days=7)
+    reflection = ["/ritual add reflection #general weekly on monday at 9:00", "/ritual confirm"]
     return [
         ":as cora",
-        "/ritual add reflection #general weekly on monday at 9:00",
-        "/ritual confirm",
+        ":channel general",
+        *(reflection if add_reflection else []),
         "/ritual add checkin here weekly on monday at 9:00 name:pulse anonymous:yes window:1d",
         "/ritual confirm",
         at(clock, NINE),

@@ -15,7 +15,7 @@ from knowledge.garden_auth import SignedIn
 from knowledge.ritual_history import RitualRecord, RoundRecord
 from knowledge.vocabulary import RoundStatus
 from scheduling.kinds import behaviour
-from scheduling.kinds.summary import KEEP_HINT
+from scheduling.kinds.summary import KEEP_HINT, SYNTHESIS_ICON
 
 
 @dataclass(frozen=True)
@@ -71,4 +71,7 @@ def synthesis(record: RitualRecord, round_: RoundRecord) -> str:
     if round_.status is not RoundStatus.CLOSED or not kind.collects_responses:
         return ""
     text = kind.synthesis(record.ritual, list(round_.responses))
-    return "\n".join(line for line in text.splitlines() if line != KEEP_HINT)
+    lines = [line for line in text.splitlines() if line != KEEP_HINT]
+    if lines:  # the chat's compass icon: the page says what this is already
+        lines[0] = lines[0].removeprefix(SYNTHESIS_ICON).lstrip()
+    return "\n".join(lines)

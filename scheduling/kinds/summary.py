@@ -10,6 +10,7 @@ from knowledge.rituals import ANONYMOUS, ResponseView, RitualView
 from knowledge.tags import normalize_tag
 
 QUOTE_CHARS = 140
+SYNTHESIS_ICON = "🧭"
 KEEP_HINT = "React 💡 on any response to keep it as an insight."  # chat only
 
 
@@ -39,14 +40,14 @@ def themes(responses: list[ResponseView]) -> str:
 
 def heading(ritual: RitualView, responses: list[ResponseView]) -> str:
     if not responses:
-        return f"🧭 {ritual.name}: this round closed without responses. See you next time!"
+        closed = "this round closed without responses. See you next time!"
+        return f"{SYNTHESIS_ICON} {ritual.name}: {closed}"
     people = sorted({author(r, ritual) for r in responses})
     shown = ", ".join(people) if not ritual.anonymous else f"{len(people)} member(s)"
     late = sum(1 for r in responses if r.late)
     late_note = f", {late} after closing" if late else ""
-    return (
-        f"🧭 {ritual.name}: round closed with {len(responses)} response(s){late_note} from {shown}"
-    )
+    closed = f"round closed with {len(responses)} response(s){late_note} from {shown}"
+    return f"{SYNTHESIS_ICON} {ritual.name}: {closed}"
 
 
 def footer(responses: list[ResponseView]) -> list[str]:
