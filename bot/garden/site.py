@@ -100,6 +100,13 @@ class Garden(CommunityPages, InsightPages, SearchPages, MemberPages, RitualPages
             return await self.login_page(request)
         if len(segments) < 2 or segments[0] != "c":
             raise NotFoundPage
+        if (
+            len(segments) == 4
+            and segments[2] == "i"
+            and DIGITS.fullmatch(segments[3])
+            and SIGNED.get() is None
+        ):
+            return await self.visitor_insight_page(request, segments[1], int(segments[3]))
         community = await self._store.community(segments[1]) or self._members_only(segments[1])
         if community is None:
             raise NotFoundPage
