@@ -4,6 +4,13 @@ PostgreSQL, a module per domain. Every table is importable from here."""
 from __future__ import annotations
 
 from knowledge.models.base import Base, UTCDateTime
+from knowledge.models.federation import (
+    FederationDelivery,
+    FederationFollower,
+    FederationInboxItem,
+    FederationKey,
+    FederationPublished,
+)
 from knowledge.models.garden import GardenLogin, GardenSession
 from knowledge.models.insights import (
     Insight,
@@ -13,6 +20,7 @@ from knowledge.models.insights import (
     Source,
     Tag,
 )
+from knowledge.models.joint import JointParticipant, JointRitual, JointRound
 from knowledge.models.people import ChannelBinding, Community, Identity, Member
 from knowledge.models.plumbing import InboundEvent, PendingConfirmation, RateWindow, SyncCursor
 from knowledge.models.relays import (
@@ -31,12 +39,18 @@ from knowledge.models.rituals import (
     RitualResponse,
     RitualRound,
 )
+from knowledge.models.slack import SlackInstallation, SlackOAuthState
 
 __all__ = [
     "Base",
     "ChannelBinding",
     "Community",
     "CommunityPrompt",
+    "FederationDelivery",
+    "FederationFollower",
+    "FederationInboxItem",
+    "FederationKey",
+    "FederationPublished",
     "GardenLogin",
     "GardenSession",
     "Identity",
@@ -45,6 +59,9 @@ __all__ = [
     "InsightEmbedding",
     "InsightRevision",
     "InsightTag",
+    "JointParticipant",
+    "JointRitual",
+    "JointRound",
     "Link",
     "LinkSide",
     "Member",
@@ -59,6 +76,8 @@ __all__ = [
     "Ritual",
     "RitualResponse",
     "RitualRound",
+    "SlackInstallation",
+    "SlackOAuthState",
     "Source",
     "SyncCursor",
     "Tag",
