@@ -33,7 +33,7 @@ from tests.harness.garden_harness import (
     garden_steps,
     share,
 )
-from tests.test_garden_rituals import MONDAY_8, three_weeks
+from tests.test_garden_rituals import START, three_weeks
 
 MORE = {
     "cora": (
@@ -279,7 +279,7 @@ async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
             sign_in_and_edit, Visitor.base(hearth), link, secret, shots, tmp_path / "profile2"
         )
 
-    clock = ManualClock(MONDAY_8)
+    clock = ManualClock(START)
     printed = await run_script(
         config,
         [

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from adapters.local_embeddings import packaged_model
 from bot.app import Hearth
-from tests.harness.console_harness import Step, make_config, run_script
+from tests.harness.console_harness import Step, code, line, make_config, run_script
 from tests.harness.garden_harness import (
     DUST_PUBLIC,
     DUST_QUESTION,
@@ -29,12 +29,11 @@ from tests.harness.garden_harness import (
     Visitor,
     captured,
     garden_steps,
+    link_token,
+    post,
     share,
     similar_steps,
 )
-from tests.test_garden_members import link_token, post
-from tests.test_relay_console import line
-from tests.test_shared_knowledge import code
 
 MARSH = """
 [[communities]]

@@ -6,30 +6,24 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from bot.app import Hearth
 from knowledge.clock import ManualClock
-from tests.harness.console_harness import Step, make_config, run_script
-from tests.harness.garden_harness import GUILD_DESCRIPTION, WEB, Fetched, Visitor
-from tests.test_garden_members import link_token, post
-from tests.test_relay_console import line
+from tests.harness.console_harness import MONDAY_8, Step, at, line, make_config, run_script
+from tests.harness.garden_harness import (
+    GUILD_DESCRIPTION,
+    WEB,
+    Fetched,
+    Visitor,
+    link_token,
+    post,
+)
 
-BERLIN = ZoneInfo("Europe/Berlin")
-MONDAY_8 = datetime(2026, 11, 23, 8, 0, tzinfo=BERLIN)  # rounds on 23 and 30 Nov, 7 Dec
-NINE = MONDAY_8 + timedelta(hours=1)
+START = MONDAY_8 - timedelta(days=7)  # rounds on 23 and 30 Nov, 7 Dec (Berlin)
+NINE = START + timedelta(hours=1)
 WHISPER = "I feel overloaded by the release"
-
-
-def at(clock: ManualClock, moment: datetime) -> Callable[[Hearth], Awaitable[None]]:
-    async def step(hearth: Hearth) -> None:
-        clock.set(moment)
-        await hearth.services.rituals.tick()
-
-    return step
 
 
 def prompt(out: io.StringIO) -> str:
@@ -69,7 +63,7 @@ def three_weeks(clock: ManualClock, out: io.StringIO, add_reflection: bool = Tru
 async def test_members_see_rounds_completion_and_syntheses_with_anonymous_answers_unnamed(
     database_url: str, tmp_path: Path
 ) -> None:
-    clock = ManualClock(MONDAY_8)
+    clock = ManualClock(START)
     config = make_config(database_url, tmp_path, extra=WEB, community_extra=GUILD_DESCRIPTION)
     out = io.StringIO()
     seen: dict[str, Fetched] = {}

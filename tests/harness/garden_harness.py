@@ -168,3 +168,26 @@ class Visitor:
                 self.pages[key + path] = await Visitor.get(hearth, path)
 
         return step
+
+
+# Members: the sign-in link /garden login printed, and posting a form as a browser would
+def link_token(out: io.StringIO) -> str:
+    return re.findall(r"/login\?token=([A-Za-z0-9_-]+)", out.getvalue())[-1]
+
+
+async def post(
+    hearth: Hearth, path: str, form: dict[str, str], cookie: str = "", origin: str = ""
+) -> Fetched:
+    headers = {"Cookie": cookie} if cookie else {}
+    headers["Origin"] = origin or Visitor.base(hearth)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            Visitor.base(hearth) + path, data=form, headers=headers, allow_redirects=False
+        ) as response,
+    ):
+        return Fetched(response.status, dict(response.headers), await response.text())
+
+
+def csrf_of(page: str) -> str:
+    return re.findall(r'name="csrf" value="([^"]+)"', page)[0]
