@@ -377,13 +377,14 @@ async def test_rate_limited_replies_still_arrive_once(matrix: Env) -> None:
 
     adapter.client.add_response_callback(limited, RoomSendError)
     matrix.server.override_ratelimit(matrix.bot.user_id, messages_per_second=1, burst_count=1)
-    commands = [room.say(ann, f"!search nothing{n}") for n in range(2)]
+    # three quick commands: on a loaded machine two replies may still fall a second apart
+    commands = [room.say(ann, f"!search nothing{n}") for n in range(3)]
     for event_id in commands:
         await matrix.wait(event_id)
     for event_id in commands:
         (reply,) = room.replies_to(ann, event_id)
         assert "nothing" in reply["body"]
-    assert len(notices(room, ann)) == 2  # no duplicate anywhere
+    assert len(notices(room, ann)) == 3  # no duplicate anywhere
     assert waits and all(0 < ms <= 1000 for ms in waits), waits
 
 
