@@ -38,6 +38,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modal
 from adapters.slack.config import SlackConfig
+from adapters.slack.history import POSTED_SUBTYPES
 from adapters.slack.outbound import PLATFORM, SlackPort, chat_message
 from adapters.slack.text import message_payload, to_plain
 from adapters.slack.webapi import error_code, make_client, plain_message
@@ -59,7 +60,6 @@ from bot.port import DeliveryError, OutboundMessage
 log = structlog.get_logger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
-POSTED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
 
 class SlackAdapter(SlackPort):
