@@ -75,7 +75,8 @@ class Session:
 @contextlib.asynccontextmanager
 async def running(database_url: str, tmp_path: Path, api: LoopbackSlack) -> AsyncIterator[Session]:
     clock = ManualClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
-    settings = build_config(database_url, tmp_path, GUILD, FORGE)
+    unpaced = "[relay.catch_up_requests_per_second]\nslack = 0.0\n"  # pacing has its tests
+    settings = build_config(database_url, tmp_path, GUILD, FORGE, extra=unpaced)
     hearth = await Hearth.open(settings, clock, relay_in_background=False)
     slack_config = SlackConfig(
         enabled=True, signing_secret=SECRET, bot_token="xoxb-test", api_url=api.api_url, port=0
@@ -161,7 +162,10 @@ async def test_top_level_messages_posted_while_down_arrive_once_in_order_after_a
             await session.hearth.relay_worker.drain()
             assert from_slack(tmp_path) == [("Before the outage", None)]
 
-        # Hearth is down: the channel goes on without it
+        # Hearth is down: the channel goes on without it (and the relayed one is edited)
+        edited = api.find("C1", "1800000500.000001")
+        assert edited is not None
+        edited["text"] = "Before the outage, edited"
         missed = [f"Missed {n}" for n in range(1, 6)]
         for n, text in enumerate(missed, start=1):
             api.add_message("C1", "UBOB", text, f"1800001000.00000{n}")
@@ -179,7 +183,11 @@ async def test_top_level_messages_posted_while_down_arrive_once_in_order_after_a
         async with running(database_url, tmp_path, api) as session:
             await session.caught_up()
             got = from_slack(tmp_path)
-            assert [text for text, _ in got] == ["Before the outage", *missed, "A reply meanwhile"]
+            assert [text for text, _ in got] == [
+                "Before the outage, edited",
+                *missed,
+                "A reply meanwhile",
+            ]
             ids = {m["text"]: m["id"] for m in in_channel(tmp_path, "general")}
             assert got[-1][1] == ids["Missed 3"]  # the reply is in the missed root's thread
             pages = [c for c in api.named("conversations.history") if "oldest" in c.params]
