@@ -206,6 +206,8 @@ class CatchUpRunner:
         """Until the pass on `platform` has read its channels linked whole: a live
         top-level message there is then queued after what was missed before it."""
         run = self._catch_ups.get(platform)
+        if not isinstance(self._relays.ports.get(platform), ChannelHistory):
+            return  # nothing to read there: never wait
         if run is not None and not run.done.is_set():
             await run.channels_read.wait()
 
