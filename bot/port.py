@@ -5,6 +5,7 @@ Kept as small as discord.py's Messageable: rituals and relays need no more than 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -165,3 +166,11 @@ class ChannelHistory(Protocol):
         """Top-level messages newer than `after` (exclusive) and than `since`, at most
         `limit` of the oldest such (the next call goes on from `position`)."""
         ...
+
+
+@runtime_checkable
+class SharedSpaces(Protocol):
+    """Optional on a port whose DMs belong to no space (Discord): which of these spaces
+    (guilds) the person is a member of, so a DM binds to the community they share."""
+
+    async def shared_spaces(self, user_id: str, spaces: Sequence[str]) -> list[str]: ...

@@ -8,15 +8,17 @@ the next start goes on from the newest one relayed).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.webapi import call, data
-from bot.events import ChannelRef, MessagePosted
+from bot.events import ChannelRef, ChatMessage, MessagePosted
 from bot.port import ChannelLog
 
-if TYPE_CHECKING:
-    from adapters.slack.outbound import SlackPort
+ToMessage = Callable[[ChannelRef, dict[str, Any]], Awaitable[ChatMessage]]
 
 POSTED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 PAGE = 200  # messages asked for per page (Slack allows up to 999)
@@ -36,7 +38,12 @@ def ts_of(moment: datetime) -> str:
 
 
 async def channel_history(
-    port: SlackPort, channel: ChannelRef, after: str | None, since: datetime, limit: int
+    client: AsyncWebClient,
+    to_message: ToMessage,
+    channel: ChannelRef,
+    after: str | None,
+    since: datetime,
+    limit: int,
 ) -> ChannelLog:
     """Top-level messages (people's posts, not joins or other events) newer than `after`
     and `since`, the oldest `limit` of them; see `ChannelHistory`."""
@@ -44,7 +51,7 @@ async def channel_history(
     raws: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        request = port.client.conversations_history(
+        request = client.conversations_history(
             channel=channel.channel, oldest=oldest, limit=PAGE, cursor=cursor
         )
         body = data(await call("conversations.history", request))
@@ -63,7 +70,7 @@ async def channel_history(
             continue  # a reply also sent to the channel: its thread carries it
         if raw.get("subtype") not in POSTED_SUBTYPES:
             continue
-        message = await port._chat_message(channel, raw)
+        message = await to_message(channel, raw)
         root = dataclasses.replace(message.ref, thread_id=None)
         posted.append(MessagePosted(dataclasses.replace(message, ref=root)))
         if raw.get("reply_count") or raw.get("latest_reply"):
