@@ -53,6 +53,9 @@ async def catch_up_channels(
         except DeliveryError as failure:
             run.complete = False
             log.warning("relay.catch_up_channel_unreadable", channel=channel, reason=str(failure))
+        except Exception:  # one unreadable channel must not stop the others or the threads
+            run.complete = False
+            log.exception("relay.catch_up_channel_failed", channel=channel)
     return changes
 
 
