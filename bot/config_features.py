@@ -97,6 +97,12 @@ class RelayConfig(Section):
     catch_up_days: int = Field(
         14, ge=0, description="after downtime, relayed threads active this recently are re-read"
     )
+    catch_up_channel_messages: int = Field(
+        1000,
+        ge=0,
+        description="after downtime, at most this many missed top-level messages per channel "
+        "linked whole are relayed in one pass (the next start goes on from there)",
+    )
     catch_up_requests_per_second: CatchUpRates = CatchUpRates()
 
 

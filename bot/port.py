@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from bot.events import ChannelRef, ChatMessage, MessageRef
+from bot.events import ChannelRef, ChatMessage, MessagePosted, MessageRef
 from bot.text.model import Document
 from bot.text.neutral import parse
 
@@ -143,6 +144,34 @@ class ChangeFeed(Protocol):
     relayed thread of the look-back window re-read (at the catch-up pace)."""
 
     async def changes_since(self, position: str | None) -> Changes: ...
+
+
+@dataclass(frozen=True)
+class ChannelLog:
+    """A channel's top-level messages after a position (see `ChannelHistory`).
+
+    `posted`: oldest first, each as its live event (a root's ref has no thread id; an
+    inline reply names what it answers). `replied`: ids among them with thread replies.
+    `position`: the newest id read, to ask from next time (None: nothing newer)."""
+
+    posted: tuple[MessagePosted, ...]
+    replied: frozenset[str]
+    position: str | None
+
+
+@runtime_checkable
+class ChannelHistory(Protocol):
+    """Optional on a port: a channel's top-level history after a message id.
+
+    Catch-up reads it for channels linked whole, so what was posted there while Hearth
+    was down starts its relayed thread as a live message would have."""
+
+    async def channel_history(
+        self, channel: ChannelRef, after: str | None, since: datetime, limit: int
+    ) -> ChannelLog:
+        """Top-level messages newer than `after` (exclusive) and than `since`, at most
+        `limit` of the oldest such (the next call goes on from `position`)."""
+        ...
 
 
 @runtime_checkable

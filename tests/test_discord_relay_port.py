@@ -7,6 +7,7 @@ username and avatar, the content (no live mention), and which endpoint edited or
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,29 @@ async def test_relay_failures_are_the_ports_typed_failures(
         elsewhere = ChannelRef("discord", HERE.space, str(OTHER_CHANNEL))
         with pytest.raises(TargetGone):
             await bot.adapter.post(elsewhere, relayed("nowhere"))
+
+
+async def test_the_channel_history_after_a_message_reads_people_oldest_first_over_pages(
+    database_url: str, tmp_path: Path, loopback: DiscordLoopback
+) -> None:
+    """What catch-up reads in a channel linked whole: every page after the position,
+    Hearth's copies and other bots left out, threads flagged, the oldest `limit` kept."""
+    async with running(database_url, tmp_path, loopback) as bot:
+        seen = loopback.message(CHANNEL, "read before the restart", ALICE)
+        missed = [loopback.message(CHANNEL, f"missed {n}", BOB) for n in range(150)]
+        copy = await bot.adapter.post(HERE, relayed("a copy Hearth made"))
+        loopback.messages[int(missed[3]["id"])]["flags"] = 32  # HAS_THREAD
+        since = datetime(2020, 1, 1, tzinfo=UTC)
+        found = await bot.adapter.channel_history(HERE, seen["id"], since, 1000)
+        assert [e.message.text for e in found.posted] == [f"missed {n}" for n in range(150)]
+        assert all(e.message.ref.thread_id is None and e.reply_to is None for e in found.posted)
+        assert found.replied == {missed[3]["id"]}
+        assert found.position == copy.message_id  # read past it, relayed not
+        pages = loopback.find("GET", rf"^/channels/{CHANNEL}/messages$")
+        assert len(pages) >= 2 and pages[0].query["after"] == seen["id"]
+
+        bounded = await bot.adapter.channel_history(HERE, seen["id"], since, 10)
+        assert [e.message.text for e in bounded.posted] == [f"missed {n}" for n in range(10)]
+        assert bounded.position == missed[9]["id"]
+        nothing = await bot.adapter.channel_history(HERE, copy.message_id, since, 10)
+        assert nothing.posted == () and nothing.position is None

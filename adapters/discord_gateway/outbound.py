@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import discord
 import structlog
 
+from adapters.discord_gateway import history
 from adapters.discord_gateway.delivery import bad_request, delivery, unknown_webhook
 from adapters.discord_gateway.text import (
     LIMIT,
@@ -28,7 +30,7 @@ from adapters.discord_gateway.text import (
 )
 from adapters.discord_gateway.webhooks import RelayWebhooks
 from bot.events import Attachment, ChannelRef, ChatMessage, MessageRef, UserRef
-from bot.port import DeliveryError, Forbidden, OutboundMessage, TargetGone
+from bot.port import ChannelLog, DeliveryError, Forbidden, OutboundMessage, TargetGone
 from bot.text import to_discord
 from bot.text.relayed import with_author_prefix, with_source_link
 
@@ -261,6 +263,12 @@ class DiscordPort:
                         here = MessageRef(ref.channel, str(message.id), str(thread.id))
                         replies.append(self.chat_message(message, here))
         return [starter, *replies]
+
+    async def channel_history(
+        self, channel: ChannelRef, after: str | None, since: datetime, limit: int
+    ) -> ChannelLog:
+        """Top-level messages after `after` (catch-up in channels linked whole)."""
+        return await history.channel_history(self, channel, after, since, limit)
 
     def permalink(self, ref: MessageRef) -> str:
         where = ref.thread_id or ref.channel.channel

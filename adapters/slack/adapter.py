@@ -43,6 +43,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import modal
 from adapters.slack.config import SlackConfig
 from adapters.slack.endpoints import Endpoints
+from adapters.slack.history import POSTED_SUBTYPES
 from adapters.slack.installations import InstallRecords
 from adapters.slack.oauth import build_oauth
 from adapters.slack.outbound import PLATFORM, SlackPort, chat_message
@@ -70,7 +71,6 @@ NOT_INSTALLED = (
     "Hearth is not installed in this workspace any more; a workspace admin can add it "
     "again from Hearth's install page."
 )
-POSTED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
 
 class SlackAdapter(SlackPort):

@@ -24,12 +24,13 @@ from typing import Any
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack import history
 from adapters.slack.teams import Team, Teams
 from adapters.slack.text import message_payload, mrkdwn_payload, outbound_mrkdwn, to_plain
 from adapters.slack.webapi import call, data
 from adapters.slack.workspace import Workspace, avatar_of
 from bot.events import Attachment, ChannelRef, ChatMessage, MessageRef, UserRef
-from bot.port import Capabilities, OutboundMessage, TargetGone
+from bot.port import Capabilities, ChannelLog, OutboundMessage, TargetGone
 
 log = structlog.get_logger(__name__)
 
@@ -228,6 +229,15 @@ class SlackPort:
             if not cursor:
                 break
         return messages[:THREAD_LIMIT]
+
+    async def channel_history(
+        self, channel: ChannelRef, after: str | None, since: datetime, limit: int
+    ) -> ChannelLog:
+        """Top-level messages after `after` (catch-up in channels linked whole)."""
+        client = await self._client(channel)
+        return await history.channel_history(
+            client, self._chat_message, channel, after, since, limit
+        )
 
     async def fetch_permalink(self, ref: MessageRef) -> str:
         """`chat.getPermalink`, remembered so the synchronous `permalink()` can use it."""

@@ -19,6 +19,7 @@ from knowledge.relays import Participant
 READ_COST = 2  # requests one thread read costs on every platform: the root, then its replies
 STOP_GRACE_SECONDS = 5.0  # a read under way may finish its transaction before being cancelled
 RETRIES = 3  # a thread whose read failed (network, server) is tried again this often
+CHANNEL_LIMIT = 1000  # the default of `relay.catch_up_channel_messages`
 
 
 class Pace:
@@ -69,6 +70,9 @@ class CatchUp:
         self.started = False
         self.changes = 0
         self.complete = True  # every read succeeded: the position may be saved
+        self.channel_limit = CHANNEL_LIMIT  # missed top-level messages read per channel
+        # channels linked whole are read (a live top-level message there waits for it)
+        self.channels_read = asyncio.Event()
         self._pending: dict[int, Participant] = {}
         self._tries: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
@@ -113,6 +117,7 @@ class CatchUp:
     async def stop(self) -> None:
         """Ask the pass to stop between reads; cancel it if a read does not end soon."""
         self.stopping.set()
+        self.channels_read.set()
         if self.task is None or self.task.done():
             return
         done, _ = await asyncio.wait([self.task], timeout=STOP_GRACE_SECONDS)

@@ -16,9 +16,18 @@ from typing import Protocol
 import structlog
 
 from bot.config_features import RelayConfig
-from bot.events import ChatMessage, MessageDeleted, MessageEdited, MessageRef
-from bot.port import ChangeFeed, Forbidden, OutboundPort, RateLimited, TargetGone, Transient
+from bot.events import ChatMessage, MessageDeleted, MessageEdited, MessagePosted, MessageRef
+from bot.port import (
+    ChangeFeed,
+    ChannelHistory,
+    Forbidden,
+    OutboundPort,
+    RateLimited,
+    TargetGone,
+    Transient,
+)
 from bot.relay.catch_up import READ_COST, CatchUp, Pace, pause
+from bot.relay.channel_catch_up import catch_up_channels
 from bot.relay.payload import digest
 from bot.relay.routing import channel_of
 from knowledge.directory import Directory
@@ -48,6 +57,8 @@ class LivePath(Protocol):
         community_name: str | None = None,
     ) -> int: ...
 
+    async def message_posted(self, event: MessagePosted, *, missed: bool = False) -> None: ...
+
     async def message_edited(self, event: MessageEdited) -> None: ...
 
     async def message_deleted(self, event: MessageDeleted) -> None: ...
@@ -70,6 +81,7 @@ class CatchUpRunner:
         registered and, in a thread still waiting, has that thread read first."""
         rate = config.catch_up_requests_per_second.for_platform(port.platform)
         run = CatchUp(port.platform, Pace(rate))
+        run.channel_limit = config.catch_up_channel_messages
         self._catch_ups[port.platform] = run
         run.task = asyncio.create_task(
             self._relays.catch_up(port, config.catch_up_days),
@@ -113,6 +125,10 @@ class CatchUpRunner:
                 position = await self._load_catch_up(run, port, days)
             finally:
                 run.ready.set()  # live messages never wait on a failed load
+            try:
+                await self._channels(run, port, days)
+            finally:
+                run.channels_read.set()
             while (participant := run.next()) is not None:
                 if run.tries(participant.id) and not await pause(
                     2.0 ** run.tries(participant.id), run.stopping
@@ -125,6 +141,7 @@ class CatchUpRunner:
             run.complete = False
             log.exception("relay.catch_up_stopped", platform=port.platform)
         finally:
+            run.channels_read.set()
             run.done.set()
         if run.waiting:  # stopped: the position stays, so the next start reads these
             log.info(
@@ -167,6 +184,32 @@ class CatchUpRunner:
         run.load(participants)
         log.info("relay.catching_up", platform=port.platform, threads=len(participants))
         return position
+
+    async def _channels(self, run: CatchUp, port: OutboundPort, days: int) -> None:
+        """Top-level messages posted meanwhile in channels linked whole (channel_catch_up.py)."""
+        if not isinstance(port, ChannelHistory):
+            return  # Matrix's sync and the console's transcript replay them as live events
+
+        async def post(event: MessagePosted) -> None:
+            await self._relays.message_posted(event, missed=True)
+
+        async def read_thread(participant: Participant) -> int:
+            return await self._catch_up_thread(port, participant)
+
+        store, now = self._relays.store, self._relays.now()
+        run.changes += await catch_up_channels(
+            store, port, port.platform, run, now, days, post, read_thread
+        )
+        self._relays.wake.set()
+
+    async def channels_read(self, platform: str) -> None:
+        """Until the pass on `platform` has read its channels linked whole: a live
+        top-level message there is then queued after what was missed before it."""
+        run = self._catch_ups.get(platform)
+        if not isinstance(self._relays.ports.get(platform), ChannelHistory):
+            return  # nothing to read there: never wait
+        if run is not None and not run.done.is_set():
+            await run.channels_read.wait()
 
     async def _read(self, run: CatchUp, port: OutboundPort, participant: Participant) -> None:
         """Read one waiting thread once (the pass and a live message may both ask)."""

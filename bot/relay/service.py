@@ -179,7 +179,8 @@ class Relays:
 
     # live events ---------------------------------------------------------------------
 
-    async def message_posted(self, event: MessagePosted) -> None:
+    async def message_posted(self, event: MessagePosted, *, missed: bool = False) -> None:
+        """`missed`: read back by catch-up (channel_catch_up.py), not a live event."""
         message = event.message
         if not self.relayable(message):
             return
@@ -188,6 +189,8 @@ class Relays:
             event.reply_to.thread_id if event.reply_to else None
         )
         channel = channel_key(message.ref)
+        if thread_root is None and reply_to is None and not missed:
+            await self.catch_ups.channels_read(message.ref.channel.platform)  # order kept
         links: list[LinkView] | None = None
         later: list[Queued] = []
         recorded_here = False

@@ -159,8 +159,17 @@ class Rest:
                     nonce=nonce,
                 )
             found = [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
+            limit = min(int(call.query.get("limit", 50)), 100)
+            if "after" in call.query:  # the `limit` right after it, newest first, as Discord
+                after = int(call.query["after"])
+                newer = sorted(
+                    (m for m in found if int(m["id"]) > after), key=lambda m: int(m["id"])
+                )
+                return 200, list(reversed(newer[:limit]))
             found.sort(key=lambda m: int(m["id"]), reverse=True)
-            return 200, found[: int(call.query.get("limit", 100))]
+            if "before" in call.query:
+                found = [m for m in found if int(m["id"]) < int(call.query["before"])]
+            return 200, found[:limit]
         return 404, {"message": "404: Not Found", "code": 0}
 
     def _webhook(
