@@ -300,6 +300,7 @@ class Hearth:
             from bot.handlers.garden import GardenLinks
             from knowledge.garden import GardenStore
             from knowledge.garden_auth import GardenAuth
+            from knowledge.ritual_history import RitualHistory
 
             auth = GardenAuth(database)
             garden = Garden(
@@ -308,7 +309,8 @@ class Hearth:
                 descriptions_of(config.communities),
                 config.web.public_url,
                 {c.slug: c.timezone for c in config.communities},
-                members=MemberGarden(auth, insights, sharing, search),
+                members=MemberGarden(auth, insights, sharing, search, RitualHistory(database)),
+                semantic=semantic,
             )
             garden.mount(ops)
             garden_links = GardenLinks(auth, _garden_url(config, ops))

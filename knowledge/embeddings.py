@@ -175,8 +175,10 @@ class EmbeddingStore:
     ) -> list[tuple[int, float]]:
         """The `limit` insights most similar to `vector` (cosine, best first).
 
-        `query` applies /search's filters (tags, author, since) and its -exclusions, so
-        semantic hits never include what full-text search was told to leave out.
+        `query` applies /search's scope (its communities, siblings' shared insights, only
+        `public` ones for the garden), filters (tags, author, since) and -exclusions: each
+        candidate is checked in SQL before it counts, so semantic hits never include what
+        full-text search would not show (the vectors themselves carry no visibility).
         """
         numpy = _numpy()
         target = _unit(vector)
@@ -184,7 +186,10 @@ class EmbeddingStore:
             return []
         dims = len(target)
         table = self._cache.fresh(model, dims) or await self._load(model, dims)
-        communities = {community_id, *(query.shared_from if query is not None else ())}
+        if query is not None and query.communities:  # the garden: these replace the scope
+            communities = set(query.communities)
+        else:
+            communities = {community_id, *(query.shared_from if query is not None else ())}
         ids, scores = VectorCache.score(table, target, communities, None)
         keep = scores >= min_similarity
         ids, scores = ids[keep], scores[keep]
