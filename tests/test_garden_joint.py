@@ -46,7 +46,7 @@ def keep(channel: str, text: str, tmp_path: Path) -> Step:
 
 def joint_round(out: io.StringIO, clock: ManualClock, tmp_path: Path) -> list[Step]:
     """Round 1 of the Guild's joint reflection: each community keeps insights from its
-    replies; the Forge and the Guild share knowledge and one insight with the
+    replies; the Guild makes bob's public; the Forge and the Guild share knowledge and one insight with the
     constellation; the Mill shares one insight but not its knowledge with the Guild."""
     return [
         *setup(out),
@@ -79,6 +79,7 @@ def joint_round(out: io.StringIO, clock: ManualClock, tmp_path: Path) -> list[St
         ":channel general",
         ":as cora",
         keep("general", BOB, tmp_path),
+        line(lambda: f"/insight share {captured(out, BOB)} public"),
         at(clock, CLOSE),
         ":as bob",
         "/garden login",
@@ -132,13 +133,19 @@ async def test_a_member_sees_a_joint_rounds_insights_side_by_side_and_nothing_un
     plots = pulse.text
     assert plots.count('<svg class="plot"') == 5
     assert "Insights captured: The Guild 1, The Forge 2, The Mill 1" in plots
-    assert "Insights shared: The Guild 0, The Forge 1, The Mill 1" in plots
+    assert "Insights shared: The Guild 1, The Forge 1, The Mill 1" in plots
     assert "Ritual rounds answered: The Guild 1 of 1 (100%)" in plots
     assert "People who answered rituals: The Guild 1, The Forge 2, The Mill 1" in plots
     for word in (BOB, DANA, ERIN, MIA):  # counts only
         assert word not in plots
 
-    for key in ("other_round", "other_pulse", "no_round", "visitor_round", "visitor_pulse"):
+    visitor = seen["visitor_round"]  # the public part of the round, nothing else
+    assert visitor.status == 200 and "Pairing made reviews faster" in visitor.text
+    assert '<link rel="canonical"' in visitor.text and "noindex" not in visitor.text
+    for unseen in (DANA, ERIN, "Checklists made reviews", "The Forge", "The Mill"):
+        assert unseen not in visitor.text, unseen
+
+    for key in ("other_round", "other_pulse", "no_round", "visitor_pulse"):
         assert seen[key].status == 404, key
         for word in (BOB, DANA, ERIN, MIA):
             assert word not in seen[key].text, (key, word)

@@ -1,7 +1,7 @@
-"""Joint rituals on the garden, for signed-in members of the community only (404 for
-anyone else): a joint round's insights side by side by community, and the constellation's
-pulse as small plots. Both read through the same store calls as chat (`/search round:<id>`,
-`/constellation pulse`), so the web shows nothing chat would not."""
+"""Joint rituals on the garden: a joint round's insights side by side by community (public
+ones for visitors; for the community's signed-in members what `/search round:<id>` lists
+in chat), and the constellation's pulse as small plots for the community's signed-in
+members only (404 for anyone else), read through the same call as `/constellation pulse`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.garden import svg
 from bot.garden.pages import SCOPE, SIGNED, GardenPages, NotFoundPage, Page
 from knowledge.garden import PublicCommunity
 from knowledge.garden_auth import SignedIn
+from knowledge.garden_rows import InsightCard
 from knowledge.joint_rows import PulseRow
 from knowledge.pulse import PULSE_DAYS, constellation_pulse
 from knowledge.views import InsightView
@@ -22,7 +23,7 @@ from knowledge.views import InsightView
 class RoundColumn:
     name: str
     slug: str  # where its insight pages live for this member
-    insights: tuple[InsightView, ...]
+    insights: tuple[InsightView | InsightCard, ...]
 
 
 @dataclass(frozen=True)
@@ -45,32 +46,37 @@ class JointPages(GardenPages):
     async def round_page(
         self, request: web.Request, community: PublicCommunity, joint_round: int
     ) -> Page:
-        self._member_of(community)
-        scope = SCOPE.get()
-        assert self._members is not None  # checked by _member_of
-        siblings = scope.siblings if scope is not None else ()
-        found = await self._members.insights.rounds.of_round(
-            joint_round, community.id, [s.community_id for s in siblings]
-        )
-        if not found:
-            raise NotFoundPage
-        slugs = {s.community_id: s.slug for s in siblings} | {community.id: community.slug}
+        """Members of the community: their own insights from the round, what the siblings
+        taking part share with them, and anyone's public ones. Anyone else: the round's
+        public insights. 404 unless this community has one the viewer may see."""
+        signed: SignedIn | None = SIGNED.get()
         columns: list[RoundColumn] = []
-        for name, insight in found:
-            if not columns or columns[-1].name != name:
-                slug = slugs.get(insight.community_id, community.slug)
-                columns.append(RoundColumn(name, slug, ()))
-            last = columns[-1]
-            columns[-1] = RoundColumn(last.name, last.slug, (*last.insights, insight))
-        columns.sort(key=lambda c: c.slug != community.slug)  # theirs first, then by name
+        if signed is not None and self._members is not None and signed.community.id == community.id:
+            scope = SCOPE.get()
+            siblings = scope.siblings if scope is not None else ()
+            slugs = {s.community_id: s.slug for s in siblings} | {community.id: community.slug}
+            found = await self._members.insights.rounds.of_round(
+                joint_round, community.id, [s.community_id for s in siblings]
+            )
+            for name, insight in found:
+                _add(columns, name, slugs.get(insight.community_id, community.slug), insight)
+        seen = {i.id for c in columns for i in c.insights}
+        for ref, card in await self._store.joint_round(joint_round):  # public: anyone's
+            if card.id not in seen:
+                _add(columns, ref.name, ref.slug, card)
+        if all(c.slug != community.slug for c in columns):
+            raise NotFoundPage
+        columns.sort(key=lambda c: (c.slug != community.slug, c.name))  # theirs first
+        public = signed is None or signed.community.id != community.id
         return self.render(
             request,
             "joint_round.html.j2",
             title=f"Joint round {joint_round} · {community.name}",
-            canonical=None,
+            canonical=f"/c/{community.slug}/round/{joint_round}" if public else None,
             community=community,
             joint_round=joint_round,
             columns=columns,
+            public=public,
         )
 
     async def pulse_page(self, request: web.Request, community: PublicCommunity) -> Page:
@@ -118,3 +124,14 @@ def pulse_plots(rows: list[PulseRow]) -> list[PulsePlot]:
         )
     )
     return plots
+
+
+def _add(
+    columns: list[RoundColumn], name: str, slug: str, insight: InsightView | InsightCard
+) -> None:
+    """Add to this community's column (a new one at the end if it has none yet)."""
+    for index, column in enumerate(columns):
+        if column.slug == slug:
+            columns[index] = RoundColumn(name, slug, (*column.insights, insight))
+            return
+    columns.append(RoundColumn(name, slug, (insight,)))
