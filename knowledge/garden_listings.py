@@ -70,6 +70,22 @@ class GardenListings(GardenTables):
             if insight_id in cards
         ]
 
+    async def joint_rounds(self, community_id: int, limit: int = 10) -> list[int]:
+        """The newest joint rounds this community kept a public insight from."""
+        async with self._db.sessions() as session:
+            found = await session.scalars(
+                select(Insight.joint_round_id)
+                .where(
+                    Insight.community_id == community_id,
+                    Insight.joint_round_id.is_not(None),
+                    is_public(),
+                )
+                .group_by(Insight.joint_round_id)
+                .order_by(Insight.joint_round_id.desc())
+                .limit(limit)
+            )
+            return [int(r) for r in found if r is not None]
+
     async def count(self, community_id: int, tag: str | None = None) -> int:
         statement = select(func.count(Insight.id)).where(
             Insight.community_id == community_id, is_public()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import io
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 from bot.app import Hearth
 from knowledge.clock import ManualClock
 from tests.harness.config_builder import FORGE, GUILD, MILL, build_config
 from tests.harness.console_harness import Step, line, run_script
 from tests.harness.garden_harness import WEB, Fetched, Visitor, captured, link_token, post
+from tests.test_garden import links_in
 from tests.test_joint_rituals_console import (
     CLOSE,
     FORGE_17,
@@ -30,6 +32,23 @@ BOB = "Pairing made reviews faster #pairing"
 DANA = "Pairing with QA found bugs early #pairing"  # the Forge shares it with the Guild
 ERIN = "Our deploys scare me"  # kept by the Forge for itself
 MIA = "Checklists made reviews faster #testing"  # the Mill shares, but not with the Guild
+
+
+async def crawl(hearth: Hearth) -> dict[str, Fetched]:
+    """Every garden page a visitor reaches by following links from the home page."""
+    base = Visitor.base(hearth)
+    seen: dict[str, Fetched] = {}
+    queue = ["/"]
+    while queue:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        page = seen[path] = await Visitor.get(hearth, path)
+        for link in links_in(page.text, page.headers.get("Content-Type", "")):
+            parts = urlsplit(urljoin(base + path, link))
+            if f"{parts.scheme}://{parts.netloc}" == base and parts.path != "/search":
+                queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return seen
 
 
 def reply_id(tmp_path: Path, channel: str, text: str) -> str:
@@ -92,6 +111,7 @@ async def test_a_member_sees_a_joint_rounds_insights_side_by_side_and_nothing_un
     clock = ManualClock(MONDAY_8)
     out = io.StringIO()
     seen: dict[str, Fetched] = {}
+    crawled: dict[str, Fetched] = {}
     forge = dataclasses.replace(FORGE, timezone="America/New_York")
     mill = dataclasses.replace(MILL, timezone="Asia/Tokyo")
     settings = build_config(database_url, tmp_path, GUILD, forge, mill, extra=WEB)
@@ -110,6 +130,7 @@ async def test_a_member_sees_a_joint_rounds_insights_side_by_side_and_nothing_un
             seen[key] = await Visitor.get(hearth, path, cookie)
         seen["visitor_round"] = await Visitor.get(hearth, "/c/guild/round/1")
         seen["visitor_pulse"] = await Visitor.get(hearth, "/c/guild/pulse")
+        crawled.update(await crawl(hearth))
 
     await run_script(settings, [*joint_round(out, clock, tmp_path), look], clock, out=out)
     assert captured(out, ERIN) and captured(out, MIA)  # both kept, in their communities
@@ -144,6 +165,14 @@ async def test_a_member_sees_a_joint_rounds_insights_side_by_side_and_nothing_un
     assert '<link rel="canonical"' in visitor.text and "noindex" not in visitor.text
     for unseen in (DANA, ERIN, "Checklists made reviews", "The Forge", "The Mill"):
         assert unseen not in visitor.text, unseen
+
+    # a crawler from the home page reaches the round through the community page, and
+    # finds nothing of the round that is not public
+    assert "/c/guild/round/1" in crawled and len(crawled) > 5, sorted(crawled)
+    for path, fetched in crawled.items():
+        assert fetched.status == 200, path
+        for unseen in (DANA, ERIN, MIA, "/pulse"):
+            assert unseen not in fetched.text, (path, unseen)
 
     for key in ("other_round", "other_pulse", "no_round", "visitor_pulse"):
         assert seen[key].status == 404, key
