@@ -32,6 +32,7 @@ BOB = "Pairing made reviews faster #pairing"
 DANA = "Pairing with QA found bugs early #pairing"  # the Forge shares it with the Guild
 ERIN = "Our deploys scare me"  # kept by the Forge for itself
 MIA = "Checklists made reviews faster #testing"  # the Mill shares, but not with the Guild
+MILO = "Standups ran shorter with a timer"  # the Mill makes it public: anyone sees it
 
 
 async def crawl(hearth: Hearth) -> dict[str, Fetched]:
@@ -66,7 +67,8 @@ def keep(channel: str, text: str, tmp_path: Path) -> Step:
 def joint_round(out: io.StringIO, clock: ManualClock, tmp_path: Path) -> list[Step]:
     """Round 1 of the Guild's joint reflection: each community keeps insights from its
     replies; the Guild makes bob's public; the Forge and the Guild share knowledge and one insight with the
-    constellation; the Mill shares one insight but not its knowledge with the Guild."""
+    constellation; the Mill shares one insight but not its knowledge with the Guild, and
+    makes another public."""
     return [
         *setup(out),
         ":as fran",
@@ -82,8 +84,11 @@ def joint_round(out: io.StringIO, clock: ManualClock, tmp_path: Path) -> list[St
         ":channel yard",
         reply("yard", MIA, tmp_path, out),
         ":as milo",
+        reply("yard", MILO, tmp_path, out),
         keep("yard", MIA, tmp_path),
         line(lambda: f"/insight share {captured(out, MIA)} constellation"),
+        keep("yard", MILO, tmp_path),
+        line(lambda: f"/insight share {captured(out, MILO)} public"),
         ":channel general",
         at(clock, FORGE_17),
         ":channel hall",
@@ -139,11 +144,13 @@ async def test_a_member_sees_a_joint_rounds_insights_side_by_side_and_nothing_un
     assert page.status == 200 and page.headers["Cache-Control"] == "private, no-store"
     text = page.text
     assert "Joint round 1: insights side by side" in text
-    guild, forge = text.split(">The Guild</h2>")[1].split(">The Forge</h2>")
+    guild, rest = text.split(">The Guild</h2>")[1].split(">The Forge</h2>")
+    forge, mill = rest.split(">The Mill</h2>")  # their own first, then by name
     assert "Pairing made reviews faster" in guild and "bob" in guild
     assert "Pairing with QA found bugs early" in forge and "dana" in forge
     assert f'href="/c/forge/i/{captured(out, DANA)}"' in forge
-    for unseen in (ERIN, "Checklists made reviews", "The Mill"):
+    assert MILO in mill and f'href="/c/mill/i/{captured(out, MILO)}"' in mill  # public
+    for unseen in (ERIN, "Checklists made reviews"):
         assert unseen not in text, unseen
 
     assert 'href="/c/guild/round/1"' in seen["history"].text
@@ -153,17 +160,18 @@ async def test_a_member_sees_a_joint_rounds_insights_side_by_side_and_nothing_un
     assert pulse.status == 200 and pulse.headers["Cache-Control"] == "private, no-store"
     plots = pulse.text
     assert plots.count('<svg class="plot"') == 5
-    assert "Insights captured: The Guild 1, The Forge 2, The Mill 1" in plots
-    assert "Insights shared: The Guild 1, The Forge 1, The Mill 1" in plots
+    assert "Insights captured: The Guild 1, The Forge 2, The Mill 2" in plots
+    assert "Insights shared: The Guild 1, The Forge 1, The Mill 2" in plots
     assert "Ritual rounds answered: The Guild 1 of 1 (100%)" in plots
-    assert "People who answered rituals: The Guild 1, The Forge 2, The Mill 1" in plots
-    for word in (BOB, DANA, ERIN, MIA):  # counts only
+    assert "People who answered rituals: The Guild 1, The Forge 2, The Mill 2" in plots
+    for word in (BOB, DANA, ERIN, MIA, MILO):  # counts only
         assert word not in plots
 
     visitor = seen["visitor_round"]  # the public part of the round, nothing else
     assert visitor.status == 200 and "Pairing made reviews faster" in visitor.text
+    assert MILO in visitor.text
     assert '<link rel="canonical"' in visitor.text and "noindex" not in visitor.text
-    for unseen in (DANA, ERIN, "Checklists made reviews", "The Forge", "The Mill"):
+    for unseen in (DANA, ERIN, "Checklists made reviews", "The Forge"):
         assert unseen not in visitor.text, unseen
 
     # a crawler from the home page reaches the round through the community page, and
