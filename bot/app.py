@@ -162,6 +162,10 @@ class Hearth:
     ops: OpsServer | None  # the operations server, when [web] listen is set
     federation: Federation | None = None  # ActivityPub, when [federation] enabled
 
+    def public_url(self) -> str:
+        """Where people reach the operations server ("" when off or on every interface)."""
+        return _garden_url(self.config, self.ops)() if self.ops is not None else ""
+
     @classmethod
     async def open(
         cls,
