@@ -313,7 +313,15 @@ class Hearth:
                 descriptions_of(config.communities),
                 config.web.public_url,
                 {c.slug: c.timezone for c in config.communities},
-                members=MemberGarden(auth, insights, sharing, search, RitualHistory(database)),
+                members=MemberGarden(
+                    auth,
+                    insights,
+                    sharing,
+                    search,
+                    RitualHistory(database),
+                    rituals.store,
+                    links,
+                ),
                 semantic=semantic,
             )
             garden.mount(ops)

@@ -12,6 +12,7 @@ from sqlalchemy import Integer, cast, func, literal, select
 
 from knowledge.garden_rows import (
     SITEMAP_LIMIT,
+    CommunityRef,
     GardenTables,
     InsightCard,
     RitualSummary,
@@ -50,6 +51,40 @@ class GardenListings(GardenTables):
         async with self._db.sessions() as session:
             ids = list(await session.scalars(statement))
         return await self.cards(ids)
+
+    async def joint_round(self, joint_round_id: int) -> list[tuple[CommunityRef, InsightCard]]:
+        """The public insights kept from a joint ritual's round, by community name."""
+        async with self._db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Insight.id, Community.slug, Community.name)
+                    .join(Community, Community.id == Insight.community_id)
+                    .where(Insight.joint_round_id == joint_round_id, is_public())
+                    .order_by(Community.name, Insight.id)
+                )
+            ).all()
+        cards = {card.id: card for card in await self.cards([row[0] for row in rows])}
+        return [
+            (CommunityRef(slug, name), cards[insight_id])
+            for insight_id, slug, name in rows
+            if insight_id in cards
+        ]
+
+    async def joint_rounds(self, community_id: int, limit: int = 10) -> list[int]:
+        """The newest joint rounds this community kept a public insight from."""
+        async with self._db.sessions() as session:
+            found = await session.scalars(
+                select(Insight.joint_round_id)
+                .where(
+                    Insight.community_id == community_id,
+                    Insight.joint_round_id.is_not(None),
+                    is_public(),
+                )
+                .group_by(Insight.joint_round_id)
+                .order_by(Insight.joint_round_id.desc())
+                .limit(limit)
+            )
+            return [int(r) for r in found if r is not None]
 
     async def count(self, community_id: int, tag: str | None = None) -> int:
         statement = select(func.count(Insight.id)).where(

@@ -7,15 +7,18 @@ Counts only, a few grouped queries for all the communities at once: nobody's wor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from knowledge.joint_rows import PulseRow
+from knowledge.links import LinkStore, Side
 from knowledge.models import Community, Insight, Ritual, RitualResponse, RitualRound
 from knowledge.ritual_rows import RitualTables
-from knowledge.vocabulary import SHARED_VISIBILITIES, RoundStatus
+from knowledge.vocabulary import SHARED_VISIBILITIES, LinkStatus, RoundStatus
+
+PULSE_DAYS = 90
 
 
 class ConstellationPulse(RitualTables):
@@ -102,3 +105,23 @@ class ConstellationPulse(RitualTables):
             )
             for c in ids
         ]
+
+
+async def linked_now(links: LinkStore, community_id: int) -> dict[str, Side]:
+    """The communities linked with this one now (active links), by slug."""
+    found: dict[str, Side] = {}
+    for link in await links.links_of(community_id):
+        other = link.other(community_id)
+        if link.status == LinkStatus.ACTIVE and other is not None:
+            found[other.slug] = other
+    return found
+
+
+async def constellation_pulse(
+    store: ConstellationPulse, links: LinkStore, community_id: int, now: datetime
+) -> list[PulseRow]:
+    """What `/constellation pulse` and the garden's pulse page show: this community first,
+    then each community linked with it now by name, over the last PULSE_DAYS days."""
+    linked = await linked_now(links, community_id)
+    ids = [community_id, *(s.community_id for s in sorted(linked.values(), key=lambda s: s.name))]
+    return await store.pulse(ids, now - timedelta(days=PULSE_DAYS))

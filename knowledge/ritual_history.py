@@ -46,6 +46,7 @@ class RoundRecord:
     late: bool
     people: int
     responses: tuple[ResponseView, ...]  # names already withheld where they must be
+    joint_round_id: int | None = None  # a joint ritual's round: its insights side by side
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class RitualHistory:
                         RitualRound.scheduled_for,
                         RitualRound.status,
                         RitualRound.late,
+                        RitualRound.joint_round_id,
                     )
                     .where(RitualRound.ritual_id.in_(ids))
                     .order_by(RitualRound.scheduled_for.desc(), RitualRound.id.desc())
@@ -120,8 +122,10 @@ class RitualHistory:
                 ).all()
             )
             by_ritual: dict[int, list[_Round]] = defaultdict(list)
-            for round_id, ritual_id, scheduled, status, late in rounds:
-                by_ritual[ritual_id].append(_Round(round_id, scheduled, RoundStatus(status), late))
+            for round_id, ritual_id, scheduled, status, late, joint in rounds:
+                by_ritual[ritual_id].append(
+                    _Round(round_id, scheduled, RoundStatus(status), late, joint)
+                )
             shown = {
                 ritual_id: [r for r in by_ritual[ritual_id] if r.status in SHOWN][:SHOWN_ROUNDS]
                 for ritual_id in ids
@@ -163,6 +167,7 @@ class RitualHistory:
                             r.late,
                             counted.get(r.id, (0, 0))[1],
                             tuple(responses.get(r.id, ())),
+                            r.joint_round_id,
                         )
                         for r in shown[ritual.id]
                     ),
@@ -177,6 +182,7 @@ class _Round:
     scheduled_for: datetime
     status: RoundStatus
     late: bool
+    joint_round_id: int | None
 
     @property
     def month(self) -> str:

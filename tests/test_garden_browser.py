@@ -241,7 +241,22 @@ def sign_in_and_edit(
         seen["rituals_320"] = driver.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth]"
         )
+        # the constellation pulse, from the ritual history's link
+        navigate(driver, driver.find_element(By.CSS_SELECTOR, "a[href='/c/guild/pulse']").click)
+        seen["pulse_320"] = driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        driver.set_window_size(1280, 1100)
+        driver.get(f"{base}/c/guild/pulse")
+        seen["pulse_h1"] = driver.find_element(By.TAG_NAME, "h1").text
+        seen["pulse_plots"] = len(driver.find_elements(By.CSS_SELECTOR, ".pulse svg.plot"))
+        seen["pulse_contrast"] = [
+            (what, round(contrast(fg, back), 2))
+            for selector in ("body", "a", ".meta", "figcaption", "th", "td")
+            for what, fg, back in driver.execute_script(CONTRAST, selector)
+        ]
+        driver.save_screenshot(str(shots / "garden-pulse.png"))
         cookies = {c["name"]: c for c in driver.get_cookies()}
         seen["cookie"] = cookies.get("hearth_garden", {})
         driver.delete_all_cookies()
@@ -302,6 +317,11 @@ async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
     low = [c for c in curator_saw["rituals_contrast"] if c[1] < 4.5]
     assert not low, low
     assert curator_saw["rituals_320"][0] <= curator_saw["rituals_320"][1] == 320
+    assert curator_saw["pulse_h1"] == "Constellation pulse"
+    assert curator_saw["pulse_plots"] == 5  # captured, shared, adopted, people, answered
+    low = [c for c in curator_saw["pulse_contrast"] if c[1] < 4.5]
+    assert not low, low
+    assert curator_saw["pulse_320"][0] <= curator_saw["pulse_320"][1] == 320
     assert curator_saw["landed"].endswith("/c/guild/")
     assert "Signed in as cora (curator) of The Guild" in " ".join(curator_saw["signed"].split())
     assert curator_saw["after_edit"].startswith("Unlisted pricing plans can go public")
@@ -323,7 +343,15 @@ async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
         assert viewport == 320 and scroll_width <= viewport, (path, scroll_width)
     low = [c for c in seen["contrast"] if c[2] < 4.5]
     assert not low, low  # WCAG AA for normal text
-    for name in ("constellation", "community", "insight", "search", "hostile-320", "rituals"):
+    for name in (
+        "constellation",
+        "community",
+        "insight",
+        "search",
+        "hostile-320",
+        "rituals",
+        "pulse",
+    ):
         assert (shots / f"garden-{name}.png").stat().st_size > 5_000
     if target := os.environ.get("HEARTH_SCREENSHOTS"):
         for png in shots.glob("*.png"):

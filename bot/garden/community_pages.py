@@ -88,6 +88,7 @@ class CommunityPages(GardenPages):
             plot=svg.weekly_bars(weeks, labels),
             weeks_total=sum(weeks),
             rituals=await self._store.rituals(community.id, now),
+            joint_rounds=await self._store.joint_rounds(community.id),
             **await self._for_members(community),
         )
 

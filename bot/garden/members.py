@@ -19,6 +19,8 @@ from aiohttp import web
 from knowledge.errors import NotAllowed, UserError
 from knowledge.garden_auth import SESSION_TTL, GardenAuth, SignedIn
 from knowledge.insights import InsightStore
+from knowledge.links import LinkStore
+from knowledge.pulse import ConstellationPulse
 from knowledge.ritual_history import RitualHistory
 from knowledge.search import SearchBackend, SearchPage, SearchQuery
 from knowledge.sharing import SharedKnowledge, SharingScope, Sibling
@@ -36,6 +38,8 @@ class MemberGarden:
     sharing: SharedKnowledge
     search: SearchBackend
     history: RitualHistory
+    pulse: ConstellationPulse  # the ritual store's pulse, as /constellation pulse reads it
+    links: LinkStore
 
     async def who(self, request: web.Request, now: Any) -> SignedIn | None:
         token = request.cookies.get(COOKIE)

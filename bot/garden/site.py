@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot.garden.community_pages import CommunityPages
 from bot.garden.insight_page import InsightPages
+from bot.garden.joint_pages import JointPages
 from bot.garden.member_pages import MemberPages
 from bot.garden.members import COOKIE, session_cookie
 from bot.garden.pages import DIGITS, SCOPE, SIGNED, NotFoundPage, Page, Redirect, unlisted
@@ -44,7 +45,7 @@ HEADERS = {
 }
 
 
-class Garden(CommunityPages, InsightPages, SearchPages, MemberPages, RitualPages):
+class Garden(CommunityPages, InsightPages, SearchPages, MemberPages, RitualPages, JointPages):
     """The garden as an aiohttp fallback: routing, and HTTP caching of what the pages build."""
 
     def mount(self, ops: OpsServer) -> None:
@@ -117,6 +118,10 @@ class Garden(CommunityPages, InsightPages, SearchPages, MemberPages, RitualPages
             return await self.community_page(request, community)
         if rest == ["rituals"]:
             return await self.rituals_page(request, community)
+        if rest == ["pulse"]:
+            return await self.pulse_page(request, community)
+        if len(rest) == 2 and rest[0] == "round" and DIGITS.fullmatch(rest[1]):
+            return await self.round_page(request, community, int(rest[1]))
         if rest == ["feed.atom"]:
             return await self.feed_page(request, community, None)
         if len(rest) == 2 and rest[0] == "i" and DIGITS.fullmatch(rest[1]):

@@ -19,13 +19,13 @@ from knowledge.errors import InvalidInput, NotAllowed
 from knowledge.joint_rows import JointView
 from knowledge.links import Side
 from knowledge.pending import PendingStore
+from knowledge.pulse import PULSE_DAYS, constellation_pulse, linked_now
 from knowledge.rituals import NewRitual
-from knowledge.vocabulary import JointStatus, LinkStatus, RitualKind, Role
+from knowledge.vocabulary import JointStatus, RitualKind, Role
 from scheduling.service import Rituals
 
 PENDING_KIND = "joint-ritual"
 CONFIRM_WINDOW = timedelta(minutes=10)
-PULSE_DAYS = 90
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 SHARED = (
@@ -74,12 +74,7 @@ class JointCommands:
 
     async def _linked(self, ctx: CommandContext) -> dict[str, Side]:
         """The communities linked with this one now, by slug."""
-        found: dict[str, Side] = {}
-        for link in await self.relays.links.links_of(ctx.community.id):
-            other = link.other(ctx.community.id)
-            if link.status == LinkStatus.ACTIVE and other is not None:
-                found[other.slug] = other
-        return found
+        return await linked_now(self.relays.links, ctx.community.id)
 
     async def preview(self, ctx: CommandContext, new: NewRitual, targets: str) -> Reply:
         """`/ritual add … constellation:…`: what would be proposed, waiting for a confirm."""
@@ -231,13 +226,9 @@ class JointCommands:
 
     async def pulse(self, ctx: CommandContext, args: Args) -> Reply:
         """Per community (this one and those linked now), the last 90 days in numbers."""
-        linked = await self._linked(ctx)
-        ids = [
-            ctx.community.id,
-            *(s.community_id for s in sorted(linked.values(), key=lambda s: s.name)),
-        ]
-        since = self.rituals.clock.now() - timedelta(days=PULSE_DAYS)
-        rows = await self.rituals.store.pulse(ids, since)
+        rows = await constellation_pulse(
+            self.rituals.store, self.relays.links, ctx.community.id, self.rituals.clock.now()
+        )
         header = ("community", "captured", "shared", "adopted", "rounds", "answered", "people")
         table = [header] + [
             (
