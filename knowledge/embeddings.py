@@ -178,19 +178,42 @@ class EmbeddingStore:
         `query` applies /search's filters (tags, author, since) and its -exclusions, so
         semantic hits never include what full-text search was told to leave out.
         """
-        numpy = _numpy()
         target = _unit(vector)
         if limit < 1 or not target.any():
             return []
         dims = len(target)
         table = self._cache.fresh(model, dims) or await self._load(model, dims)
         communities = {community_id, *(query.shared_from if query is not None else ())}
-        ids, scores = VectorCache.score(table, target, communities, None)
+        found, filtered = await self._ranked(
+            table, target, communities, limit, community_id, query, min_similarity, exact=False
+        )
+        if len(found) < limit and filtered and table.lists is not None:
+            # the filters left too few in the nearest lists: look at every row
+            found, _ = await self._ranked(
+                table, target, communities, limit, community_id, query, min_similarity, exact=True
+            )
+        return found
+
+    async def _ranked(
+        self,
+        table: Any,
+        target: Any,
+        communities: set[int],
+        limit: int,
+        community_id: int,
+        query: SearchQuery | None,
+        min_similarity: float,
+        exact: bool,
+    ) -> tuple[list[tuple[int, float]], bool]:
+        """The best `limit` that pass the filters, and whether the filters dropped any."""
+        numpy = _numpy()
+        ids, scores = VectorCache.score(table, target, communities, None, exact=exact)
         keep = scores >= min_similarity
         ids, scores = ids[keep], scores[keep]
         found: list[tuple[int, float]] = []
         checked = 0
         want = limit * 4
+        filtered = False
         while len(found) < limit and checked < len(ids):
             # The best `want` rows, best first (ties: the newer insight), past those checked
             count = min(len(ids), checked + want)
@@ -200,9 +223,10 @@ class EmbeddingStore:
             candidates = [int(i) for i in ids[ordered]]
             alive = await self._surviving(candidates, community_id, query)
             found.extend((int(ids[n]), float(scores[n])) for n in ordered if int(ids[n]) in alive)
+            filtered = filtered or len(alive) < len(candidates)
             checked = count
             want *= 4
-        return found[:limit]
+        return found[:limit], filtered
 
     async def _load(self, model: str, dims: int) -> Any:
         """Every stored vector of `model`, read in batches into the cache."""

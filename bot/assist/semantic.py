@@ -175,11 +175,22 @@ class SemanticIndex:
         await self.settle()
         try:
             await self._backfill_now_and_then(community, query.shared_from)
-            [vector] = await self.embedder.embed([text])
         except EmbeddingFailed as exc:
             log.warning("semantic.search_failed", community=community.slug, reason=str(exc))
             return await backend.search(query)
-        full_text = await backend.search(replace(query, limit=depth, offset=0))
+        # The question is embedded (a model run on a worker thread) while full text runs
+        # on the database's: the search waits for the slower of the two, not for both.
+        embedding = asyncio.ensure_future(self.embedder.embed([text]))
+        try:
+            full_text = await backend.search(replace(query, limit=depth, offset=0))
+        except BaseException:
+            embedding.cancel()
+            raise
+        try:
+            [vector] = await embedding
+        except EmbeddingFailed as exc:
+            log.warning("semantic.search_failed", community=community.slug, reason=str(exc))
+            return await backend.search(query)
         neighbours = await self._store.nearest(
             community.id,
             vector,
