@@ -247,7 +247,7 @@ async def run(args: argparse.Namespace) -> None:
         backend = open_search(database)
         embedder = load_minilm()
         store = EmbeddingStore(database)
-        exact_store = EmbeddingStore(database, VectorCache(lists=False))
+        exact_store = EmbeddingStore(database, VectorCache(lists_from=None))
         index = SemanticIndex(embedder, store, InsightStore(database), frozenset(), 0.15)
         exact = SemanticIndex(embedder, exact_store, InsightStore(database), frozenset(), 0.15)
         floor = Floor(url, community_id)

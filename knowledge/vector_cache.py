@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.vector_lists import Lists, build
+from knowledge.vector_lists import MIN_ROWS, Lists, build
 
 LOAD_BATCH = 20_000
 SCORE_CHUNK = 16_384  # rows widened to float32 at a time: bounded extra memory
@@ -38,9 +38,10 @@ class _Table:
 
 
 class VectorCache:
-    def __init__(self, max_age: float = 60.0, lists: bool = True) -> None:
+    def __init__(self, max_age: float = 60.0, lists_from: int | None = MIN_ROWS) -> None:
         self.max_age = max_age
-        self.lists = lists  # False: always score every row (bench/hybrid_search.py's peer)
+        # tables of this many rows get vector lists; None: always score every row
+        self.lists_from = lists_from
         self._tables: dict[tuple[str, int], _Table] = {}
 
     def fresh(self, model: str, dims: int) -> _Table | None:
@@ -79,7 +80,7 @@ class VectorCache:
 
         dtype = numpy.float32 if len(ids) <= FLOAT32_ROWS else numpy.float16
         matrix = matrix.astype(dtype, copy=False)
-        grouped = build(matrix) if self.lists else None
+        grouped = None if self.lists_from is None else build(matrix, self.lists_from)
         lists = None
         if grouped is not None:
             lists, order = grouped

@@ -53,15 +53,15 @@ class Lists:
         return [(int(bounds[n]), int(bounds[n + 1])) for n in closest if bounds[n + 1] > bounds[n]]
 
 
-def build(vectors: Any) -> tuple[Lists, Any] | None:
+def build(vectors: Any, min_rows: int = MIN_ROWS) -> tuple[Lists, Any] | None:
     """Lists for a [n, dims] matrix of unit rows (float32 or float16), and the order
     (int64[n]) the caller must put its rows in; None when the table is small."""
     import numpy
 
     rows = len(vectors)
-    if rows < MIN_ROWS:
+    if rows < max(min_rows, 2):
         return None
-    count = max(16, min(4096, round(math.sqrt(rows))))
+    count = max(2, min(4096, round(math.sqrt(rows))))
     rng = numpy.random.default_rng(SEED)
     sample_rows = numpy.sort(rng.choice(rows, min(rows, count * SAMPLE_PER_LIST), replace=False))
     sample = numpy.asarray(vectors[sample_rows], dtype=numpy.float32)
