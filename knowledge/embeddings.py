@@ -13,6 +13,8 @@ searches (a migration, an export) does not pay for it.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,6 +86,7 @@ class EmbeddingStore:
     def __init__(self, database: Database, cache: VectorCache | None = None) -> None:
         self._db = database
         self._cache = cache or VectorCache()
+        self._reloading: dict[tuple[str, int], asyncio.Task[Any]] = {}
 
     async def upsert(self, model: str, vectors: Sequence[Vector]) -> int:
         """Store (or replace) vectors as unit float16; returns how many were stored.
@@ -182,7 +185,14 @@ class EmbeddingStore:
         if limit < 1 or not target.any():
             return []
         dims = len(target)
-        table = self._cache.fresh(model, dims) or await self._load(model, dims)
+        table = self._cache.current(model, dims)
+        if table is None:
+            table = await self._load(model, dims)
+        elif self._cache.stale(table):
+            if table.lists is None:  # small: reading it again takes milliseconds
+                table = await self._load(model, dims)
+            else:  # large: this search uses the table held while a new one loads
+                self._reload_soon(model, dims)
         communities = {community_id, *(query.shared_from if query is not None else ())}
         found, filtered = await self._ranked(
             table, target, communities, limit, community_id, query, min_similarity, exact=False
@@ -228,9 +238,24 @@ class EmbeddingStore:
             want *= 4
         return found[:limit], filtered
 
+    async def reloaded(self) -> None:
+        """Wait for the background reloads under way (tests; shutdown)."""
+        while self._reloading:
+            await asyncio.gather(*self._reloading.values(), return_exceptions=True)
+
+    def _reload_soon(self, model: str, dims: int) -> None:
+        """Reload in the background (once at a time): other instances' writes show up
+        without a search waiting seconds for 100k vectors and their lists."""
+        if (model, dims) in self._reloading:
+            return
+        task = asyncio.create_task(self._load(model, dims))
+        self._reloading[(model, dims)] = task
+        task.add_done_callback(lambda _: self._reloading.pop((model, dims), None))
+
     async def _load(self, model: str, dims: int) -> Any:
         """Every stored vector of `model`, read in batches into the cache."""
         numpy = _numpy()
+        started = time.monotonic()
         ids: list[Any] = []
         communities: list[Any] = []
         matrices: list[Any] = []
@@ -260,13 +285,13 @@ class EmbeddingStore:
             last = batch[-1][0]
         if not matrices:
             return self._cache.load(model, dims, [])
-        return self._cache.load_arrays(
-            model,
-            dims,
+        table = await asyncio.to_thread(  # the lists' k-means: seconds at 100k
+            self._cache.build_table,
             numpy.concatenate(ids),
             numpy.concatenate(communities),
             numpy.concatenate(matrices),
         )
+        return self._cache.install(model, dims, table, started)
 
     async def _surviving(
         self, candidates: list[int], community_id: int, query: SearchQuery | None

@@ -31,8 +31,8 @@ class _Table:
     vectors: Any  # float32[n, dims], or float16 past FLOAT32_ROWS
     loaded_at: float
     community_ids: frozenset[int] = frozenset()  # every community with a row here
-    # written by this process since the load: id -> (community, float16 vector)
-    overlay: dict[int, tuple[int, Any]] = field(default_factory=dict)
+    # written by this process since the load: id -> (community, float16 vector, when)
+    overlay: dict[int, tuple[int, Any, float]] = field(default_factory=dict)
     lists: Lists | None = None  # rows grouped by nearest centroid (large tables)
     community_rows: dict[int, int] = field(default_factory=dict)
 
@@ -46,9 +46,16 @@ class VectorCache:
 
     def fresh(self, model: str, dims: int) -> _Table | None:
         table = self._tables.get((model, dims))
-        if table is None or time.monotonic() - table.loaded_at > self.max_age:
+        if table is None or self.stale(table):
             return None
         return table
+
+    def current(self, model: str, dims: int) -> _Table | None:
+        """The table held, however old (a search may use it while a new one loads)."""
+        return self._tables.get((model, dims))
+
+    def stale(self, table: _Table) -> bool:
+        return time.monotonic() - table.loaded_at > self.max_age
 
     def load(self, model: str, dims: int, rows: Iterable[tuple[int, int, Any]]) -> _Table:
         """`rows`: (insight id, community id, float32/float16 vector) for every stored row."""
@@ -73,9 +80,22 @@ class VectorCache:
             matrix,
         )
 
-    def load_arrays(self, model: str, dims: int, ids: Any, communities: Any, matrix: Any) -> _Table:
+    def load_arrays(
+        self,
+        model: str,
+        dims: int,
+        ids: Any,
+        communities: Any,
+        matrix: Any,
+        started: float | None = None,
+    ) -> _Table:
         """`load` from arrays already built (ids, communities: int64[n]; matrix: [n, dims]),
         without a Python object per row: 100k rows load in a fraction of the time."""
+        return self.install(model, dims, self.build_table(ids, communities, matrix), started)
+
+    def build_table(self, ids: Any, communities: Any, matrix: Any) -> _Table:
+        """A table (with its lists when large) from arrays; touches no shared state, so
+        it may run on a worker thread (seconds at 100k)."""
         import numpy
 
         dtype = numpy.float32 if len(ids) <= FLOAT32_ROWS else numpy.float16
@@ -86,7 +106,7 @@ class VectorCache:
             lists, order = grouped
             ids, communities, matrix = ids[order], communities[order], matrix[order]
         present, counts = numpy.unique(communities, return_counts=True)
-        table = _Table(
+        return _Table(
             ids,
             communities,
             matrix,
@@ -95,6 +115,14 @@ class VectorCache:
             lists=lists,
             community_rows={int(c): int(n) for c, n in zip(present, counts, strict=True)},
         )
+
+    def install(self, model: str, dims: int, table: _Table, started: float | None) -> _Table:
+        """Make `table` the one searched. `started`: when reading it began (monotonic);
+        this process's writes since then stay in its overlay (the reading may have missed
+        them)."""
+        older = self._tables.get((model, dims))
+        if older is not None and started is not None:
+            table.overlay = {i: w for i, w in older.overlay.items() if w[2] >= started}
         self._tables[(model, dims)] = table
         return table
 
@@ -104,7 +132,7 @@ class VectorCache:
         if table is None:
             return  # loaded with them on the first search
         for insight_id, community_id, vector in rows:
-            table.overlay[insight_id] = (community_id, vector)
+            table.overlay[insight_id] = (community_id, vector, time.monotonic())
 
     def forget(self) -> None:
         self._tables.clear()
@@ -199,7 +227,7 @@ class VectorCache:
 
         extra = [
             (insight_id, community_id, vector)
-            for insight_id, (community_id, vector) in table.overlay.items()
+            for insight_id, (community_id, vector, _) in table.overlay.items()
             if (communities is None or community_id in communities)
             and (allowed is None or insight_id in set(allowed.tolist()))
         ]

@@ -97,7 +97,9 @@ async def test_a_large_table_scores_only_the_nearest_lists_and_finds_what_an_exa
 async def test_a_tag_filter_finds_its_few_insights_even_outside_the_nearest_lists(
     database: Database,
 ) -> None:
-    rare = frozenset({5, 17, 29})  # all about topic 5 (17 % 12 = 29 % 12 = 5): far from the question's topic
+    rare = frozenset(
+        {5, 17, 29}
+    )  # all about topic 5 (17 % 12 = 29 % 12 = 5): far from the question's topic
     guild, _, made = await guild_with(database, 240, tagged=rare)
     centres, rows = topic_vectors(len(made))
     store = EmbeddingStore(database, VectorCache(lists_from=100))
@@ -137,3 +139,21 @@ def test_tiny_tables_build_without_error(count: int) -> None:
         lists, order = built
         assert sorted(order.tolist()) == list(range(count))
         assert lists.probes <= len(lists.centroids)
+
+
+async def test_a_large_stale_table_answers_at_once_and_another_instances_write_shows_after_reload(
+    database: Database,
+) -> None:
+    guild, _, made = await guild_with(database, 241)
+    centres, rows = topic_vectors(240)
+    this = EmbeddingStore(database, VectorCache(max_age=0.0, lists_from=100))
+    await store_vectors(this, made[:240], rows)
+    question = centres[3].tolist()
+    [(best, _)] = await this.nearest(guild.id, question, 1, "m")
+    other_instance = EmbeddingStore(database)
+    await other_instance.upsert("m", [Vector(made[240].id, made[240].updated_at, question)])
+    [(held, _)] = await this.nearest(guild.id, question, 1, "m")
+    assert held == best  # answered from the table held, not after reading 240 vectors again
+    await this.reloaded()
+    [(found, score)] = await this.nearest(guild.id, question, 1, "m")
+    assert found == made[240].id and score == pytest.approx(1.0, abs=1e-3)
