@@ -1,9 +1,11 @@
 """Insight vectors for semantic search: stored beside each insight, ranked with numpy.
 
 Why numpy rather than a vector index: a community of practice keeps thousands of
-insights, not millions, so a brute-force cosine over float16 rows (read in batches, so
-memory stays flat) answers in milliseconds on SQLite and PostgreSQL alike, and needs no
-database extension. Each row names the model that made it, and the insight version it
+insights, not millions, so a brute-force cosine over the rows held in memory answers in
+milliseconds on SQLite and PostgreSQL alike, and needs no database extension; from
+20,000 rows the table is grouped into k-means lists (knowledge/vector_lists.py) and a
+question scores only the nearest ones. A large table that has aged is reloaded in the
+background while searches use the one held. Each row names the model that made it, and the insight version it
 describes (`updated_at` is the insight's own), so a model change or an edit shows up in
 `missing` and is back-filled rather than compared across models.
 
