@@ -53,7 +53,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import machine_info, peak_rss_mib, percentile
+from measure import machine_info, peak_rss_mib, percentile, workspace
 from sqlalchemy import insert, text
 
 from knowledge.capture_writer import CaptureRow, Pending, time_binder, write_batch
@@ -899,24 +899,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     vocab = build_vocabulary(args.seed)
     qs = queries(args.seed, args.queries, vocab)
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-bench-"))
-    url = args.database_url or f"sqlite:///{workdir / 'hearth.db'}"
-    backend = url.split(":", 1)[0].split("+", 1)[0]
-    console.print(f"Working in {workdir}; Hearth database: {backend}")
-    try:
-        hearth = asyncio.run(run_hearth(url, args, vocab, qs, run_id))
+    with workspace("hearth-bench-", args.database_url, args.keep, console.print) as work:
+        hearth = asyncio.run(run_hearth(work.url, args, vocab, qs, run_id))
         done = qs[: len(hearth.top10_ids)]  # the queries Hearth finished within its budget
-        raw = run_raw(workdir / "raw.db", args, vocab, done)
-        per_txn = run_raw_per_txn(workdir / "raw-txn.db", args, vocab)
-        own_sql = run_hearth_sql_per_txn(f"sqlite:///{workdir / 'floor.db'}", args, vocab, run_id)
-        report(args, backend, hearth, raw, per_txn, own_sql, len(done))
-    finally:
-        if args.keep:
-            console.print(f"Kept {workdir}")
-        else:
-            for p in workdir.iterdir():
-                p.unlink()
-            workdir.rmdir()
+        raw = run_raw(work.folder / "raw.db", args, vocab, done)
+        per_txn = run_raw_per_txn(work.folder / "raw-txn.db", args, vocab)
+        own_sql = run_hearth_sql_per_txn(
+            f"sqlite:///{work.folder / 'floor.db'}", args, vocab, run_id
+        )
+        report(args, work.backend, hearth, raw, per_txn, own_sql, len(done))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from capture_search import (
     progress,
     queries,
 )
-from measure import machine_info, peak_rss_mib, percentile
+from measure import machine_info, peak_rss_mib, percentile, workspace
 
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
@@ -643,19 +642,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if not console.is_terminal:
         console.width = max(console.width, 110)  # tables unwrapped in logs
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-constellation-"))
-    url = args.database_url or f"sqlite:///{workdir / 'hearth.db'}"
-    backend = url.split(":", 1)[0].split("+", 1)[0]
-    console.print(f"Working in {workdir}; database: {backend}")
-    try:
-        asyncio.run(run(url, args, backend))
-    finally:
-        if args.keep:
-            console.print(f"Kept {workdir}")
-        else:
-            for p in workdir.iterdir():
-                p.unlink()
-            workdir.rmdir()
+    with workspace("hearth-constellation-", args.database_url, args.keep, console.print) as work:
+        asyncio.run(run(work.url, args, work.backend))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ import math
 import os
 import platform
 import resource
+import shutil
 import sqlite3
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -45,3 +49,28 @@ def machine_info(**extra: str) -> dict[str, str]:
         "platform": platform.platform(),
         **extra,
     }
+
+
+@dataclass(frozen=True)
+class Workspace:
+    folder: Path  # fresh for this run
+    url: str  # the database to measure: the given URL, else SQLite in `folder`
+    backend: str  # "sqlite", "postgresql", …: named beside every figure
+
+
+@contextmanager
+def workspace(
+    prefix: str, database_url: str | None, keep: bool, say: Callable[[str], object]
+) -> Iterator[Workspace]:
+    """A run's folder and database, said first; removed afterwards unless `keep`."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    url = database_url or f"sqlite:///{folder / 'hearth.db'}"
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    say(f"Working in {folder}; database: {backend}")
+    try:
+        yield Workspace(folder, url, backend)
+    finally:
+        if keep:
+            say(f"Kept {folder}")
+        else:
+            shutil.rmtree(folder)

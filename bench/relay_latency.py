@@ -72,6 +72,7 @@ from tests.fakes.synapse_server import (
     MatrixUser,
     SynapseServer,
     SynapseStartError,
+    in_thread,
     running_synapse,
 )
 from tests.harness.config_builder import Channel, Community, build_config
@@ -84,18 +85,6 @@ CODE = re.compile(r"constellation accept (HL-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}
 def marker() -> str:
     """A word unique to one message, found again in its copy's body."""
     return f"bench{uuid.uuid4().hex[:12]}"
-
-
-def in_thread(root: str) -> dict[str, Any]:
-    """The relation a threads-aware client puts on a message sent inside a thread."""
-    return {
-        "m.relates_to": {
-            "rel_type": "m.thread",
-            "event_id": root,
-            "is_falling_back": True,
-            "m.in_reply_to": {"event_id": root},
-        }
-    }
 
 
 class Watcher(RoundtripWatcher):
@@ -260,8 +249,11 @@ def create_room(server: SynapseServer, owner: MatrixUser, name: str, invite: lis
     )
 
 
-def history_copies(server: SynapseServer, room: str, reader: MatrixUser, bot: str) -> list[str]:
-    """The markers of every relayed copy in the room's history (one entry per copy)."""
+def history_markers(
+    server: SynapseServer, room: str, reader: MatrixUser, bot: str, only: str | None = None
+) -> list[str]:
+    """The markers of every copy `bot` posted in the room's history (one entry per copy);
+    with `only`, just the copies whose content carries that field."""
     found: list[str] = []
     start: str | None = None
     while True:
@@ -274,7 +266,7 @@ def history_copies(server: SynapseServer, room: str, reader: MatrixUser, bot: st
             relates = content.get("m.relates_to") or {}
             if (
                 event.get("sender") == bot
-                and RELAY_FIELD in content
+                and (only is None or only in content)
                 and relates.get("rel_type") != "m.replace"
             ):
                 found.extend(set(MARKER.findall(str(content.get("body", "")))))
@@ -419,7 +411,9 @@ async def run(
                         break
                     await asyncio.sleep(0.1)
             await asyncio.sleep(1.0)  # a late duplicate would have reached Bob's sync by now
-            history = await asyncio.to_thread(history_copies, server, room_b, bob, bot.user_id)
+            history = await asyncio.to_thread(
+                history_markers, server, room_b, bob, bot.user_id, RELAY_FIELD
+            )
         finally:
             for task in watching:
                 task.cancel()

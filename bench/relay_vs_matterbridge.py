@@ -59,7 +59,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matrix_roundtrip import Watcher as RoundtripWatcher
 from measure import machine_info, percentile
-from relay_latency import CODE, MARKER, create_room, in_thread, marker, matrix_pair, send
+from relay_latency import (
+    CODE,
+    MARKER,
+    create_room,
+    history_markers,
+    in_thread,
+    marker,
+    matrix_pair,
+    send,
+)
 
 from tests.fakes.synapse_server import (
     MatrixUser,
@@ -229,25 +238,6 @@ async def until_joined(
             while bot not in await asyncio.to_thread(joined, server, room, reader):
                 process.alive()
                 await asyncio.sleep(0.2)
-
-
-def history_markers(server: SynapseServer, room: str, reader: MatrixUser, bot: str) -> list[str]:
-    """The markers of every copy `bot` posted in the room's history (one entry per copy)."""
-    found: list[str] = []
-    start: str | None = None
-    while True:
-        path = f"/_matrix/client/v3/rooms/{quote(room)}/messages?dir=b&limit=500"
-        if start:
-            path += f"&from={quote(start)}"
-        page = server.request("GET", path, None, reader.access_token)
-        for event in page.get("chunk", []):
-            content = event.get("content") or {}
-            relates = content.get("m.relates_to") or {}
-            if event.get("sender") == bot and relates.get("rel_type") != "m.replace":
-                found.extend(set(MARKER.findall(str(content.get("body", "")))))
-        if not page.get("chunk") or not page.get("end") or page.get("end") == start:
-            return found
-        start = page["end"]
 
 
 @dataclass

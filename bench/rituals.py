@@ -55,7 +55,6 @@ import multiprocessing
 import os
 import pstats
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping, Sequence
@@ -75,7 +74,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import machine_info, peak_rss_mib, percentile
+from measure import machine_info, peak_rss_mib, percentile, workspace
 
 from bot.events import ChannelRef, ChatMessage, MessageRef
 from bot.ops.metrics import Metrics
@@ -714,14 +713,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"[yellow]Load average is {load}: something else is running, "
             "so the figures may be unfair[/yellow]"
         )
-    workdir = Path(tempfile.mkdtemp(prefix="hearth-rituals-bench-"))
-    url = args.database_url or f"sqlite:///{workdir / 'hearth.db'}"
-    backend = url.split(":", 1)[0].split("+", 1)[0]
-    console.print(f"Working in {workdir}; Hearth database: {backend}")
-    try:
-        plan = asyncio.run(prepare(url, args, grace))
+    with workspace("hearth-rituals-bench-", args.database_url, args.keep, console.print) as work:
+        plan = asyncio.run(prepare(work.url, args, grace))
         console.print("Hearth run (fresh process):")
-        results = [in_fresh_process(hearth_child, url, plan, grace, args.timeout, args.profile)]
+        results = [
+            in_fresh_process(hearth_child, work.url, plan, grace, args.timeout, args.profile)
+        ]
         if not args.skip_bare:
             lead = 8 + 0.002 * args.count
             bare = make_plan(
@@ -736,13 +733,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         report(args, results, load)
         if args.profile:
             show_profile(args.profile)
-    finally:
-        if args.keep:
-            console.print(f"Kept {workdir}")
-        else:
-            for p in workdir.iterdir():
-                p.unlink()
-            workdir.rmdir()
 
 
 if __name__ == "__main__":

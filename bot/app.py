@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
@@ -20,12 +20,12 @@ from bot.assist.service import Assist
 from bot.channel_aliases import bind_aliases
 from bot.commands.table import build_command_table
 from bot.config import CommunityConfig, Config
-from bot.context import GardenLinks, Services
 from bot.inbound import Inbound
 from bot.limits import Limits
 from bot.ops.metrics import Metrics
 from bot.relay.service import Relays
 from bot.relay.worker import OutboxWorker
+from bot.services import Services, command_families
 from bot.supervise import starting, supervise
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
@@ -243,9 +243,11 @@ class Hearth:
             from bot.ops.server import OpsServer
 
             ops = OpsServer(*address, metrics)
+        garden_links = None
         if ops is not None and config.web.garden:
             from bot.garden import Garden, descriptions_of
             from bot.garden.members import MemberGarden
+            from bot.handlers.garden import GardenLinks
             from knowledge.garden import GardenStore
             from knowledge.garden_auth import GardenAuth
 
@@ -259,8 +261,17 @@ class Hearth:
                 members=MemberGarden(auth, insights, sharing, search),
             )
             garden.mount(ops)
-            services = replace(services, garden=GardenLinks(auth, _garden_url(config, ops)))
-        inbound = Inbound(services, InboundLog(database), metrics)
+            garden_links = GardenLinks(auth, _garden_url(config, ops))
+        inbound = Inbound(
+            command_families(services, garden_links),
+            directory=directory,
+            insights=insights,
+            assist=assist,
+            rituals=rituals,
+            relays=relays,
+            inbound_log=InboundLog(database),
+            metrics=metrics,
+        )
         return cls(config, database, services, inbound, worker, metrics, ops)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:

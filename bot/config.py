@@ -22,7 +22,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.config_discord import DiscordConfig, is_env_reference
+from bot.config_discord import DiscordConfig
 from bot.config_features import (
     AssistConfig,
     LimitsConfig,
@@ -33,9 +33,9 @@ from bot.config_features import (
 )
 from bot.config_matrix import MatrixConfig
 from bot.config_matrix import inline_secrets as matrix_inline_secrets
+from bot.config_secrets import ENV_REF, is_env_reference
 from bot.config_slack import SlackConfig, inline_secrets
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PLATFORMS = ("console", "discord", "slack", "matrix")
 
 
@@ -195,7 +195,7 @@ def _expand(value: Any, path: str, source: str) -> Any:
             raise ConfigError(f"{source}: {path}: environment variable {name} is not set")
         return os.environ[name]
 
-    return _ENV_REF.sub(resolve, value)
+    return ENV_REF.sub(resolve, value)
 
 
 def _inline_secrets(raw: dict[str, Any], source: str) -> None:
@@ -218,13 +218,13 @@ def _inline_secrets(raw: dict[str, Any], source: str) -> None:
             f'{key} = "${{SLACK_{key.upper()}}}" and set that variable'
         )
     key = raw.get("assist", {}).get("api_key")
-    if isinstance(key, str) and key and not _ENV_REF.fullmatch(key):
+    if isinstance(key, str) and key and not is_env_reference(key):
         raise ConfigError(
             f"{source}: assist.api_key: secrets come from the environment: write "
             'api_key = "${HEARTH_OPENAI_API_KEY}" and set that variable'
         )
     url = raw.get("hearth", {}).get("database_url")
-    if isinstance(url, str) and not _ENV_REF.search(url):
+    if isinstance(url, str) and not ENV_REF.search(url):
         try:
             password = make_url(url).password
         except ArgumentError:

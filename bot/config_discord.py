@@ -5,11 +5,7 @@ The token is only ever a `${ENV}` reference, like every other secret in Hearth.
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-_ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
 class _Section(BaseModel):
@@ -74,8 +70,3 @@ class DiscordConfig(_Section):
         return self.guilds.get(
             guild_id, GuildRoles(curator_roles=self.curator_roles, steward_roles=self.steward_roles)
         )
-
-
-def is_env_reference(value: str) -> bool:
-    """True for `${NAME}`: what the raw (unexpanded) token must look like in the file."""
-    return bool(_ENV_REF.match(value))

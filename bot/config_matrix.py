@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.config_secrets import written_inline
 from knowledge.vocabulary import Role
 
 SECRET_KEYS = ("access_token", "password")
-_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _USER_ID = r"^@[^:\s]+:[^\s]+$"
 
 
@@ -98,10 +98,4 @@ class MatrixConfig(BaseModel):
 
 def inline_secrets(section: dict[str, Any]) -> list[str]:
     """The secret keys of a raw `[adapters.matrix]` table that are not `${VAR}` references."""
-    return [
-        key
-        for key in SECRET_KEYS
-        if isinstance(section.get(key), str)
-        and section[key]
-        and not _ENV_REF.fullmatch(section[key])
-    ]
+    return written_inline(section, SECRET_KEYS)

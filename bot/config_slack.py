@@ -8,15 +8,14 @@ what the chosen mode needs is present.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.config_secrets import written_inline
 from knowledge.vocabulary import Role
 
 SECRET_KEYS = ("signing_secret", "bot_token", "app_token")
-_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 RoleName = Literal["member", "curator", "steward"]
 
@@ -85,10 +84,4 @@ class SlackConfig(BaseModel):
 
 def inline_secrets(section: dict[str, Any]) -> list[str]:
     """The secret keys of a raw `[adapters.slack]` table that are not `${VAR}` references."""
-    return [
-        key
-        for key in SECRET_KEYS
-        if isinstance(section.get(key), str)
-        and section[key]
-        and not _ENV_REF.fullmatch(section[key])
-    ]
+    return written_inline(section, SECRET_KEYS)

@@ -25,11 +25,13 @@ from typing import Protocol
 import structlog
 
 from bot import formatting
+from bot.assist.service import Assist
 from bot.capture import BULBS, LABELS, Capture, announce
+from bot.commands.families import BoundCommands
 from bot.commands.parse import find_command, parse
 from bot.commands.prefix import respell
 from bot.commands.spec import Command, Reply
-from bot.context import CommandContext, Services
+from bot.context import CommandContext
 from bot.events import (
     CommandInvoked,
     MessageDeleted,
@@ -41,10 +43,14 @@ from bot.events import (
 from bot.faults import crash_point
 from bot.ops.metrics import Metrics
 from bot.port import DeliveryError, OutboundMessage, OutboundPort
+from bot.relay.service import Relays
+from knowledge.directory import Directory
 from knowledge.errors import UserError
 from knowledge.failures import explain, root_cause
 from knowledge.inbound import InboundLog, Taken
+from knowledge.insights import InsightStore
 from knowledge.views import CommunityInfo, MemberInfo
+from scheduling.service import Rituals
 
 log = structlog.get_logger(__name__)
 
@@ -101,14 +107,32 @@ class SyncPositions(Protocol):
 
 
 class Inbound:
-    def __init__(self, services: Services, inbound_log: InboundLog, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        commands: BoundCommands,
+        *,
+        directory: Directory,
+        insights: InsightStore,
+        assist: Assist,
+        rituals: Rituals,
+        relays: Relays,
+        inbound_log: InboundLog,
+        metrics: Metrics,
+    ) -> None:
+        """`commands` answers commands; reactions capture into `insights` (with tags from
+        `assist`); plain messages, edits and deletions also reach `rituals` and `relays`."""
+        self._commands = commands
+        self._directory = directory
+        self._insights = insights
+        self._assist = assist
+        self._rituals = rituals
+        self._relays = relays
         self._metrics = metrics
-        self._services = services
         self._seen = inbound_log
-        self._capture = Capture(services.insights)
+        self._capture = Capture(insights)
 
     async def _community(self, platform: str, space: str, channel: str) -> CommunityInfo | None:
-        return await self._services.directory.community_for_channel(platform, space, channel)
+        return await self._directory.community_for_channel(platform, space, channel)
 
     async def command(
         self, event: CommandInvoked, port: OutboundPort, prefix: str, deliver: Deliver
@@ -118,7 +142,7 @@ class Inbound:
         channel = event.channel
         self._metrics.inbound_events.labels(channel.platform, "command").inc()
         started = time.monotonic()
-        names = [c.name for c in self._services.table.commands]
+        names = [c.name for c in self._commands.table.commands]
 
         async def respelled(answer: Answer) -> None:
             reply = answer.reply
@@ -142,10 +166,10 @@ class Inbound:
         key = f"reply:{event.event_id}"
         taken: Taken | None = None
         try:
-            command = find_command(self._services.table, event.name, prefix)
+            command = find_command(self._commands.table, event.name, prefix)
             community = await self._community(channel.platform, channel.space, channel.channel)
             if community is None and event.direct:
-                community = await self._services.directory.community_for_space(
+                community = await self._directory.community_for_space(
                     channel.platform, channel.space
                 )
             if community is None:
@@ -199,7 +223,7 @@ class Inbound:
     ) -> tuple[Reply, str]:
         """The reply and the outcome for /metrics (ok, refused, platform_refused)."""
         try:
-            member = await self._services.directory.resolve_member(
+            member = await self._directory.resolve_member(
                 community.id,
                 event.invoker.platform,
                 event.invoker.user_id,
@@ -212,9 +236,8 @@ class Inbound:
                     f"Only {parsed.command.permission.value}s can use {prefix}{parsed.path}.",
                     ephemeral=True,
                 ), "refused"
-            assert parsed.command.handler is not None
-            context = CommandContext(self._services, community, member, event, port, prefix)
-            reply = await parsed.command.handler(context, parsed.args)
+            context = CommandContext(community, member, event, port, prefix)
+            reply = await self._commands.handler(parsed.command)(context, parsed.args)
             log.info(
                 "command.handled", command=parsed.path, community=community.slug, member=member.id
             )
@@ -249,14 +272,14 @@ class Inbound:
             return
         try:
             user = event.user
-            curator = await self._services.directory.resolve_member(
+            curator = await self._directory.resolve_member(
                 community.id, user.platform, user.user_id, user.display_name, user.platform_role
             )
             if event.emoji in LABELS:
                 text = await self._accept_suggested_tags(community, curator, event.target)
             else:
                 result = await self._capture.message(community, curator, port, event.target)
-                text = await announce(result, self._services.assist, community, prefix)
+                text = await announce(result, self._assist, community, prefix)
         except UserError as exc:
             text = exc.message
         except Exception as exc:
@@ -274,11 +297,11 @@ class Inbound:
     async def _accept_suggested_tags(
         self, community: CommunityInfo, member: MemberInfo, target: MessageRef
     ) -> str:
-        insights = self._services.insights
+        insights = self._insights
         insight = await insights.find_by_source(community.id, *_key(target)[:3], target.message_id)
         if insight is None:
             return "That message is not captured yet: react 💡 first."
-        suggested = await self._services.assist.suggest_tags(community, insight.body)
+        suggested = await self._assist.suggest_tags(community, insight.body)
         if not suggested:
             return f"I have no tags to suggest for insight #{insight.id}."
         updated = await insights.retag(
@@ -293,10 +316,10 @@ class Inbound:
         ):
             self._metrics.inbound_events.labels(event.message.ref.channel.platform, "message").inc()
             try:
-                await self._services.rituals.message_posted(event)
+                await self._rituals.message_posted(event)
             except Exception:
                 log.exception("message.handling_failed", message=event.message.ref.message_id)
-            await self._services.relays.message_posted(event)
+            await self._relays.message_posted(event)
 
     async def message_edited(self, event: MessageEdited) -> None:
         """An edited source keeps the insight in step; the old words stay as a revision."""
@@ -304,9 +327,9 @@ class Inbound:
             message=event.ref.message_id, platform=event.ref.channel.platform
         ):
             self._metrics.inbound_events.labels(event.ref.channel.platform, "edit").inc()
-            await self._services.rituals.message_edited(event)
-            await self._services.relays.message_edited(event)
-            changed = await self._services.insights.source_edited(*_key(event.ref), event.text)
+            await self._rituals.message_edited(event)
+            await self._relays.message_edited(event)
+            changed = await self._insights.source_edited(*_key(event.ref), event.text)
             if changed:
                 log.info("source.edited", insight=changed)
 
@@ -316,9 +339,9 @@ class Inbound:
             message=event.ref.message_id, platform=event.ref.channel.platform
         ):
             self._metrics.inbound_events.labels(event.ref.channel.platform, "deletion").inc()
-            await self._services.rituals.message_deleted(event)
-            await self._services.relays.message_deleted(event)
-            changed = await self._services.insights.source_deleted(*_key(event.ref))
+            await self._rituals.message_deleted(event)
+            await self._relays.message_deleted(event)
+            changed = await self._insights.source_deleted(*_key(event.ref))
             if changed:
                 log.info("source.deleted", insight=changed)
 

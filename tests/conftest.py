@@ -20,8 +20,13 @@ import asyncpg
 import pytest
 
 from knowledge.db import Database, open_database
+from knowledge.directory import Directory
 from knowledge.migrate import upgrade
 from knowledge.models import Base
+from knowledge.views import CommunityInfo
+
+# fixtures shared by several test modules, found without importing them
+pytest_plugins = ("tests.harness.matrix_harness",)
 
 
 def _sleep_on_relative_timeouts() -> None:
@@ -118,3 +123,9 @@ async def database(database_url: str) -> AsyncIterator[Database]:
     db = open_database(database_url)
     yield db
     await db.dispose()
+
+
+@pytest.fixture
+async def community(database: Database) -> CommunityInfo:
+    """The guild, for tests that talk to the stores directly."""
+    return await Directory(database).ensure_community("guild", "The Guild", "Europe/Berlin")

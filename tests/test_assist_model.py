@@ -8,17 +8,8 @@ from pathlib import Path
 
 from adapters.openai_assist import OpenAIAssist
 from tests.fakes.openai_loopback import OpenAILoopback, malformed, openai_server, reply, status  # noqa: F401
+from tests.harness.config_builder import OTHER
 from tests.harness.console_harness import make_config, run_script
-
-OTHER_COMMUNITY = """
-[[communities]]
-slug = "other"
-name = "Other"
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "other"
-"""
 
 
 def model_for(server: OpenAILoopback) -> OpenAIAssist:
@@ -42,7 +33,7 @@ async def run_with_model(
     config = make_config(
         database_url,
         tmp_path,
-        extra=OTHER_COMMUNITY,
+        others=(OTHER,),
         community_extra="assist = true" if opted_in else "",
     )
     return await run_script(config, lines, model=model_for(server))

@@ -12,19 +12,8 @@ from knowledge.directory import Directory
 from knowledge.failures import NOT_UNICODE, explain
 from knowledge.insights import InsightStore
 from knowledge.models import Insight, InsightTag, Member, Source
-from knowledge.views import CaptureResult, SourceMessage
-
-
-def message(message_id: str, author: str) -> SourceMessage:
-    return SourceMessage(
-        platform="console",
-        space="local",
-        channel="general",
-        message_id=message_id,
-        text=f"Insight number {message_id} about pairing",
-        author_user_id=author,
-        author_name=author.title(),
-    )
+from knowledge.views import CaptureResult
+from tests.harness.store_rows import console_message
 
 
 async def count(database: Database, what: object) -> int:
@@ -46,7 +35,11 @@ async def test_concurrent_captures_are_each_stored_once_and_acknowledged(
     async def capture(message_id: str) -> CaptureResult:
         return await store.capture(
             community.id,
-            message(message_id, f"author{int(message_id) % 5}"),
+            console_message(
+                message_id,
+                f"Insight number {message_id} about pairing",
+                f"author{int(message_id) % 5}",
+            ),
             curator=curator,
             tags=["shared", f"own{message_id}"],
         )
@@ -79,7 +72,12 @@ async def test_a_capture_the_database_refuses_fails_alone(database: Database) ->
     async def capture(n: int) -> CaptureResult:
         target = gone if n == 3 else community.id
         body = "half an emoji \ud83d" if n == 5 else None  # text no database can store
-        return await store.capture(target, message(str(n), "ann"), curator=curator, body=body)
+        return await store.capture(
+            target,
+            console_message(str(n), f"Insight number {n} about pairing", "ann"),
+            curator=curator,
+            body=body,
+        )
 
     outcomes = await asyncio.gather(*(capture(n) for n in range(8)), return_exceptions=True)
     assert isinstance(outcomes[3], Exception)

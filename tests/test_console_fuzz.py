@@ -7,7 +7,6 @@ whole console (real Hearth, real store) on any line followed by a line that must
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import threading
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from adapters.console.adapter import ConsoleAdapter
 from adapters.console.directives import Directive, parse_directive
 from adapters.console.stdin import UnreadableLine, stdin_reader
 from bot.app import Hearth
-from tests.harness.console_harness import make_config
+from tests.harness.console_harness import Screen, make_config
 
 GUARD = 60.0  # seconds: only a guard against hangs
 
@@ -93,16 +92,6 @@ def test_the_stdin_reader_hands_back_every_line_or_says_why_not(lines: list[byte
 def _write_all(fd: int, lines: list[bytes]) -> None:
     with open(fd, "wb") as pipe:
         pipe.write(b"".join(line + b"\n" for line in lines))
-
-
-class Screen(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.changed = asyncio.Event()
-
-    def write(self, text: str) -> int:
-        self.changed.set()
-        return super().write(text)
 
 
 class Session:

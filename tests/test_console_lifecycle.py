@@ -4,7 +4,6 @@ and console message identities that never collide with another console's."""
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from bot.app import Hearth
 from bot.config import Config, ConsoleConfig
 from bot.supervise import AdapterFailed
 from knowledge.sync_tokens import SyncTokens
-from tests.harness.console_harness import make_config, run_script
+from tests.harness.console_harness import Screen, make_config, run_script
 
 GUARD = 60.0  # seconds: only a guard against hangs, never a timing check
 
@@ -35,24 +34,6 @@ class Typist:
         except asyncio.CancelledError:
             self.cancelled.set()
             raise
-
-
-class Screen(io.StringIO):
-    """A console's output that a test can wait on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.changed = asyncio.Event()
-
-    def write(self, text: str) -> int:
-        self.changed.set()
-        return super().write(text)
-
-    async def shows(self, text: str) -> None:
-        async with asyncio.timeout(GUARD):
-            while text not in self.getvalue():
-                self.changed.clear()
-                await self.changed.wait()
 
 
 def console(

@@ -75,7 +75,7 @@ async def running(
     settings = DiscordConfig(enabled=True, token=TOKEN, application_id=APP_ID, **discord)
     adapter = DiscordAdapter(
         settings,
-        services=hearth.services,
+        suggestions=hearth.services.suggestions(),
         inbound_log=InboundLog(hearth.database),
         guild_ready_timeout=0.01,
         **(client or {}),

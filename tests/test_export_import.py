@@ -19,7 +19,8 @@ from knowledge.export import ExportSummary, export_community
 from knowledge.importer import import_jsonl
 from knowledge.insights import InsightStore
 from knowledge.models import Member
-from knowledge.views import CommunityInfo, InsightView, SourceMessage
+from knowledge.views import CommunityInfo, InsightView
+from tests.harness.store_rows import console_message
 
 RTL_BODY = "שלום עולם — 🔥 naïve café; '; DROP TABLE insights; --"
 TRICKY_BODY = "Line one\n---\nkey: value: with colons\n\n#not-a-tag & 'quotes' \"double\""
@@ -32,24 +33,6 @@ SAMPLES = [
 ]
 
 
-def message(message_id: str, author: str, text: str) -> SourceMessage:
-    return SourceMessage(
-        platform="console",
-        space="local",
-        channel="general",
-        message_id=message_id,
-        text=text,
-        author_user_id=author,
-        author_name=author.title(),
-        permalink=f"console://local/general/{message_id}",
-    )
-
-
-@pytest.fixture
-async def community(database: Database) -> CommunityInfo:
-    return await Directory(database).ensure_community("guild", "The Guild", "Europe/Berlin")
-
-
 @pytest.fixture
 async def insights(database: Database, community: CommunityInfo) -> list[InsightView]:
     store = InsightStore(database)
@@ -57,7 +40,11 @@ async def insights(database: Database, community: CommunityInfo) -> list[Insight
     return [
         (
             await store.capture(
-                community.id, message(mid, author, body), curator=curator, title=title, tags=tags
+                community.id,
+                console_message(mid, body, author),
+                curator=curator,
+                title=title,
+                tags=tags,
             )
         ).insight
         for mid, author, title, body, tags in SAMPLES

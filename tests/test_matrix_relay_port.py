@@ -8,32 +8,19 @@ Waiting is on futures the adapter resolves (`on_handled`), never on sleeps.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from nio import AsyncClient
 
 from adapters.matrix.outbound import MatrixPort
 from bot.events import ChannelRef, MessageDeleted, MessageEdited, MessagePosted, MessageRef
 from bot.port import Attribution, OutboundMessage
 from bot.text import Bold, Document, Paragraph, Text, UserMention
-from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
-from tests.test_matrix_adapter import Env, in_thread, matrix_env
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, in_thread, synapse  # noqa: F401
+from tests.harness.matrix_harness import Env
 
 HTML = "org.matrix.custom.html"
-
-
-@pytest.fixture
-async def matrix(
-    synapse: SynapseServer,  # noqa: F811
-    database_url: str,
-    tmp_path: Path,
-) -> AsyncIterator[Env]:
-    async with matrix_env(synapse, database_url, tmp_path) as env:
-        yield env
 
 
 def channel_of(env: Env) -> ChannelRef:

@@ -20,7 +20,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.fakes.synapse_server import SynapseServer, synapse  # noqa: F401
-from tests.test_matrix_adapter import WAIT, Env, matrix_env
+from tests.harness.matrix_harness import WAIT, Env, matrix_env
 
 METHODS = (b"GET", b"PUT", b"POST", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH")
 

@@ -46,9 +46,9 @@ from tests.fakes.slack_loopback import (
     event_body,
     send,
 )
-from tests.fakes.synapse_server import MatrixUser, SynapseServer, synapse  # noqa: F401
+from tests.fakes.synapse_server import MatrixUser, SynapseServer, in_thread, synapse  # noqa: F401
 from tests.harness.config_builder import Channel, Community, build_config
-from tests.test_matrix_adapter import Room, in_thread
+from tests.harness.matrix_harness import Room
 
 WAIT = 60.0  # a guard against hangs, not a time limit
 HTML = "org.matrix.custom.html"

@@ -41,6 +41,7 @@ from knowledge.insights import InsightStore
 from knowledge.search import SearchQuery, parse_terms
 from knowledge.views import CommunityInfo, InsightView, SourceMessage
 from tests.fakes.openai_loopback import OpenAILoopback, openai_server, status  # noqa: F401
+from tests.harness.config_builder import OTHER
 from tests.harness.console_harness import make_config, run_script
 
 EMBEDDINGS = "/v1/embeddings"
@@ -119,22 +120,13 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
 
 # ---------------------------------------------------------------- the endpoint embedder
 
-OTHER_COMMUNITY = """
-[[communities]]
-slug = "other"
-name = "Other"
-[[communities.channels]]
-platform = "console"
-space = "local"
-channel = "other"
-"""
-
 
 def endpoint_config(database_url: str, tmp_path: Path, opted_in: bool = True) -> Config:
     return make_config(
         database_url,
         tmp_path,
-        extra=f'[assist]\nembedding_model = "hash-64"\nsemantic_min_similarity = 0.2\n{OTHER_COMMUNITY}',
+        extra='[assist]\nembedding_model = "hash-64"\nsemantic_min_similarity = 0.2\n',
+        others=(OTHER,),
         community_extra="assist = true" if opted_in else "",
     )
 

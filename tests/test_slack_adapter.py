@@ -28,6 +28,7 @@ from tests.fakes.slack_loopback import (
     SECRET,
     TEAM,
     Answer,
+    EventsEndpoint,
     LoopbackSlack,
     command_body,
     event_body,
@@ -40,23 +41,11 @@ C1 = ChannelRef("slack", TEAM, "C1")
 
 
 @dataclass
-class Env:
+class Env(EventsEndpoint):
     hearth: Hearth
     adapter: SlackAdapter
     api: LoopbackSlack
     delivered: dict[str, asyncio.Future[None]] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.adapter.http_port}/slack/events"
-
-    def expect(self, event_id: str) -> asyncio.Future[None]:
-        return self.delivered.setdefault(event_id, asyncio.get_running_loop().create_future())
-
-    def _done(self, event_id: str) -> None:
-        future = self.expect(event_id)
-        if not future.done():
-            future.set_result(None)
 
     async def insight_for(self, ts: str) -> Any:
         community = await self.hearth.services.directory.community_by_slug("guild")
@@ -100,7 +89,7 @@ async def slack_env(database_url: str, tmp_path: Path, **changes: Any) -> AsyncI
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
     adapter = SlackAdapter(slack_config(api, **changes), InboundLog(hearth.database))
     env = Env(hearth, adapter, api)
-    adapter.on_delivered = env._done
+    adapter.on_delivered = env.done
     await adapter.connect()
     await adapter.start(hearth.inbound)
     try:

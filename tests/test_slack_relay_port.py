@@ -34,6 +34,7 @@ from tests.fakes.slack_loopback import (
     BOT_USER,
     JSON,
     TEAM,
+    EventsEndpoint,
     LoopbackSlack,
     avatar,
     event_body,
@@ -77,23 +78,11 @@ class Recorder:
 
 
 @dataclass
-class Env:
+class Env(EventsEndpoint):
     adapter: SlackAdapter
     api: LoopbackSlack
     seen: Recorder
     delivered: dict[str, asyncio.Future[None]] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.adapter.http_port}/slack/events"
-
-    def expect(self, event_id: str) -> asyncio.Future[None]:
-        return self.delivered.setdefault(event_id, asyncio.get_running_loop().create_future())
-
-    def _done(self, event_id: str) -> None:
-        future = self.expect(event_id)
-        if not future.done():
-            future.set_result(None)
 
     async def deliver(self, event: dict[str, Any], event_id: str) -> None:
         """Send a signed event and wait until the adapter has finished with it."""
@@ -112,7 +101,7 @@ async def slack(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     hearth = await Hearth.open(hearth_config(database_url, tmp_path))
     adapter = SlackAdapter(slack_config(api), InboundLog(hearth.database))
     env = Env(adapter, api, Recorder(hearth.inbound))
-    adapter.on_delivered = env._done
+    adapter.on_delivered = env.done
     await adapter.connect()
     await adapter.start(cast(Inbound, env.seen))
     try:

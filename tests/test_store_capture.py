@@ -9,26 +9,9 @@ from knowledge.directory import Directory
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
 from knowledge.insight_text import MAX_BODY_CHARS
 from knowledge.insights import InsightStore
-from knowledge.views import CommunityInfo, MemberInfo, SourceMessage
+from knowledge.views import CommunityInfo, MemberInfo
 from knowledge.vocabulary import Role
-
-
-def message(message_id: str, text: str, author: str = "alice") -> SourceMessage:
-    return SourceMessage(
-        platform="console",
-        space="local",
-        channel="general",
-        message_id=message_id,
-        text=text,
-        author_user_id=author,
-        author_name=author.title(),
-        permalink=f"console://local/general/{message_id}",
-    )
-
-
-@pytest.fixture
-async def community(database: Database) -> CommunityInfo:
-    return await Directory(database).ensure_community("guild", "The Guild", "Europe/Berlin")
+from tests.harness.store_rows import console_message
 
 
 async def member(database: Database, community: CommunityInfo, name: str) -> MemberInfo:
@@ -40,7 +23,10 @@ async def test_capturing_a_message_records_author_curator_tags_and_permalink(
 ) -> None:
     bob = await member(database, community, "bob")
     result = await InsightStore(database).capture(
-        community.id, message("7", "Write the test first"), curator=bob, tags=["TDD", "#craft"]
+        community.id,
+        console_message("7", "Write the test first"),
+        curator=bob,
+        tags=["TDD", "#craft"],
     )
     assert result.created
     insight = result.insight
@@ -55,9 +41,11 @@ async def test_capturing_the_same_message_twice_yields_one_insight(
 ) -> None:
     store = InsightStore(database)
     bob = await member(database, community, "bob")
-    first = await store.capture(community.id, message("7", "Write the test first"), curator=bob)
+    first = await store.capture(
+        community.id, console_message("7", "Write the test first"), curator=bob
+    )
     again = await store.capture(
-        community.id, message("7", "Write the test first"), curator=bob, tags=["other"]
+        community.id, console_message("7", "Write the test first"), curator=bob, tags=["other"]
     )
     assert not again.created
     assert again.insight.id == first.insight.id
@@ -69,7 +57,9 @@ async def test_edits_keep_the_previous_text_as_a_revision(
 ) -> None:
     store = InsightStore(database)
     alice = await member(database, community, "alice")
-    captured = (await store.capture(community.id, message("1", "Old words"), curator=alice)).insight
+    captured = (
+        await store.capture(community.id, console_message("1", "Old words"), curator=alice)
+    ).insight
     edited = await store.edit(community.id, captured.id, alice, "New words", add_tags=["fresh"])
     assert (edited.body, edited.tags, edited.revisions) == ("New words", ("fresh",), 1)
     retagged = await store.retag(community.id, captured.id, alice, ["a", "b"])
@@ -83,7 +73,9 @@ async def test_only_author_capturer_or_curator_may_change_an_insight(
     store = InsightStore(database)
     alice = await member(database, community, "alice")
     carol = await member(database, community, "carol")
-    captured = (await store.capture(community.id, message("1", "Mine"), curator=alice)).insight
+    captured = (
+        await store.capture(community.id, console_message("1", "Mine"), curator=alice)
+    ).insight
     with pytest.raises(NotAllowed):
         await store.edit(community.id, captured.id, carol, "Hijacked")
     curator = await Directory(database).assign_role(community.id, "console", "carol", Role.CURATOR)
@@ -102,7 +94,9 @@ async def test_empty_or_oversized_text_is_refused_with_the_limit(
 ) -> None:
     alice = await member(database, community, "alice")
     with pytest.raises(InvalidInput, match=expected):
-        await InsightStore(database).capture(community.id, message("1", text), curator=alice)
+        await InsightStore(database).capture(
+            community.id, console_message("1", text), curator=alice
+        )
     assert await InsightStore(database).count(community.id) == 0
 
 
@@ -112,7 +106,7 @@ async def test_unicode_emoji_and_rtl_text_round_trip(
     alice = await member(database, community, "alice")
     text = "שלום עולם — 🔥 naïve café; '; DROP TABLE insights; --"
     result = await InsightStore(database).capture(
-        community.id, message("1", text), curator=alice, tags=["עברית", "café"]
+        community.id, console_message("1", text), curator=alice, tags=["עברית", "café"]
     )
     stored = await InsightStore(database).get(community.id, result.insight.id)
     assert stored.body == text

@@ -24,10 +24,10 @@ from adapters.discord_gateway.roles import reaction_role
 from adapters.discord_gateway.text import NO_MENTIONS
 from bot.commands.spec import CommandTable
 from bot.commands.table import build_command_table
-from bot.context import Services
 from bot.events import MessageDeleted, MessageEdited, MessagePosted, ReactionAdded, UserRef
 from bot.inbound import EventLog, Inbound
 from bot.port import Capabilities
+from bot.suggestions import Suggestions
 
 log = structlog.get_logger(__name__)
 
@@ -74,12 +74,12 @@ class DiscordAdapter(DiscordPort):
         self,
         config: DiscordConfig,
         *,
-        services: Services | None = None,
+        suggestions: Suggestions | None = None,
         inbound_log: EventLog | None = None,
         table: CommandTable | None = None,
         **client_options: Any,
     ) -> None:
-        """`services` enables autocomplete and role mapping; `inbound_log` makes plain
+        """`suggestions` enables autocomplete; `inbound_log` makes plain
         messages, edits and deletions at-most-once across restarts (commands and reactions
         are already deduplicated by `Inbound`). `client_options` reach discord.py (tests
         pass a short `guild_ready_timeout`)."""
@@ -98,9 +98,7 @@ class DiscordAdapter(DiscordPort):
             **client_options,
         }
         super().__init__(_Client(self, **options))
-        self.interactions = Interactions(
-            self, config, table or (services.table if services else build_command_table()), services
-        )
+        self.interactions = Interactions(self, config, table or build_command_table(), suggestions)
         self._task: asyncio.Task[None] | None = None
 
     # lifecycle -----------------------------------------------------------------------

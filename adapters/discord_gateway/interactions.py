@@ -26,11 +26,11 @@ from adapters.discord_gateway.config import DiscordConfig
 from adapters.discord_gateway.roles import interaction_role
 from adapters.discord_gateway.text import NO_MENTIONS, chunks, render
 from bot.commands.spec import CommandTable, Reply
-from bot.context import Services
 from bot.events import ChannelRef, CommandInvoked, MessageRef, UserRef
 from bot.hashtags import hashtags
 from bot.inbound import Answer, Inbound
 from bot.port import OutboundPort
+from bot.suggestions import Suggestions
 
 log = structlog.get_logger(__name__)
 
@@ -88,12 +88,12 @@ class Interactions:
         adapter: Host,
         config: DiscordConfig,
         table: CommandTable,
-        services: Services | None,
+        suggestions: Suggestions | None,
     ) -> None:
         self._adapter = adapter
         self._config = config
         self._table = table
-        self._services = services
+        self._names = suggestions
 
     async def handle(self, interaction: discord.Interaction) -> None:
         data: Mapping[str, Any] = interaction.data or {}
@@ -237,24 +237,17 @@ class Interactions:
     async def _suggestions(
         self, interaction: discord.Interaction, kind: str, typed: str
     ) -> list[discord.app_commands.Choice[str]]:
-        if self._services is None:
+        if self._names is None:
             return []
         channel, _ = self._channel(interaction)
-        community = await self._services.directory.community_for_channel(
-            "discord", channel.space, channel.channel
-        )
-        if community is None:
-            return []
+        names = await self._names.names(kind, "discord", channel.space, channel.channel)
         # Complete the last word; earlier words (several tags) are kept as typed.
         head, _, last = typed.rpartition(" ")
         needle = last.lstrip("#").casefold()
         if kind == "tags":
-            counts = await self._services.insights.tag_counts(community.id)
-            names = [t.name for t in counts]
             hashed = typed.startswith("#") or " " in typed
             found = [f"#{n}" if hashed else n for n in names if n.casefold().startswith(needle)]
         else:
-            names = await self._services.rituals.store.names(community.id)
             found = [n for n in names if n.casefold().startswith(needle)]
         values = [f"{head} {f}".strip()[:100] for f in found[:25]]
         return [discord.app_commands.Choice(name=v, value=v) for v in values]

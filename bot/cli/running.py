@@ -58,7 +58,7 @@ def run(config: ConfigOption = None) -> None:
             adapters.append(
                 DiscordAdapter(
                     settings.adapters.discord,
-                    services=hearth.services,
+                    suggestions=hearth.services.suggestions(),
                     inbound_log=InboundLog(hearth.database),
                 )
             )

@@ -10,12 +10,10 @@ import enum
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.context import CommandContext
 from knowledge.vocabulary import Role
-
-if TYPE_CHECKING:
-    from bot.context import CommandContext
 
 
 class OptionType(enum.StrEnum):
@@ -71,7 +69,11 @@ class Args:
         return (value,) if isinstance(value, str) else tuple(value)
 
 
-Handler = Callable[["CommandContext", Args], Awaitable[Reply]]
+Handler = Callable[[Any, CommandContext, Args], Awaitable[Reply]]
+"""A method of a command family, declared unbound (`SearchCommands.search`): the family
+instance built in `bot.app` with its dependencies is `self` (see bot.commands.families)."""
+
+BoundHandler = Callable[[CommandContext, Args], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)

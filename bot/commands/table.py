@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from bot.commands.spec import CommandTable
-from bot.handlers import export, garden, help, insights, search
+from bot.handlers import export, garden, help, insights, privacy, search
 from bot.handlers.assist import assist_commands
 from bot.handlers.constellation import constellation_command
-from bot.handlers.privacy import forget_me_command
 from bot.handlers.relay import relay_command
 from bot.handlers.rituals import ritual_commands
 
@@ -22,7 +21,7 @@ def build_command_table() -> CommandTable:
             search.TAGS,
             ritual_commands(),
             export.COMMAND,
-            forget_me_command(),
+            privacy.COMMAND,
             garden.COMMAND,
             constellation_command(),
             relay_command(),

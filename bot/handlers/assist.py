@@ -7,15 +7,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import formatting
-from bot.assist.service import Draft
+from bot.assist.service import Assist, Draft
 from bot.capture import source_of
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.events import MessageRef
 from bot.handlers.search import SCOPE, constellation_scope
 from bot.hashtags import split_hashtags
+from bot.limits import Limits
 from bot.port import TargetGone
 from knowledge.errors import InvalidInput, NotFound
+from knowledge.insights import InsightStore
+from knowledge.pending import PendingStore
+from knowledge.sharing import SharedKnowledge
 from knowledge.views import SourceMessage
 
 DRAFT_SECONDS = 1800
@@ -78,8 +82,15 @@ def _draft_text(draft: Draft, prefix: str) -> str:
     )
 
 
-def assist_commands() -> tuple[Command, Command]:
-    async def summarize(ctx: CommandContext, args: Args) -> Reply:
+@dataclass(frozen=True)
+class AssistCommands:
+    assist: Assist
+    insights: InsightStore
+    sharing: SharedKnowledge
+    pending: PendingStore  # drafts wait here for their accept, for any instance
+    limits: Limits  # model calls are rate limited per member
+
+    async def summarize(self, ctx: CommandContext, args: Args) -> Reply:
         reference = args.text("message")
         root: MessageRef | None = ctx.event.target or ctx.event.reply_to
         if reference:
@@ -96,9 +107,9 @@ def assist_commands() -> tuple[Command, Command]:
         except TargetGone:
             raise NotFound("I can't find that thread any more.") from None
         said = [m for m in thread if not m.text.startswith(ctx.prefix)]  # not the commands
-        await ctx.services.limits.spend_model(ctx.member.id, ctx.prefix)
-        draft = await ctx.services.assist.summarize(ctx.community, said)
-        await ctx.services.pending.put(
+        await self.limits.spend_model(ctx.member.id, ctx.prefix)
+        draft = await self.assist.summarize(ctx.community, said)
+        await self.pending.put(
             PENDING_KIND,
             ctx.member.id,
             ctx.community.id,
@@ -107,15 +118,15 @@ def assist_commands() -> tuple[Command, Command]:
         )
         return Reply(_draft_text(draft, ctx.prefix), ephemeral=True)
 
-    async def accept(ctx: CommandContext, args: Args) -> Reply:
-        data = await ctx.services.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id)
+    async def accept(self, ctx: CommandContext, args: Args) -> Reply:
+        data = await self.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id)
         if data is None:
             return Reply(f"No draft waiting: start with `{ctx.prefix}summarize`.", ephemeral=True)
         draft = PendingDraft.from_json(data)
         title, tags = split_hashtags(args.text("changes"))
         links = " ".join(draft.permalinks[:10])
         body = f"{draft.summary}\n\nFrom a thread by {', '.join(draft.authors)}: {links}".strip()
-        result = await ctx.services.insights.capture(
+        result = await self.insights.capture(
             ctx.community.id,
             draft.source,
             curator=ctx.member,
@@ -123,18 +134,20 @@ def assist_commands() -> tuple[Command, Command]:
             title=title or draft.title,
             tags=[*draft.tags, *tags],
         )
-        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
+        await self.pending.done(PENDING_KIND, ctx.member.id)
         if not result.created:
             return Reply(formatting.already_captured(result.insight), ephemeral=True)
         return Reply(formatting.captured(result.insight))
 
-    async def ask(ctx: CommandContext, args: Args) -> Reply:
-        scope = await constellation_scope(ctx, args)
-        await ctx.services.limits.spend_model(ctx.member.id, ctx.prefix)
-        answer = await ctx.services.assist.answer(ctx.community, args.text("question"), scope)
+    async def ask(self, ctx: CommandContext, args: Args) -> Reply:
+        scope = await constellation_scope(self.sharing, ctx, args)
+        await self.limits.spend_model(ctx.member.id, ctx.prefix)
+        answer = await self.assist.answer(ctx.community, args.text("question"), scope)
         note = f"\n({answer.note})" if answer.note else ""
         return Reply(f"{answer.text}{note}", ephemeral=True)
 
+
+def assist_commands() -> tuple[Command, Command]:
     summarize_command = Command(
         name="summarize",
         help="Draft an insight from a thread; you accept it before it is stored",
@@ -142,7 +155,7 @@ def assist_commands() -> tuple[Command, Command]:
             Command(
                 "thread",
                 "Draft from the thread you reply to or name",
-                summarize,
+                AssistCommands.summarize,
                 options=(
                     Option(
                         "message", OptionType.MESSAGE, "the thread's first message", keyword=True
@@ -152,7 +165,7 @@ def assist_commands() -> tuple[Command, Command]:
             Command(
                 "accept",
                 "Store your draft (optionally with #tags or a new title)",
-                accept,
+                AssistCommands.accept,
                 options=(Option("changes", OptionType.TEXT, "a new title and/or #tags"),),
             ),
         ),
@@ -161,7 +174,7 @@ def assist_commands() -> tuple[Command, Command]:
     ask_command = Command(
         name="ask",
         help="Ask a question answered only from this community's insights, with citations",
-        handler=ask,
+        handler=AssistCommands.ask,
         options=(Option("question", OptionType.TEXT, "your question", required=True), SCOPE),
         strict_keywords=True,
         examples=("/ask how do we keep retros useful?",),

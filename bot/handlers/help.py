@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.commands.parse import find_command
-from bot.commands.spec import Args, Command, Option, OptionType, Reply
+from bot.commands.spec import Args, Command, CommandTable, Option, OptionType, Reply
 from bot.context import CommandContext
 from knowledge.vocabulary import Role
 
@@ -35,25 +37,27 @@ def _detail(command: Command, prefix: str) -> str:
     return "\n".join(lines)
 
 
-async def help_(ctx: CommandContext, args: Args) -> Reply:
-    prefix = ctx.prefix
-    wanted = args.text("command").lstrip(prefix).lstrip("/")
-    if wanted:
-        return Reply(
-            _detail(find_command(ctx.services.table, wanted, prefix), prefix), ephemeral=True
-        )
-    lines = ["Hearth commands:"]
-    for command in ctx.services.table.commands:
-        role = "" if command.permission is Role.MEMBER else f" ({command.permission.value}s)"
-        lines.append(f"  {command.usage(prefix)} — {command.help}{role}")
-    lines.append(f"React with 💡 to capture a message. {prefix}help <command> for details.")
-    lines.append(SUBCOMMAND_RULE.replace("/insight", prefix + "insight"))
-    return Reply("\n".join(lines), ephemeral=True)
+@dataclass(frozen=True)
+class HelpCommands:
+    table: CommandTable
+
+    async def help_(self, ctx: CommandContext, args: Args) -> Reply:
+        prefix = ctx.prefix
+        wanted = args.text("command").lstrip(prefix).lstrip("/")
+        if wanted:
+            return Reply(_detail(find_command(self.table, wanted, prefix), prefix), ephemeral=True)
+        lines = ["Hearth commands:"]
+        for command in self.table.commands:
+            role = "" if command.permission is Role.MEMBER else f" ({command.permission.value}s)"
+            lines.append(f"  {command.usage(prefix)} — {command.help}{role}")
+        lines.append(f"React with 💡 to capture a message. {prefix}help <command> for details.")
+        lines.append(SUBCOMMAND_RULE.replace("/insight", prefix + "insight"))
+        return Reply("\n".join(lines), ephemeral=True)
 
 
 COMMAND = Command(
     name="help",
     help="List commands, or explain one",
-    handler=help_,
+    handler=HelpCommands.help_,
     options=(Option("command", OptionType.WORD, "a command to explain"),),
 )

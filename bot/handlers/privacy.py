@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
-from knowledge.privacy import ForgetSummary
+from knowledge.pending import PendingStore
+from knowledge.privacy import ForgetSummary, Privacy
 
 CONFIRM_WINDOW_SECONDS = 600
 
@@ -23,12 +25,15 @@ def _summary(s: ForgetSummary) -> str:
     )
 
 
-def forget_me_command() -> Command:
-    async def forget_me(ctx: CommandContext, args: Args) -> Reply:
-        privacy = ctx.services.privacy
+@dataclass(frozen=True)
+class PrivacyCommands:
+    privacy: Privacy
+    pending: PendingStore  # the preview waits here for its confirm, for any instance
+
+    async def forget_me(self, ctx: CommandContext, args: Args) -> Reply:
         if args.text("confirm") != "confirm":
-            ctx_summary = await privacy.preview(ctx.member)
-            await ctx.services.pending.put(
+            ctx_summary = await self.privacy.preview(ctx.member)
+            await self.pending.put(
                 PENDING_KIND,
                 ctx.member.id,
                 ctx.community.id,
@@ -42,29 +47,30 @@ def forget_me_command() -> Command:
                 f"within {CONFIRM_WINDOW_SECONDS // 60} minutes.",
                 ephemeral=True,
             )
-        if await ctx.services.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id) is None:
+        if await self.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id) is None:
             return Reply(
                 f"Run `{ctx.prefix}forget-me` first to see what would be removed, then confirm.",
                 ephemeral=True,
             )
-        done = await privacy.forget(ctx.member)
-        await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
+        done = await self.privacy.forget(ctx.member)
+        await self.pending.done(PENDING_KIND, ctx.member.id)
         return Reply(
             f"Done. Deleted {done.authored_insights} insight(s) and {done.sources} message(s); "
             f"anonymised {done.curated_insights} insight(s) you captured.",
             ephemeral=True,
         )
 
-    return Command(
-        name="forget-me",
-        help="Delete or anonymise everything Hearth keeps about you (asks to confirm)",
-        handler=forget_me,
-        options=(
-            Option(
-                "confirm",
-                OptionType.WORD,
-                "write 'confirm' after the preview",
-                choices=("confirm",),
-            ),
+
+COMMAND = Command(
+    name="forget-me",
+    help="Delete or anonymise everything Hearth keeps about you (asks to confirm)",
+    handler=PrivacyCommands.forget_me,
+    options=(
+        Option(
+            "confirm",
+            OptionType.WORD,
+            "write 'confirm' after the preview",
+            choices=("confirm",),
         ),
-    )
+    ),
+)

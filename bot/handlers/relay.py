@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.events import MessageRef
 from bot.port import TargetGone
+from bot.relay.service import Relays
 from knowledge.errors import InvalidInput, NotFound
 from knowledge.vocabulary import Role
 
@@ -27,75 +30,79 @@ def _thread_root(ctx: CommandContext) -> MessageRef:
     )
 
 
-async def relay(ctx: CommandContext, args: Args) -> Reply:
-    relays = ctx.services.relays
-    wanted = args.text("to").strip()
-    if wanted.lower().startswith("to "):
-        wanted = wanted[3:].strip()
-    links = [
-        link
-        for link in await relays.links.links_of(ctx.community.id)
-        if link.other(ctx.community.id) is not None
-    ]
-    if wanted and wanted.lower() != "all":
-        links = [await relays.links.find(ctx.community.id, wanted)]
-    root = _thread_root(ctx)
-    try:
-        thread = await ctx.port.fetch_thread(root)
-    except TargetGone:
-        raise NotFound("I can't find that thread any more.") from None
-    started = await relays.relay_thread(ctx.community, thread, links)
-    names = ", ".join(f"**{n}**" for n in started.targets)
-    return Reply(
-        f"🛰️ Relaying this thread to {names}: {started.queued} message(s) queued; replies, "
-        "edits and deletions follow both ways."
-    )
+@dataclass(frozen=True)
+class RelayCommands:
+    relays: Relays
 
-
-async def status(ctx: CommandContext, args: Args) -> Reply:
-    relays = ctx.services.relays
-    links = await relays.links.links_of(ctx.community.id)
-    if not links:
-        return Reply("This community has no links: nothing is relayed.", ephemeral=True)
-    health = await relays.outbox.health([link.id for link in links])
-    lines = []
-    for link in links:
-        other = link.other(ctx.community.id)
-        if other is None:
-            continue
-        state = "paused" if link.paused else "active"
-        lanes = [lane for lane in health if lane.link_id == link.id]
-        queued = sum(lane.pending for lane in lanes)
-        delivered = sum(lane.delivered for lane in lanes)
-        parked = sum(lane.parked for lane in lanes)
-        failed = sum(lane.failed for lane in lanes)
-        line = (
-            f"• **{other.name}** ({state}): {delivered} delivered, {queued} queued, "
-            f"{parked} failing, {failed} dropped"
+    async def relay(self, ctx: CommandContext, args: Args) -> Reply:
+        relays = self.relays
+        wanted = args.text("to").strip()
+        if wanted.lower().startswith("to "):
+            wanted = wanted[3:].strip()
+        links = [
+            link
+            for link in await relays.links.links_of(ctx.community.id)
+            if link.other(ctx.community.id) is not None
+        ]
+        if wanted and wanted.lower() != "all":
+            links = [await relays.links.find(ctx.community.id, wanted)]
+        root = _thread_root(ctx)
+        try:
+            thread = await ctx.port.fetch_thread(root)
+        except TargetGone:
+            raise NotFound("I can't find that thread any more.") from None
+        started = await relays.relay_thread(ctx.community, thread, links)
+        names = ", ".join(f"**{n}**" for n in started.targets)
+        return Reply(
+            f"🛰️ Relaying this thread to {names}: {started.queued} message(s) queued; replies, "
+            "edits and deletions follow both ways."
         )
-        reasons = {
-            lane.last_error for lane in lanes if lane.last_error and lane.last_error != "paused"
-        }
-        if reasons:
-            line += " — last error: " + "; ".join(sorted(reasons))
-        if parked:
-            line += f" (`{ctx.prefix}relay retry {other.slug}` sends them again)"
-        lines.append(line)
-    return Reply("**Relay status**\n" + "\n".join(lines), ephemeral=True)
 
-
-async def retry(ctx: CommandContext, args: Args) -> Reply:
-    relays = ctx.services.relays
-    wanted = args.text("community").strip()
-    if wanted:
-        links = [await relays.links.find(ctx.community.id, wanted)]
-    else:
+    async def status(self, ctx: CommandContext, args: Args) -> Reply:
+        relays = self.relays
         links = await relays.links.links_of(ctx.community.id)
-    count = await relays.outbox.retry_parked([link.id for link in links], relays.now())
-    relays.wake.set()
-    if not count:
-        return Reply("Nothing was failing: every relay is delivered or on its way.", ephemeral=True)
-    return Reply(f"🔁 Trying {count} parked relay(s) again, in order.")
+        if not links:
+            return Reply("This community has no links: nothing is relayed.", ephemeral=True)
+        health = await relays.outbox.health([link.id for link in links])
+        lines = []
+        for link in links:
+            other = link.other(ctx.community.id)
+            if other is None:
+                continue
+            state = "paused" if link.paused else "active"
+            lanes = [lane for lane in health if lane.link_id == link.id]
+            queued = sum(lane.pending for lane in lanes)
+            delivered = sum(lane.delivered for lane in lanes)
+            parked = sum(lane.parked for lane in lanes)
+            failed = sum(lane.failed for lane in lanes)
+            line = (
+                f"• **{other.name}** ({state}): {delivered} delivered, {queued} queued, "
+                f"{parked} failing, {failed} dropped"
+            )
+            reasons = {
+                lane.last_error for lane in lanes if lane.last_error and lane.last_error != "paused"
+            }
+            if reasons:
+                line += " — last error: " + "; ".join(sorted(reasons))
+            if parked:
+                line += f" (`{ctx.prefix}relay retry {other.slug}` sends them again)"
+            lines.append(line)
+        return Reply("**Relay status**\n" + "\n".join(lines), ephemeral=True)
+
+    async def retry(self, ctx: CommandContext, args: Args) -> Reply:
+        relays = self.relays
+        wanted = args.text("community").strip()
+        if wanted:
+            links = [await relays.links.find(ctx.community.id, wanted)]
+        else:
+            links = await relays.links.links_of(ctx.community.id)
+        count = await relays.outbox.retry_parked([link.id for link in links], relays.now())
+        relays.wake.set()
+        if not count:
+            return Reply(
+                "Nothing was failing: every relay is delivered or on its way.", ephemeral=True
+            )
+        return Reply(f"🔁 Trying {count} parked relay(s) again, in order.")
 
 
 def relay_command() -> Command:
@@ -106,14 +113,18 @@ def relay_command() -> Command:
             Command(
                 "thread",
                 "Relay this thread (use in a thread or as a reply): to <community> or all",
-                relay,
+                RelayCommands.relay,
                 options=(Option("to", OptionType.TEXT, "to <community>, or all (default)"),),
             ),
-            Command("status", "Per-link health: delivered, queued, failing (with why)", status),
+            Command(
+                "status",
+                "Per-link health: delivered, queued, failing (with why)",
+                RelayCommands.status,
+            ),
             Command(
                 "retry",
                 "Send parked relays again",
-                retry,
+                RelayCommands.retry,
                 options=(Option("community", OptionType.TEXT, "only to this community"),),
                 permission=Role.STEWARD,
             ),

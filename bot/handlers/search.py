@@ -7,12 +7,14 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot import formatting
+from bot.assist.semantic import SemanticIndex
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.hashtags import split_hashtags
 from knowledge.errors import InvalidInput
-from knowledge.search import SearchQuery, parse_terms
-from knowledge.sharing import SharingScope
+from knowledge.insights import InsightStore
+from knowledge.search import SearchBackend, SearchQuery, parse_terms
+from knowledge.sharing import SharedKnowledge, SharingScope
 from knowledge.tags import normalize_tags
 from knowledge.views import CommunityInfo
 
@@ -64,35 +66,19 @@ def plan_search(args: Args, community: CommunityInfo, page_size: int = PAGE_SIZE
     return PlannedSearch(query, " ".join(p for p in parts if p))
 
 
-async def constellation_scope(ctx: CommandContext, args: Args) -> SharingScope | None:
+async def constellation_scope(
+    sharing: SharedKnowledge, ctx: CommandContext, args: Args
+) -> SharingScope | None:
     """The siblings to search too, for `scope:constellation`; None for this community only."""
     if args.text("scope") != "constellation":
         return None
-    scope = await ctx.services.sharing.scope(ctx.community.id)
+    scope = await sharing.scope(ctx.community.id)
     if not scope.siblings:
         raise InvalidInput(
             "No linked community shares knowledge with this one yet: both stewards turn it on "
             f"with `{ctx.prefix}constellation share <community> on`."
         )
     return scope
-
-
-async def search(ctx: CommandContext, args: Args) -> Reply:
-    planned = plan_search(args, ctx.community)
-    scope = await constellation_scope(ctx, args)
-    query = planned.query
-    described = planned.described
-    if scope is not None:
-        query = replace(query, shared_from=scope.ids)
-        described += " across the constellation"
-    semantic = ctx.services.semantic
-    if semantic is not None:
-        result = await semantic.search(ctx.services.search, query, ctx.community)
-    else:
-        result = await ctx.services.search.search(query)
-    siblings = {s.community_id: s.name for s in scope.siblings} if scope else None
-    text = formatting.search_results(result, described, PAGE_SIZE, siblings, ctx.prefix)
-    return Reply(text, ephemeral=True)
 
 
 SCOPE = Option(
@@ -104,15 +90,38 @@ SCOPE = Option(
 )
 
 
-async def tags(ctx: CommandContext, args: Args) -> Reply:
-    counts = await ctx.services.insights.tag_counts(ctx.community.id)
-    return Reply(formatting.tag_counts(counts), ephemeral=True)
+@dataclass(frozen=True)
+class SearchCommands:
+    backend: SearchBackend
+    sharing: SharedKnowledge
+    insights: InsightStore
+    semantic: SemanticIndex | None  # None: full text only
+
+    async def search(self, ctx: CommandContext, args: Args) -> Reply:
+        planned = plan_search(args, ctx.community)
+        scope = await constellation_scope(self.sharing, ctx, args)
+        query = planned.query
+        described = planned.described
+        if scope is not None:
+            query = replace(query, shared_from=scope.ids)
+            described += " across the constellation"
+        if self.semantic is not None:
+            result = await self.semantic.search(self.backend, query, ctx.community)
+        else:
+            result = await self.backend.search(query)
+        siblings = {s.community_id: s.name for s in scope.siblings} if scope else None
+        text = formatting.search_results(result, described, PAGE_SIZE, siblings, ctx.prefix)
+        return Reply(text, ephemeral=True)
+
+    async def tags(self, ctx: CommandContext, args: Args) -> Reply:
+        counts = await self.insights.tag_counts(ctx.community.id)
+        return Reply(formatting.tag_counts(counts), ephemeral=True)
 
 
 SEARCH = Command(
     name="search",
     help="Search the community's insights",
-    handler=search,
+    handler=SearchCommands.search,
     strict_keywords=True,
     options=(
         Option("query", OptionType.TEXT, 'words, "exact phrases", -excluded, #tags, @author'),
@@ -125,4 +134,6 @@ SEARCH = Command(
     examples=('/search "pair programming" tag:practice since:2026-01-01', "/search review -draft"),
 )
 
-TAGS = Command(name="tags", help="List tags with how many insights use each", handler=tags)
+TAGS = Command(
+    name="tags", help="List tags with how many insights use each", handler=SearchCommands.tags
+)

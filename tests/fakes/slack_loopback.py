@@ -434,3 +434,24 @@ def event_body(event: dict[str, Any], event_id: str) -> str:
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+
+
+class EventsEndpoint:
+    """For a test's world holding a running SlackAdapter as `adapter`: where to send
+    signed requests, and a future per event the adapter has handled (wire
+    `adapter.on_delivered = world.done`; `expect` before sending, await after)."""
+
+    adapter: Any  # a SlackAdapter listening on `http_port`
+    delivered: dict[str, asyncio.Future[None]]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.adapter.http_port}/slack/events"
+
+    def expect(self, event_id: str) -> asyncio.Future[None]:
+        return self.delivered.setdefault(event_id, asyncio.get_running_loop().create_future())
+
+    def done(self, event_id: str) -> None:
+        future = self.expect(event_id)
+        if not future.done():
+            future.set_result(None)

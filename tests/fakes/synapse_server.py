@@ -298,3 +298,15 @@ def synapse() -> Iterator[SynapseServer]:
             yield server
     except SynapseStartError as exc:
         pytest.fail(f"{exc} (set HEARTH_TEST_SYNAPSE=off to skip)")
+
+
+def in_thread(root: str) -> dict[str, Any]:
+    """The relation a threads-aware client puts on a message sent inside a thread."""
+    return {
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        }
+    }

@@ -34,7 +34,8 @@ class Community:
 
 
 # The console communities most tests run: the guild in #general (Steve stewards, Cora
-# curates, in Berlin's time), the forge in #hall (Fran stewards), the mill in #yard (Milo).
+# curates, in Berlin's time), the forge in #hall (Fran stewards), the mill in #yard (Milo),
+# and one more in #other with no stewards.
 GUILD = Community(
     "guild",
     "The Guild",
@@ -45,6 +46,7 @@ GUILD = Community(
 )
 FORGE = Community("forge", "The Forge", (Channel("console", "local", "hall"),), ("console:fran",))
 MILL = Community("mill", "The Mill", (Channel("console", "local", "yard"),), ("console:milo",))
+OTHER = Community("other", "Other", (Channel("console", "local", "other"),))  # no assist
 
 
 def _quoted(values: Sequence[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -27,6 +28,25 @@ def make_config(
     keys), `community_extra` keys of the guild's own table."""
     guild = dataclasses.replace(GUILD, extra=community_extra)
     return build_config(database_url, tmp_path, guild, *others, extra=extra)
+
+
+class Screen(io.StringIO):
+    """A console's output that a test can wait on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.changed.set()
+        return super().write(text)
+
+    async def shows(self, text: str, guard: float = 60.0) -> None:
+        """Until `text` is on screen; `guard` only stops a hang."""
+        async with asyncio.timeout(guard):
+            while text not in self.getvalue():
+                self.changed.clear()
+                await self.changed.wait()
 
 
 Step = str | Callable[[Hearth], Awaitable[object]]

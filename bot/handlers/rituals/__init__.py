@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bot.commands.spec import Command
-from bot.handlers.rituals.definitions import definition_commands
-from bot.handlers.rituals.members import member_commands
+from bot.handlers.rituals.definitions import RitualDefinitions, definition_commands
+from bot.handlers.rituals.members import RitualMembers, member_commands
+
+__all__ = ["RitualDefinitions", "RitualMembers", "ritual_commands"]
 
 
 def ritual_commands() -> Command:

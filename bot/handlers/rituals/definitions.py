@@ -4,7 +4,7 @@ community's rituals are (curators change them; everyone may look)."""
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
@@ -21,224 +21,223 @@ from bot.handlers.rituals.wording import (
     reminder_percent,
     viewer_zone,
 )
+from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
+from knowledge.pending import PendingStore
 from knowledge.rituals import NewRitual, RitualView
 from knowledge.vocabulary import RitualKind, Role
 from scheduling.engine import schedule_of
 from scheduling.kinds import behaviour
 from scheduling.schedule import parse_schedule
+from scheduling.service import Rituals
 
 CONFIRM_WINDOW_SECONDS = 600
 PENDING_KIND = "ritual"  # previews wait in the store (PendingStore), for any instance
 
 
-async def put_pending(ctx: CommandContext, ritual: NewRitual) -> None:
-    await ctx.services.pending.put(
-        PENDING_KIND,
-        ctx.member.id,
-        ctx.community.id,
-        asdict(ritual),
-        timedelta(seconds=CONFIRM_WINDOW_SECONDS),
-    )
+@dataclass(frozen=True)
+class RitualDefinitions:
+    rituals: Rituals
+    pending: PendingStore
+    directory: Directory
 
-
-async def take_pending(ctx: CommandContext) -> NewRitual | None:
-    payload = await ctx.services.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id)
-    if payload is None:
-        return None
-    return NewRitual(**{**payload, "kind": RitualKind(payload["kind"])})
-
-
-async def add(ctx: CommandContext, args: Args) -> Reply:
-    kind_word, _, rest = args.text("spec").partition(" ")
-    if kind_word.lower() not in KINDS:
-        raise InvalidInput(f"Start with a kind: {', '.join(KINDS)}. For example: {EXAMPLE}")
-    kind = RitualKind(kind_word.lower())
-    channel_word, _, rest = rest.strip().partition(" ")
-    channel = ctx.port.resolve_channel(channel_word, ctx.event.channel)
-    if channel is None:
-        raise InvalidInput(f"Name the channel to post in, like #general or here. {EXAMPLE}")
-    bound = await ctx.services.directory.community_for_channel(
-        channel.platform, channel.space, channel.channel
-    )
-    if bound is None or bound.id != ctx.community.id:
-        raise InvalidInput(
-            f"{channel_label(channel.channel)} is not one of this community's channels."
+    async def put_pending(self, ctx: CommandContext, ritual: NewRitual) -> None:
+        await self.pending.put(
+            PENDING_KIND,
+            ctx.member.id,
+            ctx.community.id,
+            asdict(ritual),
+            timedelta(seconds=CONFIRM_WINDOW_SECONDS),
         )
-    schedule_text, _, prompt = rest.partition("|")
-    now = ctx.services.rituals.clock.now()
-    schedule = parse_schedule(schedule_text.strip(), ctx.community.timezone, now.date())
-    behaviour_ = behaviour(kind)
-    window = (
-        parse_duration(args.text("window"), "window:")
-        if args.text("window")
-        else int(behaviour_.default_window.total_seconds() // 60)
-    )
-    existing = await ctx.services.rituals.store.names(ctx.community.id)
-    name = args.text("name") or free_name(kind.value, existing)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
-        raise InvalidInput("name: is lower-case letters, digits and '-', e.g. name:friday-retro")
-    new = NewRitual(
-        name=name,
-        kind=kind,
-        platform=channel.platform,
-        space=channel.space,
-        channel=channel.channel,
-        schedule_text=schedule.description or schedule_text.strip(),
-        cron=schedule.cron,
-        timezone=schedule.timezone,
-        every_weeks=schedule.every_weeks,
-        anchor=schedule.anchor.isoformat() if schedule.anchor else None,
-        window_minutes=max(window, 1) if behaviour_.collects_responses else 1,
-        reminder_percent=reminder_percent(args.text("remind")) if args.text("remind") else 80,
-        prompt=prompt.strip() or None,
-        anonymous=args.text("anonymous") == "yes",
-        created_by_member_id=ctx.member.id,
-    )
-    await put_pending(ctx, new)
-    return Reply(
-        f"Ritual **{name}** ({kind.value}) in {channel_label(channel.channel)}: "
-        f"{new.schedule_text}, "
-        f"replies collected for {describe_window(new.window_minutes)}.\n"
-        f"{preview(new, now, await viewer_zone(ctx))}\n"
-        f"Send `{ctx.prefix}ritual confirm` to save it.",
-        ephemeral=True,
-    )
 
+    async def take_pending(self, ctx: CommandContext) -> NewRitual | None:
+        payload = await self.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id)
+        if payload is None:
+            return None
+        return NewRitual(**{**payload, "kind": RitualKind(payload["kind"])})
 
-async def confirm(ctx: CommandContext, args: Args) -> Reply:
-    new = await take_pending(ctx)
-    if new is None:
-        return Reply(f"Nothing to confirm: start with `{EXAMPLE}`.", ephemeral=True)
-    ritual = await ctx.services.rituals.store.create(ctx.community.id, new)
-    await ctx.services.pending.done(PENDING_KIND, ctx.member.id)
-    ctx.services.rituals.changed(ritual)
-    return Reply(f"✅ Ritual **{ritual.name}** saved: {ritual.schedule_text}.")
-
-
-async def list_(ctx: CommandContext, args: Args) -> Reply:
-    rituals = await ctx.services.rituals.store.rituals(ctx.community.id)
-    if not rituals:
-        return Reply(f"No rituals yet. Try `{EXAMPLE}`.", ephemeral=True)
-    now = ctx.services.rituals.clock.now()
-    lines = []
-    for r in rituals:
-        upcoming = schedule_of(r).next_times(now, 1)
-        nxt = f"next {upcoming[0]:%a %Y-%m-%d %H:%M}" if upcoming and not r.paused else ""
-        state = "paused" if r.paused else nxt
-        lines.append(
-            f"• **{r.name}** ({r.kind.value}) {channel_label(r.channel)}: "
-            f"{r.schedule_text} — {state}"
+    async def add(self, ctx: CommandContext, args: Args) -> Reply:
+        kind_word, _, rest = args.text("spec").partition(" ")
+        if kind_word.lower() not in KINDS:
+            raise InvalidInput(f"Start with a kind: {', '.join(KINDS)}. For example: {EXAMPLE}")
+        kind = RitualKind(kind_word.lower())
+        channel_word, _, rest = rest.strip().partition(" ")
+        channel = ctx.port.resolve_channel(channel_word, ctx.event.channel)
+        if channel is None:
+            raise InvalidInput(f"Name the channel to post in, like #general or here. {EXAMPLE}")
+        bound = await self.directory.community_for_channel(
+            channel.platform, channel.space, channel.channel
         )
-    return Reply("\n".join(lines), ephemeral=True)
-
-
-async def show(ctx: CommandContext, args: Args) -> Reply:
-    store = ctx.services.rituals.store
-    ritual = await store.get(ctx.community.id, args.text("name"))
-    stats = await store.completion(ritual.id)
-    lines = [
-        f"**{ritual.name}** ({ritual.kind.value}) in {channel_label(ritual.channel)}: "
-        f"{ritual.schedule_text}"
-        + (" — paused" if ritual.paused else "")
-        + (" — next round will be skipped" if ritual.skip_next else ""),
-        f"Window {describe_window(ritual.window_minutes)}, reminder "
-        + (f"at {ritual.reminder_percent}%" if ritual.reminder_percent else "off")
-        + (", anonymous" if ritual.anonymous else ""),
-        f"Completion: {stats.answered_rounds}/{stats.rounds} rounds answered "
-        f"({stats.rate:.0%}), {stats.responses} response(s) from {stats.participants} "
-        f"member(s); {stats.missed} missed while offline",
-    ]
-    for round_ in await store.rounds(ritual.id, 5):
-        status = round_.status.value + (" (late)" if round_.late else "")
-        line = f"  {round_.scheduled_for:%Y-%m-%d %H:%M} UTC: {status}"
-        if round_.last_error and round_.status.value == "pending":
-            line += (
-                f" — posting failed {round_.attempts}×: {round_.last_error}; next try "
-                f"{round_.next_attempt_at:%H:%M} UTC"
+        if bound is None or bound.id != ctx.community.id:
+            raise InvalidInput(
+                f"{channel_label(channel.channel)} is not one of this community's channels."
             )
-        lines.append(line)
-    if not ritual.paused:
-        now = ctx.services.rituals.clock.now()
-        lines.append(preview(ritual, now, await viewer_zone(ctx)))
-    return Reply("\n".join(lines), ephemeral=True)
-
-
-async def set_paused(ctx: CommandContext, name: str, paused: bool) -> RitualView:
-    store = ctx.services.rituals.store
-    ritual = await store.change((await store.get(ctx.community.id, name)).id, paused=paused)
-    ctx.services.rituals.changed(ritual)
-    return ritual
-
-
-async def pause(ctx: CommandContext, args: Args) -> Reply:
-    ritual = await set_paused(ctx, args.text("name"), True)
-    return Reply(f"⏸️ {ritual.name} is paused.")
-
-
-async def resume(ctx: CommandContext, args: Args) -> Reply:
-    ritual = await set_paused(ctx, args.text("name"), False)
-    return Reply(f"▶️ {ritual.name} is running again.")
-
-
-async def skip(ctx: CommandContext, args: Args) -> Reply:
-    name = args.text("name").removeprefix("next ").strip()
-    store = ctx.services.rituals.store
-    ritual = await store.change((await store.get(ctx.community.id, name)).id, skip_next=True)
-    upcoming = schedule_of(ritual).next_times(ctx.services.rituals.clock.now(), 1)
-    when = f" ({upcoming[0]:%a %Y-%m-%d %H:%M})" if upcoming else ""
-    return Reply(f"⏭️ The next round of {ritual.name}{when} will be skipped.")
-
-
-async def run_now(ctx: CommandContext, args: Args) -> Reply:
-    ritual = await ctx.services.rituals.store.get(ctx.community.id, args.text("name"))
-    round_ = await ctx.services.rituals.run_now(ritual)
-    if round_ is None:
-        return Reply("Could not post the prompt now; see /ritual show for the retry.")
-    return Reply(f"▶️ Started a round of {ritual.name} now.", ephemeral=True)
-
-
-async def edit(ctx: CommandContext, args: Args) -> Reply:
-    store = ctx.services.rituals.store
-    ritual = await store.get(ctx.community.id, args.text("name"))
-    changes: dict[str, object] = {}
-    text = args.text("schedule")
-    schedule_text, _, prompt = text.partition("|")
-    if schedule_text.strip():
-        now = ctx.services.rituals.clock.now()
+        schedule_text, _, prompt = rest.partition("|")
+        now = self.rituals.clock.now()
         schedule = parse_schedule(schedule_text.strip(), ctx.community.timezone, now.date())
-        changes.update(
+        behaviour_ = behaviour(kind)
+        window = (
+            parse_duration(args.text("window"), "window:")
+            if args.text("window")
+            else int(behaviour_.default_window.total_seconds() // 60)
+        )
+        existing = await self.rituals.store.names(ctx.community.id)
+        name = args.text("name") or free_name(kind.value, existing)
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", name):
+            raise InvalidInput(
+                "name: is lower-case letters, digits and '-', e.g. name:friday-retro"
+            )
+        new = NewRitual(
+            name=name,
+            kind=kind,
+            platform=channel.platform,
+            space=channel.space,
+            channel=channel.channel,
             schedule_text=schedule.description or schedule_text.strip(),
             cron=schedule.cron,
+            timezone=schedule.timezone,
             every_weeks=schedule.every_weeks,
             anchor=schedule.anchor.isoformat() if schedule.anchor else None,
+            window_minutes=max(window, 1) if behaviour_.collects_responses else 1,
+            reminder_percent=reminder_percent(args.text("remind")) if args.text("remind") else 80,
+            prompt=prompt.strip() or None,
+            anonymous=args.text("anonymous") == "yes",
+            created_by_member_id=ctx.member.id,
         )
-    if prompt.strip():
-        changes["prompt"] = prompt.strip()
-    if args.text("window"):
-        changes["window_minutes"] = parse_duration(args.text("window"), "window:")
-    if args.text("remind"):
-        changes["reminder_percent"] = reminder_percent(args.text("remind"))
-    if not changes:
-        raise InvalidInput(
-            "Say what to change: a new schedule, `| new prompt`, window:2d or remind:off."
+        await self.put_pending(ctx, new)
+        return Reply(
+            f"Ritual **{name}** ({kind.value}) in {channel_label(channel.channel)}: "
+            f"{new.schedule_text}, "
+            f"replies collected for {describe_window(new.window_minutes)}.\n"
+            f"{preview(new, now, await viewer_zone(self.rituals.store, ctx.member.id))}\n"
+            f"Send `{ctx.prefix}ritual confirm` to save it.",
+            ephemeral=True,
         )
-    ritual = await store.change(ritual.id, **changes)
-    ctx.services.rituals.changed(ritual)
-    window_text = describe_window(ritual.window_minutes)
-    now = ctx.services.rituals.clock.now()
-    return Reply(
-        f"✏️ {ritual.name}: {ritual.schedule_text}, window {window_text}.\n"
-        f"{preview(ritual, now, await viewer_zone(ctx))}"
-    )
 
+    async def confirm(self, ctx: CommandContext, args: Args) -> Reply:
+        new = await self.take_pending(ctx)
+        if new is None:
+            return Reply(f"Nothing to confirm: start with `{EXAMPLE}`.", ephemeral=True)
+        ritual = await self.rituals.store.create(ctx.community.id, new)
+        await self.pending.done(PENDING_KIND, ctx.member.id)
+        self.rituals.changed(ritual)
+        return Reply(f"✅ Ritual **{ritual.name}** saved: {ritual.schedule_text}.")
 
-async def remove(ctx: CommandContext, args: Args) -> Reply:
-    store = ctx.services.rituals.store
-    ritual = await store.get(ctx.community.id, args.text("name"))
-    await store.remove(ritual.id)
-    ctx.services.rituals.removed(ritual.id)
-    return Reply(f"🗑️ Removed ritual {ritual.name} and its history.")
+    async def list_(self, ctx: CommandContext, args: Args) -> Reply:
+        rituals = await self.rituals.store.rituals(ctx.community.id)
+        if not rituals:
+            return Reply(f"No rituals yet. Try `{EXAMPLE}`.", ephemeral=True)
+        now = self.rituals.clock.now()
+        lines = []
+        for r in rituals:
+            upcoming = schedule_of(r).next_times(now, 1)
+            nxt = f"next {upcoming[0]:%a %Y-%m-%d %H:%M}" if upcoming and not r.paused else ""
+            state = "paused" if r.paused else nxt
+            lines.append(
+                f"• **{r.name}** ({r.kind.value}) {channel_label(r.channel)}: "
+                f"{r.schedule_text} — {state}"
+            )
+        return Reply("\n".join(lines), ephemeral=True)
+
+    async def show(self, ctx: CommandContext, args: Args) -> Reply:
+        store = self.rituals.store
+        ritual = await store.get(ctx.community.id, args.text("name"))
+        stats = await store.completion(ritual.id)
+        lines = [
+            f"**{ritual.name}** ({ritual.kind.value}) in {channel_label(ritual.channel)}: "
+            f"{ritual.schedule_text}"
+            + (" — paused" if ritual.paused else "")
+            + (" — next round will be skipped" if ritual.skip_next else ""),
+            f"Window {describe_window(ritual.window_minutes)}, reminder "
+            + (f"at {ritual.reminder_percent}%" if ritual.reminder_percent else "off")
+            + (", anonymous" if ritual.anonymous else ""),
+            f"Completion: {stats.answered_rounds}/{stats.rounds} rounds answered "
+            f"({stats.rate:.0%}), {stats.responses} response(s) from {stats.participants} "
+            f"member(s); {stats.missed} missed while offline",
+        ]
+        for round_ in await store.rounds(ritual.id, 5):
+            status = round_.status.value + (" (late)" if round_.late else "")
+            line = f"  {round_.scheduled_for:%Y-%m-%d %H:%M} UTC: {status}"
+            if round_.last_error and round_.status.value == "pending":
+                line += (
+                    f" — posting failed {round_.attempts}×: {round_.last_error}; next try "
+                    f"{round_.next_attempt_at:%H:%M} UTC"
+                )
+            lines.append(line)
+        if not ritual.paused:
+            now = self.rituals.clock.now()
+            lines.append(preview(ritual, now, await viewer_zone(self.rituals.store, ctx.member.id)))
+        return Reply("\n".join(lines), ephemeral=True)
+
+    async def set_paused(self, ctx: CommandContext, name: str, paused: bool) -> RitualView:
+        store = self.rituals.store
+        ritual = await store.change((await store.get(ctx.community.id, name)).id, paused=paused)
+        self.rituals.changed(ritual)
+        return ritual
+
+    async def pause(self, ctx: CommandContext, args: Args) -> Reply:
+        ritual = await self.set_paused(ctx, args.text("name"), True)
+        return Reply(f"⏸️ {ritual.name} is paused.")
+
+    async def resume(self, ctx: CommandContext, args: Args) -> Reply:
+        ritual = await self.set_paused(ctx, args.text("name"), False)
+        return Reply(f"▶️ {ritual.name} is running again.")
+
+    async def skip(self, ctx: CommandContext, args: Args) -> Reply:
+        name = args.text("name").removeprefix("next ").strip()
+        store = self.rituals.store
+        ritual = await store.change((await store.get(ctx.community.id, name)).id, skip_next=True)
+        upcoming = schedule_of(ritual).next_times(self.rituals.clock.now(), 1)
+        when = f" ({upcoming[0]:%a %Y-%m-%d %H:%M})" if upcoming else ""
+        return Reply(f"⏭️ The next round of {ritual.name}{when} will be skipped.")
+
+    async def run_now(self, ctx: CommandContext, args: Args) -> Reply:
+        ritual = await self.rituals.store.get(ctx.community.id, args.text("name"))
+        round_ = await self.rituals.run_now(ritual)
+        if round_ is None:
+            return Reply("Could not post the prompt now; see /ritual show for the retry.")
+        return Reply(f"▶️ Started a round of {ritual.name} now.", ephemeral=True)
+
+    async def edit(self, ctx: CommandContext, args: Args) -> Reply:
+        store = self.rituals.store
+        ritual = await store.get(ctx.community.id, args.text("name"))
+        changes: dict[str, object] = {}
+        text = args.text("schedule")
+        schedule_text, _, prompt = text.partition("|")
+        if schedule_text.strip():
+            now = self.rituals.clock.now()
+            schedule = parse_schedule(schedule_text.strip(), ctx.community.timezone, now.date())
+            changes.update(
+                schedule_text=schedule.description or schedule_text.strip(),
+                cron=schedule.cron,
+                every_weeks=schedule.every_weeks,
+                anchor=schedule.anchor.isoformat() if schedule.anchor else None,
+            )
+        if prompt.strip():
+            changes["prompt"] = prompt.strip()
+        if args.text("window"):
+            changes["window_minutes"] = parse_duration(args.text("window"), "window:")
+        if args.text("remind"):
+            changes["reminder_percent"] = reminder_percent(args.text("remind"))
+        if not changes:
+            raise InvalidInput(
+                "Say what to change: a new schedule, `| new prompt`, window:2d or remind:off."
+            )
+        ritual = await store.change(ritual.id, **changes)
+        self.rituals.changed(ritual)
+        window_text = describe_window(ritual.window_minutes)
+        now = self.rituals.clock.now()
+        return Reply(
+            f"✏️ {ritual.name}: {ritual.schedule_text}, window {window_text}.\n"
+            f"{preview(ritual, now, await viewer_zone(self.rituals.store, ctx.member.id))}"
+        )
+
+    async def remove(self, ctx: CommandContext, args: Args) -> Reply:
+        store = self.rituals.store
+        ritual = await store.get(ctx.community.id, args.text("name"))
+        await store.remove(ritual.id)
+        self.rituals.removed(ritual.id)
+        return Reply(f"🗑️ Removed ritual {ritual.name} and its history.")
 
 
 WINDOW = Option(
@@ -252,7 +251,7 @@ def definition_commands() -> tuple[Command, ...]:
         Command(
             "add",
             "Preview a new ritual (then /ritual confirm)",
-            add,
+            RitualDefinitions.add,
             permission=Role.CURATOR,
             options=(
                 Option(
@@ -279,17 +278,37 @@ def definition_commands() -> tuple[Command, ...]:
                 "/ritual add custom here first tuesday of the month | Show and tell!",
             ),
         ),
-        Command("confirm", "Save the ritual you previewed", confirm, permission=Role.CURATOR),
-        Command("list", "List this community's rituals", list_),
-        Command("show", "Details, recent rounds and completion of a ritual", show, options=(NAME,)),
-        Command("pause", "Pause a ritual", pause, options=(NAME,), permission=Role.CURATOR),
         Command(
-            "resume", "Resume a paused ritual", resume, options=(NAME,), permission=Role.CURATOR
+            "confirm",
+            "Save the ritual you previewed",
+            RitualDefinitions.confirm,
+            permission=Role.CURATOR,
+        ),
+        Command("list", "List this community's rituals", RitualDefinitions.list_),
+        Command(
+            "show",
+            "Details, recent rounds and completion of a ritual",
+            RitualDefinitions.show,
+            options=(NAME,),
+        ),
+        Command(
+            "pause",
+            "Pause a ritual",
+            RitualDefinitions.pause,
+            options=(NAME,),
+            permission=Role.CURATOR,
+        ),
+        Command(
+            "resume",
+            "Resume a paused ritual",
+            RitualDefinitions.resume,
+            options=(NAME,),
+            permission=Role.CURATOR,
         ),
         Command(
             "skip",
             "Skip a ritual's next round",
-            skip,
+            RitualDefinitions.skip,
             options=(
                 Option(
                     "name",
@@ -300,11 +319,17 @@ def definition_commands() -> tuple[Command, ...]:
             ),
             permission=Role.CURATOR,
         ),
-        Command("run-now", "Start a round now", run_now, options=(NAME,), permission=Role.CURATOR),
+        Command(
+            "run-now",
+            "Start a round now",
+            RitualDefinitions.run_now,
+            options=(NAME,),
+            permission=Role.CURATOR,
+        ),
         Command(
             "edit",
             "Change schedule, prompt, window or reminder",
-            edit,
+            RitualDefinitions.edit,
             permission=Role.CURATOR,
             options=(
                 NAME,
@@ -313,5 +338,11 @@ def definition_commands() -> tuple[Command, ...]:
                 REMIND,
             ),
         ),
-        Command("remove", "Remove a ritual", remove, options=(NAME,), permission=Role.CURATOR),
+        Command(
+            "remove",
+            "Remove a ritual",
+            RitualDefinitions.remove,
+            options=(NAME,),
+            permission=Role.CURATOR,
+        ),
     )

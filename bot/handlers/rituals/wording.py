@@ -8,9 +8,8 @@ import zoneinfo
 from datetime import datetime
 
 from bot.commands.spec import Option, OptionType
-from bot.context import CommandContext
 from knowledge.errors import InvalidInput
-from knowledge.rituals import NewRitual, RitualView
+from knowledge.rituals import NewRitual, RitualStore, RitualView
 from knowledge.vocabulary import RitualKind
 from scheduling.engine import schedule_of
 
@@ -58,8 +57,8 @@ def preview(ritual: NewRitual | RitualView, now: datetime, viewer_zone: str | No
     return f"Next times ({ritual.timezone}):\n" + "\n".join(lines)
 
 
-async def viewer_zone(ctx: CommandContext) -> str | None:
-    return (await ctx.services.rituals.store.preferences(ctx.member.id)).timezone
+async def viewer_zone(store: RitualStore, member_id: int) -> str | None:
+    return (await store.preferences(member_id)).timezone
 
 
 def describe_window(minutes: int) -> str:
