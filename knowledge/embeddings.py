@@ -5,9 +5,11 @@ insights, not millions, so a brute-force cosine over the rows held in memory ans
 milliseconds on SQLite and PostgreSQL alike, and needs no database extension; from
 20,000 rows the table is grouped into k-means lists (knowledge/vector_lists.py) and a
 question scores only the nearest ones. A large table that has aged is reloaded in the
-background while searches use the one held. Each row names the model that made it, and the insight version it
-describes (`updated_at` is the insight's own), so a model change or an edit shows up in
-`missing` and is back-filled rather than compared across models.
+background while searches use the one held.
+
+Each row names the model that made it, and the insight version it describes
+(`updated_at` is the insight's own), so a model change or an edit shows up in `missing`
+and is back-filled rather than compared across models.
 
 numpy is imported only when vectors are read or written, so a process that never
 searches (a migration, an export) does not pay for it.
