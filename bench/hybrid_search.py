@@ -16,10 +16,11 @@ another appended (so no two are alike); the queries are its 130 member questions
 first hybrid search loads the vectors into memory (reported apart, with the RSS it
 adds); percentiles are over the searches after it.
 
-Vectors: the packaged MiniLM model takes milliseconds per text (far more on a busy box),
-so by default each insight's vector is the model's vector of its base insight plus half
-the model's vector of one of 1,000 four-word suffixes, normalised (every part is a real
-embedding; the sum is not exactly the text's). `--embed-all` embeds every text instead.
+Vectors: `--embedder minilm` (packaged:minilm) takes milliseconds per text (far more on a
+busy box), so by default each insight's vector is the model's vector of its base insight
+plus half the model's vector of one of 1,000 four-word suffixes, normalised (every part
+is a real embedding; the sum is not exactly the text's). `--embed-all` embeds every text
+instead (always so with the default static model, which is fast).
 Hybrid runs twice, interleaved: with the vector lists (`knowledge/vector_lists.py`,
 what /search does) and scoring every vector (exact); the overlap of their top 30
 neighbours is the lists' recall.
@@ -45,6 +46,7 @@ from measure import machine_info, peak_rss_mib, percentile
 from relevance_set import CORPUS, QUESTIONS
 from sqlalchemy import insert, text
 
+from adapters.local_embeddings import load_packaged_model
 from adapters.onnx_embeddings import load_minilm
 from bot.assist.semantic import SemanticIndex
 from knowledge.db import Database, open_database
@@ -88,16 +90,20 @@ class MixedVectors:
         return mixed / numpy.linalg.norm(mixed, axis=1, keepdims=True)
 
 
+def load_embedder(name: str) -> Any:
+    return load_minilm() if name == "minilm" else load_packaged_model()
+
+
 async def load(
-    database: Database, count: int, seed: int, embed_all: bool
+    database: Database, count: int, seed: int, embed_all: bool, embedder_name: str
 ) -> tuple[int, float, float]:
     """(community id, seconds inserting, seconds embedding)"""
     directory = Directory(database)
     community = await directory.ensure_community("bench", "Bench", "UTC")
     member = await directory.resolve_member(community.id, "console", "cora", "Cora")
-    embedder = load_minilm()
+    embedder = load_embedder(embedder_name)
     started = time.monotonic()
-    mixed = None if embed_all else MixedVectors(embedder, seed)
+    mixed = None if embed_all or embedder_name != "minilm" else MixedVectors(embedder, seed)
     embedding = time.monotonic() - started
     all_texts = texts(count, seed)
     for start in range(0, count, BATCH):
@@ -234,7 +240,7 @@ async def run(args: argparse.Namespace) -> None:
         await upgrade(database)
         if fresh:
             community_id, inserting, embedding = await load(
-                database, args.count, args.seed, args.embed_all
+                database, args.count, args.seed, args.embed_all, args.embedder
             )
             if database.dialect == "postgresql":  # this server's autovacuum may be off
                 async with database.engine.begin() as connection:
@@ -245,7 +251,7 @@ async def run(args: argparse.Namespace) -> None:
         community = await directory.community_by_id(community_id)
         assert community is not None
         backend = open_search(database)
-        embedder = load_minilm()
+        embedder = load_embedder(args.embedder)
         store = EmbeddingStore(database)
         exact_store = EmbeddingStore(database, VectorCache(lists_from=None))
         index = SemanticIndex(embedder, store, InsightStore(database), frozenset(), 0.15)
@@ -344,6 +350,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty database (default: a temp SQLite)")
     parser.add_argument(
         "--embed-all", action="store_true", help="embed every text with the model (slow)"
+    )
+    parser.add_argument(
+        "--embedder", choices=("wordllama", "minilm"), default="wordllama", help="packaged model"
     )
     parser.add_argument(
         "--reuse", help="SQLite file: built there if missing, else searched as it is (kept)"

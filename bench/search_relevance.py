@@ -10,8 +10,8 @@ runs through Hearth's own code on a throw-away SQLite file:
 - semantic: `EmbeddingStore.nearest` alone;
 - hybrid: `SemanticIndex.search`, what /search does on a default install.
 
-    .venv/bin/python bench/search_relevance.py                  # the default model (MiniLM)
-    .venv/bin/python bench/search_relevance.py --embedders minilm,wordllama   # side by side
+    .venv/bin/python bench/search_relevance.py                  # the packaged model (default)
+    .venv/bin/python bench/search_relevance.py --embedders wordllama,minilm   # side by side
     .venv/bin/python bench/search_relevance.py --verbose        # per-question ranks
     .venv/bin/python bench/search_relevance.py --hashed         # hashed bag-of-words, no model
     .venv/bin/python bench/search_relevance.py --model ./static-model   # a model2vec model
@@ -140,9 +140,9 @@ def main() -> None:
     parser.add_argument("--model", help="a model2vec static model: folder or hub name")
     parser.add_argument(
         "--embedders",
-        default="minilm",
+        default="wordllama",
         help="comma-separated packaged models to measure one after the other in this run: "
-        "minilm (the default install's), wordllama (the one before it)",
+        "wordllama (the default install's), minilm (packaged:minilm)",
     )
     parser.add_argument("--hashed", action="store_true", help="hashed bag-of-words vectors")
     parser.add_argument("--dimensions", type=int, default=256, help="hashed vector size")

@@ -28,8 +28,9 @@ from adapters.local_embeddings import (
     LocalStaticEmbedder,
     load_packaged_model,
     load_static_model,
+    packaged_model,
 )
-from adapters.onnx_embeddings import PACKAGED_MINILM, load_minilm, packaged_minilm
+from adapters.onnx_embeddings import PACKAGED_MINILM, load_minilm
 from adapters.openai_assist import OpenAIAssist
 from bot.app import Hearth
 from bot.assist.semantic import Embedder, EmbeddingFailed, fuse
@@ -320,6 +321,22 @@ DEFAULT_CAPTURES = [
 
 
 def test_the_packaged_model_loads_from_the_installed_package_without_a_network() -> None:
+    embedder = load_packaged_model()
+    assert embedder.local and embedder.name == f"local:{PACKAGED_MODEL}"
+    [lungs, dust, garden] = embedder.encode(
+        [
+            "is sawdust bad for your lungs",
+            "Fine dust from sanding is a health hazard",
+            "Marigolds keep aphids off tomatoes",
+        ]
+    )
+    assert len(lungs) == 256
+    similarity = np.asarray(lungs) @ np.asarray(dust)
+    assert similarity > np.asarray(lungs) @ np.asarray(garden) + 0.2
+    assert embedder.encode(["", "🔥"])[0] == [0.0] * 256  # nothing to embed: a zero vector
+
+
+def test_the_packaged_minilm_loads_without_a_network_and_reads_long_text() -> None:
     embedder = load_minilm()
     assert embedder.local and embedder.name == f"local:{PACKAGED_MINILM}"
     [lungs, dust, garden, empty, emoji] = embedder.encode(
@@ -337,19 +354,16 @@ def test_the_packaged_model_loads_from_the_installed_package_without_a_network()
     assert abs(float(np.linalg.norm(lungs)) - 1.0) < 1e-5
 
 
-def test_the_previous_packaged_model_stays_available_by_its_setting(tmp_path: Path) -> None:
+def test_the_minilm_setting_chooses_the_packaged_minilm(tmp_path: Path) -> None:
     from bot.cli.common import config_from
     from bot.cli.running import local_embedder
 
-    (tmp_path / "hearth.toml").write_text(
-        '[assist]\nlocal_embedding_model = "packaged:wordllama"\n'
-    )
+    (tmp_path / "hearth.toml").write_text('[assist]\nlocal_embedding_model = "packaged:minilm"\n')
     embedder = local_embedder(config_from(tmp_path / "hearth.toml"), load_now=True)
-    assert embedder is not None and embedder.name == f"local:{PACKAGED_MODEL}"
-    static = load_packaged_model()
-    [lungs, empty] = static.encode(["is sawdust bad for your lungs", ""])
-    assert len(lungs) == 256
-    assert empty == [0.0] * 256  # nothing to embed: a zero vector
+    assert embedder is not None and embedder.name == f"local:{PACKAGED_MINILM}"
+    (tmp_path / "default.toml").write_text("")
+    default = local_embedder(config_from(tmp_path / "default.toml"))
+    assert default is not None and default.name == f"local:{PACKAGED_MODEL}"
 
 
 def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> None:
@@ -461,7 +475,7 @@ def test_reindex_embeds_what_has_no_vector_and_goes_on_where_it_stopped(tmp_path
     config.write_text("")  # the default: the packaged model
     first = hearth("reindex")
     assert first.returncode == 0, first.stderr
-    assert f"default: embedded 3 insight(s) with local:{PACKAGED_MINILM}" in first.stdout
+    assert f"default: embedded 3 insight(s) with local:{PACKAGED_MODEL}" in first.stdout
     again = hearth("reindex")
     assert "embedded 0 insight(s)" in again.stdout  # nothing left: it resumes, never repeats
 
@@ -543,9 +557,9 @@ def test_an_idle_bot_has_not_loaded_the_model_until_something_is_embedded() -> N
         "from bot.cli.common import config_from\n"
         "from bot.cli.running import local_embedder\n"
         "embedder = local_embedder(config_from(None))\n"
-        "print('before', embedder.name, embedder.loaded, 'onnxruntime' in sys.modules)\n"
+        "print('before', embedder.name, embedder.loaded, 'tokenizers' in sys.modules)\n"
         "[vector] = asyncio.run(embedder.embed(['is sawdust bad for your lungs']))\n"
-        "print('after', embedder.loaded, len(vector), 'onnxruntime' in sys.modules)\n"
+        "print('after', embedder.loaded, len(vector), 'tokenizers' in sys.modules)\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", probe],
@@ -556,8 +570,8 @@ def test_an_idle_bot_has_not_loaded_the_model_until_something_is_embedded() -> N
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert run.returncode == 0, run.stderr
-    assert f"before local:{PACKAGED_MINILM} False False" in run.stdout
-    assert "after True 384 True" in run.stdout
+    assert f"before local:{PACKAGED_MODEL} False False" in run.stdout
+    assert "after True 256 True" in run.stdout
 
 
 async def test_concurrent_first_searches_share_one_load_and_a_failed_load_falls_back() -> None:
@@ -591,7 +605,7 @@ async def test_a_search_right_after_a_save_finds_it_by_meaning(
             "/insight Fine dust from sanding is the real long-term health hazard #safety",
             "/search is sawdust bad for your lungs",
         ],
-        packaged_minilm(),
+        packaged_model(),
     )
     assert "1. #1 Fine dust from sanding" in output
     assert "≈ similar meaning" in output
