@@ -159,10 +159,10 @@ def hearth_config(database_url: str, exports: Path, room_id: str) -> Config:
     return build_config(database_url, exports.parent, bench, console_user=None)
 
 
-async def start_adapter(
-    server: SynapseServer, hearth: Hearth, bot: MatrixUser, room: str
-) -> MatrixAdapter:
-    """Hearth's real Matrix adapter, returned once it has joined `room`."""
+def matrix_adapter(
+    server: SynapseServer, hearth: Hearth, bot: MatrixUser
+) -> tuple[MatrixAdapter, asyncio.Event]:
+    """Hearth's real Matrix adapter signed in as `bot`, and an event set at every sync."""
     synced = asyncio.Event()
     adapter = MatrixAdapter(
         MatrixConfig(
@@ -177,6 +177,14 @@ async def start_adapter(
         SyncTokens(hearth.database),
     )
     adapter.on_synced = lambda _: synced.set()
+    return adapter, synced
+
+
+async def start_adapter(
+    server: SynapseServer, hearth: Hearth, bot: MatrixUser, room: str
+) -> MatrixAdapter:
+    """Hearth's real Matrix adapter, returned once it has joined `room`."""
+    adapter, synced = matrix_adapter(server, hearth, bot)
     await adapter.connect()
     await adapter.start(hearth.inbound)
     async with asyncio.timeout(WAIT):

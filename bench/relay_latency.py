@@ -57,16 +57,15 @@ from sqlalchemy import event as sql_event
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matrix_roundtrip import Watcher as RoundtripWatcher
+from matrix_roundtrip import matrix_adapter
 from measure import machine_info, peak_rss_mib, percentile
 
-from adapters.matrix import MatrixAdapter, MatrixConfig
+from adapters.matrix import MatrixAdapter
 from adapters.matrix.content import RELAY_FIELD
 from bot.app import Hearth
 from bot.config import Config
 from bot.events import ChannelRef, MessagePosted
 from bot.port import OutboundMessage
-from knowledge.inbound import InboundLog
-from knowledge.sync_tokens import SyncTokens
 from tests.fakes.synapse_server import (
     SERVER_NAME,
     MatrixUser,
@@ -209,20 +208,7 @@ async def start_hearth(
     server: SynapseServer, hearth: Hearth, bot: MatrixUser, rooms: tuple[str, ...], stages: Stages
 ) -> tuple[MatrixAdapter, asyncio.Task[None]]:
     """`Hearth.run` with the real Matrix adapter, returned once it has joined `rooms`."""
-    synced = asyncio.Event()
-    adapter = MatrixAdapter(
-        MatrixConfig(
-            enabled=True,
-            homeserver=server.url,
-            user_id=bot.user_id,
-            access_token=bot.access_token,
-            device_id=bot.device_id,
-            sync_timeout_seconds=30,
-        ),
-        InboundLog(hearth.database),
-        SyncTokens(hearth.database),
-    )
-    adapter.on_synced = lambda _: synced.set()
+    adapter, synced = matrix_adapter(server, hearth, bot)
     stages.hook(hearth, adapter)
     running = asyncio.create_task(hearth.run([adapter]), name="hearth")
     async with asyncio.timeout(WAIT):

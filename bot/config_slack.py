@@ -1,4 +1,5 @@
-"""`[adapters.slack]`: how Hearth reaches one Slack workspace (lives in the core config).
+"""`[adapters.slack]`: how Hearth reaches Slack: one workspace with `bot_token`, or any
+number through OAuth (`client_id`; tokens sealed with `token_key`). Lives in the core config.
 
 Why secrets are checked on the *raw* TOML: `bot.config` expands `${VAR}` before pydantic
 sees the values, so a validator cannot tell an inline token from an expanded one. The lead
@@ -8,6 +9,7 @@ what the chosen mode needs is present.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -15,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bot.config_secrets import written_inline
 from knowledge.vocabulary import Role
 
-SECRET_KEYS = ("signing_secret", "bot_token", "app_token")
+SECRET_KEYS = ("signing_secret", "bot_token", "app_token", "client_secret", "token_key")
+_FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
 
 RoleName = Literal["member", "curator", "steward"]
 
@@ -51,11 +54,37 @@ class SlackConfig(BaseModel):
     steward_usergroup: str = Field("", description="user group id (S…) whose members steward")
     role_cache_seconds: float = Field(300, ge=0, description="how long workspace roles are kept")
     rate_limit_retries: int = Field(3, ge=0, le=10, description="retries of a 429 (Retry-After)")
+    client_id: str = Field(
+        "",
+        description='OAuth (many workspaces): "${SLACK_CLIENT_ID}"; empty: one bot_token',
+    )
+    client_secret: str = Field("", description='OAuth: "${SLACK_CLIENT_SECRET}"')
+    token_key: str = Field(
+        "",
+        description="OAuth: Fernet key sealing the workspaces' tokens in the database, "
+        '"${HEARTH_SLACK_TOKEN_KEY}" (`hearth slack token-key` makes one)',
+    )
+    install_path: str = Field("/slack/install", pattern=r"^/", description='OAuth: "Add to Slack"')
+    redirect_path: str = Field(
+        "/slack/oauth_redirect",
+        pattern=r"^/",
+        description="OAuth: where Slack sends installers back",
+    )
+    token_rotation: bool = Field(
+        False, description="OAuth: the app has token rotation on (tokens refreshed before expiry)"
+    )
+
+    @property
+    def oauth(self) -> bool:
+        """Installed per workspace through OAuth (tokens in the store) rather than one bot_token."""
+        return bool(self.client_id)
 
     @model_validator(mode="after")
     def _needs_for_mode(self) -> SlackConfig:
         if not self.enabled:
             return self
+        if self.oauth:
+            return self._needs_for_oauth()
         missing = [] if self.bot_token else ["bot_token"]
         if self.mode == "http" and not self.signing_secret:
             missing.append("signing_secret")
@@ -65,6 +94,31 @@ class SlackConfig(BaseModel):
             raise ValueError(
                 f"Slack {self.mode} mode needs {', '.join(missing)} (from the environment, "
                 'e.g. bot_token = "${SLACK_BOT_TOKEN}")'
+            )
+        return self
+
+    def _needs_for_oauth(self) -> SlackConfig:
+        if self.mode != "http":
+            raise ValueError(
+                'Slack OAuth (client_id set) needs mode = "http": Slack sends installers '
+                "back to the web server"
+            )
+        missing = [k for k in ("client_secret", "signing_secret") if not getattr(self, k)]
+        if missing:
+            raise ValueError(
+                f"Slack OAuth needs {', '.join(missing)} (from the environment, e.g. "
+                'client_secret = "${SLACK_CLIENT_SECRET}")'
+            )
+        if not self.token_key:
+            raise ValueError(
+                "Slack OAuth needs token_key, the key that encrypts each workspace's token in "
+                'the database: token_key = "${HEARTH_SLACK_TOKEN_KEY}" with a key made by '
+                "`hearth slack token-key`"
+            )
+        if not _FERNET_KEY.fullmatch(self.token_key):
+            raise ValueError(
+                "token_key is not a Fernet key (44 characters of URL-safe base64, as "
+                "`hearth slack token-key` prints)"
             )
         return self
 

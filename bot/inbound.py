@@ -32,13 +32,16 @@ from bot.commands.parse import find_command, parse
 from bot.commands.prefix import respell
 from bot.commands.spec import Command, Reply
 from bot.context import CommandContext
+from bot.direct import Ambiguous, choose, direct_community, which_one
 from bot.events import (
+    ChannelRef,
     CommandInvoked,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
     MessageRef,
     ReactionAdded,
+    UserRef,
 )
 from bot.faults import crash_point
 from bot.ops.metrics import Metrics
@@ -61,6 +64,13 @@ def _unbound(prefix: str) -> Reply:
         "[[communities.channels]] in the config file.",
         ephemeral=True,
     )
+
+
+NO_SHARED_COMMUNITY = Reply(
+    "We share no Hearth community yet: I answer direct messages from members of a "
+    "community's server or workspace.",
+    ephemeral=True,
+)
 
 
 @dataclass(frozen=True)
@@ -168,12 +178,14 @@ class Inbound:
         try:
             command = find_command(self._commands.table, event.name, prefix)
             community = await self._community(channel.platform, channel.space, channel.channel)
+            found = None
             if community is None and event.direct:
-                community = await self._directory.community_for_space(
-                    channel.platform, channel.space
-                )
-            if community is None:
-                reply = _unbound(prefix)
+                found = await direct_community(self._directory, port, channel, event.invoker)
+                community = found if isinstance(found, CommunityInfo) else None
+            if isinstance(found, Ambiguous):
+                reply = which_one(found)
+            elif community is None:
+                reply = _unbound(prefix) if not event.direct else NO_SHARED_COMMUNITY
             else:
                 taken = await self._seen.take(channel.platform, event.event_id)
                 if taken is None:
@@ -212,6 +224,16 @@ class Inbound:
             await self._seen.done(channel.platform, event.event_id)
             log.info("command.answered", event_id=event.event_id, resumed=taken.resumed)
         return True, outcome
+
+    async def choose_direct(
+        self, channel: ChannelRef, user: UserRef, slug: str, port: OutboundPort
+    ) -> Reply:
+        """The person picked the community their DMs with Hearth belong to (bot.direct)."""
+        try:
+            return await choose(self._directory, port, channel, user, slug)
+        except DeliveryError as exc:
+            log.warning("direct.choice_failed", error=str(exc))
+            return Reply("I could not check your communities just now; try again.", True)
 
     async def _run(
         self,

@@ -5,6 +5,7 @@ Kept as small as discord.py's Messageable: rituals and relays need no more than 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -136,3 +137,11 @@ class ChangeFeed(Protocol):
     relayed thread of the look-back window re-read (at the catch-up pace)."""
 
     async def changes_since(self, position: str | None) -> Changes: ...
+
+
+@runtime_checkable
+class SharedSpaces(Protocol):
+    """Optional on a port whose DMs belong to no space (Discord): which of these spaces
+    (guilds) the person is a member of, so a DM binds to the community they share."""
+
+    async def shared_spaces(self, user_id: str, spaces: Sequence[str]) -> list[str]: ...

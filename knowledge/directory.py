@@ -24,6 +24,8 @@ from knowledge.vocabulary import Role, RoleSource
 
 log = structlog.get_logger(__name__)
 
+WHOLE_SPACE = "*"  # a binding's channel that covers every channel of its space
+
 
 def community_info(row: Community) -> CommunityInfo:
     return CommunityInfo(row.id, row.slug, row.name, row.timezone)
@@ -119,6 +121,8 @@ class Directory:
     async def community_for_channel(
         self, platform: str, space: str, channel: str
     ) -> CommunityInfo | None:
+        """The channel's community: its own binding, else its workspace's (`channel = "*"`,
+        a Slack workspace installed through OAuth or configured whole)."""
         async with self._db.sessions() as session:
             row = await session.scalar(
                 select(Community)
@@ -126,8 +130,10 @@ class Directory:
                 .where(
                     ChannelBinding.platform == platform,
                     ChannelBinding.space == space,
-                    ChannelBinding.channel == channel,
+                    ChannelBinding.channel.in_((channel, WHOLE_SPACE)),
                 )
+                .order_by(ChannelBinding.channel == WHOLE_SPACE)
+                .limit(1)
             )
             return community_info(row) if row else None
 
@@ -144,6 +150,31 @@ class Directory:
                 )
             ).all()
             return community_info(rows[0]) if len(rows) == 1 else None
+
+    async def communities_in_spaces(
+        self, platform: str, spaces: Iterable[str]
+    ) -> list[CommunityInfo]:
+        """The communities with a channel in any of these spaces, by name."""
+        wanted = list(spaces)
+        if not wanted:
+            return []
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(Community)
+                .join(ChannelBinding, ChannelBinding.community_id == Community.id)
+                .where(ChannelBinding.platform == platform, ChannelBinding.space.in_(wanted))
+                .distinct()
+                .order_by(Community.name)
+            )
+            return [community_info(r) for r in rows]
+
+    async def bound_spaces(self, platform: str) -> list[str]:
+        """Every space of the platform where some community has a channel."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(ChannelBinding.space).where(ChannelBinding.platform == platform).distinct()
+            )
+            return sorted(rows)
 
     async def resolve_member(
         self,

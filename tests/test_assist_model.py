@@ -155,7 +155,7 @@ async def test_ritual_synthesis_gets_a_narrative_paragraph_from_the_model(
     from zoneinfo import ZoneInfo
 
     from knowledge.clock import ManualClock
-    from tests.test_rituals_console import at
+    from tests.harness.console_harness import at
 
     openai_server.script(reply("Both answers stress small, frequent feedback."))
     start = datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))

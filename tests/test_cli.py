@@ -117,6 +117,26 @@ def test_slack_manifest_is_valid_yaml_with_every_command(tmp_path: Path) -> None
     assert commands == {f"/{name}" for name in build_command_table().names()}
 
 
+def test_slack_token_key_makes_a_key_oauth_accepts_and_the_manifest_shows_the_redirect(
+    tmp_path: Path,
+) -> None:
+    import yaml
+    from cryptography.fernet import Fernet
+
+    made = hearth("slack", "token-key", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    Fernet(key.encode())  # a usable key, not just text
+    (tmp_path / "hearth.toml").write_text(
+        '[adapters.slack]\nclient_id = "1.2"\nclient_secret = "${S}"\nsigning_secret = "${S}"\n'
+        'token_key = "${K}"\npublic_url = "https://hearth.example.net"\n'
+    )
+    printed = hearth("slack", "manifest", cwd=tmp_path, env={"S": "x", "K": key})
+    assert printed.returncode == 0, printed.stderr
+    redirect = yaml.safe_load(printed.stdout)["oauth_config"]["redirect_urls"]
+    assert redirect == ["https://hearth.example.net/slack/oauth_redirect"]
+
+
 def test_discord_invite_asks_for_exactly_the_needed_permissions(tmp_path: Path) -> None:
     missing = hearth("discord", "invite", cwd=tmp_path)
     assert missing.returncode == 2 and "application_id" in missing.stderr

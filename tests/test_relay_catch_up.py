@@ -33,8 +33,8 @@ from knowledge.models import (
     SyncCursor,
 )
 from knowledge.relays import CATCH_UP_KEY
-from tests.harness.console_harness import Step, drain, run_script
-from tests.test_relay_console import config_for, id_of, in_channel, line, link_steps, transcript
+from tests.harness.console_harness import Step, drain, line, run_script
+from tests.harness.relay_steps import config_for, id_of, in_channel, link_steps, transcript
 
 HISTORY = 1000
 AT = "2026-01-05T09:00:00+00:00"  # when the seeded history was written (any fixed time)

@@ -7,61 +7,14 @@ it: invite/accept, /relay, replies both ways, edits, deletions, pause, leave, st
 from __future__ import annotations
 
 import io
-import json
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.app import Hearth
 from tests.harness.config_builder import FORGE, MILL
-from tests.harness.console_harness import Step, drain, make_config, run_script
-
-
-def config_for(database_url: str, tmp_path: Path, extra: str = "") -> Any:
-    return make_config(database_url, tmp_path, extra=extra, others=(FORGE,))
-
-
-def transcript(tmp_path: Path) -> list[dict[str, Any]]:
-    """The console's messages as they stand now (later records replace earlier ones)."""
-    latest: dict[int, dict[str, Any]] = {}
-    for line in (tmp_path / "console.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        latest[record["id"]] = record
-    return [m for m in latest.values() if m["kind"] == "message"]
-
-
-def in_channel(tmp_path: Path, channel: str) -> list[dict[str, Any]]:
-    return [m for m in transcript(tmp_path) if m["channel"] == channel and not m["deleted"]]
-
-
-def id_of(out: io.StringIO, who: str, text: str) -> str:
-    """The id the console printed for a message (the last one matching)."""
-    found = re.findall(rf"#(\d+) {re.escape(who)}(?: → #\d+)?: {re.escape(text)}", out.getvalue())
-    assert found, f"no message {who}: {text!r} in output"
-    return found[-1]
-
-
-def line(build: Callable[[], str]) -> Step:
-    async def step(_: Hearth) -> str:
-        return build()
-
-    return step
-
-
-def link_steps(out: io.StringIO) -> list[Step]:
-    """Steve (guild steward) invites from #general; Fran (forge steward) accepts in #hall."""
-    return [
-        ":as steve",
-        "/constellation invite",
-        ":as fran",
-        ":channel hall",
-        line(lambda: "/constellation accept " + re.findall(r"HL-[A-Z0-9-]+", out.getvalue())[-1]),
-        ":channel general",
-        ":as alice",
-    ]
+from tests.harness.console_harness import Step, drain, line, make_config, run_script
+from tests.harness.relay_steps import config_for, id_of, in_channel, link_steps, transcript
 
 
 async def test_thread_relays_both_ways_with_edits_and_deletes(

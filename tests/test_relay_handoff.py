@@ -16,8 +16,8 @@ from pathlib import Path
 from bot.app import Hearth
 from knowledge.outbox import LEASE, Outbox
 from knowledge.relays import Claim, Route
-from tests.harness.console_harness import Step, run_script
-from tests.test_relay_console import config_for, id_of, line, link_steps
+from tests.harness.console_harness import Step, line, run_script
+from tests.harness.relay_steps import config_for, id_of, link_steps
 
 GENERAL = ("console", "local", "general")
 

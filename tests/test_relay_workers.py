@@ -15,8 +15,8 @@ from pathlib import Path
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import Hearth
 from tests.harness.config_builder import FORGE
-from tests.harness.console_harness import Step, make_config, run_script
-from tests.test_relay_console import id_of, in_channel, line, link_steps
+from tests.harness.console_harness import Step, line, make_config, run_script
+from tests.harness.relay_steps import id_of, in_channel, link_steps
 
 THREADS = 24  # more than one claim takes (16), so the instances must share
 REPLIES = 4

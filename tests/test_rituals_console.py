@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,18 +10,9 @@ from bot.app import Hearth
 from knowledge.clock import ManualClock
 from knowledge.rituals import NewRitual
 from knowledge.vocabulary import RitualKind
-from tests.harness.console_harness import make_config, run_script
+from tests.harness.console_harness import MONDAY_8, at, make_config, run_script
 
 BERLIN = ZoneInfo("Europe/Berlin")
-MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=BERLIN)
-
-
-def at(clock: ManualClock, moment: datetime) -> Callable[[Hearth], Awaitable[None]]:
-    async def step(hearth: Hearth) -> None:
-        clock.set(moment)
-        await hearth.services.rituals.tick()
-
-    return step
 
 
 async def test_a_full_round_prompt_reminder_close_synthesis_and_late_reply(

@@ -14,13 +14,7 @@ from pathlib import Path
 
 from knowledge.clock import ManualClock
 from tests.harness.config_builder import FORGE, MILL
-from tests.harness.console_harness import Step, make_config, run_script
-from tests.test_relay_console import line
-from tests.test_rituals_console import MONDAY_8, at
-
-
-def code(out: io.StringIO) -> str:
-    return re.findall(r"HL-[A-Z0-9-]+", out.getvalue())[-1]
+from tests.harness.console_harness import MONDAY_8, Step, at, code, line, make_config, run_script
 
 
 def linked(out: io.StringIO, knowledge: bool = True) -> list[Step]:

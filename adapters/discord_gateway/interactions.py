@@ -26,6 +26,7 @@ from adapters.discord_gateway.config import DiscordConfig
 from adapters.discord_gateway.roles import interaction_role
 from adapters.discord_gateway.text import NO_MENTIONS, chunks, render
 from bot.commands.spec import CommandTable, Reply
+from bot.direct import CHOICE_ID
 from bot.events import ChannelRef, CommandInvoked, MessageRef, UserRef
 from bot.hashtags import hashtags
 from bot.inbound import Answer, Inbound
@@ -103,6 +104,8 @@ class Interactions:
                 await self._autocomplete(interaction, data)
             elif kind is discord.InteractionType.modal_submit:
                 await self._modal_submit(interaction, data)
+            elif kind is discord.InteractionType.component:
+                await self._component(interaction, data)
             elif kind is discord.InteractionType.application_command:
                 if data.get("type") == MESSAGE_MENU:
                     await self._open_save_modal(interaction, data)
@@ -173,19 +176,35 @@ class Interactions:
 
     async def respond(self, interaction: discord.Interaction, reply: Reply) -> None:
         parts = chunks(render(reply.text))
+        view = _menu(reply.choices) if reply.choices else discord.utils.MISSING
         if not interaction.response.is_done():
             await interaction.response.send_message(
-                parts[0], ephemeral=reply.ephemeral, allowed_mentions=NO_MENTIONS
+                parts[0], ephemeral=reply.ephemeral, allowed_mentions=NO_MENTIONS, view=view
             )
         elif reply.ephemeral:
             await interaction.delete_original_response()
-            await interaction.followup.send(parts[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(
+                parts[0], ephemeral=True, allowed_mentions=NO_MENTIONS, view=view
+            )
         else:
-            await interaction.edit_original_response(content=parts[0], allowed_mentions=NO_MENTIONS)
+            await interaction.edit_original_response(
+                content=parts[0], allowed_mentions=NO_MENTIONS, view=view or None
+            )
         for part in parts[1:]:
             await interaction.followup.send(
                 part, ephemeral=reply.ephemeral, allowed_mentions=NO_MENTIONS
             )
+
+    async def _component(self, interaction: discord.Interaction, data: Mapping[str, Any]) -> None:
+        """The menu of a DM's communities (bot.direct): the pick binds this DM channel."""
+        if str(data.get("custom_id", "")) != CHOICE_ID or interaction.guild_id is not None:
+            return
+        values = data.get("values") or [""]
+        channel, _ = self._channel(interaction)
+        user = self._user(interaction)
+        inbound = self._adapter.inbound
+        reply = await inbound.choose_direct(channel, user, str(values[0]), self._adapter)
+        await self.respond(interaction, reply)
 
     # the "Save as insight" menu ------------------------------------------------------
 
@@ -251,3 +270,20 @@ class Interactions:
             found = [n for n in names if n.casefold().startswith(needle)]
         values = [f"{head} {f}".strip()[:100] for f in found[:25]]
         return [discord.app_commands.Choice(name=v, value=v) for v in values]
+
+
+def _menu(choices: tuple[str, tuple[tuple[str, str], ...]]) -> discord.ui.View:
+    """A pick list as a select menu (Discord shows at most 25 options)."""
+    custom_id, options = choices
+    view = discord.ui.View(timeout=600)
+    view.add_item(
+        discord.ui.Select(
+            custom_id=custom_id,
+            placeholder="Choose a community",
+            options=[
+                discord.SelectOption(label=label[:100], value=value)
+                for value, label in options[:25]
+            ],
+        )
+    )
+    return view

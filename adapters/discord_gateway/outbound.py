@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -288,6 +289,26 @@ class DiscordPort:
             return None
         ref = self.ref(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         return ref if ref.channel == channel else None
+
+    async def shared_spaces(self, user_id: str, spaces: Sequence[str]) -> list[str]:
+        """The guilds among `spaces` that have this user as a member: the cache first,
+        else one REST lookup per guild (Hearth asks for no member list: no members intent).
+        A guild that cannot be asked is left out, never fatal."""
+        shared: list[str] = []
+        for space in spaces:
+            guild = self.client.get_guild(int(space)) if space.isdigit() else None
+            if guild is None or not user_id.isdigit():
+                continue
+            if guild.get_member(int(user_id)) is None:
+                try:
+                    await guild.fetch_member(int(user_id))
+                except discord.NotFound:
+                    continue
+                except discord.HTTPException as exc:
+                    log.warning("discord.member_lookup_failed", guild=space, status=exc.status)
+                    continue
+            shared.append(space)
+        return shared
 
     def ref(self, guild_id: int, channel_id: int, message_id: int) -> MessageRef:
         """A message ref whose channel is the bound one: a thread's parent, thread aside."""

@@ -9,6 +9,12 @@ Why everything is acknowledged first: Slack wants an answer within 3 seconds, an
 command may search, summarise or call a model. Listeners `ack()` at once and answer
 afterwards (the slash command's `response_url`, `chat.postEphemeral`, a thread reply).
 
+Why the port asks `teams` for a client on every call: with OAuth (oauth.py) each
+installed workspace has its own bot token, bot user and bot id; bolt authorizes each
+request from the installation store, and outbound calls (relays, rituals) pick the
+channel's workspace (`ChannelRef.space`). `app_uninstalled`/`tokens_revoked` forget the
+token and pause that workspace's links; its community and data stay.
+
 Why retries are deduplicated in the store: Slack re-sends an event it thinks was missed
 (`X-Slack-Retry-Num`), possibly to another process. A middleware takes each `event_id`
 in the InboundLog; a delivery already taken gets 200 with `x-slack-no-retry` and no
@@ -29,8 +35,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
@@ -38,10 +42,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modal
 from adapters.slack.config import SlackConfig
+from adapters.slack.endpoints import Endpoints
+from adapters.slack.installations import InstallRecords
+from adapters.slack.oauth import build_oauth
 from adapters.slack.outbound import PLATFORM, SlackPort, chat_message
+from adapters.slack.teams import SingleTeam
 from adapters.slack.text import message_payload, to_plain
 from adapters.slack.webapi import error_code, make_client, plain_message
-from adapters.slack.workspace import Workspace
 from bot.events import (
     ChannelRef,
     CommandInvoked,
@@ -59,6 +66,10 @@ from bot.port import DeliveryError, OutboundMessage
 log = structlog.get_logger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
+NOT_INSTALLED = (
+    "Hearth is not installed in this workspace any more; a workspace admin can add it "
+    "again from Hearth's install page."
+)
 POSTED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
 
@@ -72,28 +83,36 @@ class SlackAdapter(SlackPort):
         *,
         client: AsyncWebClient | None = None,
         server: OpsServer | None = None,
+        installs: InstallRecords | None = None,
     ) -> None:
         client = client or make_client(config.bot_token, config.api_url, config.rate_limit_retries)
-        super().__init__(client, Workspace(client, config))
+        self._oauth = build_oauth(config, installs, client) if config.oauth else None
+        self._single = None if self._oauth else SingleTeam(client, config)
+        super().__init__(self._oauth.teams if self._oauth else self._single)  # type: ignore[arg-type]
+        self.client = client
         self.config = config
         self._seen = inbound_log
         self._prefix = "/" + config.command_prefix
         self._inbound: Inbound | None = None
         self._closed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self.http_port: int | None = None
-        self._server = server  # the process's ops server: the Events endpoint mounts there
-        self._mounted = False
         self.on_delivered: Callable[[str], None] | None = None  # event ids, for tests/metrics
+        self.listening = asyncio.Event()  # requests are answered from now on
         self.app = self._build_app()
+        # the process's ops server (`server`) mounts the endpoints; else a listener of their own
+        self._endpoints = Endpoints(self.app, config, server)
 
     # lifecycle -----------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Check the token (`auth.test`) so a bad one fails at start-up, not mid-ritual."""
-        await self.identify()
-        log.info("slack.connected", team=self.team_id, bot=self.bot_user_id)
+        """Check the token (`auth.test`) so a bad one fails at start-up, not mid-ritual.
+        With OAuth each workspace's token is checked by bolt at its first request."""
+        if self._single is None:
+            log.info("slack.oauth_ready", install_path=self.config.install_path)
+            return
+        team = await self._single.identify()
+        self.remember_url(team)
+        log.info("slack.connected", team=team.id, bot=team.bot_user_id)
 
     async def start(self, inbound: Inbound) -> None:
         self._inbound = inbound
@@ -103,28 +122,22 @@ class SlackAdapter(SlackPort):
             )
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack.socket_mode_connected")
+            self.listening.set()
             return
-        if self._server is not None:
-            self._server.route("POST", self.config.path, self._http)
-            self._mounted = True
-            log.info("slack.mounted", path=self.config.path)
-            return
-        web_app = web.Application()
-        web_app.router.add_post(self.config.path, self._http)
-        self._runner = web.AppRunner(web_app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        address = self._runner.addresses[0]
-        self.http_port = int(address[1])
-        log.info("slack.listening", host=self.config.host, port=self.http_port)
+        await self._endpoints.start()
+        self.listening.set()
+
+    @property
+    def http_port(self) -> int | None:
+        """The port of the endpoints' own listener (None when mounted on the ops server)."""
+        return self._endpoints.port
 
     async def readiness(self) -> str | None:
         if self._closed.is_set():
             return "the Slack adapter has stopped"
-        if not self.team_id:
+        if self._single is not None and not self._single.team.id:
             return "auth.test has not passed yet"
-        if self.config.mode == "http" and self._runner is None and not self._mounted:
+        if self.config.mode == "http" and not self._endpoints.serving:
             return "the Slack Events endpoint is not listening"
         return None
 
@@ -135,25 +148,23 @@ class SlackAdapter(SlackPort):
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._endpoints.stop()
         self._closed.set()
-
-    async def _http(self, request: web.Request) -> web.Response:
-        response = await self.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
 
     # the Bolt app --------------------------------------------------------------------
 
     def _build_app(self) -> AsyncApp:
         http = self.config.mode == "http"
+        oauth = self._oauth
         app = AsyncApp(
             client=self.client,
             signing_secret=self.config.signing_secret if http else "unused-in-socket-mode",
             request_verification_enabled=http,
             process_before_response=False,
             name="hearth",
+            oauth_settings=oauth.settings if oauth else None,
+            authorize=oauth.authorize if oauth else None,  # type: ignore[arg-type]
+            user_facing_authorize_error_message=NOT_INSTALLED,
         )
         app.middleware(self._dedupe_deliveries)
         pattern = re.compile(rf"^/{re.escape(self.config.command_prefix)}[a-z0-9-]+$")
@@ -162,6 +173,8 @@ class SlackAdapter(SlackPort):
         app.view_submission(modal.CALLBACK_ID)(self._on_submission)
         app.event("reaction_added")(self._on_reaction)
         app.event("message")(self._on_message)
+        app.event("app_uninstalled")(self._on_workspace_left)
+        app.event("tokens_revoked")(self._on_workspace_left)
         return app
 
     @property
@@ -199,7 +212,7 @@ class SlackAdapter(SlackPort):
         try:
             event = CommandInvoked(
                 name=name,
-                invoker=await self.workspace.actor(user_id),
+                invoker=await (await self.teams.get(team)).workspace.actor(user_id),
                 channel=ChannelRef(PLATFORM, team, channel_id),
                 event_id=f"command:{body.get('trigger_id') or body.get('response_url')}",
                 text=to_plain(str(body.get("text") or ""), keep_channels=True),
@@ -240,7 +253,7 @@ class SlackAdapter(SlackPort):
         )
         view = modal.capture_view(target, to_plain(str(message.get("text") or "")))
         try:
-            await self.open_view(str(body.get("trigger_id", "")), view)
+            await self.open_view(target.team, str(body.get("trigger_id", "")), view)
         except DeliveryError as exc:
             await self._respond(respond, plain_message(exc), ephemeral=True)
 
@@ -259,7 +272,7 @@ class SlackAdapter(SlackPort):
         try:
             event = CommandInvoked(
                 name="insight",
-                invoker=await self.workspace.actor(user_id),
+                invoker=await (await self.teams.get(target.team)).workspace.actor(user_id),
                 channel=channel,
                 event_id=f"view:{view.get('id')}",
                 text=" ".join(["add", *(f"#{t}" for t in tags)]),
@@ -291,13 +304,16 @@ class SlackAdapter(SlackPort):
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         try:
-            if item.get("type") == "message" and event.get("user") != self.bot_user_id:
-                channel = ChannelRef(PLATFORM, str(body.get("team_id", "")), str(item["channel"]))
+            team = await self.teams.get(str(body.get("team_id", "")))
+            if item.get("type") == "message" and event.get("user") != team.bot_user_id:
+                channel = ChannelRef(
+                    PLATFORM, team.id or str(body.get("team_id", "")), str(item["channel"])
+                )
                 await self.inbound.reaction(
                     ReactionAdded(
                         MessageRef(channel, str(item["ts"])),
                         str(event.get("reaction", "")).split("::")[0],
-                        await self.workspace.actor(str(event.get("user", ""))),
+                        await team.workspace.actor(str(event.get("user", ""))),
                         event_id=str(body.get("event_id")),
                     ),
                     self,
@@ -320,8 +336,13 @@ class SlackAdapter(SlackPort):
                 await self.inbound.message_deleted(
                     MessageDeleted(MessageRef(channel, ts, thread_id=thread))
                 )
-            elif subtype in POSTED_SUBTYPES and not event.get("bot_id") and not self.is_own(event):
-                message = await chat_message(self.workspace, channel, event)
+            elif (
+                subtype in POSTED_SUBTYPES
+                and not event.get("bot_id")
+                and not await self.is_own(channel.space, event)
+            ):
+                team = await self.teams.get(channel.space)
+                message = await chat_message(team.workspace, channel, event)
                 thread = message.ref.thread_id
                 reply_to = (
                     MessageRef(channel, thread, thread_id=thread)
@@ -347,14 +368,31 @@ class SlackAdapter(SlackPort):
         if message.get("subtype") == "tombstone":
             await self.inbound.message_deleted(MessageDeleted(ref))
             return
-        if message.get("bot_id") or self.is_own(message):
+        if message.get("bot_id") or await self.is_own(channel.space, message):
             return
         if message.get("text") == previous.get("text"):
             return
-        user = await self.workspace.user(str(message.get("user", "")))
+        team = await self.teams.get(channel.space)
+        user = await team.workspace.user(str(message.get("user", "")))
         markup = str(message.get("text") or "")
         await self.inbound.message_edited(
             MessageEdited(
                 ref, to_plain(markup), UserRef(PLATFORM, user.id, user.name), markup=markup
             )
         )
+
+    # the workspace leaves -------------------------------------------------------------
+
+    async def _on_workspace_left(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """`app_uninstalled`, or `tokens_revoked` naming the bot's token (Hearth keeps no
+        user tokens): the token is dead; its links pause, its community stays."""
+        why = str(event.get("type"))
+        if why == "app_uninstalled" or (event.get("tokens") or {}).get("bot"):
+            team = str(body.get("team_id", ""))
+            if self._oauth is not None:
+                enterprise = str(body.get("enterprise_id") or "")
+                store = self._oauth.installations
+                await store.async_delete_bot(enterprise_id=enterprise, team_id=team)
+            self.teams.forget(team)
+            log.warning("slack.workspace_left", team=team, why=why, oauth=self._oauth is not None)
+        await self._delivered(body)

@@ -29,6 +29,8 @@ BOT_SCOPES = (
     "usergroups:read",  # the configured curator/steward user groups
 )
 BOT_EVENTS = ("reaction_added", "message.channels", "message.groups", "message.im")
+OAUTH_EVENTS = ("app_uninstalled", "tokens_revoked")  # a workspace leaving pauses its links
+PLACEHOLDER = "https://hearth.example.org"  # replace before installing
 DESCRIPTION_LIMIT = 2000  # Slack's limit for a slash command description
 HINT_LIMIT = 1000
 
@@ -43,9 +45,8 @@ def build_manifest(config: SlackConfig, table: CommandTable | None = None) -> di
     """The manifest as a dict: one slash command per table entry, the shortcut, scopes."""
     table = table or build_command_table()
     http = config.mode == "http"
-    request_url = config.public_url.rstrip("/") + config.path if config.public_url else ""
-    if http and not request_url:
-        request_url = "https://hearth.example.org" + config.path  # replace before installing
+    base = config.public_url.rstrip("/") or PLACEHOLDER
+    request_url = base + config.path
     commands = []
     for command in table.commands:
         entry: dict[str, Any] = {
@@ -59,13 +60,17 @@ def build_manifest(config: SlackConfig, table: CommandTable | None = None) -> di
         if http:
             entry["url"] = request_url
         commands.append(entry)
+    events = list(BOT_EVENTS) + (list(OAUTH_EVENTS) if config.oauth else [])
     settings: dict[str, Any] = {
-        "event_subscriptions": {"bot_events": list(BOT_EVENTS)},
+        "event_subscriptions": {"bot_events": events},
         "interactivity": {"is_enabled": True},
         "org_deploy_enabled": False,
         "socket_mode_enabled": not http,
-        "token_rotation_enabled": False,
+        "token_rotation_enabled": config.oauth and config.token_rotation,
     }
+    oauth_config: dict[str, Any] = {"scopes": {"bot": list(BOT_SCOPES)}}
+    if config.oauth:
+        oauth_config = {"redirect_urls": [base + config.redirect_path], **oauth_config}
     if http:
         settings["event_subscriptions"]["request_url"] = request_url
         settings["interactivity"]["request_url"] = request_url
@@ -86,12 +91,26 @@ def build_manifest(config: SlackConfig, table: CommandTable | None = None) -> di
                 }
             ],
         },
-        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "oauth_config": oauth_config,
         "settings": settings,
     }
 
 
+def distribution_notes(config: SlackConfig) -> str:
+    """What the manifest cannot say: how other workspaces get Hearth (YAML comments)."""
+    if not config.oauth:
+        return ""
+    base = config.public_url.rstrip("/") or PLACEHOLDER
+    return (
+        "# Install to many workspaces (OAuth): after creating the app, open Manage Distribution\n"
+        "# and activate public distribution (the redirect URL below must stay HTTPS).\n"
+        f'# Install URL ("Add to Slack"): {base}{config.install_path}\n'
+        f"# OAuth redirect URL: {base}{config.redirect_path}\n"
+    )
+
+
 def manifest_yaml(config: SlackConfig, table: CommandTable | None = None) -> str:
-    return yaml.safe_dump(
+    body = yaml.safe_dump(
         build_manifest(config, table), sort_keys=False, allow_unicode=True, width=100
     )
+    return distribution_notes(config) + body

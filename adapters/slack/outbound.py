@@ -1,6 +1,8 @@
 """The outbound port on Slack's Web API: post, edit, delete, react, fetch, permalinks.
 
 Refs: space = team id, channel = channel id, message_id = ts, thread_id = thread_ts.
+Every call goes out with the token of the ref's workspace (teams.py: the one `bot_token`,
+or that workspace's installation).
 Why `fetch_message` tries `conversations.history` and then `conversations.replies`: a
 reaction names only a message's ts, and a thread reply is not in the channel's history.
 
@@ -22,6 +24,7 @@ from typing import Any
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.teams import Team, Teams
 from adapters.slack.text import message_payload, mrkdwn_payload, outbound_mrkdwn, to_plain
 from adapters.slack.webapi import call, data
 from adapters.slack.workspace import Workspace, avatar_of
@@ -57,23 +60,13 @@ class SlackPort:
         threads=True, edits=True, ephemeral=True, native_commands=True, extra=frozenset({"modals"})
     )
 
-    def __init__(self, client: AsyncWebClient, workspace: Workspace) -> None:
-        self.client = client
-        self.workspace = workspace
-        self.team_id = ""
-        self.bot_user_id = ""
-        self.bot_id = ""
-        self.workspace_url = "https://slack.com/"
+    def __init__(self, teams: Teams) -> None:
+        self.teams = teams
         self._permalinks: dict[tuple[str, str], str] = {}
+        self._urls: dict[str, str] = {}  # team → its workspace URL, once known
 
-    async def identify(self) -> None:
-        """`auth.test`: which workspace and bot user the token belongs to."""
-        body = data(await call("auth.test", self.client.auth_test()))
-        self.team_id = str(body.get("team_id") or "")
-        self.bot_user_id = str(body.get("user_id") or "")
-        self.bot_id = str(body.get("bot_id") or "")
-        url = str(body.get("url") or self.workspace_url)
-        self.workspace_url = url if url.endswith("/") else url + "/"
+    async def _client(self, channel: ChannelRef) -> AsyncWebClient:
+        return (await self.teams.get(channel.space)).client
 
     # posting -------------------------------------------------------------------------
 
@@ -99,7 +92,8 @@ class SlackPort:
         if credit is not None:
             extra["username"] = f"{credit.author} ({credit.community})"[:USERNAME_LIMIT]
             extra["icon_url"] = credit.avatar_url
-        request = self.client.chat_postMessage(
+        client = await self._client(channel)
+        request = client.chat_postMessage(
             channel=channel.channel,
             thread_ts=thread_ts,
             unfurl_links=False,
@@ -115,12 +109,13 @@ class SlackPort:
     ) -> MessageRef | None:
         """Our message carrying idempotency `key`: in the thread `thread_ts` (all of it),
         else among the channel's newest `LOOKBACK` top-level messages. None if absent."""
+        team = await self.teams.get(channel.space)
         seen = 0
         cursor: str | None = None
         while True:
             if thread_ts is not None:
                 method = "conversations.replies"
-                request = self.client.conversations_replies(
+                request = team.client.conversations_replies(
                     channel=channel.channel,
                     ts=thread_ts,
                     include_all_metadata=True,
@@ -129,12 +124,12 @@ class SlackPort:
                 )
             else:
                 method = "conversations.history"
-                request = self.client.conversations_history(
+                request = team.client.conversations_history(
                     channel=channel.channel, include_all_metadata=True, limit=100, cursor=cursor
                 )
             body = data(await call(method, request))
             for raw in body.get("messages") or []:
-                if self.is_own(raw) and relay_key(raw) == key:
+                if is_own(raw, team.bot_user_id, team.bot_id) and relay_key(raw) == key:
                     return MessageRef(channel, str(raw.get("ts") or ""), thread_id=thread_ts)
             seen += len(body.get("messages") or [])
             cursor = (body.get("response_metadata") or {}).get("next_cursor") or None
@@ -142,16 +137,18 @@ class SlackPort:
             if not cursor or seen >= limit:
                 return None
 
-    def is_own(self, raw: dict[str, Any]) -> bool:
-        """Posted by Hearth's bot (also under a custom username: the bot_id stays ours)."""
-        return is_own(raw, self.bot_user_id, self.bot_id)
+    async def is_own(self, team_id: str, raw: dict[str, Any]) -> bool:
+        """Posted by Hearth's bot in that workspace (also under a custom username: the
+        bot_id stays ours)."""
+        team = await self.teams.get(team_id)
+        return is_own(raw, team.bot_user_id, team.bot_id)
 
     async def post_ephemeral(
         self, channel: ChannelRef, user_id: str, text: str, *, thread: MessageRef | None = None
     ) -> None:
         """Only `user_id` sees it (Slack keeps no copy, so there is no ref to return)."""
         thread_ts = (thread.thread_id or thread.message_id) if thread is not None else None
-        request = self.client.chat_postEphemeral(
+        request = (await self._client(channel)).chat_postEphemeral(
             channel=channel.channel, user=user_id, thread_ts=thread_ts, **message_payload(text)
         )
         await call("chat.postEphemeral", request)
@@ -159,19 +156,20 @@ class SlackPort:
     async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
         """The same rendering as `post` (a relayed copy keeps its username: Slack cannot
         change it, and need not)."""
-        request = self.client.chat_update(
+        request = (await self._client(ref.channel)).chat_update(
             channel=ref.channel.channel, ts=ref.message_id, **_content(message)
         )
         await call("chat.update", request)
 
     async def delete(self, ref: MessageRef) -> None:
+        client = await self._client(ref.channel)
         await call(
-            "chat.delete", self.client.chat_delete(channel=ref.channel.channel, ts=ref.message_id)
+            "chat.delete", client.chat_delete(channel=ref.channel.channel, ts=ref.message_id)
         )
 
     async def react(self, ref: MessageRef, emoji: str) -> None:
         name = EMOJI_NAMES.get(emoji, emoji.strip(":"))
-        request = self.client.reactions_add(
+        request = (await self._client(ref.channel)).reactions_add(
             channel=ref.channel.channel, timestamp=ref.message_id, name=name
         )
         try:
@@ -180,8 +178,9 @@ class SlackPort:
             if "already_reacted" not in str(exc):
                 raise
 
-    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        await call("views.open", self.client.views_open(trigger_id=trigger_id, view=view))
+    async def open_view(self, team_id: str, trigger_id: str, view: dict[str, Any]) -> None:
+        client = (await self.teams.get(team_id)).client
+        await call("views.open", client.views_open(trigger_id=trigger_id, view=view))
 
     # reading -------------------------------------------------------------------------
 
@@ -190,12 +189,13 @@ class SlackPort:
         ts = ref.message_id
         if not _TS.match(ts):
             raise TargetGone(f"{ts!r} is not a Slack message ts")
-        history = self.client.conversations_history(
+        client = await self._client(ref.channel)
+        history = client.conversations_history(
             channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
         )
         found = _with_ts(data(await call("conversations.history", history)), ts)
         if found is None:
-            replies = self.client.conversations_replies(
+            replies = client.conversations_replies(
                 channel=channel, ts=ref.thread_id or ts, latest=ts, oldest=ts, inclusive=True
             )
             found = _with_ts(data(await call("conversations.replies", replies)), ts)
@@ -212,8 +212,9 @@ class SlackPort:
         root = ref.thread_id or ref.message_id
         messages: list[ChatMessage] = []
         cursor: str | None = None
+        client = await self._client(ref.channel)
         while len(messages) < THREAD_LIMIT:
-            request = self.client.conversations_replies(
+            request = client.conversations_replies(
                 channel=ref.channel.channel, ts=root, limit=200, cursor=cursor
             )
             body = data(await call("conversations.replies", request))
@@ -232,7 +233,7 @@ class SlackPort:
         """`chat.getPermalink`, remembered so the synchronous `permalink()` can use it."""
         key = (ref.channel.channel, ref.message_id)
         if key not in self._permalinks:
-            request = self.client.chat_getPermalink(
+            request = (await self._client(ref.channel)).chat_getPermalink(
                 channel=ref.channel.channel, message_ts=ref.message_id
             )
             body = data(await call("chat.getPermalink", request))
@@ -244,9 +245,8 @@ class SlackPort:
         known = self._permalinks.get((ref.channel.channel, ref.message_id))
         if known is not None:
             return known
-        link = (
-            f"{self.workspace_url}archives/{ref.channel.channel}/p{ref.message_id.replace('.', '')}"
-        )
+        base = self._urls.get(ref.channel.space, "https://slack.com/")
+        link = f"{base}archives/{ref.channel.channel}/p{ref.message_id.replace('.', '')}"
         if ref.thread_id and ref.thread_id != ref.message_id:
             link += f"?thread_ts={ref.thread_id}&cid={ref.channel.channel}"
         return link
@@ -272,7 +272,13 @@ class SlackPort:
         return MessageRef(channel, ts, thread_id=link.group(4))
 
     async def _chat_message(self, channel: ChannelRef, raw: dict[str, Any]) -> ChatMessage:
-        return await chat_message(self.workspace, channel, raw, own=self.is_own(raw))
+        team = await self.teams.get(channel.space)
+        own = is_own(raw, team.bot_user_id, team.bot_id)
+        return await chat_message(team.workspace, channel, raw, own=own)
+
+    def remember_url(self, team: Team) -> None:
+        """The workspace's own URL for permalinks built without asking Slack."""
+        self._urls[team.id] = team.url
 
 
 def _content(message: OutboundMessage) -> dict[str, Any]:

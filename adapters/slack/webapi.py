@@ -64,7 +64,7 @@ PLAIN = {
 def make_client(token: str, base_url: str, rate_limit_retries: int) -> AsyncWebClient:
     """A Web API client that honours `Retry-After` on 429 up to `rate_limit_retries` times."""
     client = AsyncWebClient(
-        token=token, base_url=base_url if base_url.endswith("/") else base_url + "/"
+        token=token or None, base_url=base_url if base_url.endswith("/") else base_url + "/"
     )
     if rate_limit_retries:
         client.retry_handlers.append(

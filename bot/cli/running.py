@@ -44,12 +44,13 @@ def run(config: ConfigOption = None) -> None:
             adapters.append(ConsoleAdapter(console, on_quit=stop.set, numbers=numbers))
         if settings.adapters.slack.enabled:
             from adapters.slack import SlackAdapter
+            from knowledge.slack_installs import SlackInstalls
 
+            slack = settings.adapters.slack
+            installs = SlackInstalls(hearth.database, slack.token_key) if slack.oauth else None
             adapters.append(
                 SlackAdapter(
-                    settings.adapters.slack,
-                    InboundLog(hearth.database),
-                    server=hearth.ops,
+                    slack, InboundLog(hearth.database), server=hearth.ops, installs=installs
                 )
             )
         if settings.adapters.discord.enabled:

@@ -77,6 +77,15 @@ def slack_manifest(config: ConfigOption = None) -> None:
     typer.echo(manifest_yaml(config_from(config).adapters.slack))  # raw: YAML must not wrap
 
 
+@slack_app.command("token-key")
+def slack_token_key() -> None:
+    """Print a new key for `token_key` (OAuth): put it in HEARTH_SLACK_TOKEN_KEY, keep it
+    secret, and keep it: the workspaces' tokens in the database are sealed with it."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
+
+
 @discord_app.command("invite")
 def discord_invite(config: ConfigOption = None) -> None:
     """Print the invite URL: exactly the permissions and scopes Hearth needs."""

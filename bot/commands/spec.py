@@ -46,6 +46,8 @@ class Option:
 class Reply:
     text: str
     ephemeral: bool = False
+    # a pick list the platform may show as a menu: (custom id, ((value, label), …))
+    choices: tuple[str, tuple[tuple[str, str], ...]] | None = None
 
 
 @dataclass(frozen=True)

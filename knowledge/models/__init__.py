@@ -31,6 +31,7 @@ from knowledge.models.rituals import (
     RitualResponse,
     RitualRound,
 )
+from knowledge.models.slack import SlackInstallation, SlackOAuthState
 
 __all__ = [
     "Base",
@@ -59,6 +60,8 @@ __all__ = [
     "Ritual",
     "RitualResponse",
     "RitualRound",
+    "SlackInstallation",
+    "SlackOAuthState",
     "Source",
     "SyncCursor",
     "Tag",

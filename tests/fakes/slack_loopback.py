@@ -14,6 +14,7 @@ message metadata unless asked for it (`include_all_metadata`).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -31,12 +32,32 @@ SECRET = "test-signing-secret"
 TEAM = "T1"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
+CLIENT_ID = "111.222"
+CLIENT_SECRET = "test-client-secret"
+
+
+@dataclass
+class Workspace:
+    """A workspace Hearth's app can be installed to, with the bot user it gets there."""
+
+    team_id: str
+    name: str
+    bot_user: str
+    bot_id: str
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.name.lower().replace(' ', '-')}.slack.com/"
+
+
+DEFAULT_WORKSPACE = Workspace(TEAM, "Hearth Test", BOT_USER, BOT_ID)
 
 
 @dataclass
 class Call:
     method: str
     params: dict[str, Any]
+    token: str | None = None  # the bearer token the call carried
     at: float = field(default_factory=time.monotonic)  # arrival, as Slack would see it
 
 
@@ -66,6 +87,13 @@ class LoopbackSlack:
         self.port = 0
         self.page_cap = 1000  # the most messages one history/replies page returns
         self.hold_responses: asyncio.Event | None = None  # response_url POSTs wait for it
+        # OAuth: codes Slack handed to installers, the tokens it issued, refresh tokens
+        self.codes: dict[str, Workspace] = {}
+        self.tokens: dict[str, Workspace] = {}
+        self.refresh_tokens: dict[str, Workspace] = {}
+        self.revoked: set[str] = set()
+        self.rotation_seconds: int | None = None  # set: tokens expire and come with refresh
+        self._serial = itertools.count(1)
 
     @property
     def api_url(self) -> str:
@@ -121,6 +149,24 @@ class LoopbackSlack:
     def find(self, channel: str, ts: str) -> dict[str, Any] | None:
         return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
 
+    def authorize(self, workspace: Workspace) -> str:
+        """What Slack does when someone in `workspace` approves the install: a one-time
+        code for the redirect."""
+        code = f"code-{workspace.team_id}-{next(self._serial)}"
+        self.codes[code] = workspace
+        return code
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: every token Slack issued there stops working."""
+        for token, workspace in list(self.tokens.items()):
+            if workspace.team_id == team_id:
+                self.revoked.add(token)
+
+    def token_of(self, team_id: str) -> str:
+        """The newest live token issued for the workspace."""
+        live = [t for t, w in self.tokens.items() if w.team_id == team_id and t not in self.revoked]
+        return live[-1]
+
     def queue(self, method: str, answer: Answer) -> None:
         self.queued.setdefault(method, []).append(answer)
 
@@ -159,23 +205,75 @@ class LoopbackSlack:
         else:
             params = dict(parse_qsl(raw))
             params.update(request.query)
-        await self._record(Call(method, params))
+        authorization = request.headers.get("Authorization", "")
+        token = (
+            authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else None
+        )
+        token = token or params.get("token")
+        await self._record(Call(method, params, token))
         queued = self.queued.get(method)
         if queued:
             answer = queued.pop(0)
             return web.json_response(answer.body, status=answer.status, headers=answer.headers)
-        return web.json_response({"ok": True, **self._answer(method, params)})
+        if method == "oauth.v2.access":
+            return web.json_response(self._oauth(params, authorization))
+        if token in self.revoked:
+            return web.json_response({"ok": False, "error": "token_revoked"})
+        workspace = self.tokens.get(token or "", DEFAULT_WORKSPACE)
+        return web.json_response({"ok": True, **self._answer(method, params, workspace)})
 
-    def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+    def _oauth(self, p: dict[str, Any], authorization: str) -> dict[str, Any]:
+        """oauth.v2.access: a code (once) or a refresh token for a bot token."""
+        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if authorization != f"Basic {expected}":
+            return {"ok": False, "error": "invalid_client_id"}
+        if p.get("grant_type") == "refresh_token":
+            workspace = self.refresh_tokens.pop(str(p.get("refresh_token")), None)
+            if workspace is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            self.uninstall(workspace.team_id)  # the tokens it replaces are refused from now on
+            return {"ok": True, **self._issue(workspace), "team": {"id": workspace.team_id}}
+        workspace = self.codes.pop(str(p.get("code")), None)
+        if workspace is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {
+            "ok": True,
+            "app_id": "A1",
+            "authed_user": {"id": "UINSTALLER"},
+            "scope": "commands,chat:write",
+            "bot_user_id": workspace.bot_user,
+            "team": {"id": workspace.team_id, "name": workspace.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            **self._issue(workspace),
+        }
+
+    def _issue(self, workspace: Workspace) -> dict[str, Any]:
+        token = f"xoxb-{workspace.team_id}-{next(self._serial)}"
+        self.tokens[token] = workspace
+        issued: dict[str, Any] = {"access_token": token, "token_type": "bot"}
+        if self.rotation_seconds is not None:
+            refresh = f"xoxe-{workspace.team_id}-{next(self._serial)}"
+            self.refresh_tokens[refresh] = workspace
+            issued.update(refresh_token=refresh, expires_in=self.rotation_seconds)
+        return issued
+
+    def _answer(
+        self, method: str, p: dict[str, Any], workspace: Workspace = DEFAULT_WORKSPACE
+    ) -> dict[str, Any]:
         if method == "auth.test":
             return {
-                "user_id": BOT_USER,
-                "bot_id": BOT_ID,
-                "team_id": TEAM,
-                "url": "https://hearth-test.slack.com/",
+                "user_id": workspace.bot_user,
+                "bot_id": workspace.bot_id,
+                "team_id": workspace.team_id,
+                "team": workspace.name,
+                "url": workspace.url
+                if workspace is not DEFAULT_WORKSPACE
+                else "https://hearth-test.slack.com/",
+                "is_enterprise_install": False,
             }
         if method == "chat.postMessage":
-            return self._post(p)
+            return self._post(p, workspace)
         if method == "chat.update":
             return self._update(p)
         if method == "chat.delete":
@@ -231,14 +329,14 @@ class LoopbackSlack:
             return {"url": f"ws://127.0.0.1:{self.port}/link"}
         return {}
 
-    def _post(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, p: dict[str, Any], workspace: Workspace = DEFAULT_WORKSPACE) -> dict[str, Any]:
         channel = str(p.get("channel"))
         ts = f"1800000000.{next(self._ts):06d}"
         message: dict[str, Any] = {
             "type": "message",
             "text": p.get("text") or "",
             "ts": ts,
-            "bot_id": BOT_ID,
+            "bot_id": workspace.bot_id,
             "app_id": "A1",
         }
         if p.get("username"):  # chat:write.customize: shown under another name
@@ -246,7 +344,7 @@ class LoopbackSlack:
             if p.get("icon_url"):
                 message["icons"] = {"image_48": p["icon_url"], "image_72": p["icon_url"]}
         else:
-            message["user"] = BOT_USER
+            message["user"] = workspace.bot_user
         for field_name in ("blocks", "metadata"):
             if p.get(field_name):
                 value = p[field_name]
@@ -394,11 +492,12 @@ def command_body(
     *,
     channel: str = "C1",
     trigger: str = "trig-1",
+    team: str = TEAM,
 ) -> str:
     return urlencode(
         {
             "token": "legacy",
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "hearth-test",
             "channel_id": channel,
             "channel_name": "general",
@@ -417,17 +516,21 @@ def interactive_body(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
-def event_body(event: dict[str, Any], event_id: str) -> str:
+def event_body(
+    event: dict[str, Any], event_id: str, workspace: Workspace = DEFAULT_WORKSPACE
+) -> str:
     return json.dumps(
         {
             "token": "legacy",
-            "team_id": TEAM,
+            "team_id": workspace.team_id,
             "api_app_id": "A1",
             "type": "event_callback",
             "event_id": event_id,
             "event_time": int(time.time()),
             "event": event,
-            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+            "authorizations": [
+                {"team_id": workspace.team_id, "user_id": workspace.bot_user, "is_bot": True}
+            ],
         }
     )
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from adapters.console.adapter import ConsoleAdapter, database_numbers
 from bot.app import Hearth
 from bot.assist import LanguageModel
 from bot.config import Config
-from knowledge.clock import Clock
+from knowledge.clock import Clock, ManualClock
 from knowledge.sync_tokens import SyncTokens
 from tests.harness.config_builder import GUILD, Community, build_config
 
@@ -103,3 +106,31 @@ async def run_script(
 async def drain(hearth: Hearth) -> int:
     """A script step: deliver every relay that is due now."""
     return await hearth.relay_worker.drain()
+
+
+# A Monday morning in the guild's zone: where ritual scripts start their test clock.
+MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def at(clock: ManualClock, moment: datetime) -> Callable[[Hearth], Awaitable[None]]:
+    """A script step: move the test clock to `moment` and let rituals act on it."""
+
+    async def step(hearth: Hearth) -> None:
+        clock.set(moment)
+        await hearth.services.rituals.tick()
+
+    return step
+
+
+def line(build: Callable[[], str]) -> Step:
+    """A script step whose line is built when it is typed (from what was printed)."""
+
+    async def step(_: Hearth) -> str:
+        return build()
+
+    return step
+
+
+def code(out: io.StringIO) -> str:
+    """The last invitation code the console printed."""
+    return re.findall(r"HL-[A-Z0-9-]+", out.getvalue())[-1]

@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from bot.app import Hearth
-from tests.harness.console_harness import Step
-from tests.test_relay_console import line
-from tests.test_shared_knowledge import code
+from tests.harness.console_harness import Step, code, line
 
 WEB = '\n[web]\nlisten = "127.0.0.1:0"\ngarden = true\n'
 GROVE = """

@@ -6,6 +6,9 @@ adapter calls, records every call, and can answer 429 with `retry_after` the way
 does (a `Via` header and a JSON body; see /work/shared/notes/discord-loopback.md).
 Tests synchronise on recorded calls (`wait_call`), never on sleeps.
 
+A second guild (`extra_guilds`), members looked up by REST (`guild_members`), and
+interactions from a DM (no guild, a `user` instead of a `member`) and from a select menu.
+
 Channel webhooks (list, create, execute with `wait`/`thread_id`, edit and delete a webhook
 message) behave as Discord's do: a webhook message's author is the webhook (`bot: true`,
 the `username` it was sent with), it carries `webhook_id`, and it is echoed on the gateway
@@ -37,9 +40,12 @@ from tests.fakes.discord_loopback.wire import (
     BOT,
     CHANNEL,
     CURATOR_ROLE,
+    DM_CHANNEL,
     GUILD,
     MANAGE_GUILD,
     OTHER_CHANNEL,
+    SECOND_CHANNEL,
+    SECOND_GUILD,
     STEWARD_ROLE,
     THREAD,
     TOKEN,
@@ -55,9 +61,12 @@ __all__ = [
     "BOT",
     "CHANNEL",
     "CURATOR_ROLE",
+    "DM_CHANNEL",
     "GUILD",
     "MANAGE_GUILD",
     "OTHER_CHANNEL",
+    "SECOND_CHANNEL",
+    "SECOND_GUILD",
     "STEWARD_ROLE",
     "THREAD",
     "TOKEN",
@@ -85,6 +94,8 @@ class DiscordLoopback(Gateway, Payloads, People, Rest):
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.extra_guilds: list[int] = []  # guilds besides GUILD the bot is in
+        self.guild_members: dict[int, set[str]] = {}  # guild → user ids (GET …/members/…)
 
     # server ------------------------------------------------------------------------
 

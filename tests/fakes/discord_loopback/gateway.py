@@ -38,8 +38,10 @@ class Gateway:
             await self._changed_now()
         return ws
 
+    extra_guilds: list[int]
+
     def guild_ids(self, shard: tuple[int, int]) -> list[int]:
-        return [g for g in (GUILD,) if (g >> 22) % shard[1] == shard[0]]
+        return [g for g in (GUILD, *self.extra_guilds) if (g >> 22) % shard[1] == shard[0]]
 
     async def _identify(self, connection: _Connection, data: dict[str, Any]) -> None:
         shard_id, count = data.get("shard") or [0, 1]

@@ -8,9 +8,12 @@ from tests.fakes.discord_loopback.wire import (
     ALICE,
     CHANNEL,
     CURATOR_ROLE,
+    DM_CHANNEL,
     EVERYONE_PERMISSIONS,
     GUILD,
     OTHER_CHANNEL,
+    SECOND_CHANNEL,
+    SECOND_GUILD,
     STEWARD_ROLE,
     THREAD,
     _now,
@@ -19,6 +22,11 @@ from tests.fakes.discord_loopback.wire import (
 
 class Payloads:
     def channel_payload(self, channel_id: int) -> dict[str, Any]:
+        if channel_id == SECOND_CHANNEL:
+            return {**self.channel_payload(OTHER_CHANNEL), "id": str(channel_id),
+                    "guild_id": str(SECOND_GUILD), "name": "hall", "position": 0}  # fmt: skip
+        if channel_id == DM_CHANNEL:
+            return {"id": str(DM_CHANNEL), "type": 1, "last_message_id": None, "flags": 0}
         if channel_id == THREAD:
             return {
                 "id": str(THREAD),
@@ -68,17 +76,18 @@ class Payloads:
                 "flags": 0,
             }
 
+        channels = (CHANNEL, OTHER_CHANNEL) if guild_id == GUILD else (SECOND_CHANNEL,)
         return {
             "id": str(guild_id),
-            "name": "The Guild",
+            "name": "The Guild" if guild_id == GUILD else "The Second Guild",
             "owner_id": "1",
             "roles": [
                 role(guild_id, "@everyone", 0, EVERYONE_PERMISSIONS),
                 role(CURATOR_ROLE, "Curator", 1, EVERYONE_PERMISSIONS),
                 role(STEWARD_ROLE, "Steward", 2, EVERYONE_PERMISSIONS),
             ],
-            "channels": [self.channel_payload(CHANNEL), self.channel_payload(OTHER_CHANNEL)],
-            "threads": [self.channel_payload(THREAD)],
+            "channels": [self.channel_payload(c) for c in channels],
+            "threads": [self.channel_payload(THREAD)] if guild_id == GUILD else [],
             "members": [],
             "member_count": 3,
             "emojis": [],

@@ -11,6 +11,7 @@ from tests.fakes.discord_loopback.wire import (
     BOB,
     BOT,
     CHANNEL,
+    DM_CHANNEL,
     EVERYONE_PERMISSIONS,
     GUILD,
     Call,
@@ -127,6 +128,7 @@ class People:
         roles: tuple[int, ...] = (),
         permissions: int = EVERYONE_PERMISSIONS,
         interaction_id: int | None = None,
+        guild: int = GUILD,
     ) -> dict[str, Any]:
         interaction_id = interaction_id or self.next_id()
         member = self.member(user, roles)
@@ -137,7 +139,7 @@ class People:
             "type": kind,
             "token": f"token-{interaction_id}",
             "version": 1,
-            "guild_id": str(GUILD),
+            "guild_id": str(guild),
             "channel_id": str(channel_id),
             "channel": {**self.channel_payload(channel_id), "permissions": str(permissions)},
             "member": member,
@@ -146,10 +148,42 @@ class People:
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD)},
+            "authorizing_integration_owners": {"0": str(guild)},
             "context": 0,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
+
+    def direct(
+        self, data: dict[str, Any], *, kind: int = 2, user: dict[str, Any] = ALICE
+    ) -> dict[str, Any]:
+        """An interaction from the person's DM with the bot: no guild, a `user`."""
+        payload = self.interaction(data, kind=kind, user=user, channel_id=DM_CHANNEL)
+        for key in ("guild_id", "member", "guild_locale"):
+            payload.pop(key)
+        payload["user"] = user
+        payload["channel"] = self.channel_payload(DM_CHANNEL)
+        payload["authorizing_integration_owners"] = {"1": user["id"]}
+        payload["context"] = 1
+        payload["data"].pop("guild_id", None)
+        return payload
+
+    async def direct_slash(
+        self, name: str, options: list[dict[str, Any]] | None = None, user: dict[str, Any] = ALICE
+    ) -> dict[str, Any]:
+        """Someone runs a slash command in their DM with the bot."""
+        data = {"id": "1", "name": name, "type": 1, "options": options or []}
+        payload = self.direct(data, user=user)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    async def direct_pick(
+        self, custom_id: str, value: str, user: dict[str, Any] = ALICE
+    ) -> dict[str, Any]:
+        """Someone picks `value` in a select menu the bot sent to their DM."""
+        data = {"custom_id": custom_id, "component_type": 3, "values": [value]}
+        payload = self.direct(data, kind=3, user=user)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
 
     async def slash(
         self, name: str, options: list[dict[str, Any]] | None = None, **how: Any

@@ -67,6 +67,8 @@ class Rest:
         finally:
             await self._changed_now()
 
+    guild_members: dict[int, set[str]]
+
     def _answer(self, method: str, path: str, call: Call) -> tuple[int, Any]:
         body = call.body or {}
         if path == "/users/@me":
@@ -88,6 +90,11 @@ class Rest:
             return 200, {"url": self.ws_url, "shards": self.shards, "session_start_limit": limit}
         if path == "/gateway":
             return 200, {"url": self.ws_url}
+        if match := re.fullmatch(r"/guilds/(\d+)/members/(\d+)", path):
+            guild, user = int(match.group(1)), match.group(2)
+            if user not in self.guild_members.get(guild, set()):
+                return 404, {"message": "Unknown Member", "code": 10007}
+            return 200, self.member({**ALICE, "id": user, "username": f"user{user[-3:]}"})
         if match := re.fullmatch(r"/applications/\d+(?:/guilds/(\d+))?/commands", path):
             scope = match.group(1) or "global"
             self.commands[scope] = [
