@@ -247,6 +247,13 @@ class EmbeddingStore:
         while self._reloading:
             await asyncio.gather(*self._reloading.values(), return_exceptions=True)
 
+    async def stop_reloading(self) -> None:
+        """Cancel the background reloads under way (shutdown: nobody will search)."""
+        tasks = list(self._reloading.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _reload_soon(self, model: str, dims: int) -> None:
         """Reload in the background (once at a time): other instances' writes show up
         without a search waiting seconds for 100k vectors and their lists."""

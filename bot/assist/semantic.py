@@ -130,6 +130,12 @@ class SemanticIndex:
         while self._indexing:
             await asyncio.gather(*self._indexing, return_exceptions=True)
 
+    async def close(self) -> None:
+        """At shutdown: the saves still being embedded finish; a background reload of
+        the vectors is no longer needed and stops."""
+        await self.settle()
+        await self._store.stop_reloading()
+
     async def count_missing(self, community: CommunityInfo) -> int:
         """Insights of the community without a current vector from this embedder."""
         return await self._store.count_missing(community.id, self.embedder.name)
