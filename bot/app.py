@@ -188,6 +188,18 @@ class Hearth:
             community = await directory.community_by_id(community_id)
             return None if community is None else await assist.narrate(community, title, texts)
 
+        async def narrate_joint(
+            community_ids: Sequence[int], title: str, texts: list[str]
+        ) -> str | None:
+            """Only when every community taking part opted in: their words go together."""
+            communities = [await directory.community_by_id(c) for c in community_ids]
+            known = [c for c in communities if c is not None]
+            if not known or len(known) < len(communities):
+                return None
+            if not all(assist.uses_model(c) for c in known):
+                return None
+            return await assist.narrate(known[0], title, texts)
+
         sharing = SharedKnowledge(database)
 
         async def constellation_news(
@@ -206,6 +218,7 @@ class Hearth:
             reconcile=timedelta(seconds=config.rituals.reconcile_seconds),
             narrator=narrate,
             constellation_news=constellation_news,
+            joint_narrator=narrate_joint,
         )
         table = build_command_table()
         links = LinkStore(database)

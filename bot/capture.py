@@ -70,6 +70,7 @@ class Capture:
             community.id, channel.platform, channel.space, channel.channel, target.message_id
         )
         if existing is not None:
+            await self._remember_round(existing.id, target)
             return CaptureResult(existing, created=False)
         try:
             fetched = await port.fetch_message(target)
@@ -82,8 +83,18 @@ class Capture:
                 "That is one of my own messages, so it has no author to credit: capture the "
                 "original message instead, or write the insight in your own words."
             )
-        return await self._insights.capture(
+        result = await self._insights.capture(
             community.id, source_of(fetched), curator=curator, title=title, tags=tags
+        )
+        await self._remember_round(result.insight.id, target)
+        return result
+
+    async def _remember_round(self, insight_id: int, target: MessageRef) -> None:
+        """A response in a joint ritual's round: the insight remembers that round (again
+        after a crash between the capture and this: it is idempotent)."""
+        channel = target.channel
+        await self._insights.rounds.remember_round(
+            insight_id, channel.platform, channel.space, channel.channel, target.message_id
         )
 
     async def own_words(

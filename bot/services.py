@@ -22,7 +22,7 @@ from bot.handlers.help import HelpCommands
 from bot.handlers.insights import InsightCommands
 from bot.handlers.privacy import PrivacyCommands
 from bot.handlers.relay import RelayCommands
-from bot.handlers.rituals import RitualDefinitions, RitualMembers
+from bot.handlers.rituals import JointCommands, RitualDefinitions, RitualMembers
 from bot.handlers.search import SearchCommands
 from bot.limits import Limits
 from bot.relay.service import Relays
@@ -61,18 +61,20 @@ class Services:
 
 def command_families(s: Services, garden: GardenLinks | None) -> BoundCommands:
     """The table's handlers, each family holding only what its commands use."""
+    joint = JointCommands(s.rituals, s.relays, s.directory, s.pending)
     return BoundCommands(
         s.table,
         (
+            joint,
             InsightCommands(s.insights, s.sharing, s.assist, s.clock, s.semantic),
             SearchCommands(s.search, s.sharing, s.insights, s.semantic),
             AssistCommands(s.assist, s.insights, s.sharing, s.pending, s.limits),
-            RitualDefinitions(s.rituals, s.pending, s.directory),
+            RitualDefinitions(s.rituals, s.pending, s.directory, joint),
             RitualMembers(s.rituals),
             ExportCommands(s.insights, s.export_dir, s.clock),
             PrivacyCommands(s.privacy, s.pending),
             GardenCommands(garden, s.clock),
-            ConstellationCommands(s.directory, s.relays, s.sharing, s.limits),
+            ConstellationCommands(s.directory, s.relays, s.sharing, s.limits, joint),
             RelayCommands(s.relays),
             HelpCommands(s.table),
         ),

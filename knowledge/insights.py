@@ -21,6 +21,7 @@ from knowledge.insight_rows import (
     set_tags,
 )
 from knowledge.insight_text import MAX_BODY_CHARS, validate_body, validate_title
+from knowledge.joint_insights import JointInsights
 from knowledge.models import Community, Insight, InsightRevision, Source
 from knowledge.tags import check_tag_count, normalize_tags
 from knowledge.upsert import insert_ignoring_conflict
@@ -39,6 +40,7 @@ class InsightStore(InsightReads):
         # SQLite: captures are written in batches on the connection's thread (see
         # knowledge/capture_writer.py); PostgreSQL keeps one ORM transaction each.
         self._writer = CaptureWriter(database) if database.dialect == "sqlite" else None
+        self.rounds = JointInsights(database)  # insights of joint ritual rounds
 
     @property
     def clock(self) -> Clock:

@@ -134,8 +134,15 @@ class RitualOpening(RitualTables):
         status: RoundStatus = RoundStatus.PENDING,
         late: bool = False,
         manual: bool = False,
+        post_at: datetime | None = None,
+        joint_round_id: int | None = None,
+        joint_due_at: datetime | None = None,
     ) -> RoundView | None:
-        """The round for this slot, if this call created it (the caller then owns posting)."""
+        """The round for this slot, if this call created it (the caller then owns posting).
+
+        `post_at`: a later first try (a joint ritual's local hour), when the sweep's
+        claim posts it; `joint_*`: the joint round it belongs to and when the
+        constellation synthesis is due."""
         async with self._db.sessions.begin() as session:
             new_id = await session.scalar(
                 insert_ignoring_conflict(
@@ -149,8 +156,10 @@ class RitualOpening(RitualTables):
                         "manual": manual,
                         "attempts": 0,
                         "prompt": "",
-                        "next_attempt_at": now + LEASE,
+                        "next_attempt_at": post_at or now + LEASE,
                         "synthesis_stale": False,
+                        "joint_round_id": joint_round_id,
+                        "joint_due_at": joint_due_at,
                     },
                     ["ritual_id", "scheduled_for"],
                 ).returning(RitualRound.id)

@@ -225,6 +225,12 @@ class RitualRounds(RitualTables):
                         RitualRound.reminded_at.is_(None),
                     )
                 ),
+                await session.scalar(
+                    select(func.min(RitualRound.joint_due_at)).where(
+                        RitualRound.joint_message_id.is_(None),
+                        RitualRound.status.in_((RoundStatus.OPEN, RoundStatus.CLOSED)),
+                    )
+                ),
             ]
             found = [c for c in candidates if c is not None]
             return min(found) if found else None

@@ -73,6 +73,8 @@ class RitualView:
     paused: bool
     skip_next: bool
     created_at: datetime
+    joint_id: int | None = None  # this community's part of a joint ritual
+    local_time: str | None = None  # its own hour in the joint window ("HH:MM Zone")
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class NewRitual:
     prompt: str | None = None
     anonymous: bool = False
     created_by_member_id: int | None = None
+    joint_id: int | None = None
+    local_time: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,9 @@ class RoundView:
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
+    joint_round_id: int | None = None
+    joint_due_at: datetime | None = None  # the constellation synthesis is due here then
+    joint_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,8 @@ def ritual_view(row: Ritual) -> RitualView:
         row.paused,
         row.skip_next,
         row.created_at,
+        row.joint_id,
+        row.local_time,
     )
 
 
@@ -193,6 +202,9 @@ def round_from_row(row: Any) -> RoundView:
         row.attempts,
         row.next_attempt_at,
         row.last_error,
+        row.joint_round_id,
+        row.joint_due_at,
+        row.joint_message_id,
     )
 
 

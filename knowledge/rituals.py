@@ -7,7 +7,10 @@ Hearth processes on one database never post the same thing twice.
 
 from __future__ import annotations
 
+from knowledge.pulse import ConstellationPulse
 from knowledge.ritual_definitions import RitualDefinitions
+from knowledge.ritual_joint import RitualJoint
+from knowledge.ritual_joint_rounds import RitualJointRounds
 from knowledge.ritual_opening import RitualOpening
 from knowledge.ritual_preferences import RitualPreferences
 from knowledge.ritual_responses import RitualResponses
@@ -47,6 +50,14 @@ __all__ = [
 
 
 class RitualStore(
-    RitualDefinitions, RitualOpening, RitualRounds, RitualResponses, RitualPreferences
+    RitualDefinitions,
+    RitualOpening,
+    RitualRounds,
+    RitualResponses,
+    RitualPreferences,
+    RitualJoint,
+    RitualJointRounds,
+    ConstellationPulse,
 ):
-    """Definitions, rounds (opening and after), responses and members' choices in one."""
+    """Definitions, rounds (opening and after), responses, members' choices, joint
+    rituals and the constellation's pulse in one."""

@@ -70,6 +70,15 @@ class RoundStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+class JointStatus(enum.StrEnum):
+    """A community's answer to a joint ritual: only `accepted` takes part."""
+
+    INVITED = "invited"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    LEFT = "left"  # its link ended: final
+
+
 class LinkStatus(enum.StrEnum):
     INVITED = "invited"  # one side opted in; the code is waiting to be accepted
     ACTIVE = "active"  # both sides opted in

@@ -23,6 +23,7 @@ from scheduling.engine_base import (
     channel_of,
     schedule_of,
 )
+from scheduling.joint import JointSynthesis, joint_closes
 from scheduling.kinds import behaviour
 from scheduling.opening import RoundOpening
 
@@ -40,9 +41,9 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
-class RitualEngine(RoundOpening):
+class RitualEngine(RoundOpening, JointSynthesis):
     """Opening (see `RoundOpening`), then everything after: retries, reminders, closing
-    and the synthesis."""
+    and the synthesis, and for joint rituals the constellation synthesis (`JointSynthesis`)."""
 
     async def process_due(self, now: datetime) -> int:
         """Retry posts, send reminders, close rounds, refresh syntheses; returns steps done."""
@@ -50,6 +51,8 @@ class RitualEngine(RoundOpening):
         for round_ in await self._store.due(now):
             ritual = await self._store.by_id(round_.ritual_id)
             if ritual is None:
+                continue
+            if ritual.joint_id is not None and not await self._joint_goes_on(ritual, round_, now):
                 continue
             if round_.status is RoundStatus.PENDING:
                 if await self._store.claim_pending(round_.id, now):
@@ -65,7 +68,24 @@ class RitualEngine(RoundOpening):
                     done += 1
             elif round_.status is RoundStatus.CLOSED:
                 done += await self.synthesize(ritual, round_.id, now)
-        return done
+        return done + await self.process_joint(now)
+
+    async def _joint_goes_on(self, ritual: RitualView, round_: RoundView, now: datetime) -> bool:
+        """A joint round whose community left or declined is not posted nor reminded of
+        (its own close and synthesis stay, in its own channel); one never posted within
+        the shared window is missed."""
+        if round_.status is RoundStatus.PENDING:
+            if not await self._store.takes_part(ritual):
+                await self._store.end_round(round_.id, RoundStatus.SKIPPED)
+                return False
+            if now >= joint_closes(ritual, round_.scheduled_for):
+                await self._store.end_round(round_.id, RoundStatus.MISSED)
+                return False
+        elif round_.status is RoundStatus.OPEN and not (
+            round_.closes_at and round_.closes_at <= now
+        ):
+            return await self._store.takes_part(ritual)
+        return True
 
     async def synthesize(self, ritual: RitualView, round_id: int, now: datetime) -> bool:
         """Post the synthesis, or edit it in place when late replies changed it (once,

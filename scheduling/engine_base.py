@@ -4,7 +4,7 @@ to its schedule, its channel and its platform's port.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -55,6 +55,10 @@ UNKNOWN = Unknown()
 Narrator = Callable[[int, str, list[str]], Awaitable[str | None]]
 """(community id, ritual name, texts) -> a short narrative paragraph, or None."""
 
+JointNarrator = Callable[[Sequence[int], str, list[str]], Awaitable[str | None]]
+"""(communities taking part, ritual name, texts) -> a narrative, only when every one of
+them opted in to assist; else None."""
+
 ConstellationNews = Callable[[int, datetime], Awaitable[list[tuple[str, InsightView]]]]
 """(community id, since) -> siblings' insights shared since then, as (community, insight)."""
 
@@ -72,6 +76,7 @@ class EngineBase:
         *,
         narrator: Narrator | None = None,
         constellation_news: ConstellationNews | None = None,
+        joint_narrator: JointNarrator | None = None,
     ) -> None:
         """`narrator`: syntheses told as a story (assist); `constellation_news`: siblings'
         newly shared insights, for digests."""
@@ -82,6 +87,7 @@ class EngineBase:
         self._grace = grace
         self._narrator = narrator
         self._constellation_news = constellation_news
+        self._joint_narrator = joint_narrator
 
     def port_for(self, ritual: RitualView) -> OutboundPort:
         port = self._ports.get(ritual.platform)

@@ -17,6 +17,7 @@ from knowledge.rituals import NewRound, OpenedRound, PostedPrompt, RitualView, R
 from knowledge.views import InsightView
 from knowledge.vocabulary import RoundStatus
 from scheduling.engine_base import UNKNOWN, EngineBase, Unknown, channel_of, schedule_of
+from scheduling.joint import joint_closes, local_post_at
 from scheduling.kinds import PromptInputs, behaviour
 from scheduling.prompts import pick_prompt
 
@@ -54,6 +55,8 @@ class RoundOpening(EngineBase):
                 await self._store.change(ritual.id, skip_next=False)
                 log.info("ritual.skipped", ritual=ritual.name, slot=slot.isoformat())
             return None
+        if ritual.joint_id is not None:
+            return await self._open_joint(ritual, slot, now)
         if now - slot > self._grace:
             missed = await self._store.create_round(ritual.id, slot, now, status=RoundStatus.MISSED)
             if missed is not None:
@@ -63,6 +66,33 @@ class RoundOpening(EngineBase):
         round_ = await self._store.create_round(ritual.id, slot, now, late=now - slot > ON_TIME)
         if round_ is None:
             return None  # another process (or an earlier call) owns this slot
+        return await self.post_prompt(ritual, round_, now)
+
+    async def _open_joint(
+        self, ritual: RitualView, slot: datetime, now: datetime
+    ) -> RoundView | None:
+        """A community's round of a joint slot: posted at its own hour within the shared
+        window (by the sweep, when that is later), closing with everyone's."""
+        if not await self._store.takes_part(ritual):
+            return None
+        closes = joint_closes(ritual, slot)
+        post_at = local_post_at(ritual.local_time, slot, closes)
+        if now >= closes or now - post_at > self._grace:
+            if await self._store.create_round(ritual.id, slot, now, status=RoundStatus.MISSED):
+                self._metrics.ritual_rounds.labels("missed").inc()
+            return None
+        joint_round = await self._store.joint_round(ritual.joint_id or 0, slot, closes)
+        round_ = await self._store.create_round(
+            ritual.id,
+            slot,
+            now,
+            late=now - post_at > ON_TIME,
+            post_at=post_at if post_at > now else None,
+            joint_round_id=joint_round,
+            joint_due_at=closes,
+        )
+        if round_ is None or post_at > now:
+            return None  # another process owns it, or the sweep posts it at its hour
         return await self.post_prompt(ritual, round_, now)
 
     async def open_due_many(
@@ -83,7 +113,11 @@ class RoundOpening(EngineBase):
         for ritual in rituals:
             if ritual.paused:
                 continue
-            if ritual.skip_next or not behaviour(ritual.kind).collects_responses:
+            if (
+                ritual.skip_next
+                or ritual.joint_id is not None
+                or not behaviour(ritual.kind).collects_responses
+            ):
                 single.append(ritual)
                 continue
             slot = self._due_slot(ritual, now, last_slots.get(ritual.id), recent)
@@ -201,17 +235,19 @@ class RoundOpening(EngineBase):
         except DeliveryError as exc:
             await self._failed(ritual, round_, exc, now)
             return None
-        window = timedelta(minutes=ritual.window_minutes)
+        closes = now + timedelta(minutes=ritual.window_minutes)
+        if round_.joint_round_id is not None:
+            closes = joint_closes(ritual, round_.scheduled_for)
         remind_at = None
         if kind.collects_responses and ritual.reminder_percent:
-            remind_at = now + window * (ritual.reminder_percent / 100)
+            remind_at = now + (closes - now) * (ritual.reminder_percent / 100)
         return PostedPrompt(
             round_.id,
             text,
             ref.message_id,
             now,
             remind_at,
-            now + window,
+            closes,
             closed=not kind.collects_responses,
         )
 
@@ -270,6 +306,8 @@ class RoundOpening(EngineBase):
         kind = behaviour(ritual.kind)
         own = await self._store.community_prompts(ritual.community_id, ritual.kind)
         index = await self._store.next_prompt_index(ritual.id)
+        if round_.joint_round_id is not None:  # the same question in every community
+            own, index = [], round_.joint_round_id
         previous = [r for r in await self._store.rounds(ritual.id, 2) if r.id != round_.id]
         since = previous[0].scheduled_for if previous else ritual.created_at
         new: tuple[InsightView, ...] = ()

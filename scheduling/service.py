@@ -19,6 +19,7 @@ from knowledge.insights import InsightStore
 from knowledge.rituals import RitualStore, RitualView, RoundView
 from knowledge.vocabulary import RoundStatus
 from scheduling.engine import ConstellationNews, Narrator, RitualEngine
+from scheduling.engine_base import JointNarrator
 from scheduling.timer import RitualTimer
 
 log = structlog.get_logger(__name__)
@@ -42,6 +43,7 @@ class Rituals:
         reconcile: timedelta = timedelta(seconds=5),
         narrator: Narrator | None = None,
         constellation_news: ConstellationNews | None = None,
+        joint_narrator: JointNarrator | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -55,6 +57,7 @@ class Rituals:
             metrics,
             narrator=narrator,
             constellation_news=constellation_news,
+            joint_narrator=joint_narrator,
         )
         self._timer = (
             RitualTimer(self._fire, self._sweep, grace, clock, self._reconcile, reconcile)

@@ -8,6 +8,7 @@ from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.formatting import channel_label
 from bot.handlers.insights import VISIBILITY
+from bot.handlers.rituals.joint import JointCommands
 from bot.limits import Limits
 from bot.relay.service import Relays
 from knowledge.directory import Directory
@@ -63,6 +64,7 @@ class ConstellationCommands:
     relays: Relays
     sharing: SharedKnowledge
     limits: Limits
+    joint: JointCommands  # joint rituals end with the link
 
     async def _known_other(self, ctx: CommandContext, slug: str) -> None:
         """`for:` names another community of this deployment, or the code could never be used."""
@@ -166,6 +168,10 @@ class ConstellationCommands:
             )
         name = other.name if other else f"invitation #{link.id}"
         dropped = f" {cancelled} queued relay(s) were cancelled." if cancelled else ""
+        if other is not None:
+            ended = await self.joint.leave_link(ctx.community.id, other.community_id)
+            if ended:
+                dropped += f" {ended} joint ritual part(s) between you have ended."
         return Reply(f"🔗 Left the link with **{name}**; nothing more flows either way.{dropped}")
 
     async def scope(self, ctx: CommandContext, args: Args) -> Reply:
@@ -310,6 +316,31 @@ def constellation_command() -> Command:
                 "knowledge",
                 "What is shared and adopted, per linked community",
                 ConstellationCommands.knowledge,
+            ),
+            Command(
+                "ritual",
+                "Accept or decline a joint ritual for this community, or list them",
+                JointCommands.ritual,
+                options=(
+                    Option(
+                        "action",
+                        OptionType.WORD,
+                        "accept, decline or list",
+                        required=True,
+                        choices=("accept", "decline", "list"),
+                    ),
+                    Option("id", OptionType.INTEGER, "the joint ritual's number"),
+                    Option("channel", OptionType.WORD, "where its prompts go here", keyword=True),
+                    Option(
+                        "time",
+                        OptionType.WORD,
+                        "your own hour in its window, e.g. 17:00",
+                        keyword=True,
+                    ),
+                ),
+            ),
+            Command(
+                "pulse", "Each linked community's last 90 days, as a table", JointCommands.pulse
             ),
             Command(
                 "default",

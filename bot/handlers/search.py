@@ -98,6 +98,9 @@ class SearchCommands:
     semantic: SemanticIndex | None  # None: full text only
 
     async def search(self, ctx: CommandContext, args: Args) -> Reply:
+        joint_round = args.integer("round")
+        if joint_round is not None:
+            return await self._round(ctx, args, joint_round)
         planned = plan_search(args, ctx.community)
         scope = await constellation_scope(self.sharing, ctx, args)
         query = planned.query
@@ -112,6 +115,26 @@ class SearchCommands:
         siblings = {s.community_id: s.name for s in scope.siblings} if scope else None
         text = formatting.search_results(result, described, PAGE_SIZE, siblings, ctx.prefix)
         return Reply(text, ephemeral=True)
+
+    async def _round(self, ctx: CommandContext, args: Args, joint_round: int) -> Reply:
+        """`/search round:<id>`: a joint round's insights side by side by community (this
+        community's own, and what the others taking part shared with it)."""
+        if args.text("query") or args.many("tag") or args.text("author") or args.date("since"):
+            raise InvalidInput("round: lists a joint round's insights: use it on its own.")
+        scope = await self.sharing.scope(ctx.community.id)
+        found = await self.insights.rounds.of_round(joint_round, ctx.community.id, scope.ids)
+        if not found:
+            return Reply(
+                f"No insights were kept from joint round {joint_round} here.", ephemeral=True
+            )
+        lines = [f"🌌 Insights from joint round {joint_round}:"]
+        current = None
+        for community, insight in found:
+            if community != current:
+                lines.append(f"**{community}**")
+                current = community
+            lines.append(f"• #{insight.id} {formatting.headline(insight)} — {insight.author_name}")
+        return Reply("\n".join(lines), ephemeral=True)
 
     async def tags(self, ctx: CommandContext, args: Args) -> Reply:
         counts = await self.insights.tag_counts(ctx.community.id)
@@ -129,6 +152,7 @@ SEARCH = Command(
         Option("author", OptionType.WORD, "only insights by this person", keyword=True),
         Option("since", OptionType.DATE, "only insights captured on or after", keyword=True),
         Option("page", OptionType.INTEGER, "which page of results", keyword=True, maximum=None),
+        Option("round", OptionType.INTEGER, "a joint ritual round's insights", keyword=True),
         SCOPE,
     ),
     examples=('/search "pair programming" tag:practice since:2026-01-01', "/search review -draft"),

@@ -13,6 +13,7 @@ from knowledge.models.insights import (
     Source,
     Tag,
 )
+from knowledge.models.joint import JointParticipant, JointRitual, JointRound
 from knowledge.models.people import ChannelBinding, Community, Identity, Member
 from knowledge.models.plumbing import InboundEvent, PendingConfirmation, RateWindow, SyncCursor
 from knowledge.models.relays import (
@@ -46,6 +47,9 @@ __all__ = [
     "InsightEmbedding",
     "InsightRevision",
     "InsightTag",
+    "JointParticipant",
+    "JointRitual",
+    "JointRound",
     "Link",
     "LinkSide",
     "Member",

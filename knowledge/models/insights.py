@@ -82,6 +82,8 @@ class Insight(Base):
     origin_insight_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     origin_community_id: Mapped[int | None] = mapped_column(Integer, default=None)
     origin_credit: Mapped[str | None] = mapped_column(String(300), default=None)
+    # Captured from a joint ritual's round: that joint round (plain id, see joint.py).
+    joint_round_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
 
     source: Mapped[Source] = relationship()
     author: Mapped[Member | None] = relationship(foreign_keys=[author_member_id])

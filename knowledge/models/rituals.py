@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,6 +53,10 @@ class Ritual(Base):
         ForeignKey("members.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(default=stamped_now)
+    # A community's part of a joint ritual (plain id: added to an existing table), and
+    # its own hour within the joint window ("HH:MM Europe/Paris"), if it chose one.
+    joint_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    local_time: Mapped[str | None] = mapped_column(String(80), default=None)
 
 
 class RitualRound(Base):
@@ -79,6 +84,11 @@ class RitualRound(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Joint rounds: the shared slot, when the constellation synthesis is due here (a
+    # lease once claimed), and where it was posted.
+    joint_round_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    joint_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    joint_message_id: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class RitualResponse(Base):
@@ -113,6 +123,8 @@ class MemberPreference(Base):
     reminders: Mapped[bool] = mapped_column(default=False)
     timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     snoozed_until: Mapped[datetime | None] = mapped_column(default=None)
+    # May joint rituals quote this member's words in other communities? Off by default.
+    quote_beyond: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class CommunityPrompt(Base):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bot.commands.spec import Command
 from bot.handlers.rituals.definitions import RitualDefinitions, definition_commands
+from bot.handlers.rituals.joint import JointCommands
 from bot.handlers.rituals.members import RitualMembers, member_commands
 
-__all__ = ["RitualDefinitions", "RitualMembers", "ritual_commands"]
+__all__ = ["JointCommands", "RitualDefinitions", "RitualMembers", "ritual_commands"]
 
 
 def ritual_commands() -> Command:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.formatting import channel_label
+from bot.handlers.rituals.joint import JointCommands
 from bot.handlers.rituals.wording import (
     EXAMPLE,
     KINDS,
@@ -40,6 +41,7 @@ class RitualDefinitions:
     rituals: Rituals
     pending: PendingStore
     directory: Directory
+    joint: JointCommands  # `constellation:` proposals and their confirm
 
     async def put_pending(self, ctx: CommandContext, ritual: NewRitual) -> None:
         await self.pending.put(
@@ -104,6 +106,8 @@ class RitualDefinitions:
             anonymous=args.text("anonymous") == "yes",
             created_by_member_id=ctx.member.id,
         )
+        if args.text("constellation"):
+            return await self.joint.preview(ctx, new, args.text("constellation"))
         await self.put_pending(ctx, new)
         return Reply(
             f"Ritual **{name}** ({kind.value}) in {channel_label(channel.channel)}: "
@@ -115,6 +119,9 @@ class RitualDefinitions:
         )
 
     async def confirm(self, ctx: CommandContext, args: Args) -> Reply:
+        proposed = await self.joint.confirm(ctx)
+        if proposed is not None:
+            return proposed
         new = await self.take_pending(ctx)
         if new is None:
             return Reply(f"Nothing to confirm: start with `{EXAMPLE}`.", ephemeral=True)
@@ -213,6 +220,11 @@ class RitualDefinitions:
                 every_weeks=schedule.every_weeks,
                 anchor=schedule.anchor.isoformat() if schedule.anchor else None,
             )
+        if ritual.joint_id is not None and (schedule_text.strip() or args.text("window")):
+            raise InvalidInput(
+                f"{ritual.name} is part of joint ritual #{ritual.joint_id}: its schedule and "
+                "window are the same in every community taking part."
+            )
         if prompt.strip():
             changes["prompt"] = prompt.strip()
         if args.text("window"):
@@ -270,9 +282,16 @@ def definition_commands() -> tuple[Command, ...]:
                     keyword=True,
                     choices=("yes", "no"),
                 ),
+                Option(
+                    "constellation",
+                    OptionType.WORD,
+                    "propose it as a joint ritual to linked communities: slugs, or all",
+                    keyword=True,
+                ),
             ),
             examples=(
                 EXAMPLE,
+                "/ritual add reflection here weekly on monday at 9:00 constellation:all",
                 "/ritual add retro here every 2 weeks on friday 16:00 window:3d",
                 "/ritual add digest #general fridays at 17:00",
                 "/ritual add custom here first tuesday of the month | Show and tell!",

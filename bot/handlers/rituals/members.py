@@ -65,6 +65,16 @@ class RitualMembers:
         )
         return Reply(f"OK: Hearth {said}.", ephemeral=True)
 
+    async def quotes(self, ctx: CommandContext, args: Args) -> Reply:
+        on = args.text("state") == "on"
+        await self.rituals.store.set_preferences(ctx.member.id, quote_beyond=on)
+        said = (
+            "may quote your replies to joint rituals in the other communities taking part"
+            if on
+            else "quotes your replies to joint rituals only in this community"
+        )
+        return Reply(f"OK: Hearth {said}.", ephemeral=True)
+
     async def timezone(self, ctx: CommandContext, args: Args) -> Reply:
         zone = args.text("zone")
         try:
@@ -108,6 +118,14 @@ def member_commands() -> tuple[Command, ...]:
             "reminders",
             "Be named (or not) in reminders",
             RitualMembers.reminders,
+            options=(
+                Option("state", OptionType.WORD, "on or off", required=True, choices=("on", "off")),
+            ),
+        ),
+        Command(
+            "quotes",
+            "Let joint rituals quote you in the other communities (off by default)",
+            RitualMembers.quotes,
             options=(
                 Option("state", OptionType.WORD, "on or off", required=True, choices=("on", "off")),
             ),
