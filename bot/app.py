@@ -31,6 +31,7 @@ from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, DatabaseUnavailable, open_database
 from knowledge.directory import Directory
 from knowledge.embeddings import EmbeddingStore
+from knowledge.errors import UserError
 from knowledge.inbound import InboundLog
 from knowledge.insights import InsightStore
 from knowledge.limits import RateLimits
@@ -41,13 +42,14 @@ from knowledge.privacy import Privacy
 from knowledge.relays import RelayStore
 from knowledge.rituals import RitualStore
 from knowledge.schema_version import is_current
-from knowledge.search import open_search
+from knowledge.search import SearchBackend, open_search
 from knowledge.sharing import SharedKnowledge
 from knowledge.views import InsightView
 from knowledge.vocabulary import Role, Visibility
 from scheduling.service import Rituals
 
 if TYPE_CHECKING:  # aiohttp is imported only when [web] listen is set (start-up time)
+    from bot.federation.service import Federation
     from bot.ops.server import OpsServer
 
 log = structlog.get_logger(__name__)
@@ -115,6 +117,40 @@ async def apply_communities(
         await directory.apply_config_roles(community.id, grants)
 
 
+def _federation(
+    config: Config,
+    database: Database,
+    search: SearchBackend,
+    directory: Directory,
+    clock: Clock,
+    ops: OpsServer,
+    metrics: Metrics,
+) -> Federation:
+    """ActivityPub on the [web] server; its library is the `federation` extra."""
+    if find_spec("apsig") is None:
+        raise UserError(
+            "[federation] enabled needs its HTTP Signatures library: "
+            "pip install 'hearth[federation]'"
+        )
+    from bot.federation.service import Federation
+    from bot.garden import descriptions_of
+    from knowledge.garden import GardenStore
+
+    federation = Federation(
+        config.federation,
+        config.relay,
+        database,
+        GardenStore(database, search),
+        directory,
+        clock,
+        _garden_url(config, ops),
+        descriptions_of(config.communities),
+        metrics,
+    )
+    federation.mount(ops)
+    return federation
+
+
 @dataclass(frozen=True)
 class Hearth:
     config: Config
@@ -124,6 +160,7 @@ class Hearth:
     relay_worker: OutboxWorker
     metrics: Metrics
     ops: OpsServer | None  # the operations server, when [web] listen is set
+    federation: Federation | None = None  # ActivityPub, when [federation] enabled
 
     @classmethod
     async def open(
@@ -275,6 +312,10 @@ class Hearth:
             )
             garden.mount(ops)
             garden_links = GardenLinks(auth, _garden_url(config, ops))
+        federation = None
+        if ops is not None and config.federation.enabled:
+            federation = _federation(config, database, search, directory, clock, ops, metrics)
+            federation.background = relay_in_background
         inbound = Inbound(
             command_families(services, garden_links),
             directory=directory,
@@ -285,7 +326,7 @@ class Hearth:
             inbound_log=InboundLog(database),
             metrics=metrics,
         )
-        return cls(config, database, services, inbound, worker, metrics, ops)
+        return cls(config, database, services, inbound, worker, metrics, ops, federation)
 
     async def run(self, adapters: Sequence[Adapter], stop: asyncio.Event | None = None) -> None:
         """Serve until every adapter has ended by itself, `stop` is set or we are cancelled;
@@ -303,6 +344,8 @@ class Hearth:
             clock = self.services.clock
             watch(self.ops, self.metrics, self.database, relays.outbox, clock, adapters)
             await self.ops.start()
+        if self.federation is not None:
+            self.federation.start()
         try:
             for adapter in adapters:
                 with starting(adapter):
@@ -326,6 +369,8 @@ class Hearth:
             for adapter in reversed(started):
                 await adapter.stop()
                 log.info("adapter.stopped", platform=adapter.platform)
+            if self.federation is not None:
+                await self.federation.stop()
             if self.ops is not None:
                 await self.ops.stop()
 

@@ -31,6 +31,7 @@ from bot.config_features import (
     Section,
     WebConfig,
 )
+from bot.config_federation import FederationConfig
 from bot.config_matrix import MatrixConfig
 from bot.config_matrix import inline_secrets as matrix_inline_secrets
 from bot.config_secrets import ENV_REF, is_env_reference
@@ -167,6 +168,7 @@ class Config(Section):
     assist: AssistConfig = AssistConfig()
     adapters: AdaptersConfig = AdaptersConfig()
     web: WebConfig = WebConfig()
+    federation: FederationConfig = FederationConfig()
 
     @field_validator("communities")
     @classmethod
@@ -178,6 +180,17 @@ class Config(Section):
         if len(set(channels)) != len(channels):
             raise ValueError("a channel can belong to only one community")
         return value
+
+    @model_validator(mode="after")
+    def _federation_needs_web(self) -> Config:
+        if self.federation.enabled and not self.web.listen:
+            raise ValueError("federation.enabled needs [web] listen (the actors are served there)")
+        if self.federation.enabled and not self.federation.key_passphrase:
+            raise ValueError(
+                "federation.enabled needs federation.key_passphrase (it encrypts the signing "
+                'keys): key_passphrase = "${HEARTH_FEDERATION_KEY_PASSPHRASE}"'
+            )
+        return self
 
 
 def _expand(value: Any, path: str, source: str) -> Any:
@@ -216,6 +229,12 @@ def _inline_secrets(raw: dict[str, Any], source: str) -> None:
         raise ConfigError(
             f"{source}: adapters.slack.{key}: secrets come from the environment: write "
             f'{key} = "${{SLACK_{key.upper()}}}" and set that variable'
+        )
+    passphrase = raw.get("federation", {}).get("key_passphrase")
+    if isinstance(passphrase, str) and passphrase and not is_env_reference(passphrase):
+        raise ConfigError(
+            f"{source}: federation.key_passphrase: secrets come from the environment: write "
+            'key_passphrase = "${HEARTH_FEDERATION_KEY_PASSPHRASE}" and set that variable'
         )
     key = raw.get("assist", {}).get("api_key")
     if isinstance(key, str) and key and not is_env_reference(key):

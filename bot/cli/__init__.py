@@ -9,10 +9,10 @@ import contextlib
 import os
 import sys
 
-from bot.cli import data, running, setup
+from bot.cli import data, federation, running, setup
 from bot.cli.common import app
 
-__all__ = ["app", "data", "main", "running", "setup"]
+__all__ = ["app", "data", "federation", "main", "running", "setup"]
 
 
 def main() -> None:

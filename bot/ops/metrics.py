@@ -76,6 +76,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.federation_deliveries = Counter(
+            "hearth_federation_deliveries_total",
+            "ActivityPub deliveries to remote inboxes, by outcome (delivered, retry, parked, "
+            "gone).",
+            ["outcome"],
+            registry=r,
+        )
+        self.federation_inbox = Counter(
+            "hearth_federation_inbox_total",
+            "ActivityPub inbox POSTs, by answer (accepted, duplicate, refused).",
+            ["outcome"],
+            registry=r,
+        )
         self.ritual_rounds = Counter(
             "hearth_ritual_rounds_total",
             "Ritual rounds by outcome (opened, late, missed, failed).",

@@ -31,6 +31,7 @@ class OpsServer:
         self._routes: dict[tuple[str, str], Handler] = {}
         self._probes: dict[str, Probe] = {}
         self._fallback: Handler | None = None
+        self._prefixes: dict[str, Handler] = {}
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.route("GET", "/healthz", self._healthz)
@@ -39,6 +40,10 @@ class OpsServer:
 
     def route(self, method: str, path: str, handler: Handler) -> None:
         self._routes[(method.upper(), path)] = handler
+
+    def prefix(self, prefix: str, handler: Handler) -> None:
+        """`handler` answers every method on every path under `prefix` (e.g. "/ap/c/")."""
+        self._prefixes[prefix] = handler
 
     def fallback(self, handler: Handler) -> None:
         """`handler` answers any path without an exact route (and says 404 itself)."""
@@ -66,6 +71,9 @@ class OpsServer:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         handler = self._routes.get((request.method, request.path))
         if handler is None:
+            for prefix, under in self._prefixes.items():
+                if request.path.startswith(prefix):
+                    return await under(request)
             if any(path == request.path for _, path in self._routes):
                 return web.json_response({"error": "method not allowed"}, status=405)
             if self._fallback is not None:

@@ -4,6 +4,13 @@ PostgreSQL, a module per domain. Every table is importable from here."""
 from __future__ import annotations
 
 from knowledge.models.base import Base, UTCDateTime
+from knowledge.models.federation import (
+    FederationDelivery,
+    FederationFollower,
+    FederationInboxItem,
+    FederationKey,
+    FederationPublished,
+)
 from knowledge.models.garden import GardenLogin, GardenSession
 from knowledge.models.insights import (
     Insight,
@@ -39,6 +46,11 @@ __all__ = [
     "ChannelBinding",
     "Community",
     "CommunityPrompt",
+    "FederationDelivery",
+    "FederationFollower",
+    "FederationInboxItem",
+    "FederationKey",
+    "FederationPublished",
     "GardenLogin",
     "GardenSession",
     "Identity",

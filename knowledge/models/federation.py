@@ -1,0 +1,96 @@
+"""ActivityPub federation: each community's signing key, its remote followers, the inbox
+log (idempotent by activity id), the durable delivery queue, and what was published."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from knowledge.models.base import Base
+
+
+class FederationKey(Base):
+    """A community's RSA key pair; the private half encrypted (PKCS#8, passphrase from the
+    environment), so a database dump alone cannot sign as the community."""
+
+    __tablename__ = "federation_keys"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    public_pem: Mapped[str] = mapped_column(Text)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class FederationFollower(Base):
+    """A remote actor following a community (an accepted Follow)."""
+
+    __tablename__ = "federation_followers"
+    __table_args__ = (UniqueConstraint("community_id", "actor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(2000))
+    inbox: Mapped[str] = mapped_column(String(2000))
+    follow_id: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class FederationInboxItem(Base):
+    """A verified activity, written before 202 is answered; handled afterwards, once."""
+
+    __tablename__ = "federation_inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of its id
+    activity_id: Mapped[str] = mapped_column(String(2000))
+    actor: Mapped[str] = mapped_column(String(2000))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column()
+    handled_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class FederationDelivery(Base):
+    """One signed POST to one remote inbox. Same rules as the relay outbox: a lane (the
+    inbox) goes in id order, claims carry a lease, failures back off, then park."""
+
+    __tablename__ = "federation_deliveries"
+    __table_args__ = (Index("ix_federation_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    inbox: Mapped[str] = mapped_column(String(2000))
+    lane: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the inbox
+    activity: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class FederationPublished(Base):
+    """A public insight announced to followers (Create); `withdrawn_at` once a Delete was
+    queued because it stopped being public or was forgotten. No foreign key to insights:
+    the row must outlive the insight to say Delete."""
+
+    __tablename__ = "federation_published"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    insight_id: Mapped[int] = mapped_column(primary_key=True)
+    published_at: Mapped[datetime] = mapped_column()
+    insight_updated_at: Mapped[datetime | None] = mapped_column(default=None)  # as last told
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
