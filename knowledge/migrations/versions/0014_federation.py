@@ -1,7 +1,7 @@
 """federation: signing keys, remote followers, inbox log, delivery queue, published insights
 
-Revision ID: 0013
-Revises: 0015 (re-chained after main's 0012 and 0015)
+Revision ID: 0014
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0015"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
