@@ -9,6 +9,7 @@ ratio to it is what the garden's queries and templates cost.
     .venv/bin/python bench/garden.py --count 5000          # smoke test, under a minute
     .venv/bin/python bench/garden.py                       # 100,000 insights
     .venv/bin/python bench/garden.py --database-url postgresql://u@host/db   # empty db
+    .venv/bin/python bench/garden.py --count 20000 --profile 40   # where an insight page goes
 
 The corpus is capture_search.py's (seeded, Zipf-like words, 1-3 tags from 200), written
 with bulk INSERTs (the FTS triggers still index every row) rather than one capture per
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gzip
+import pstats
 import random
 import sys
 import tempfile
@@ -218,7 +221,13 @@ async def run(args: argparse.Namespace) -> None:
     results: dict[str, tuple[list[float], int]] = {}
     async with aiohttp.ClientSession() as session:
         for name, paths in pages.items():
+            profile = cProfile.Profile() if args.profile and name == "insight page" else None
+            if profile is not None:
+                profile.enable()
             results[name] = await measure(session, base, paths)
+            if profile is not None:  # server and client share this process and loop
+                profile.disable()
+                pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
         async with session.get(base + "/c/guild/") as response:
             html = await response.read()
         async with session.get(base + "/garden.css") as response:
@@ -261,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--public-share", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", default="", help="an empty database (default SQLite)")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="cProfile the insight pages; print N functions"
+    )
     asyncio.run(run(parser.parse_args(argv)))
 
 

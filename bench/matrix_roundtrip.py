@@ -85,6 +85,8 @@ class Watcher:
         self._since: str | None = None
         self.ready = asyncio.Event()
         self.replies: dict[str, str] = {}  # event id -> the bot's answer to it
+        self.private: list[str] = []  # what the bot said by DM, keyed `private:<n>` (1-based)
+        self._dms: set[str] = set()
 
     async def run(self) -> None:
         filter_ = json.dumps(
@@ -111,9 +113,30 @@ class Watcher:
             if first:
                 self.ready.set()
                 continue  # history before the watcher started is not timed
-            for room in (body.get("rooms") or {}).get("join", {}).values():
+            rooms = body.get("rooms") or {}
+            for room_id in rooms.get("invite", {}):  # the bot's DM (private replies)
+                await self._join(room_id)
+            for room_id, room in rooms.get("join", {}).items():
                 for event in room["timeline"]["events"]:
-                    self._event(event, now)
+                    if room_id in self._dms:
+                        self._private(event, now)
+                    else:
+                        self._event(event, now)
+
+    async def _join(self, room_id: str) -> None:
+        async with self._session.post(
+            f"{self._server.url}/_matrix/client/v3/join/{quote(room_id)}",
+            json={},
+            headers={"Authorization": f"Bearer {self._user.access_token}"},
+        ) as response:
+            response.raise_for_status()
+        self._dms.add(room_id)
+
+    def _private(self, event: dict[str, Any], now: float) -> None:
+        content = event.get("content") or {}
+        if event.get("type") == "m.room.message" and content.get("msgtype") == "m.notice":
+            self.private.append(str(content.get("body")))
+            self._note(f"private:{len(self.private)}", now)
 
     def _event(self, event: dict[str, Any], now: float) -> None:
         """Note the event, and a bot's reply under `reply:<event it answers>`."""
@@ -172,6 +195,7 @@ def matrix_adapter(
             access_token=bot.access_token,
             device_id=bot.device_id,
             sync_timeout_seconds=30,
+            encryption=False,  # unencrypted rooms: measure the relay path, not key upkeep
         ),
         InboundLog(hearth.database),
         SyncTokens(hearth.database),

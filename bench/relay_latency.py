@@ -329,13 +329,11 @@ async def run(
             await asyncio.wait_for(bob_sees.ready.wait(), WAIT)
 
             # link the two communities through the real commands
-            _, _, invite = await send(
-                session, server, ann, room_a, "!constellation invite for:beta"
-            )
-            await ann_sees.arrival(f"reply:{invite}")
-            code = CODE.search(ann_sees.replies[invite])
+            await send(session, server, ann, room_a, "!constellation invite for:beta")
+            await ann_sees.arrival("private:1")  # the code comes by DM
+            code = CODE.search(ann_sees.private[0])
             if code is None:
-                raise RuntimeError(f"no invitation code in: {ann_sees.replies[invite]!r}")
+                raise RuntimeError(f"no invitation code in: {ann_sees.private[0]!r}")
             _, _, accept = await send(
                 session, server, bob, room_b, f"!constellation accept {code.group(1)}"
             )

@@ -185,6 +185,7 @@ homeserver = "{server.url}"
 user_id = "{bot.user_id}"
 access_token = "${{HEARTH_BENCH_MATRIX_TOKEN}}"
 device_id = "{bot.device_id}"
+encryption = false
 """
     return write_config(
         workdir / "hearth.toml",
@@ -269,13 +270,11 @@ async def link_hearth(
     bob_sees: Watcher,
     rooms: tuple[str, str],
 ) -> None:
-    _, _, invite = await send(
-        session, server, ann, rooms[0], "!constellation invite for:beta mode:channel"
-    )
-    await ann_sees.arrival(f"reply:{invite}")
-    code = CODE.search(ann_sees.replies[invite])
+    await send(session, server, ann, rooms[0], "!constellation invite for:beta mode:channel")
+    await ann_sees.arrival(f"private:{len(ann_sees.private) + 1}")  # the code comes by DM
+    code = CODE.search(ann_sees.private[-1])
     if code is None:
-        raise RuntimeError(f"no invitation code in: {ann_sees.replies[invite]!r}")
+        raise RuntimeError(f"no invitation code in: {ann_sees.private[-1]!r}")
     _, _, accept = await send(session, server, bob, rooms[1], f"!constellation accept {code[1]}")
     await bob_sees.arrival(f"reply:{accept}")
     if "Linked with" not in bob_sees.replies[accept]:

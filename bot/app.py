@@ -162,6 +162,10 @@ class Hearth:
     ops: OpsServer | None  # the operations server, when [web] listen is set
     federation: Federation | None = None  # ActivityPub, when [federation] enabled
 
+    def public_url(self) -> str:
+        """Where people reach the operations server ("" when off or on every interface)."""
+        return _garden_url(self.config, self.ops)() if self.ops is not None else ""
+
     @classmethod
     async def open(
         cls,
@@ -300,6 +304,7 @@ class Hearth:
             from bot.handlers.garden import GardenLinks
             from knowledge.garden import GardenStore
             from knowledge.garden_auth import GardenAuth
+            from knowledge.ritual_history import RitualHistory
 
             auth = GardenAuth(database)
             garden = Garden(
@@ -308,7 +313,8 @@ class Hearth:
                 descriptions_of(config.communities),
                 config.web.public_url,
                 {c.slug: c.timezone for c in config.communities},
-                members=MemberGarden(auth, insights, sharing, search),
+                members=MemberGarden(auth, insights, sharing, search, RitualHistory(database)),
+                semantic=semantic,
             )
             garden.mount(ops)
             garden_links = GardenLinks(auth, _garden_url(config, ops))

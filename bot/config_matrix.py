@@ -12,20 +12,25 @@ data (`org.hearth.probe`), which the homeserver must send back in the next sync;
 sync brings it within `watchdog_timeout_seconds`, the adapter logs `matrix.stalled` and
 restarts the long poll from the saved token (nothing is lost or handled twice).
 `watchdog_interval_seconds = 0` turns the probe off.
+Why the keys live in `store_path`, not the database: they are the bot's device secrets,
+and the database is what `/export` and backups hand around; the store is nio's own
+SQLite file per device (its secrets encrypted with `store_passphrase`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.config_secrets import written_inline
 from knowledge.vocabulary import Role
 
-SECRET_KEYS = ("access_token", "password")
+SECRET_KEYS = ("access_token", "password", "store_passphrase")
 _USER_ID = r"^@[^:\s]+:[^\s]+$"
+_DEVICE = r"^@[^:\s]+:[^\s/]+/[^\s/]+$"
 
 
 class MatrixConfig(BaseModel):
@@ -58,10 +63,34 @@ class MatrixConfig(BaseModel):
         90, gt=0, description="how long a probe may take to come back before a restart"
     )
 
+    encryption: bool = Field(
+        True,
+        description="read and answer in encrypted rooms and DMs (needs `pip install "
+        "hearth[e2e]`; without it such rooms get a notice)",
+    )
+    store_path: Path = Field(
+        Path("matrix-store"),
+        description="directory of the end-to-end keys (one file per device; not in the database)",
+    )
+    store_passphrase: str = Field(
+        "", description='"${HEARTH_MATRIX_STORE_KEY}": encrypts the keys in the store'
+    )
+    trust: Literal["tofu", "listed"] = Field(
+        "tofu",
+        description="tofu: every member device gets room keys, its keys pinned when first "
+        "seen; listed: only the devices in trusted_devices",
+    )
+    trusted_devices: list[str] = Field(
+        default_factory=list, description='with trust = "listed": "@user:server/DEVICEID" entries'
+    )
+
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> MatrixConfig:
         if self.steward_power_level < self.curator_power_level:
             raise ValueError("steward_power_level must not be below curator_power_level")
+        bad = [d for d in self.trusted_devices if not re.match(_DEVICE, d)]
+        if bad:
+            raise ValueError(f"trusted_devices entries are @user:server/DEVICEID, not {bad[0]!r}")
         if not self.enabled:
             return self
         missing = [name for name in ("homeserver", "user_id") if not getattr(self, name)]

@@ -56,6 +56,12 @@ class Capabilities:
     ephemeral: bool = False
     native_commands: bool = False
     extra: frozenset[str] = field(default_factory=frozenset)
+    dm_replies: bool = False  # a private reply goes by DM where ephemeral ones do not exist
+
+    @property
+    def private_replies(self) -> bool:
+        """Whether a `Reply(private=True)` reaches only the asker here."""
+        return self.ephemeral or self.dm_replies
 
 
 class DeliveryError(Exception):

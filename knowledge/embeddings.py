@@ -182,8 +182,10 @@ class EmbeddingStore:
     ) -> list[tuple[int, float]]:
         """The `limit` insights most similar to `vector` (cosine, best first).
 
-        `query` applies /search's filters (tags, author, since) and its -exclusions, so
-        semantic hits never include what full-text search was told to leave out.
+        `query` applies /search's scope (its communities, siblings' shared insights, only
+        `public` ones for the garden), filters (tags, author, since) and -exclusions: each
+        candidate is checked in SQL before it counts, so semantic hits never include what
+        full-text search would not show (the vectors themselves carry no visibility).
         """
         target = _unit(vector)
         if limit < 1 or not target.any():
@@ -197,7 +199,10 @@ class EmbeddingStore:
                 table = await self._load(model, dims)
             else:  # large: this search uses the table held while a new one loads
                 self._reload_soon(model, dims)
-        communities = {community_id, *(query.shared_from if query is not None else ())}
+        if query is not None and query.communities:  # the garden: these replace the scope
+            communities = set(query.communities)
+        else:
+            communities = {community_id, *(query.shared_from if query is not None else ())}
         found, filtered = await self._ranked(
             table, target, communities, limit, community_id, query, min_similarity, exact=False
         )

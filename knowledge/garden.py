@@ -11,7 +11,7 @@ Matrix room alias inside a link could say more than the community chose to publi
 from __future__ import annotations
 
 from knowledge.garden_graph import GardenGraph
-from knowledge.garden_insights import GardenInsights
+from knowledge.garden_insights import GardenInsights, InsightPageData
 from knowledge.garden_listings import GardenListings
 from knowledge.garden_rows import (
     SITEMAP_LIMIT,
@@ -31,6 +31,7 @@ __all__ = [
     "ConstellationEdge",
     "GardenStore",
     "InsightCard",
+    "InsightPageData",
     "PublicCommunity",
     "PublicInsight",
     "RitualSummary",
@@ -40,3 +41,27 @@ __all__ = [
 
 class GardenStore(GardenGraph, GardenListings, GardenInsights, GardenSearch):
     """The map, one community's pages, one insight's page and search, over one database."""
+
+    async def insight_page(self, slug: str, insight_id: int) -> InsightPageData | None:
+        """A visitor's insight page: the insight if it is public and of the community
+        named `slug` (which then publishes), with its related insights. On SQLite every
+        read runs in one hop on the connection's thread (knowledge.garden_sqlite): the
+        page is a dozen small statements, and each costs more in hand-offs than in SQL."""
+        if self._db.dialect == "sqlite":
+            from knowledge.garden_sqlite import insight_page
+            from knowledge.search.sqlite_fts import PAGE_TABLE
+            from knowledge.sqlite_thread import read_on_thread
+
+            return await read_on_thread(
+                self._db,
+                lambda connection: insight_page(connection, slug, insight_id, self.word_counts),
+                PAGE_TABLE,
+            )
+        community = await self.community(slug)
+        if community is None:
+            return None
+        insight = await self.insight(community.id, insight_id)
+        if insight is None:
+            return None
+        related = await self.related(insight.card)
+        return InsightPageData(community, insight, tuple(related))

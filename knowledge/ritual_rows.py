@@ -19,6 +19,9 @@ LEASE = timedelta(minutes=2)
 CHUNK = 500  # ids per IN list / rows per multi-row statement
 
 
+ANONYMOUS = "anonymous"  # how a response given anonymously is credited, everywhere
+
+
 @dataclass(frozen=True)
 class NewRound:
     """A scheduled slot to open (see `RitualStore.open_rounds`)."""

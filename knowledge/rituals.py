@@ -16,6 +16,7 @@ from knowledge.ritual_preferences import RitualPreferences
 from knowledge.ritual_responses import RitualResponses
 from knowledge.ritual_rounds import RitualRounds
 from knowledge.ritual_rows import (
+    ANONYMOUS,
     CHUNK,
     LEASE,
     Completion,
@@ -32,6 +33,7 @@ from knowledge.ritual_rows import (
 )
 
 __all__ = [
+    "ANONYMOUS",
     "CHUNK",
     "LEASE",
     "Completion",

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from knowledge.db import Database
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
@@ -154,12 +155,7 @@ class SharedKnowledge:
         """Keep our own copy of a sibling's shared insight (once), credited to the origin."""
         async with self._db.sessions.begin() as session:
             origin = await session.scalar(
-                select(Insight).where(
-                    Insight.id == origin_id,
-                    Insight.community_id.in_(scope.ids),
-                    Insight.visibility.in_(SHARED_VISIBILITIES),
-                    Insight.origin_insight_id.is_(None),
-                )
+                select(Insight).where(_shared(scope, *scope.ids, insight_id=origin_id))
             )
             if origin is None:  # not shared with us: say nothing about whether it exists
                 raise NotFound(f"No linked community shares an insight #{origin_id} with this one.")
@@ -216,16 +212,45 @@ class SharedKnowledge:
             rows = await session.scalars(
                 select(Insight)
                 .options(*LOAD)
-                .where(
-                    Insight.community_id.in_(scope.ids),
-                    Insight.visibility.in_(SHARED_VISIBILITIES),
-                    Insight.origin_insight_id.is_(None),
-                    Insight.shared_at >= moment,
-                )
+                .where(_shared(scope, *scope.ids), Insight.shared_at >= moment)
                 .order_by(Insight.shared_at, Insight.id)
                 .limit(limit)
             )
             return [(scope.name_of(r.community_id) or "", insight_view(r)) for r in rows]
+
+    async def shared_insight(
+        self, scope: SharingScope, community_id: int, insight_id: int
+    ) -> InsightView | None:
+        """A sibling's insight as the scope's community may see it (shared by its own
+        community, not itself a copy), or None: whether it exists is not said."""
+        if community_id not in scope.ids:
+            return None
+        async with self._db.sessions() as session:
+            row = await session.scalar(
+                select(Insight)
+                .options(*LOAD)
+                .where(_shared(scope, community_id, insight_id=insight_id))
+            )
+            return None if row is None else insight_view(row)
+
+    async def shared_recent(
+        self, scope: SharingScope, community_id: int | None = None, limit: int = 10
+    ) -> list[tuple[Sibling, InsightView]]:
+        """The newest insights siblings share with the scope's community (of one sibling
+        when `community_id` is given), newest first."""
+        ids = scope.ids if community_id is None else (community_id,)
+        if not set(ids) & set(scope.ids):
+            return []
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(Insight)
+                .options(*LOAD)
+                .where(_shared(scope, *ids))
+                .order_by(Insight.created_at.desc(), Insight.id.desc())
+                .limit(limit)
+            )
+            by_id = {s.community_id: s for s in scope.siblings}
+            return [(by_id[r.community_id], insight_view(r)) for r in rows]
 
     async def flows(self, scope: SharingScope) -> list[FlowCount]:
         """Per sibling: what each side shares, and what each side adopted from the other."""
@@ -268,3 +293,14 @@ class SharedKnowledge:
             )
             for sibling in scope.siblings
         ]
+
+
+def _shared(scope: SharingScope, *community_ids: int, insight_id: int | None = None) -> Any:
+    """Insights of `community_ids` that the scope's community may see: siblings' own
+    insights they marked shared (their adopted copies are not theirs to pass on)."""
+    clause = and_(
+        Insight.community_id.in_([c for c in community_ids if c in scope.ids]),
+        Insight.visibility.in_(SHARED_VISIBILITIES),
+        Insight.origin_insight_id.is_(None),
+    )
+    return clause if insight_id is None else and_(clause, Insight.id == insight_id)

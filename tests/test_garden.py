@@ -12,11 +12,14 @@ import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
+from adapters.local_embeddings import packaged_model
 from bot.app import Hearth
 from tests.harness.console_harness import make_config, run_script
 from tests.harness.garden_harness import (
+    DUST_PUBLIC,
+    DUST_QUESTION,
     FORGOTTEN_NAME,
     FORGOTTEN_WORDS,
     GROVE,
@@ -29,6 +32,7 @@ from tests.harness.garden_harness import (
     captured,
     forget_zelda,
     garden_steps,
+    similar_steps,
 )
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -212,7 +216,9 @@ async def test_a_crawler_from_the_home_page_finds_nothing_that_is_not_public(
 
     async def crawl(hearth: Hearth) -> None:
         base = Visitor.base(hearth)
-        queue = ["/", "/sitemap.xml", "/robots.txt"]
+        # and a search whose answers only semantic search finds, where the closest in
+        # meaning is not public (the vector index knows nothing of visibility)
+        queue = ["/", "/sitemap.xml", "/robots.txt", "/search?" + urlencode({"q": DUST_QUESTION})]
         while queue:
             path = queue.pop(0)
             if path in seen:
@@ -234,10 +240,13 @@ async def test_a_crawler_from_the_home_page_finds_nothing_that_is_not_public(
 
     await run_script(
         garden_config(database_url, tmp_path),
-        [*garden_steps(out), *forget_zelda(), crawl],
+        [*garden_steps(out), *similar_steps(out), *forget_zelda(), crawl],
         out=out,
+        embedder=packaged_model(),
     )
     assert len(seen) > 15, sorted(seen)
+    by_meaning = seen["/search?" + urlencode({"q": DUST_QUESTION})][2]
+    assert DUST_PUBLIC in by_meaning and "≈ similar meaning" in by_meaning
     assert any("/i/" in path for path in seen) and any("/t/" in path for path in seen)
     assert any(path.endswith("feed.atom") for path in seen)
     for path, (status, content_type, text) in seen.items():

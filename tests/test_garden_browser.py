@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bot.app import Hearth
+from knowledge.clock import ManualClock
 from tests.harness.console_harness import Step, make_config, run_script
 from tests.harness.garden_harness import (
     GROVE,
@@ -32,6 +33,7 @@ from tests.harness.garden_harness import (
     garden_steps,
     share,
 )
+from tests.test_garden_rituals import START, three_weeks
 
 MORE = {
     "cora": (
@@ -219,6 +221,27 @@ def sign_in_and_edit(
         navigate(driver, driver.find_element(By.CSS_SELECTOR, "form.edit button").click)
         seen["after_edit"] = driver.find_element(By.CSS_SELECTOR, ".insight h1").text
         driver.save_screenshot(str(shots / "garden-curator.png"))
+        # the ritual history, from the community page's link
+        driver.get(f"{base}/c/guild/")
+        navigate(driver, driver.find_element(By.CSS_SELECTOR, "a[href='/c/guild/rituals']").click)
+        seen["rituals_h1"] = driver.find_element(By.TAG_NAME, "h1").text
+        seen["rituals_plots"] = len(driver.find_elements(By.CSS_SELECTOR, "section.ritual svg"))
+        seen["rituals_contrast"] = [
+            (what, round(contrast(fg, back), 2))
+            for selector in ("body", "a", ".meta", "h2", ".synthesis")
+            for what, fg, back in driver.execute_script(CONTRAST, selector)
+        ]
+        driver.set_window_size(1280, 1700)  # both rituals in one picture
+        driver.save_screenshot(str(shots / "garden-rituals.png"))
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 320, "height": 800, "deviceScaleFactor": 1, "mobile": True},
+        )
+        driver.get(f"{base}/c/guild/rituals")
+        seen["rituals_320"] = driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         cookies = {c["name"]: c for c in driver.get_cookies()}
         seen["cookie"] = cookies.get("hearth_garden", {})
         driver.delete_all_cookies()
@@ -256,11 +279,13 @@ async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
             sign_in_and_edit, Visitor.base(hearth), link, secret, shots, tmp_path / "profile2"
         )
 
+    clock = ManualClock(START)
     printed = await run_script(
         config,
         [
             *garden_steps(out),
             *more_insights(out),
+            *three_weeks(clock, out, add_reflection=False),
             visit,
             ":as cora",
             ":channel general",
@@ -268,9 +293,15 @@ async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
             curator,
             "/search announced",
         ],
+        clock,
         out=out,
     )
     curator_saw = seen["curator"]
+    assert curator_saw["rituals_h1"] == "Rituals of The Guild"
+    assert curator_saw["rituals_plots"] == 2  # the reflection and the anonymous pulse
+    low = [c for c in curator_saw["rituals_contrast"] if c[1] < 4.5]
+    assert not low, low
+    assert curator_saw["rituals_320"][0] <= curator_saw["rituals_320"][1] == 320
     assert curator_saw["landed"].endswith("/c/guild/")
     assert "Signed in as cora (curator) of The Guild" in " ".join(curator_saw["signed"].split())
     assert curator_saw["after_edit"].startswith("Unlisted pricing plans can go public")
@@ -292,7 +323,7 @@ async def test_a_visitor_reads_the_garden_in_chromium(tmp_path: Path) -> None:
         assert viewport == 320 and scroll_width <= viewport, (path, scroll_width)
     low = [c for c in seen["contrast"] if c[2] < 4.5]
     assert not low, low  # WCAG AA for normal text
-    for name in ("constellation", "community", "insight", "search", "hostile-320"):
+    for name in ("constellation", "community", "insight", "search", "hostile-320", "rituals"):
         assert (shots / f"garden-{name}.png").stat().st_size > 5_000
     if target := os.environ.get("HEARTH_SCREENSHOTS"):
         for png in shots.glob("*.png"):

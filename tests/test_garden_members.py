@@ -4,11 +4,8 @@ CSRF, and a curator's edit that chat's /search then finds. SQLite and PostgreSQL
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import aiohttp
 
 from bot.app import Hearth
 from knowledge.clock import ManualClock
@@ -22,33 +19,14 @@ from tests.harness.garden_harness import (
     Fetched,
     Visitor,
     captured,
+    csrf_of,
     forget_zelda,
     garden_steps,
+    link_token,
+    post,
 )
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-def link_token(out: io.StringIO) -> str:
-    return re.findall(r"/login\?token=([A-Za-z0-9_-]+)", out.getvalue())[-1]
-
-
-async def post(
-    hearth: Hearth, path: str, form: dict[str, str], cookie: str = "", origin: str = ""
-) -> Fetched:
-    headers = {"Cookie": cookie} if cookie else {}
-    headers["Origin"] = origin or Visitor.base(hearth)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            Visitor.base(hearth) + path, data=form, headers=headers, allow_redirects=False
-        ) as response,
-    ):
-        return Fetched(response.status, dict(response.headers), await response.text())
-
-
-def csrf_of(page: str) -> str:
-    return re.findall(r'name="csrf" value="([^"]+)"', page)[0]
 
 
 async def test_a_one_time_link_signs_a_curator_in_whose_edit_chat_then_finds(

@@ -240,7 +240,17 @@ async def test_reconnects_after_the_homeserver_was_down_and_loses_nothing(
         shutil.rmtree(data, ignore_errors=True)
 
 
-async def test_encrypted_room_is_told_once(matrix: Env) -> None:
+async def test_encrypted_room_is_told_once_when_encryption_is_off(
+    synapse: SynapseServer,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """`encryption = false` behaves as an install without the `e2e` extra."""
+    async with matrix_env(synapse, database_url, tmp_path, encryption=False) as matrix:
+        await _told_once(matrix)
+
+
+async def _told_once(matrix: Env) -> None:
     server, ann = matrix.server, matrix.ann
     created = server.request(
         "POST",
@@ -367,13 +377,14 @@ async def test_rate_limited_replies_still_arrive_once(matrix: Env) -> None:
 
     adapter.client.add_response_callback(limited, RoomSendError)
     matrix.server.override_ratelimit(matrix.bot.user_id, messages_per_second=1, burst_count=1)
-    commands = [room.say(ann, f"!search nothing{n}") for n in range(2)]
+    # three quick commands: on a loaded machine two replies may still fall a second apart
+    commands = [room.say(ann, f"!search nothing{n}") for n in range(3)]
     for event_id in commands:
         await matrix.wait(event_id)
     for event_id in commands:
         (reply,) = room.replies_to(ann, event_id)
         assert "nothing" in reply["body"]
-    assert len(notices(room, ann)) == 2  # no duplicate anywhere
+    assert len(notices(room, ann)) == 3  # no duplicate anywhere
     assert waits and all(0 < ms <= 1000 for ms in waits), waits
 
 
@@ -417,7 +428,7 @@ async def test_rate_limit_beyond_the_retries_raises_rate_limited(matrix: Env) ->
 def test_errors_map_to_typed_failures() -> None:
     from nio import RoomSendError
 
-    from adapters.matrix.outbound import check
+    from adapters.matrix.errors import check
     from bot.port import Forbidden, RateLimited, TargetGone, Transient
 
     def error(code: str, **extra: Any) -> Any:

@@ -265,7 +265,7 @@ async def test_inbound_messages_carry_markup_files_avatar_and_authorship(matrix:
     (posted,) = recorded(matrix, MessagePosted, html)
     assert posted.message.markup == "Ship <b>small</b>"
     assert posted.message.text == "Ship small" and not posted.message.from_bot
-    media = f"{matrix.server.url}/_matrix/media/v3/download/hearth.test"
+    media = f"{matrix.server.url}/_matrix/client/v1/media/download/hearth.test"
     assert posted.message.avatar_url == f"{media}/annface"
     (with_file,) = recorded(matrix, MessagePosted, file)
     (attachment,) = with_file.message.attachments

@@ -33,21 +33,20 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from nio import (  # type: ignore[import-untyped]
-    AsyncClient,
-    AsyncClientConfig,
-    SyncResponse,
-)
+from nio import AsyncClient, SyncResponse  # type: ignore[import-untyped]
 from nio.api import MessageDirection  # type: ignore[import-untyped]
 
+from adapters.matrix import e2e
 from adapters.matrix.content import PLATFORM, thread_root
+from adapters.matrix.errors import check
 from adapters.matrix.events import MatrixEvents
-from adapters.matrix.outbound import check
+from adapters.matrix.media import MediaLinks
 from adapters.matrix.watchdog import Watchdog
 from bot.config_matrix import MatrixConfig
 from bot.events import ChannelRef
 from bot.faults import crash_point
 from bot.inbound import EventLog, Inbound, SyncPositions
+from bot.ops.server import OpsServer
 from bot.port import Changes, DeliveryError
 from bot.retry import Backoff
 
@@ -72,14 +71,22 @@ class MatrixAdapter(MatrixEvents):
         sync_tokens: SyncPositions,
         *,
         client: AsyncClient | None = None,
+        server: OpsServer | None = None,
+        public_url: Callable[[], str] | None = None,
     ) -> None:
         client = client or AsyncClient(
             config.homeserver.rstrip("/"),
             config.user_id,
             device_id=config.device_id or None,
-            config=AsyncClientConfig(max_limit_exceeded=5, max_timeouts=3, request_timeout=30),
+            store_path=str(e2e.store_dir(config)) if e2e.wanted(config) else "",
+            config=e2e.client_config(
+                config, max_limit_exceeded=5, max_timeouts=3, request_timeout=30
+            ),
         )
         super().__init__(client, config, inbound_log)
+        if server is not None:  # relayed attachments link to the media proxy (media.py)
+            self.media = MediaLinks(client, public_url)
+            self.media.mount(server)
         self._tokens = sync_tokens
         self._since: str | None = None
         self._resumed = False  # connect() found a saved sync token
@@ -113,15 +120,9 @@ class MatrixAdapter(MatrixEvents):
 
     async def connect(self) -> None:
         """Log in (or restore the token) and check it, so a bad one fails at start-up."""
-        if self.config.access_token:
-            self.client.restore_login(
-                self.config.user_id, self.config.device_id or "", self.config.access_token
-            )
-        else:
-            check(await self.client.login(self.config.password, device_name="Hearth"))
-        whoami = check(await self.client.whoami())
-        if getattr(whoami, "device_id", None) and not self.client.device_id:
-            self.client.device_id = whoami.device_id
+        await e2e.sign_in(self.client, self.config)
+        await self.e2e.upkeep()  # a new device's keys go up before the first sync
+        await self.directs.load()
         self._since = await self._tokens.get(PLATFORM, self._key)
         self._resumed = self._since is not None
         log.info("matrix.connected", user=self.client.user_id, resuming=self._resumed)
@@ -193,6 +194,8 @@ class MatrixAdapter(MatrixEvents):
                     break
                 self._last_sync = asyncio.get_running_loop().time()
                 self._prober.saw(response)
+                await self.e2e.upkeep()
+                self.directs.saw(response)
                 self._handled_any = False
                 await self._batch(response)
                 crash_point("matrix.before_token_save")
@@ -281,12 +284,15 @@ class MatrixAdapter(MatrixEvents):
             log.info("matrix.first_sync", rooms=len(response.rooms.join))
             return  # a new install: history is not replayed
         for room_id, joined in response.rooms.join.items():
-            events = [e.source for e in joined.timeline.events]
+            timeline = joined.timeline.events
+            events = [e.source for e in timeline if self.e2e.trusted_sender(room_id, e)]
             if joined.timeline.limited and joined.timeline.prev_batch:
                 events = await self._backfill(room_id, joined.timeline.prev_batch) + events
             await self._room(room_id, events)
             room = self.client.rooms.get(room_id)
-            if room is not None and room.encrypted and room_id not in self._warned:
+            if room is None or not room.encrypted or self.e2e.on:
+                continue
+            if room_id not in self._warned:
                 self._warned.add(room_id)
                 await self.tell_encrypted(ChannelRef(PLATFORM, self.server_name, room_id))
 
@@ -300,7 +306,7 @@ class MatrixAdapter(MatrixEvents):
                     room_id, start=start, end=self._since, direction=MessageDirection.back
                 )
             )
-            found.extend(e.source for e in page.chunk)
+            found.extend(e.source for e in page.chunk if self.e2e.trusted_sender(room_id, e))
             start = page.end if page.chunk else None
         log.info("matrix.backfilled", room=room_id, events=len(found))
         return found[::-1]

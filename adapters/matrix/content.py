@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from bot.events import Attachment
 from bot.port import OutboundMessage
@@ -64,23 +65,10 @@ def markup_of(content: dict[str, Any]) -> str | None:
     return html if isinstance(html, str) else None
 
 
-def media_url(homeserver: str, mxc: str, filename: str | None = None) -> str | None:
-    """An `mxc://server/id` as a download URL on `homeserver` (no token in it).
-
-    Why the unauthenticated `/_matrix/media/v3/download` path: the link is shown to people
-    on other platforms, who have no Matrix access token; it works on homeservers that still
-    serve media without one (Synapse's `enable_authenticated_media: false`), and on others
-    it at least names the file on its homeserver.
-    """
-    url = urlparse(mxc)
-    if url.scheme != "mxc" or not url.netloc or not url.path.strip("/"):
-        return None
-    tail = f"/{quote(filename, safe='')}" if filename else ""
-    media_id = quote(url.path.strip("/"), safe="")
-    return f"{homeserver.rstrip('/')}/_matrix/media/v3/download/{url.netloc}/{media_id}{tail}"
+MediaLink = Callable[[str, str | None], str | None]  # (mxc URI, file name) → a link
 
 
-def attachments_of(homeserver: str, content: dict[str, Any]) -> tuple[Attachment, ...]:
+def attachments_of(link: MediaLink, content: dict[str, Any]) -> tuple[Attachment, ...]:
     """The file an `m.file`/`m.image`/`m.video`/`m.audio` carries (encrypted ones: none).
 
     Its name is `filename` when the event has one (then `body` is a caption), else `body`.
@@ -90,7 +78,7 @@ def attachments_of(homeserver: str, content: dict[str, Any]) -> tuple[Attachment
     info = content.get("info")
     info = info if isinstance(info, dict) else {}
     name = str(content.get("filename") or content.get("body") or "file")
-    url = media_url(homeserver, content["url"], name)
+    url = link(content["url"], name)
     if url is None:
         return ()
     size, mimetype = info.get("size"), info.get("mimetype")

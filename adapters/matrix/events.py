@@ -25,7 +25,10 @@ from adapters.matrix.content import (
     reply_target,
     thread_root,
 )
-from adapters.matrix.outbound import MatrixPort, check
+from adapters.matrix.direct import DirectRooms
+from adapters.matrix.e2e import Encryption
+from adapters.matrix.errors import check
+from adapters.matrix.outbound import MatrixPort
 from bot.capture import BULBS, LABELS
 from bot.commands.parse import split_command_line
 from bot.config_matrix import MatrixConfig
@@ -56,7 +59,10 @@ class MatrixEvents(MatrixPort):
     """The port plus what the sync loop hands over: room events, invites, creators."""
 
     def __init__(self, client: AsyncClient, config: MatrixConfig, inbound_log: EventLog) -> None:
-        super().__init__(client, config.server_name)
+        encryption = Encryption(client, config)
+        super().__init__(client, config.server_name, encryption)
+        self.e2e = encryption
+        self.directs = DirectRooms(client, encryption)
         self.config = config
         self.inbound_log = inbound_log
         self._inbound: Inbound | None = None
@@ -86,14 +92,12 @@ class MatrixEvents(MatrixPort):
     async def invited(self, room_id: str, state: list[dict[str, Any]]) -> None:
         """Join a room the config lets this inviter bring Hearth into; decline the rest."""
         me = self.client.user_id
-        inviter = next(
-            (
-                str(e.get("sender"))
-                for e in state
-                if e.get("type") == "m.room.member" and e.get("state_key") == me
-            ),
-            "",
+        mine = next(
+            (e for e in state if e.get("type") == "m.room.member" and e.get("state_key") == me),
+            {},
         )
+        inviter = str(mine.get("sender") or "")
+        direct = bool((mine.get("content") or {}).get("is_direct"))
         aliases = [
             str((e.get("content") or {}).get("alias"))
             for e in state
@@ -102,7 +106,9 @@ class MatrixEvents(MatrixPort):
         try:
             if self.config.may_join(room_id, inviter, aliases):
                 check(await self.client.join(room_id))
-                log.info("matrix.joined", room=room_id, inviter=inviter)
+                log.info("matrix.joined", room=room_id, inviter=inviter, direct=direct)
+                if direct:
+                    await self.directs.joined(inviter, room_id)
             else:
                 check(await self.client.room_leave(room_id))
                 log.info("matrix.invite_declined", room=room_id, inviter=inviter)
@@ -117,7 +123,9 @@ class MatrixEvents(MatrixPort):
             PLATFORM, sender, self.display_name(room_id, sender), self.role_of(room_id, sender)
         )
         rel = relation(content)
-        if kind in ("m.room.encrypted", "m.room.encryption"):
+        if kind == "m.room.encrypted" and self.e2e.on:  # nio could not decrypt it
+            log.warning("matrix.undecryptable", room=room_id, event_id=event.get("event_id"))
+        elif kind in ("m.room.encrypted", "m.room.encryption") and not self.e2e.on:
             await self.tell_encrypted(channel)
         elif kind == "m.reaction" and rel.get("rel_type") == "m.annotation":
             key = str(rel.get("key"))
@@ -147,8 +155,8 @@ class MatrixEvents(MatrixPort):
             in_thread = reply_to or (MessageRef(channel, root, thread_id=root) if root else None)
             await self.inbound.message_posted(MessagePosted(message, in_thread), self)
             return
-        room = self.client.rooms.get(channel.channel)
         name, rest = command
+        sender = user.user_id
         invoked = CommandInvoked(
             name=name,
             invoker=user,
@@ -157,11 +165,15 @@ class MatrixEvents(MatrixPort):
             text=rest,
             message=message,
             reply_to=reply_to,
-            direct=room is not None and room.member_count <= 2 and room.is_group,
+            direct=self.directs.is_direct(channel.channel),
         )
 
         async def deliver(answer: Answer) -> None:  # ephemeral does not exist on Matrix
             reply = replace(answer.message(), ephemeral=False)
+            if answer.reply.private and not invoked.direct:  # only the asker sees it: a DM
+                dm = ChannelRef(PLATFORM, self.server_name, await self.directs.room_for(sender))
+                await self.post(dm, reply)
+                return
             await self.post(channel, reply, reply_to=message.ref)
 
         await self.inbound.command(invoked, self, self.config.command_prefix, deliver)
@@ -178,7 +190,8 @@ class MatrixEvents(MatrixPort):
         response = await self.client.room_get_event(channel.channel, event_id)
         if not isinstance(response, RoomGetEventResponse):
             return MessageRef(channel, event_id)
-        root = thread_root(response.event.source.get("content") or {})
+        source = self.readable(channel.channel, response.event).source
+        root = thread_root(source.get("content") or {})
         return MessageRef(channel, event_id, thread_id=root)
 
     async def _edited(
@@ -189,10 +202,11 @@ class MatrixEvents(MatrixPort):
         target = str(rel.get("event_id"))
         if not isinstance(new, dict):
             return
-        original = check(await self.client.room_get_event(channel.channel, target))
-        if original.event.source.get("sender") != editor.user_id:
+        fetched = check(await self.client.room_get_event(channel.channel, target))
+        original = self.readable(channel.channel, fetched.event).source
+        if original.get("sender") != editor.user_id:
             return
-        root = thread_root(original.event.source.get("content") or {})
+        root = thread_root(original.get("content") or {})
         self.remember_thread(target, root)
         ref = MessageRef(channel, target, thread_id=root)
         edited = MessageEdited(ref, plain_text(new), editor, markup=markup_of(new))

@@ -38,6 +38,7 @@ import stamina
 from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     ErrorResponse,
+    OlmUnverifiedDeviceError,
     RoomGetEventResponse,
     RoomResolveAliasResponse,
 )
@@ -52,19 +53,19 @@ from adapters.matrix.content import (
     RELAY_FIELD,
     attachments_of,
     markup_of,
-    media_url,
     permalink,
     plain_text,
     relay_document,
     thread_root,
     transaction_id,
 )
+from adapters.matrix.e2e import Encryption
+from adapters.matrix.errors import check
+from adapters.matrix.media import MediaLinks
 from bot.events import ChannelRef, ChatMessage, MessageRef, UserRef
 from bot.port import (
     Capabilities,
-    Forbidden,
     OutboundMessage,
-    RateLimited,
     TargetGone,
     Transient,
 )
@@ -74,20 +75,6 @@ SERVER_RETRIES = 3
 THREAD_MEMORY = 20_000  # events whose thread is remembered for their redaction
 LOOKBACK = 200  # the bot's own recent messages searched for a maybe-posted key
 T = TypeVar("T")
-
-
-def check(response: Any) -> Any:
-    """nio returns error objects instead of raising; turn them into typed failures."""
-    if not isinstance(response, ErrorResponse):
-        return response
-    code, message = str(response.status_code or ""), str(response.message or "")
-    if code == "M_LIMIT_EXCEEDED":
-        raise RateLimited((getattr(response, "retry_after_ms", 0) or 1000) / 1000)
-    if code == "M_FORBIDDEN":
-        raise Forbidden(message or code)
-    if code == "M_NOT_FOUND" or "Unknown room" in message:
-        raise TargetGone(message or code)
-    raise Transient(f"{code}: {message}".strip(": "))
 
 
 class _ServerError(Exception):
@@ -102,11 +89,15 @@ class MatrixPort:
     """OutboundPort over a logged-in nio client (the adapter adds the lifecycle)."""
 
     platform = PLATFORM
-    capabilities = Capabilities(threads=True, edits=True, ephemeral=False)
+    capabilities = Capabilities(threads=True, edits=True, ephemeral=False, dm_replies=True)
 
-    def __init__(self, client: AsyncClient, server_name: str) -> None:
+    def __init__(
+        self, client: AsyncClient, server_name: str, encryption: Encryption | None = None
+    ) -> None:
         self.client = client
         self.server_name = server_name
+        self.encryption = encryption
+        self.media = MediaLinks(client)  # the adapter mounts its proxy when served
         self._threads: dict[str, str | None] = {}  # event id → thread root, newest last
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
@@ -158,11 +149,26 @@ class MatrixPort:
     ) -> str:
         """One event; a retry (ours, or nio's after a 429) reuses the transaction id."""
         txn = tx_id or uuid4().hex
-        response = await self._call(
-            lambda: self.client.room_send(
-                room_id, event_type, content, tx_id=txn, ignore_unverified_devices=True
-            )
+        anyone = True  # no encryption, or trust on first use: every member device
+        if self.encryption is not None and self.encryption.on:
+            self.encryption.apply_trust()
+            anyone = self.encryption.config.trust == "tofu"
+
+        send = partial(
+            self.client.room_send,
+            room_id,
+            event_type,
+            content,
+            tx_id=txn,
+            ignore_unverified_devices=anyone,
         )
+
+        try:
+            response = await self._call(send)
+        except OlmUnverifiedDeviceError:  # a device nio met while sending: decide, again
+            assert self.encryption is not None
+            self.encryption.apply_trust()
+            response = await self._call(send)
         return str(response.event_id)
 
     async def _sent_before(self, room_id: str, key: str) -> str | None:
@@ -275,7 +281,7 @@ class MatrixPort:
             permalink=permalink(room_id, event_id, self.server_name),
             posted_at=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None,
             markup=markup_of(content),
-            attachments=attachments_of(self.client.homeserver, content),
+            attachments=attachments_of(self.media.url, content),
             avatar_url=self.avatar_url(room_id, sender),
             from_bot=sender == self.client.user_id or RELAY_FIELD in original,
         )
@@ -284,7 +290,7 @@ class MatrixPort:
         """The member's avatar as an HTTP URL, from the room state nio already holds."""
         room = self.client.rooms.get(room_id)
         mxc = room.avatar_url(user_id) if room is not None else None
-        return media_url(self.client.homeserver, mxc) if isinstance(mxc, str) else None
+        return self.media.url(mxc) if isinstance(mxc, str) else None
 
     def remember_thread(self, event_id: str, root: str | None) -> None:
         """Which thread an event is in, for its redaction (which strips `m.relates_to`)."""
@@ -299,7 +305,7 @@ class MatrixPort:
         room_id = ref.channel.channel
         response = await self._call(lambda: self.client.room_get_event(room_id, ref.message_id))
         assert isinstance(response, RoomGetEventResponse)
-        source = response.event.source
+        source = self.readable(room_id, response.event).source
         if not (source.get("content") or {}).get("body"):
             raise TargetGone("that message was deleted or has no text")
         return self.chat_message(room_id, source)
@@ -311,9 +317,14 @@ class MatrixPort:
         async for event in self.client.room_get_event_relations(
             room_id, root, RelationshipType.thread
         ):
+            event = self.readable(room_id, event)
             if event.source.get("type") == "m.room.message":
                 replies.append(self.chat_message(room_id, event.source))
         return messages + sorted(replies, key=lambda m: m.posted_at or datetime.min)
+
+    def readable(self, room_id: str, event: Any) -> Any:
+        """A fetched event, decrypted when encryption is on and its key is here."""
+        return self.encryption.readable(room_id, event) if self.encryption else event
 
     def permalink(self, ref: MessageRef) -> str:
         return permalink(ref.channel.channel, ref.message_id, ref.channel.space)

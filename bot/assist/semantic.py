@@ -180,7 +180,8 @@ class SemanticIndex:
         text = " ".join([*query.terms.words, *query.terms.phrases])
         await self.settle()
         try:
-            await self._backfill_now_and_then(community, query.shared_from)
+            others = [c for c in (query.communities or query.shared_from) if c != community.id]
+            await self._backfill_now_and_then(community, others)
         except EmbeddingFailed as exc:
             log.warning("semantic.search_failed", community=community.slug, reason=str(exc))
             return await backend.search(query)

@@ -71,6 +71,8 @@ def run(config: ConfigOption = None) -> None:
                     settings.adapters.matrix,
                     InboundLog(hearth.database),
                     SyncTokens(hearth.database),
+                    server=hearth.ops,
+                    public_url=hearth.public_url,
                 )
             )
         if not adapters:

@@ -44,8 +44,13 @@ class Option:
 
 @dataclass(frozen=True)
 class Reply:
+    """`ephemeral`: shown only to the asker where the platform can (else in the channel).
+    `private`: must never be seen by anyone else (codes, links, previews of their data);
+    platforms without ephemeral replies send it by DM (Matrix)."""
+
     text: str
     ephemeral: bool = False
+    private: bool = False
     # a pick list the platform may show as a menu: (custom id, ((value, label), …))
     choices: tuple[str, tuple[tuple[str, str], ...]] | None = None
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from bot.garden import svg
-from bot.garden.pages import PAGE_SIZE, SIGNED, GardenPages, NotFoundPage, Page
+from bot.garden.pages import PAGE_SIZE, SCOPE, SIGNED, GardenPages, NotFoundPage, Page
 from knowledge.garden import PublicCommunity
 from knowledge.garden_auth import SignedIn
-from knowledge.search import SearchPage
 
 FEED_SIZE = 30
 
@@ -88,16 +88,25 @@ class CommunityPages(GardenPages):
             plot=svg.weekly_bars(weeks, labels),
             weeks_total=sum(weeks),
             rituals=await self._store.rituals(community.id, now),
-            members_only=await self._members_recent(request, community),
+            **await self._for_members(community),
         )
 
-    async def _members_recent(
-        self, request: web.Request, community: PublicCommunity
-    ) -> SearchPage | None:
+    async def _for_members(self, community: PublicCommunity) -> dict[str, Any]:
+        """What a signed-in member sees on a community's page beyond its public insights:
+        on their own, its newest of any visibility and what linked communities share with
+        it; on a linked community's, what that one shares with theirs."""
         signed: SignedIn | None = SIGNED.get()
-        if signed is None or self._members is None or signed.community.id != community.id:
-            return None
-        return await self._members.recent(signed)
+        scope = SCOPE.get()
+        shown: dict[str, Any] = {"members_only": None, "shared": [], "own": False}
+        if signed is None or scope is None or self._members is None:
+            return shown
+        if signed.community.id == community.id:
+            shown["members_only"] = await self._members.recent(signed)
+            shown["shared"] = await self._members.shared_recent(scope)
+            shown["own"] = True
+        elif community.id in scope.ids:
+            shown["shared"] = await self._members.shared_recent(scope, community.id)
+        return shown
 
     async def tag_page(self, request: web.Request, community: PublicCommunity, tag: str) -> Page:
         page = self.page_number(request)

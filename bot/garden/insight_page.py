@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.garden.pages import SIGNED, GardenPages, NotFoundPage, Page, excerpt, json_ld
-from knowledge.garden import InsightCard, PublicCommunity
+from bot.garden.pages import SCOPE, SIGNED, GardenPages, NotFoundPage, Page, excerpt, json_ld
+from knowledge.garden import InsightCard, PublicCommunity, PublicInsight
 from knowledge.garden_auth import SignedIn
-from knowledge.search import SearchQuery, Terms
-from knowledge.search.query import STOP_WORDS
 from knowledge.vocabulary import Role
-
-_WORD = re.compile(r"\w{4,}")
-RELATED_WORDS = 3  # the rarest of an insight's words that others share
-RELATED_CANDIDATES = 8
-COMMON_WORD = 500  # in this many insights or more, a word says little about relatedness
 
 
 class InsightPages(GardenPages):
@@ -26,25 +19,30 @@ class InsightPages(GardenPages):
     async def insight_page(
         self, request: web.Request, community: PublicCommunity, insight_id: int
     ) -> Page:
-        signed: SignedIn | None = SIGNED.get()
-        if signed is not None and self._members is not None and signed.community.id == community.id:
-            view = await self._members.insight(signed, insight_id)
-            if view is not None:
-                return self.render(
-                    request,
-                    "member_insight.html.j2",
-                    title=view.title or excerpt(view.body, 110),
-                    canonical=None,
-                    community=community,
-                    view=view,
-                    error=None,
-                    may_edit=signed.member.role.at_least(Role.CURATOR),
-                )
+        members_view = await self._member_view(request, community, insight_id)
+        if members_view is not None:
+            return members_view
         insight = await self._store.insight(community.id, insight_id)
         if insight is None:
             raise NotFoundPage
+        related = await self._store.related(insight.card)
+        return self.public_insight(request, community, insight, related)
+
+    async def visitor_insight_page(self, request: web.Request, slug: str, insight_id: int) -> Page:
+        """A visitor's insight page, read in one go (knowledge.garden.insight_page)."""
+        found = await self._store.insight_page(slug, insight_id)
+        if found is None:
+            raise NotFoundPage
+        return self.public_insight(request, found.community, found.insight, found.related)
+
+    def public_insight(
+        self,
+        request: web.Request,
+        community: PublicCommunity,
+        insight: PublicInsight,
+        related: Sequence[InsightCard],
+    ) -> Page:
         card = insight.card
-        related = await self._related(card)
         base = self.base_url(request)
         path = f"/c/{quote(community.slug)}/i/{card.id}"
         headline = card.title or excerpt(card.body, 110)
@@ -82,22 +80,31 @@ class InsightPages(GardenPages):
             json_ld=json_ld(data),
         )
 
-    async def _related(self, card: InsightCard) -> list[InsightCard]:
-        """Public insights of the same community, ranked by the store's full-text ranking
-        over any of this insight's most telling words: of its longest words, the rarest
-        that other insights share (a word in COMMON_WORD insights or more says little,
-        and would make the ranking read tens of thousands of rows)."""
-        seen: dict[str, None] = {}
-        for text in (card.title or "", card.body):
-            for word in _WORD.findall(text):
-                if word.casefold() not in STOP_WORDS:
-                    seen.setdefault(word.casefold(), None)
-        candidates = sorted(seen, key=len, reverse=True)[:RELATED_CANDIDATES]
-        frequency = await self._store.word_frequencies(card.community_id, candidates, COMMON_WORD)
-        shared = [w for w in candidates if 1 < frequency[w] < COMMON_WORD]  # not only here
-        words = sorted(shared, key=lambda w: frequency[w])[:RELATED_WORDS]
-        if not words:
-            return []
-        query = SearchQuery(card.community_id, Terms(tuple(words)), limit=5, match_any=True)
-        ids = [i for i in await self._store.related(query) if i != card.id][:4]
-        return await self._store.cards(ids)
+    async def _member_view(
+        self, request: web.Request, community: PublicCommunity, insight_id: int
+    ) -> Page | None:
+        """A signed-in member's page of any insight of their own community (with the edit
+        form for curators), or of one a linked community shares with theirs (read only);
+        None for anything else, which then shows only if it is public."""
+        signed: SignedIn | None = SIGNED.get()
+        scope = SCOPE.get()
+        if signed is None or scope is None or self._members is None:
+            return None
+        if signed.community.id == community.id:
+            view = await self._members.insight(signed, insight_id)
+        else:
+            view = await self._members.shared_insight(scope, community.id, insight_id)
+        if view is None:
+            return None
+        own = signed.community.id == community.id
+        return self.render(
+            request,
+            "member_insight.html.j2",
+            title=view.title or excerpt(view.body, 110),
+            canonical=None,
+            community=community,
+            view=view,
+            error=None,
+            shared_by=None if own else community.name,
+            may_edit=own and signed.member.role.at_least(Role.CURATOR),
+        )

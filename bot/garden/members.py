@@ -19,8 +19,9 @@ from aiohttp import web
 from knowledge.errors import NotAllowed, UserError
 from knowledge.garden_auth import SESSION_TTL, GardenAuth, SignedIn
 from knowledge.insights import InsightStore
+from knowledge.ritual_history import RitualHistory
 from knowledge.search import SearchBackend, SearchPage, SearchQuery
-from knowledge.sharing import SharedKnowledge
+from knowledge.sharing import SharedKnowledge, SharingScope, Sibling
 from knowledge.tags import normalize_tags
 from knowledge.views import InsightView
 from knowledge.vocabulary import Role, Visibility
@@ -34,6 +35,7 @@ class MemberGarden:
     insights: InsightStore
     sharing: SharedKnowledge
     search: SearchBackend
+    history: RitualHistory
 
     async def who(self, request: web.Request, now: Any) -> SignedIn | None:
         token = request.cookies.get(COOKIE)
@@ -44,6 +46,21 @@ class MemberGarden:
     async def recent(self, signed: SignedIn, limit: int = 10) -> SearchPage:
         """The newest insights of the member's own community, whatever their visibility."""
         return await self.search.search(SearchQuery(signed.community.id, limit=limit))
+
+    async def scope(self, signed: SignedIn) -> SharingScope:
+        """The siblings whose shared insights the member may see now (consent per link,
+        read at every request: a link paused or unshared hides them at once)."""
+        return await self.sharing.scope(signed.community.id)
+
+    async def shared_recent(
+        self, scope: SharingScope, community_id: int | None = None, limit: int = 10
+    ) -> list[tuple[Sibling, InsightView]]:
+        return await self.sharing.shared_recent(scope, community_id, limit)
+
+    async def shared_insight(
+        self, scope: SharingScope, community_id: int, insight_id: int
+    ) -> InsightView | None:
+        return await self.sharing.shared_insight(scope, community_id, insight_id)
 
     async def insight(self, signed: SignedIn, insight_id: int) -> InsightView | None:
         try:

@@ -20,12 +20,14 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from bot.assist.semantic import SemanticIndex
 from bot.garden.members import MemberGarden
 from bot.text import to_matrix, to_plain
 from bot.text.neutral import parse as parse_neutral
 from knowledge.clock import Clock
-from knowledge.garden import GardenStore
+from knowledge.garden import GardenStore, PublicCommunity
 from knowledge.garden_auth import SignedIn
+from knowledge.sharing import SharingScope
 
 PAGE_SIZE = 20
 EXCERPT_CHARS = 280
@@ -58,6 +60,8 @@ class Recent:
 
 # who is signed in, for the request being handled (each request runs in its own task)
 SIGNED: ContextVar[SignedIn | None] = ContextVar("garden_signed", default=None)
+# and which linked communities share knowledge with theirs (None: nobody signed in)
+SCOPE: ContextVar[SharingScope | None] = ContextVar("garden_scope", default=None)
 
 
 class NotFoundPage(Exception):
@@ -69,6 +73,12 @@ class Redirect(Exception):
         super().__init__(location)
         self.location, self.status = location, status
         self.cookie = cookie  # a session token to set; "" to clear it; None: leave it
+
+
+def unlisted(community_id: int, slug: str, name: str) -> PublicCommunity:
+    """A community that publishes nothing, as the garden draws it for a member who may
+    still visit it (their own, or a linked one that shares with theirs)."""
+    return PublicCommunity(community_id, slug, name, 0, (), None)
 
 
 @dataclass(frozen=True)
@@ -140,8 +150,10 @@ class GardenPages:
         public_url: str = "",
         timezones: Mapping[str, str] | None = None,
         members: MemberGarden | None = None,
+        semantic: SemanticIndex | None = None,
     ) -> None:
         self._members = members
+        self._semantic = semantic
         self._timezones = dict(timezones or {})
         self._store = store
         self._clock = clock

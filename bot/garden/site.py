@@ -22,7 +22,8 @@ from bot.garden.community_pages import CommunityPages
 from bot.garden.insight_page import InsightPages
 from bot.garden.member_pages import MemberPages
 from bot.garden.members import COOKIE, session_cookie
-from bot.garden.pages import DIGITS, SIGNED, NotFoundPage, Page, Redirect
+from bot.garden.pages import DIGITS, SCOPE, SIGNED, NotFoundPage, Page, Redirect, unlisted
+from bot.garden.ritual_page import RitualPages
 from bot.garden.search_page import SearchPages
 from bot.ops.server import OpsServer
 from knowledge.garden import PublicCommunity
@@ -43,7 +44,7 @@ HEADERS = {
 }
 
 
-class Garden(CommunityPages, InsightPages, SearchPages, MemberPages):
+class Garden(CommunityPages, InsightPages, SearchPages, MemberPages, RitualPages):
     """The garden as an aiohttp fallback: routing, and HTTP caching of what the pages build."""
 
     def mount(self, ops: OpsServer) -> None:
@@ -52,10 +53,13 @@ class Garden(CommunityPages, InsightPages, SearchPages, MemberPages):
     # -- dispatch ---------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        signed = None
+        signed, scope = None, None
         if self._members is not None and COOKIE in request.cookies:
             signed = await self._members.who(request, self._clock.now())
+            if signed is not None:
+                scope = await self._members.scope(signed)
         SIGNED.set(signed)
+        SCOPE.set(scope)
         try:
             if request.method == "POST" and self._members is not None:
                 page = await self.post(request, signed)
@@ -96,11 +100,14 @@ class Garden(CommunityPages, InsightPages, SearchPages, MemberPages):
             return await self.login_page(request)
         if len(segments) < 2 or segments[0] != "c":
             raise NotFoundPage
-        community = await self._store.community(segments[1])
-        signed: SignedIn | None = SIGNED.get()
-        if community is None and signed is not None and signed.community.slug == segments[1]:
-            own = signed.community  # a member's own community, even if it publishes nothing
-            community = PublicCommunity(own.id, own.slug, own.name, 0, (), None)
+        if (
+            len(segments) == 4
+            and segments[2] == "i"
+            and DIGITS.fullmatch(segments[3])
+            and SIGNED.get() is None
+        ):
+            return await self.visitor_insight_page(request, segments[1], int(segments[3]))
+        community = await self._store.community(segments[1]) or self._members_only(segments[1])
         if community is None:
             raise NotFoundPage
         rest = segments[2:]
@@ -108,6 +115,8 @@ class Garden(CommunityPages, InsightPages, SearchPages, MemberPages):
             raise Redirect(f"/c/{quote(community.slug)}/")
         if rest == [""]:
             return await self.community_page(request, community)
+        if rest == ["rituals"]:
+            return await self.rituals_page(request, community)
         if rest == ["feed.atom"]:
             return await self.feed_page(request, community, None)
         if len(rest) == 2 and rest[0] == "i" and DIGITS.fullmatch(rest[1]):
@@ -119,6 +128,20 @@ class Garden(CommunityPages, InsightPages, SearchPages, MemberPages):
             if rest[2] == "feed.atom":
                 return await self.feed_page(request, community, tag)
         raise NotFoundPage
+
+    @staticmethod
+    def _members_only(slug: str) -> PublicCommunity | None:
+        """A community that publishes nothing, which the signed-in member may still visit:
+        their own, or a linked one that shares knowledge with theirs."""
+        signed: SignedIn | None = SIGNED.get()
+        scope = SCOPE.get()
+        if signed is None or scope is None:
+            return None
+        if signed.community.slug == slug:
+            own = signed.community
+            return unlisted(own.id, own.slug, own.name)
+        sibling = next((s for s in scope.siblings if s.slug == slug), None)
+        return None if sibling is None else unlisted(sibling.community_id, slug, sibling.name)
 
     # -- responses --------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Geometry for the garden's two drawings, computed on the server (no JavaScript).
+"""Geometry for the garden's drawings (the constellation, bar plots), computed on the
+server (no JavaScript).
 
 The templates draw what these return; every label is escaped there by Jinja2.
 """
@@ -96,13 +97,22 @@ class Plot:
 
 
 def weekly_bars(counts: Sequence[int], labels: Sequence[str]) -> Plot:
+    return _bars(counts, max(counts, default=0), labels)
+
+
+def rate_bars(percents: Sequence[int], labels: Sequence[str]) -> Plot:
+    """Shares from 0 to 100 (a ritual's rounds answered, per month) on a fixed scale, so
+    plots of different rituals compare at a glance."""
+    return _bars(percents, 100, labels)
+
+
+def _bars(values: Sequence[int], peak: int, labels: Sequence[str]) -> Plot:
     width, height, pad = 320, 80, 2.0
-    peak = max(counts, default=0)
-    step = width / max(len(counts), 1)
+    step = width / max(len(values), 1)
     bars = []
-    for index, (count, label) in enumerate(zip(counts, labels, strict=True)):
+    for index, (count, label) in enumerate(zip(values, labels, strict=True)):
         h = 0.0 if peak == 0 else (height - 4) * count / peak
-        h = max(h, 1.0)  # an empty week still shows as a line
+        h = max(h, 1.0)  # an empty period still shows as a line
         x = round(index * step + pad / 2, 1)
         bars.append(Bar(x, round(height - h, 1), round(h, 1), count, label))
-    return Plot(width, height, round(step - pad, 1), tuple(bars), peak)
+    return Plot(width, height, round(step - pad, 1), tuple(bars), max(values, default=0))

@@ -80,7 +80,7 @@ class ConstellationCommands:
         direction = args.text("direction") or "both"
         mode = args.text("mode") or "threads"
         for_slug = args.text("for").strip().lower() or None
-        if for_slug is None and not ctx.port.capabilities.ephemeral:
+        if for_slug is None and not ctx.port.capabilities.private_replies:
             raise InvalidInput(
                 "Replies here are seen by everyone in the room, so the code must name the "
                 f"community it is for: `{ctx.prefix}constellation invite for:<their slug>`."
@@ -108,6 +108,7 @@ class ConstellationCommands:
             f"relays there. It works once, until {expires}.{only} Relays from them arrive in "
             "this channel.",
             ephemeral=True,
+            private=True,
         )
 
     async def accept(self, ctx: CommandContext, args: Args) -> Reply:

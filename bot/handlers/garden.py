@@ -31,7 +31,7 @@ class GardenCommands:
                 "The web garden is off on this Hearth: an operator turns it on with "
                 "`[web] garden = true` (and `public_url`)."
             )
-        if not ctx.port.capabilities.ephemeral:  # e.g. Matrix: every reply is seen by the room
+        if not ctx.port.capabilities.private_replies:  # every reply would be seen by the room
             raise InvalidInput(
                 "Replies here are seen by everyone in the room, so I will not post a sign-in "
                 "link: ask for it where replies can be private (Slack, Discord or the console)."
@@ -48,6 +48,7 @@ class GardenCommands:
             f"{address}/login?token={token}\n"
             "It works once, within 10 minutes. Do not share it: it signs in as you.",
             ephemeral=True,
+            private=True,
         )
 
 

@@ -46,6 +46,7 @@ class PrivacyCommands:
                 f"It cannot be undone. To go ahead, send `{ctx.prefix}forget-me confirm` "
                 f"within {CONFIRM_WINDOW_SECONDS // 60} minutes.",
                 ephemeral=True,
+                private=True,
             )
         if await self.pending.take(PENDING_KIND, ctx.member.id, ctx.community.id) is None:
             return Reply(
@@ -58,6 +59,7 @@ class PrivacyCommands:
             f"Done. Deleted {done.authored_insights} insight(s) and {done.sources} message(s); "
             f"anonymised {done.curated_insights} insight(s) you captured.",
             ephemeral=True,
+            private=True,
         )
 
 

@@ -35,7 +35,7 @@ from knowledge.vocabulary import SHARED_VISIBILITIES
 # real index re-reads each word's whole posting list per row (3 ms for ten rows at 100k),
 # over ten rows it takes 0.3 ms, with the same text.
 _PAGE = "hearth_page_fts"
-_PAGE_TABLE = (
+PAGE_TABLE = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{_PAGE} USING fts5(title, body,"
     " tokenize='porter unicode61 remove_diacritics 2')"
 )
@@ -285,13 +285,13 @@ def _hits(
             tags=tuple(tags.get(insight_id, ())),
             author_name=credit or (FORGOTTEN_NAME if forgotten or name is None else name),
             permalink=permalink,
-            created_at=_utc(created),
+            created_at=utc_moment(created),
             community_id=community,
         )
     return hits
 
 
-def _utc(value: str | datetime) -> datetime:
+def utc_moment(value: str | datetime) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -311,7 +311,7 @@ def _page(connection: sqlite3.Connection, query: SearchQuery) -> SearchPage:
     )
 
 
-def _search(connection: sqlite3.Connection, query: SearchQuery) -> SearchPage:
+def search_on(connection: sqlite3.Connection, query: SearchQuery) -> SearchPage:
     """Every word first; if that finds less than a page, any of the (content) words."""
     page = _page(connection, query)
     if (
@@ -351,11 +351,11 @@ class SqliteSearch:
 
     async def search(self, query: SearchQuery) -> SearchPage:
         return await read_on_thread(
-            self._db, lambda connection: _search(connection, query), _PAGE_TABLE
+            self._db, lambda connection: search_on(connection, query), PAGE_TABLE
         )
 
     async def search_exact(self, query: SearchQuery) -> SearchPage:
         """Only what `query` says (no any-word fallback)."""
         return await read_on_thread(
-            self._db, lambda connection: _page(connection, query), _PAGE_TABLE
+            self._db, lambda connection: _page(connection, query), PAGE_TABLE
         )

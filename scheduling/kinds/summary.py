@@ -6,11 +6,12 @@ from collections import Counter
 
 from bot.hashtags import hashtags
 from knowledge.errors import InvalidInput
-from knowledge.rituals import ResponseView, RitualView
+from knowledge.rituals import ANONYMOUS, ResponseView, RitualView
 from knowledge.tags import normalize_tag
 
 QUOTE_CHARS = 140
-ANONYMOUS = "anonymous"
+SYNTHESIS_ICON = "🧭"
+KEEP_HINT = "React 💡 on any response to keep it as an insight."  # chat only
 
 
 def author(response: ResponseView, ritual: RitualView) -> str:
@@ -39,14 +40,14 @@ def themes(responses: list[ResponseView]) -> str:
 
 def heading(ritual: RitualView, responses: list[ResponseView]) -> str:
     if not responses:
-        return f"🧭 {ritual.name}: this round closed without responses. See you next time!"
+        closed = "this round closed without responses. See you next time!"
+        return f"{SYNTHESIS_ICON} {ritual.name}: {closed}"
     people = sorted({author(r, ritual) for r in responses})
     shown = ", ".join(people) if not ritual.anonymous else f"{len(people)} member(s)"
     late = sum(1 for r in responses if r.late)
     late_note = f", {late} after closing" if late else ""
-    return (
-        f"🧭 {ritual.name}: round closed with {len(responses)} response(s){late_note} from {shown}"
-    )
+    closed = f"round closed with {len(responses)} response(s){late_note} from {shown}"
+    return f"{SYNTHESIS_ICON} {ritual.name}: {closed}"
 
 
 def footer(responses: list[ResponseView]) -> list[str]:
@@ -55,5 +56,5 @@ def footer(responses: list[ResponseView]) -> list[str]:
     if found:
         lines.append(f"Themes: {found}")
     if responses:
-        lines.append("React 💡 on any response to keep it as an insight.")
+        lines.append(KEEP_HINT)
     return lines

@@ -179,6 +179,9 @@ def write_config(data: Path, port: int) -> Path:
         "federation_domain_whitelist": [],
         "presence": {"enabled": False},
         "url_preview_enabled": False,
+        # media only for signed-in clients (/_matrix/client/v1/media/...), as current
+        # Synapse does by default: relayed attachments must not rely on the old path
+        "enable_authenticated_media": True,
         "enable_registration": False,
         "bcrypt_rounds": 4,
         # A /sync repeated within this time gets the earlier answer: a Hearth restarted

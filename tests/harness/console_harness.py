@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from adapters.console.adapter import ConsoleAdapter, database_numbers
 from bot.app import Hearth
 from bot.assist import LanguageModel
+from bot.assist.semantic import Embedder
 from bot.config import Config
 from knowledge.clock import Clock, ManualClock
 from knowledge.sync_tokens import SyncTokens
@@ -61,16 +62,20 @@ async def run_script(
     clock: Clock | None = None,
     model: LanguageModel | None = None,
     out: io.StringIO | None = None,
+    embedder: Embedder | None = None,
 ) -> str:
     """Feed the lines as stdin would, until EOF; return everything the console printed.
 
     A callable among the lines runs at that point (e.g. to move a test clock and tick);
     if it returns a string, that is the next line (built from what was printed so far).
     Relays are delivered only when a step drains them (`drain`), never in the background.
+    Semantic search is on only with an `embedder` (e.g. the packaged local model).
     """
     pending = list(lines)
     failures: list[BaseException] = []
-    hearth = await Hearth.open(config, clock, model=model, relay_in_background=False)
+    hearth = await Hearth.open(
+        config, clock, model=model, relay_in_background=False, embedder=embedder
+    )
 
     async def read_line() -> str | None:
         while pending:

@@ -44,7 +44,20 @@ SECRET_CONSTELLATION = "Constellation-only lesson about retros"
 FORGOTTEN_WORDS = "Zelda's tip on pairing with rubber ducks"
 FORGOTTEN_NAME = "zelda"
 PRIVATE_CHANNEL = "grove-backroom-7731"
-NEVER_PUBLIC = (SECRET_COMMUNITY, SECRET_CONSTELLATION, FORGOTTEN_WORDS, PRIVATE_CHANNEL)
+# Semantic search on the web: the question shares no word with either insight, so only
+# their meaning finds them; one is public, the other (almost the same words) is not.
+DUST_QUESTION = "is sawdust bad for your lungs"
+DUST_PUBLIC = "Fine dust from sanding is the real health hazard"
+SECRET_SIMILAR = "Fine powder from sanding boards is a hidden health hazard in our workshop"
+
+
+NEVER_PUBLIC = (
+    SECRET_COMMUNITY,
+    SECRET_CONSTELLATION,
+    FORGOTTEN_WORDS,
+    PRIVATE_CHANNEL,
+    SECRET_SIMILAR,
+)
 
 
 def captured(out: io.StringIO, text: str) -> str:
@@ -99,6 +112,17 @@ def garden_steps(out: io.StringIO) -> list[Step]:
     ]
 
 
+def similar_steps(out: io.StringIO) -> list[Step]:
+    """In the Guild: a public insight and a community-only one of nearly the same meaning."""
+    return [
+        ":as cora",
+        ":channel general",
+        f"/insight {DUST_PUBLIC} #safety",
+        share(out, DUST_PUBLIC),
+        f"/insight {SECRET_SIMILAR} #safety",
+    ]
+
+
 def forget_zelda() -> list[Step]:
     return [f":as {FORGOTTEN_NAME}", "/forget-me", "/forget-me confirm", ":as cora"]
 
@@ -144,3 +168,26 @@ class Visitor:
                 self.pages[key + path] = await Visitor.get(hearth, path)
 
         return step
+
+
+# Members: the sign-in link /garden login printed, and posting a form as a browser would
+def link_token(out: io.StringIO) -> str:
+    return re.findall(r"/login\?token=([A-Za-z0-9_-]+)", out.getvalue())[-1]
+
+
+async def post(
+    hearth: Hearth, path: str, form: dict[str, str], cookie: str = "", origin: str = ""
+) -> Fetched:
+    headers = {"Cookie": cookie} if cookie else {}
+    headers["Origin"] = origin or Visitor.base(hearth)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            Visitor.base(hearth) + path, data=form, headers=headers, allow_redirects=False
+        ) as response,
+    ):
+        return Fetched(response.status, dict(response.headers), await response.text())
+
+
+def csrf_of(page: str) -> str:
+    return re.findall(r'name="csrf" value="([^"]+)"', page)[0]

@@ -17,6 +17,7 @@ import pytest
 
 from adapters.matrix import MatrixAdapter, MatrixConfig
 from bot.app import Hearth
+from bot.ops.server import OpsServer
 from knowledge.inbound import InboundLog
 from knowledge.sync_tokens import SyncTokens
 from knowledge.views import InsightView
@@ -96,6 +97,7 @@ class Env:
     handled: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     received: list[str] = field(default_factory=list)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
+    ops: OpsServer | None = None  # the operations server the media proxy mounts on
 
     def expect(self, event_id: str) -> asyncio.Future[None]:
         return self.handled.setdefault(event_id, asyncio.get_running_loop().create_future())
@@ -123,10 +125,18 @@ class Env:
             "access_token": self.bot.access_token,
             "device_id": self.bot.device_id,
             "sync_timeout_seconds": 5,
+            "store_path": self.hearth.config.hearth.export_dir.parent / "matrix-store",
         }
         config = MatrixConfig(**{**settings, **overrides})
         database = self.hearth.database
-        adapter = MatrixAdapter(config, InboundLog(database), SyncTokens(database))
+        ops = self.ops
+        adapter = MatrixAdapter(
+            config,
+            InboundLog(database),
+            SyncTokens(database),
+            server=ops,
+            public_url=lambda: f"http://127.0.0.1:{ops.port}" if ops else "",
+        )
         adapter.on_handled = self._handled
         adapter.on_received = self.received.append
         adapter.on_synced = lambda _: self.synced.set()
@@ -219,3 +229,15 @@ def notices(room: Room, who: MatrixUser) -> list[dict[str, Any]]:
         for e in reversed(chunk)
         if e["type"] == "m.room.message" and e["content"].get("msgtype") == "m.notice"
     ]
+
+
+def private_notices(server: SynapseServer, bot: MatrixUser, who: MatrixUser) -> list[str]:
+    """What the bot told `who` by DM (the rooms its `m.direct` names for them, joined on
+    the way), oldest first."""
+    path = f"/_matrix/client/v3/user/{quote(bot.user_id)}/account_data/m.direct"
+    rooms = server.request("GET", path, None, bot.access_token).get(who.user_id, [])
+    said: list[str] = []
+    for room_id in rooms:
+        server.request("POST", f"/_matrix/client/v3/join/{quote(room_id)}", {}, who.access_token)
+        said += [str(n["body"]) for n in notices(Room(server, room_id), who)]
+    return said
