@@ -14,7 +14,7 @@ from pydantic import (
 class Section(BaseModel):
     """A config table: unknown keys are errors (a typo never passes silently)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class AssistConfig(Section):

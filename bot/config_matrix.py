@@ -34,7 +34,7 @@ _DEVICE = r"^@[^:\s]+:[^\s/]+/[^\s/]+$"
 
 
 class MatrixConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     enabled: bool = False
     homeserver: str = Field(

@@ -24,7 +24,7 @@ RoleName = Literal["member", "curator", "steward"]
 
 
 class SlackConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     enabled: bool = False
     mode: Literal["http", "socket"] = Field(

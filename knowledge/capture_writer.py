@@ -37,6 +37,8 @@ IMPORT_PLATFORM = "import"  # curators named in an imported file are members on 
 MAX_BATCH = 256  # captures per transaction: bounds how long one batch holds the write lock
 
 T = TypeVar("T")
+# (community id, platform, user id) -> (member id, display name, forgotten)
+Members = dict[tuple[int, str, str], tuple[int, str, bool]]
 
 
 @dataclass(frozen=True)
@@ -147,15 +149,17 @@ def write_batch(
     """One transaction writing every capture of `batch` (a floor in bench/ runs it too)."""
     cursor = conn.cursor()
     visibilities: dict[int, Visibility] = {}
+    members: Members = {}  # who was looked up or added in this transaction
     outcomes: list[Written | BaseException] = []
     cursor.execute("BEGIN IMMEDIATE")
     try:
         for item in batch:
             cursor.execute("SAVEPOINT capture")
             try:
-                outcomes.append(_write_one(cursor, item.row, bind_time, visibilities))
+                outcomes.append(_write_one(cursor, item.row, bind_time, visibilities, members))
             except Exception as exc:  # this capture alone is refused; its caller gets why
                 cursor.execute("ROLLBACK TO capture")
+                members.clear()  # a member it added is gone again
                 outcomes.append(exc)
             cursor.execute("RELEASE capture")
         cursor.execute("COMMIT")
@@ -173,6 +177,7 @@ def _write_one(
     row: CaptureRow,
     bind_time: Callable[[Any], Any],
     visibilities: dict[int, Visibility],
+    members: Members,
 ) -> Written:
     src = row.source
     now = bind_time(row.now)
@@ -187,12 +192,18 @@ def _write_one(
         if found is not None:
             return Written(found[0], False, None, "", None)
     author_id, author_name = _member(
-        cursor, row.community_id, src.platform, src.author_user_id, src.author_name, now
+        cursor, members, row.community_id, src.platform, src.author_user_id, src.author_name, now
     )
     curator_id = row.curator_id
     if curator_id is None:
         curator_id = _member(
-            cursor, row.community_id, IMPORT_PLATFORM, row.curator_name, row.curator_name, now
+            cursor,
+            members,
+            row.community_id,
+            IMPORT_PLATFORM,
+            row.curator_name,
+            row.curator_name,
+            now,
         )[0]
     source_id = _scalar(
         cursor,
@@ -272,27 +283,53 @@ def _write_one(
 
 def _member(
     cursor: sqlite3.Cursor,
+    members: Members,
     community_id: int,
     platform: str,
     user_id: str,
     display_name: str,
     now: Any,
 ) -> tuple[int, str]:
-    """`knowledge.directory.member_row` for a capture's author, in plain statements."""
-    lookup = (
-        "SELECT m.id, m.display_name, m.forgotten_at FROM identities i "
-        "JOIN members m ON m.id = i.member_id "
-        "WHERE i.community_id = ? AND i.platform = ? AND i.platform_user_id = ?"
-    )
-    found = cursor.execute(lookup, (community_id, platform, user_id)).fetchone()
-    if found is not None:
-        member_id, current, forgotten_at = found
-        if forgotten_at is None and display_name and current != display_name:
-            cursor.execute(
-                "UPDATE members SET display_name = ? WHERE id = ?", (display_name, member_id)
+    """`knowledge.directory.member_row` for a capture's author, in plain statements. Read
+    once per author in a transaction (`members`): an import's lines share a few authors
+    and one curator, two statements a line fewer."""
+    key = (community_id, platform, user_id)
+    known = members.get(key)
+    if known is None:
+        lookup = (
+            "SELECT m.id, m.display_name, m.forgotten_at IS NOT NULL FROM identities i "
+            "JOIN members m ON m.id = i.member_id "
+            "WHERE i.community_id = ? AND i.platform = ? AND i.platform_user_id = ?"
+        )
+        found = cursor.execute(lookup, (community_id, platform, user_id)).fetchone()
+        if found is None:
+            member_id, name = _new_member(
+                cursor, community_id, platform, user_id, display_name, now
             )
-            current = display_name
-        return member_id, current
+            if member_id is None:  # another writer created it first (not under one lock)
+                found = cursor.execute(lookup, (community_id, platform, user_id)).fetchone()
+            else:
+                found = (member_id, name, False)
+        known = members[key] = (found[0], found[1], bool(found[2]))
+    member_id, current, forgotten = known
+    if not forgotten and display_name and current != display_name:
+        cursor.execute(
+            "UPDATE members SET display_name = ? WHERE id = ?", (display_name, member_id)
+        )
+        members[key] = (member_id, display_name, forgotten)
+        current = display_name
+    return member_id, current
+
+
+def _new_member(
+    cursor: sqlite3.Cursor,
+    community_id: int,
+    platform: str,
+    user_id: str,
+    display_name: str,
+    now: Any,
+) -> tuple[int | None, str]:
+    """A member and its identity; (None, "") if the identity existed after all."""
     display_name = display_name or user_id
     member_id = _scalar(
         cursor,
@@ -307,10 +344,9 @@ def _member(
         "ON CONFLICT (community_id, platform, platform_user_id) DO NOTHING RETURNING id",
         (community_id, member_id, platform, user_id, display_name),
     )
-    if inserted is None:  # another writer created it first (not possible under one lock)
+    if inserted is None:
         cursor.execute("DELETE FROM members WHERE id = ?", (member_id,))
-        found = cursor.execute(lookup, (community_id, platform, user_id)).fetchone()
-        return found[0], found[1]
+        return None, ""
     return member_id, display_name
 
 

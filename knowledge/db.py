@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 
 from knowledge.clock import Clock, SystemClock
 from knowledge.liveness import FileLiveness, Liveness, MemoryLiveness, PostgresLiveness
+from knowledge.sqlite_cursor import one_hop_statements
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 CLOCK_OPTION = "hearth_clock"
@@ -125,6 +126,7 @@ class Database:
 def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        one_hop_statements(dbapi_connection)
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout = 30000")

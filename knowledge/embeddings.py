@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.db import Database
 from knowledge.models import Insight, InsightEmbedding
 from knowledge.search.query import SearchQuery
 from knowledge.search.ranked import _filtered, in_scope
+from knowledge.upsert import dialect_insert
 from knowledge.vector_cache import VectorCache
 
 if TYPE_CHECKING:
@@ -119,8 +119,7 @@ class EmbeddingStore:
             rows = [r for r in rows if r["insight_id"] in alive]
             if not rows:
                 return 0
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            insert = dialect_insert(session.get_bind().dialect.name)
             statement = insert(InsightEmbedding).values(rows)
             excluded = statement.excluded
             statement = statement.on_conflict_do_update(

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import structlog
-import yaml
 
 from knowledge.errors import InvalidInput, OperationFailed
 from knowledge.failures import explain_os_error
@@ -169,6 +168,8 @@ def markdown_note(insight: InsightView, community_slug: str) -> str:
         "source_message_id": insight.source_message_id,
         "community": community_slug,
     }
+    import yaml  # only an export writes YAML: not loaded at start-up
+
     header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False)
     note = f"---\n{header}---\n\n{insight.body}\n"
     if insight.tags:

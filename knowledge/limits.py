@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 
 from knowledge.db import Database
 from knowledge.models import RateWindow
+from knowledge.upsert import dialect_insert
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -36,7 +36,7 @@ class RateLimits:
         now = self._db.clock.now()
         start = EPOCH + limit.per * ((now - EPOCH) // limit.per)
         async with self._db.sessions.begin() as session:
-            insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+            insert = dialect_insert(self._db.dialect)
             statement = insert(RateWindow).values(
                 member_id=member_id, action=limit.action, window_start=start, used=1
             )

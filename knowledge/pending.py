@@ -13,11 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from knowledge.db import Database
 from knowledge.inbound import LEASE
 from knowledge.models import PendingConfirmation
+from knowledge.upsert import dialect_insert
 
 CLAIM = LEASE  # a redelivered confirm (after its taker died) may take the preview again
 
@@ -44,7 +44,7 @@ class PendingStore:
             "claimed_until": None,
         }
         async with self._db.sessions.begin() as session:
-            insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+            insert = dialect_insert(self._db.dialect)
             statement = insert(PendingConfirmation).values(values)
             await session.execute(
                 statement.on_conflict_do_update(

@@ -8,9 +8,8 @@ small statements that take 2 ms in sqlite3; the hand-offs and the lock took 20-4
 the thread that owns the connection: a read inside a deferred (snapshot) transaction, a
 batch of captures (knowledge/capture_writer.py) managing its own.
 
-aiosqlite has no public call for "run this function on your thread"; its `_execute` does
-exactly that, so it is used here, in one place, behind a check (and pyproject.toml bounds
-aiosqlite to the versions tested).
+aiosqlite has no public call for "run this function on your thread": see
+`knowledge.sqlite_cursor.run_on_thread`, the one place that reaches into it.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from knowledge.db import Database
+from knowledge.sqlite_cursor import run_on_thread
 
 T = TypeVar("T")
 
@@ -29,13 +29,7 @@ async def on_connection_thread(database: Database, work: Callable[..., T], *args
     manages its transaction."""
     async with database.engine.connect() as connection:
         fairy = await connection.get_raw_connection()
-        driver: Any = fairy.driver_connection  # aiosqlite.Connection
-        queue = getattr(driver, "_execute", None)
-        if queue is None or not isinstance(getattr(driver, "_conn", None), sqlite3.Connection):
-            raise RuntimeError(  # pragma: no cover - guards an aiosqlite API change
-                "this aiosqlite version cannot run work on its thread; install aiosqlite>=0.20"
-            )
-        result: T = await queue(work, driver._conn, *args)
+        result: T = await run_on_thread(fairy.driver_connection, work, *args)
         return result
 
 

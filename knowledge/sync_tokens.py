@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from knowledge.db import Database
 from knowledge.inbound import mark_done
 from knowledge.models import SyncCursor
-from knowledge.upsert import insert_ignoring_conflict
+from knowledge.upsert import dialect_insert, insert_ignoring_conflict
 
 
 class SyncTokens:
@@ -37,8 +36,7 @@ class SyncTokens:
         events of `platform` done (the batch the token ends), in the same transaction."""
         now = self._db.clock.now()
         async with self._db.sessions.begin() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            insert = dialect_insert(session.get_bind().dialect.name)
             if done:
                 await session.execute(mark_done(platform, list(done), now))
             await session.execute(

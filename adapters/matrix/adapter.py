@@ -53,6 +53,13 @@ from bot.retry import Backoff
 log = structlog.get_logger(__name__)
 
 TIMELINE_LIMIT = 100
+# What the sync asks for: room timelines (and state), and account data (the watchdog's
+# probe). Presence and rooms' typing notices and read receipts are never used: without
+# this filter each one woke the sync loop and was parsed (CPU per event, issue #17).
+SYNC_FILTER = {
+    "presence": {"not_types": ["*"]},
+    "room": {"timeline": {"limit": TIMELINE_LIMIT}, "ephemeral": {"not_types": ["*"]}},
+}
 SYNC_REPLAYS = "sync"  # relay catch-up's saved position: a complete pass, then the sync
 IN_FLIGHT_WAIT = 30.0  # seconds to wait for another live instance handling an event
 
@@ -227,7 +234,7 @@ class MatrixAdapter(MatrixEvents):
         self._waiting = asyncio.ensure_future(
             self.client.sync(
                 timeout=timeout,
-                sync_filter={"room": {"timeline": {"limit": TIMELINE_LIMIT}}},
+                sync_filter=SYNC_FILTER,
                 since=self._since,
                 full_state=self._first_sync and self._since is not None,
             )

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from adapters.slack.config import SlackConfig
 from adapters.slack.modal import CALLBACK_ID
 from bot.commands.spec import Command, CommandTable
@@ -110,6 +108,8 @@ def distribution_notes(config: SlackConfig) -> str:
 
 
 def manifest_yaml(config: SlackConfig, table: CommandTable | None = None) -> str:
+    import yaml  # the `slack-manifest` command only: not loaded by a running bot
+
     body = yaml.safe_dump(
         build_manifest(config, table), sort_keys=False, allow_unicode=True, width=100
     )

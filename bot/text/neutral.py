@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-
-from markdown_it import MarkdownIt
-from markdown_it.rules_inline import StateInline
-from markdown_it.tree import SyntaxTreeNode
+from typing import TYPE_CHECKING
 
 from bot.text import matrix_html
 from bot.text.model import (
@@ -41,6 +38,11 @@ from bot.text.model import (
     inlines,
     paragraph,
 )
+
+if TYPE_CHECKING:  # markdown-it (63 modules) loads with the first parse, not at start-up
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_inline import StateInline
+    from markdown_it.tree import SyntaxTreeNode
 
 Resolver = Callable[[str], str | None]
 """Looks up a display name by platform id; None when unknown (the importer then falls back)."""
@@ -105,6 +107,8 @@ def _slack_strike(state: StateInline, silent: bool) -> bool:
 
 
 def _parser(off: list[str]) -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False}).enable("strikethrough")
     if off:
         md.disable(off)
@@ -174,6 +178,8 @@ def _blocks(node: SyntaxTreeNode, slack: bool) -> Iterator[Block]:
 def _document(
     md: MarkdownIt, text: str, slack: bool = False, env: dict[str, Resolver] | None = None
 ) -> Document:
+    from markdown_it.tree import SyntaxTreeNode
+
     tree = SyntaxTreeNode(md.parse(text, env or {}))
     return Document(tuple(_blocks(tree, slack)))
 

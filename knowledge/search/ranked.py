@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -61,6 +60,9 @@ class RankedSearch(ABC):
 
     async def _search(self, session: AsyncSession, query: SearchQuery) -> SearchPage:
         """Two statements: the count (capped), then the page with its tags."""
+        # PostgreSQL's (SQLite searches in sqlite_fts.py): its dialect loads when used
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
         base = select(Insight.id).where(in_scope(query))
         base = _filtered(base, query)
         if query.terms.empty:

@@ -1,0 +1,100 @@
+"""Statements on SQLite go to the database thread once each (knowledge/sqlite_cursor.py),
+and everything SQLAlchemy reads from a cursor still arrives: rows, counts, new ids,
+RETURNING, constraint errors, many-row inserts."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from knowledge.db import Database, open_database
+from knowledge.models import SyncCursor
+from knowledge.sync_tokens import SyncTokens
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path, sqlite_template: Path) -> Path:
+    return Path(shutil.copy(sqlite_template, tmp_path / "hearth.db"))
+
+
+@pytest.fixture
+async def sqlite(sqlite_file: Path) -> AsyncIterator[Database]:
+    database = open_database(f"sqlite:///{sqlite_file}")
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every call queued to an aiosqlite connection's thread."""
+    queued: list[Any] = []
+    real = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        queued.append(fn)
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return queued
+
+
+async def test_saving_a_sync_token_costs_one_trip_per_statement(
+    sqlite: Database, trips: list[Any]
+) -> None:
+    tokens = SyncTokens(sqlite)
+    await tokens.put("matrix", "@hearth:local", "s1")  # the pool's connection is opened
+    trips.clear()
+    await tokens.put("matrix", "@hearth:local", "s2")
+    # BEGIN IMMEDIATE, the upsert, COMMIT: was 9 (cursor, execute, fetch, close each)
+    # and a ROLLBACK as the connection went back to the pool
+    assert len(trips) == 3
+    assert await tokens.get("matrix", "@hearth:local") == "s2"
+
+
+async def test_rows_counts_and_new_ids_arrive_as_before(sqlite: Database) -> None:
+    async with sqlite.sessions.begin() as session:
+        inserted = await session.execute(
+            insert(SyncCursor)
+            .values(platform="slack", key="T1", token="a", updated_at=sqlite.clock.now())
+            .returning(SyncCursor.token)
+        )
+        assert inserted.scalar_one() == "a"
+        await session.execute(
+            insert(SyncCursor),
+            [
+                {
+                    "platform": "slack",
+                    "key": f"T{n}",
+                    "token": "b",
+                    "updated_at": sqlite.clock.now(),
+                }
+                for n in range(2, 6)
+            ],
+        )
+        changed = await session.execute(
+            update(SyncCursor).where(SyncCursor.token == "b").values(token="c")
+        )
+        assert changed.rowcount == 4  # type: ignore[attr-defined]
+        raw = await session.execute(text("INSERT INTO sync_cursors VALUES ('x', 'y', 'z', 0)"))
+        assert raw.lastrowid is not None  # type: ignore[attr-defined]
+    async with sqlite.sessions() as session:
+        keys = (await session.scalars(select(SyncCursor.key).order_by(SyncCursor.key))).all()
+    assert keys == ["T1", "T2", "T3", "T4", "T5", "y"]
+
+
+async def test_a_broken_constraint_is_sqlalchemys_integrity_error(sqlite: Database) -> None:
+    row = {"platform": "slack", "key": "T1", "token": "a", "updated_at": sqlite.clock.now()}
+    async with sqlite.sessions.begin() as session:
+        await session.execute(insert(SyncCursor).values(row))
+    with pytest.raises(IntegrityError):
+        async with sqlite.sessions.begin() as session:
+            await session.execute(insert(SyncCursor).values(row))
+    async with sqlite.sessions() as session:  # the connection is usable after the error
+        assert await session.scalar(select(SyncCursor.token)) == "a"
