@@ -90,7 +90,8 @@ def load_static_model(path_or_name: str) -> LocalStaticEmbedder:
 # weights ship inside the `wordllama` wheel from the package registry, so semantic search
 # works on a fresh install with no download at run time. Only its two data files are read
 # (with numpy, safetensors and tokenizers): its own loader looks for the tokenizer in
-# another folder and then tries to download it.
+# another folder and then tries to download it. MiniLM (adapters/onnx_embeddings.py)
+# finds more paraphrases but costs three times the memory: it is opt-in.
 PACKAGED_MODEL = "wordllama-l2_supercat-256"
 _PACKAGED_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
 _PACKAGED_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")

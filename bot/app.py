@@ -390,6 +390,6 @@ class Hearth:
 
     async def close(self) -> None:
         if self.services.semantic is not None:
-            await self.services.semantic.settle()  # saves still being embedded
+            await self.services.semantic.close()  # saves still being embedded finish
         await self.services.assist.close()
         await self.database.dispose()

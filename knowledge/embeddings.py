@@ -1,11 +1,15 @@
 """Insight vectors for semantic search: stored beside each insight, ranked with numpy.
 
 Why numpy rather than a vector index: a community of practice keeps thousands of
-insights, not millions, so a brute-force cosine over float16 rows (read in batches, so
-memory stays flat) answers in milliseconds on SQLite and PostgreSQL alike, and needs no
-database extension. Each row names the model that made it, and the insight version it
-describes (`updated_at` is the insight's own), so a model change or an edit shows up in
-`missing` and is back-filled rather than compared across models.
+insights, not millions, so a brute-force cosine over the rows held in memory answers in
+milliseconds on SQLite and PostgreSQL alike, and needs no database extension; from
+20,000 rows the table is grouped into k-means lists (knowledge/vector_lists.py) and a
+question scores only the nearest ones. A large table that has aged is reloaded in the
+background while searches use the one held.
+
+Each row names the model that made it, and the insight version it describes
+(`updated_at` is the insight's own), so a model change or an edit shows up in `missing`
+and is back-filled rather than compared across models.
 
 numpy is imported only when vectors are read or written, so a process that never
 searches (a migration, an export) does not pay for it.
@@ -13,6 +17,8 @@ searches (a migration, an export) does not pay for it.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,6 +90,7 @@ class EmbeddingStore:
     def __init__(self, database: Database, cache: VectorCache | None = None) -> None:
         self._db = database
         self._cache = cache or VectorCache()
+        self._reloading: dict[tuple[str, int], asyncio.Task[Any]] = {}
 
     async def upsert(self, model: str, vectors: Sequence[Vector]) -> int:
         """Store (or replace) vectors as unit float16; returns how many were stored.
@@ -179,22 +186,52 @@ class EmbeddingStore:
         candidate is checked in SQL before it counts, so semantic hits never include what
         full-text search would not show (the vectors themselves carry no visibility).
         """
-        numpy = _numpy()
         target = _unit(vector)
         if limit < 1 or not target.any():
             return []
         dims = len(target)
-        table = self._cache.fresh(model, dims) or await self._load(model, dims)
+        table = self._cache.current(model, dims)
+        if table is None:
+            table = await self._load(model, dims)
+        elif self._cache.stale(table):
+            if table.lists is None:  # small: reading it again takes milliseconds
+                table = await self._load(model, dims)
+            else:  # large: this search uses the table held while a new one loads
+                self._reload_soon(model, dims)
         if query is not None and query.communities:  # the garden: these replace the scope
             communities = set(query.communities)
         else:
             communities = {community_id, *(query.shared_from if query is not None else ())}
-        ids, scores = VectorCache.score(table, target, communities, None)
+        found, filtered = await self._ranked(
+            table, target, communities, limit, community_id, query, min_similarity, exact=False
+        )
+        if len(found) < limit and filtered and table.lists is not None:
+            # the filters left too few in the nearest lists: look at every row
+            found, _ = await self._ranked(
+                table, target, communities, limit, community_id, query, min_similarity, exact=True
+            )
+        return found
+
+    async def _ranked(
+        self,
+        table: Any,
+        target: Any,
+        communities: set[int],
+        limit: int,
+        community_id: int,
+        query: SearchQuery | None,
+        min_similarity: float,
+        exact: bool,
+    ) -> tuple[list[tuple[int, float]], bool]:
+        """The best `limit` that pass the filters, and whether the filters dropped any."""
+        numpy = _numpy()
+        ids, scores = VectorCache.score(table, target, communities, None, exact=exact)
         keep = scores >= min_similarity
         ids, scores = ids[keep], scores[keep]
         found: list[tuple[int, float]] = []
         checked = 0
         want = limit * 4
+        filtered = False
         while len(found) < limit and checked < len(ids):
             # The best `want` rows, best first (ties: the newer insight), past those checked
             count = min(len(ids), checked + want)
@@ -204,13 +241,36 @@ class EmbeddingStore:
             candidates = [int(i) for i in ids[ordered]]
             alive = await self._surviving(candidates, community_id, query)
             found.extend((int(ids[n]), float(scores[n])) for n in ordered if int(ids[n]) in alive)
+            filtered = filtered or len(alive) < len(candidates)
             checked = count
             want *= 4
-        return found[:limit]
+        return found[:limit], filtered
+
+    async def reloaded(self) -> None:
+        """Wait for the background reloads under way (tests; shutdown)."""
+        while self._reloading:
+            await asyncio.gather(*self._reloading.values(), return_exceptions=True)
+
+    async def stop_reloading(self) -> None:
+        """Cancel the background reloads under way (shutdown: nobody will search)."""
+        tasks = list(self._reloading.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _reload_soon(self, model: str, dims: int) -> None:
+        """Reload in the background (once at a time): other instances' writes show up
+        without a search waiting seconds for 100k vectors and their lists."""
+        if (model, dims) in self._reloading:
+            return
+        task = asyncio.create_task(self._load(model, dims))
+        self._reloading[(model, dims)] = task
+        task.add_done_callback(lambda _: self._reloading.pop((model, dims), None))
 
     async def _load(self, model: str, dims: int) -> Any:
         """Every stored vector of `model`, read in batches into the cache."""
         numpy = _numpy()
+        started = time.monotonic()
         ids: list[Any] = []
         communities: list[Any] = []
         matrices: list[Any] = []
@@ -240,13 +300,13 @@ class EmbeddingStore:
             last = batch[-1][0]
         if not matrices:
             return self._cache.load(model, dims, [])
-        return self._cache.load_arrays(
-            model,
-            dims,
+        table = await asyncio.to_thread(  # the lists' k-means: seconds at 100k
+            self._cache.build_table,
             numpy.concatenate(ids),
             numpy.concatenate(communities),
             numpy.concatenate(matrices),
         )
+        return self._cache.install(model, dims, table, started)
 
     async def _surviving(
         self, candidates: list[int], community_id: int, query: SearchQuery | None

@@ -30,6 +30,7 @@ from adapters.local_embeddings import (
     load_static_model,
     packaged_model,
 )
+from adapters.onnx_embeddings import PACKAGED_MINILM, load_minilm
 from adapters.openai_assist import OpenAIAssist
 from bot.app import Hearth
 from bot.assist.semantic import Embedder, EmbeddingFailed, fuse
@@ -335,6 +336,36 @@ def test_the_packaged_model_loads_from_the_installed_package_without_a_network()
     assert embedder.encode(["", "🔥"])[0] == [0.0] * 256  # nothing to embed: a zero vector
 
 
+def test_the_packaged_minilm_loads_without_a_network_and_reads_long_text() -> None:
+    embedder = load_minilm()
+    assert embedder.local and embedder.name == f"local:{PACKAGED_MINILM}"
+    [lungs, dust, garden, empty, emoji] = embedder.encode(
+        [
+            "is sawdust bad for your lungs",
+            "Fine dust from sanding is a health hazard",
+            "Marigolds keep aphids off tomatoes",
+            "",
+            "🔥" * 2000,  # longer than the model reads: cut, not an error
+        ]
+    )
+    assert len(lungs) == 384 and len(empty) == 384 and len(emoji) == 384
+    similarity = np.asarray(lungs) @ np.asarray(dust)
+    assert similarity > np.asarray(lungs) @ np.asarray(garden) + 0.2
+    assert abs(float(np.linalg.norm(lungs)) - 1.0) < 1e-5
+
+
+def test_the_minilm_setting_chooses_the_packaged_minilm(tmp_path: Path) -> None:
+    from bot.cli.common import config_from
+    from bot.cli.running import local_embedder
+
+    (tmp_path / "hearth.toml").write_text('[assist]\nlocal_embedding_model = "packaged:minilm"\n')
+    embedder = local_embedder(config_from(tmp_path / "hearth.toml"), load_now=True)
+    assert embedder is not None and embedder.name == f"local:{PACKAGED_MINILM}"
+    (tmp_path / "default.toml").write_text("")
+    default = local_embedder(config_from(tmp_path / "default.toml"))
+    assert default is not None and default.name == f"local:{PACKAGED_MODEL}"
+
+
 def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> None:
     """`hearth run` on the default config: no model to find, download or configure."""
     script = "\n".join(
@@ -397,7 +428,7 @@ async def test_semantic_hits_obey_filters_and_cover_siblings_shared_insights(
         SourceMessage("console", "l", "f", "2", DEFAULT_CAPTURES[0][9:], "fred", "Fred"),
         curator=fred,
     )
-    embedder = load_packaged_model()
+    embedder = load_minilm()
     index = SemanticIndex(
         embedder, EmbeddingStore(database), insights, frozenset(), min_similarity=0.15
     )
@@ -548,9 +579,9 @@ async def test_concurrent_first_searches_share_one_load_and_a_failed_load_falls_
 
     def load() -> Embedder:
         loads.append("loaded")
-        return load_packaged_model()
+        return load_minilm()
 
-    embedder = LazyEmbedder(f"local:{PACKAGED_MODEL}", load)
+    embedder = LazyEmbedder(f"local:{PACKAGED_MINILM}", load)
     first, second = await asyncio.gather(embedder.embed(["dust"]), embedder.embed(["dust"]))
     assert first == second and loads == ["loaded"]
 

@@ -144,11 +144,14 @@ def local_embedder(settings: Config, load_now: bool = False) -> Embedder | None:
         packaged_model,
         static_model,
     )
+    from adapters.onnx_embeddings import MINILM_SETTING, packaged_minilm
 
     embedder: Embedder
 
     try:
-        if assist.local_embedding_model:
+        if assist.local_embedding_model == MINILM_SETTING:
+            embedder = packaged_minilm()  # better on paraphrases, heavier (extra: minilm)
+        elif assist.local_embedding_model:
             embedder = static_model(assist.local_embedding_model)
         elif assist.base_url and assist.embedding_model:
             return None  # Hearth.open uses the endpoint's embeddings (opted-in communities)

@@ -1,0 +1,91 @@
+"""Vectors grouped by their nearest centroid, so a search scores a few groups, not all.
+
+Why: scoring every vector is a pass over the whole matrix per question (100k × 384
+float32 is 150 MB: tens of milliseconds, more on a busy machine, and ten times that at
+1M). Spherical k-means puts each unit vector in one of about √n lists; a question is
+compared with the centroids and only the closest lists' rows are scored (an inverted
+file, "IVF"). It is approximate: a neighbour whose list was not probed is missed, which
+`bench/hybrid_search.py` measures against the exact ranking. Built with numpy when the
+vectors are loaded (no index library, nothing stored beside the database); a table
+smaller than `MIN_ROWS` is scored exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+MIN_ROWS = 20_000  # below this an exact pass takes a few milliseconds anyway
+PROBE_SHARE = 0.08  # the share of lists a question reads (rows scored: about as much)
+MIN_PROBES = 8
+ITERATIONS = 6
+SAMPLE_PER_LIST = 40  # k-means learns from this many rows per list (not from all)
+ASSIGN_CHUNK = 16_384
+SEED = 16
+
+
+@dataclass(frozen=True)
+class Lists:
+    """The table's rows are stored grouped by list: list n is rows
+    `offsets[n]:offsets[n + 1]`, so a probe reads contiguous rows (no gather)."""
+
+    centroids: Any  # float32[k, dims], unit rows
+    offsets: Any  # int64[k + 1]
+
+    @property
+    def probes(self) -> int:
+        count = len(self.centroids)
+        return min(count, max(MIN_PROBES, math.ceil(count * PROBE_SHARE)))
+
+    def ranges_for(self, target: Any) -> list[tuple[int, int]]:
+        """(start, stop) row ranges of the lists closest to `target` (a unit vector)."""
+        import numpy
+
+        similarity = self.centroids @ target
+        probes = self.probes
+        if probes < len(similarity):
+            closest = numpy.argpartition(-similarity, probes - 1)[:probes]
+        else:
+            closest = numpy.arange(len(similarity))
+        closest.sort()  # read the rows front to back
+        bounds = self.offsets
+        return [(int(bounds[n]), int(bounds[n + 1])) for n in closest if bounds[n + 1] > bounds[n]]
+
+
+def build(vectors: Any, min_rows: int = MIN_ROWS) -> tuple[Lists, Any] | None:
+    """Lists for a [n, dims] matrix of unit rows (float32 or float16), and the order
+    (int64[n]) the caller must put its rows in; None when the table is small."""
+    import numpy
+
+    rows = len(vectors)
+    if rows < max(min_rows, 2):
+        return None
+    count = max(2, min(4096, round(math.sqrt(rows))))
+    rng = numpy.random.default_rng(SEED)
+    sample_rows = numpy.sort(rng.choice(rows, min(rows, count * SAMPLE_PER_LIST), replace=False))
+    sample = numpy.asarray(vectors[sample_rows], dtype=numpy.float32)
+    centroids = sample[rng.choice(len(sample), count, replace=False)].copy()
+    for _ in range(ITERATIONS):
+        labels = numpy.argmax(sample @ centroids.T, axis=1)
+        sums = numpy.zeros_like(centroids)
+        numpy.add.at(sums, labels, sample)
+        sizes = numpy.bincount(labels, minlength=count)
+        empty = sizes == 0
+        if empty.any():  # an empty list restarts from a random row
+            sums[empty] = sample[rng.choice(len(sample), int(empty.sum()), replace=False)]
+        norms = numpy.linalg.norm(sums, axis=1, keepdims=True)
+        centroids = (sums / numpy.where(norms > 0, norms, 1.0)).astype(numpy.float32)
+    labels = numpy.concatenate(
+        [
+            numpy.argmax(
+                numpy.asarray(vectors[start : start + ASSIGN_CHUNK], numpy.float32) @ centroids.T,
+                axis=1,
+            )
+            for start in range(0, rows, ASSIGN_CHUNK)
+        ]
+    )
+    order = numpy.argsort(labels, kind="stable").astype(numpy.int64)
+    offsets = numpy.zeros(count + 1, dtype=numpy.int64)
+    numpy.cumsum(numpy.bincount(labels, minlength=count), out=offsets[1:])
+    return Lists(centroids, offsets), order
