@@ -1,7 +1,8 @@
 """Which community a direct message belongs to when the platform's DMs have no space.
 
-Why: on Slack a DM lives in its workspace and on Matrix on the bot's server, so the
-space's one community is the answer. A Discord DM belongs to no guild: it belongs to the
+Why: on Slack a DM lives in its workspace, on Matrix on the bot's server and on the
+console in its one space, so the space's community is the answer (asked which when the
+space holds several). A Discord DM belongs to no guild: it belongs to the
 community of the guild the person shares with Hearth; when they share several, they are
 asked once which one (a menu), and that DM channel is then bound to the chosen community
 like any other channel (`bind_channels`), so every instance finds it.
@@ -38,13 +39,21 @@ async def shared_communities(
     return await directory.communities_in_spaces(platform, shared)
 
 
+async def candidates(
+    directory: Directory, port: OutboundPort, channel: ChannelRef, user: UserRef
+) -> list[CommunityInfo]:
+    """The communities a DM may belong to: those of the DM's own space when it is real
+    (Slack, Matrix, console), else those of the spaces the person shares with Hearth."""
+    if not isinstance(port, SharedSpaces):
+        return await directory.communities_in_spaces(channel.platform, [channel.space])
+    return await shared_communities(directory, port, user, channel.platform)
+
+
 async def direct_community(
     directory: Directory, port: OutboundPort, channel: ChannelRef, user: UserRef
 ) -> CommunityInfo | Ambiguous | None:
     """The community of a DM that no binding names yet."""
-    if not isinstance(port, SharedSpaces):  # the DM's space is real: its one community
-        return await directory.community_for_space(channel.platform, channel.space)
-    shared = await shared_communities(directory, port, user, channel.platform)
+    shared = await candidates(directory, port, channel, user)
     if len(shared) == 1:
         return shared[0]
     return Ambiguous(tuple(shared)) if shared else None
@@ -64,7 +73,7 @@ async def choose(
     directory: Directory, port: OutboundPort, channel: ChannelRef, user: UserRef, slug: str
 ) -> Reply:
     """The person picked `slug` from the menu: bind this DM channel to it, if they share it."""
-    shared = await shared_communities(directory, port, user, channel.platform)
+    shared = await candidates(directory, port, channel, user)
     picked = next((c for c in shared if c.slug == slug), None)
     if picked is None:
         return Reply(

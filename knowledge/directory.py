@@ -137,20 +137,6 @@ class Directory:
             )
             return community_info(row) if row else None
 
-    async def community_for_space(self, platform: str, space: str) -> CommunityInfo | None:
-        """The one community living in a workspace/server (for DMs); None if none or several."""
-        async with self._db.sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(Community)
-                    .join(ChannelBinding, ChannelBinding.community_id == Community.id)
-                    .where(ChannelBinding.platform == platform, ChannelBinding.space == space)
-                    .distinct()
-                    .limit(2)
-                )
-            ).all()
-            return community_info(rows[0]) if len(rows) == 1 else None
-
     async def communities_in_spaces(
         self, platform: str, spaces: Iterable[str]
     ) -> list[CommunityInfo]:

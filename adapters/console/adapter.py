@@ -22,7 +22,9 @@ from adapters.console.stdin import LineReader, UnreadableLine, stdin_reader
 from adapters.console.transcript import Transcript
 from bot.adapter import Clock, SystemClock
 from bot.commands.parse import split_command_line
+from bot.commands.spec import Reply
 from bot.config import ConsoleConfig
+from bot.direct import CHOICE_ID
 from bot.events import (
     ChannelRef,
     CommandInvoked,
@@ -36,6 +38,7 @@ from bot.inbound import Answer, Inbound
 log = structlog.get_logger(__name__)
 
 PREFIX = "/"
+COMMUNITY_KEY = "community:"  # `:dm community:<slug> …`: the console's menu of communities
 
 STOP_GRACE_SECONDS = 10.0  # how long stop() lets the line being handled finish
 
@@ -269,11 +272,23 @@ class ConsoleAdapter(ConsolePort):
             await self._change_own(directive)
 
     async def _direct_message(self, text: str) -> None:
-        """A private message to the bot: only commands mean anything there."""
+        """A private message to the bot: only commands mean anything there.
+
+        `community:<slug>` first picks the community these DMs belong to (asked when the
+        console holds several, bot.direct); a command may follow on the same line."""
         assert self._inbound is not None
         dm = ChannelRef(PLATFORM, self._config.space, f"dm-{self._user}")
         message = await self._add(dm.space, dm.channel, self._user, text)
         self._say(f"#{message.id} {self._user} (to {BOT_NAME}, privately): {text}")
+        first, _, rest = text.partition(" ")
+        if first.lower().startswith(COMMUNITY_KEY):
+            reply = await self._inbound.choose_direct(
+                dm, self._me(), first[len(COMMUNITY_KEY) :], self
+            )
+            self._print_block(f"(only {self._user}) {BOT_NAME}", reply.text)
+            if not rest.strip():
+                return
+            text = rest.strip()
         command = split_command_line(text, PREFIX)
         if command is None:
             self._say(
@@ -293,7 +308,7 @@ class ConsoleAdapter(ConsolePort):
         user = self._user
 
         async def deliver(answer: Answer) -> None:
-            self._print_block(f"(only {user}) {BOT_NAME}", answer.reply.text)
+            self._print_block(f"(only {user}) {BOT_NAME}", _with_choices(answer.reply))
 
         await self._inbound.command(event, self, PREFIX, deliver)
 
@@ -312,3 +327,11 @@ class ConsoleAdapter(ConsolePort):
             self._transcript.update(target.id, deleted=True)
             self._say(f"* #{target.id} deleted")
             await self._inbound.message_deleted(MessageDeleted(ref))
+
+
+def _with_choices(reply: Reply) -> str:
+    """A reply's menu, as the console's way to answer it (it has no menus)."""
+    if reply.choices is None or reply.choices[0] != CHOICE_ID:
+        return reply.text
+    ways = " or ".join(f"`:dm {COMMUNITY_KEY}{slug}`" for slug, _ in reply.choices[1])
+    return f"{reply.text}\nType {ways} (your command may follow on the same line)."

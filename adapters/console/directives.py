@@ -13,6 +13,7 @@ DIRECTIVE_HELP = """Console keys:
   :edit <id> <text>       edit one of your messages
   :delete <id>            delete one of your messages
   :dm <text>              send a direct message to the bot (e.g. :dm /ritual answer …)
+  :dm community:<slug>    with several communities: the one your direct messages belong to
   :quit                   leave"""
 
 _NEEDS_ID = {"reply": True, "react": True, "edit": True, "delete": True}
