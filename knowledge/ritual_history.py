@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.models import Member, Ritual, RitualResponse, RitualRound
-from knowledge.ritual_rows import ANONYMOUS, Completion, ResponseView, RitualView, ritual_view
+from knowledge.ritual_rows import (
+    ANONYMOUS,
+    Completion,
+    ResponseView,
+    RitualView,
+    respondent_numbers,
+    ritual_view,
+)
 from knowledge.views import FORGOTTEN_NAME
 from knowledge.vocabulary import RoundStatus
 
@@ -214,6 +221,7 @@ async def _responses(
             .order_by(RitualResponse.id)
         )
     ).all()
+    numbers = respondent_numbers((r.id, r.round_id, r.member_id) for r, _, _, _ in rows)
     for response, ritual_id, name, forgotten in rows:
         hidden = response.anonymous or anonymous_ritual.get(ritual_id, False)
         shown = FORGOTTEN_NAME if name is None or forgotten else name
@@ -226,6 +234,7 @@ async def _responses(
                 hidden,
                 response.late,
                 response.created_at,
+                numbers[response.id],
             )
         )
     return found

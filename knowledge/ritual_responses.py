@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from knowledge.models import Member, Ritual, RitualResponse, RitualRound
-from knowledge.ritual_rows import ResponseView, RitualTables
+from knowledge.ritual_rows import ResponseView, RitualTables, respondent_numbers
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.views import FORGOTTEN_NAME
 
@@ -78,6 +78,7 @@ class RitualResponses(RitualTables):
                     .order_by(RitualResponse.id)
                 )
             ).all()
+            numbers = respondent_numbers((r.id, r.round_id, r.member_id) for r, _, _ in rows)
             return [
                 ResponseView(
                     r.id,
@@ -87,6 +88,7 @@ class RitualResponses(RitualTables):
                     r.anonymous,
                     r.late,
                     r.created_at,
+                    numbers[r.id],
                 )
                 for r, name, forgotten in rows
             ]

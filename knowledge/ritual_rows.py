@@ -7,6 +7,8 @@ the responses and the preferences, which is why they live apart from any of them
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,6 +146,21 @@ class ResponseView:
     anonymous: bool
     late: bool
     created_at: datetime
+    # who answered, as a number telling members apart within the round (1, 2, …), never an
+    # id: an anonymous round counts its members by it without naming them
+    respondent: int = 0
+
+
+def respondent_numbers(rows: Iterable[tuple[int, int, int | None]]) -> dict[int, int]:
+    """Response id → its member's number within its round, for rows (response id, round
+    id, member id) oldest first; a response without a member counts as its own."""
+    numbers: dict[int, int] = {}
+    seen: dict[int, dict[object, int]] = defaultdict(dict)
+    for response_id, round_id, member_id in rows:
+        members = seen[round_id]
+        key: object = member_id if member_id is not None else ("response", response_id)
+        numbers[response_id] = members.setdefault(key, len(members) + 1)
+    return numbers
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,45 @@ async def test_members_see_rounds_completion_and_syntheses_with_anonymous_answer
     assert seen["visitor"].status == 404
     assert 'href="/c/guild/rituals"' not in seen["public_community"].text
     assert WHISPER not in seen["public_community"].text
+
+
+async def test_an_anonymous_round_counts_its_distinct_members_in_chat_and_on_the_garden(
+    database_url: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(START)
+    config = make_config(database_url, tmp_path, extra=WEB, community_extra=GUILD_DESCRIPTION)
+    out = io.StringIO()
+    seen: dict[str, Fetched] = {}
+
+    async def look(hearth: Hearth) -> None:
+        signed = await post(hearth, "/login", {"token": link_token(out)})
+        cookie = {"Cookie": signed.headers["Set-Cookie"].split(";")[0]}
+        seen["member"] = await Visitor.get(hearth, "/c/guild/rituals", cookie)
+
+    printed = await run_script(
+        config,
+        [
+            ":as cora",
+            "/ritual add checkin here weekly on monday at 9:00 name:pulse anonymous:yes window:1d",
+            "/ritual confirm",
+            at(clock, NINE),
+            ":as alice",
+            ":dm /ritual answer pulse Tired",
+            ":dm /ritual answer pulse And a bit lost",
+            ":as bob",
+            ":dm /ritual answer pulse Fine",
+            ":as quinn",
+            f":dm /ritual answer pulse {WHISPER}",
+            at(clock, NINE + timedelta(days=1)),
+            ":as cora",  # signed in as someone who did not answer
+            "/garden login",
+            look,
+        ],
+        clock,
+        out=out,
+    )
+    synthesis = printed.split("🧭 pulse: ")[1].split("\n")[0]
+    assert synthesis == "round closed with 4 response(s) from 3 member(s)"
+    page = seen["member"].text
+    assert "round closed with 4 response(s) from 3 member(s)" in page
+    assert not any(name in page for name in ("alice", "bob", "quinn"))

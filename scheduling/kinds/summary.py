@@ -42,8 +42,10 @@ def heading(ritual: RitualView, responses: list[ResponseView]) -> str:
     if not responses:
         closed = "this round closed without responses. See you next time!"
         return f"{SYNTHESIS_ICON} {ritual.name}: {closed}"
-    people = sorted({author(r, ritual) for r in responses})
-    shown = ", ".join(people) if not ritual.anonymous else f"{len(people)} member(s)"
+    if ritual.anonymous:  # counted, never named
+        shown = f"{len({r.respondent for r in responses})} member(s)"
+    else:
+        shown = ", ".join(sorted({author(r, ritual) for r in responses}))
     late = sum(1 for r in responses if r.late)
     late_note = f", {late} after closing" if late else ""
     closed = f"round closed with {len(responses)} response(s){late_note} from {shown}"
