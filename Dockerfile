@@ -6,7 +6,9 @@ COPY bot ./bot
 COPY adapters ./adapters
 COPY knowledge ./knowledge
 COPY scheduling ./scheduling
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The e2e extra (matrix-nio's: vodozemac wheels, no system library) lets Matrix read and
+# answer in encrypted rooms, which `encryption = true` (the default) asks for.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[e2e]"
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 hearth && mkdir /data && chown hearth /data

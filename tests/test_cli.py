@@ -184,3 +184,35 @@ signing_secret = "${HEARTH_TEST_UNSET_SLACK_SECRET}"
     assert "The Guild (guild)" in found.stdout and "The Forge (forge)" in found.stdout
     only = hearth("search", "anything", "--community", "forge", cwd=tmp_path, env=env)
     assert only.returncode == 0 and "The Guild" not in only.stdout
+
+
+def test_check_config_says_when_matrix_encryption_is_on_but_the_e2e_extra_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import app
+    from tests.harness.config_builder import Channel, Community, write_config
+
+    guild = Community("guild", "The Guild", (Channel("matrix", "example.org", "!room"),))
+    matrix = """
+[adapters.matrix]
+enabled = true
+homeserver = "http://127.0.0.1:1"
+user_id = "@hearth:example.org"
+access_token = "${HEARTH_MATRIX_ACCESS_TOKEN}"
+encryption = true
+"""
+    config = write_config(
+        tmp_path / "hearth.toml", f"sqlite:///{tmp_path}/h.db", guild, extra=matrix
+    )
+    monkeypatch.setenv("HEARTH_MATRIX_ACCESS_TOKEN", "not-a-real-token")
+    monkeypatch.setitem(sys.modules, "vodozemac", None)  # as if the extra were not installed
+    with pytest.raises(SystemExit) as ended:
+        app(["check-config", str(config)])
+    assert ended.value.code == 0
+    printed = capsys.readouterr().out
+    assert (
+        "Matrix has encryption = true, but matrix-nio's e2e extra (vodozemac) is not "
+        "installed: encrypted rooms and DMs will only get a notice that I cannot read them; "
+        "install it with pip install 'hearth[e2e]' (or set encryption = false)."
+    ) in " ".join(printed.split())
+    assert "Config OK" in printed

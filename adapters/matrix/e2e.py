@@ -34,12 +34,28 @@ log = structlog.get_logger(__name__)
 
 
 def available() -> bool:
-    """Whether matrix-nio can encrypt here (its `e2e` extra: vodozemac, peewee...)."""
+    """Whether matrix-nio can encrypt here (its `e2e` extra: vodozemac, peewee...).
+
+    vodozemac is imported, not only looked up: nio's own flag is fixed when nio.crypto is
+    first imported and says nothing of a wheel that is present but cannot load."""
     try:
+        import vodozemac  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
         from nio.crypto import ENCRYPTION_ENABLED  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - nio always ships the module
+    except ImportError:
         return False
     return bool(ENCRYPTION_ENABLED)
+
+
+MISSING = (
+    "Matrix has encryption = true, but matrix-nio's e2e extra (vodozemac) is not installed: "
+    "encrypted rooms and DMs will only get a notice that I cannot read them; install it with "
+    "pip install 'hearth[e2e]' (or set encryption = false)."
+)
+
+
+def missing_extra(config: MatrixConfig) -> str | None:
+    """The sentence `hearth check-config` says when encryption is asked for but cannot be."""
+    return MISSING if config.enabled and config.encryption and not available() else None
 
 
 def wanted(config: MatrixConfig) -> bool:

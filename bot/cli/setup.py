@@ -60,6 +60,12 @@ def checkconfig_from(
         except UserError as exc:
             raise fail(exc.message) from None
     adapters = [name for name, section in settings.adapters if getattr(section, "enabled", False)]
+    if "matrix" in adapters:
+        from adapters.matrix.e2e import missing_extra
+
+        note = missing_extra(settings.adapters.matrix)
+        if note is not None:
+            out.print(f"Note: {note}", highlight=False, markup=False)
     out.print(
         f"Config OK: {len(settings.communities)} community(ies) "
         f"({', '.join(c.slug for c in settings.communities)}); "
