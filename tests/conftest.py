@@ -8,6 +8,7 @@ Set HEARTH_TEST_POSTGRES=off to run without a server (the PostgreSQL half then s
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import select
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
@@ -58,6 +60,37 @@ async def _admin(sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found() -> Iterator[None]:
+    """Why: a test that runs the CLI or `configure_logging` in-process (check-config, JSON
+    logs) would leave structlog filtering below WARNING, and every later test's
+    `capture_logs()` would then see no INFO events; each test leaves logging as it found it.
+    pytest's own capture handlers come and go per phase, so they are left to pytest."""
+
+    def ours(handler: logging.Handler) -> bool:
+        return not type(handler).__module__.startswith("_pytest")
+
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = [h for h in root.handlers if ours(h)], root.level
+    loggers = {
+        name: logger.level
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    structlog.configure(**config)
+    for handler in [h for h in root.handlers if ours(h) and h not in handlers]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(loggers.get(name, logging.NOTSET))
 
 
 @pytest.fixture(scope="session")
