@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bot.app import Hearth
 from bot.config import Config
 from bot.federation.rfc9421 import parse_input
-from bot.federation.schemes import origin_of
+from bot.federation.schemes import advertises_rfc9421, origin_of
 from bot.federation.signatures import SignatureRejected, public_key
 from knowledge.directory import Directory
 from knowledge.federation_keys import KeyStore
@@ -273,3 +273,22 @@ def test_signature_inputs_are_read_for_their_one_signature(header: str) -> None:
     else:
         assert params.key_id == "https://r.example/u#k"
         assert params.components == ("@method", "@target-uri")
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=60),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["generator", "implements", "href"]), inner)
+        ),
+        max_leaves=10,
+    )
+)
+def test_any_actor_document_is_read_for_an_rfc9421_advertisement_without_failing(
+    value: Any,
+) -> None:
+    document = value if isinstance(value, dict) else {"generator": value}
+    assert advertises_rfc9421(document) in (True, False)
+    rfc = {"href": "https://datatracker.ietf.org/doc/html/rfc9421", "name": "RFC-9421"}
+    assert advertises_rfc9421({**document, "generator": {"implements": [rfc]}})
