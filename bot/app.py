@@ -127,7 +127,7 @@ def _federation(
     metrics: Metrics,
 ) -> Federation:
     """ActivityPub on the [web] server; its library is the `federation` extra."""
-    if find_spec("apsig") is None:
+    if find_spec("apsig") is None or find_spec("http_message_signatures") is None:
         raise UserError(
             "[federation] enabled needs its HTTP Signatures library: "
             "pip install 'hearth[federation]'"

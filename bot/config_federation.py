@@ -36,6 +36,13 @@ class FederationConfig(Section):
     signature_window_seconds: int = Field(
         300, ge=30, le=3600, description="a signed request's Date may be this far off (replays)"
     )
+    key_overlap_hours: float = Field(
+        48.0,
+        ge=0,
+        le=720,
+        description="after `hearth federation rotate-key`, the previous key still signs "
+        "for servers that answer 401 (they cached the old key) for this long, then is deleted",
+    )
     fetch_timeout_seconds: float = Field(10.0, gt=0, le=120)
     poll_seconds: float = Field(
         5.0, gt=0, le=300, description="how often new or withdrawn public insights are looked for"

@@ -1,7 +1,8 @@
-"""The federation's records: signing keys, remote followers, the inbox log, and which
-public insights were announced (so a withdrawal can still be told after the insight is
-gone). Deliveries are queued in the same transaction as the change they report
-(knowledge/federation_queue.py), so a crash between the two loses and duplicates nothing.
+"""The federation's records: remote followers, the inbox log, and which public insights
+were announced (so a withdrawal can still be told after the insight is gone); the signing
+keys are in knowledge/federation_keys.py. Deliveries are queued in the same transaction as
+the change they report (knowledge/federation_queue.py), so a crash between the two loses
+and duplicates nothing.
 """
 
 from __future__ import annotations
@@ -19,18 +20,11 @@ from knowledge.models import (
     Community,
     FederationFollower,
     FederationInboxItem,
-    FederationKey,
     FederationPublished,
     Insight,
 )
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.vocabulary import Visibility
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    public_pem: str
-    private_pem: str  # encrypted PKCS#8
 
 
 @dataclass(frozen=True)
@@ -64,53 +58,6 @@ Deliveries = Callable[[Sequence[Follower]], list[Delivery]]
 class FederationStore:
     def __init__(self, database: Database) -> None:
         self._db = database
-
-    # -- keys ---------------------------------------------------------------------------
-
-    async def key(self, community_id: int) -> KeyPair | None:
-        async with self._db.sessions() as session:
-            row = await session.get(FederationKey, community_id)
-            return None if row is None else KeyPair(row.public_pem, row.private_pem)
-
-    async def keep_key(self, community_id: int, pair: KeyPair, now: datetime) -> KeyPair:
-        """Store `pair` unless a key exists already (two processes raced): the stored one wins."""
-        async with self._db.sessions.begin() as session:
-            await session.execute(
-                insert_ignoring_conflict(
-                    session,
-                    FederationKey,
-                    {
-                        "community_id": community_id,
-                        "public_pem": pair.public_pem,
-                        "private_pem": pair.private_pem,
-                        "created_at": now,
-                    },
-                    ["community_id"],
-                )
-            )
-        kept = await self.key(community_id)
-        assert kept is not None
-        return kept
-
-    async def replace_key(self, community_id: int, pair: KeyPair, now: datetime) -> None:
-        """Rotation: the new pair replaces the old one for every process (they re-read)."""
-        async with self._db.sessions.begin() as session:
-            row = await session.get(FederationKey, community_id)
-            if row is None:
-                session.add(
-                    FederationKey(
-                        community_id=community_id,
-                        public_pem=pair.public_pem,
-                        private_pem=pair.private_pem,
-                        created_at=now,
-                    )
-                )
-            else:
-                row.public_pem, row.private_pem, row.created_at = (
-                    pair.public_pem,
-                    pair.private_pem,
-                    now,
-                )
 
     # -- followers ----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +28,14 @@ from bot.app import Hearth
 from bot.config import Config, ConfigError
 from bot.config_federation import FederationConfig
 from bot.federation.remote import Remote, RemoteRefused
-from bot.federation.service import Federation
 from bot.federation.signatures import SignatureRejected, parse_signature
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer, new_key
 from tests.harness.config_builder import write_config
 from tests.harness.console_harness import Step, line, make_config, run_script
+from tests.harness.federation_scene import START, Scene, base, federation, get
 from tests.harness.garden_harness import captured, share
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PASSPHRASE_ENV = "HEARTH_TEST_FEDERATION_PASSPHRASE"
 HOSTILE = "Beware of hostile text <script>alert(1)</script> @everyone [x](javascript:alert(2))"
 FEDERATION = f"""
@@ -61,22 +60,6 @@ def fed_config(
         return make_config(database_url, tmp_path, extra=FEDERATION + more)
 
     return build
-
-
-def base(hearth: Hearth) -> str:
-    assert hearth.ops is not None
-    return f"http://127.0.0.1:{hearth.ops.port}"
-
-
-def federation(hearth: Hearth) -> Federation:
-    assert hearth.federation is not None
-    return hearth.federation
-
-
-async def get(hearth: Hearth, path: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.get(base(hearth) + path) as response:
-        body = await response.json(content_type=None) if response.status < 500 else None
-        return response.status, body
 
 
 def signed_by(hearth_key_pem: str, received: Any, method: str = "POST") -> bool:
@@ -351,21 +334,8 @@ async def test_a_blocked_server_and_a_flood_from_one_server_are_refused(
 async def test_a_follower_that_is_down_gets_everything_once_in_order_when_back(
     fed_config: Callable[[str], Config],
 ) -> None:
-    out = io.StringIO()
-    clock = ManualClock(START)
-    peer = Peer()
-    state: dict[str, Any] = {}
-
-    async def follow(hearth: Hearth) -> None:
-        await peer.start()
-        inbox = base(hearth) + "/ap/c/guild/inbox"
-        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
-        await federation(hearth).run_once()
-        await peer.wait_for(1)
-        peer.fail_with = 503
-
-    async def deliver(hearth: Hearth) -> None:
-        await federation(hearth).run_once()
+    scene = Scene()
+    clock, peer, out, state = scene.clock, scene.peer, scene.out, scene.state
 
     async def come_back(hearth: Hearth) -> None:
         state["while_down"] = len(peer.received)
@@ -376,14 +346,11 @@ async def test_a_follower_that_is_down_gets_everything_once_in_order_when_back(
         await peer.wait_for(4)
 
     steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review")]
-    steps += [follow]
+    steps += [scene.follow(then_fail_with=503)]
     for text in ("Second lesson on pairing", "Third lesson on retros", "Fourth lesson on demos"):
-        steps += [*publish(out, text), deliver]
+        steps += [*publish(out, text), scene.deliver()]
     steps += [come_back]
-    try:
-        await run_script(fed_config(""), steps, clock, out=out)
-    finally:
-        await peer.stop()
+    await scene.run(fed_config(""), steps)
     assert state["while_down"] == 1
     creates = [a["object"]["content"] for a in peer.activities("Create")]
     assert len(creates) == 3
@@ -559,22 +526,9 @@ async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in
     behind it, in order, until an operator retries (`hearth federation retry`); a 429
     only waits."""
     config_file = write_config(tmp_path / "hearth.toml", database_url, extra=FEDERATION)
-    out = io.StringIO()
-    clock = ManualClock(START)
-    peer = Peer()
-    state: dict[str, Any] = {}
-
-    async def follow(hearth: Hearth) -> None:
-        await peer.start()
-        inbox = base(hearth) + "/ap/c/guild/inbox"
-        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
-        await federation(hearth).run_once()
-        await peer.wait_for(1)
-        peer.fail_with = 403
-
-    async def deliver(hearth: Hearth) -> None:
-        await federation(hearth).run_once()
-        clock.advance(timedelta(hours=1))
+    scene = Scene()
+    clock, peer, out, state = scene.clock, scene.peer, scene.out, scene.state
+    deliver = scene.deliver(then_advance=timedelta(hours=1))
 
     async def retry(hearth: Hearth) -> None:
         queue = federation(hearth).deliverer.queue
@@ -596,14 +550,11 @@ async def test_a_refusing_follower_parks_its_lane_until_retried_then_gets_all_in
     steps: list[Step] = [
         ":as cora",
         *publish(out, "First public lesson about reviews #review"),
-        follow,
+        scene.follow(then_fail_with=403),
     ]
     steps += [*publish(out, "Second lesson on pairing"), deliver]
     steps += [*publish(out, "Third lesson on retros"), deliver, retry]
-    try:
-        await run_script(fed_config(""), steps, clock, out=out)
-    finally:
-        await peer.stop()
+    await scene.run(fed_config(""), steps)
     assert state["parked"] == 1, "the first refused delivery parks; the next waits behind it"
     assert "guild: 1 follower(s) on 127.0.0.1:" in state["status"]
     assert "deliveries: 1 pending, 1 delivered, 1 parked" in state["status"], "one waits behind"
@@ -658,33 +609,19 @@ async def test_a_rotated_key_is_announced_to_followers_and_signs_what_follows(
 async def test_a_follower_whose_inbox_is_gone_is_dropped_and_not_retried(
     fed_config: Callable[[str], Config],
 ) -> None:
-    out = io.StringIO()
-    clock = ManualClock(START)
-    peer = Peer()
-    state: dict[str, Any] = {}
-
-    async def follow(hearth: Hearth) -> None:
-        await peer.start()
-        inbox = base(hearth) + "/ap/c/guild/inbox"
-        await peer.post(inbox, peer.follow(base(hearth) + "/ap/c/guild"), clock.now())
-        await federation(hearth).run_once()
-        await peer.wait_for(1)
-        peer.fail_with = 410
+    scene = Scene()
+    out, state = scene.out, scene.state
 
     async def deliver(hearth: Hearth) -> None:
-        await federation(hearth).run_once()
-        clock.advance(timedelta(hours=1))
+        await scene.deliver(then_advance=timedelta(hours=1))(hearth)
         await federation(hearth).run_once()
         state["followers"] = (await get(hearth, "/ap/c/guild/followers"))[1]["totalItems"]
         state["queue"] = await federation(hearth).deliverer.queue.counts()
 
     steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review")]
-    steps += [follow, *publish(out, "Second lesson on pairing"), deliver]
+    steps += [scene.follow(then_fail_with=410), *publish(out, "Second lesson on pairing"), deliver]
     steps += [*publish(out, "Third lesson on retros"), deliver]
-    try:
-        await run_script(fed_config(""), steps, clock, out=out)
-    finally:
-        await peer.stop()
+    await scene.run(fed_config(""), steps)
     assert state["followers"] == 0
     assert state["queue"] == {"delivered": 1, "gone": 1}, "nothing more queued for it"
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urldefrag
 
 from bot.federation.remote import Remote, RemoteFailed
+from bot.federation.schemes import Schemes, advertises_rfc9421, origin_of
 
 CACHE_SECONDS = 3600.0
 CACHE_SIZE = 4096
@@ -56,8 +57,9 @@ def parse_actor(document: dict[str, Any], key_id: str) -> RemoteActor:
 
 
 class RemoteActors:
-    def __init__(self, remote: Remote) -> None:
+    def __init__(self, remote: Remote, schemes: Schemes | None = None) -> None:
         self._remote = remote
+        self._schemes = schemes or Schemes()
         self._cache: dict[str, tuple[float, RemoteActor]] = {}
 
     async def by_key(
@@ -69,6 +71,7 @@ class RemoteActors:
         url = urldefrag(key_id).url
         document = await self._remote.get_json(url, await sign(url) if sign else None)
         found = parse_actor(document, key_id)
+        self._advertised(document, found)
         if found.id != _text(document, "id") and "publicKeyPem" not in document:
             raise RemoteFailed("the key's owner is not the actor that was fetched")
         if len(self._cache) >= CACHE_SIZE:
@@ -84,4 +87,12 @@ class RemoteActors:
         document = await self._remote.get_json(actor_id, await sign(actor_id) if sign else None)
         key = document.get("publicKey")
         key_id = _text(key, "id") if isinstance(key, dict) else ""
-        return parse_actor(document, key_id or actor_id)
+        found = parse_actor(document, key_id or actor_id)
+        self._advertised(document, found)
+        return found
+
+    def _advertised(self, document: dict[str, Any], actor: RemoteActor) -> None:
+        """Note a server that says it takes RFC 9421 signatures (its inbox's host)."""
+        if advertises_rfc9421(document):
+            for url in {actor.id, actor.inbox} - {""}:
+                self._schemes.supports(origin_of(url), "its actor advertises RFC 9421 (FEP-844e)")

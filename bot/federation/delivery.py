@@ -3,7 +3,10 @@
 2xx → delivered. 410 → the follower is gone: dropped, never retried. 429 → wait its
 Retry-After (not a failure). Any other 4xx but 401 and 408 → parked at once (the remote
 refuses; a person must look); 401 is retried, since a remote may still hold a key this
-community has just rotated. 5xx, timeouts, refused connections → exponential backoff
+community has just rotated. Before any of that, two immediate second tries (bot/federation/
+schemes.py, keys.py): an RFC 9421 signature refused with 401/400 is sent again with
+draft-cavage (and that host keeps draft-cavage), and a 401 during a key rotation's overlap
+is sent again signed by the previous key. 5xx, timeouts, refused connections → exponential backoff
 with jitter (bot/retry.py), parked after `[relay] max_failures`.
 A parked item holds its inbox's lane, so later activities to that inbox wait, in order.
 """
@@ -16,10 +19,13 @@ import random
 from datetime import timedelta
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from bot.config_features import RelayConfig
+from bot.federation import rfc9421
 from bot.federation.keys import Keys
 from bot.federation.remote import Remote, RemoteFailed, RemoteRefused
+from bot.federation.schemes import CAVAGE, MESSAGE, Schemes, origin_of
 from bot.federation.signatures import sign
 from bot.ops.metrics import Metrics
 from bot.retry import retry_delay
@@ -40,8 +46,10 @@ class Deliverer:
         relay: RelayConfig,
         metrics: Metrics,
         store: FederationStore,
+        schemes: Schemes,
         rng: random.Random | None = None,
     ) -> None:
+        self.schemes = schemes
         self._metrics = metrics
         self._store = store
         self.queue = queue
@@ -59,13 +67,8 @@ class Deliverer:
 
     async def _deliver(self, item: ClaimedDelivery) -> None:
         body = json.dumps(item.activity, separators=(",", ":")).encode("utf-8")
-        actor = str(item.activity.get("actor", ""))
         try:
-            private = await self._keys.private_key(item.community_id)
-            headers = sign(
-                private, f"{actor}#main-key", "POST", item.inbox, self._clock.now(), body
-            )
-            await self._remote.post(item.inbox, body, headers)
+            await self._send(item, body)
         except RemoteRefused as exc:
             await self.queue.park(item.id, f"refused: {exc}")
             self._metrics.federation_deliveries.labels("parked").inc()
@@ -77,6 +80,39 @@ class Deliverer:
         else:
             await self.queue.delivered(item.id, self._clock.now())
             self._metrics.federation_deliveries.labels("delivered").inc()
+
+    async def _send(self, item: ClaimedDelivery, body: bytes) -> None:
+        keys = await self._keys.signing_keys(item.community_id)
+        host = origin_of(item.inbox)
+        scheme = self.schemes.scheme(host)
+        try:
+            await self._post(item, body, keys[0], scheme)
+            return
+        except RemoteFailed as exc:
+            failed = exc
+        if scheme == MESSAGE and failed.status in (400, 401):
+            reason = f"answered {failed.status} to an RFC 9421 signature"
+            self.schemes.refused(host, reason)
+            log.info("federation.signature_fallback", host=host, reason=reason)
+            scheme = CAVAGE
+            try:
+                await self._post(item, body, keys[0], scheme)
+                return
+            except RemoteFailed as exc:
+                failed = exc
+        if failed.status == 401 and len(keys) > 1:  # it still holds the key before rotation
+            log.info("federation.previous_key", host=host, item=item.id)
+            await self._post(item, body, keys[1], scheme)
+            return
+        raise failed
+
+    async def _post(
+        self, item: ClaimedDelivery, body: bytes, private: RSAPrivateKey, scheme: str
+    ) -> None:
+        key_id = f"{item.activity.get('actor', '')}#main-key"
+        signer = rfc9421.sign if scheme == MESSAGE else sign
+        headers = signer(private, key_id, "POST", item.inbox, self._clock.now(), body)
+        await self._remote.post(item.inbox, body, headers)
 
     async def _failed(self, item: ClaimedDelivery, exc: RemoteFailed) -> None:
         now = self._clock.now()

@@ -21,6 +21,7 @@ SECURITY = "https://w3id.org/security/v1"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 CONTEXT: list[Any] = [AS, SECURITY]
 JRD = "application/jrd+json"
+RFC9421 = "https://datatracker.ietf.org/doc/html/rfc9421"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,12 @@ def actor(urls: Urls, name: str, summary: str, public_pem: str) -> dict[str, Any
         "discoverable": True,
         "publicKey": {"id": urls.key_id, "owner": urls.actor, "publicKeyPem": public_pem},
         "endpoints": {"sharedInbox": urls.inbox},
+        # FEP-844e: peers that read it sign to Hearth with RFC 9421 (it verifies both)
+        "generator": {
+            "type": "Application",
+            "name": "Hearth",
+            "implements": [{"href": RFC9421, "name": "RFC-9421: HTTP Message Signatures"}],
+        },
     }
 
 

@@ -2,7 +2,10 @@
 
 Checks in order, cheapest first: the remote host's rate (per process, a sliding minute),
 the body's size, JSON shape, the blocklist, then the HTTP Signature against the key its
-actor publishes (Digest, Date window; the key's owner must be the activity's actor).
+actor publishes: RFC 9421 when the request has `Signature-Input` (Content-Digest, `created`
+window; bot/federation/rfc9421.py), else draft-cavage (Digest, Date window); either way
+the key's owner must be the activity's actor. A host that signs with RFC 9421 is noted,
+so deliveries to it use RFC 9421 too (bot/federation/schemes.py).
 Only then is the activity written, idempotent by its id, and 202 answered; Follow and
 Undo(Follow) are handled after that durable write, by `InboxHandler.handle_pending`.
 """
@@ -20,9 +23,10 @@ import structlog
 from aiohttp import web
 
 from bot.config_federation import FederationConfig
-from bot.federation import documents
+from bot.federation import documents, rfc9421
 from bot.federation.actors import RemoteActors, SignGet
 from bot.federation.remote import RemoteFailed, RemoteRefused, is_blocked
+from bot.federation.schemes import Schemes, origin_of
 from bot.federation.signatures import SignatureRejected, host_of, parse_signature, verify
 from bot.ops.metrics import Metrics
 from knowledge.clock import Clock
@@ -68,8 +72,10 @@ class InboxReceiver:
         woken: Callable[[], None],
         signer: SignerFor,
         metrics: Metrics,
+        schemes: Schemes,
     ) -> None:
         self._metrics = metrics
+        self._schemes = schemes
         self._config = config
         self._store = store
         self._actors = actors
@@ -81,17 +87,22 @@ class InboxReceiver:
     async def receive(
         self, request: web.Request, community_id: int, urls: documents.Urls
     ) -> web.StreamResponse:
-        response = await self._receive(request, community_id)
+        response = await self._receive(request, community_id, urls)
         outcome = "refused" if response.status != 202 else "accepted"
         if response.headers.get("X-Hearth-Seen") == "1":
             outcome = "duplicate"
         self._metrics.federation_inbox.labels(outcome).inc()
         return response
 
-    async def _receive(self, request: web.Request, community_id: int) -> web.StreamResponse:
-        signature = request.headers.get("Signature", "")
+    async def _receive(
+        self, request: web.Request, community_id: int, urls: documents.Urls
+    ) -> web.StreamResponse:
+        message = "Signature-Input" in request.headers  # RFC 9421, as Mastodon tells them
         try:
-            key_id = parse_signature(signature).key_id
+            if message:
+                key_id = rfc9421.parse_input(request.headers.get("Signature-Input", "")).key_id
+            else:
+                key_id = parse_signature(request.headers.get("Signature", "")).key_id
         except SignatureRejected as exc:
             return _refuse(401, str(exc))
         host = host_of(key_id)
@@ -119,7 +130,15 @@ class InboxReceiver:
         if host_of(actor_id) != host or host_of(activity_id) != host:
             return _refuse(401, "the signing key belongs to another server than the activity")
         try:
-            await self._verified(request, body, key_id, actor_id, self._signer(community_id))
+            target = urls.base + request.rel_url.raw_path_qs  # as the sender addressed it
+            await self._verified(
+                request,
+                body,
+                key_id,
+                actor_id,
+                self._signer(community_id),
+                target if message else "",
+            )
         except SignatureRejected as exc:
             log.info("federation.inbox_refused", key=key_id[:200], reason=str(exc))
             return _refuse(401, str(exc))
@@ -127,6 +146,8 @@ class InboxReceiver:
             return _refuse(403, str(exc))
         except RemoteFailed as exc:
             return _refuse(401, f"the signing key could not be fetched: {exc}")
+        if message:
+            self._schemes.supports(origin_of(key_id), "it signed a request to us with RFC 9421")
         fresh = await self._store.receive(
             activity_id, actor_id, community_id, activity, self._clock.now()
         )
@@ -138,15 +159,34 @@ class InboxReceiver:
         return seen
 
     async def _verified(
-        self, request: web.Request, body: bytes, key_id: str, actor_id: str, sign: SignGet
+        self,
+        request: web.Request,
+        body: bytes,
+        key_id: str,
+        actor_id: str,
+        sign: SignGet,
+        target: str,
     ) -> None:
+        """Verified by the actor's key (`target`: the RFC 9421 target URI, else draft-cavage)."""
         window = timedelta(seconds=self._config.signature_window_seconds)
         headers = {k: v for k, v in request.headers.items()}
+        lines = list(request.headers.items())
         for fresh in (False, True):  # a failure against a cached key: fetch it again
             remote = await self._actors.by_key(key_id, fresh=fresh, sign=sign)
             if remote.id != actor_id:
                 raise SignatureRejected("the signing key is not the actor's")
             try:
+                if target:
+                    rfc9421.verify(
+                        remote.public_pem,
+                        request.method,
+                        target,
+                        lines,
+                        body,
+                        self._clock.now(),
+                        window,
+                    )
+                    return
                 verify(
                     remote.public_pem,
                     request.method,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,6 +28,7 @@ from bot.federation.inbox import InboxHandler, InboxReceiver
 from bot.federation.keys import Keys
 from bot.federation.publisher import Publisher
 from bot.federation.remote import Remote
+from bot.federation.schemes import Schemes
 from bot.federation.signatures import sign
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
@@ -35,6 +37,7 @@ from knowledge.db import Database
 from knowledge.directory import Directory
 from knowledge.errors import UserError
 from knowledge.federation import FederationStore
+from knowledge.federation_keys import KeyStore
 from knowledge.federation_queue import Delivery, DeliveryQueue
 from knowledge.garden import GardenStore
 from knowledge.garden_rows import PublicCommunity
@@ -73,16 +76,32 @@ class Federation:
         self._base_url = base_url
         self._descriptions = descriptions
         self.remote = Remote(config)
-        actors = RemoteActors(self.remote)
-        self.keys = Keys(self.store, config.key_passphrase, clock)
+        self.schemes = Schemes()
+        actors = RemoteActors(self.remote, self.schemes)
+        overlap = timedelta(hours=config.key_overlap_hours)
+        self.keys = Keys(KeyStore(database), config.key_passphrase, clock, overlap)
         self.wake = asyncio.Event()
         self.receiver = InboxReceiver(
-            config, self.store, actors, clock, self.wake.set, self.get_signer, metrics
+            config,
+            self.store,
+            actors,
+            clock,
+            self.wake.set,
+            self.get_signer,
+            metrics,
+            self.schemes,
         )
         self.handler = InboxHandler(self.store, actors, clock, self.urls_of, self.get_signer)
         self.publisher = Publisher(self.store, garden, clock, self.urls_of)
         self.deliverer = Deliverer(
-            DeliveryQueue(database), self.keys, self.remote, clock, relay, metrics, self.store
+            DeliveryQueue(database),
+            self.keys,
+            self.remote,
+            clock,
+            relay,
+            metrics,
+            self.store,
+            self.schemes,
         )
         self._task: asyncio.Task[None] | None = None
         self.background = True  # False (tests): nothing runs by itself; call `run_once`
@@ -196,7 +215,8 @@ class Federation:
 
     async def rotate_key(self, slug: str) -> int:
         """A new signing key for the community, announced to its followers as an Update
-        of the actor (signed with the new key); how many inboxes will be told."""
+        of the actor (signed with the new key, or during the overlap by the previous one
+        where a follower still holds it); how many inboxes will be told."""
         community = await self._directory.community_by_slug(slug)
         if community is None:
             raise UserError(f"no community with slug {slug!r}")

@@ -88,7 +88,7 @@ def sign(
 
 
 @lru_cache(maxsize=1024)
-def _public_key(public_pem: str) -> rsa.RSAPublicKey:
+def public_key(public_pem: str) -> rsa.RSAPublicKey:
     """Parsed once per key (parsing costs ~7x the RSA check itself)."""
     try:
         key = serialization.load_pem_public_key(public_pem.encode("utf-8"))
@@ -134,7 +134,7 @@ def verify(
     checked["signature"] = lowered["signature"].replace('"hs2019"', '"rsa-sha256"')
     try:
         key_id = Verifier(
-            public_pem=_public_key(public_pem),
+            public_pem=public_key(public_pem),
             method=method.upper(),
             url=url,
             headers=checked,

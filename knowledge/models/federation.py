@@ -24,6 +24,10 @@ class FederationKey(Base):
     public_pem: Mapped[str] = mapped_column(Text)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
+    # after a rotation, the pair before it, kept for `[federation] key_overlap_hours`
+    previous_public_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    previous_private_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class FederationFollower(Base):
