@@ -1,6 +1,6 @@
 """federation keys: the previous pair kept for an overlap window after a rotation
 
-Revision ID: 0018
+Revision ID: 0015
 Revises: 0014
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
+revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
