@@ -247,7 +247,4 @@ def typed_choices(reply: Reply) -> str:
     """The reply's text; with `choices` (no menus here), the numbered list to answer from."""
     if reply.choices is None:
         return reply.text
-    return (
-        f"{reply.text}\n{numbered(reply.choices[1])}\n"
-        "Reply here with its number or name."
-    )
+    return f"{reply.text}\n{numbered(reply.choices[1])}\nReply here with its number or name."
