@@ -89,7 +89,9 @@ class Interactions:
         team = str((body.get("team") or {}).get("id", ""))
         channel_id = str((body.get("channel") or {}).get("id", ""))
         user_id = str((body.get("user") or {}).get("id", ""))
-        action = next((a for a in body.get("actions") or [] if a.get("action_id") == CHOICE_ID), {})
+        action: dict[str, Any] = next(
+            (a for a in body.get("actions") or [] if a.get("action_id") == CHOICE_ID), {}
+        )
         slug = str((action.get("selected_option") or {}).get("value", ""))
         if not channel_id.startswith("D"):  # the menu only ever goes to DMs
             log.info("slack.pick_outside_dm", channel=channel_id)
