@@ -16,7 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from knowledge.clock import ManualClock
-from tests.fakes.slack_loopback import Answer
+from tests.fakes.slack_loopback import JSON, Answer, event_body, send
 from tests.harness.config_builder import Channel, Community
 from tests.test_slack_oauth import ACME, BETA, World, open_world
 
@@ -67,6 +67,13 @@ async def test_an_uninstalled_workspace_holds_its_rituals_until_it_comes_back(
     await tick(world, datetime(2026, 11, 29, 13, 0, 10, tzinfo=UTC))
     assert prompts(world) == []
     await uninstall_acme(world, "EvGone1")
+    with capture_logs() as logs:  # what still arrives from Acme is turned away, and said so
+        for n in (1, 2):
+            message = {"type": "message", "channel": "CGEN", "user": "UCAT", "text": "hi"}
+            body = event_body({**message, "ts": f"1800000900.00000{n}"}, f"EvLate{n}", ACME)
+            assert (await send(world.url, body, JSON)).status == 200
+    turned_away = [e for e in logs if e["event"] == "slack.workspace_not_installed"]
+    assert [e["team"] for e in turned_away] == [ACME.team_id]  # once, not per message
 
     posts = len(world.api.named("chat.postMessage"))
     with capture_logs() as logs:
