@@ -117,3 +117,16 @@ async def test_an_uninstalled_workspace_holds_its_rituals_until_it_comes_back(
     assert shown.count(" UTC: ") == 2 * 2  # two rounds (text and blocks say them both)
     await tick(world, datetime(2026, 12, 1, 13, 0, 10, tzinfo=UTC))  # the next slot runs
     assert len(prompts(world)) == 2
+
+    # a prompt waiting for its retry while the workspace stays away past the grace period
+    # is missed, once, instead of being posted a day late
+    world.api.queue("chat.postMessage", Answer(200, {"ok": False, "error": "internal_error"}))
+    await tick(world, datetime(2026, 12, 2, 13, 0, 10, tzinfo=UTC))
+    await uninstall_acme(world, "EvGone3")
+    for hour in (14, 20, 21):
+        await tick(world, datetime(2026, 12, 2, hour, 0, tzinfo=UTC))
+    await world.install(ACME)
+    await tick(world, datetime(2026, 12, 2, 22, 0, tzinfo=UTC))
+    assert len(prompts(world)) == 2
+    shown = await world.command(BETA, "CYARD", "UBEN", "/ritual show daily")
+    assert "2026-12-02 13:00 UTC: missed" in shown and "2 missed while offline" in shown
