@@ -6,10 +6,17 @@ space holds several). A Discord DM belongs to no guild: it belongs to the
 community of the guild the person shares with Hearth; when they share several, they are
 asked once which one (a menu), and that DM channel is then bound to the chosen community
 like any other channel (`bind_channels`), so every instance finds it.
+
+How the person picks depends on the platform: Discord and Slack show `Reply.choices` as
+a menu; Matrix has no menus, so the question lists the communities by number and a plain
+(non-command) message in that still unbound DM is read as the answer (`typed_pick`):
+the number, the slug or the name. A command always starts with the prefix, so an answer
+is never taken for one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.commands.spec import Reply
@@ -69,6 +76,33 @@ def which_one(ambiguous: Ambiguous) -> Reply:
     )
 
 
+def numbered(options: Sequence[tuple[str, str]]) -> str:
+    """The choices as a typed answer names them: `1. The Forge (forge)` per line."""
+    return "\n".join(f"{n}. {name} ({slug})" for n, (slug, name) in enumerate(options, 1))
+
+
+def typed_pick(options: Sequence[tuple[str, str]], text: str) -> str | None:
+    """The slug a typed answer names (its number, slug or name, any case), or None."""
+    answer = " ".join(text.split()).strip(" .").casefold()
+    if answer.isascii() and answer.isdigit():
+        index = int(answer)
+        return options[index - 1][0] if 1 <= index <= len(options) else None
+    for slug, name in options:
+        if answer in (slug.casefold(), " ".join(name.split()).casefold()):
+            return slug
+    return None
+
+
+def not_a_choice(options: Sequence[tuple[str, str]], text: str) -> Reply:
+    shown = " ".join(text.split())
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return Reply(
+        f"“{shown}” is not one of the communities I listed: reply with a number from 1 to "
+        f"{len(options)}, or one of {', '.join(s for s, _ in options)}.",
+        ephemeral=True,
+    )
+
+
 async def choose(
     directory: Directory, port: OutboundPort, channel: ChannelRef, user: UserRef, slug: str
 ) -> Reply:
@@ -86,3 +120,21 @@ async def choose(
         f"Our direct messages now belong to **{picked.name}**. Send your command again.",
         ephemeral=True,
     )
+
+
+async def typed_answer(
+    directory: Directory, port: OutboundPort, channel: ChannelRef, user: UserRef, text: str
+) -> Reply | None:
+    """A plain message in a DM that has to pick its community, read as the pick; None
+    when the DM needs no pick (it is bound, or the space holds one community or none).
+    Why no InboundLog: a redelivered pick finds the DM bound and is an ordinary message."""
+    if await directory.community_for_channel(channel.platform, channel.space, channel.channel):
+        return None
+    found = await direct_community(directory, port, channel, user)
+    if not isinstance(found, Ambiguous):
+        return None
+    options = [(c.slug, c.name) for c in found.communities]
+    slug = typed_pick(options, text)
+    if slug is None:
+        return not_a_choice(options, text)
+    return await choose(directory, port, channel, user, slug)

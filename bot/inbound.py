@@ -32,7 +32,7 @@ from bot.commands.parse import find_command, parse
 from bot.commands.prefix import respell
 from bot.commands.spec import Command, Reply
 from bot.context import CommandContext
-from bot.direct import Ambiguous, choose, direct_community, which_one
+from bot.direct import Ambiguous, choose, direct_community, typed_answer, which_one
 from bot.events import (
     ChannelRef,
     CommandInvoked,
@@ -234,6 +234,13 @@ class Inbound:
         except DeliveryError as exc:
             log.warning("direct.choice_failed", error=str(exc))
             return Reply("I could not check your communities just now; try again.", True)
+
+    async def direct_answer(
+        self, channel: ChannelRef, user: UserRef, text: str, port: OutboundPort
+    ) -> Reply | None:
+        """A plain DM message on a platform without menus (Matrix): the typed answer to
+        `which_one` while the DM has no community, else None (bot.direct.typed_answer)."""
+        return await typed_answer(self._directory, port, channel, user, text)
 
     async def _run(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from knowledge.pulse import ConstellationPulse
 from knowledge.ritual_definitions import RitualDefinitions
+from knowledge.ritual_holds import RitualHolds
 from knowledge.ritual_joint import RitualJoint
 from knowledge.ritual_joint_rounds import RitualJointRounds
 from knowledge.ritual_opening import RitualOpening
@@ -60,6 +61,7 @@ class RitualStore(
     RitualJoint,
     RitualJointRounds,
     ConstellationPulse,
+    RitualHolds,
 ):
     """Definitions, rounds (opening and after), responses, members' choices, joint
-    rituals and the constellation's pulse in one."""
+    rituals, the constellation's pulse and holds (spaces Hearth left) in one."""

@@ -5,7 +5,8 @@ Why the whole installation is sealed: the bot token, its refresh token and the b
 travel together, and a database dump or `/export` must not hand out a working token. The
 deployment's Fernet key (from the environment) encrypts them; without the key the rows
 are noise. Why an uninstall keeps the row: the workspace's community and insights stay
-until a steward deletes them, and the links it paused are resumed if it comes back.
+until a steward deletes them, and the links it paused are resumed if it comes back. Its
+rituals are held meanwhile (knowledge/ritual_holds.py reads `sealed IS NULL`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
@@ -28,11 +29,13 @@ from knowledge.models import (
     Community,
     LinkSide,
     OutboxItem,
+    Ritual,
+    RitualRound,
     SlackInstallation,
     SlackOAuthState,
 )
 from knowledge.upsert import insert_ignoring_conflict
-from knowledge.vocabulary import OutboxStatus
+from knowledge.vocabulary import OutboxStatus, RoundStatus
 
 log = structlog.get_logger(__name__)
 
@@ -41,11 +44,13 @@ PLATFORM = "slack"
 
 @dataclass(frozen=True)
 class Installed:
-    """What an install did: the workspace's community, and links it resumed."""
+    """What an install did: the workspace's community, links it resumed, and held
+    ritual prompts it brought forward."""
 
     community_slugs: tuple[str, ...]
     created: bool
     resumed_links: int
+    resumed_rounds: int = 0
 
 
 class SlackInstalls:
@@ -74,9 +79,16 @@ class SlackInstalls:
             row.sealed, row.removed_at, row.held_links = sealed, None, ""
             row.team_name = team_name or row.team_name
             resumed = await _resume(session, held, team_id, now)
+            rounds = await _resume_rounds(session, team_id, now)
             slugs, created = await _workspace_communities(session, team_id, team_name)
-        log.info("slack.installed", team=team_id, communities=slugs, resumed_links=resumed)
-        return Installed(slugs, created, resumed)
+        log.info(
+            "slack.installed",
+            team=team_id,
+            communities=slugs,
+            resumed_links=resumed,
+            resumed_ritual_prompts=rounds,
+        )
+        return Installed(slugs, created, resumed, rounds)
 
     async def refresh(self, team_id: str, payload: dict[str, Any], enterprise_id: str = "") -> bool:
         """A rotated token replaces the sealed one, only while the workspace is installed
@@ -138,7 +150,18 @@ class SlackInstalls:
                 side.paused = True
             row.sealed, row.removed_at = None, self._db.clock.now()
             row.held_links = ",".join(str(s.link_id) for s in sides)
-        log.info("slack.uninstalled", team=team_id, paused_links=len(sides))
+            rituals = await session.scalar(
+                select(func.count(Ritual.id)).where(
+                    Ritual.platform == PLATFORM, Ritual.space == team_id
+                )
+            )
+        log.warning(
+            "slack.uninstalled",
+            team=team_id,
+            paused_links=len(sides),
+            held_rituals=rituals or 0,
+            note="its rituals are held (not posted, not retried) until it installs Hearth again",
+        )
         return len(sides)
 
     async def active_teams(self) -> list[str]:
@@ -187,6 +210,17 @@ async def _resume(session: AsyncSession, link_ids: list[int], team_id: str, now:
         .values(next_attempt_at=now)
     )
     return len(link_ids)
+
+
+async def _resume_rounds(session: AsyncSession, team_id: str, now: datetime) -> int:
+    """Prompts held while the workspace was away (knowledge.ritual_holds) are tried now."""
+    in_team = select(Ritual.id).where(Ritual.platform == PLATFORM, Ritual.space == team_id)
+    result = await session.execute(
+        update(RitualRound)
+        .where(RitualRound.ritual_id.in_(in_team), RitualRound.status == RoundStatus.PENDING)
+        .values(next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _workspace_communities(

@@ -48,9 +48,13 @@ class RitualEngine(RoundOpening, JointSynthesis):
     async def process_due(self, now: datetime) -> int:
         """Retry posts, send reminders, close rounds, refresh syntheses; returns steps done."""
         done = 0
+        away = await self.away()
         for round_ in await self._store.due(now):
             ritual = await self._store.by_id(round_.ritual_id)
             if ritual is None:
+                continue
+            if self.held(ritual, away):
+                done += await self.hold_due(ritual, round_, now)
                 continue
             if ritual.joint_id is not None and not await self._joint_goes_on(ritual, round_, now):
                 continue

@@ -13,10 +13,13 @@ import structlog
 
 from bot.port import DeliveryError, OutboundMessage, RateLimited
 from bot.retry import retry_delay
+from knowledge.errors import InvalidInput
+from knowledge.ritual_holds import UNINSTALLED
 from knowledge.rituals import NewRound, OpenedRound, PostedPrompt, RitualView, RoundView
 from knowledge.views import InsightView
 from knowledge.vocabulary import RoundStatus
-from scheduling.engine_base import UNKNOWN, EngineBase, Unknown, channel_of, schedule_of
+from scheduling.engine_base import UNKNOWN, Unknown, channel_of, schedule_of
+from scheduling.holds import Holding
 from scheduling.joint import joint_closes, local_post_at
 from scheduling.kinds import PromptInputs, behaviour
 from scheduling.prompts import pick_prompt
@@ -30,8 +33,9 @@ RECENT = timedelta(days=2)  # see RoundOpening._due_slot
 POSTS_IN_FLIGHT = 16  # prompts of one burst posted at once (platforms rate-limit anyway)
 
 
-class RoundOpening(EngineBase):
-    """The engine's first step: rounds created, prompts posted, failures retried later."""
+class RoundOpening(Holding):
+    """The engine's first step: rounds created, prompts posted, failures retried later;
+    nothing for a ritual whose workspace uninstalled Hearth (see `Holding`)."""
 
     async def open_due(
         self, ritual: RitualView, now: datetime, last_slot: datetime | Unknown | None = UNKNOWN
@@ -110,8 +114,14 @@ class RoundOpening(EngineBase):
         batch: list[tuple[RitualView, NewRound]] = []
         single: list[RitualView] = []
         recent: dict[tuple[str, str, int, str | None], datetime | None] = {}
+        away = await self.away()
         for ritual in rituals:
             if ritual.paused:
+                continue
+            if self.held(ritual, away):
+                slot = self._due_slot(ritual, now, last_slots.get(ritual.id), recent)
+                if slot is not None:
+                    self.note_held_slot(ritual, slot)
                 continue
             if (
                 ritual.skip_next
@@ -276,6 +286,11 @@ class RoundOpening(EngineBase):
             self._metrics.ritual_lateness_seconds.observe(max(0.0, lateness))
 
     async def run_now(self, ritual: RitualView, now: datetime) -> RoundView | None:
+        if self.held(ritual, await self.away()):
+            raise InvalidInput(
+                f"{ritual.name} is held: {UNINSTALLED}, so nothing can be posted there until "
+                "the workspace adds Hearth back."
+            )
         round_ = await self._store.create_round(ritual.id, now, now, manual=True)
         return None if round_ is None else await self.post_prompt(ritual, round_, now)
 

@@ -7,6 +7,7 @@ and every way an installer's browser can arrive wrong.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -142,6 +143,15 @@ class World(EventsEndpoint):
 
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(database_url, tmp_path, MILL) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def open_world(
+    database_url: str, tmp_path: Path, *communities: Community
+) -> AsyncIterator[World]:
+    """Hearth (on a ManualClock) with Slack over OAuth, and the loopback Slack."""
     api = LoopbackSlack()
     await api.start()
     api.add_user("UANN", "ann", is_owner=True)  # owns Acme: a steward there
@@ -149,7 +159,7 @@ async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     api.add_user("UCAT", "cat")
     clock = ManualClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
     hearth = await Hearth.open(
-        build_config(database_url, tmp_path, GUILD, MILL), clock, relay_in_background=False
+        build_config(database_url, tmp_path, GUILD, *communities), clock, relay_in_background=False
     )
     key = Fernet.generate_key().decode()
     config = SlackConfig(

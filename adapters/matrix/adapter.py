@@ -286,7 +286,7 @@ class MatrixAdapter(MatrixEvents):
             self.note_creators(room_id, [e.source for e in state])
         for room_id, invite in response.rooms.invite.items():
             self._handled_any = True
-            await self.invited(room_id, [e.source for e in invite.invite_state])
+            await self.invited(room_id, [_stripped(e) for e in invite.invite_state])
         if self._since is None:
             log.info("matrix.first_sync", rooms=len(response.rooms.join))
             return  # a new install: history is not replayed
@@ -362,3 +362,11 @@ class MatrixAdapter(MatrixEvents):
             self._done = []
         else:
             self._report_handled()
+
+
+def _stripped(event: Any) -> dict[str, Any]:
+    """An invite's state event as sent: nio pops `content` out of a member event's source
+    (where `is_direct` says a DM is being started), so it is put back."""
+    content = getattr(event, "content", None)
+    source: dict[str, Any] = event.source
+    return {**source, "content": content} if isinstance(content, dict) else source

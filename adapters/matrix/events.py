@@ -6,7 +6,8 @@ redactions keep sources in step; the bot's own events and `m.notice`s (other bot
 ignored; relayed copies another Hearth posted (`org.hearth.relay`) arrive with
 `from_bot` set. The sender's power level (or being a room creator) is attached to
 commands and reactions as the role Matrix grants; the core applies it, and takes it back
-when the power level drops.
+when the power level drops. A DM whose community is still to be picked (Matrix has no
+menus) lists the communities by number, and a plain message there is the answer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from adapters.matrix.errors import check
 from adapters.matrix.outbound import MatrixPort
 from bot.capture import BULBS, LABELS
 from bot.commands.parse import split_command_line
+from bot.commands.spec import Reply
 from bot.config_matrix import MatrixConfig
+from bot.direct import numbered
 from bot.events import (
     ChannelRef,
     CommandInvoked,
@@ -151,6 +154,12 @@ class MatrixEvents(MatrixPort):
         root = thread_root(content)
         reply_to = MessageRef(channel, replied, thread_id=root) if replied else None
         command = split_command_line(message.text, self.config.command_prefix)
+        direct = self.directs.is_direct(channel.channel)
+        if command is None and direct:
+            picked = await self.inbound.direct_answer(channel, user, message.text, self)
+            if picked is not None:
+                await self.post(channel, OutboundMessage(picked.text), reply_to=message.ref)
+                return
         if command is None:
             in_thread = reply_to or (MessageRef(channel, root, thread_id=root) if root else None)
             await self.inbound.message_posted(MessagePosted(message, in_thread), self)
@@ -165,11 +174,11 @@ class MatrixEvents(MatrixPort):
             text=rest,
             message=message,
             reply_to=reply_to,
-            direct=self.directs.is_direct(channel.channel),
+            direct=direct,
         )
 
         async def deliver(answer: Answer) -> None:  # ephemeral does not exist on Matrix
-            reply = replace(answer.message(), ephemeral=False)
+            reply = replace(answer.message(), ephemeral=False, text=typed_choices(answer.reply))
             if answer.reply.private and not invoked.direct:  # only the asker sees it: a DM
                 dm = ChannelRef(PLATFORM, self.server_name, await self.directs.room_for(sender))
                 await self.post(dm, reply)
@@ -232,3 +241,10 @@ class MatrixEvents(MatrixPort):
         if user_id in creators:
             return Role.STEWARD
         return self.config.role_for(room.power_levels.get_user_level(user_id))
+
+
+def typed_choices(reply: Reply) -> str:
+    """The reply's text; with `choices` (no menus here), the numbered list to answer from."""
+    if reply.choices is None:
+        return reply.text
+    return f"{reply.text}\n{numbered(reply.choices[1])}\nReply here with its number or name."

@@ -1,8 +1,9 @@
 """The Slack adapter: slack-bolt receives, the Web API port sends.
 
 Inbound (HTTP via Bolt's aiohttp adapter, or Socket Mode): slash commands from the one
-command table, the "Save as insight" shortcut and its modal, 💡/🏷️ reactions, and
-message posts, edits and deletions. Every HTTP request's signature and timestamp is
+command table, 💡/🏷️ reactions, and message posts, edits and deletions; interactive
+payloads (the "Save as insight" shortcut and its modal, the menu that picks a DM's
+community) are interactions.py's. Every HTTP request's signature and timestamp is
 checked by Bolt before any listener runs (bad or stale → 401, nothing happens).
 
 Why everything is acknowledged first: Slack wants an answer within 3 seconds, and a
@@ -29,7 +30,6 @@ bot_id), and other bots' posts stay out as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,11 +45,13 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.endpoints import Endpoints
 from adapters.slack.history import POSTED_SUBTYPES
 from adapters.slack.installations import InstallRecords
+from adapters.slack.interactions import Interactions, Respond, answer
 from adapters.slack.oauth import build_oauth
 from adapters.slack.outbound import PLATFORM, SlackPort, chat_message
 from adapters.slack.teams import SingleTeam
-from adapters.slack.text import message_payload, to_plain
+from adapters.slack.text import to_plain
 from adapters.slack.webapi import error_code, make_client, plain_message
+from bot.direct import CHOICE_ID
 from bot.events import (
     ChannelRef,
     CommandInvoked,
@@ -62,11 +64,10 @@ from bot.events import (
 )
 from bot.inbound import Answer, EventLog, Inbound
 from bot.ops.server import OpsServer
-from bot.port import DeliveryError, OutboundMessage
+from bot.port import DeliveryError
 
 log = structlog.get_logger(__name__)
 
-Respond = Callable[..., Awaitable[Any]]
 NOT_INSTALLED = (
     "Hearth is not installed in this workspace any more; a workspace admin can add it "
     "again from Hearth's install page."
@@ -169,8 +170,10 @@ class SlackAdapter(SlackPort):
         app.middleware(self._dedupe_deliveries)
         pattern = re.compile(rf"^/{re.escape(self.config.command_prefix)}[a-z0-9-]+$")
         app.command(pattern)(self._on_command)
-        app.shortcut(modal.CALLBACK_ID)(self._on_shortcut)
-        app.view_submission(modal.CALLBACK_ID)(self._on_submission)
+        interactions = Interactions(self, lambda: self.inbound, self._prefix)
+        app.shortcut(modal.CALLBACK_ID)(interactions.on_shortcut)
+        app.view_submission(modal.CALLBACK_ID)(interactions.on_submission)
+        app.action(CHOICE_ID)(interactions.on_pick)
         app.event("reaction_added")(self._on_reaction)
         app.event("message")(self._on_message)
         app.event("app_uninstalled")(self._on_workspace_left)
@@ -219,85 +222,14 @@ class SlackAdapter(SlackPort):
                 direct=channel_id.startswith("D"),
             )
 
-            async def deliver(answer: Answer) -> None:  # a response_url is never redelivered
-                await self._respond(respond, answer.reply.text, ephemeral=answer.reply.ephemeral)
+            async def deliver(said: Answer) -> None:  # a response_url is never redelivered
+                reply = said.reply
+                await answer(respond, reply.text, ephemeral=reply.ephemeral, choices=reply.choices)
 
             await self.inbound.command(event, self, self._prefix, deliver)
         except DeliveryError as exc:
             log.warning("slack.command_failed", command=name, error=error_code(exc))
-            await self._respond(respond, plain_message(exc), ephemeral=True)
-
-    async def _respond(self, respond: Respond, text: str, *, ephemeral: bool) -> None:
-        """Answer through the command's response_url (works without channel membership)."""
-        try:
-            await respond(
-                response_type="ephemeral" if ephemeral else "in_channel",
-                replace_original=False,
-                **message_payload(text),
-            )
-        except Exception as exc:
-            log.warning("slack.respond_failed", error=repr(exc))
-
-    # the "Save as insight" shortcut and modal -----------------------------------------
-
-    async def _on_shortcut(
-        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
-    ) -> None:
-        await ack()
-        message = body.get("message") or {}
-        target = modal.Target(
-            team=str((body.get("team") or {}).get("id", "")),
-            channel=str((body.get("channel") or {}).get("id", "")),
-            ts=str(message.get("ts", "")),
-            thread_ts=message.get("thread_ts"),
-        )
-        view = modal.capture_view(target, to_plain(str(message.get("text") or "")))
-        try:
-            await self.open_view(target.team, str(body.get("trigger_id", "")), view)
-        except DeliveryError as exc:
-            await self._respond(respond, plain_message(exc), ephemeral=True)
-
-    async def _on_submission(
-        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], view: dict[str, Any]
-    ) -> None:
-        tags, problem = modal.read_tags(view)
-        if problem is not None:
-            await ack(response_action="errors", errors={modal.TAGS_BLOCK: problem})
-            return
-        await ack()
-        target = modal.read_target(view)
-        user_id = str((body.get("user") or {}).get("id", ""))
-        channel = ChannelRef(PLATFORM, target.team, target.channel)
-        ref = MessageRef(channel, target.ts, thread_id=target.thread_ts)
-        try:
-            event = CommandInvoked(
-                name="insight",
-                invoker=await (await self.teams.get(target.team)).workspace.actor(user_id),
-                channel=channel,
-                event_id=f"view:{view.get('id')}",
-                text=" ".join(["add", *(f"#{t}" for t in tags)]),
-                target=ref,
-            )
-
-            async def deliver(answer: Answer) -> None:
-                try:
-                    if answer.reply.ephemeral:
-                        await self.post_ephemeral(channel, user_id, answer.reply.text, thread=ref)
-                    else:
-                        await self.post(channel, OutboundMessage(answer.reply.text), reply_to=ref)
-                except DeliveryError as exc:
-                    await self._submission_failed(channel, user_id, exc)
-
-            await self.inbound.command(event, self, self._prefix, deliver)
-        except DeliveryError as exc:
-            await self._submission_failed(channel, user_id, exc)
-
-    async def _submission_failed(
-        self, channel: ChannelRef, user_id: str, exc: DeliveryError
-    ) -> None:
-        log.warning("slack.submission_failed", error=error_code(exc))
-        with contextlib.suppress(DeliveryError):
-            await self.post_ephemeral(channel, user_id, plain_message(exc))
+            await answer(respond, plain_message(exc), ephemeral=True)
 
     # events --------------------------------------------------------------------------
 

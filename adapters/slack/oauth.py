@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+import structlog
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,11 +29,38 @@ from adapters.slack.installations import (
 from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.teams import ROTATE_MINUTES_BEFORE, InstalledTeams
 
+log = structlog.get_logger(__name__)
+
+
+class Authorize(AsyncInstallationStoreAuthorize):
+    """bolt's per-workspace authorize, saying in Hearth's log (once per absence) when a
+    workspace with no installation is turned away: a revoked token, or an uninstall
+    whose last events were still on the way, would otherwise be dropped silently."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.turned_away: set[str] = set()
+
+    async def __call__(self, **kwargs: Any) -> AuthorizeResult | None:
+        result = await super().__call__(**kwargs)
+        team = str(kwargs.get("team_id") or "")
+        if result is not None:
+            self.turned_away.discard(team)
+        elif team not in self.turned_away:
+            self.turned_away.add(team)
+            log.warning(
+                "slack.workspace_not_installed",
+                team=team,
+                effect="its requests are not handled (commands are told so) until a "
+                "workspace admin adds Hearth back",
+            )
+        return result
+
 
 @dataclass(frozen=True)
 class OAuth:
     settings: AsyncOAuthSettings
-    authorize: AsyncInstallationStoreAuthorize
+    authorize: Authorize
     installations: HearthInstallations
     teams: InstalledTeams
 
@@ -65,7 +95,7 @@ def build_oauth(
         state_expiration_seconds=int(STATE_LIFETIME.total_seconds()),
         logger=logger,
     )
-    authorize = AsyncInstallationStoreAuthorize(
+    authorize = Authorize(
         logger=logger,
         installation_store=installations,
         client_id=config.client_id,

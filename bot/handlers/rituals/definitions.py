@@ -25,6 +25,7 @@ from bot.handlers.rituals.wording import (
 from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.pending import PendingStore
+from knowledge.ritual_holds import UNINSTALLED
 from knowledge.rituals import NewRitual, RitualView
 from knowledge.vocabulary import RitualKind, Role
 from scheduling.engine import schedule_of
@@ -135,11 +136,14 @@ class RitualDefinitions:
         if not rituals:
             return Reply(f"No rituals yet. Try `{EXAMPLE}`.", ephemeral=True)
         now = self.rituals.clock.now()
+        away = await self.rituals.store.away_spaces()
         lines = []
         for r in rituals:
             upcoming = schedule_of(r).next_times(now, 1)
             nxt = f"next {upcoming[0]:%a %Y-%m-%d %H:%M}" if upcoming and not r.paused else ""
             state = "paused" if r.paused else nxt
+            if (r.platform, r.space) in away:
+                state = f"held: {UNINSTALLED}" + (" (and paused)" if r.paused else "")
             lines.append(
                 f"• **{r.name}** ({r.kind.value}) {channel_label(r.channel)}: "
                 f"{r.schedule_text} — {state}"
@@ -155,6 +159,11 @@ class RitualDefinitions:
             f"{ritual.schedule_text}"
             + (" — paused" if ritual.paused else "")
             + (" — next round will be skipped" if ritual.skip_next else ""),
+            *(
+                [f"⏸️ Held: {UNINSTALLED}; nothing is posted there until it adds Hearth back."]
+                if (ritual.platform, ritual.space) in await store.away_spaces()
+                else []
+            ),
             f"Window {describe_window(ritual.window_minutes)}, reminder "
             + (f"at {ritual.reminder_percent}%" if ritual.reminder_percent else "off")
             + (", anonymous" if ritual.anonymous else ""),
