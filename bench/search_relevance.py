@@ -13,7 +13,7 @@ Each method runs through Hearth's own code on a throw-away SQLite file:
 - hybrid: `SemanticIndex.search`, what /search does on a default install.
 
     .venv/bin/python bench/search_relevance.py                  # the packaged model (default)
-    .venv/bin/python bench/search_relevance.py --embedders wordllama,minilm   # side by side
+    .venv/bin/python bench/search_relevance.py --embedders minilm,wordllama   # side by side
     .venv/bin/python bench/search_relevance.py --verbose        # per-question ranks
     .venv/bin/python bench/search_relevance.py --hashed         # hashed bag-of-words, no model
     .venv/bin/python bench/search_relevance.py --model ./static-model   # a model2vec model
@@ -158,9 +158,9 @@ def main() -> None:
     parser.add_argument("--model", help="a model2vec static model: folder or hub name")
     parser.add_argument(
         "--embedders",
-        default="wordllama",
+        default="minilm",
         help="comma-separated packaged models to measure one after the other in this run: "
-        "wordllama (the default install's), minilm (packaged:minilm)",
+        "minilm (the default install's), wordllama (packaged:wordllama)",
     )
     parser.add_argument("--hashed", action="store_true", help="hashed bag-of-words vectors")
     parser.add_argument("--dimensions", type=int, default=256, help="hashed vector size")
@@ -213,7 +213,7 @@ def packaged(name: str) -> Embedder:
 
         return load_packaged_model()
     if name == "minilm":
-        from adapters.onnx_embeddings import load_minilm
+        from adapters.minilm import load_minilm
 
         return load_minilm()
     raise SystemExit(f"unknown packaged model {name!r}: minilm or wordllama")
