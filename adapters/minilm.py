@@ -18,6 +18,7 @@ machine, and OpenBLAS's thread pool on a busy 2-core box made one question take 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
@@ -152,7 +153,9 @@ def _gelu(x: Any) -> Any:
 
 class MiniLMEmbedder:
     """`Embedder` over `MiniLM`: texts tokenised, grouped by length, embedded in a worker
-    thread (a question takes ~15 ms, too long for the event loop)."""
+    thread (a question takes ~15 ms, too long for the event loop). One pass at a time:
+    BLAS's thread count is process-wide, and two overlapping limits would restore it in
+    the wrong order."""
 
     local = True
 
@@ -160,6 +163,7 @@ class MiniLMEmbedder:
         self._model = model
         self._tokenizer = tokenizer
         self._threads = threads
+        self._one_at_a_time = threading.Lock()
         self.name = f"local:{PACKAGED_MINILM}"
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -173,7 +177,7 @@ class MiniLMEmbedder:
         encodings = self._tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda n: len(encodings[n].ids))
         vectors = numpy.zeros((len(texts), WIDTH), dtype=numpy.float32)
-        with self._threads.limit(limits=1, user_api="blas"):
+        with self._one_at_a_time, self._threads.limit(limits=1, user_api="blas"):
             start = 0
             while start < len(order):
                 longest = len(encodings[order[min(len(order), start + MAX_BATCH) - 1]].ids)

@@ -4,6 +4,7 @@ any length in any order, and a clear sentence for a file that is not a model."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -114,3 +115,19 @@ def test_any_bytes_give_weights_or_one_clear_error(
         assert str(exc).startswith("random.onnx is not a readable ONNX model: ")
     else:
         assert isinstance(found, dict)
+
+
+async def test_concurrent_embeddings_leave_blas_threads_as_they_found_them() -> None:
+    """Each pass runs BLAS on one thread (a bot shares its machine) and gives the
+    process's setting back, even when searches and saves embed at the same moment."""
+    from threadpoolctl import ThreadpoolController
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in ThreadpoolController().info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    embedder = load_minilm()
+    texts = [[f"question {n} about meetings that run over"] for n in range(8)]
+    vectors = await asyncio.gather(*(embedder.embed(t) for t in texts))
+    assert [len(v[0]) for v in vectors] == [384] * 8
+    assert blas_threads() == before
