@@ -86,13 +86,15 @@ def load_static_model(path_or_name: str) -> LocalStaticEmbedder:
     return LocalStaticEmbedder(model, name)
 
 
-# The default model: WordLlama's 256-d static token embeddings (Llama-2 tokenizer), whose
-# weights ship inside the `wordllama` wheel from the package registry, so semantic search
-# works on a fresh install with no download at run time. Only its two data files are read
-# (with numpy, safetensors and tokenizers): its own loader looks for the tokenizer in
-# another folder and then tries to download it. MiniLM (adapters/onnx_embeddings.py)
-# finds more paraphrases but costs three times the memory: it is opt-in.
+# The default before MiniLM on numpy (adapters/minilm.py), now opt-in
+# (`local_embedding_model = "packaged:wordllama"`, extra `wordllama`): WordLlama's 256-d
+# static token embeddings (Llama-2 tokenizer), whose weights ship inside the `wordllama`
+# wheel. Only its two data files are read (with numpy, safetensors and tokenizers): its own
+# loader looks for the tokenizer in another folder and then tries to download it. It
+# embeds in 0.2 ms against MiniLM's ~15 ms but finds fewer paraphrases (recall@5 0.74
+# against 0.84, bench/search_relevance.py).
 PACKAGED_MODEL = "wordllama-l2_supercat-256"
+WORDLLAMA_SETTING = "packaged:wordllama"  # assist.local_embedding_model's value for it
 _PACKAGED_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
 _PACKAGED_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
 MAX_TOKENS = 512  # an insight is short; this bounds the work for a pasted essay
@@ -139,7 +141,7 @@ class PackagedStaticEmbedder:
 
 
 def load_packaged_model() -> PackagedStaticEmbedder:
-    """The default embedder, from the files inside the installed `wordllama` package."""
+    """The WordLlama embedder, from the files inside the installed `wordllama` package."""
     try:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
@@ -151,7 +153,7 @@ def load_packaged_model() -> PackagedStaticEmbedder:
     except Exception as exc:  # not installed, or a wheel without the files
         raise LocalModelUnavailable(
             f"the packaged embedding model ({PACKAGED_MODEL}) cannot be loaded: {exc}; "
-            "reinstall Hearth (pip install -e .) or set assist.semantic_search = false"
+            "pip install -e '.[wordllama]', or leave assist.local_embedding_model empty"
         ) from exc
     tokenizer.no_padding()
     tokenizer.no_truncation()
@@ -181,8 +183,8 @@ def _packaged_files_present() -> None:
     if missing:
         raise LocalModelUnavailable(
             f"the packaged embedding model ({PACKAGED_MODEL}) cannot be loaded: "
-            f"{', '.join(missing)} not installed; reinstall Hearth (pip install -e .) "
-            "or set assist.semantic_search = false"
+            f"{', '.join(missing)} not installed; pip install -e '.[wordllama]', "
+            "or leave assist.local_embedding_model empty"
         )
 
 
@@ -229,7 +231,7 @@ class LazyEmbedder:
 
 
 def packaged_model() -> LazyEmbedder:
-    """The default embedder, loaded at its first use; its files are checked now."""
+    """The WordLlama embedder, loaded at its first use; its files are checked now."""
     _packaged_files_present()
     return LazyEmbedder(f"local:{PACKAGED_MODEL}", load_packaged_model)
 

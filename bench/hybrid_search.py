@@ -47,7 +47,7 @@ from relevance_set import CORPUS, QUESTIONS
 from sqlalchemy import insert, text
 
 from adapters.local_embeddings import load_packaged_model
-from adapters.onnx_embeddings import load_minilm
+from adapters.minilm import load_minilm
 from bot.assist.semantic import SemanticIndex
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory

@@ -2,8 +2,10 @@
 
 Why: members ask later in their own words, not the insight's. `relevance_set.py` holds
 130 insights from many fields of practice and 130 questions phrased as members ask them
-(mostly no word in common with the insight), plus 20 terse keyword queries. Each method
-runs through Hearth's own code on a throw-away SQLite file:
+(mostly no word in common with the insight), plus 20 terse keyword queries;
+`relevance_heldout.py` adds 32 insights and 112 held-out questions that no setting was
+chosen on (`--sets old`, `--sets heldout`; both by default, each on its own database).
+Each method runs through Hearth's own code on a throw-away SQLite file:
 
 - full text, every word: what /search did before issue 16 (all words required);
 - full text: `open_search(...).search` (every word, else any of the content words);
@@ -11,7 +13,7 @@ runs through Hearth's own code on a throw-away SQLite file:
 - hybrid: `SemanticIndex.search`, what /search does on a default install.
 
     .venv/bin/python bench/search_relevance.py                  # the packaged model (default)
-    .venv/bin/python bench/search_relevance.py --embedders wordllama,minilm   # side by side
+    .venv/bin/python bench/search_relevance.py --embedders minilm,wordllama   # side by side
     .venv/bin/python bench/search_relevance.py --verbose        # per-question ranks
     .venv/bin/python bench/search_relevance.py --hashed         # hashed bag-of-words, no model
     .venv/bin/python bench/search_relevance.py --model ./static-model   # a model2vec model
@@ -32,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from relevance_heldout import EXTRA_CORPUS, HELDOUT_QUESTIONS
 from relevance_set import CORPUS, KEYWORD_QUERIES, QUESTIONS
 
 from bot.assist.semantic import Embedder, SemanticIndex
@@ -71,7 +74,25 @@ def reciprocal_rank(found: Sequence[int], expected: set[int]) -> float:
     return next((1.0 / n for n, i in enumerate(found, start=1) if i in expected), 0.0)
 
 
-async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
+Sets = Sequence[tuple[str, Sequence[tuple[str, Sequence[str]]]]]
+SETS: dict[str, tuple[Sequence[tuple[str, str]], Sets]] = {
+    # the first set: 130 insights, what every earlier figure was measured on
+    "old": (
+        CORPUS,
+        (("questions in members' own words", QUESTIONS), ("keyword queries", KEYWORD_QUERIES)),
+    ),
+    # held out (bench/relevance_heldout.py): 32 more insights, 112 new questions
+    "heldout": ([*CORPUS, *EXTRA_CORPUS], (("held-out questions", HELDOUT_QUESTIONS),)),
+}
+
+
+async def run(
+    embedder: Embedder,
+    min_similarity: float,
+    verbose: bool,
+    corpus: Sequence[tuple[str, str]] = CORPUS,
+    sets: Sets = SETS["old"][1],
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         database = open_database(f"sqlite:///{folder}/relevance.db")
         await upgrade(database)
@@ -80,7 +101,7 @@ async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
         curator = await directory.resolve_member(community.id, "console", "cora", "Cora")
         insights = InsightStore(database)
         ids: dict[str, int] = {}
-        for n, (key, text) in enumerate(CORPUS, start=1):
+        for n, (key, text) in enumerate(corpus, start=1):
             source = SourceMessage("console", "local", "general", str(n), text, "alice", "Alice")
             result = await insights.capture(community.id, source, curator=curator)
             ids[key] = result.insight.id
@@ -89,16 +110,13 @@ async def run(embedder: Embedder, min_similarity: float, verbose: bool) -> None:
         semantic = SemanticIndex(
             embedder, store, insights, frozenset(), min_similarity=min_similarity
         )
-        await semantic.backfill(community, limit=len(CORPUS))
+        await semantic.backfill(community, limit=len(corpus))
         backend = open_search(database)
         assert isinstance(backend, SqliteSearch)
         print(
-            f"{len(CORPUS)} insights; embedder {embedder.name}; hybrid threshold {min_similarity}"
+            f"{len(corpus)} insights; embedder {embedder.name}; hybrid threshold {min_similarity}"
         )
-        for label, queries in (
-            ("questions in members' own words", QUESTIONS),
-            ("keyword queries", KEYWORD_QUERIES),
-        ):
+        for label, queries in sets:
             recalls = dict.fromkeys(METHODS, 0.0)
             ranks = dict.fromkeys(METHODS, 0.0)
             for text, keys in queries:
@@ -140,9 +158,9 @@ def main() -> None:
     parser.add_argument("--model", help="a model2vec static model: folder or hub name")
     parser.add_argument(
         "--embedders",
-        default="wordllama",
+        default="minilm",
         help="comma-separated packaged models to measure one after the other in this run: "
-        "wordllama (the default install's), minilm (packaged:minilm)",
+        "minilm (the default install's), wordllama (packaged:wordllama)",
     )
     parser.add_argument("--hashed", action="store_true", help="hashed bag-of-words vectors")
     parser.add_argument("--dimensions", type=int, default=256, help="hashed vector size")
@@ -152,6 +170,11 @@ def main() -> None:
         help="hybrid threshold (cosine); default Hearth's (assist.semantic_min_similarity)",
     )
     parser.add_argument("--verbose", action="store_true", help="per-question reciprocal ranks")
+    parser.add_argument(
+        "--sets",
+        default="old,heldout",
+        help="comma-separated: old (relevance_set.py), heldout (relevance_heldout.py)",
+    )
     args = parser.parse_args()
     from bot.config_features import AssistConfig
 
@@ -167,11 +190,20 @@ def main() -> None:
     else:
         for name in args.embedders.split(","):
             threshold = default if args.min_similarity is None else args.min_similarity
-            asyncio.run(run(packaged(name.strip()), threshold, args.verbose))
-            print()
+            measure(packaged(name.strip()), threshold, args)
         return
     threshold = default if args.min_similarity is None else args.min_similarity
-    asyncio.run(run(embedder, threshold, args.verbose))
+    measure(embedder, threshold, args)
+
+
+def measure(embedder: Embedder, threshold: float, args: argparse.Namespace) -> None:
+    """Each chosen set on its own throw-away database, one after the other."""
+    for name in args.sets.split(","):
+        if name.strip() not in SETS:
+            raise SystemExit(f"unknown set {name!r}: old or heldout")
+        corpus, sets = SETS[name.strip()]
+        asyncio.run(run(embedder, threshold, args.verbose, corpus, sets))
+        print()
 
 
 def packaged(name: str) -> Embedder:
@@ -181,7 +213,7 @@ def packaged(name: str) -> Embedder:
 
         return load_packaged_model()
     if name == "minilm":
-        from adapters.onnx_embeddings import load_minilm
+        from adapters.minilm import load_minilm
 
         return load_minilm()
     raise SystemExit(f"unknown packaged model {name!r}: minilm or wordllama")

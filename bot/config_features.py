@@ -36,8 +36,9 @@ class AssistConfig(Section):
     )
     local_embedding_model: str = Field(
         "",
-        description="a model2vec static model (folder or hub name), or packaged:minilm, "
-        "for semantic search of every community, on this machine; empty: the packaged model",
+        description="a model2vec static model (folder or hub name), or packaged:wordllama, "
+        "for semantic search of every community, on this machine; empty: the packaged "
+        "MiniLM (also packaged:minilm)",
     )
     semantic_min_similarity: float = Field(
         0.15, ge=-1.0, le=1.0, description="cosine below which a neighbour is not a search hit"

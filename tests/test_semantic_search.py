@@ -23,14 +23,14 @@ from tokenizers.pre_tokenizers import Whitespace
 from adapters.console.adapter import ConsoleAdapter
 from adapters.local_embeddings import (
     PACKAGED_MODEL,
+    WORDLLAMA_SETTING,
     LazyEmbedder,
     LocalModelUnavailable,
     LocalStaticEmbedder,
     load_packaged_model,
     load_static_model,
-    packaged_model,
 )
-from adapters.onnx_embeddings import PACKAGED_MINILM, load_minilm
+from adapters.minilm import MINILM_SETTING, PACKAGED_MINILM, load_minilm, packaged_minilm
 from adapters.openai_assist import OpenAIAssist
 from bot.app import Hearth
 from bot.assist.semantic import Embedder, EmbeddingFailed, fuse
@@ -320,7 +320,7 @@ DEFAULT_CAPTURES = [
 ]
 
 
-def test_the_packaged_model_loads_from_the_installed_package_without_a_network() -> None:
+def test_the_opt_in_wordllama_loads_from_its_installed_package_without_a_network() -> None:
     embedder = load_packaged_model()
     assert embedder.local and embedder.name == f"local:{PACKAGED_MODEL}"
     [lungs, dust, garden] = embedder.encode(
@@ -354,16 +354,17 @@ def test_the_packaged_minilm_loads_without_a_network_and_reads_long_text() -> No
     assert abs(float(np.linalg.norm(lungs)) - 1.0) < 1e-5
 
 
-def test_the_minilm_setting_chooses_the_packaged_minilm(tmp_path: Path) -> None:
+def test_the_default_is_the_packaged_minilm_and_wordllama_can_be_chosen(tmp_path: Path) -> None:
     from bot.cli.common import config_from
     from bot.cli.running import local_embedder
 
-    (tmp_path / "hearth.toml").write_text('[assist]\nlocal_embedding_model = "packaged:minilm"\n')
-    embedder = local_embedder(config_from(tmp_path / "hearth.toml"), load_now=True)
-    assert embedder is not None and embedder.name == f"local:{PACKAGED_MINILM}"
+    for setting, model in ((MINILM_SETTING, PACKAGED_MINILM), (WORDLLAMA_SETTING, PACKAGED_MODEL)):
+        (tmp_path / "hearth.toml").write_text(f'[assist]\nlocal_embedding_model = "{setting}"\n')
+        embedder = local_embedder(config_from(tmp_path / "hearth.toml"), load_now=True)
+        assert embedder is not None and embedder.name == f"local:{model}"
     (tmp_path / "default.toml").write_text("")
     default = local_embedder(config_from(tmp_path / "default.toml"))
-    assert default is not None and default.name == f"local:{PACKAGED_MODEL}"
+    assert default is not None and default.name == f"local:{PACKAGED_MINILM}"
 
 
 def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> None:
@@ -475,7 +476,7 @@ def test_reindex_embeds_what_has_no_vector_and_goes_on_where_it_stopped(tmp_path
     config.write_text("")  # the default: the packaged model
     first = hearth("reindex")
     assert first.returncode == 0, first.stderr
-    assert f"default: embedded 3 insight(s) with local:{PACKAGED_MODEL}" in first.stdout
+    assert f"default: embedded 3 insight(s) with local:{PACKAGED_MINILM}" in first.stdout
     again = hearth("reindex")
     assert "embedded 0 insight(s)" in again.stdout  # nothing left: it resumes, never repeats
 
@@ -570,8 +571,8 @@ def test_an_idle_bot_has_not_loaded_the_model_until_something_is_embedded() -> N
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert run.returncode == 0, run.stderr
-    assert f"before local:{PACKAGED_MODEL} False False" in run.stdout
-    assert "after True 256 True" in run.stdout
+    assert f"before local:{PACKAGED_MINILM} False False" in run.stdout
+    assert "after True 384 True" in run.stdout
 
 
 async def test_concurrent_first_searches_share_one_load_and_a_failed_load_falls_back() -> None:
@@ -605,7 +606,7 @@ async def test_a_search_right_after_a_save_finds_it_by_meaning(
             "/insight Fine dust from sanding is the real long-term health hazard #safety",
             "/search is sawdust bad for your lungs",
         ],
-        packaged_model(),
+        packaged_minilm(),
     )
     assert "1. #1 Fine dust from sanding" in output
     assert "≈ similar meaning" in output

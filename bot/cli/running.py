@@ -139,24 +139,27 @@ def local_embedder(settings: Config, load_now: bool = False) -> Embedder | None:
     if not assist.semantic_search:
         return None
     from adapters.local_embeddings import (
+        WORDLLAMA_SETTING,
         LazyEmbedder,
         LocalModelUnavailable,
         packaged_model,
         static_model,
     )
-    from adapters.onnx_embeddings import MINILM_SETTING, packaged_minilm
+    from adapters.minilm import MINILM_SETTING, packaged_minilm
 
     embedder: Embedder
 
     try:
         if assist.local_embedding_model == MINILM_SETTING:
-            embedder = packaged_minilm()  # better on paraphrases, heavier (extra: minilm)
+            embedder = packaged_minilm()  # the default, named
+        elif assist.local_embedding_model == WORDLLAMA_SETTING:
+            embedder = packaged_model()  # the static default before (extra: wordllama)
         elif assist.local_embedding_model:
             embedder = static_model(assist.local_embedding_model)
         elif assist.base_url and assist.embedding_model:
             return None  # Hearth.open uses the endpoint's embeddings (opted-in communities)
         else:
-            embedder = packaged_model()
+            embedder = packaged_minilm()
         if load_now and isinstance(embedder, LazyEmbedder):
             embedder.load()
     except LocalModelUnavailable as exc:
