@@ -125,6 +125,7 @@ def _federation(
     clock: Clock,
     ops: OpsServer,
     metrics: Metrics,
+    relays: Relays,
 ) -> Federation:
     """ActivityPub on the [web] server; its library is the `federation` extra."""
     if find_spec("apsig") is None:
@@ -146,6 +147,7 @@ def _federation(
         _garden_url(config, ops),
         descriptions_of(config.communities),
         metrics,
+        relays,
     )
     federation.mount(ops)
     return federation
@@ -328,10 +330,14 @@ class Hearth:
             garden_links = GardenLinks(auth, _garden_url(config, ops))
         federation = None
         if ops is not None and config.federation.enabled:
-            federation = _federation(config, database, search, directory, clock, ops, metrics)
+            federation = _federation(
+                config, database, search, directory, clock, ops, metrics, relays
+            )
             federation.background = relay_in_background
         inbound = Inbound(
-            command_families(services, garden_links),
+            command_families(
+                services, garden_links, federation.links if federation is not None else None
+            ),
             directory=directory,
             insights=insights,
             assist=assist,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
@@ -15,10 +16,23 @@ from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
 from knowledge.sharing import SharedKnowledge, parse_visibility
+from knowledge.views import CommunityInfo
 from knowledge.vocabulary import LinkStatus, Role
 
 _DIRECTIONS = ("both", "send", "receive")
 _MODES = ("threads", "channel")
+
+
+class CrossDeployment(Protocol):
+    """Links with communities of other Hearth deployments (bot/federation/links.py)."""
+
+    def host(self, slug: str) -> str: ...
+
+    async def accept(
+        self, community: CommunityInfo, member_id: int, channel: tuple[str, str, str], text: str
+    ) -> str: ...
+
+    async def left(self, link_id: int) -> None: ...
 
 
 def _here(ctx: CommandContext) -> tuple[str, str, str]:
@@ -33,6 +47,8 @@ def _here(ctx: CommandContext) -> tuple[str, str, str]:
 def _describe(link: LinkView, community_id: int) -> str:
     mine = link.side(community_id)
     other = link.other(community_id)
+    if other is not None and link.status == LinkStatus.INVITED:
+        return f"• #{link.id}: waiting for **{other.name}** ({other.slug}) to confirm the link"
     if other is None or link.status == LinkStatus.INVITED:
         expires = link.code_expires_at.strftime("%Y-%m-%d") if link.code_expires_at else "?"
         return f"• #{link.id}: invitation waiting to be accepted (until {expires})"
@@ -65,9 +81,12 @@ class ConstellationCommands:
     sharing: SharedKnowledge
     limits: Limits
     joint: JointCommands  # joint rituals end with the link
+    cross: CrossDeployment | None = None  # when [federation] is on
 
     async def _known_other(self, ctx: CommandContext, slug: str) -> None:
         """`for:` names another community of this deployment, or the code could never be used."""
+        if "@" in slug and self.cross is not None:
+            return  # a community of another deployment: its slug@host
         if slug == ctx.community.slug:
             raise InvalidInput(f"`{slug}` is this community: name the one the code is for.")
         if await self.directory.community_by_slug(slug) is None:
@@ -99,6 +118,11 @@ class ConstellationCommands:
             for_slug=for_slug,
         )
         only = f" It can only be accepted by **{for_slug}**." if for_slug else ""
+        if self.cross is not None:
+            only += (
+                " A steward on another Hearth deployment runs "
+                f"`{ctx.prefix}constellation accept {code}@{self.cross.host(ctx.community.slug)}`."
+            )
         expires = (
             link.code_expires_at.strftime("%Y-%m-%d %H:%M UTC") if link.code_expires_at else ""
         )
@@ -112,6 +136,19 @@ class ConstellationCommands:
         )
 
     async def accept(self, ctx: CommandContext, args: Args) -> Reply:
+        if "@" in args.text("code"):
+            if self.cross is None:
+                raise InvalidInput(
+                    "That code is from another Hearth deployment, and this one does not "
+                    "federate ([federation] enabled is off)."
+                )
+            asked = await self.cross.accept(
+                ctx.community, ctx.member.id, _here(ctx), args.text("code")
+            )
+            return Reply(
+                f"🔗 Asked {asked} to confirm the link; relays start once it answers "
+                f"(`{ctx.prefix}constellation list` shows it)."
+            )
         link = await self.relays.links.accept(
             args.text("code"),
             ctx.community.id,
@@ -162,6 +199,8 @@ class ConstellationCommands:
         relays = self.relays
         link = await relays.links.find(ctx.community.id, args.text("community"))
         cancelled = await relays.links.leave(link.id, ctx.community.id, relays.now())
+        if self.cross is not None:
+            await self.cross.left(link.id)  # the other deployment is told
         other = link.other(ctx.community.id)
         if other is not None:
             await relays.announce(
