@@ -123,7 +123,7 @@ def test_two_deployments_link_and_relay_a_thread_both_ways_with_edits_and_deleti
         guild.expect(rf"^\* #{guild_copy} deleted by hearth")
 
         forge.send(":as fran", "/relay status")
-        forge.expect(r"guild@127\.0\.0\.1")
+        forge.expect(r"The Guild \(active\): \d+ delivered, 0 queued, 0 failing")
         assert guild.quit() == 0, guild.describe("unclean exit")
         assert forge.quit() == 0, forge.describe("unclean exit")
         for process in (guild, forge):
