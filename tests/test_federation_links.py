@@ -7,19 +7,28 @@ order, when it is back. Real wall clock (the signatures' Date window)."""
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bot.app import Hearth
+from bot.config import Config
+from bot.federation.links import parse_code
+from knowledge.clock import ManualClock
 from tests.harness.config_builder import FORGE, GUILD, Community, write_config
+from tests.harness.console_harness import make_config, run_script
 from tests.harness.processes import HearthProcess
-from tests.test_federation import PASSPHRASE_ENV, free_port
+from tests.test_federation import PASSPHRASE_ENV, START, fed_config, free_port
+from tests.test_relay_crash import messages, posted_by_alice
 
-pytestmark = pytest.mark.slow
+__all__ = ["fed_config"]  # the fixture, shared with tests/test_federation.py
 
 BANNER = r"^Hearth console: you are alice"
 CODE = r"accept (HL-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}@127\.0\.0\.1:\d+)"
@@ -54,6 +63,7 @@ poll_seconds = 1.0
 [relay]
 backoff_seconds = 0.2
 max_backoff_seconds = 1.0
+max_failures = 200
 """
     config = write_config(
         workdir / "hearth.toml",
@@ -90,6 +100,7 @@ def link(guild: HearthProcess, forge: HearthProcess, guild_host: str) -> None:
     guild.expect(r"Linked with The Forge \(forge@")
 
 
+@pytest.mark.slow
 def test_two_deployments_link_and_relay_a_thread_both_ways_with_edits_and_deletions(
     pair: tuple[Deployment, Deployment],
 ) -> None:
@@ -130,6 +141,7 @@ def test_two_deployments_link_and_relay_a_thread_both_ways_with_edits_and_deleti
             assert "Traceback" not in process.stderr(), process.describe("a traceback")
 
 
+@pytest.mark.slow
 def test_a_deployment_down_for_a_while_gets_everything_once_in_order_when_back(
     pair: tuple[Deployment, Deployment],
 ) -> None:
@@ -157,3 +169,116 @@ def test_a_deployment_down_for_a_while_gets_everything_once_in_order_when_back(
         for n in range(1, 11):
             assert len(re.findall(rf"via hearth → #{forge_root}: note {n}$", lines, re.M)) == 1
         assert guild.quit() == 0, guild.describe("unclean exit")
+
+
+@pytest.mark.slow
+def test_kill_9_of_either_deployment_during_a_burst_loses_and_repeats_nothing(
+    pair: tuple[Deployment, Deployment],
+) -> None:
+    """The receiver killed mid-burst (its inbox had answered 202 for some, handled fewer),
+    then the sender killed mid-burst (some copies posted there, not yet marked sent):
+    every message arrives on the other deployment exactly once, in order."""
+    garden, works = pair
+    rng = random.Random(19)
+    with (
+        HearthProcess(garden.config, garden.workdir) as guild,
+        HearthProcess(works.config, works.workdir) as forge,
+    ):
+        link(guild, forge, garden.host)
+        guild.send(":channel general", ":as alice", "Burst root")
+        root = int(guild.expect(r"^#(\d+) alice: Burst root")[1])
+        guild.send(f":reply {root} /relay")
+        forge_root = int(forge.expect(r"^#(\d+) alice \(The Guild\) via hearth: Burst")[1])
+
+        guild.send(*(f":reply {root} m{n}" for n in range(1, 41)))
+        forge.expect(rf"via hearth → #{forge_root}: m10$", timeout=120)
+        forge.kill(after=rng.uniform(0, 0.05))
+        with HearthProcess(works.config, works.workdir) as again:
+            again.expect(BANNER)
+            again.expect(rf"via hearth → #{forge_root}: m40$", timeout=120)
+
+            guild.send(*(f":reply {root} m{n}" for n in range(41, 81)))
+            guild.expect(rf"alice → #{root}: m50$")
+            guild.kill(after=rng.uniform(0, 0.05))
+            missing = sorted(
+                set(range(41, 81)) - posted_by_alice(garden.workdir / "console.jsonl", root)
+            )
+            with HearthProcess(garden.config, garden.workdir) as back:
+                back.expect(BANNER)
+                back.send(":channel general", ":as alice")
+                back.send(*(f":reply {root} m{n}" for n in missing))
+                again.expect(rf"via hearth → #{forge_root}: m80$", timeout=120)
+                assert back.quit() == 0, back.describe("unclean exit")
+            assert again.quit() == 0, again.describe("unclean exit")
+
+    copies = [
+        m
+        for _, m in sorted(messages(works.workdir / "console.jsonl").items())
+        if m.get("shown_as") == "alice (The Guild)" and m["reply_to"] == forge_root
+    ]
+    numbers = [int(m["text"].split("\n")[0][1:]) for m in copies]
+    assert len(numbers) == len(set(numbers)), "a message was relayed twice"
+    assert numbers == list(range(1, 81)), "lost or out of order"
+
+
+async def test_bad_codes_and_unreachable_hosts_get_one_sentence(
+    fed_config: Callable[[str], Config],
+) -> None:
+    """Mistyped, unknown, this deployment's own, an unreachable host: one sentence each,
+    no link recorded."""
+    nobody = free_port()
+
+    async def unknown(hearth: Hearth) -> str:  # the right form, a code nobody issued
+        assert hearth.ops is not None
+        return f"/constellation accept HL-AAAA-BBBB-CCCC@localhost:{hearth.ops.port}"
+
+    async def own(hearth: Hearth) -> str:
+        assert hearth.ops is not None
+        return f"/constellation accept HL-AAAA-BBBB-CCCC@127.0.0.1:{hearth.ops.port}"
+
+    out = await run_script(
+        fed_config(""),
+        [
+            ":as steve",
+            "/constellation accept HL-AAAA@nowhere.example",
+            unknown,
+            own,
+            f"/constellation accept HL-AAAA-BBBB-CCCC@127.0.0.1:{nobody}",
+            "/constellation list",
+        ],
+        ManualClock(START),
+    )
+    assert "That is not an invitation code: it looks like HL-XXXX-XXXX-XXXX@host." in out
+    assert "does not know that invitation code: it may be mistyped, expired or already" in out
+    assert "That code is from this deployment: accept it without the @host part." in out
+    assert f"Cannot reach 127.0.0.1:{nobody} right now" in out
+    assert "This community has no links yet." in out
+    assert "Traceback" not in out
+
+
+async def test_a_code_from_another_deployment_without_federation_is_one_sentence(
+    database_url: str, tmp_path: Path
+) -> None:
+    out = await run_script(
+        make_config(database_url, tmp_path),
+        [":as steve", "/constellation accept HL-AAAA-BBBB-CCCC@garden.example.org"],
+        ManualClock(START),
+    )
+    assert "this one does not federate ([federation] enabled is off)" in out
+
+
+@given(st.text(max_size=80))
+def test_any_typed_code_is_parsed_or_refused(text: str) -> None:
+    parsed = parse_code(text)
+    assert parsed is None or (parsed[0].startswith("HL-") and parsed[1])
+
+
+@given(
+    st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ23456789", min_size=12, max_size=12),
+    st.from_regex(
+        r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z]{2,6}){1,2}(:[0-9]{1,5})?", fullmatch=True
+    ),
+)
+def test_a_well_formed_code_is_read_back_whatever_the_case(chars: str, host: str) -> None:
+    code = f"HL-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+    assert parse_code(f" {code.lower()}@{host.upper()} ") == (code, host)
