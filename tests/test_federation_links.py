@@ -134,11 +134,21 @@ def test_two_deployments_link_and_relay_a_thread_both_ways_with_edits_and_deleti
         guild.expect(rf"^\* #{guild_copy} deleted by hearth")
 
         forge.send(":as fran", "/relay status")
-        forge.expect(r"The Guild \(active\): \d+ delivered, 0 queued, 0 failing")
+        forge.expect(r"The Guild \(guild@127\.0\.0\.1:\d+\) \(active\): \d+ delivered, 0 queued")
+
+        guild.send(":as steve", f"/constellation leave forge@{works.host}")
+        guild.expect(r"Left the link with The Forge")
+        forge.expect(rf"guild@{garden.host} left the link: relays between us have stopped")
+        forge.send(":as bob", f":reply {forge_root} Anyone still there?")
+        forge.send(":as fran", "/constellation list")
+        forge.expect(r"This community has no links yet")
+        guild.send(":as steve", "/constellation list")
+        guild.expect(r"This community has no links yet")
         assert guild.quit() == 0, guild.describe("unclean exit")
         assert forge.quit() == 0, forge.describe("unclean exit")
         for process in (guild, forge):
             assert "Traceback" not in process.stderr(), process.describe("a traceback")
+        assert not any("Anyone still there" in line for line in guild.lines), "left: not relayed"
 
 
 @pytest.mark.slow

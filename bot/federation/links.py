@@ -256,14 +256,14 @@ class LinkActivities:
 
     # -- leaving ------------------------------------------------------------------------
 
-    async def left(self, link_id: int) -> None:
+    async def left(self, link_id: int) -> bool:
         """This side left: the other deployment is told (Undo of this side's Follow)."""
         peer = await self.store.of_link(link_id)
         if peer is None:
-            return
+            return False
         community = await self._directory.community_by_id(peer.local_community_id)
         if community is None:
-            return
+            return False
         urls = self._urls(community.slug)
         undo = {
             "@context": documents.AS,
@@ -273,3 +273,4 @@ class LinkActivities:
             "object": {"type": "Follow", "actor": urls.actor, "object": peer.remote_actor},
         }
         await self._queue([Delivery(f"undo:{undo['id']}", community.id, peer.inbox, undo)])
+        return True

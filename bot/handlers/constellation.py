@@ -32,7 +32,9 @@ class CrossDeployment(Protocol):
         self, community: CommunityInfo, member_id: int, channel: tuple[str, str, str], text: str
     ) -> str: ...
 
-    async def left(self, link_id: int) -> None: ...
+    async def left(self, link_id: int) -> bool:
+        """Tell the other deployment; False when the link is not across deployments."""
+        ...
 
 
 def _here(ctx: CommandContext) -> tuple[str, str, str]:
@@ -199,10 +201,10 @@ class ConstellationCommands:
         relays = self.relays
         link = await relays.links.find(ctx.community.id, args.text("community"))
         cancelled = await relays.links.leave(link.id, ctx.community.id, relays.now())
-        if self.cross is not None:
-            await self.cross.left(link.id)  # the other deployment is told
+        # another deployment is told by its protocol (Undo), not by a relayed notice
+        told = self.cross is not None and await self.cross.left(link.id)
         other = link.other(ctx.community.id)
-        if other is not None:
+        if other is not None and not told:
             await relays.announce(
                 other, f"🔗 **{ctx.community.name}** left the link: relays between us have stopped."
             )
