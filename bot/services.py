@@ -15,7 +15,8 @@ from bot.assist.service import Assist
 from bot.commands.families import BoundCommands
 from bot.commands.spec import CommandTable
 from bot.handlers.assist import AssistCommands
-from bot.handlers.constellation import ConstellationCommands, CrossDeployment
+from bot.handlers.constellation import ConstellationCommands
+from bot.handlers.cross_deployment import CrossDeployment
 from bot.handlers.export import ExportCommands
 from bot.handlers.garden import GardenCommands, GardenLinks
 from bot.handlers.help import HelpCommands

@@ -292,3 +292,30 @@ def test_any_typed_code_is_parsed_or_refused(text: str) -> None:
 def test_a_well_formed_code_is_read_back_whatever_the_case(chars: str, host: str) -> None:
     code = f"HL-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
     assert parse_code(f" {code.lower()}@{host.upper()} ") == (code, host)
+
+
+@pytest.mark.slow
+def test_a_code_meant_for_another_community_is_rejected_and_the_acceptor_told(
+    pair: tuple[Deployment, Deployment],
+) -> None:
+    """The inviting deployment answers the signed Follow with Reject; the accepting
+    steward's channel hears it in one sentence and no link is left waiting."""
+    garden, works = pair
+    with (
+        HearthProcess(garden.config, garden.workdir) as guild,
+        HearthProcess(works.config, works.workdir) as forge,
+    ):
+        guild.expect(BANNER)
+        forge.expect(BANNER)
+        guild.send(":as steve", f"/constellation invite for:mill@{works.host}")
+        code = guild.expect(CODE)[1]
+        forge.send(":as fran", ":channel hall", f"/constellation accept {code}")
+        forge.expect(r"Asked The Guild \(guild@127\.0\.0\.1:\d+\) to confirm")
+        forge.expect(r"The other deployment refused the link: ask its steward for a new code")
+        forge.send("/constellation list")
+        forge.expect(r"This community has no links yet")
+        guild.send("/constellation list")
+        guild.expect(r"invitation waiting to be accepted")
+        assert guild.quit() == 0 and forge.quit() == 0
+        for process in (guild, forge):
+            assert "Traceback" not in process.stderr(), process.describe("a traceback")

@@ -136,22 +136,20 @@ class LinkActivities:
         scheme = "http" if self._config.allow_loopback_for_tests else "https"
         resource = quote(INVITE_RESOURCE + code_hash(code), safe="")
         finger = f"{scheme}://{host}/.well-known/webfinger?resource={resource}"
-        sign = self._signer(community.id)
         try:
             jrd = await self._remote.get_json(finger)
+            links = jrd.get("links")
             href = next(
                 (
                     _text(link.get("href"))
-                    for link in jrd.get("links", [])
+                    for link in (links if isinstance(links, list) else [])
                     if isinstance(link, dict) and link.get("rel") == "self"
                 ),
                 "",
             )
             if urlsplit(href).netloc.lower() != host:
                 raise InvalidInput(f"{host} named an actor on another server: not linked.")
-            document = await self._remote.get_json(href, await sign(href))
-            key = document.get("publicKey")
-            actor = parse_actor(document, _text(key) if isinstance(key, dict) else href)
+            return await self.fetch_peer(href, community.id)
         except RemoteRefused as exc:
             raise InvalidInput(f"Hearth will not contact {host}: {exc}.") from None
         except RemoteFailed as exc:
@@ -161,11 +159,6 @@ class LinkActivities:
                     "expired or already used."
                 ) from None
             raise InvalidInput(f"Cannot reach {host} right now ({exc}); try again later.") from None
-        if actor.id != href or not actor.inbox or urlsplit(actor.inbox).netloc.lower() != host:
-            raise InvalidInput(f"{host} answered with an actor that is not its own: not linked.")
-        slug = _text(document.get("preferredUsername")) or href.rsplit("/", 1)[-1]
-        name = _text(document.get("name")) or slug
-        return RemotePeer(href, actor.inbox, f"{slug}@{host}"[:64], name)
 
     # -- the inviting side --------------------------------------------------------------
 
@@ -176,28 +169,14 @@ class LinkActivities:
             return "linked (seen before)"
         community = await self._directory.community_by_slug(urls.slug)
         assert community is not None
+        peer = await self.fetch_peer(item.actor, community.id)  # RemoteFailed: not handled
+        back = follow(urls, item.actor, digest(item.activity_id)[:24], None)
+        accept = answer("Accept", urls, item.payload)
+        deliveries = [
+            Delivery(f"accept:{item.activity_id}", community.id, peer.inbox, accept),
+            Delivery(f"follow:{back['id']}", community.id, peer.inbox, back),
+        ]
         try:
-            document = await self._remote.get_json(
-                item.actor, await self._signer(community.id)(item.actor)
-            )
-            key = document.get("publicKey")
-            actor = parse_actor(document, _text(key) if isinstance(key, dict) else item.actor)
-            host = urlsplit(item.actor).netloc.lower()
-            slug = _text(document.get("preferredUsername")) or item.actor.rsplit("/", 1)[-1]
-            peer = RemotePeer(
-                item.actor, actor.inbox, f"{slug}@{host}"[:64], _text(document.get("name"))
-            )
-            key_ = digest(item.activity_id)[:24]
-            back = follow(urls, item.actor, key_, None)
-            deliveries = [
-                Delivery(
-                    f"accept:{item.activity_id}",
-                    community.id,
-                    actor.inbox,
-                    answer("Accept", urls, item.payload),
-                ),
-                Delivery(f"follow:{back['id']}", community.id, actor.inbox, back),
-            ]
             link_id = await self.store.invited(
                 str(item.payload.get("hearthInvite", "")),
                 (community.id, community.slug),
@@ -207,15 +186,27 @@ class LinkActivities:
                 self._clock.now(),
             )
         except UserError as exc:
-            if "actor" in locals():
-                reject = answer("Reject", urls, item.payload)
-                await self._queue(
-                    [Delivery(f"reject:{item.activity_id}", community.id, actor.inbox, reject)]
-                )
+            reject = answer("Reject", urls, item.payload)
+            await self._queue(
+                [Delivery(f"reject:{item.activity_id}", community.id, peer.inbox, reject)]
+            )
             return f"refused: {exc}"
         await self._announce(link_id, community.id, f"🔗 **{peer.slug}** accepted the link.")
         log.info("federation.linked", community=community.slug, remote=peer.slug)
         return "linked"
+
+    async def fetch_peer(self, actor_id: str, community_id: int) -> RemotePeer:
+        """A remote community's actor, fetched signed as ours: its key, inbox and names
+        (RemoteFailed when it is not a usable actor of its own host)."""
+        document = await self._remote.get_json(actor_id, await self._signer(community_id)(actor_id))
+        key = document.get("publicKey")
+        actor = parse_actor(document, _text(key) if isinstance(key, dict) else actor_id)
+        host = urlsplit(actor_id).netloc.lower()
+        if actor.id != actor_id or not actor.inbox or urlsplit(actor.inbox).netloc.lower() != host:
+            raise RemoteFailed(f"{host} answered with an actor that is not its own")
+        slug = _text(document.get("preferredUsername")) or actor_id.rsplit("/", 1)[-1]
+        name = _text(document.get("name")) or slug
+        return RemotePeer(actor_id, actor.inbox, f"{slug}@{host}"[:64], name)
 
     # -- answers to this side's Follow -------------------------------------------------
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.formatting import channel_label
+from bot.handlers.cross_deployment import CrossDeployment, accept_across
 from bot.handlers.insights import VISIBILITY
 from bot.handlers.rituals.joint import JointCommands
 from bot.limits import Limits
@@ -16,25 +16,10 @@ from knowledge.directory import Directory
 from knowledge.errors import InvalidInput
 from knowledge.links import LinkView
 from knowledge.sharing import SharedKnowledge, parse_visibility
-from knowledge.views import CommunityInfo
 from knowledge.vocabulary import LinkStatus, Role
 
 _DIRECTIONS = ("both", "send", "receive")
 _MODES = ("threads", "channel")
-
-
-class CrossDeployment(Protocol):
-    """Links with communities of other Hearth deployments (bot/federation/links.py)."""
-
-    def host(self, slug: str) -> str: ...
-
-    async def accept(
-        self, community: CommunityInfo, member_id: int, channel: tuple[str, str, str], text: str
-    ) -> str: ...
-
-    async def left(self, link_id: int) -> bool:
-        """Tell the other deployment; False when the link is not across deployments."""
-        ...
 
 
 def _here(ctx: CommandContext) -> tuple[str, str, str]:
@@ -138,19 +123,8 @@ class ConstellationCommands:
         )
 
     async def accept(self, ctx: CommandContext, args: Args) -> Reply:
-        if "@" in args.text("code"):
-            if self.cross is None:
-                raise InvalidInput(
-                    "That code is from another Hearth deployment, and this one does not "
-                    "federate ([federation] enabled is off)."
-                )
-            asked = await self.cross.accept(
-                ctx.community, ctx.member.id, _here(ctx), args.text("code")
-            )
-            return Reply(
-                f"🔗 Asked {asked} to confirm the link; relays start once it answers "
-                f"(`{ctx.prefix}constellation list` shows it)."
-            )
+        if "@" in args.text("code"):  # a code of another deployment
+            return await accept_across(self.cross, ctx, _here(ctx), args.text("code"))
         link = await self.relays.links.accept(
             args.text("code"),
             ctx.community.id,
