@@ -100,6 +100,20 @@ class FederatedLinks:
         try:
             async with self._db.sessions.begin() as session:
                 remote_id = await _shadow(session, peer)
+                waiting = await session.scalar(
+                    select(Link.id)
+                    .join(FederatedLink, FederatedLink.link_id == Link.id)
+                    .where(
+                        FederatedLink.local_community_id == local_id,
+                        FederatedLink.remote_community_id == remote_id,
+                        Link.status == LinkStatus.INVITED,
+                    )
+                )
+                if waiting is not None:
+                    raise InvalidInput(
+                        f"This community already asked {peer.slug} to link: its answer is "
+                        "awaited (see /constellation list)."
+                    )
                 link = Link(status=LinkStatus.INVITED, created_at=now)
                 session.add(link)
                 await session.flush()

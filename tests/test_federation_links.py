@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,10 @@ def test_two_deployments_link_and_relay_a_thread_both_ways_with_edits_and_deleti
         link(guild, forge, garden.host)
         guild.send(":as steve", "/constellation list")
         guild.expect(r"The Forge \(forge@127\.0\.0\.1:\d+\), link #\d+: active; both ways")
+        guild.send("/constellation invite")
+        again = guild.expect(CODE)[1]
+        forge.send(f"/constellation accept {again}")
+        forge.expect(r"These two communities are already linked: see /constellation list\.")
 
         guild.send(":channel general", ":as alice", "Pairing with QA found bugs early @everyone")
         root = int(guild.expect(r"^#(\d+) alice: Pairing with QA")[1])
@@ -143,7 +148,9 @@ def test_two_deployments_link_and_relay_a_thread_both_ways_with_edits_and_deleti
         forge.send(":as fran", "/constellation list")
         forge.expect(r"This community has no links yet")
         guild.send(":as steve", "/constellation list")
-        guild.expect(r"This community has no links yet")
+        guild.expect(r"Constellation links$")
+        first = guild.next_line(time.monotonic() + 60) or ""  # links by id: #1 was the forge
+        assert re.search(r"• #\d+: invitation waiting to be accepted", first), first
         assert guild.quit() == 0, guild.describe("unclean exit")
         assert forge.quit() == 0, forge.describe("unclean exit")
         for process in (guild, forge):

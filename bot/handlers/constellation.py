@@ -54,10 +54,12 @@ def _describe(link: LinkView, community_id: int) -> str:
     elif other.paused:
         state = f"paused by {other.name}"
     mode = "every thread of the channel" if link.whole_channel else "threads relayed with /relay"
+    there = f"{other.platform} {channel_label(other.channel)}"
+    if other.platform == "activitypub":  # its channel is chosen on its own deployment
+        there = "another Hearth deployment"
     return (
         f"• **{other.name}** ({other.slug}), link #{link.id}: {state}; {flow}; {mode}; "
-        f"here: {mine.platform} {channel_label(mine.channel)}, "
-        f"there: {other.platform} {channel_label(other.channel)}"
+        f"here: {mine.platform} {channel_label(mine.channel)}, there: {there}"
     )
 
 
