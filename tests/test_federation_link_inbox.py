@@ -4,13 +4,14 @@ code with a signed Follow (Hearth answers Accept and follows back, both signed),
 that Follow, then relays a hostile Note: it is posted into #general attributed, with its
 mass mention defused, once however often it is sent. A Note
 from a server with no link, or naming another server's id, changes nothing; a reply in
-#general goes back as a signed Create(Note) in the thread."""
+#general goes back as a signed Create(Note) in the thread; a paused link carries
+nothing until resumed."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.app import Hearth
@@ -96,9 +97,36 @@ async def test_only_a_linked_signed_peer_is_heard_and_what_it_says_is_defused(
         await drain(hearth)
         seen["reply"] = (await peer.wait_for(3))[-1].activity
 
+    def pause(verb: str) -> Callable[[Hearth], Awaitable[str]]:
+        async def step(_: Hearth) -> str:
+            return f"/constellation {verb} ada@127.0.0.1:{peer.port}"
+
+        return step
+
+    def said(number: int, words: str) -> Callable[[Hearth], Awaitable[None]]:
+        async def step(hearth: Hearth) -> None:
+            await peer.post(seen["inbox"], note(peer, number, words), clock.now())
+            await federation(hearth).run_once()
+            await drain(hearth)
+
+        return step
+
     await run_script(
         fed_config(""),
-        [":as steve", "/constellation invite", link, relay, ":as alice", line(reply), back],
+        [
+            ":as steve",
+            "/constellation invite",
+            link,
+            relay,
+            ":as alice",
+            line(reply),
+            back,
+            ":as steve",
+            pause("pause"),
+            said(3, "Said while paused"),
+            pause("resume"),
+            said(4, "Said after resuming"),
+        ],
         clock,
         out=out,
     )
@@ -116,6 +144,8 @@ async def test_only_a_linked_signed_peer_is_heard_and_what_it_says_is_defused(
     assert len(copies) == 1, "once, however often it is sent"
     assert "@everyone" not in copies[0] and "@\u200beveryone" in copies[0], "defused"
     assert "Borrowed id" not in text
+    assert "Said while paused" not in text, "a paused link carries nothing, as at home"
+    assert re.search(r"Ada Lovelace \(ada\) via hearth: Said after resuming", text)
     sent = seen["reply"]
     assert sent["type"] == "Create" and sent["object"]["type"] == "Note"
     assert sent["object"]["inReplyTo"] == f"{peer.actor}/n/1"
