@@ -265,9 +265,15 @@ class Federation:
         Publishing first: a follower hears of what changed after its Follow was handled."""
         done = await self.publisher.publish_changes()
         done += await self.handler.handle_pending()
-        while delivered := await self.deliverer.deliver_due():
+        while await self._due_now() and (delivered := await self.deliverer.deliver_due()):
             done += delivered
         return done
+
+    async def _due_now(self) -> bool:
+        """A read first: claiming is a write, which on SQLite holds every other writer
+        (the inbox's, the relays') back even when nothing is due."""
+        due = await self.deliverer.queue.next_due()
+        return due is not None and due <= self._clock.now()
 
     def start(self) -> None:
         if not self.background:
