@@ -121,11 +121,9 @@ def _federation(
     config: Config,
     database: Database,
     search: SearchBackend,
-    directory: Directory,
-    clock: Clock,
+    services: Services,
     ops: OpsServer,
     metrics: Metrics,
-    relays: Relays,
 ) -> Federation:
     """ActivityPub on the [web] server; its library is the `federation` extra."""
     if find_spec("apsig") is None:
@@ -142,12 +140,12 @@ def _federation(
         config.relay,
         database,
         GardenStore(database, search),
-        directory,
-        clock,
+        services.directory,
+        services.clock,
         _garden_url(config, ops),
         descriptions_of(config.communities),
         metrics,
-        relays,
+        services.relays,
     )
     federation.mount(ops)
     return federation
@@ -330,14 +328,10 @@ class Hearth:
             garden_links = GardenLinks(auth, _garden_url(config, ops))
         federation = None
         if ops is not None and config.federation.enabled:
-            federation = _federation(
-                config, database, search, directory, clock, ops, metrics, relays
-            )
+            federation = _federation(config, database, search, services, ops, metrics)
             federation.background = relay_in_background
         inbound = Inbound(
-            command_families(
-                services, garden_links, federation.links if federation is not None else None
-            ),
+            command_families(services, garden_links, federation.links if federation else None),
             directory=directory,
             insights=insights,
             assist=assist,
