@@ -121,8 +121,7 @@ def _federation(
     config: Config,
     database: Database,
     search: SearchBackend,
-    directory: Directory,
-    clock: Clock,
+    services: Services,
     ops: OpsServer,
     metrics: Metrics,
 ) -> Federation:
@@ -141,11 +140,12 @@ def _federation(
         config.relay,
         database,
         GardenStore(database, search),
-        directory,
-        clock,
+        services.directory,
+        services.clock,
         _garden_url(config, ops),
         descriptions_of(config.communities),
         metrics,
+        services.relays,
     )
     federation.mount(ops)
     return federation
@@ -328,10 +328,10 @@ class Hearth:
             garden_links = GardenLinks(auth, _garden_url(config, ops))
         federation = None
         if ops is not None and config.federation.enabled:
-            federation = _federation(config, database, search, directory, clock, ops, metrics)
+            federation = _federation(config, database, search, services, ops, metrics)
             federation.background = relay_in_background
         inbound = Inbound(
-            command_families(services, garden_links),
+            command_families(services, garden_links, federation.links if federation else None),
             directory=directory,
             insights=insights,
             assist=assist,

@@ -16,6 +16,7 @@ from bot.commands.families import BoundCommands
 from bot.commands.spec import CommandTable
 from bot.handlers.assist import AssistCommands
 from bot.handlers.constellation import ConstellationCommands
+from bot.handlers.cross_deployment import CrossDeployment
 from bot.handlers.export import ExportCommands
 from bot.handlers.garden import GardenCommands, GardenLinks
 from bot.handlers.help import HelpCommands
@@ -59,7 +60,9 @@ class Services:
         return Suggestions(self.directory, self.insights, self.rituals.store)
 
 
-def command_families(s: Services, garden: GardenLinks | None) -> BoundCommands:
+def command_families(
+    s: Services, garden: GardenLinks | None, cross: CrossDeployment | None = None
+) -> BoundCommands:
     """The table's handlers, each family holding only what its commands use."""
     joint = JointCommands(s.rituals, s.relays, s.directory, s.pending)
     return BoundCommands(
@@ -74,7 +77,7 @@ def command_families(s: Services, garden: GardenLinks | None) -> BoundCommands:
             ExportCommands(s.insights, s.export_dir, s.clock),
             PrivacyCommands(s.privacy, s.pending),
             GardenCommands(garden, s.clock),
-            ConstellationCommands(s.directory, s.relays, s.sharing, s.limits, joint),
+            ConstellationCommands(s.directory, s.relays, s.sharing, s.limits, joint, cross),
             RelayCommands(s.relays),
             HelpCommands(s.table),
         ),

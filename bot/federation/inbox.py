@@ -203,6 +203,8 @@ class InboxReceiver:
 
 
 Handler = Callable[[InboxItem, documents.Urls], Awaitable[str]]
+# links across deployments (bot/federation/link_inbox.py): an outcome, or None to go on
+LinkHandler = Callable[[InboxItem, documents.Urls], Awaitable[str | None]]
 
 
 class InboxHandler:
@@ -215,12 +217,14 @@ class InboxHandler:
         clock: Clock,
         urls_for: Callable[[int], Awaitable[documents.Urls | None]],
         signer: SignerFor,
+        links: LinkHandler | None = None,
     ) -> None:
         self._store = store
         self._actors = actors
         self._clock = clock
         self._urls_for = urls_for
         self._signer = signer
+        self._links = links
 
     async def handle_pending(self) -> int:
         handled = 0
@@ -237,6 +241,8 @@ class InboxHandler:
             return "ignored: the community no longer federates"
         kind = item.payload.get("type")
         try:
+            if self._links is not None and (outcome := await self._links(item, urls)):
+                return outcome
             if kind == "Follow":
                 return await self._follow(item, urls)
             if kind == "Undo":

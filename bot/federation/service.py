@@ -26,18 +26,23 @@ from bot.federation.actors import RemoteActors, SignGet
 from bot.federation.delivery import Deliverer
 from bot.federation.inbox import InboxHandler, InboxReceiver
 from bot.federation.keys import Keys
+from bot.federation.link_inbox import LinkInbox
+from bot.federation.links import INVITE_RESOURCE, LinkActivities
 from bot.federation.publisher import Publisher
+from bot.federation.relay_port import FederationPort
 from bot.federation.remote import Remote
 from bot.federation.schemes import Schemes
 from bot.federation.signatures import sign
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
+from bot.relay.service import Relays
 from knowledge.clock import Clock
 from knowledge.db import Database
 from knowledge.directory import Directory
 from knowledge.errors import UserError
 from knowledge.federation import FederationStore
 from knowledge.federation_keys import KeyStore
+from knowledge.federation_links import FederatedLinks
 from knowledge.federation_queue import Delivery, DeliveryQueue
 from knowledge.garden import GardenStore
 from knowledge.garden_rows import PublicCommunity
@@ -67,6 +72,7 @@ class Federation:
         base_url: Callable[[], str],
         descriptions: dict[str, str],
         metrics: Metrics,
+        relays: Relays,
     ) -> None:
         self.config = config
         self.store = FederationStore(database)
@@ -91,7 +97,24 @@ class Federation:
             metrics,
             self.schemes,
         )
-        self.handler = InboxHandler(self.store, actors, clock, self.urls_of, self.get_signer)
+        self.linked = FederatedLinks(database)
+        self.links = LinkActivities(
+            config,
+            self.remote,
+            self.linked,
+            directory,
+            relays,
+            clock,
+            self.urls,
+            self.get_signer,
+            self._queue,
+        )
+        inbox = LinkInbox(self.links, self.linked, relays, directory, clock)
+        self.handler = InboxHandler(
+            self.store, actors, clock, self.urls_of, self.get_signer, inbox.handle
+        )
+        # relays to linked communities of other deployments go through the relay outbox
+        relays.attach(FederationPort(self.linked, self.keys, self.remote, self.urls, clock))
         self.publisher = Publisher(self.store, garden, clock, self.urls_of)
         self.deliverer = Deliverer(
             DeliveryQueue(database),
@@ -114,6 +137,20 @@ class Federation:
     async def urls_of(self, community_id: int) -> documents.Urls | None:
         community = await self._directory.community_by_id(community_id)
         return None if community is None else self.urls(community.slug)
+
+    async def _queue(self, deliveries: list[Delivery]) -> None:
+        await self.deliverer.queue.add(deliveries, self._clock.now())
+        self.wake.set()
+
+    async def _served(self, slug: str) -> PublicCommunity | None:
+        """A community with an actor here: it publishes, or links across deployments."""
+        public = await self._garden.community(slug)
+        if public is not None or not slug:
+            return public
+        community = await self._directory.community_by_slug(slug)
+        if community is None or not await self.linked.federates(community.id):
+            return None
+        return PublicCommunity(community.id, community.slug, community.name, 0, (), None)
 
     def get_signer(self, community_id: int) -> SignGet:
         """Signs GETs as the community (remote servers in authorized-fetch mode want it)."""
@@ -145,7 +182,13 @@ class Federation:
             slug = name if at.lower() == host.lower() else ""
         elif resource.startswith(f"{base}/ap/c/"):
             slug = unquote(resource[len(f"{base}/ap/c/") :])
-        community = await self._garden.community(slug) if slug else None
+        elif resource.startswith(INVITE_RESOURCE):  # `/constellation accept <code>@<host>`
+            inviting = await self.linked.inviting(
+                resource[len(INVITE_RESOURCE) :][:64], self._clock.now()
+            )
+            found = await self._directory.community_by_id(inviting) if inviting else None
+            slug = found.slug if found else ""
+        community = await self._served(slug)
         if community is None:
             return web.json_response({"error": "no such account here"}, status=404)
         return web.json_response(
@@ -167,7 +210,7 @@ class Federation:
 
     async def _actor_routes(self, request: web.Request) -> web.StreamResponse:
         parts = [unquote(p) for p in request.rel_url.raw_path.split("/")[3:]]
-        community = await self._garden.community(parts[0]) if parts and parts[0] else None
+        community = await self._served(parts[0]) if parts else None
         if community is None:
             return web.json_response({"error": "no such actor"}, status=404)
         urls = self.urls(community.slug)
@@ -242,9 +285,15 @@ class Federation:
         Publishing first: a follower hears of what changed after its Follow was handled."""
         done = await self.publisher.publish_changes()
         done += await self.handler.handle_pending()
-        while delivered := await self.deliverer.deliver_due():
+        while await self._due_now() and (delivered := await self.deliverer.deliver_due()):
             done += delivered
         return done
+
+    async def _due_now(self) -> bool:
+        """A read first: claiming is a write, which on SQLite holds every other writer
+        (the inbox's, the relays') back even when nothing is due."""
+        due = await self.deliverer.queue.next_due()
+        return due is not None and due <= self._clock.now()
 
     def start(self) -> None:
         if not self.background:

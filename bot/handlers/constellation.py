@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.formatting import channel_label
+from bot.handlers.cross_deployment import CrossDeployment, accept_across
 from bot.handlers.insights import VISIBILITY
 from bot.handlers.rituals.joint import JointCommands
 from bot.limits import Limits
@@ -33,6 +34,8 @@ def _here(ctx: CommandContext) -> tuple[str, str, str]:
 def _describe(link: LinkView, community_id: int) -> str:
     mine = link.side(community_id)
     other = link.other(community_id)
+    if other is not None and link.status == LinkStatus.INVITED:
+        return f"• #{link.id}: waiting for **{other.name}** ({other.slug}) to confirm the link"
     if other is None or link.status == LinkStatus.INVITED:
         expires = link.code_expires_at.strftime("%Y-%m-%d") if link.code_expires_at else "?"
         return f"• #{link.id}: invitation waiting to be accepted (until {expires})"
@@ -51,10 +54,12 @@ def _describe(link: LinkView, community_id: int) -> str:
     elif other.paused:
         state = f"paused by {other.name}"
     mode = "every thread of the channel" if link.whole_channel else "threads relayed with /relay"
+    there = f"{other.platform} {channel_label(other.channel)}"
+    if other.platform == "activitypub":  # its channel is chosen on its own deployment
+        there = "another Hearth deployment"
     return (
         f"• **{other.name}** ({other.slug}), link #{link.id}: {state}; {flow}; {mode}; "
-        f"here: {mine.platform} {channel_label(mine.channel)}, "
-        f"there: {other.platform} {channel_label(other.channel)}"
+        f"here: {mine.platform} {channel_label(mine.channel)}, there: {there}"
     )
 
 
@@ -65,9 +70,12 @@ class ConstellationCommands:
     sharing: SharedKnowledge
     limits: Limits
     joint: JointCommands  # joint rituals end with the link
+    cross: CrossDeployment | None = None  # when [federation] is on
 
     async def _known_other(self, ctx: CommandContext, slug: str) -> None:
         """`for:` names another community of this deployment, or the code could never be used."""
+        if "@" in slug and self.cross is not None:
+            return  # a community of another deployment: its slug@host
         if slug == ctx.community.slug:
             raise InvalidInput(f"`{slug}` is this community: name the one the code is for.")
         if await self.directory.community_by_slug(slug) is None:
@@ -99,6 +107,11 @@ class ConstellationCommands:
             for_slug=for_slug,
         )
         only = f" It can only be accepted by **{for_slug}**." if for_slug else ""
+        if self.cross is not None:
+            only += (
+                " A steward on another Hearth deployment runs "
+                f"`{ctx.prefix}constellation accept {code}@{self.cross.host(ctx.community.slug)}`."
+            )
         expires = (
             link.code_expires_at.strftime("%Y-%m-%d %H:%M UTC") if link.code_expires_at else ""
         )
@@ -112,6 +125,8 @@ class ConstellationCommands:
         )
 
     async def accept(self, ctx: CommandContext, args: Args) -> Reply:
+        if "@" in args.text("code"):  # a code of another deployment
+            return await accept_across(self.cross, ctx, _here(ctx), args.text("code"))
         link = await self.relays.links.accept(
             args.text("code"),
             ctx.community.id,
@@ -162,8 +177,10 @@ class ConstellationCommands:
         relays = self.relays
         link = await relays.links.find(ctx.community.id, args.text("community"))
         cancelled = await relays.links.leave(link.id, ctx.community.id, relays.now())
+        # another deployment is told by its protocol (Undo), not by a relayed notice
+        told = self.cross is not None and await self.cross.left(link.id)
         other = link.other(ctx.community.id)
-        if other is not None:
+        if other is not None and not told:
             await relays.announce(
                 other, f"🔗 **{ctx.community.name}** left the link: relays between us have stopped."
             )

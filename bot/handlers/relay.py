@@ -10,7 +10,7 @@ from bot.events import MessageRef
 from bot.port import TargetGone
 from bot.relay.service import Relays
 from knowledge.errors import InvalidInput, NotFound
-from knowledge.vocabulary import Role
+from knowledge.vocabulary import LinkStatus, Role
 
 
 def _thread_root(ctx: CommandContext) -> MessageRef:
@@ -70,13 +70,17 @@ class RelayCommands:
             if other is None:
                 continue
             state = "paused" if link.paused else "active"
+            if link.status != LinkStatus.ACTIVE:  # across deployments: not confirmed yet
+                state = "waiting for them to confirm"
+            # a community of another deployment is named with its host
+            label = f"**{other.name}**" + (f" ({other.slug})" if "@" in other.slug else "")
             lanes = [lane for lane in health if lane.link_id == link.id]
             queued = sum(lane.pending for lane in lanes)
             delivered = sum(lane.delivered for lane in lanes)
             parked = sum(lane.parked for lane in lanes)
             failed = sum(lane.failed for lane in lanes)
             line = (
-                f"• **{other.name}** ({state}): {delivered} delivered, {queued} queued, "
+                f"• {label} ({state}): {delivered} delivered, {queued} queued, "
                 f"{parked} failing, {failed} dropped"
             )
             reasons = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from knowledge.models.base import Base, UTCDateTime
 from knowledge.models.federation import (
+    FederatedLink,
     FederationDelivery,
     FederationFollower,
     FederationInboxItem,
@@ -46,6 +47,7 @@ __all__ = [
     "ChannelBinding",
     "Community",
     "CommunityPrompt",
+    "FederatedLink",
     "FederationDelivery",
     "FederationFollower",
     "FederationInboxItem",

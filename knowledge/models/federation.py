@@ -98,3 +98,29 @@ class FederationPublished(Base):
     published_at: Mapped[datetime] = mapped_column()
     insight_updated_at: Mapped[datetime | None] = mapped_column(default=None)  # as last told
     withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class FederatedLink(Base):
+    """A constellation link whose other side lives on another deployment.
+
+    The remote community is a local `communities` row named `slug@host` (so links, relays
+    and `/relay status` treat it like any sibling); this row holds where its actor and
+    inbox are, the Follow this side sent, and whether the other side accepted it (relays
+    go out only then)."""
+
+    __tablename__ = "federated_links"
+
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    local_community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    remote_community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    remote_actor: Mapped[str] = mapped_column(String(2000), index=True)
+    remote_inbox: Mapped[str] = mapped_column(String(2000))
+    follow_id: Mapped[str] = mapped_column(String(2000))
+    they_accepted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,169 @@
+"""What a linked deployment's verified activities do here (after the inbox's durable
+write, once): a Follow carrying a code, Accept/Reject of this side's Follow, Undo(Follow)
+ending the link, and relayed messages as Create/Update/Delete(Note).
+
+Relayed Notes go into the relay pipeline as events of the `activitypub` platform (space
+= this community, channel = the remote actor), so they reach the linked local channel
+through the same outbox, rules and renderers as any platform's messages: attributed to
+their author and community, sanitised when rendered, every mention a plain name. Only an
+active link's remote actor, signing its own Notes, is heard; the rest is ignored.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+
+from bot.events import (
+    ChannelRef,
+    ChatMessage,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+    UserRef,
+)
+from bot.federation import documents
+from bot.federation.links import LinkActivities
+from bot.relay.service import Relays
+from knowledge.clock import Clock
+from knowledge.directory import Directory
+from knowledge.errors import UserError
+from knowledge.federation import InboxItem
+from knowledge.federation_links import PLATFORM, FederatedLinks, Peer
+
+MAX_TEXT = 20_000
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else ""
+
+
+def _words(note: dict[str, Any]) -> tuple[str, str | None]:
+    """(text, neutral markup) of a Note: its Markdown source, else its HTML as text."""
+    source = note.get("source")
+    if isinstance(source, dict) and source.get("mediaType") == "text/markdown":
+        content = source.get("content")
+        if isinstance(content, str):
+            return content[:MAX_TEXT], content[:MAX_TEXT]
+    content = note.get("content")
+    if not isinstance(content, str):
+        return "", None
+    plain = html.unescape(nh3.clean(content.replace("</p>", "</p>\n"), tags=set()))
+    return plain.strip()[:MAX_TEXT], None
+
+
+def _author(note: dict[str, Any], fallback: str) -> str:
+    name = note.get("hearthAuthor")
+    if not isinstance(name, str) or not name.strip():
+        return fallback
+    return " ".join(name.split())[:80]
+
+
+class LinkInbox:
+    def __init__(
+        self,
+        activities: LinkActivities,
+        store: FederatedLinks,
+        relays: Relays,
+        directory: Directory,
+        clock: Clock,
+    ) -> None:
+        self._activities = activities
+        self._store = store
+        self._relays = relays
+        self._directory = directory
+        self._clock = clock
+
+    async def handle(self, item: InboxItem, urls: documents.Urls) -> str | None:
+        """The outcome, or None when the activity is not about a link (the inbox's own
+        handling goes on)."""
+        kind = item.payload.get("type")
+        if kind == "Follow" and "hearthInvite" in item.payload:
+            if _text(item.payload.get("object")) != urls.actor:
+                return "ignored: a Follow of someone else"
+            return await self._activities.followed_with_code(item, urls)
+        if kind in ("Accept", "Reject"):
+            return await self._activities.answered(item)
+        peer = await self._store.peer(urls.slug, item.actor)
+        if peer is None:
+            return None
+        if kind == "Undo":
+            undone = item.payload.get("object")
+            if isinstance(undone, dict) and undone.get("type") == "Follow":
+                await self._remote_left(peer)
+            return None  # the follower goes too
+        if kind not in ("Create", "Update", "Delete"):
+            return None
+        try:
+            return await self._relayed(item, urls, peer, str(kind))
+        except UserError as exc:
+            return f"ignored: {exc}"
+
+    async def _remote_left(self, peer: Peer) -> None:
+        now = self._clock.now()
+        await self._relays.links.leave(peer.link_id, peer.remote_community_id, now)
+        link = await self._relays.links.get(peer.link_id)
+        if link is None:
+            return
+        mine = link.side(peer.local_community_id)
+        other = link.other(peer.local_community_id)
+        name = other.slug if other else "the other community"
+        await self._relays.announce(
+            mine, f"🔗 **{name}** left the link: relays between us have stopped."
+        )
+
+    async def _relayed(
+        self, item: InboxItem, urls: documents.Urls, peer: Peer, kind: str
+    ) -> str | None:
+        obj = item.payload.get("object")
+        note_id = _text(obj)
+        host = urlsplit(item.actor).netloc.lower()
+        if not note_id or urlsplit(note_id).netloc.lower() != host:
+            return "ignored: a Note of another server"
+        channel = ChannelRef(PLATFORM, urls.slug, item.actor)
+        if kind == "Delete":
+            await self._relays.message_deleted(MessageDeleted(MessageRef(channel, note_id)))
+            return "relayed: deletion"
+        if not isinstance(obj, dict) or obj.get("type") != "Note":
+            return None  # e.g. a public Article: nothing to relay
+        if _text(obj.get("attributedTo")) not in ("", item.actor):
+            return "ignored: a Note attributed to someone else"
+        text, markup = _words(obj)
+        context = _text(obj.get("context")) or note_id
+        above = _text(obj.get("inReplyTo"))
+        thread = context if context != note_id else None
+        ref = MessageRef(channel, note_id, thread_id=thread)
+        link = await self._relays.links.get(peer.link_id)
+        if link is None:
+            return "ignored: no link"
+        other = link.other(peer.local_community_id)
+        author = UserRef(PLATFORM, item.actor, _author(obj, other.name if other else host))
+        if kind == "Update":
+            await self._relays.message_edited(MessageEdited(ref, text, author, markup))
+            return "relayed: edit"
+        url = _text(obj.get("url"))
+        message = ChatMessage(
+            ref,
+            author,
+            text,
+            permalink=url if urlsplit(url).scheme in ("https", "http") else None,
+            posted_at=self._clock.now(),
+            markup=markup,
+        )
+        if thread is None and not above:
+            if await self._relays.store.message((PLATFORM, urls.slug, item.actor), note_id):
+                return "relayed: seen before"
+            remote = await self._directory.community_by_id(peer.remote_community_id)
+            if remote is None:
+                return "ignored: no community"
+            await self._relays.relay_thread(remote, [message], [link])
+            return "relayed: new thread"
+        reply_to = MessageRef(channel, above or context, thread_id=context)
+        await self._relays.message_posted(MessagePosted(message, reply_to))
+        return "relayed: reply"
