@@ -14,11 +14,13 @@ aiosqlite has no public call for "run this function on your thread": see
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from knowledge.db import Database
+from knowledge.models import Insight
 from knowledge.sqlite_cursor import run_on_thread
 
 T = TypeVar("T")
@@ -53,3 +55,38 @@ def _in_snapshot(
         return work(connection)
     finally:
         connection.execute("ROLLBACK")
+
+
+async def write_on_thread(database: Database, work: Callable[..., T], *args: Any) -> T:
+    """`work(cursor, *args)` inside BEGIN IMMEDIATE … COMMIT on the connection's thread:
+    a whole write transaction in one hop (rolled back if `work` raises)."""
+    return await on_connection_thread(database, _in_write, work, args)
+
+
+def _in_write(connection: sqlite3.Connection, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+    cursor = connection.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        result = work(cursor, *args)
+        cursor.execute("COMMIT")
+        return result
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    finally:
+        cursor.close()
+
+
+def time_binder(database: Database) -> Callable[[Any], Any]:
+    """The models' own datetime bind processing (UTC, SQLAlchemy's SQLite text format),
+    so raw statements store timestamps exactly as the ORM does."""
+    return _time_binder(database.engine.dialect)
+
+
+@functools.cache
+def _time_binder(dialect: Any) -> Callable[[Any], Any]:
+    column_type = Insight.__table__.c.created_at.type
+    processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    return processor
