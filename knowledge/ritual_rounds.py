@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 
 from knowledge.models import Ritual, RitualResponse, RitualRound
-from knowledge.sqlite_thread import on_connection_thread
 from knowledge.ritual_rows import (
     CHUNK,
     LEASE,
@@ -26,6 +25,7 @@ from knowledge.ritual_rows import (
     ritual_view,
     round_view,
 )
+from knowledge.sqlite_thread import on_connection_thread
 from knowledge.vocabulary import RoundStatus
 
 
