@@ -73,6 +73,29 @@ async def test_the_sync_loop_writes_cost_one_trip_per_transaction(
     assert row.received_at <= row.done_at <= sqlite.clock.now()
 
 
+async def test_begin_travels_with_the_first_statement(sqlite: Database, trips: list[Any]) -> None:
+    """A transaction's BEGIN IMMEDIATE goes in its first statement's hop: one write is
+    two trips (the statement, COMMIT); an empty transaction none; a failed one leaves
+    nothing behind and the connection usable."""
+    row = {"platform": "slack", "key": "T1", "token": "a", "updated_at": sqlite.clock.now()}
+    async with sqlite.sessions.begin() as session:  # the pool's connection is opened
+        await session.execute(insert(SyncCursor).values(row))
+    trips.clear()
+    async with sqlite.sessions.begin() as session:
+        await session.execute(update(SyncCursor).values(token="b"))
+    assert len(trips) == 2
+    trips.clear()
+    async with sqlite.sessions.begin():
+        pass
+    assert trips == []
+    with pytest.raises(IntegrityError):
+        async with sqlite.sessions.begin() as session:
+            await session.execute(update(SyncCursor).values(token="c"))
+            await session.execute(insert(SyncCursor).values(row))  # the key exists
+    async with sqlite.sessions() as session:
+        assert await session.scalar(select(SyncCursor.token)) == "b"  # "c" rolled back
+
+
 async def test_rows_counts_and_new_ids_arrive_as_before(sqlite: Database) -> None:
     async with sqlite.sessions.begin() as session:
         inserted = await session.execute(
