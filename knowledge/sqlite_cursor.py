@@ -45,12 +45,15 @@ Outcome = tuple[Any, int, int | None, list[Any]]
 
 async def run_on_thread(driver: Any, work: Any, *args: Any) -> Any:
     """`work(sqlite3 connection, *args)` on the thread of `driver` (an aiosqlite
-    Connection), as one queued call."""
+    Connection), as one queued call (after a deferred BEGIN IMMEDIATE, if one waits)."""
     queue = getattr(driver, "_execute", None)
     if queue is None or not isinstance(getattr(driver, "_conn", None), sqlite3.Connection):
         raise RuntimeError(  # pragma: no cover - guards an aiosqlite API change
             "this aiosqlite version cannot run work on its thread; install aiosqlite>=0.20"
         )
+    if getattr(driver, BEGIN_PENDING, False):  # the transaction starts with this work
+        setattr(driver, BEGIN_PENDING, False)
+        work = _begun(work)
     return await queue(_noting_transaction, driver, work, *args)
 
 
@@ -137,10 +140,6 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         pass
 
     def _run(self, work: Any, operation: Any, parameters: Any) -> None:
-        driver = self._connection
-        if getattr(driver, BEGIN_PENDING, False):
-            setattr(driver, BEGIN_PENDING, False)
-            work = _begun(work)
         try:
             self._outcome = await_(run_on_thread(self._connection, work, operation, parameters))
         except Exception as error:

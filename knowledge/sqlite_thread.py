@@ -19,6 +19,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from knowledge.db import Database
 from knowledge.models import Insight
 from knowledge.sqlite_cursor import run_on_thread
@@ -33,6 +35,16 @@ async def on_connection_thread(database: Database, work: Callable[..., T], *args
         fairy = await connection.get_raw_connection()
         result: T = await run_on_thread(fairy.driver_connection, work, *args)
         return result
+
+
+async def in_session_on_thread(session: AsyncSession, work: Callable[..., T], *args: Any) -> T:
+    """`work(sqlite3 connection, *args)` on the thread of `session`'s connection, inside
+    the session's transaction (begun now if it was not), in one hop. It sees what the
+    session flushed; flush first if ORM changes may be pending."""
+    connection = await session.connection()
+    fairy = await connection.get_raw_connection()
+    result: T = await run_on_thread(fairy.driver_connection, work, *args)
+    return result
 
 
 async def read_on_thread(
