@@ -322,6 +322,7 @@ class Statements:
                     name.startswith(root)
                     and "/bench/" not in name
                     and "knowledge/db.py" not in name
+                    and "knowledge/sqlite_thread.py" not in name
                 ):
                     where = f"{name[len(root) + 1 :]}:{frame.f_lineno} {frame.f_code.co_name}"
                     self.callers[where] += 1
