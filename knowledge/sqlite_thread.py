@@ -102,3 +102,16 @@ def _time_binder(dialect: Any) -> Callable[[Any], Any]:
     processor = column_type.dialect_impl(dialect).bind_processor(dialect)
     assert processor is not None
     return processor
+
+
+def time_reader(database: Database) -> Callable[[Any], Any]:
+    """The models' own datetime result processing: a stored timestamp read by raw SQL
+    comes back as the ORM would return it."""
+    return _time_reader(database.engine.dialect)
+
+
+@functools.cache
+def _time_reader(dialect: Any) -> Callable[[Any], Any]:
+    column_type = Insight.__table__.c.created_at.type
+    processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    return processor or (lambda value: value)

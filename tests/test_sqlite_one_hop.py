@@ -15,7 +15,9 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.db import Database, open_database
+from knowledge.directory import Directory
 from knowledge.inbound import InboundLog, Taken
+from knowledge.links import LinkStore
 from knowledge.models import InboundEvent, SyncCursor
 from knowledge.sync_tokens import SyncTokens
 
@@ -136,3 +138,30 @@ async def test_a_broken_constraint_is_sqlalchemys_integrity_error(sqlite: Databa
             await session.execute(insert(SyncCursor).values(row))
     async with sqlite.sessions() as session:  # the connection is usable after the error
         assert await session.scalar(select(SyncCursor.token)) == "a"
+
+
+async def test_the_live_path_sees_the_links_the_commands_see(sqlite: Database) -> None:
+    """The relay's one-hop link reads (inside its recording transaction) find the same
+    links, sides, flags and code expiry as the ORM reads `/constellation` uses."""
+    directory, links = Directory(sqlite), LinkStore(sqlite)
+    now = sqlite.clock.now()
+    ids = []
+    for slug, channel in (("guild", "general"), ("forge", "hall"), ("mill", "yard")):
+        community = await directory.ensure_community(slug, slug.title(), "UTC")
+        member = await directory.resolve_member(community.id, "console", "ann", "Ann")
+        ids.append((community.id, member.id, ("console", "local", channel)))
+    guild, forge, mill = ids
+    _, code = await links.invite(*guild, now=now, whole_channel=True, receives=False)
+    await links.accept(code, *forge, now=now)
+    _, code = await links.invite(*guild, now=now)
+    await links.accept(code, *mill, now=now)
+    await links.invite(*forge, now=now)  # only invited: carries nothing yet
+    await links.set_paused(1, forge[0], True, now)
+    for communities in ({guild[0], forge[0]}, {guild[0], forge[0], mill[0]}, {mill[0]}):
+        async with sqlite.sessions.begin() as session:
+            live = await links.links_between(communities, session=session)
+        assert live == await links.links_between(communities)
+    async with sqlite.sessions.begin() as session:
+        live = await links.whole_channel_links(guild[2], session=session)
+    assert live == await links.whole_channel_links(guild[2])
+    assert [(link.whole_channel, link.paused) for link in live] == [(True, True)]
