@@ -39,8 +39,9 @@ async def on_connection_thread(database: Database, work: Callable[..., T], *args
 
 async def in_session_on_thread(session: AsyncSession, work: Callable[..., T], *args: Any) -> T:
     """`work(sqlite3 connection, *args)` on the thread of `session`'s connection, inside
-    the session's transaction (begun now if it was not), in one hop. It sees what the
-    session flushed; flush first if ORM changes may be pending."""
+    the session's transaction (begun now if it was not), in one hop; the session's
+    pending ORM changes are flushed first, so `work` sees them."""
+    await session.flush()
     connection = await session.connection()
     fairy = await connection.get_raw_connection()
     result: T = await run_on_thread(fairy.driver_connection, work, *args)
