@@ -66,6 +66,7 @@ from bot.app import Hearth
 from bot.config import Config
 from bot.events import ChannelRef, MessagePosted
 from bot.port import OutboundMessage
+from knowledge import sqlite_cursor, sqlite_thread
 from tests.fakes.synapse_server import (
     SERVER_NAME,
     MatrixUser,
@@ -262,23 +263,55 @@ def history_markers(
 
 
 class Statements:
-    """Every SQL statement Hearth's engine runs while on (SQLAlchemy's cursor event), by
-    its first words and by the line of Hearth's code that issued it."""
+    """Every SQL statement SQLite runs for Hearth while on, by its first words (sqlite3's
+    trace callback, so raw statements on the connection's thread count too), the trips to
+    the connection's thread, and the line of Hearth's code behind each SQLAlchemy
+    statement or raw trip."""
 
     def __init__(self, hearth: Hearth) -> None:
         self.on = False
         self.kinds: Counter[str] = Counter()
         self.callers: Counter[str] = Counter()
+        self.trips = 0
         root = str(Path(__file__).resolve().parent.parent)
 
-        def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            if not self.on:
+        def traced(statement: str) -> None:  # on the connection's thread
+            if not self.on or statement.startswith("--"):  # a trigger's own statements
                 return
             words = statement.split()
             kind = " ".join(words[:2]) if words[:1] == ["BEGIN"] else words[0]
             if kind in ("INSERT", "UPDATE"):
                 kind += " " + words[2 if kind == "INSERT" else 1]
             self.kinds[kind] += 1
+
+        real_trip = sqlite_cursor._noting_transaction
+
+        def trip(driver: Any, work: Any, *args: Any) -> Any:  # every hop goes through it
+            driver._conn.set_trace_callback(traced)
+            if self.on:
+                self.trips += 1
+            return real_trip(driver, work, *args)
+
+        setattr(sqlite_cursor, "_noting_transaction", trip)  # noqa: B010 - a bench-only wrap
+        real_raw = sqlite_cursor.run_on_thread  # what sqlite_thread calls
+
+        async def raw(driver: Any, work: Any, *args: Any) -> Any:  # hops not via SQLAlchemy
+            if self.on:
+                frame: Any = sys._getframe(1)
+                while frame is not None:
+                    name = frame.f_code.co_filename
+                    if name.startswith(root) and "sqlite_thread.py" not in name:
+                        where = f"{name[len(root) + 1 :]}:{frame.f_lineno} {frame.f_code.co_name}"
+                        self.callers[f"{where} (raw, one trip)"] += 1
+                        break
+                    frame = frame.f_back
+            return await real_raw(driver, work, *args)
+
+        setattr(sqlite_thread, "run_on_thread", raw)  # noqa: B010 - a bench-only wrap
+
+        def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if not self.on:
+                return
             # SQLAlchemy's async layer runs this in a greenlet: Hearth's frames are in the
             # parent greenlet, stopped where it switched to this one
             parent = greenlet.getcurrent().parent
@@ -289,6 +322,7 @@ class Statements:
                     name.startswith(root)
                     and "/bench/" not in name
                     and "knowledge/db.py" not in name
+                    and "knowledge/sqlite_thread.py" not in name
                 ):
                     where = f"{name[len(root) + 1 :]}:{frame.f_lineno} {frame.f_code.co_name}"
                     self.callers[where] += 1
@@ -510,7 +544,8 @@ def report(results: dict[str, Any], count: int, warmup: int) -> None:
         )
         for kind, n in counted.kinds.most_common():
             print(f"  {n / count:6.2f}  {kind}")
-        print("by the line of Hearth's code that issued them:")
+        print(f"trips to SQLite's thread per relayed message: {counted.trips / count:.1f}")
+        print("by the line of Hearth's code that issued them (SQLAlchemy statements; raw trips):")
         for where, n in counted.callers.most_common(25):
             print(f"  {n / count:6.2f}  {where}")
     outbox = results["outbox"]

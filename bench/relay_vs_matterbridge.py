@@ -29,7 +29,8 @@ Go ≥ 1.22) builds Matrix-only with:
 (`vendor/modernc.org/sqlite/lib` is needed by whatsappmulti only and may be left out.)
 Without `--matterbridge` Hearth runs alone beside the floor. Every copy is counted in
 Bob's sync and again in room B's history at the end: each must arrive exactly once.
-`--profile FILE` runs Hearth under cProfile (its `.prof` is written at a clean stop;
+`--profile FILE` runs Hearth under cProfile, keeping the timed phase only (its `.prof` is
+written at a clean stop;
 figures are then not comparable).
 """
 
@@ -82,14 +83,16 @@ ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
 TICKS = os.sysconf("SC_CLK_TCK")
 PROFILED = """
-import atexit, cProfile, sys
+import atexit, cProfile, signal, sys
 out = sys.argv.pop(1)
 profile = cProfile.Profile()
 atexit.register(lambda: profile.dump_stats(out))
+signal.signal(signal.SIGUSR1, lambda *_: profile.clear())  # the timed phase starts
 profile.enable()
 from bot.cli import main
 main()
-"""  # `hearth run` under cProfile, dumped at exit (SIGTERM stops Hearth cleanly)
+"""  # `hearth run` under cProfile, dumped at exit (SIGTERM stops Hearth cleanly); only
+# the timed phase is kept (SIGUSR1 clears what start-up, linking and warm-up recorded)
 
 
 class Watcher(RoundtripWatcher):
@@ -377,6 +380,8 @@ async def timed(
             for n in range(args.warmup + args.n):
                 if n == args.warmup:
                     cpu_start = {side.name: side.process.cpu_seconds() for side in sides}
+                    if args.profile:
+                        sides[0].process.proc.send_signal(signal.SIGUSR1)
                 started, _, event_id = await send(session, server, ann, floor_room, f"plain {n}")
                 floor_s = await bob_sees.arrival(event_id) - started
                 if n >= args.warmup:

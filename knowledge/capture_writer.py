@@ -28,8 +28,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from knowledge.db import Database
-from knowledge.models import Insight
-from knowledge.sqlite_thread import on_connection_thread
+from knowledge.sqlite_thread import on_connection_thread, time_binder
 from knowledge.views import SourceMessage
 from knowledge.vocabulary import Visibility
 
@@ -71,21 +70,6 @@ class Written:
 class Pending:
     row: CaptureRow
     future: asyncio.Future[Written] = field(repr=False)
-
-
-_bind_time: Callable[[Any], Any] | None = None
-
-
-def time_binder(database: Database) -> Callable[[Any], Any]:
-    """The models' own datetime bind processing (UTC, SQLAlchemy's SQLite text format)."""
-    global _bind_time
-    if _bind_time is None:
-        dialect = database.engine.dialect
-        column_type = Insight.__table__.c.created_at.type
-        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        assert processor is not None
-        _bind_time = processor
-    return _bind_time
 
 
 class CaptureWriter:

@@ -19,6 +19,7 @@ may already be posted).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from sqlalchemy import ColumnElement, Update, select, update
 
 from knowledge.db import Database
 from knowledge.models import InboundEvent
+from knowledge.sqlite_thread import on_connection_thread, time_binder
 from knowledge.upsert import insert_ignoring_conflict
 
 log = structlog.get_logger(__name__)
@@ -75,6 +77,10 @@ class InboundLog:
 
     async def _attempt(self, platform: str, event_id: str, now: datetime) -> object:
         me = await self._db.liveness.instance()
+        if self._db.dialect == "sqlite":  # the usual case, a new event: one statement, one hop
+            received = time_binder(self._db)(now)
+            if await on_connection_thread(self._db, _insert_new, platform, event_id, received, me):
+                return Taken()
         key = (InboundEvent.platform == platform, InboundEvent.event_id == event_id)
         async with self._db.sessions.begin() as session:
             inserted = await session.scalar(
@@ -138,6 +144,19 @@ class InboundLog:
         """`done` for several events, in one statement."""
         async with self._db.sessions.begin() as session:
             await session.execute(mark_done(platform, event_ids, self._db.clock.now()))
+
+
+def _insert_new(
+    connection: sqlite3.Connection, platform: str, event_id: str, received_at: str, taker: str
+) -> bool:
+    """On SQLite's thread: record the event as taken unless it is known (autocommit)."""
+    found = connection.execute(
+        "INSERT INTO inbound_events (platform, event_id, received_at, done_at, taken_by)"
+        " VALUES (?, ?, ?, NULL, ?) ON CONFLICT (platform, event_id) DO NOTHING"
+        " RETURNING event_id",
+        (platform, event_id, received_at, taker),
+    ).fetchall()
+    return bool(found)
 
 
 def mark_done(platform: str, event_ids: list[str], now: datetime) -> Update:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
 from knowledge.errors import InvalidInput, NotAllowed, NotFound
+from knowledge.link_views import LinkView as LinkView
+from knowledge.link_views import Side as Side
+from knowledge.link_views import views_on_thread
 from knowledge.models import Community, Link, LinkSide, OutboxItem
+from knowledge.sqlite_thread import in_session_on_thread, time_reader
 from knowledge.vocabulary import LinkStatus, OutboxStatus
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -36,52 +39,6 @@ def code_hash(code: str) -> str:
     """Codes are stored hashed: a leaked database does not leak a usable invitation."""
     normal = code.strip().upper().replace(" ", "")
     return hashlib.sha256(normal.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Side:
-    community_id: int
-    slug: str
-    name: str
-    platform: str
-    space: str
-    channel: str
-    sends: bool
-    receives: bool
-    paused: bool
-    shares_knowledge: bool
-
-
-@dataclass(frozen=True)
-class LinkView:
-    id: int
-    status: LinkStatus
-    whole_channel: bool
-    sides: tuple[Side, ...]
-    code_expires_at: datetime | None
-
-    def side(self, community_id: int) -> Side:
-        return next(s for s in self.sides if s.community_id == community_id)
-
-    def other(self, community_id: int) -> Side | None:
-        return next((s for s in self.sides if s.community_id != community_id), None)
-
-    @property
-    def paused(self) -> bool:
-        return any(s.paused for s in self.sides)
-
-    @property
-    def flowing(self) -> bool:
-        return self.status == LinkStatus.ACTIVE and not self.paused
-
-    def carries(self, sender: int, receiver: int) -> bool:
-        """True if a message from community `sender` may reach `receiver` now."""
-        if not self.flowing or sender == receiver:
-            return False
-        ids = {s.community_id for s in self.sides}
-        return (
-            ids == {sender, receiver} and self.side(sender).sends and self.side(receiver).receives
-        )
 
 
 class LinkStore:
@@ -212,7 +169,12 @@ class LinkStore:
             .join(Link, Link.id == LinkSide.link_id)
             .where(Link.status == LinkStatus.ACTIVE, LinkSide.community_id.in_(community_ids))
         )
-        if session is not None:
+        if session is not None and self._db.dialect == "sqlite":  # the live path: one hop
+            ids = sorted(community_ids)
+            where = "l2.status = ? AND s2.community_id IN (" + ", ".join("?" * len(ids)) + ")"
+            question = (where, (LinkStatus.ACTIVE.value, *ids), time_reader(self._db))
+            links = await in_session_on_thread(session, views_on_thread, question)
+        elif session is not None:
             links = await self._views(session, touching)  # one statement
         else:
             async with self._db.sessions() as own:
@@ -235,6 +197,11 @@ class LinkStore:
                 LinkSide.channel == chan,
             )
         )
+        if session is not None and self._db.dialect == "sqlite":  # the live path: one hop
+            where = "l2.status = ? AND l2.whole_channel = 1 AND s2.platform = ? AND s2.space = ?"
+            where += " AND s2.channel = ?"
+            question = (where, (LinkStatus.ACTIVE.value, *channel), time_reader(self._db))
+            return await in_session_on_thread(session, views_on_thread, question)
         if session is not None:
             return await self._views(session, matching)  # one statement
         async with self._db.sessions() as own:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from knowledge.db import Database
 from knowledge.models import Link, LinkSide, OutboxItem, RelayCopy, RelayMessage, RelayParticipant
 from knowledge.outbox_reports import OutboxReports
 from knowledge.relay_rows import Participant, participant_of
+from knowledge.sqlite_thread import time_binder, write_on_thread
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.vocabulary import LinkStatus, OutboxStatus
 
@@ -162,6 +164,14 @@ class Outbox(OutboxReports):
 
     async def delivered(self, item: Claimed, copy_id: str | None, now: datetime) -> None:
         """Done: remember the copy (and the thread's anchor in that channel, for a root)."""
+        if self._db.dialect == "sqlite":  # after every delivery: one transaction, one hop
+            copied = copy_id is not None and item.relay_message_id is not None
+            copy = (item.relay_message_id, item.target.id, copy_id) if copied else None
+            if item.operation != "post":
+                copy = None
+            stamp = time_binder(self._db)(now)
+            await write_on_thread(self._db, _mark_delivered, item.id, stamp, copy, item.is_root)
+            return
         async with self._db.sessions.begin() as session:
             await session.execute(
                 update(OutboxItem)
@@ -295,3 +305,31 @@ class Outbox(OutboxReports):
                 )
             )
             return due
+
+
+def _mark_delivered(
+    cursor: sqlite3.Cursor,
+    item_id: int,
+    now: str,
+    copy: tuple[int | None, int, str | None] | None,
+    is_root: bool,
+) -> None:
+    """On SQLite's thread, inside the caller's transaction: `Outbox.delivered`'s SQL."""
+    cursor.execute(
+        "UPDATE relay_outbox SET status = ?, delivered_at = ?, claimed_until = NULL,"
+        " last_error = NULL WHERE id = ?",
+        (OutboxStatus.DELIVERED.value, now, item_id),
+    )
+    if copy is None:
+        return
+    message_id, participant_id, copy_id = copy
+    cursor.execute(
+        "INSERT INTO relay_copies (relay_message_id, participant_id, copy_id, delivered_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (relay_message_id, participant_id) DO NOTHING",
+        (message_id, participant_id, copy_id, now),
+    )
+    if is_root:
+        cursor.execute(
+            "UPDATE relay_participants SET anchor_id = ? WHERE id = ? AND anchor_id IS NULL",
+            (copy_id, participant_id),
+        )

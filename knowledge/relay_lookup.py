@@ -19,6 +19,7 @@ from knowledge.models import (
     RelayParticipant,
     RelayThread,
 )
+from knowledge.relay_locate import locate_on_thread
 from knowledge.relay_rows import (
     ChannelKey,
     Located,
@@ -30,6 +31,7 @@ from knowledge.relay_rows import (
     message_of,
     participant_of,
 )
+from knowledge.sqlite_thread import in_session_on_thread
 from knowledge.vocabulary import OutboxStatus
 
 
@@ -83,6 +85,9 @@ class RelayLookup(RelayTables):
         if session is None:
             async with self._db.sessions() as own:
                 return await self._locate(own, channel, message_id, thread_root, reply_to)
+        if self._db.dialect == "sqlite":  # the live path: the same reads, in one hop
+            question = (channel, message_id, thread_root, reply_to)
+            return await in_session_on_thread(session, locate_on_thread, question)
         return await self._locate(session, channel, message_id, thread_root, reply_to)
 
     async def _locate(

@@ -7,6 +7,7 @@ UPDATE, so several Hearth processes on one database never post the same thing tw
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from knowledge.ritual_rows import (
     ritual_view,
     round_view,
 )
+from knowledge.sqlite_thread import on_connection_thread
 from knowledge.vocabulary import RoundStatus
 
 
@@ -238,6 +240,11 @@ class RitualRounds(RitualTables):
     async def round_for_prompt(
         self, platform: str, space: str, channel: str, message_id: str
     ) -> tuple[RitualView, RoundView] | None:
+        key = (platform, space, channel, message_id)
+        if self._db.dialect == "sqlite" and not await on_connection_thread(
+            self._db, _is_prompt, key
+        ):  # every reply in a thread asks; almost none answers a prompt: one hop, no lock
+            return None
         async with self._db.sessions() as session:
             found = (
                 await session.execute(
@@ -286,3 +293,15 @@ class RitualRounds(RitualTables):
                 int(participants or 0),
                 int(missed or 0),
             )
+
+
+def _is_prompt(connection: sqlite3.Connection, key: tuple[str, str, str, str]) -> bool:
+    """On SQLite's thread: whether a round's prompt is this message (one statement)."""
+    return bool(
+        connection.execute(
+            "SELECT 1 FROM ritual_rounds JOIN rituals ON rituals.id = ritual_rounds.ritual_id"
+            " WHERE rituals.platform = ? AND rituals.space = ? AND rituals.channel = ?"
+            " AND ritual_rounds.message_id = ? LIMIT 1",
+            key,
+        ).fetchall()
+    )

@@ -7,6 +7,12 @@ single cost of a relayed message (bench/README.md, issue #17). This cursor runs 
 on the thread as one call and keeps the rows, so every ORM and Core statement on SQLite
 costs one hop, whatever issued it. Server-side (streaming) cursors are left as they are.
 
+BEGIN IMMEDIATE (db.py issues it at the start of every session's transaction) goes with
+the transaction's first statement, in its hop, rather than in a hop of its own; a
+transaction that ends with nothing run in it sends neither. It still takes the write lock
+before the statement runs, so the transaction is the same; only a lock wait (or busy
+error) now surfaces at that first statement rather than at the BEGIN.
+
 The connection also skips the ROLLBACK the pool sends when a connection comes back after
 a COMMIT (SQLAlchemy resets it unless a transaction was still open): whether SQLite is
 in a transaction is noted on the thread after every call, and a ROLLBACK outside one is
@@ -31,18 +37,23 @@ from sqlalchemy.util.concurrency import await_
 
 T = TypeVar("T")
 IN_TRANSACTION = "_hearth_in_transaction"  # noted on the aiosqlite Connection
+BEGIN_PENDING = "_hearth_begin_pending"  # ditto: a BEGIN to send with the next statement
+DEFERRED_BEGIN = "BEGIN IMMEDIATE"
 # (description, rowcount, lastrowid, rows) of one statement
 Outcome = tuple[Any, int, int | None, list[Any]]
 
 
 async def run_on_thread(driver: Any, work: Any, *args: Any) -> Any:
     """`work(sqlite3 connection, *args)` on the thread of `driver` (an aiosqlite
-    Connection), as one queued call."""
+    Connection), as one queued call (after a deferred BEGIN IMMEDIATE, if one waits)."""
     queue = getattr(driver, "_execute", None)
     if queue is None or not isinstance(getattr(driver, "_conn", None), sqlite3.Connection):
         raise RuntimeError(  # pragma: no cover - guards an aiosqlite API change
             "this aiosqlite version cannot run work on its thread; install aiosqlite>=0.20"
         )
+    if getattr(driver, BEGIN_PENDING, False):  # the transaction starts with this work
+        setattr(driver, BEGIN_PENDING, False)
+        work = _begun(work)
     return await queue(_noting_transaction, driver, work, *args)
 
 
@@ -59,6 +70,16 @@ def _commit(connection: sqlite3.Connection) -> None:
 
 def _rollback(connection: sqlite3.Connection) -> None:
     connection.rollback()
+
+
+def _begun(work: Any) -> Any:
+    """`work` preceded by the deferred BEGIN IMMEDIATE, in the same call on the thread."""
+
+    def begun(connection: sqlite3.Connection, *args: Any) -> Any:
+        connection.execute(DEFERRED_BEGIN)
+        return work(connection, *args)
+
+    return begun
 
 
 def _statement(connection: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
@@ -126,6 +147,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(self._outcome[3])
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
+        if operation == DEFERRED_BEGIN and not parameters:  # sent with the next statement
+            setattr(self._connection, BEGIN_PENDING, True)
+            self._outcome = (None, -1, None, [])
+            self._rows = collections.deque()
+            return
         self._run(_statement, operation, parameters)
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
@@ -143,11 +169,21 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     _cursor_cls = OneHopCursor
 
     def commit(self) -> None:
-        self._finish(_commit)
+        if not self._begun_nothing():
+            self._finish(_commit)
 
     def rollback(self) -> None:
+        if self._begun_nothing():
+            return
         if getattr(self._connection, IN_TRANSACTION, True):  # unknown: send it
             self._finish(_rollback)
+
+    def _begun_nothing(self) -> bool:
+        """A deferred BEGIN with no statement after it: the transaction never started."""
+        pending = bool(getattr(self._connection, BEGIN_PENDING, False))
+        if pending:
+            setattr(self._connection, BEGIN_PENDING, False)
+        return pending
 
     def _finish(self, work: Any) -> None:
         if not self._connection._connection:  # closed: as SQLAlchemy's own

@@ -14,11 +14,15 @@ aiosqlite has no public call for "run this function on your thread": see
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from knowledge.db import Database
+from knowledge.models import Insight
 from knowledge.sqlite_cursor import run_on_thread
 
 T = TypeVar("T")
@@ -31,6 +35,17 @@ async def on_connection_thread(database: Database, work: Callable[..., T], *args
         fairy = await connection.get_raw_connection()
         result: T = await run_on_thread(fairy.driver_connection, work, *args)
         return result
+
+
+async def in_session_on_thread(session: AsyncSession, work: Callable[..., T], *args: Any) -> T:
+    """`work(sqlite3 connection, *args)` on the thread of `session`'s connection, inside
+    the session's transaction (begun now if it was not), in one hop; the session's
+    pending ORM changes are flushed first, so `work` sees them."""
+    await session.flush()
+    connection = await session.connection()
+    fairy = await connection.get_raw_connection()
+    result: T = await run_on_thread(fairy.driver_connection, work, *args)
+    return result
 
 
 async def read_on_thread(
@@ -53,3 +68,51 @@ def _in_snapshot(
         return work(connection)
     finally:
         connection.execute("ROLLBACK")
+
+
+async def write_on_thread(database: Database, work: Callable[..., T], *args: Any) -> T:
+    """`work(cursor, *args)` inside BEGIN IMMEDIATE … COMMIT on the connection's thread:
+    a whole write transaction in one hop (rolled back if `work` raises)."""
+    return await on_connection_thread(database, _in_write, work, args)
+
+
+def _in_write(connection: sqlite3.Connection, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+    cursor = connection.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        result = work(cursor, *args)
+        cursor.execute("COMMIT")
+        return result
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    finally:
+        cursor.close()
+
+
+def time_binder(database: Database) -> Callable[[Any], Any]:
+    """The models' own datetime bind processing (UTC, SQLAlchemy's SQLite text format),
+    so raw statements store timestamps exactly as the ORM does."""
+    return _time_binder(database.engine.dialect)
+
+
+@functools.cache
+def _time_binder(dialect: Any) -> Callable[[Any], Any]:
+    column_type = Insight.__table__.c.created_at.type
+    processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    return processor
+
+
+def time_reader(database: Database) -> Callable[[Any], Any]:
+    """The models' own datetime result processing: a stored timestamp read by raw SQL
+    comes back as the ORM would return it."""
+    return _time_reader(database.engine.dialect)
+
+
+@functools.cache
+def _time_reader(dialect: Any) -> Callable[[Any], Any]:
+    column_type = Insight.__table__.c.created_at.type
+    processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    return processor or (lambda value: value)

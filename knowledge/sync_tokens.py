@@ -9,6 +9,7 @@ that batch, and the InboundLog skips what was already done.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
@@ -16,6 +17,7 @@ from sqlalchemy import select, update
 from knowledge.db import Database
 from knowledge.inbound import mark_done
 from knowledge.models import SyncCursor
+from knowledge.sqlite_thread import time_binder, write_on_thread
 from knowledge.upsert import dialect_insert, insert_ignoring_conflict
 
 
@@ -35,6 +37,10 @@ class SyncTokens:
         """Save the token (one upsert statement); with `done`, also mark those inbound
         events of `platform` done (the batch the token ends), in the same transaction."""
         now = self._db.clock.now()
+        if self._db.dialect == "sqlite":  # the sync loop's per-batch write: one hop
+            stamp = time_binder(self._db)(now)
+            await write_on_thread(self._db, _save, platform, key, token, stamp, list(done))
+            return
         async with self._db.sessions.begin() as session:
             insert = dialect_insert(session.get_bind().dialect.name)
             if done:
@@ -84,3 +90,25 @@ class SyncTokens:
                     )
             if claimed is not None:
                 return number
+
+
+DONE_CHUNK = 500  # ids per UPDATE, well under SQLite's bound-parameter limit
+
+
+def _save(
+    cursor: sqlite3.Cursor, platform: str, key: str, token: str, now: str, done: list[str]
+) -> None:
+    """On SQLite's thread, inside the caller's transaction: `put`'s two statements."""
+    for start in range(0, len(done), DONE_CHUNK):
+        ids = done[start : start + DONE_CHUNK]
+        cursor.execute(
+            "UPDATE inbound_events SET done_at = ?"
+            f" WHERE platform = ? AND event_id IN ({', '.join('?' * len(ids))})",
+            (now, platform, *ids),
+        )
+    cursor.execute(
+        "INSERT INTO sync_cursors (platform, key, token, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (platform, key) DO UPDATE"
+        " SET token = excluded.token, updated_at = excluded.updated_at",
+        (platform, key, token, now),
+    )

@@ -15,7 +15,10 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.db import Database, open_database
-from knowledge.models import SyncCursor
+from knowledge.directory import Directory
+from knowledge.inbound import InboundLog, Taken
+from knowledge.links import LinkStore
+from knowledge.models import InboundEvent, SyncCursor
 from knowledge.sync_tokens import SyncTokens
 
 
@@ -45,17 +48,54 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return queued
 
 
-async def test_saving_a_sync_token_costs_one_trip_per_statement(
+async def test_the_sync_loop_writes_cost_one_trip_per_transaction(
     sqlite: Database, trips: list[Any]
 ) -> None:
-    tokens = SyncTokens(sqlite)
+    """What the Matrix sync loop writes per event and per batch: taking a new event, then
+    saving the batch's token with its events marked done, each one hop to the thread
+    (through the ORM: 2 and 3 hops, before knowledge/sqlite_cursor.py 9 and 17)."""
+    log, tokens = InboundLog(sqlite), SyncTokens(sqlite)
     await tokens.put("matrix", "@hearth:local", "s1")  # the pool's connection is opened
     trips.clear()
-    await tokens.put("matrix", "@hearth:local", "s2")
-    # BEGIN IMMEDIATE, the upsert, COMMIT: was 9 (cursor, execute, fetch, close each)
-    # and a ROLLBACK as the connection went back to the pool
-    assert len(trips) == 3
+    assert await log.take("matrix", "sync:$a") == Taken()
+    assert len(trips) == 1
+    trips.clear()
+    await tokens.put("matrix", "@hearth:local", "s2", done=["sync:$a"])
+    assert len(trips) == 1
     assert await tokens.get("matrix", "@hearth:local") == "s2"
+    assert await log.take("matrix", "sync:$a") is None  # done: a redelivery is skipped
+    async with sqlite.sessions() as session:  # stamped as the ORM stamps, by the clock
+        row = (
+            await session.execute(
+                select(InboundEvent.received_at, InboundEvent.done_at).where(
+                    InboundEvent.event_id == "sync:$a"
+                )
+            )
+        ).one()
+    assert row.received_at <= row.done_at <= sqlite.clock.now()
+
+
+async def test_begin_travels_with_the_first_statement(sqlite: Database, trips: list[Any]) -> None:
+    """A transaction's BEGIN IMMEDIATE goes in its first statement's hop: one write is
+    two trips (the statement, COMMIT); an empty transaction none; a failed one leaves
+    nothing behind and the connection usable."""
+    row = {"platform": "slack", "key": "T1", "token": "a", "updated_at": sqlite.clock.now()}
+    async with sqlite.sessions.begin() as session:  # the pool's connection is opened
+        await session.execute(insert(SyncCursor).values(row))
+    trips.clear()
+    async with sqlite.sessions.begin() as session:
+        await session.execute(update(SyncCursor).values(token="b"))
+    assert len(trips) == 2
+    trips.clear()
+    async with sqlite.sessions.begin():
+        pass
+    assert trips == []
+    with pytest.raises(IntegrityError):
+        async with sqlite.sessions.begin() as session:
+            await session.execute(update(SyncCursor).values(token="c"))
+            await session.execute(insert(SyncCursor).values(row))  # the key exists
+    async with sqlite.sessions() as session:
+        assert await session.scalar(select(SyncCursor.token)) == "b"  # "c" rolled back
 
 
 async def test_rows_counts_and_new_ids_arrive_as_before(sqlite: Database) -> None:
@@ -98,3 +138,30 @@ async def test_a_broken_constraint_is_sqlalchemys_integrity_error(sqlite: Databa
             await session.execute(insert(SyncCursor).values(row))
     async with sqlite.sessions() as session:  # the connection is usable after the error
         assert await session.scalar(select(SyncCursor.token)) == "a"
+
+
+async def test_the_live_path_sees_the_links_the_commands_see(sqlite: Database) -> None:
+    """The relay's one-hop link reads (inside its recording transaction) find the same
+    links, sides, flags and code expiry as the ORM reads `/constellation` uses."""
+    directory, links = Directory(sqlite), LinkStore(sqlite)
+    now = sqlite.clock.now()
+    ids = []
+    for slug, channel in (("guild", "general"), ("forge", "hall"), ("mill", "yard")):
+        community = await directory.ensure_community(slug, slug.title(), "UTC")
+        member = await directory.resolve_member(community.id, "console", "ann", "Ann")
+        ids.append((community.id, member.id, ("console", "local", channel)))
+    guild, forge, mill = ids
+    _, code = await links.invite(*guild, now=now, whole_channel=True, receives=False)
+    await links.accept(code, *forge, now=now)
+    _, code = await links.invite(*guild, now=now)
+    await links.accept(code, *mill, now=now)
+    await links.invite(*forge, now=now)  # only invited: carries nothing yet
+    await links.set_paused(1, forge[0], True, now)
+    for communities in ({guild[0], forge[0]}, {guild[0], forge[0], mill[0]}, {mill[0]}):
+        async with sqlite.sessions.begin() as session:
+            live = await links.links_between(communities, session=session)
+        assert live == await links.links_between(communities)
+    async with sqlite.sessions.begin() as session:
+        live = await links.whole_channel_links(guild[2], session=session)
+    assert live == await links.whole_channel_links(guild[2])
+    assert [(link.whole_channel, link.paused) for link in live] == [(True, True)]
