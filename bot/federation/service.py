@@ -46,6 +46,7 @@ from knowledge.federation import FederationStore
 from knowledge.federation_keys import KeyStore
 from knowledge.federation_links import FederatedLinks
 from knowledge.federation_queue import Delivery, DeliveryQueue
+from knowledge.federation_shared_in import SharedInbound
 from knowledge.federation_sharing import FederatedSharing
 from knowledge.garden import GardenStore
 from knowledge.garden_rows import PublicCommunity
@@ -114,7 +115,7 @@ class Federation:
             self._queue,
         )
         sharing = FederatedSharing(database)
-        share_inbox = ShareInbox(sharing, directory, clock)
+        share_inbox = ShareInbox(SharedInbound(database), directory, clock)
         inbox = LinkInbox(self.links, self.linked, relays, directory, clock, share_inbox)
         self.handler = InboxHandler(
             self.store, actors, clock, self.urls_of, self.get_signer, inbox.handle

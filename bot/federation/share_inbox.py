@@ -21,7 +21,7 @@ from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import UserError
 from knowledge.federation_links import Peer
-from knowledge.federation_sharing import FederatedSharing, RemoteArticle
+from knowledge.federation_shared_in import RemoteArticle, SharedInbound
 from knowledge.insight_text import MAX_BODY_CHARS, MAX_TITLE_CHARS
 from knowledge.tags import MAX_TAGS_PER_INSIGHT, normalize_tag
 
@@ -45,7 +45,7 @@ def _tags(obj: dict[str, Any]) -> tuple[str, ...]:
 
 
 class ShareInbox:
-    def __init__(self, store: FederatedSharing, directory: Directory, clock: Clock) -> None:
+    def __init__(self, store: SharedInbound, directory: Directory, clock: Clock) -> None:
         self._store = store
         self._directory = directory
         self._clock = clock
