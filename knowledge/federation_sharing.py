@@ -42,6 +42,7 @@ class ShareLink:
     remote_actor: str
     inbox: str
     shares: bool  # this side's steward shares knowledge over it
+    paused: bool  # this side paused it: nothing new goes out (un-sharing still does)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class FederatedSharing:
         async with self._db.sessions() as session:
             rows = (
                 await session.execute(
-                    select(FederatedLink, LinkSide.shares_knowledge)
+                    select(FederatedLink, LinkSide.shares_knowledge, LinkSide.paused)
                     .join(Link, Link.id == FederatedLink.link_id)
                     .join(
                         LinkSide,
@@ -91,8 +92,9 @@ class FederatedSharing:
                 f.remote_actor,
                 f.remote_inbox,
                 bool(shares),
+                bool(paused),
             )
-            for f, shares in rows
+            for f, shares, paused in rows
         ]
 
     async def changes(self, link: ShareLink) -> ShareChanges:
@@ -145,9 +147,10 @@ class FederatedSharing:
             )
         articles = {r.insight_id: r for r in rows if r.kind == ARTICLE}
         announces = {r.insight_id: r for r in rows if r.kind == ANNOUNCE}
+        held = link.paused  # what was told stays; what changed waits for the resume
         return ShareChanges(
-            new=sorted(shared - set(articles)),
-            edited=sorted(edited & shared),
+            new=[] if held else sorted(shared - set(articles)),
+            edited=[] if held else sorted(edited & shared),
             withdrawn=[_told(articles[i]) for i in sorted(set(articles) - shared)],
             adopted=[(i, adopted[i]) for i in sorted(set(adopted) - set(announces))],
             unadopted=[_told(announces[i]) for i in sorted(set(announces) - set(adopted))],

@@ -5,7 +5,8 @@ to the guild, both sharing knowledge. The guild's shared insight reaches it as a
 the peer's `Announce` counts as its adoption until its `Undo`. The peer's hostile
 Article is searchable with `scope:constellation`, credited `ada@host`, defused, stored
 once however often it is sent, adoptable (an `Announce` goes back, its deletion an
-`Undo`), and gone after its `Delete`. An unlinked server's signed Article and Announce
+`Undo`), and gone after its `Delete`. While the guild pauses the link, nothing new
+goes out; on resume it does. An unlinked server's signed Article and Announce
 change nothing."""
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
     def adopted() -> str:
         return str(re.findall(r"Adopted as insight #(\d+)", out.getvalue())[-1])
 
+    async def quiet(hearth: Hearth) -> None:
+        await federation(hearth).run_once()  # delivers whatever is due now
+        seen["while paused"] = len(peer.received)
+
     async def later(_: Hearth) -> None:
         clock.advance(timedelta(minutes=5))
 
@@ -183,6 +188,16 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
             ),
             ":as alice",
             "/search ship scope:constellation",
+            ":as steve",
+            line(lambda: f"/constellation pause ada@127.0.0.1:{peer.port}"),
+            ":as cora",
+            "/insight Keep demos short #demo",
+            line(lambda: f"/insight share {captured(out, 'Keep demos short')} constellation"),
+            quiet,
+            ":as steve",
+            line(lambda: f"/constellation resume ada@127.0.0.1:{peer.port}"),
+            sent(8),
+            remember("resumed"),
         ],
         clock,
         out=out,
@@ -212,5 +227,8 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
     assert seen["announce"]["object"] == f"{peer.actor}/i/1"
     assert seen["undo"]["type"] == "Undo" and seen["undo"]["object"]["type"] == "Announce"
     assert seen["delete"]["type"] == "Delete" and seen["delete"]["object"]["id"] == ours()
+    assert seen["while paused"] == 7, "a paused side sends nothing new"
+    assert seen["resumed"]["type"] == "Create", "until it resumes"
+    assert "Keep demos short" in seen["resumed"]["object"]["source"]["content"]
     last = text.rsplit("alice: /search ship scope:constellation", 1)[1]
     assert "No insights match “ship” across the constellation." in last, "gone on Delete"

@@ -3,7 +3,9 @@ processes, two SQLite databases, two ports on 127.0.0.1; the harness of
 tests/test_federation_links.py): the guild's shared insight is found on the forge's
 deployment with `scope:constellation`, credited `cora (guild@host)`, its edit follows,
 the forge adopts it and the guild's `/constellation knowledge` counts that until the
-copy is deleted; un-sharing and `/forget-me` take it away over there. Each side waits on
+copy is deleted; un-sharing and `/forget-me` take it away over there. While the forge's
+deployment is down, what the guild shares and edits waits in the delivery queue and
+arrives once, edited, when it is back. Each side waits on
 what its user would see (a command answered again until the answer changes), never a
 sleep."""
 
@@ -15,7 +17,7 @@ import time
 import pytest
 
 from tests.harness.processes import HearthProcess
-from tests.test_federation_links import Deployment, link, pair
+from tests.test_federation_links import BANNER, Deployment, link, pair
 
 __all__ = ["pair"]
 
@@ -87,9 +89,25 @@ def test_shared_knowledge_edits_adoption_unsharing_and_forget_me_cross_deploymen
 
         forge.send(search.replace("release", "demos"))
         forge.expect(NONE)
-        assert guild.quit() == 0, guild.describe("unclean exit")
         assert forge.quit() == 0, forge.describe("unclean exit")
-        for process in (guild, forge):
+
+        # the forge's deployment is down: what the guild shares meanwhile waits, retried
+        guild.send(":as steve", "/insight Write the runbook before the release #ops")
+        late = guild.expect(r"Captured insight #(\d+) from steve: “Write the runbook")[1]
+        guild.send(f"/insight share {late} constellation")
+        guild.expect(rf"Insight #{late} is now constellation")
+        guild.send(f"/insight edit {late} Write the runbook before the release, then test it")
+        guild.expect(r"Updated")
+        with HearthProcess(works.config, works.workdir) as again:
+            again.expect(BANNER)
+            again.send(":as fran", ":channel hall")
+            runbook = "/search runbook scope:constellation"
+            until(again, runbook, r"\(from The Guild\) Write the runbook.*then test it", NONE)
+            again.send(runbook)
+            again.expect(r"🔎 1 insight\(s\) match “runbook”")  # once
+            assert again.quit() == 0, again.describe("unclean exit")
+        assert guild.quit() == 0, guild.describe("unclean exit")
+        for process in (guild, forge, again):
             assert "Traceback" not in process.stderr(), process.describe("a traceback")
     hits = [line for line in forge.lines if re.search(r"\(from The Guild\) Pair on release", line)]
     assert hits and all("days and demos" in h or "days @" in h for h in hits)
