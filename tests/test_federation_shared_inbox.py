@@ -17,8 +17,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.app import Hearth
 from bot.config import Config
+from bot.federation.documents import Urls
+from bot.federation.share_inbox import hashtags, our_insight_id
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer
 from tests.harness.console_harness import code, drain, line, run_script
@@ -232,3 +237,24 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
     assert "Keep demos short" in seen["resumed"]["object"]["source"]["content"]
     last = text.rsplit("alice: /search ship scope:constellation", 1)[1]
     assert "No insights match “ship” across the constellation." in last, "gone on Delete"
+
+
+@given(st.integers(min_value=0, max_value=10**17), st.text(max_size=60))
+def test_only_this_communitys_article_ids_name_an_insight(number: int, junk: str) -> None:
+    urls = Urls("https://garden.example.org", "guild")
+    assert our_insight_id(urls.insight(number), urls) == number
+    found = our_insight_id(urls.insight(0)[:-1] + junk, urls)
+    assert found is None or (junk.isascii() and junk.isdigit() and found == int(junk))
+    assert our_insight_id(Urls("https://other.example", "guild").insight(number), urls) is None
+
+
+def _json_children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=5) | st.dictionaries(
+        st.sampled_from(["type", "name", "href"]), inner | st.just("Hashtag"), max_size=3
+    )
+
+
+@given(st.recursive(st.none() | st.text(max_size=20) | st.integers(), _json_children))
+def test_any_tag_list_gives_kept_tags_or_none(value: Any) -> None:
+    tags = hashtags({"tag": value})
+    assert isinstance(tags, tuple) and len(tags) <= 20

@@ -30,7 +30,7 @@ def _defused(text: str) -> str:
     return defuse_discord(defuse_mass_mentions(text))
 
 
-def _tags(obj: dict[str, Any]) -> tuple[str, ...]:
+def hashtags(obj: dict[str, Any]) -> tuple[str, ...]:
     found: list[str] = []
     tags = obj.get("tag")
     for tag in tags if isinstance(tags, list) else []:
@@ -65,14 +65,14 @@ class ShareInbox:
                 return "shared: withdrawn"
             return None  # perhaps a relayed Note's deletion
         if kind == "Announce":
-            insight_id = _ours(text_of(obj), urls)
+            insight_id = our_insight_id(text_of(obj), urls)
             if insight_id is None:
                 return "ignored: an Announce of something not ours"
             return await self._store.adopted(peer, insight_id, self._clock.now())
         if kind == "Undo" and isinstance(obj, dict) and obj.get("type") == "Announce":
             if text_of(obj.get("actor")) not in ("", actor):
                 return "ignored: an Undo of someone else's Announce"
-            insight_id = _ours(text_of(obj.get("object")), urls)
+            insight_id = our_insight_id(text_of(obj.get("object")), urls)
             if insight_id is not None and await self._store.unadopted(peer, insight_id):
                 return "un-adopted"
             return "ignored: nothing adopted"
@@ -102,14 +102,14 @@ class ShareInbox:
             object_id=object_id,
             title=_defused(title) or None,
             body=body,
-            tags=_tags(obj),
+            tags=hashtags(obj),
             credit=_defused(f"{who} ({where})")[:300],
             url=url if urlsplit(url).scheme in ("https", "http") else None,
         )
         return await self._store.received(peer, urls.slug, article, self._clock.now())
 
 
-def _ours(object_id: str, urls: documents.Urls) -> int | None:
+def our_insight_id(object_id: str, urls: documents.Urls) -> int | None:
     """The insight id of one of this community's Articles, else None."""
     prefix = urls.insight(0)[:-1]
     rest = object_id[len(prefix) :] if object_id.startswith(prefix) else ""
