@@ -37,17 +37,20 @@ PUBLIC = AS + "#Public"
 HOSTILE = "Ship it <script>alert(1)</script> @everyone [x](javascript:alert(2))"
 
 
-def article(peer: Peer, number: int, text: str, activity: str = "Create") -> dict[str, Any]:
+def article(
+    peer: Peer, number: int, text: str, activity: str = "Create", *, to: str
+) -> dict[str, Any]:
     object_id = f"{peer.actor}/i/{number}"
     return {
         "@context": AS,
         "id": f"{object_id}#{activity.lower()}-{len(text)}",
         "type": activity,
         "actor": peer.actor,
-        "to": ["ignored"],
+        "to": [to],
         "object": {
             "id": object_id,
             "type": "Article",
+            "to": [to],
             "attributedTo": peer.actor,
             "name": "Release @here\nday",
             "content": "<p>ignored when a source is given</p>",
@@ -56,6 +59,12 @@ def article(peer: Peer, number: int, text: str, activity: str = "Create") -> dic
             "hearthAuthor": "Ada\nLovelace",
         },
     }
+
+
+def withdraw(peer: Peer, number: int, to: str) -> dict[str, Any]:
+    object_id = f"{peer.actor}/i/{number}"
+    activity = {"@context": AS, "id": f"{object_id}#delete-{len(to)}", "type": "Delete"}
+    return activity | {"actor": peer.actor, "to": [to], "object": object_id}
 
 
 def announce(peer: Peer, object_id: str, undo: bool = False) -> dict[str, Any]:
@@ -168,14 +177,18 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
             posts(lambda: (peer, announce(peer, ours(), undo=True))),
             "/constellation knowledge",
             posts(
-                lambda: (peer, article(peer, 1, HOSTILE)),
-                lambda: (peer, article(peer, 1, HOSTILE)),  # redelivered
-                lambda: (stranger, article(stranger, 2, "Unlinked words")),
+                lambda: (peer, article(peer, 1, HOSTILE, to=seen["actor"])),
+                lambda: (peer, article(peer, 1, HOSTILE, to=seen["actor"])),  # redelivered
+                lambda: (stranger, article(stranger, 2, "Unlinked words", to=seen["actor"])),
+                # what it publishes to its followers (a linked deployment follows) is no share
+                lambda: (peer, article(peer, 3, "Public words", to=PUBLIC)),
+                lambda: (peer, withdraw(peer, 1, PUBLIC)),
                 lambda: (stranger, announce(stranger, ours())),
             ),
             ":as alice",
             "/search ship scope:constellation",
             "/search unlinked scope:constellation",
+            "/search public scope:constellation",
             ":as steve",
             "/constellation knowledge",
             line(lambda: f"/insight adopt {theirs()}"),
@@ -188,9 +201,7 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
             line(lambda: f"/insight share {captured(out, 'Pair on release days')} community"),
             sent(7),
             remember("delete"),
-            posts(
-                lambda: (peer, {**article(peer, 1, "x", "Delete"), "object": f"{peer.actor}/i/1"})
-            ),
+            posts(lambda: (peer, withdraw(peer, 1, seen["actor"]))),
             ":as alice",
             "/search ship scope:constellation",
             ":as steve",
@@ -227,6 +238,7 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
     assert "@everyone" not in "".join(hits) and "@\u200beveryone" in hits[0], "defused"
     assert "Release @\u200bhere day" in hits[0], "the title too, on one line"
     assert "Unlinked words" not in text and "No insights match “unlinked”" in text
+    assert "No insights match “public”" in text, "a public Article is not a share"
     assert "ada: we share 1, they share 1; we adopted 0 of theirs, they adopted 0 of ours" in text
     assert seen["announce"]["type"] == "Announce"
     assert seen["announce"]["object"] == f"{peer.actor}/i/1"

@@ -1,12 +1,12 @@
 """Shared knowledge from a linked community on another deployment (after the inbox's
 verified, durable write, once; only the actor of an active link reaches here).
 
-`Create`/`Update(Article)` → its shared insight, a row of its `slug@host` community,
-searchable with `scope:constellation` like a sibling's; `Delete` of it → gone (copies
-here keep a note). `Announce` of one of our shared insights → its adoption, as a local
-sibling's; `Undo(Announce)` → un-adopted. Remote words are cut to our limits, stripped
-of HTML when no Markdown source came, and mass mentions defused before they are stored;
-every renderer defuses again when showing them.
+`Create`/`Update(Article)` addressed to this community → its shared insight, a row of its
+`slug@host` community, searchable with `scope:constellation` like a sibling's; `Delete`
+of it → gone (copies here keep a note). `Announce` of one of our shared insights → its
+adoption, as a local sibling's; `Undo(Announce)` → un-adopted. Remote words are cut to
+our limits, stripped of HTML when no Markdown source came, and mass mentions defused
+before they are stored; every renderer defuses again when showing them.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class ShareInbox:
     ) -> str | None:
         """The outcome, or None when the activity is not about shared knowledge."""
         obj = payload.get("object")
+        if kind in ("Create", "Update", "Delete") and not _addressed(urls.actor, payload, obj):
+            return None  # e.g. a public Article to its followers: not shared with us
         if kind in ("Create", "Update"):
             if not isinstance(obj, dict) or obj.get("type") != "Article":
                 return None
@@ -107,6 +109,20 @@ class ShareInbox:
             url=url if urlsplit(url).scheme in ("https", "http") else None,
         )
         return await self._store.received(peer, urls.slug, article, self._clock.now())
+
+
+def _addressed(actor: str, *documents_: Any) -> bool:
+    """Whether this community's actor is named in `to`/`cc`: a shared insight is sent to
+    the linked community; the same Article sent to followers (a public one, which a linked
+    deployment also follows) is not a share, and its Delete withdraws no share."""
+    for document in documents_:
+        if not isinstance(document, dict):
+            continue
+        for field in ("to", "cc"):
+            named = document.get(field)
+            if named == actor or (isinstance(named, list) and actor in named):
+                return True
+    return False
 
 
 def our_insight_id(object_id: str, urls: documents.Urls) -> int | None:
