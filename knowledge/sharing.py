@@ -165,7 +165,8 @@ class SharedKnowledge:
             author_name = (
                 FORGOTTEN_NAME if author is None or author.forgotten_at else author.display_name
             )
-            credit = f"{author_name} ({scope.name_of(origin.community_id)})"
+            # an insight of another deployment carries its credit ("ann (forge@host)")
+            credit = origin.origin_credit or f"{author_name} ({scope.name_of(origin.community_id)})"
             new_id = await session.scalar(
                 insert_ignoring_conflict(
                     session,

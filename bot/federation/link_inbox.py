@@ -1,6 +1,7 @@
 """What a linked deployment's verified activities do here (after the inbox's durable
 write, once): a Follow carrying a code, Accept/Reject of this side's Follow, Undo(Follow)
-ending the link, and relayed messages as Create/Update/Delete(Note).
+ending the link, relayed messages as Create/Update/Delete(Note), and shared knowledge
+(Article, Announce: bot/federation/share_inbox.py).
 
 Relayed Notes go into the relay pipeline as events of the `activitypub` platform (space
 = this community, channel = the remote actor), so they reach the linked local channel
@@ -11,11 +12,8 @@ active link's remote actor, signing its own Notes, is heard; the rest is ignored
 
 from __future__ import annotations
 
-import html
 from typing import Any
 from urllib.parse import urlsplit
-
-import nh3
 
 from bot.events import (
     ChannelRef,
@@ -27,35 +25,15 @@ from bot.events import (
     UserRef,
 )
 from bot.federation import documents
+from bot.federation.link_words import note_words, text_of
 from bot.federation.links import LinkActivities
+from bot.federation.share_inbox import ShareInbox
 from bot.relay.service import Relays
 from knowledge.clock import Clock
 from knowledge.directory import Directory
 from knowledge.errors import UserError
 from knowledge.federation import InboxItem
 from knowledge.federation_links import PLATFORM, FederatedLinks, Peer
-
-MAX_TEXT = 20_000
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) else ""
-
-
-def _words(note: dict[str, Any]) -> tuple[str, str | None]:
-    """(text, neutral markup) of a Note: its Markdown source, else its HTML as text."""
-    source = note.get("source")
-    if isinstance(source, dict) and source.get("mediaType") == "text/markdown":
-        content = source.get("content")
-        if isinstance(content, str):
-            return content[:MAX_TEXT], content[:MAX_TEXT]
-    content = note.get("content")
-    if not isinstance(content, str):
-        return "", None
-    plain = html.unescape(nh3.clean(content.replace("</p>", "</p>\n"), tags=set()))
-    return plain.strip()[:MAX_TEXT], None
 
 
 def _author(note: dict[str, Any], fallback: str) -> str:
@@ -73,7 +51,9 @@ class LinkInbox:
         relays: Relays,
         directory: Directory,
         clock: Clock,
+        sharing: ShareInbox,
     ) -> None:
+        self._sharing = sharing
         self._activities = activities
         self._store = store
         self._relays = relays
@@ -85,7 +65,7 @@ class LinkInbox:
         handling goes on)."""
         kind = item.payload.get("type")
         if kind == "Follow" and "hearthInvite" in item.payload:
-            if _text(item.payload.get("object")) != urls.actor:
+            if text_of(item.payload.get("object")) != urls.actor:
                 return "ignored: a Follow of someone else"
             return await self._activities.followed_with_code(item, urls)
         if kind in ("Accept", "Reject"):
@@ -93,14 +73,14 @@ class LinkInbox:
         peer = await self._store.peer(urls.slug, item.actor)
         if peer is None:
             return None
-        if kind == "Undo":
-            undone = item.payload.get("object")
-            if isinstance(undone, dict) and undone.get("type") == "Follow":
-                await self._remote_left(peer)
+        undone = item.payload.get("object")
+        if kind == "Undo" and isinstance(undone, dict) and undone.get("type") == "Follow":
+            await self._remote_left(peer)
             return None  # the follower goes too
-        if kind not in ("Create", "Update", "Delete"):
-            return None
         try:
+            shared = await self._sharing.handle(str(kind), item.payload, item.actor, urls, peer)
+            if shared is not None or kind not in ("Create", "Update", "Delete"):
+                return shared
             return await self._relayed(item, urls, peer, str(kind))
         except UserError as exc:
             return f"ignored: {exc}"
@@ -122,7 +102,7 @@ class LinkInbox:
         self, item: InboxItem, urls: documents.Urls, peer: Peer, kind: str
     ) -> str | None:
         obj = item.payload.get("object")
-        note_id = _text(obj)
+        note_id = text_of(obj)
         host = urlsplit(item.actor).netloc.lower()
         if not note_id or urlsplit(note_id).netloc.lower() != host:
             return "ignored: a Note of another server"
@@ -132,11 +112,11 @@ class LinkInbox:
             return "relayed: deletion"
         if not isinstance(obj, dict) or obj.get("type") != "Note":
             return None  # e.g. a public Article: nothing to relay
-        if _text(obj.get("attributedTo")) not in ("", item.actor):
+        if text_of(obj.get("attributedTo")) not in ("", item.actor):
             return "ignored: a Note attributed to someone else"
-        text, markup = _words(obj)
-        context = _text(obj.get("context")) or note_id
-        above = _text(obj.get("inReplyTo"))
+        text, markup = note_words(obj)
+        context = text_of(obj.get("context")) or note_id
+        above = text_of(obj.get("inReplyTo"))
         thread = context if context != note_id else None
         ref = MessageRef(channel, note_id, thread_id=thread)
         link = await self._relays.links.get(peer.link_id)
@@ -147,7 +127,7 @@ class LinkInbox:
         if kind == "Update":
             await self._relays.message_edited(MessageEdited(ref, text, author, markup))
             return "relayed: edit"
-        url = _text(obj.get("url"))
+        url = text_of(obj.get("url"))
         message = ChatMessage(
             ref,
             author,

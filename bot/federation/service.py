@@ -32,6 +32,8 @@ from bot.federation.publisher import Publisher
 from bot.federation.relay_port import FederationPort
 from bot.federation.remote import Remote
 from bot.federation.schemes import Schemes
+from bot.federation.share_inbox import ShareInbox
+from bot.federation.share_publisher import SharePublisher
 from bot.federation.signatures import sign
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer
@@ -44,8 +46,11 @@ from knowledge.federation import FederationStore
 from knowledge.federation_keys import KeyStore
 from knowledge.federation_links import FederatedLinks
 from knowledge.federation_queue import Delivery, DeliveryQueue
+from knowledge.federation_shared_in import SharedInbound
+from knowledge.federation_sharing import FederatedSharing
 from knowledge.garden import GardenStore
 from knowledge.garden_rows import PublicCommunity
+from knowledge.insights import InsightStore
 
 log = structlog.get_logger(__name__)
 
@@ -109,13 +114,17 @@ class Federation:
             self.get_signer,
             self._queue,
         )
-        inbox = LinkInbox(self.links, self.linked, relays, directory, clock)
+        sharing = FederatedSharing(database)
+        share_inbox = ShareInbox(SharedInbound(database), directory, clock)
+        inbox = LinkInbox(self.links, self.linked, relays, directory, clock, share_inbox)
         self.handler = InboxHandler(
             self.store, actors, clock, self.urls_of, self.get_signer, inbox.handle
         )
         # relays to linked communities of other deployments go through the relay outbox
         relays.attach(FederationPort(self.linked, self.keys, self.remote, self.urls, clock))
         self.publisher = Publisher(self.store, garden, clock, self.urls_of)
+        # shared knowledge to linked communities of other deployments
+        self.sharer = SharePublisher(sharing, InsightStore(database), clock, self.urls_of)
         self.deliverer = Deliverer(
             DeliveryQueue(database),
             self.keys,
@@ -284,6 +293,7 @@ class Federation:
 
         Publishing first: a follower hears of what changed after its Follow was handled."""
         done = await self.publisher.publish_changes()
+        done += await self.sharer.publish_changes()
         done += await self.handler.handle_pending()
         while await self._due_now() and (delivered := await self.deliverer.deliver_due()):
             done += delivered

@@ -11,6 +11,7 @@ from knowledge.models.federation import (
     FederationInboxItem,
     FederationKey,
     FederationPublished,
+    FederationShared,
 )
 from knowledge.models.garden import GardenLogin, GardenSession
 from knowledge.models.insights import (
@@ -53,6 +54,7 @@ __all__ = [
     "FederationInboxItem",
     "FederationKey",
     "FederationPublished",
+    "FederationShared",
     "GardenLogin",
     "GardenSession",
     "Identity",

@@ -124,3 +124,24 @@ class FederatedLink(Base):
     follow_id: Mapped[str] = mapped_column(String(2000))
     they_accepted: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column()
+
+
+class FederationShared(Base):
+    """What a linked remote community was told of this side's knowledge: a shared insight
+    (`article`, as of its updated_at) or an adoption of theirs (`announce`, object = their
+    Article's id). `withdrawn_at` once its Delete / Undo was queued; `generation` counts
+    re-shares so each Create carries a new activity id. No foreign key to insights: the
+    row must outlive the insight to say Delete."""
+
+    __tablename__ = "federation_shared"
+
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
+    insight_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str | None] = mapped_column(String(2000), default=None)
+    insight_updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    generation: Mapped[int] = mapped_column(default=1)
+    told_at: Mapped[datetime] = mapped_column()
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,113 @@
+"""Shared knowledge across a link between two real Hearth deployments (two `hearth run`
+processes, two SQLite databases, two ports on 127.0.0.1; the harness of
+tests/test_federation_links.py): the guild's shared insight is found on the forge's
+deployment with `scope:constellation`, credited `cora (guild@host)`, its edit follows,
+the forge adopts it and the guild's `/constellation knowledge` counts that until the
+copy is deleted; un-sharing and `/forget-me` take it away over there. While the forge's
+deployment is down, what the guild shares and edits waits in the delivery queue and
+arrives once, edited, when it is back. Each side waits on
+what its user would see (a command answered again until the answer changes), never a
+sleep."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.harness.processes import HearthProcess
+from tests.test_federation_links import BANNER, Deployment, link, pair
+
+__all__ = ["pair"]
+
+NONE = r"No insights match|No linked community shares"
+SOME = r"insight\(s\) match"
+OTHER = r"they adopted \d+ of ours|No linked community shares"
+
+
+def until(process: HearthProcess, command: str, want: str, other: str) -> re.Match[str]:
+    """Ask again until the answer shows `want` (each answer ends in `want` or `other`);
+    a minute without it is a failure."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        process.send(command)
+        found = process.expect_where(lambda line: re.search(f"{want}|{other}", line), want)
+        if re.search(want, found[0]):
+            return re.search(want, found[0]) or found
+    raise AssertionError(process.describe(f"never saw {want!r}"))
+
+
+@pytest.mark.slow
+def test_shared_knowledge_edits_adoption_unsharing_and_forget_me_cross_deployments(
+    pair: tuple[Deployment, Deployment],
+) -> None:
+    garden, works = pair
+    with (
+        HearthProcess(garden.config, garden.workdir) as guild,
+        HearthProcess(works.config, works.workdir) as forge,
+    ):
+        link(guild, forge, garden.host)
+        guild.send(":as steve", f"/constellation share forge@{works.host} on")
+        guild.expect(r"This community agrees to share knowledge with The Forge")
+        forge.send(f"/constellation share guild@{garden.host} on")
+        forge.expect(r"share knowledge with The Guild")
+
+        guild.send(":as cora", "/insight Pair on release days @everyone #practice")
+        kept = guild.expect(r"Captured insight #(\d+) from cora: “Pair on release days")[1]
+        guild.send(f"/insight share {kept} constellation")
+        guild.expect(rf"Insight #{kept} is now constellation")
+        search = "/search release scope:constellation"
+        hit = until(forge, search, r"#(\d+) \(from The Guild\) (.*)", NONE)
+        theirs = hit[1]
+        assert "@everyone" not in hit[2] and "@\u200beveryone" in hit[2], "defused"
+        forge.expect(rf"cora \(guild@{re.escape(garden.host)}\)")  # credited community@host
+
+        guild.send(f"/insight edit {kept} Pair on release days and demos")
+        guild.expect(r"Updated")
+        until(forge, "/search demos scope:constellation", r"\(from The Guild\) Pair on", NONE)
+
+        forge.send(f"/insight adopt {theirs}")
+        copy = forge.expect(r"Adopted as insight #(\d+), credited to cora \(guild@")[1]
+        guild.send(":as steve")
+        knowledge = "/constellation knowledge"
+        until(guild, knowledge, r"they adopted 1 of ours", OTHER)
+        forge.send(f"/insight delete {copy}")
+        forge.expect(rf"Deleted insight #{copy}")
+        until(guild, knowledge, r"they adopted 0 of ours", OTHER)
+
+        guild.send(":as cora", f"/insight share {kept} community")
+        until(forge, search, NONE, SOME)
+
+        guild.send("/insight Keep demos short #demo")
+        demo = guild.expect(r"Captured insight #(\d+) from cora: “Keep demos short")[1]
+        guild.send(f"/insight share {demo} constellation")
+        until(forge, "/search short scope:constellation", r"\(from The Guild\) Keep", NONE)
+        guild.send("/forget-me", "/forget-me confirm")
+        guild.expect(r"(?i)forgotten|deleted")
+        until(forge, "/search short scope:constellation", NONE, SOME)
+
+        forge.send(search.replace("release", "demos"))
+        forge.expect(NONE)
+        assert forge.quit() == 0, forge.describe("unclean exit")
+
+        # the forge's deployment is down: what the guild shares meanwhile waits, retried
+        guild.send(":as steve", "/insight Write the runbook before the release #ops")
+        late = guild.expect(r"Captured insight #(\d+) from steve: “Write the runbook")[1]
+        guild.send(f"/insight share {late} constellation")
+        guild.expect(rf"Insight #{late} is now constellation")
+        guild.send(f"/insight edit {late} Write the runbook before the release, then test it")
+        guild.expect(r"Updated")
+        with HearthProcess(works.config, works.workdir) as again:
+            again.expect(BANNER)
+            again.send(":as fran", ":channel hall")
+            runbook = "/search runbook scope:constellation"
+            until(again, runbook, r"\(from The Guild\) Write the runbook.*then test it", NONE)
+            again.send(runbook)
+            again.expect(r"🔎 1 insight\(s\) match “runbook”")  # once
+            assert again.quit() == 0, again.describe("unclean exit")
+        assert guild.quit() == 0, guild.describe("unclean exit")
+        for process in (guild, forge, again):
+            assert "Traceback" not in process.stderr(), process.describe("a traceback")
+    hits = [line for line in forge.lines if re.search(r"\(from The Guild\) Pair on release", line)]
+    assert hits and all("days and demos" in h or "days @" in h for h in hits)
