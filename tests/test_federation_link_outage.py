@@ -6,18 +6,25 @@ peer is back every reply arrives once, in order. The clock moves; nothing sleeps
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.app import Hearth
 from bot.config import Config
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer
+from tests.harness.config_builder import write_config
 from tests.harness.console_harness import code, drain, line, run_script
-from tests.test_federation import START, base, fed_config, federation
+from tests.harness.federation_scene import START, base, federation
+from tests.test_federation import FEDERATION, fed_config
 from tests.test_federation_link_inbox import note
 
 __all__ = ["fed_config"]
@@ -25,9 +32,22 @@ __all__ = ["fed_config"]
 HOURS_DOWN = 6
 
 
+def hearth_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+    )
+
+
 async def test_a_deployment_down_for_hours_gets_every_reply_once_in_order_without_a_retry(
-    fed_config: Callable[[str], Config],
+    fed_config: Callable[[str], Config], database_url: str, tmp_path: Path
 ) -> None:
+    """Also: the command line lists the linked community as one of another deployment,
+    not as a local one (`hearth federation status`, `hearth export`)."""
+    config_file = write_config(tmp_path / "hearth.toml", database_url, extra=FEDERATION)
     out = io.StringIO()
     clock = ManualClock(START)
     peer = Peer()
@@ -60,6 +80,18 @@ async def test_a_deployment_down_for_hours_gets_every_reply_once_in_order_withou
 
         return build
 
+    async def listings(hearth: Hearth) -> None:
+        def run() -> None:
+            seen["status"] = hearth_cli("federation", "status", "--config", config_file)
+            seen["export"] = hearth_cli(
+                "export", "--out", tmp_path / "export", "--config", config_file
+            )
+            seen["remote"] = hearth_cli(
+                "export", "--community", f"ada@127.0.0.1:{peer.port}", "--config", config_file
+            )
+
+        await asyncio.to_thread(run)
+
     async def goes_down(hearth: Hearth) -> None:
         seen["before"] = len(peer.received)
         peer.fail_with = 503
@@ -85,6 +117,7 @@ async def test_a_deployment_down_for_hours_gets_every_reply_once_in_order_withou
             ":as steve",
             "/constellation invite",
             link,
+            listings,
             goes_down,
             ":as alice",
             *(line(reply(n)) for n in range(1, 11)),
@@ -98,6 +131,17 @@ async def test_a_deployment_down_for_hours_gets_every_reply_once_in_order_withou
         out=out,
     )
     await peer.stop()
+
+    status = seen["status"].stdout
+    assert seen["status"].returncode == 0, seen["status"].stderr
+    assert re.search(r"^guild: \d+ follower", status, re.M), status
+    assert not re.search(r"^ada@", status, re.M), "not listed as a local community"
+    assert f"communities of other deployments: ada@127.0.0.1:{peer.port} (ada)" in status
+    assert seen["export"].returncode == 0, "one local community: no --community needed"
+    assert "Exported" in seen["export"].stdout
+    refused = seen["remote"]
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "is a linked community of another deployment" in refused.stderr + refused.stdout
 
     text = out.getvalue()
     assert seen["while_down"] == 0
