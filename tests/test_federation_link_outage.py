@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ from bot.config import Config
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer
 from tests.harness.config_builder import write_config
-from tests.harness.console_harness import code, drain, line, run_script
-from tests.harness.federation_scene import START, base, federation
-from tests.test_federation import FEDERATION, fed_config
+from tests.harness.console_harness import Step, code, drain, line, run_script
+from tests.harness.federation_scene import START, Scene, base, federation
+from tests.test_federation import FEDERATION, fed_config, publish
 from tests.test_federation_link_inbox import note
 
 __all__ = ["fed_config"]
@@ -156,3 +156,40 @@ async def test_a_deployment_down_for_hours_gets_every_reply_once_in_order_withou
     assert "link messages to their server: 2 delivered, 0 queued, 0 failing" in text, (
         "the Accept and the follow back count too"
     )
+
+
+async def test_a_follower_down_for_hours_is_waited_for_and_parked_only_past_the_window(
+    fed_config: Callable[[str], Config],
+) -> None:
+    """The federation queue (Follow, Accept, Create to followers) keeps the same window:
+    a follower's server down for two hours gets both Creates once, in order, without a
+    retry; down longer than `remote_retry_hours` (3 here), the lane parks."""
+    scene = Scene()
+    clock, peer, out, state = scene.clock, scene.peer, scene.out, scene.state
+
+    def hours_pass(hours: int) -> Callable[[Hearth], Awaitable[None]]:
+        async def step(hearth: Hearth) -> None:
+            end = clock.now() + timedelta(hours=hours)
+            while clock.now() < end:
+                clock.advance(timedelta(minutes=11))
+                await federation(hearth).run_once()
+            state[f"after {hours} h"] = await federation(hearth).deliverer.queue.counts()
+
+        return step
+
+    async def back(hearth: Hearth) -> None:
+        peer.fail_with = None
+        clock.advance(timedelta(minutes=11))
+        await federation(hearth).run_once()
+        await peer.wait_for(3)
+        peer.fail_with = 503
+
+    steps: list[Step] = [":as cora", *publish(out, "First public lesson about reviews #review")]
+    steps += [scene.follow(then_fail_with=503)]
+    steps += [*publish(out, "Second lesson on pairing"), *publish(out, "Third lesson on retros")]
+    steps += [hours_pass(2), back, *publish(out, "Fourth lesson on demos"), hours_pass(4)]
+    await scene.run(fed_config("\n[relay]\nremote_retry_hours = 3\n"), steps)
+    assert state["after 2 h"].get("parked", 0) == 0, "two hours down: still waited for"
+    creates = [a["object"]["content"] for a in peer.activities("Create")]
+    assert len(creates) == 2 and "Second" in creates[0] and "Third" in creates[1]
+    assert state["after 4 h"].get("parked", 0) == 1, "past the window: parked for a person"
