@@ -12,20 +12,26 @@ cached key, the inbox's durable write, the handler, the relay outbox on the othe
 
     .venv/bin/python bench/federation.py            # N=30 of each
     .venv/bin/python bench/federation.py --n 100    # `--warmup` (default 3) untimed
+    git archive main | tar -x -C /tmp/base          # an earlier build to compare with:
+    .venv/bin/python bench/federation.py --baseline /tmp/base
 
 Prints medians and p95 of both and the ratio (issue 19's goal: across within +50 ms of
-inside at the median). Runs alternate (inside, across) so load drifts hit both.
+inside at the median). Runs alternate (inside, across) so load drifts hit both; with
+`--baseline <source tree>` a second pair of deployments runs that tree's code, and its
+across runs are interleaved with this build's (before/after under the same load).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -91,52 +97,90 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="a source tree of an earlier build")
     args = parser.parse_args()
     os.environ[PASSPHRASE_ENV] = "bench passphrase"
     base = Path(tempfile.mkdtemp(prefix="hearth-fed-bench-"))
+    this_tree = str(Path(__file__).resolve().parent.parent)
     try:
-        one = config(base / "one", GUILD, FORGE)
-        garden_port, works_port = free_port(), free_port()
-        garden = config(base / "garden", GUILD, port=garden_port)
-        works = config(base / "works", FORGE, port=works_port)
-        with (
-            HearthProcess(one, base / "one") as single,
-            HearthProcess(garden, base / "garden") as guild,
-            HearthProcess(works, base / "works") as forge,
-        ):
-            for process in (single, guild, forge):
-                process.expect(BANNER, timeout=120)
+        with contextlib.ExitStack() as stack:
+            one = config(base / "one", GUILD, FORGE)
+            single = stack.enter_context(built(this_tree, one, base / "one"))
+            pairs = [("this build", linked_pair(stack, this_tree, base / "now"))]
+            if args.baseline is not None:
+                baseline = str(args.baseline.resolve())
+                pairs.append(("baseline", linked_pair(stack, baseline, base / "before")))
+            single.expect(BANNER, timeout=120)
             single.send(":as steve", "/constellation invite")
             code = single.expect(r"(HL-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})")[1]
             single.send(":as fran", ":channel hall", f"/constellation accept {code}")
             single.expect(r"Linked with The Guild")
             inside = relayed_root(single, single)
-
-            guild.send(":as steve", "/constellation invite")
-            remote = guild.expect(r"accept (HL-[A-Z0-9-]+@127\.0\.0\.1:\d+)")[1]
-            forge.send(":as fran", ":channel hall", f"/constellation accept {remote}")
-            forge.expect(r"Linked with The Guild")
-            guild.expect(r"Linked with The Forge")
-            across = relayed_root(guild, forge)
+            crossings = [
+                (label, guild, forge, link(guild, forge)) for label, (guild, forge) in pairs
+            ]
 
             timed(single, single, *inside, args.warmup, "warm-in")
-            timed(guild, forge, *across, args.warmup, "warm-across")
+            for label, guild, forge, across in crossings:
+                timed(guild, forge, *across, args.warmup, f"warm-{label[:4]}")
             local: list[float] = []
-            federated: list[float] = []
+            federated: dict[str, list[float]] = {label: [] for label, *_ in crossings}
             for i in range(args.n):
                 local += timed(single, single, *inside, 1, f"in{i}")
-                federated += timed(guild, forge, *across, 1, f"across{i}")
-            for process in (single, guild, forge):
-                process.quit()
+                for label, guild, forge, across in crossings:
+                    federated[label] += timed(guild, forge, *across, 1, f"{label[:4]}{i}")
+            single.quit()
+            for _, guild, forge, _ in crossings:
+                guild.quit()
+                forge.quit()
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    m_in, m_out = statistics.median(local), statistics.median(federated)
-    print(f"load average: {os.getloadavg()[0]:.1f}; n={args.n} each, alternating")
+    m_in = statistics.median(local)
+    print(f"load average: {os.getloadavg()[0]:.1f}; n={args.n} each, interleaved")
     print(f"inside one deployment:   p50 {m_in:7.1f} ms  p95 {percentile(local, 0.95):7.1f} ms")
-    print(
-        f"across two deployments:  p50 {m_out:7.1f} ms  p95 {percentile(federated, 0.95):7.1f} ms"
-    )
-    print(f"ratio across/inside p50: {m_out / m_in:.2f}x  (added {m_out - m_in:+.1f} ms; goal +50)")
+    for label, times in federated.items():
+        m_out = statistics.median(times)
+        print(
+            f"across ({label:10}):  p50 {m_out:7.1f} ms  p95 {percentile(times, 0.95):7.1f} ms"
+            f"  ratio {m_out / m_in:.2f}x  added {m_out - m_in:+.1f} ms (goal +50)"
+        )
+
+
+@contextlib.contextmanager
+def built(tree: str, config_file: Path, workdir: Path) -> Iterator[HearthProcess]:
+    """A `hearth run` of the code in `tree` (the child's import path, not this one's)."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = tree
+    try:
+        process = HearthProcess(config_file, workdir)
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+    with process:
+        yield process
+
+
+def linked_pair(
+    stack: contextlib.ExitStack, tree: str, workdir: Path
+) -> tuple[HearthProcess, HearthProcess]:
+    garden = config(workdir / "garden", GUILD, port=free_port())
+    works = config(workdir / "works", FORGE, port=free_port())
+    guild = stack.enter_context(built(tree, garden, workdir / "garden"))
+    forge = stack.enter_context(built(tree, works, workdir / "works"))
+    return guild, forge
+
+
+def link(guild: HearthProcess, forge: HearthProcess) -> tuple[int, int]:
+    for process in (guild, forge):
+        process.expect(BANNER, timeout=120)
+    guild.send(":as steve", "/constellation invite")
+    remote = guild.expect(r"accept (HL-[A-Z0-9-]+@127\.0\.0\.1:\d+)")[1]
+    forge.send(":as fran", ":channel hall", f"/constellation accept {remote}")
+    forge.expect(r"Linked with The Guild")
+    guild.expect(r"Linked with The Forge")
+    return relayed_root(guild, forge)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,12 @@ class RelayConfig(Section):
     )
     backoff_seconds: float = Field(2.0, gt=0, description="first retry delay; doubles per try")
     max_backoff_seconds: float = Field(600.0, gt=0, description="longest delay between tries")
+    remote_retry_hours: float = Field(
+        48.0,
+        gt=0,
+        description="another deployment that is down is retried this long (from the oldest "
+        "waiting message) before its lane parks; max_failures must also be reached",
+    )
     catch_up_days: int = Field(
         14, ge=0, description="after downtime, relayed threads active this recently are re-read"
     )

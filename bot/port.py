@@ -87,6 +87,18 @@ class Transient(DeliveryError):
     """Network or server trouble: retry with backoff."""
 
 
+HOST_DOWN = "waiting for"  # how a HostDown reads in the outbox's last error
+
+
+class HostDown(Transient):
+    """Another deployment's server is down, overloaded or unreachable: people there may
+    be away for a weekend, so it is retried for `[relay] remote_retry_hours`, not a count."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"{HOST_DOWN} {host}: {reason}")
+        self.host = host
+
+
 class OutboundPort(Protocol):
     platform: str
     capabilities: Capabilities

@@ -95,8 +95,20 @@ class Directory:
             return community_info(row) if row else None
 
     async def communities(self) -> list[CommunityInfo]:
+        """The communities of this deployment. A linked community of another deployment
+        has a row too (`slug@host`, knowledge/federation_links.py) but lives elsewhere."""
         async with self._db.sessions() as session:
-            rows = await session.scalars(select(Community).order_by(Community.slug))
+            rows = await session.scalars(
+                select(Community).where(~Community.slug.contains("@")).order_by(Community.slug)
+            )
+            return [community_info(r) for r in rows]
+
+    async def remote_communities(self) -> list[CommunityInfo]:
+        """Linked communities of other deployments (`slug@host`), shown as such."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(Community).where(Community.slug.contains("@")).order_by(Community.slug)
+            )
             return [community_info(r) for r in rows]
 
     async def bind_channels(

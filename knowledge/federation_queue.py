@@ -4,7 +4,8 @@ The relay outbox's rules (knowledge/outbox.py) on a table of its own, because a 
 inbox is not a relay participant: an item is claimed with a lease (PostgreSQL skips rows
 another process holds; SQLite serialises writers); items of one inbox (a lane) go in id
 order, an item being due only when no earlier item of its lane is pending or parked; a
-failure backs off, then parks. Enqueueing is idempotent by key, so whatever queues an
+failure backs off, then parks (a host that is down only after `[relay]
+remote_retry_hours`). Enqueueing is idempotent by key, so whatever queues an
 activity can be re-run after a crash without sending it twice.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
@@ -25,6 +26,13 @@ from knowledge.outbox import LEASE, worker_name
 from knowledge.upsert import insert_ignoring_conflict
 
 PENDING, DELIVERED, PARKED, GONE = "pending", "delivered", "parked", "gone"
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC from RETURNING: give it its zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def digest(text: str) -> str:
@@ -48,6 +56,7 @@ class ClaimedDelivery:
     inbox: str
     activity: dict[str, Any]
     failures: int
+    queued_at: datetime | None = None  # how long this lane has waited (a host down)
 
 
 async def enqueue(session: AsyncSession, deliveries: list[Delivery], now: datetime) -> None:
@@ -111,11 +120,21 @@ class DeliveryQueue:
                         claimed_until=now + LEASE,
                         attempts=row.attempts + 1,
                     )
-                    .returning(row.id, row.community_id, row.inbox, row.activity, row.failures)
+                    .returning(
+                        row.id,
+                        row.community_id,
+                        row.inbox,
+                        row.activity,
+                        row.failures,
+                        row.created_at,
+                    )
                 )
             ).all()
         return sorted(
-            (ClaimedDelivery(i, c, inbox, dict(a), f) for i, c, inbox, a, f in taken),
+            (
+                ClaimedDelivery(i, c, inbox, dict(a), f, aware(at))
+                for i, c, inbox, a, f, at in taken
+            ),
             key=lambda item: item.id,
         )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from knowledge.models import OutboxItem, RelayParticipant
+from knowledge.models import FederatedLink, FederationDelivery, OutboxItem, RelayParticipant
 from knowledge.relay_rows import RelayTables
 from knowledge.vocabulary import OutboxStatus
 
@@ -27,6 +27,7 @@ class LaneHealth:
     parked: int
     failed: int
     last_error: str | None
+    waiting_since: datetime | None = None  # when its oldest pending item was queued
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,51 @@ class LinkBacklog:
     oldest_age_seconds: float  # of the oldest pending or parked item; 0 when none
 
 
+@dataclass(frozen=True)
+class LinkDeliveries:
+    """A link across deployments: its own signed activities to the other side (Follow,
+    Accept, Undo, and what is shared there) by status, from the federation queue."""
+
+    link_id: int
+    pending: int
+    delivered: int
+    parked: int
+
+
 class OutboxReports(RelayTables):
+    async def link_deliveries(self, link_ids: list[int]) -> dict[int, LinkDeliveries]:
+        """Per link across deployments, the queued activities to the linked actor's inbox,
+        signed by this side's community."""
+        if not link_ids:
+            return {}
+        row = FederationDelivery
+        async with self._db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(FederatedLink.link_id, row.status, func.count())
+                    .join(
+                        row,
+                        (row.community_id == FederatedLink.local_community_id)
+                        & (row.inbox == FederatedLink.remote_inbox),
+                    )
+                    .where(FederatedLink.link_id.in_(link_ids))
+                    .group_by(FederatedLink.link_id, row.status)
+                )
+            ).all()
+        found: dict[int, dict[str, int]] = {}
+        for link_id, status, count in rows:
+            counts = found.setdefault(int(link_id), {})
+            counts[str(status)] = counts.get(str(status), 0) + int(count)
+        return {
+            link_id: LinkDeliveries(
+                link_id,
+                counts.get("pending", 0),
+                counts.get("delivered", 0),
+                counts.get("parked", 0),
+            )
+            for link_id, counts in found.items()
+        }
+
     async def health(self, link_ids: list[int]) -> list[LaneHealth]:
         """Per link and target channel: counts by status and the latest error."""
         if not link_ids:
@@ -54,7 +99,7 @@ class OutboxReports(RelayTables):
                         RelayParticipant.channel,
                         OutboxItem.status,
                         func.count(),
-                        func.max(OutboxItem.id),
+                        func.min(OutboxItem.created_at),
                     )
                     .join(RelayParticipant, RelayParticipant.id == OutboxItem.participant_id)
                     .where(OutboxItem.link_id.in_(link_ids))
@@ -83,12 +128,19 @@ class OutboxReports(RelayTables):
                 ).all()
             )
         lanes: dict[tuple[int | None, int], dict[str, Any]] = {}
-        for link_id, participant_id, platform, channel, status, count, _ in rows:
+        for link_id, participant_id, platform, channel, status, count, oldest in rows:
             lane = lanes.setdefault(
                 (link_id, participant_id),
-                {"platform": platform, "channel": channel, **{s.value: 0 for s in OutboxStatus}},
+                {
+                    "platform": platform,
+                    "channel": channel,
+                    "since": None,
+                    **{s.value: 0 for s in OutboxStatus},
+                },
             )
             lane[OutboxStatus(status).value] += count
+            if OutboxStatus(status) is OutboxStatus.PENDING and oldest is not None:
+                lane["since"] = _aware(oldest)
         return [
             LaneHealth(
                 link_id,
@@ -100,6 +152,7 @@ class OutboxReports(RelayTables):
                 lane["parked"],
                 lane["failed"],
                 errors.get(participant_id),
+                lane["since"],
             )
             for (link_id, participant_id), lane in sorted(
                 lanes.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])

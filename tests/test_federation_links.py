@@ -64,7 +64,6 @@ poll_seconds = 1.0
 [relay]
 backoff_seconds = 0.2
 max_backoff_seconds = 1.0
-max_failures = 200
 """
     config = write_config(
         workdir / "hearth.toml",

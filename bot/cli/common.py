@@ -114,6 +114,11 @@ async def community_of(hearth: Hearth, slug: str | None) -> CommunityInfo:
         found = await directory.community_by_slug(slug)
         if found is None:
             raise UserError(f"no community with slug {slug!r}")
+        if "@" in found.slug:
+            raise UserError(
+                f"{found.slug} is a linked community of another deployment: its insights "
+                "live there, so run this on that deployment"
+            )
         return found
     communities = await directory.communities()
     if len(communities) != 1:

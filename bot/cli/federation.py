@@ -48,6 +48,9 @@ def status(config: ConfigOption = None) -> None:
                     f"{community.slug}: {len(followers)} follower(s)"
                     + (f" on {shown}" if shown else "")
                 )
+            remote = [f"{c.slug} ({c.name})" for c in await directory.remote_communities()]
+            if remote:
+                lines.append("communities of other deployments: " + ", ".join(remote))
             counts = await DeliveryQueue(database).counts()
         finally:
             await database.dispose()

@@ -7,7 +7,8 @@ community has just rotated. Before any of that, two immediate second tries (bot/
 schemes.py, keys.py): an RFC 9421 signature refused with 401/400 is sent again with
 draft-cavage (and that host keeps draft-cavage), and a 401 during a key rotation's overlap
 is sent again signed by the previous key. 5xx, timeouts, refused connections → exponential backoff
-with jitter (bot/retry.py), parked after `[relay] max_failures`.
+with jitter (bot/retry.py), parked after `[relay] max_failures` once the item has waited
+`[relay] remote_retry_hours` (a server down for a weekend is waited out).
 A parked item holds its inbox's lane, so later activities to that inbox wait, in order.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -130,7 +131,7 @@ class Deliverer:
         elif (
             # 401 may be a remote's stale copy of a rotated key: retried, not parked
             status is not None and 400 <= status < 500 and status not in (401, 408)
-        ) or item.failures + 1 >= self._relay.max_failures:
+        ) or self._gives_up(item, now):
             await self.queue.park(item.id, str(exc))
             outcome = "parked"
             log.warning("federation.parked", item=item.id, error=str(exc))
@@ -144,3 +145,10 @@ class Deliverer:
             await self.queue.retry_at(item.id, now + delay, str(exc))
             log.info("federation.retry", item=item.id, failures=item.failures + 1, error=str(exc))
         self._metrics.federation_deliveries.labels(outcome).inc()
+
+    def _gives_up(self, item: ClaimedDelivery, now: datetime) -> bool:
+        if item.failures + 1 < self._relay.max_failures:
+            return False
+        if item.queued_at is None:
+            return True
+        return now - item.queued_at >= timedelta(hours=self._relay.remote_retry_hours)

@@ -69,7 +69,7 @@ class InboxReceiver:
         store: FederationStore,
         actors: RemoteActors,
         clock: Clock,
-        woken: Callable[[], None],
+        woken: Callable[[str], None],  # told the type of each activity newly written
         signer: SignerFor,
         metrics: Metrics,
         schemes: Schemes,
@@ -152,7 +152,7 @@ class InboxReceiver:
             activity_id, actor_id, community_id, activity, self._clock.now()
         )
         if fresh:
-            self._woken()
+            self._woken(str(activity.get("type", ""))[:40])
             return web.json_response({"accepted": activity_id}, status=202)
         seen = web.json_response({"accepted": activity_id}, status=202)
         seen.headers["X-Hearth-Seen"] = "1"  # an activity seen before: nothing done again

@@ -2,7 +2,8 @@
 `Create(Note)` to the linked community's inbox, an edit `Update`, a deletion `Delete`.
 
 It is an `OutboundPort` like an adapter's, so relays to another deployment go through the
-relay outbox itself (lanes per thread, retries with backoff, parking, `/relay status`).
+relay outbox itself (lanes per thread, retries with backoff, parking, `/relay status`);
+a server that is down raises `HostDown`, retried for `[relay] remote_retry_hours`.
 Ids are derived from the outbox key, so a send repeated after a crash carries the same
 activity id and the other side's inbox takes it once. Nothing goes out before the other
 side accepted this side's Follow (Transient until then: the lane waits, in order).
@@ -19,10 +20,12 @@ from bot.events import ChannelRef, ChatMessage, MessageRef
 from bot.federation import documents
 from bot.federation.keys import Keys
 from bot.federation.remote import Remote, RemoteFailed, RemoteRefused
+from bot.federation.schemes import origin_of
 from bot.federation.signatures import sign
 from bot.port import (
     Capabilities,
     Forbidden,
+    HostDown,
     OutboundMessage,
     RateLimited,
     TargetGone,
@@ -140,7 +143,8 @@ class FederationPort:
                 raise TargetGone(str(exc)) from None
             if status is not None and 400 <= status < 500 and status not in (401, 408):
                 raise Forbidden(str(exc)) from None
-            raise Transient(str(exc)) from None  # 5xx, network; 401: a key cached there
+            # 5xx, network; 401: a key cached there. Retried for hours, not a count.
+            raise HostDown(origin_of(peer.inbox), str(exc)) from None
 
     # what a chat port also answers; nothing here is read back from a remote
 

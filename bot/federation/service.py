@@ -92,12 +92,17 @@ class Federation:
         overlap = timedelta(hours=config.key_overlap_hours)
         self.keys = Keys(KeyStore(database), config.key_passphrase, clock, overlap)
         self.wake = asyncio.Event()
+        # an activity just written to the inbox log is handled by its own task at once,
+        # not after the loop's round of publishing (the row stays the truth: a crash
+        # before handling leaves it for the next round or the next start)
+        self.inbox_wake = asyncio.Event()
+        self._handling = asyncio.Lock()
         self.receiver = InboxReceiver(
             config,
             self.store,
             actors,
             clock,
-            self.wake.set,
+            self._arrived,
             self.get_signer,
             metrics,
             self.schemes,
@@ -136,6 +141,7 @@ class Federation:
             self.schemes,
         )
         self._task: asyncio.Task[None] | None = None
+        self._inbox_task: asyncio.Task[None] | None = None
         self.background = True  # False (tests): nothing runs by itself; call `run_once`
 
     # -- addresses ------------------------------------------------------------------------
@@ -160,6 +166,14 @@ class Federation:
         if community is None or not await self.linked.federates(community.id):
             return None
         return PublicCommunity(community.id, community.slug, community.name, 0, (), None)
+
+    def _arrived(self, kind: str) -> None:
+        """A Follow or Undo waits for the loop's round, which publishes first (a follower
+        hears of what changed after its Follow); anything else is handled at once."""
+        if kind in ("Follow", "Undo"):
+            self.wake.set()
+        else:
+            self.inbox_wake.set()
 
     def get_signer(self, community_id: int) -> SignGet:
         """Signs GETs as the community (remote servers in authorized-fetch mode want it)."""
@@ -291,13 +305,21 @@ class Federation:
     async def run_once(self) -> int:
         """Publish changes, handle the inbox, deliver what is due; how much was done.
 
-        Publishing first: a follower hears of what changed after its Follow was handled."""
+        Publishing first: a follower hears of what changed after its Follow was handled.
+        While running, other arrivals (a relayed Note, an Accept) are handled at once by
+        the inbox task, which does not publish."""
         done = await self.publisher.publish_changes()
         done += await self.sharer.publish_changes()
-        done += await self.handler.handle_pending()
+        done += await self.handle_inbox()
         while await self._due_now() and (delivered := await self.deliverer.deliver_due()):
             done += delivered
         return done
+
+    async def handle_inbox(self) -> int:
+        """One handler at a time (the loop's round and the inbox task), so no activity
+        is handled twice."""
+        async with self._handling:
+            return await self.handler.handle_pending()
 
     async def _due_now(self) -> bool:
         """A read first: claiming is a write, which on SQLite holds every other writer
@@ -309,14 +331,26 @@ class Federation:
         if not self.background:
             return
         self._task = asyncio.create_task(self._run(), name="federation")
+        self._inbox_task = asyncio.create_task(self._inbox(), name="federation-inbox")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._inbox_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._inbox_task = None
         await self.remote.close()
+
+    async def _inbox(self) -> None:
+        while True:
+            await self.inbox_wake.wait()
+            self.inbox_wake.clear()
+            try:
+                if await self.handle_inbox() and await self._due_now():
+                    self.wake.set()  # what handling queued (an Accept, a follow back)
+            except Exception:  # the next arrival or the loop's round tries again
+                log.exception("federation.inbox_round_failed")
 
     async def _run(self) -> None:
         while True:

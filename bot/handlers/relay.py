@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
+from urllib.parse import urlsplit
 
 from bot.commands.spec import Args, Command, Option, OptionType, Reply
 from bot.context import CommandContext
 from bot.events import MessageRef
-from bot.port import TargetGone
+from bot.port import HOST_DOWN, TargetGone
 from bot.relay.service import Relays
 from knowledge.errors import InvalidInput, NotFound
+from knowledge.federation_links import PLATFORM
+from knowledge.outbox_reports import LaneHealth
 from knowledge.vocabulary import LinkStatus, Role
 
 
@@ -64,6 +68,7 @@ class RelayCommands:
         if not links:
             return Reply("This community has no links: nothing is relayed.", ephemeral=True)
         health = await relays.outbox.health([link.id for link in links])
+        own = await relays.outbox.link_deliveries([link.id for link in links])
         lines = []
         for link in links:
             other = link.other(ctx.community.id)
@@ -83,9 +88,20 @@ class RelayCommands:
                 f"• {label} ({state}): {delivered} delivered, {queued} queued, "
                 f"{parked} failing, {failed} dropped"
             )
-            reasons = {
-                lane.last_error for lane in lanes if lane.last_error and lane.last_error != "paused"
-            }
+            if link.id in own:
+                sent = own[link.id]
+                line += (
+                    f"; link messages to their server: {sent.delivered} delivered, "
+                    f"{sent.pending} queued, {sent.parked} failing"
+                )
+            reasons = set()
+            for lane in lanes:
+                if not lane.last_error or lane.last_error == "paused":
+                    continue
+                if waiting := _waiting(lane):
+                    line += waiting
+                else:
+                    reasons.add(lane.last_error)
             if reasons:
                 line += " — last error: " + "; ".join(sorted(reasons))
             if parked:
@@ -107,6 +123,18 @@ class RelayCommands:
                 "Nothing was failing: every relay is delivered or on its way.", ephemeral=True
             )
         return Reply(f"🔁 Trying {count} parked relay(s) again, in order.")
+
+
+def _waiting(lane: LaneHealth) -> str:
+    """Another deployment that is down: whom we wait for and since when (it is retried by
+    itself for `[relay] remote_retry_hours`)."""
+    if lane.platform != PLATFORM or not lane.pending or lane.waiting_since is None:
+        return ""
+    if not (lane.last_error or "").startswith(HOST_DOWN):
+        return ""
+    host = urlsplit(lane.channel).netloc or lane.channel
+    since = lane.waiting_since.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return f" — waiting for {host} since {since} UTC (retried by itself, in order)"
 
 
 def relay_command() -> Command:

@@ -2,8 +2,9 @@
 
 What a failure means is decided here, once, from the port's typed errors:
 rate limited → wait the platform's Retry-After (not a failure); transient → exponential
-backoff with jitter, parked after `max_failures`; forbidden or a vanished target channel →
-parked at once (a person must act); an edit or deletion whose copy is gone → done.
+backoff with jitter, parked after `max_failures` (another deployment that is down also
+only once its oldest waiting message is `remote_retry_hours` old); forbidden or a vanished
+target channel → parked at once (a person must act); an edit or deletion whose copy is gone → done.
 A parked item is reported once in the thread it came from, and holds its lane (later
 messages to that channel wait, in order) until `/relay retry`.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -23,6 +24,7 @@ from bot.ops.metrics import Metrics
 from bot.port import (
     DeliveryError,
     Forbidden,
+    HostDown,
     OutboundMessage,
     OutboundPort,
     RateLimited,
@@ -187,7 +189,7 @@ class OutboxWorker:
             await self._park(item, f"not allowed: {exc}")
         except Exception as exc:  # Transient, or anything unexpected: back off and retry
             reason = str(exc) if isinstance(exc, DeliveryError) else repr(exc)
-            if item.failures + 1 >= self._config.max_failures:
+            if self._gives_up(item, exc, now):
                 await self._park(item, reason)
             else:
                 await self.outbox.retry_at(item, now + self._backoff(item.failures), reason)
@@ -230,6 +232,16 @@ class OutboxWorker:
         elif item.operation == "delete":
             await port.delete(ref)
         return None
+
+    def _gives_up(self, item: Claimed, exc: Exception, now: datetime) -> bool:
+        """Parked after `max_failures` tries; a deployment that is down also not before
+        its oldest waiting message is `remote_retry_hours` old (a weekend's outage is
+        waited out, with backoff capped at `max_backoff_seconds`)."""
+        if item.failures + 1 < self._config.max_failures:
+            return False
+        if not isinstance(exc, HostDown) or item.queued_at is None:
+            return True
+        return now - item.queued_at >= timedelta(hours=self._config.remote_retry_hours)
 
     def _backoff(self, failures: int) -> timedelta:
         first = timedelta(seconds=self._config.backoff_seconds)
