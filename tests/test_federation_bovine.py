@@ -4,20 +4,17 @@ signs itself; Hearth verifies it, and bovine's own verifier checks the signed Ac
 Create(Article) Hearth sends back. A Follow bovine signs with a key that is not its
 actor's is refused.
 
-Bovine pins an older `cryptography` than Hearth's, so it lives in a virtualenv of its own,
-made once with pip from the registry (cached in ~/.cache/hearth-tests, or
-$HEARTH_BOVINE_PYTHON), never in Hearth's environment. Real wall clock: bovine checks the
-Date against its own clock.
+Bovine pins an older `cryptography` than Hearth's, so it lives in a virtualenv of its own
+(tests/fakes/bovine_env.py: made once with pip from the registry, cached in
+~/.cache/hearth-tests, or $HEARTH_BOVINE_PYTHON; .ci/run makes it while it installs).
+Real wall clock: bovine checks the Date against its own clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import os
-import subprocess
 import sys
-import venv
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,35 +24,14 @@ import pytest
 
 from bot.app import Hearth
 from knowledge.clock import SystemClock
+from tests.fakes.bovine_env import bovine_python
 from tests.harness.console_harness import Step, make_config, run_script
 from tests.harness.garden_harness import share
 from tests.test_federation import FEDERATION, PASSPHRASE_ENV, base, federation
 
 pytestmark = pytest.mark.slow
 
-BOVINE = "bovine==0.5.19"
 PEER = Path(__file__).parent / "fakes" / "bovine_peer.py"
-
-
-def bovine_python() -> Path:
-    """An interpreter with bovine installed (made on first use)."""
-    given = os.environ.get("HEARTH_BOVINE_PYTHON")
-    if given:
-        return Path(given)
-    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    where = home / "hearth-tests" / BOVINE.replace("==", "-")
-    python = where / "bin" / "python"
-    if not (where / "ready").exists():
-        venv.EnvBuilder(with_pip=True, clear=True).create(where)
-        result = subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", BOVINE],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert result.returncode == 0, f"cannot install {BOVINE}: {result.stderr[-2000:]}"
-        (where / "ready").write_text(BOVINE)
-    return python
 
 
 class BovinePeer:
