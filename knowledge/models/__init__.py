@@ -19,6 +19,7 @@ from knowledge.models.insights import (
     InsightTag,
     Source,
     Tag,
+    VectorListSet,
 )
 from knowledge.models.joint import JointParticipant, JointRitual, JointRound
 from knowledge.models.people import ChannelBinding, Community, Identity, Member
@@ -82,4 +83,5 @@ __all__ = [
     "SyncCursor",
     "Tag",
     "UTCDateTime",
+    "VectorListSet",
 ]
