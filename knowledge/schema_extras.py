@@ -18,6 +18,8 @@ POSTGRES_SEARCH_INDEX = "ix_insights_search_vector"
 # pgvector, where the server has it (migration 0016): a column and HNSW indexes
 PGVECTOR_COLUMN = "embedding"
 PGVECTOR_INDEX_PREFIX = "ix_insight_embeddings_hnsw_"
+# SQLite: each insight's tag names, kept by triggers and indexed in FTS5 (migration 0016)
+SQLITE_TAG_TEXT_COLUMN = "tag_text"
 
 
 def include_object(
@@ -26,7 +28,11 @@ def include_object(
     """Keep search structures out of autogenerate's model comparison."""
     if name is None:
         return True
-    if type_ == "column" and name in (POSTGRES_TSVECTOR_COLUMN, PGVECTOR_COLUMN):
+    if type_ == "column" and name in (
+        POSTGRES_TSVECTOR_COLUMN,
+        PGVECTOR_COLUMN,
+        SQLITE_TAG_TEXT_COLUMN,
+    ):
         return False
     if name.startswith(PGVECTOR_INDEX_PREFIX):
         return False
