@@ -4,8 +4,10 @@ Why numpy rather than a vector index: a community of practice keeps thousands of
 insights, not millions, so a brute-force cosine over the rows held in memory answers in
 milliseconds on SQLite and PostgreSQL alike, and needs no database extension; from
 20,000 rows the table is grouped into k-means lists (knowledge/vector_lists.py) and a
-question scores only the nearest ones. A large table that has aged is reloaded in the
-background while searches use the one held.
+question scores only the nearest ones (the lists kept in the database,
+knowledge/vector_index.py). A large table that has aged is reloaded in the background
+while searches use the one held. Where PostgreSQL has pgvector, the server ranks instead
+(knowledge/pgvector_search.py).
 
 Each row names the model that made it, and the insight version it describes
 (`updated_at` is the insight's own), so a model change or an edit shows up in `missing`

@@ -7,7 +7,8 @@ once, and it reloads after `max_age` seconds so another instance's writes show u
 A row whose insight was deleted meanwhile may still be scored; the search drops it when
 it fetches the hits (they go through the same scope and filters in SQL).
 A large table is stored grouped by nearest centroid (`knowledge/vector_lists.py`), so a
-search may score only the lists closest to the question.
+search may score only the lists closest to the question. Rows are held as int8 with a
+scale each: 25 MB for 100k 256-d vectors (float32 took 100 MB, float16 past 250k rows).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ float32 is 150 MB: tens of milliseconds, more on a busy machine, and ten times t
 1M). Spherical k-means puts each unit vector in one of about √n lists; a question is
 compared with the centroids and only the closest lists' rows are scored (an inverted
 file, "IVF"). It is approximate: a neighbour whose list was not probed is missed, which
-`bench/hybrid_search.py` measures against the exact ranking. Built with numpy when the
-vectors are loaded (no index library, nothing stored beside the database); a table
-smaller than `MIN_ROWS` is scored exactly.
+`bench/hybrid_search.py` measures against the exact ranking. Learnt with numpy (no index
+library) and kept in the database (knowledge/vector_index.py), so a restart only reads
+them; a table smaller than `MIN_ROWS` is scored exactly.
 """
 
 from __future__ import annotations
