@@ -10,6 +10,7 @@ through Hearth's own `open_search` (full text) and `SemanticIndex.search` (hybri
     .venv/bin/python bench/hybrid_search.py --count 100000
     .venv/bin/python bench/hybrid_search.py --count 1000000
     .venv/bin/python bench/hybrid_search.py --count 100000 --database-url postgresql://u@127.0.0.1/db
+    .venv/bin/python bench/hybrid_search.py --count 100000 --pgserver   # PostgreSQL + pgvector
 
 Texts: each insight is one of the 130 insights of relevance_set.py with a few words of
 another appended (so no two are alike); the queries are its 130 member questions. The
@@ -253,7 +254,8 @@ async def run(args: argparse.Namespace) -> None:
         backend = open_search(database)
         embedder = load_embedder(args.embedder)
         store = EmbeddingStore(database)
-        exact_store = EmbeddingStore(database, VectorCache(lists_from=None))
+        # in process even where pgvector ranks /search's: the exact peer for the recall
+        exact_store = EmbeddingStore(database, VectorCache(lists_from=None), in_process=True)
         index = SemanticIndex(embedder, store, InsightStore(database), frozenset(), 0.15)
         exact = SemanticIndex(embedder, exact_store, InsightStore(database), frozenset(), 0.15)
         floor = Floor(url, community_id)
@@ -357,7 +359,25 @@ def main() -> None:
     parser.add_argument(
         "--reuse", help="SQLite file: built there if missing, else searched as it is (kept)"
     )
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--pgserver",
+        action="store_true",
+        help="start the pgserver wheel's PostgreSQL + pgvector in a temp folder and use it",
+    )
+    args = parser.parse_args()
+    if not args.pgserver:
+        asyncio.run(run(args))
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="hearth-pgvector-") as folder:
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        try:
+            server.psql("CREATE DATABASE bench;")
+            args.database_url = server.get_uri("bench")
+            asyncio.run(run(args))
+        finally:
+            server.cleanup()
 
 
 if __name__ == "__main__":

@@ -93,11 +93,14 @@ def _unit(values: Sequence[float]) -> npt.NDArray[np.float32]:
 
 
 class EmbeddingStore:
-    def __init__(self, database: Database, cache: VectorCache | None = None) -> None:
+    def __init__(
+        self, database: Database, cache: VectorCache | None = None, *, in_process: bool = False
+    ) -> None:
         self._db = database
         self._cache = cache or VectorCache()
         self._reloading: dict[tuple[str, int], asyncio.Task[Any]] = {}
-        self._server = pgvector_search.ServerRanking(database)  # used where pgvector is
+        # pgvector ranks where the server has it, unless `in_process` (a bench's peer)
+        self._server = pgvector_search.ServerRanking(database, off=in_process)
 
     async def upsert(self, model: str, vectors: Sequence[Vector]) -> int:
         """Store (or replace) vectors as unit float16; returns how many were stored.

@@ -63,9 +63,9 @@ class ServerRanking:
     """One store's use of pgvector: whether the server has it (asked once), and which
     models' rows have had their column filled."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, off: bool = False) -> None:
         self._db = database
-        self._available: bool | None = None
+        self._available: bool | None = False if off else None
         self._filled: set[tuple[str, int]] = set()
 
     async def available(self) -> bool:

@@ -59,8 +59,8 @@ async def test_postgres_ranks_with_hnsw_and_agrees_with_the_in_process_ranking(
     await store.upsert(
         "m", [Vector(i.id, i.updated_at, r.tolist()) for i, r in zip(made, rows, strict=True)]
     )
-    in_process = EmbeddingStore(vec_database, VectorCache(lists_from=None))
-    in_process._server._available = False  # the path a server without the extension takes
+    # the path a server without the extension takes
+    in_process = EmbeddingStore(vec_database, VectorCache(lists_from=None), in_process=True)
     for topic in range(12):
         question = centres[topic] / np.linalg.norm(centres[topic])
         found = await store.nearest(guild.id, question.tolist(), 10, "m")
