@@ -3,11 +3,14 @@ FTS5, and retagging, editing and deleting keep the index exactly in step with th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import text
 
-from knowledge.db import Database
+from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.insights import InsightStore
+from knowledge.migrate import upgrade
 from knowledge.search import SearchQuery, open_search, parse_terms
 from knowledge.views import SourceMessage
 
@@ -57,3 +60,22 @@ async def test_tag_filters_follow_retags_edits_and_deletes(database: Database) -
     await store.delete(guild.id, deploy, cora)
     assert await found(database, guild.id, "rollback", "culture") != [deploy]
     await index_is_intact(database)
+
+
+async def test_the_upgrade_indexes_the_tags_of_insights_saved_before_it(tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(database, "0014")
+        directory = Directory(database)
+        guild = await directory.ensure_community("guild", "Guild", "UTC")
+        cora = await directory.resolve_member(guild.id, "console", "cora", "Cora")
+        source = SourceMessage("console", "l", "g", "1", "Compost heats up fast", "cora", "Cora")
+        saved = await InsightStore(database).capture(
+            guild.id, source, curator=cora, tags=["garden", "soil"]
+        )
+        await upgrade(database)
+        assert await found(database, guild.id, "compost", "soil") == [saved.insight.id]
+        assert await found(database, guild.id, "compost", "ops") == []
+        await index_is_intact(database)
+    finally:
+        await database.dispose()

@@ -34,7 +34,10 @@ _TAG_TEXT = (
 )
 _SQLITE_UPGRADE = [
     "ALTER TABLE insights ADD COLUMN tag_text TEXT NOT NULL DEFAULT ''",
-    "UPDATE insights SET tag_text = " + _TAG_TEXT.format(id="insights.id"),
+    # before the triggers change (the old one ignores tag_text); tagged rows only
+    "UPDATE insights SET tag_text = "
+    + _TAG_TEXT.format(id="insights.id")
+    + " WHERE id IN (SELECT insight_id FROM insight_tags)",
     "DROP TRIGGER IF EXISTS insights_fts_au",
     "DROP TRIGGER IF EXISTS insights_fts_ad",
     "DROP TRIGGER IF EXISTS insights_fts_ai",
