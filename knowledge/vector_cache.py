@@ -24,6 +24,8 @@ SCORE_CHUNK = 16_384  # rows widened to float32 at a time: bounded extra memory
 # stored lists are re-learnt when the table has grown this many times past the rows they
 # were learnt from (√n lists: twice as many then)
 RETRAIN_GROWTH = 4
+# at most this share of the time goes to reloading a table (bigger tables age slower)
+RELOAD_SHARE = 0.05
 
 
 @dataclass
@@ -42,6 +44,7 @@ class _Table:
     # the ids whose list is not stored yet, and their list
     lists_version: int | None = None
     unstored: Any = None  # (ids int64[m], lists int64[m]) or None
+    load_seconds: float = 0.0  # how long reading and building it took
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,13 @@ class VectorCache:
         return self._tables.get((model, dims))
 
     def stale(self, table: _Table) -> bool:
-        return time.monotonic() - table.loaded_at > self.max_age
+        """Older than `max_age`, and than RELOAD_SHARE⁻¹ times its own load took: a 1M
+        table read in a minute is not read again every minute (its process's own writes
+        are in it at once; only other instances' wait longer)."""
+        age = time.monotonic() - table.loaded_at
+        if self.max_age <= 0:  # always (tests of other instances' writes)
+            return True
+        return age > max(self.max_age, table.load_seconds / RELOAD_SHARE)
 
     def load(self, model: str, dims: int, rows: Iterable[tuple[int, int, Any]]) -> _Table:
         """`rows`: (insight id, community id, float32/float16 vector) for every stored row."""
@@ -175,6 +184,8 @@ class VectorCache:
         older = self._tables.get((model, dims))
         if older is not None and started is not None:
             table.overlay = {i: w for i, w in older.overlay.items() if w[2] >= started}
+        if started is not None:
+            table.load_seconds = time.monotonic() - started
         self._tables[(model, dims)] = table
         return table
 
