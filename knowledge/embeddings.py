@@ -321,7 +321,12 @@ class EmbeddingStore:
         started = time.monotonic()
         read = await vector_index.read(self._db, model, dims)
         table = await asyncio.to_thread(  # quantising; k-means only without stored lists
-            self._cache.build_table, read.ids, read.communities, read.matrix, read.stored
+            self._cache.build_table,
+            read.ids,
+            read.communities,
+            read.codes,
+            read.stored,
+            read.scales,
         )
         table = self._cache.install(model, dims, table, started)
         if table.lists is not None and table.unstored is not None:

@@ -132,7 +132,12 @@ class VectorCache:
         return self.install(model, dims, self.build_table(ids, communities, matrix), started)
 
     def build_table(
-        self, ids: Any, communities: Any, matrix: Any, stored: StoredLists | None = None
+        self,
+        ids: Any,
+        communities: Any,
+        matrix: Any,
+        stored: StoredLists | None = None,
+        scales: Any | None = None,
     ) -> _Table:
         """A table (with its lists when large) from arrays; touches no shared state, so
         it may run on a worker thread. `stored`: lists kept in the database, reused as
@@ -141,7 +146,9 @@ class VectorCache:
         they were learnt from."""
         import numpy
 
-        codes, scales = quantized(matrix)
+        # `scales` given: `matrix` is int8 already (lists depend only on each row's
+        # direction, so they are learnt and assigned from the int8 rows alike)
+        codes, scales = quantized(matrix) if scales is None else (matrix, scales)
         lists = None
         version = None
         unstored = None

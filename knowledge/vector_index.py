@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, text, update
 from knowledge.db import Database
 from knowledge.models import InsightEmbedding, VectorListSet
 from knowledge.upsert import dialect_insert
-from knowledge.vector_cache import StoredLists
+from knowledge.vector_cache import StoredLists, quantized
 from knowledge.vector_lists import assign
 
 log = structlog.get_logger(__name__)
@@ -56,7 +56,8 @@ class Read:
 
     ids: Any  # int64[n]
     communities: Any  # int64[n]
-    matrix: Any  # float16[n, dims] (1M float32 rows would be 1 GB)
+    codes: Any  # int8[n, dims], quantised batch by batch (1M float16 rows are 512 MB)
+    scales: Any  # float32[n]
     stored: StoredLists | None  # the stored lists and each row's list under them
 
 
@@ -68,7 +69,8 @@ class _Batches:
         self.ids: list[Any] = []
         self.communities: list[Any] = []
         self.labels: list[Any] = []
-        self.matrices: list[Any] = []
+        self.codes: list[Any] = []
+        self.scales: list[Any] = []
 
     def add(self, rows: list[Any]) -> int:
         """Adds a batch; returns the last insight id (0 when empty)."""
@@ -80,7 +82,9 @@ class _Batches:
         self.ids.append(numpy.fromiter((r[0] for r in rows), numpy.int64, count))
         self.communities.append(numpy.fromiter((r[1] for r in rows), numpy.int64, count))
         self.labels.append(numpy.fromiter((r[2] for r in rows), numpy.int64, count))
-        self.matrices.append(_matrix([bytes(r[3]) for r in rows], self.dims))
+        codes, scales = quantized(_matrix([bytes(r[3]) for r in rows], self.dims))
+        self.codes.append(codes)
+        self.scales.append(scales)
         return int(rows[-1][0])
 
     def read(self, lists: Any) -> Read:
@@ -88,7 +92,8 @@ class _Batches:
 
         if not self.ids:
             empty = numpy.zeros(0, numpy.int64)
-            return Read(empty, empty, numpy.zeros((0, self.dims), STORED_DTYPE), None)
+            nothing = numpy.zeros((0, self.dims), numpy.int8)
+            return Read(empty, empty, nothing, numpy.zeros(0, numpy.float32), None)
         stored = None
         if lists is not None:
             centroids = numpy.frombuffer(bytes(lists[0]), "<f4").reshape(-1, self.dims)
@@ -97,7 +102,8 @@ class _Batches:
         return Read(
             numpy.concatenate(self.ids),
             numpy.concatenate(self.communities),
-            numpy.concatenate(self.matrices),
+            numpy.concatenate(self.codes),
+            numpy.concatenate(self.scales),
             stored,
         )
 

@@ -65,6 +65,8 @@ def train(vectors: Any, min_rows: int = MIN_ROWS) -> Any | None:
     rng = numpy.random.default_rng(SEED)
     sample_rows = numpy.sort(rng.choice(rows, min(rows, count * SAMPLE_PER_LIST), replace=False))
     sample = _widened(vectors[sample_rows])
+    norms = numpy.linalg.norm(sample, axis=1, keepdims=True)
+    sample /= numpy.where(norms > 0, norms, 1.0)  # int8 rows are not unit length
     centroids = sample[rng.choice(len(sample), count, replace=False)].copy()
     for _ in range(ITERATIONS):
         labels = numpy.argmax(sample @ centroids.T, axis=1)
