@@ -32,6 +32,8 @@ log = structlog.get_logger(__name__)
 
 FILL_BATCH = 2_000
 MAX_EF_SEARCH = 1_000  # pgvector's own limit
+EF_FLOOR = 40  # pgvector's default ef_search
+EF_PER_RESULT = 4  # candidates the index walks per result wanted
 
 _HAS_COLUMN = (
     "SELECT EXISTS (SELECT 1 FROM information_schema.columns"
@@ -157,7 +159,7 @@ async def nearest(
     )
     statement = statement.order_by(distance).limit(bindparam("limit", limit))
     params = {"target": literal(target)}
-    ef_search = min(MAX_EF_SEARCH, max(40, limit * 4))
+    ef_search = min(MAX_EF_SEARCH, max(EF_FLOOR, limit * EF_PER_RESULT))
     async with database.sessions.begin() as session:
         await session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
         rows = (await session.execute(statement, params)).all()
