@@ -5,6 +5,7 @@ and the approximate ranking keeps what an exact float ranking finds."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from knowledge.db import Database
@@ -14,19 +15,23 @@ from knowledge.vector_cache import VectorCache
 from tests.test_vector_lists import DIMS, guild_with, store_vectors, topic_vectors
 
 
-async def stored_lists(database: Database) -> tuple[int, list[tuple[int | None, int | None]]]:
-    """The stored lists' version, and every vector row's (list, version)."""
+async def stored_lists(
+    database: Database,
+) -> tuple[int, dict[int, tuple[int | None, int | None]]]:
+    """The stored lists' version, and every vector row's (list, version) by insight id."""
     async with database.sessions() as session:
         version = await session.scalar(select(VectorListSet.version))
         rows = (
             await session.execute(
-                select(InsightEmbedding.list_no, InsightEmbedding.list_version).order_by(
-                    InsightEmbedding.insight_id
+                select(
+                    InsightEmbedding.insight_id,
+                    InsightEmbedding.list_no,
+                    InsightEmbedding.list_version,
                 )
             )
         ).all()
     assert version is not None
-    return version, [(r[0], r[1]) for r in rows]
+    return version, {r[0]: (r[1], r[2]) for r in rows}
 
 
 async def test_a_restart_reads_the_stored_lists_and_a_save_lands_in_its_list(
@@ -39,7 +44,7 @@ async def test_a_restart_reads_the_stored_lists_and_a_save_lands_in_its_list(
     question = centres[4].tolist()
     found = await first.nearest(guild.id, question, 10, "m")
     version, assigned = await stored_lists(database)
-    assert all(v == version and n is not None for n, v in assigned)  # every row in a list
+    assert all(v == version and n is not None for n, v in assigned.values())  # every row in a list
 
     restarted = EmbeddingStore(database, VectorCache(lists_from=100))
     assert await restarted.nearest(guild.id, question, 10, "m") == found
@@ -50,11 +55,11 @@ async def test_a_restart_reads_the_stored_lists_and_a_save_lands_in_its_list(
 
     # saved while the lists are held: stored with its list, found at once
     await restarted.upsert("m", [Vector(made[240].id, made[240].updated_at, question)])
-    _, assigned = await stored_lists(database)
-    new_list, new_version = assigned[-1]
+    new_list, new_version = (await stored_lists(database))[1][made[240].id]
     assert new_version == version
-    nearest_centroid = int(np.argmax(table.lists.centroids @ np.asarray(question, np.float32)))
-    assert new_list == nearest_centroid
+    similarity = table.lists.centroids @ (np.asarray(question) / np.linalg.norm(question))
+    assert new_list is not None
+    assert similarity[new_list] == pytest.approx(similarity.max(), abs=1e-5)  # its nearest
     [(best, _)] = await restarted.nearest(guild.id, question, 1, "m")
     assert best == made[240].id
 
@@ -75,12 +80,13 @@ async def test_rows_saved_without_lists_are_assigned_at_the_next_load_and_writte
     version, _ = await stored_lists(database)
     # another process that never searched: it saves without a list
     await store_vectors(EmbeddingStore(database), made[200:], rows[200:])
-    assert (await stored_lists(database))[1][-1] == (None, None)
+    unlisted = (await stored_lists(database))[1]
+    assert all(unlisted[i.id] == (None, None) for i in made[200:])
     restarted = EmbeddingStore(database, VectorCache(lists_from=100))
     await restarted.nearest(guild.id, centres[0].tolist(), 5, "m")
     again_version, assigned = await stored_lists(database)
     assert again_version == version
-    assert all(v == version and n is not None for n, v in assigned)
+    assert all(v == version and n is not None for n, v in assigned.values())
 
 
 async def test_int8_lists_keep_the_exact_float_top_10_and_30(database: Database) -> None:
