@@ -4,8 +4,10 @@ Why numpy rather than a vector index: a community of practice keeps thousands of
 insights, not millions, so a brute-force cosine over the rows held in memory answers in
 milliseconds on SQLite and PostgreSQL alike, and needs no database extension; from
 20,000 rows the table is grouped into k-means lists (knowledge/vector_lists.py) and a
-question scores only the nearest ones. A large table that has aged is reloaded in the
-background while searches use the one held.
+question scores only the nearest ones (the lists kept in the database,
+knowledge/vector_index.py). A large table that has aged is reloaded in the background
+while searches use the one held. Where PostgreSQL has pgvector, the server ranks instead
+(knowledge/pgvector_search.py).
 
 Each row names the model that made it, and the insight version it describes
 (`updated_at` is the insight's own), so a model change or an edit shows up in `missing`
@@ -22,18 +24,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from knowledge import pgvector_search, vector_index
 from knowledge.db import Database
 from knowledge.models import Insight, InsightEmbedding
 from knowledge.search.query import SearchQuery
-from knowledge.search.ranked import _filtered, in_scope
 from knowledge.upsert import dialect_insert
 from knowledge.vector_cache import VectorCache
+from knowledge.vector_filters import in_query_scope
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +45,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-LOAD_BATCH = 20_000
+# a filtered search the nearest lists cannot answer scores only the rows that pass its
+# filters when at most this many do (their ids read in SQL), else every row
+PUSHDOWN_ROWS = 20_000
 # Unit vectors keep three significant digits in float16: rankings do not change
 # (bench/search_relevance.py) and a 256-d vector takes 512 bytes instead of 1 KiB.
 STORED_DTYPE = "<f2"
@@ -87,10 +93,14 @@ def _unit(values: Sequence[float]) -> npt.NDArray[np.float32]:
 
 
 class EmbeddingStore:
-    def __init__(self, database: Database, cache: VectorCache | None = None) -> None:
+    def __init__(
+        self, database: Database, cache: VectorCache | None = None, *, in_process: bool = False
+    ) -> None:
         self._db = database
         self._cache = cache or VectorCache()
         self._reloading: dict[tuple[str, int], asyncio.Task[Any]] = {}
+        # pgvector ranks where the server has it, unless `in_process` (a bench's peer)
+        self._server = pgvector_search.ServerRanking(database, off=in_process)
 
     async def upsert(self, model: str, vectors: Sequence[Vector]) -> int:
         """Store (or replace) vectors as unit float16; returns how many were stored.
@@ -99,6 +109,10 @@ class EmbeddingStore:
         """
         if not vectors:
             return 0
+        lists = self._lists_held(model, len(vectors[0].values))
+        labels: list[int | None] = [None] * len(vectors)
+        if lists is not None:  # saved in its list: the next load need not assign it
+            labels = list(vector_index.assigned(lists[0], [_unit(v.values) for v in vectors]))
         rows = [
             {
                 "insight_id": v.insight_id,
@@ -106,8 +120,10 @@ class EmbeddingStore:
                 "dims": len(v.values),
                 "vector": _unit(v.values).astype(STORED_DTYPE).tobytes(),
                 "updated_at": v.updated_at,
+                "list_no": label,
+                "list_version": None if label is None or lists is None else lists[1],
             }
-            for v in vectors
+            for v, label in zip(vectors, labels, strict=True)
         ]
         async with self._db.sessions.begin() as session:
             found = await session.execute(
@@ -129,10 +145,17 @@ class EmbeddingStore:
                     "dims": excluded.dims,
                     "vector": excluded.vector,
                     "updated_at": excluded.updated_at,
+                    "list_no": excluded.list_no,
+                    "list_version": excluded.list_version,
                 },
             )
             try:
                 await session.execute(statement)
+                if await self._server.available():
+                    await pgvector_search.write(
+                        session,
+                        [(r["insight_id"], _unit(v.values)) for r, v in _pairs(rows, vectors)],
+                    )
             except IntegrityError:  # deleted between the check and the write: retried later
                 log.info("embeddings.insight_gone", count=len(rows))
                 return 0
@@ -190,6 +213,9 @@ class EmbeddingStore:
         if limit < 1 or not target.any():
             return []
         dims = len(target)
+        if await self._server.available():
+            scoped = partial(in_query_scope, community_id=community_id, query=query)
+            return await self._server.nearest(target, model, limit, scoped, min_similarity)
         table = self._cache.current(model, dims)
         if table is None:
             table = await self._load(model, dims)
@@ -206,11 +232,32 @@ class EmbeddingStore:
             table, target, communities, limit, community_id, query, min_similarity, exact=False
         )
         if len(found) < limit and filtered and table.lists is not None:
-            # the filters left too few in the nearest lists: look at every row
+            # the filters left too few in the nearest lists: score every row that passes
+            # them (their ids from SQL when few), or every row
+            allowed = await self._passing(community_id, query)
             found, _ = await self._ranked(
-                table, target, communities, limit, community_id, query, min_similarity, exact=True
+                table,
+                target,
+                communities,
+                limit,
+                community_id,
+                query,
+                min_similarity,
+                exact=True,
+                allowed=allowed,
             )
         return found
+
+    async def _passing(self, community_id: int, query: SearchQuery | None) -> Any | None:
+        """The ids (int64 array) in scope that pass the query's filters, when at most
+        PUSHDOWN_ROWS do; None when more (then scoring every row is as cheap)."""
+        numpy = _numpy()
+        ids = select(Insight.id).limit(PUSHDOWN_ROWS + 1)
+        async with self._db.sessions() as session:
+            found = list(await session.scalars(in_query_scope(ids, community_id, query)))
+        if len(found) > PUSHDOWN_ROWS:
+            return None
+        return numpy.asarray(found, dtype=numpy.int64)
 
     async def _ranked(
         self,
@@ -222,10 +269,11 @@ class EmbeddingStore:
         query: SearchQuery | None,
         min_similarity: float,
         exact: bool,
+        allowed: Any | None = None,
     ) -> tuple[list[tuple[int, float]], bool]:
         """The best `limit` that pass the filters, and whether the filters dropped any."""
         numpy = _numpy()
-        ids, scores = VectorCache.score(table, target, communities, None, exact=exact)
+        ids, scores = VectorCache.score(table, target, communities, allowed, exact=exact)
         keep = scores >= min_similarity
         ids, scores = ids[keep], scores[keep]
         found: list[tuple[int, float]] = []
@@ -268,45 +316,40 @@ class EmbeddingStore:
         task.add_done_callback(lambda _: self._reloading.pop((model, dims), None))
 
     async def _load(self, model: str, dims: int) -> Any:
-        """Every stored vector of `model`, read in batches into the cache."""
-        numpy = _numpy()
+        """Every stored vector of `model` into the cache, grouped by its stored lists;
+        lists learnt or rows assigned here are written back for the next load."""
         started = time.monotonic()
-        ids: list[Any] = []
-        communities: list[Any] = []
-        matrices: list[Any] = []
-        last = 0
-        while True:
-            async with self._db.sessions() as session:
-                batch = (
-                    await session.execute(
-                        select(
-                            InsightEmbedding.insight_id,
-                            Insight.community_id,
-                            InsightEmbedding.vector,
-                        )
-                        .join(Insight, Insight.id == InsightEmbedding.insight_id)
-                        .where(InsightEmbedding.model == model, InsightEmbedding.dims == dims)
-                        .where(InsightEmbedding.insight_id > last)
-                        .order_by(InsightEmbedding.insight_id)
-                        .limit(LOAD_BATCH)
-                    )
-                ).all()
-            if not batch:
-                break
-            # float16 while loading: 1M rows never pass through float32 (1 GB)
-            matrices.append(_matrix(numpy, [row[2] for row in batch], dims).astype(STORED_DTYPE))
-            ids.append(numpy.fromiter((row[0] for row in batch), numpy.int64, len(batch)))
-            communities.append(numpy.fromiter((row[1] for row in batch), numpy.int64, len(batch)))
-            last = batch[-1][0]
-        if not matrices:
-            return self._cache.load(model, dims, [])
-        table = await asyncio.to_thread(  # the lists' k-means: seconds at 100k
+        read = await vector_index.read(self._db, model, dims)
+        table = await asyncio.to_thread(  # quantising; k-means only without stored lists
             self._cache.build_table,
-            numpy.concatenate(ids),
-            numpy.concatenate(communities),
-            numpy.concatenate(matrices),
+            read.ids,
+            read.communities,
+            read.codes,
+            read.stored,
+            read.scales,
         )
-        return self._cache.install(model, dims, table, started)
+        table = self._cache.install(model, dims, table, started)
+        if table.lists is not None and table.unstored is not None:
+            try:
+                table.lists_version = await vector_index.store(
+                    self._db,
+                    model,
+                    dims,
+                    table.lists.centroids,
+                    table.lists_version,
+                    table.unstored,
+                )
+                table.unstored = None
+            except Exception as exc:  # kept in memory; stored at a later load
+                log.warning("vector_lists.store_failed", error=str(exc))
+        return table
+
+    def _lists_held(self, model: str, dims: int) -> tuple[Any, int] | None:
+        """(centroids, version) of the stored lists this process holds, if any."""
+        table = self._cache.current(model, dims)
+        if table is None or table.lists is None or table.lists_version is None:
+            return None
+        return table.lists.centroids, table.lists_version
 
     async def _surviving(
         self, candidates: list[int], community_id: int, query: SearchQuery | None
@@ -319,11 +362,9 @@ class EmbeddingStore:
             return await read_on_thread(
                 self._db, lambda connection: surviving_ids(connection, candidates, query)
             )
-        base: Any = select(Insight.id).where(Insight.id.in_(candidates))
-        if query is None:
-            base = base.where(Insight.community_id == community_id)
-        else:
-            base = _restricted(base.where(in_scope(query)), query)
+        base = in_query_scope(
+            select(Insight.id).where(Insight.id.in_(candidates)), community_id, query
+        )
         async with self._db.sessions() as session:
             return set(await session.scalars(base))
 
@@ -343,23 +384,7 @@ def _stale(base: Select[Any], community_id: int, model: str) -> Select[Any]:
     )
 
 
-def _matrix(numpy: Any, blobs: Sequence[bytes], dims: int) -> npt.NDArray[np.float32]:
-    """Rows of float16 (written since issue 16) or float32 (before), as float32."""
-    if all(len(b) == dims * 2 for b in blobs):
-        half = numpy.frombuffer(b"".join(blobs), dtype=STORED_DTYPE)
-        result: npt.NDArray[np.float32] = half.reshape(len(blobs), dims).astype("<f4")
-        return result
-    rows = [
-        numpy.frombuffer(b, dtype=STORED_DTYPE if len(b) == dims * 2 else "<f4").astype("<f4")
-        for b in blobs
-    ]
-    stacked: npt.NDArray[np.float32] = numpy.vstack(rows)
-    return stacked
-
-
-def _restricted(base: Select[Any], query: SearchQuery) -> Select[Any]:
-    base = _filtered(base, query)
-    text = func.lower(func.coalesce(Insight.title, "") + " " + Insight.body)
-    for term in query.terms.excluded:
-        base = base.where(~text.contains(term.lower(), autoescape=True))
-    return base
+def _pairs(rows: list[dict[str, Any]], vectors: Sequence[Vector]) -> list[tuple[Any, Vector]]:
+    """The stored rows beside the vectors they came from (rows of deleted insights gone)."""
+    kept = {r["insight_id"]: r for r in rows}
+    return [(kept[v.insight_id], v) for v in vectors if v.insight_id in kept]

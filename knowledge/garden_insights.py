@@ -231,7 +231,8 @@ def frequency_sql(
                 "AND insights.community_id = :community "
                 "AND insights.visibility = :public LIMIT :cap))"
             )
-            params[f"w{index}"] = '"' + word.replace('"', '""') + '"'
+            # the words' columns only: tags are indexed too (migration 0018)
+            params[f"w{index}"] = '{title body} : "' + word.replace('"', '""') + '"'
         else:
             # from the GIN index's matches first (a MATERIALIZED CTE): left to itself
             # the planner walked the community's rows computing each tsvector

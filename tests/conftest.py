@@ -12,6 +12,7 @@ import logging
 import os
 import select
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -115,6 +116,34 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(migrate())
     yield url
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A migrated database on a PostgreSQL with pgvector: the `pgserver` wheel's own server
+    (the machine's lacks the extension), on a Unix socket in its data folder. Not under
+    pytest's tmp_path: run as root, pgserver runs the server as its own user, who must
+    reach the folder."""
+    try:
+        import pgserver
+    except ImportError:
+        pytest.skip("pgserver is not installed (pip install -e '.[dev]')")
+    folder = tempfile.mkdtemp(prefix="hearth-pgvector-")
+    try:
+        server = pgserver.get_server(folder, cleanup_mode="delete")
+        server.psql("CREATE DATABASE hearth_vec;")
+    except Exception as exc:  # its binaries could not start here
+        pytest.skip(f"pgserver's PostgreSQL could not start: {exc}")
+    url = server.get_uri("hearth_vec")
+
+    async def migrate() -> None:
+        database = open_database(url)
+        await upgrade(database)
+        await database.dispose()
+
+    asyncio.run(migrate())
+    yield url
+    server.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from knowledge.models.insights import (
     InsightTag,
     Source,
     Tag,
+    VectorListSet,
 )
 from knowledge.models.joint import JointParticipant, JointRitual, JointRound
 from knowledge.models.people import ChannelBinding, Community, Identity, Member
@@ -86,4 +87,5 @@ __all__ = [
     "SyncCursor",
     "Tag",
     "UTCDateTime",
+    "VectorListSet",
 ]

@@ -143,3 +143,21 @@ class InsightEmbedding(Base):
     dims: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
+    # the vector list it belongs to (knowledge/vector_index.py), valid while list_version
+    # is the version stored in vector_lists for its model
+    list_no: Mapped[int | None] = mapped_column(Integer, default=None)
+    list_version: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class VectorListSet(Base):
+    """One model's vector-list centroids (float32 bytes), learnt from `trained_rows` rows;
+    kept so a restart does not learn them again (knowledge/vector_index.py)."""
+
+    __tablename__ = "vector_lists"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dims: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centroids: Mapped[bytes] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer)
+    trained_rows: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=stamped_now)
