@@ -14,7 +14,7 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import OutboxItem, RelayMessage, RelayParticipant, RelayThread
-from knowledge.relay_record import ToRecord, record_on_thread
+from knowledge.relay_record import ToOpen, ToRecord, open_thread_on_thread, record_on_thread
 from knowledge.relay_rows import (
     ChannelKey,
     Claim,
@@ -52,6 +52,13 @@ class RelayQueue(RelayTables):
         """The relayed thread rooted at `root_id` (made on first use) with these targets
         added; returns its origin participant and every participant it now has. In
         `session` when given (the caller's write transaction)."""
+        if self._db.dialect == "sqlite":  # the same statements in one hop
+            what = ToOpen(
+                origin_community_id, channel, root_id, targets, time_binder(self._db)(now)
+            )
+            if session is None:
+                return await write_on_thread(self._db, _open_in, what)
+            return await in_session_on_thread(session, open_thread_on_thread, what)
         if session is None:
             async with self._db.sessions.begin() as own:
                 return await self._open_thread(
@@ -338,3 +345,7 @@ def _record_in(cursor: Any, what: ToRecord) -> tuple[RelayedMessage, tuple[Hande
 
 def _as_is(value: Any) -> Any:
     return value
+
+
+def _open_in(cursor: Any, what: ToOpen) -> tuple[Participant, list[Participant]]:
+    return open_thread_on_thread(cursor.connection, what)

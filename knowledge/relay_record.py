@@ -1,4 +1,5 @@
-"""`RelayQueue.record` on SQLite: the same statements in plain SQL, in one hop.
+"""`RelayQueue.record` and `open_thread` on SQLite: the same statements in plain SQL, in
+one hop each.
 
 Why: recording a relayed message (the message row, which target lanes are free, its
 outbox rows, the thread's activity) was four ORM statements, each a trip to aiosqlite's
@@ -6,7 +7,8 @@ thread plus statement building and row loading: the largest cost left on the rel
 (issue #17, bench/README.md). Here it is one function on the connection's thread, inside
 the caller's transaction. The statements, values and idempotency keys mirror
 `relay_queue.record` and `_enqueue` exactly (the same columns, defaults, JSON text and
-timestamps as the ORM writes), so either path may find what the other wrote.
+timestamps as the ORM writes), so either path may find what the other wrote; the same
+holds for `open_thread` (a whole-channel link opens a thread for each top-level message).
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from knowledge.relay_rows import Claim, Handed, Participant, RelayedMessage, Route
+from knowledge.relay_rows import (
+    ChannelKey,
+    Claim,
+    Handed,
+    NewTarget,
+    Participant,
+    RelayedMessage,
+    Route,
+)
 from knowledge.vocabulary import OutboxStatus
 
 _MESSAGE = (
@@ -160,3 +170,63 @@ def _enqueue(
             )
     connection.execute(_TOUCH, (now, message.relay_thread_id))
     return handed
+
+
+_PARTICIPANT_COLUMNS = (
+    "id, relay_thread_id, community_id, link_id, platform, space, channel, anchor_id"
+)
+
+
+@dataclass(frozen=True)
+class ToOpen:
+    """What `open_thread` writes: the thread rooted at `root_id` in `channel`, targets."""
+
+    origin_community_id: int
+    channel: ChannelKey
+    root_id: str
+    targets: Sequence[NewTarget]
+    now: Any  # in the ORM's stored form (`sqlite_thread.time_binder`)
+
+
+def open_thread_on_thread(
+    connection: sqlite3.Connection, what: ToOpen
+) -> tuple[Participant, list[Participant]]:
+    """`RelayQueue._open_thread`, statement for statement."""
+    platform, space, chan = what.channel
+    found = connection.execute(
+        "SELECT relay_thread_id FROM relay_participants WHERE platform = ? AND space = ?"
+        " AND channel = ? AND anchor_id = ?",
+        (platform, space, chan, what.root_id),
+    ).fetchone()
+    rows: list[tuple[Any, ...]] = []
+    if found is None:
+        thread_id = connection.execute(
+            "INSERT INTO relay_threads (origin_community_id, created_at, last_activity_at)"
+            " VALUES (?, ?, ?) RETURNING id",
+            (what.origin_community_id, what.now, what.now),
+        ).fetchone()[0]
+        rows.append(
+            (thread_id, what.origin_community_id, None, platform, space, chan, what.root_id)
+        )
+    else:
+        thread_id = found[0]
+    for target in what.targets:
+        rows.append((thread_id, target.community_id, target.link_id, *target.channel, None))
+    if rows:  # the origin and the targets in one statement
+        connection.execute(
+            "INSERT INTO relay_participants (relay_thread_id, community_id, link_id, platform,"
+            " space, channel, anchor_id) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            + " ON CONFLICT (relay_thread_id, platform, space, channel) DO NOTHING",
+            [value for row in rows for value in row],
+        )
+    everyone = [
+        Participant(*row)
+        for row in connection.execute(
+            f"SELECT {_PARTICIPANT_COLUMNS} FROM relay_participants WHERE relay_thread_id = ?"
+            " ORDER BY id",
+            (thread_id,),
+        )
+    ]
+    origin = next(p for p in everyone if p.key == what.channel and p.anchor_id == what.root_id)
+    return origin, everyone

@@ -173,8 +173,11 @@ async def test_the_live_path_sees_the_links_the_commands_see(sqlite: Database) -
     assert [(link.whole_channel, link.paused) for link in live] == [(True, True)]
 
 
-async def _a_relayed_thread(database: Database) -> tuple[RelayStore, Participant, list[Route]]:
-    """Guild's thread relayed to Forge and Mill over two links."""
+async def _a_relayed_thread(
+    database: Database, orm: bool
+) -> tuple[RelayStore, Participant, list[Route]]:
+    """Guild's thread relayed to Forge and Mill over two links (opened through the ORM's
+    statements or their plain-SQL copy), then opened again (nothing changes)."""
     directory, links = Directory(database), LinkStore(database)
     now = database.clock.now()
     ids = []
@@ -188,7 +191,19 @@ async def _a_relayed_thread(database: Database) -> tuple[RelayStore, Participant
         await links.accept(code, *other, now=now)
         targets.append(NewTarget(other[0], link.id, other[2]))
     store = RelayStore(database)
-    origin, everyone = await store.open_thread(ids[0][0], ids[0][2], "$root", targets, now)
+    for _ in range(2):
+        async with database.sessions.begin() as session:
+            if orm:
+                await session.connection()
+                opened = await store._open_thread(
+                    session, ids[0][0], ids[0][2], "$root", targets, now
+                )
+            else:
+                opened = await store.open_thread(
+                    ids[0][0], ids[0][2], "$root", targets, now, session=session
+                )
+    origin, everyone = opened
+    assert len(everyone) == 3 and origin == everyone[0]
     routes = [Route(p.id, p.link_id) for p in everyone if p.link_id is not None]
     return store, origin, routes
 
@@ -196,7 +211,7 @@ async def _a_relayed_thread(database: Database) -> tuple[RelayStore, Participant
 async def test_recording_writes_what_the_orm_writes_in_one_trip(
     sqlite_file: Path, tmp_path: Path, trips: list[Any]
 ) -> None:
-    """A relayed message recorded in plain SQL (knowledge/relay_record.py) leaves the same
+    """A relayed thread opened and a message recorded in plain SQL (knowledge/relay_record.py) leaves the same
     rows, keys, claims and timestamps as the ORM's statements, and returns the same
     copies to hand over; a redelivery adds nothing, and the recording is one trip."""
     other = Path(shutil.copy(sqlite_file, tmp_path / "orm.db"))
@@ -206,7 +221,7 @@ async def test_recording_writes_what_the_orm_writes_in_one_trip(
         rows: list[Any] = []
         returned: list[list[Recorded]] = []
         for database in (lean, orm):
-            store, origin, routes = await _a_relayed_thread(database)
+            store, origin, routes = await _a_relayed_thread(database, orm=database is orm)
             claim = Claim("worker-1", clock.now() + timedelta(minutes=5))
             got: list[Recorded] = []
             for message_id, is_root in (("$root", True), ("$reply", False), ("$root", True)):
@@ -235,13 +250,18 @@ async def test_recording_writes_what_the_orm_writes_in_one_trip(
                 rows.append(
                     [
                         (await connection.exec_driver_sql(f"SELECT * FROM {table}")).all()
-                        for table in ("relay_messages", "relay_outbox", "relay_threads")
+                        for table in (
+                            "relay_threads",
+                            "relay_participants",
+                            "relay_messages",
+                            "relay_outbox",
+                        )
                     ]
                 )
             returned.append(got)
         assert rows[0] == rows[1]  # the rows
         assert returned[0] == returned[1]  # what was returned, handed copies included
-        messages, outbox, _ = rows[0]
+        _, _, messages, outbox = rows[0]
         assert len(messages) == 2 and len(outbox) == 4
         root, reply, again = returned[0]
         assert again.message == root.message and again.handed == ()
