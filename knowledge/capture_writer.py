@@ -35,7 +35,14 @@ from knowledge.vocabulary import Visibility
 IMPORT_PLATFORM = "import"  # curators named in an imported file are members on it
 MAX_BATCH = 256  # captures per transaction: bounds how long one batch holds the write lock
 
+CAPTURED = (  # the insight already made from a source, if any (an import's lines)
+    "SELECT i.id FROM sources s JOIN insights i ON i.source_id = s.id "
+    "AND i.community_id = ? WHERE s.platform = ? AND s.space = ? AND s.channel = ? "
+    "AND s.message_id = ?"
+)
 T = TypeVar("T")
+# (connection, batch, bind_time) -> per capture what it wrote or why it was refused
+BatchWriter = Callable[..., "list[Written | BaseException]"]
 # (community id, platform, user id) -> (member id, display name, forgotten)
 Members = dict[tuple[int, str, str], tuple[int, str, bool]]
 
@@ -75,8 +82,11 @@ class Pending:
 class CaptureWriter:
     """Writes captures in batches, one transaction each, one writer at a time."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, imports: BatchWriter | None = None) -> None:
+        """`imports`: how to write a batch made only of imported lines (`look_first`),
+        `capture_bulk.write_import_batch`; without it, as any batch."""
         self._db = database
+        self._imports = imports
         self._queue: list[Pending] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -105,8 +115,11 @@ class CaptureWriter:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
+                writer = write_batch
+                if self._imports is not None and all(p.row.look_first for p in batch):
+                    writer = self._imports
                 outcomes = await on_connection_thread(
-                    self._db, functools.partial(write_batch, batch=batch, bind_time=bind_time)
+                    self._db, functools.partial(writer, batch=batch, bind_time=bind_time)
                 )
             except BaseException as exc:  # the whole transaction failed: nothing committed
                 for item in batch:
@@ -167,14 +180,68 @@ def _write_one(
     now = bind_time(row.now)
     key = (src.platform, src.space, src.channel, src.message_id)
     if row.look_first:
-        found = cursor.execute(
-            "SELECT i.id FROM sources s JOIN insights i ON i.source_id = s.id "
-            "AND i.community_id = ? WHERE s.platform = ? AND s.space = ? AND s.channel = ? "
-            "AND s.message_id = ?",
-            (row.community_id, *key),
-        ).fetchone()
+        found = cursor.execute(CAPTURED, (row.community_id, *key)).fetchone()
         if found is not None:
             return Written(found[0], False, None, "", None)
+    author_id, author_name, curator_id, source_id, visibility = people_and_source(
+        cursor, row, now, bind_time, visibilities, members
+    )
+    insight_id = _scalar(
+        cursor,
+        "INSERT INTO insights (community_id, source_id, title, body, author_member_id, "
+        "curator_member_id, created_at, updated_at, visibility, shared_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (community_id, source_id) DO NOTHING RETURNING id",
+        (
+            row.community_id,
+            source_id,
+            row.title,
+            row.body,
+            author_id,
+            curator_id,
+            now,
+            now,
+            visibility,
+            None if visibility == Visibility.COMMUNITY else now,
+        ),
+    )
+    if insight_id is None:
+        existing = _scalar(
+            cursor,
+            "SELECT id FROM insights WHERE community_id = ? AND source_id = ?",
+            (row.community_id, source_id),
+        )
+        return Written(existing, False, author_id, author_name, visibility)
+    names = sorted(set(row.tags))  # one lock order for every writer
+    if names:
+        marks = ", ".join("?" * len(names))
+        cursor.execute(
+            "INSERT INTO tags (community_id, name) VALUES "
+            + ", ".join("(?, ?)" for _ in names)
+            + " ON CONFLICT (community_id, name) DO NOTHING",
+            [value for name in names for value in (row.community_id, name)],
+        )
+        cursor.execute(
+            "INSERT INTO insight_tags (insight_id, tag_id) SELECT ?, id FROM tags "
+            f"WHERE community_id = ? AND name IN ({marks})",
+            (insight_id, row.community_id, *names),
+        )
+    return Written(insight_id, True, author_id, author_name, visibility)
+
+
+def people_and_source(
+    cursor: sqlite3.Cursor,
+    row: CaptureRow,
+    now: Any,
+    bind_time: Callable[[Any], Any],
+    visibilities: dict[int, Visibility],
+    members: Members,
+) -> tuple[int, str, int, int, Visibility]:
+    """What a capture writes before its insight: its author and curator (found or
+    added), its source row (found or added), and its community's default visibility.
+    Returns (author id, author name, curator id, source id, visibility)."""
+    src = row.source
+    key = (src.platform, src.space, src.channel, src.message_id)
     author_id, author_name = _member(
         cursor, members, row.community_id, src.platform, src.author_user_id, src.author_name, now
     )
@@ -222,47 +289,7 @@ def _write_one(
             or Visibility.COMMUNITY
         )
         visibilities[row.community_id] = visibility
-    insight_id = _scalar(
-        cursor,
-        "INSERT INTO insights (community_id, source_id, title, body, author_member_id, "
-        "curator_member_id, created_at, updated_at, visibility, shared_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (community_id, source_id) DO NOTHING RETURNING id",
-        (
-            row.community_id,
-            source_id,
-            row.title,
-            row.body,
-            author_id,
-            curator_id,
-            now,
-            now,
-            visibility,
-            None if visibility == Visibility.COMMUNITY else now,
-        ),
-    )
-    if insight_id is None:
-        existing = _scalar(
-            cursor,
-            "SELECT id FROM insights WHERE community_id = ? AND source_id = ?",
-            (row.community_id, source_id),
-        )
-        return Written(existing, False, author_id, author_name, visibility)
-    names = sorted(set(row.tags))  # one lock order for every writer
-    if names:
-        marks = ", ".join("?" * len(names))
-        cursor.execute(
-            "INSERT INTO tags (community_id, name) VALUES "
-            + ", ".join("(?, ?)" for _ in names)
-            + " ON CONFLICT (community_id, name) DO NOTHING",
-            [value for name in names for value in (row.community_id, name)],
-        )
-        cursor.execute(
-            "INSERT INTO insight_tags (insight_id, tag_id) SELECT ?, id FROM tags "
-            f"WHERE community_id = ? AND name IN ({marks})",
-            (insight_id, row.community_id, *names),
-        )
-    return Written(insight_id, True, author_id, author_name, visibility)
+    return author_id, author_name, curator_id, source_id, visibility
 
 
 def _member(

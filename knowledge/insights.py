@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.capture_bulk import write_import_batch
 from knowledge.capture_writer import IMPORT_PLATFORM, CaptureRow, CaptureWriter, Written
 from knowledge.clock import Clock
 from knowledge.db import Database
@@ -39,7 +40,9 @@ class InsightStore(InsightReads):
         super().__init__(database)
         # SQLite: captures are written in batches on the connection's thread (see
         # knowledge/capture_writer.py); PostgreSQL keeps one ORM transaction each.
-        self._writer = CaptureWriter(database) if database.dialect == "sqlite" else None
+        self._writer = (
+            CaptureWriter(database, write_import_batch) if database.dialect == "sqlite" else None
+        )
         self.rounds = JointInsights(database)  # insights of joint ritual rounds
 
     @property

@@ -14,6 +14,7 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import OutboxItem, RelayMessage, RelayParticipant, RelayThread
+from knowledge.relay_record import ToOpen, ToRecord, open_thread_on_thread, record_on_thread
 from knowledge.relay_rows import (
     ChannelKey,
     Claim,
@@ -28,6 +29,7 @@ from knowledge.relay_rows import (
     message_of,
     participant_of,
 )
+from knowledge.sqlite_thread import in_session_on_thread, time_binder, write_on_thread
 from knowledge.upsert import insert_ignoring_conflict
 from knowledge.vocabulary import OutboxStatus
 
@@ -50,6 +52,13 @@ class RelayQueue(RelayTables):
         """The relayed thread rooted at `root_id` (made on first use) with these targets
         added; returns its origin participant and every participant it now has. In
         `session` when given (the caller's write transaction)."""
+        if self._db.dialect == "sqlite":  # the same statements in one hop
+            what = ToOpen(
+                origin_community_id, channel, root_id, targets, time_binder(self._db)(now)
+            )
+            if session is None:
+                return await write_on_thread(self._db, _open_in, what)
+            return await in_session_on_thread(session, open_thread_on_thread, what)
         if session is None:
             async with self._db.sessions.begin() as own:
                 return await self._open_thread(
@@ -146,13 +155,27 @@ class RelayQueue(RelayTables):
         `handed` so it can be delivered at once without a claim round; the row stays the
         truth, so a crash before delivery frees it like any other dead claim. In
         `session` when given (the caller's write transaction)."""
+        sqlite = self._db.dialect == "sqlite"
+        what = ToRecord(
+            participant, message_id, is_root, author_name, digest, routes, payload, now, claim,
+            time_binder(self._db) if sqlite else _as_is,
+        )  # fmt: skip
+        if sqlite:  # the same statements in one hop
+            if session is None:
+                message, handed = await write_on_thread(self._db, _record_in, what)
+            else:
+                message, handed = await in_session_on_thread(session, record_on_thread, what)
+            return Recorded(message, handed)
         if session is None:
             async with self._db.sessions.begin() as own:
-                return await self.record(
-                    participant, message_id, is_root=is_root, author_name=author_name,
-                    digest=digest, routes=routes, payload=payload, now=now, claim=claim,
-                    session=own,
-                )  # fmt: skip
+                return await self._record(own, what)
+        return await self._record(session, what)
+
+    async def _record(self, session: AsyncSession, what: ToRecord) -> Recorded:
+        """`record` through the ORM (PostgreSQL; `relay_record.py` mirrors it)."""
+        participant, message_id, is_root = what.participant, what.message_id, what.is_root
+        digest, routes, payload, now = what.digest, what.routes, what.payload, what.now
+        claim, author_name = what.claim, what.author_name
         message_values = {
             "relay_thread_id": participant.relay_thread_id,
             "participant_id": participant.id,
@@ -314,3 +337,15 @@ class RelayQueue(RelayTables):
                     ["key"],
                 )
             )
+
+
+def _record_in(cursor: Any, what: ToRecord) -> tuple[RelayedMessage, tuple[Handed, ...]]:
+    return record_on_thread(cursor.connection, what)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _open_in(cursor: Any, what: ToOpen) -> tuple[Participant, list[Participant]]:
+    return open_thread_on_thread(cursor.connection, what)

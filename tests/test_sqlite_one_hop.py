@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,16 @@ import pytest
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from knowledge.clock import ManualClock
 from knowledge.db import Database, open_database
 from knowledge.directory import Directory
 from knowledge.inbound import InboundLog, Taken
 from knowledge.links import LinkStore
 from knowledge.models import InboundEvent, SyncCursor
+from knowledge.relay_record import ToRecord
+from knowledge.relay_rows import Participant
+from knowledge.relays import Claim, NewTarget, Recorded, RelayStore, Route
+from knowledge.sqlite_thread import time_binder
 from knowledge.sync_tokens import SyncTokens
 
 
@@ -165,3 +171,101 @@ async def test_the_live_path_sees_the_links_the_commands_see(sqlite: Database) -
         live = await links.whole_channel_links(guild[2], session=session)
     assert live == await links.whole_channel_links(guild[2])
     assert [(link.whole_channel, link.paused) for link in live] == [(True, True)]
+
+
+async def _a_relayed_thread(
+    database: Database, orm: bool
+) -> tuple[RelayStore, Participant, list[Route]]:
+    """Guild's thread relayed to Forge and Mill over two links (opened through the ORM's
+    statements or their plain-SQL copy), then opened again (nothing changes)."""
+    directory, links = Directory(database), LinkStore(database)
+    now = database.clock.now()
+    ids = []
+    for slug, channel in (("guild", "general"), ("forge", "hall"), ("mill", "yard")):
+        community = await directory.ensure_community(slug, slug.title(), "UTC")
+        member = await directory.resolve_member(community.id, "console", "ann", "Ann")
+        ids.append((community.id, member.id, ("console", "local", channel)))
+    targets = []
+    for other in ids[1:]:
+        link, code = await links.invite(*ids[0], now=now)
+        await links.accept(code, *other, now=now)
+        targets.append(NewTarget(other[0], link.id, other[2]))
+    store = RelayStore(database)
+    for _ in range(2):
+        async with database.sessions.begin() as session:
+            if orm:
+                await session.connection()
+                opened = await store._open_thread(
+                    session, ids[0][0], ids[0][2], "$root", targets, now
+                )
+            else:
+                opened = await store.open_thread(
+                    ids[0][0], ids[0][2], "$root", targets, now, session=session
+                )
+    origin, everyone = opened
+    assert len(everyone) == 3 and origin == everyone[0]
+    routes = [Route(p.id, p.link_id) for p in everyone if p.link_id is not None]
+    return store, origin, routes
+
+
+async def test_recording_writes_what_the_orm_writes_in_one_trip(
+    sqlite_file: Path, tmp_path: Path, trips: list[Any]
+) -> None:
+    """A relayed thread opened and a message recorded in plain SQL (knowledge/relay_record.py) leaves the same
+    rows, keys, claims and timestamps as the ORM's statements, and returns the same
+    copies to hand over; a redelivery adds nothing, and the recording is one trip."""
+    other = Path(shutil.copy(sqlite_file, tmp_path / "orm.db"))
+    clock = ManualClock(datetime(2030, 5, 1, 12, 0, tzinfo=UTC))
+    lean, orm = (open_database(f"sqlite:///{f}", clock=clock) for f in (sqlite_file, other))
+    try:
+        rows: list[Any] = []
+        returned: list[list[Recorded]] = []
+        for database in (lean, orm):
+            store, origin, routes = await _a_relayed_thread(database, orm=database is orm)
+            claim = Claim("worker-1", clock.now() + timedelta(minutes=5))
+            got: list[Recorded] = []
+            for message_id, is_root in (("$root", True), ("$reply", False), ("$root", True)):
+                what: dict[str, Any] = {
+                    "is_root": is_root,
+                    "author_name": "Ann " * 60,
+                    "digest": f"d{message_id}",
+                    "routes": routes,
+                    "payload": {"text": f"hi {message_id}", "n": [1, None]},
+                    "now": clock.now(),
+                    "claim": claim,
+                }
+                async with database.sessions.begin() as session:
+                    trips.clear()
+                    if database is lean:
+                        recorded = await store.record(origin, message_id, session=session, **what)
+                        assert len(trips) == 1
+                    else:  # the ORM's path, as PostgreSQL runs it
+                        await session.connection()
+                        recorded = await store._record(
+                            session,
+                            ToRecord(origin, message_id, **what, stamp=time_binder(database)),
+                        )
+                got.append(recorded)
+            async with database.engine.connect() as connection:
+                rows.append(
+                    [
+                        (await connection.exec_driver_sql(f"SELECT * FROM {table}")).all()
+                        for table in (
+                            "relay_threads",
+                            "relay_participants",
+                            "relay_messages",
+                            "relay_outbox",
+                        )
+                    ]
+                )
+            returned.append(got)
+        assert rows[0] == rows[1]  # the rows
+        assert returned[0] == returned[1]  # what was returned, handed copies included
+        _, _, messages, outbox = rows[0]
+        assert len(messages) == 2 and len(outbox) == 4
+        root, reply, again = returned[0]
+        assert again.message == root.message and again.handed == ()
+        assert len(root.handed) == 2 and reply.handed == ()  # the root's copies hold the lanes
+    finally:
+        await lean.dispose()
+        await orm.dispose()
