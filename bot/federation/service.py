@@ -113,9 +113,10 @@ class Federation:
             self.urls,
             self.get_signer,
             self._queue,
+            received := SharedInbound(database),
         )
         sharing = FederatedSharing(database)
-        share_inbox = ShareInbox(SharedInbound(database), directory, clock)
+        share_inbox = ShareInbox(received, directory, clock)
         inbox = LinkInbox(self.links, self.linked, relays, directory, clock, share_inbox)
         self.handler = InboxHandler(
             self.store, actors, clock, self.urls_of, self.get_signer, inbox.handle
@@ -294,7 +295,9 @@ class Federation:
         Publishing first: a follower hears of what changed after its Follow was handled."""
         done = await self.publisher.publish_changes()
         done += await self.sharer.publish_changes()
-        done += await self.handler.handle_pending()
+        if handled := await self.handler.handle_pending():
+            # e.g. the other steward stopped sharing: what we shared is withdrawn now
+            done += handled + await self.sharer.publish_changes()
         while await self._due_now() and (delivered := await self.deliverer.deliver_due()):
             done += delivered
         return done
