@@ -7,12 +7,16 @@ copy is deleted; un-sharing and `/forget-me` take it away over there. While the 
 deployment is down, what the guild shares and edits waits in the delivery queue and
 arrives once, edited, when it is back. Each side waits on
 what its user would see (a command answered again until the answer changes), never a
-sleep."""
+sleep. Leaving the link drops, on each side, what came over it (the forge's adopted
+copy stays, credited, as inside one deployment); a pause on one side is a pause on
+both."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
+from contextlib import closing
 
 import pytest
 
@@ -111,3 +115,69 @@ def test_shared_knowledge_edits_adoption_unsharing_and_forget_me_cross_deploymen
             assert "Traceback" not in process.stderr(), process.describe("a traceback")
     hits = [line for line in forge.lines if re.search(r"\(from The Guild\) Pair on release", line)]
     assert hits and all("days and demos" in h or "days @" in h for h in hits)
+
+
+def received_rows(deployment: Deployment, other: str) -> int:
+    """Rows of the other deployment's community kept in this one's database (read after
+    its process ended: what a database dump would still show)."""
+    with closing(sqlite3.connect(deployment.workdir / "hearth.db")) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM insights JOIN communities ON communities.id = community_id"
+            " WHERE communities.slug LIKE ?",
+            (f"{other}@%",),
+        ).fetchone()
+    return int(count)
+
+
+@pytest.mark.slow
+def test_pause_is_mirrored_and_leaving_drops_what_each_deployment_received(
+    pair: tuple[Deployment, Deployment],
+) -> None:
+    garden, works = pair
+    with (
+        HearthProcess(garden.config, garden.workdir) as guild,
+        HearthProcess(works.config, works.workdir) as forge,
+    ):
+        link(guild, forge, garden.host)
+        guild.send(":as steve", f"/constellation share forge@{works.host} on")
+        guild.expect(r"This community agrees to share knowledge with The Forge")
+        forge.send(f"/constellation share guild@{garden.host} on")
+        forge.expect(r"share knowledge with The Guild")
+        guild.send(":as cora", "/insight Pair on release days #practice")
+        kept = guild.expect(r"Captured insight #(\d+) from cora: “Pair on release days")[1]
+        guild.send(f"/insight share {kept} constellation")
+        forge.send("/insight Rotate the on-call rota weekly #ops")
+        rota = forge.expect(r"Captured insight #(\d+) from fran: “Rotate the on-call")[1]
+        forge.send(f"/insight share {rota} constellation")
+        theirs = until(forge, "/search release scope:constellation", r"#(\d+) \(from The", NONE)
+        until(guild, "/search rota scope:constellation", r"\(from The Forge\) Rotate", NONE)
+        forge.send(f"/insight adopt {theirs[1]}")
+        forge.expect(r"Adopted as insight #(\d+), credited to cora \(guild@")
+        guild.send(":as steve")
+        until(guild, "/constellation knowledge", r"they adopted 1 of ours", OTHER)
+
+        # a pause is told: both deployments agree the link is paused, and neither finds
+        # the other's knowledge meanwhile (as inside one deployment); the resume likewise
+        guild.send(f"/constellation pause forge@{works.host}")
+        guild.expect(r"Relays with The Forge are paused")
+        forge.expect(r"The Guild paused the link \(both ways\)")
+        forge.send("/constellation list")
+        forge.expect(r"The Guild \(guild@.*paused by The Guild")
+        forge.send("/constellation knowledge")
+        forge.expect(r"No linked community shares")
+        guild.send(f"/constellation resume forge@{works.host}")
+        forge.expect(r"The Guild resumed the link")
+        until(forge, "/constellation knowledge", r"we adopted 1 of theirs", OTHER)
+
+        guild.send(f"/constellation leave forge@{works.host}")
+        guild.expect(r"Left the link with The Forge")
+        forge.expect(rf"guild@{garden.host} left the link")
+        forge.send("/search release")  # the forge's adopted copy stays, credited
+        forge.expect(r"1 insight\(s\) match “release”")
+        assert forge.quit() == 0 and guild.quit() == 0, forge.describe("unclean exit")
+        for process in (guild, forge):
+            assert "Traceback" not in process.stderr(), process.describe("a traceback")
+    # the guild's shared insight left the forge's database, and the forge's shared insight
+    # and its adoption credit left the guild's: both sides, with no Delete sent
+    assert received_rows(works, "guild") == 0
+    assert received_rows(garden, "forge") == 0
