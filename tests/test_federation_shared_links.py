@@ -13,6 +13,7 @@ both."""
 
 from __future__ import annotations
 
+import random
 import re
 import sqlite3
 import time
@@ -117,14 +118,14 @@ def test_shared_knowledge_edits_adoption_unsharing_and_forget_me_cross_deploymen
     assert hits and all("days and demos" in h or "days @" in h for h in hits)
 
 
-def received_rows(deployment: Deployment, other: str) -> int:
-    """Rows of the other deployment's community kept in this one's database (read after
-    its process ended: what a database dump would still show)."""
+def rows(deployment: Deployment, community: str, body: str = "%") -> int:
+    """Insights of a community (a LIKE pattern: `guild@%` is the other deployment's) in
+    this deployment's database: what a database dump would show."""
     with closing(sqlite3.connect(deployment.workdir / "hearth.db")) as db:
         (count,) = db.execute(
             "SELECT count(*) FROM insights JOIN communities ON communities.id = community_id"
-            " WHERE communities.slug LIKE ?",
-            (f"{other}@%",),
+            " WHERE communities.slug LIKE ? AND insights.body LIKE ?",
+            (community, body),
         ).fetchone()
     return int(count)
 
@@ -179,5 +180,62 @@ def test_pause_is_mirrored_and_leaving_drops_what_each_deployment_received(
             assert "Traceback" not in process.stderr(), process.describe("a traceback")
     # the guild's shared insight left the forge's database, and the forge's shared insight
     # and its adoption credit left the guild's: both sides, with no Delete sent
-    assert received_rows(works, "guild") == 0
-    assert received_rows(garden, "forge") == 0
+    assert rows(works, "guild@%") == 0
+    assert rows(garden, "forge@%") == 0
+
+
+@pytest.mark.slow
+def test_kill_9_of_either_deployment_during_a_burst_of_shares_loses_and_repeats_nothing(
+    pair: tuple[Deployment, Deployment],
+) -> None:
+    """The receiving deployment killed while a burst of shared insights arrives (and one
+    is edited meanwhile), then the sending one killed mid-burst: after each restart every
+    insight is found over there once, the edited one edited."""
+    garden, works = pair
+    rng = random.Random(19)
+    found = r"🔎 \d+ insight\(s\) match|No insights match"
+    with (
+        HearthProcess(garden.config, garden.workdir) as guild,
+        HearthProcess(works.config, works.workdir) as forge,
+    ):
+        link(guild, forge, garden.host)
+        guild.send(":as steve", f"/constellation share forge@{works.host} on")
+        guild.expect(r"This community agrees to share knowledge with The Forge")
+        forge.send(f"/constellation share guild@{garden.host} on")
+        forge.expect(r"share knowledge with The Guild")
+        guild.send("/constellation default constellation")
+        guild.expect(r"New insights in this community start as \*{0,2}constellation")
+
+        guild.send(":as cora", *(f"/insight Burstword note {n} #first" for n in range(1, 13)))
+        first = guild.expect(r"Captured insight #(\d+) from cora: “Burstword note 1\b")[1]
+        until(forge, "/search burstword scope:constellation", r"🔎 \d+ insight", NONE)
+        forge.kill(after=rng.uniform(0, 0.05))
+        guild.expect(r"Captured insight #\d+ from cora: “Burstword note 12\b")
+        guild.send(f"/insight edit {first} Burstword note 1, edited while they were down")
+        guild.expect(r"Updated")
+        with HearthProcess(works.config, works.workdir) as again:
+            again.expect(BANNER)
+            again.send(":as fran", ":channel hall")
+            burst = "/search burstword tag:first scope:constellation"
+            until(again, burst, r"🔎 12 insight", found)
+
+            guild.send(*(f"/insight Secondword note {n} #second" for n in range(1, 13)))
+            guild.expect(r"Captured insight #\d+ from cora: “Secondword note 3\b")
+            guild.kill(after=rng.uniform(0, 0.05))
+            with HearthProcess(garden.config, garden.workdir) as back:
+                back.expect(BANNER)
+                kept = rows(garden, "guild", "Secondword note %")  # captured before the kill
+                assert kept >= 3, back.describe("captures answered before the kill")
+                second = "/search secondword tag:second scope:constellation"
+                until(again, second, rf"🔎 {kept} insight", found)
+                assert back.quit() == 0, back.describe("unclean exit")
+            again.send(burst)
+            again.expect(r"🔎 12 insight\(s\) match")  # once, still
+            assert again.quit() == 0, again.describe("unclean exit")
+        for process in (guild, forge, again, back):
+            assert "Traceback" not in process.stderr(), process.describe("a traceback")
+    assert rows(works, "guild@%", "Secondword note %") == kept, "each arrived once"
+    assert rows(works, "guild@%", "Burstword note %") == 12, "each arrived once"
+    assert rows(works, "guild@%", "%edited while they were down%") == 1, "the edit arrived"
+    unedited = rows(works, "guild@%", "Burstword note 1") + rows(works, "guild@%", "% 1 #%")
+    assert unedited == 0, "and replaced the first words"
