@@ -2,7 +2,8 @@
 told (what it told us: knowledge/federation_shared_in.py).
 
 Outbound is reconciled like public publishing (knowledge/federation.py): per link, this
-side's shared insights (while its steward shares knowledge over the link) and its
+side's shared insights (while both stewards share knowledge over the link, the other's
+word as its Add/Remove told it) and its
 adoptions of the remote's insights, compared with `federation_shared`; each change is
 recorded with its deliveries in one transaction whose conditional write lets one process
 queue it once.

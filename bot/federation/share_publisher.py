@@ -1,8 +1,10 @@
 """Shared knowledge told to linked communities on other deployments.
 
-A reconciler like the public Publisher: per active link across deployments, this side's
-shared insights (while its steward shares knowledge over the link) and its adoptions of
-the other side's, compared with what that side was told (knowledge/federation_sharing.py).
+A reconciler like the public Publisher: per active link across deployments, first this
+steward's sharing and pause (Add/Remove, when they changed), then this side's shared
+insights (while both stewards share knowledge over the link and neither paused it) and
+its adoptions of the other side's, compared with what that side was told
+(knowledge/federation_sharing.py).
 Each change is queued on the federation delivery queue (ordered per inbox, retried,
 idempotent by key) in the transaction that records it; any process may run it any time.
 """
