@@ -27,6 +27,7 @@ from bot.app import Hearth
 from bot.config import Config
 from bot.federation.documents import Urls
 from bot.federation.share_inbox import hashtags, our_insight_id
+from bot.federation.shared_documents import PAUSED, SHARING, consent_of
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer
 from tests.harness.console_harness import code, drain, line, run_script
@@ -312,3 +313,16 @@ def _json_children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 def test_any_tag_list_gives_kept_tags_or_none(value: Any) -> None:
     tags = hashtags({"tag": value})
     assert isinstance(tags, tuple) and len(tags) <= 20
+
+
+@given(st.text(max_size=40), st.text(max_size=80))
+def test_only_the_senders_own_sharing_or_pause_collection_is_a_steward_word(
+    tail: str, target: str
+) -> None:
+    actor = "https://forge.example/ap/c/forge"
+    assert consent_of(actor, f"{actor}/sharing-with") == SHARING
+    assert consent_of(actor, f"{actor}/paused-with") == PAUSED
+    said = consent_of(actor, target)
+    assert said is None or target == f"{actor}/{said}"
+    assert consent_of(actor, f"https://other.example/ap/c/forge/{tail}") is None
+    assert consent_of(actor, {"id": f"{actor}/sharing-with"}) is None, "a plain id only"

@@ -30,7 +30,7 @@ from bot.federation import documents
 from bot.federation.link_words import note_words, text_of
 from bot.federation.links import LinkActivities
 from bot.federation.share_inbox import ShareInbox
-from bot.federation.shared_documents import PAUSED, SHARING
+from bot.federation.shared_documents import SHARING, consent_of
 from bot.relay.service import Relays
 from knowledge.clock import Clock
 from knowledge.directory import Directory
@@ -94,9 +94,8 @@ class LinkInbox:
         """The other steward turned knowledge sharing or the pause over the link on or
         off (bot/federation/shared_documents.py): their side of the link here says so, as
         a sibling's would inside one deployment; our shares follow on the next round."""
-        target = text_of(item.payload.get("target"))
-        what = target.removeprefix(item.actor + "/") if target != item.actor else ""
-        if text_of(item.payload.get("object")) != urls.actor or what not in (SHARING, PAUSED):
+        what = consent_of(item.actor, text_of(item.payload.get("target")))
+        if text_of(item.payload.get("object")) != urls.actor or what is None:
             return "ignored: an Add or Remove of something else"
         link = await self._relays.links.get(peer.link_id)
         other = link.other(peer.local_community_id) if link is not None else None

@@ -117,3 +117,12 @@ def consent(
         "object": peer_actor,
         "target": f"{urls.actor}/{what}",
     }
+
+
+def consent_of(actor: str, target: object) -> str | None:
+    """Which of the actor's words an Add/Remove `target` names (SHARING or PAUSED), or
+    None for any other collection (e.g. Mastodon's featured posts)."""
+    for what in (SHARING, PAUSED):
+        if target == f"{actor}/{what}":
+            return what
+    return None
