@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.db import Database
@@ -44,6 +44,8 @@ class SharedInbound:
         """A linked remote community's shared insight, new or edited: a row of its local
         community, visible to siblings as theirs (`constellation`; never our `public`)."""
         async with self._db.sessions.begin() as session:
+            if not await _both_share(session, peer):
+                return "ignored: knowledge sharing is not on at both sides"
             source_id = await _source(session, peer, local_slug, article, now)
             row = await session.scalar(
                 select(Insight).where(
@@ -87,7 +89,6 @@ class SharedInbound:
                 await session.flush()
                 await follow_origin(session, row)
                 outcome = "shared: edited"
-            await _they_share(session, peer)  # only a sharing side sends its insights
             return outcome
 
     async def withdrawn(self, peer: Peer, object_id: str) -> bool:
@@ -105,6 +106,39 @@ class SharedInbound:
             await session.execute(delete(Source).where(Source.id == source_id, ~used))
             return True
 
+    async def left(self, peer: Peer) -> int:
+        """The link ended (either side left): what came over it goes, as the other side
+        will not send its Deletes any more. Their shared insights and their copies of
+        ours; our adopted copies of theirs stay, credited, as after leaving a link inside
+        one deployment. Idempotent; how many rows went."""
+        async with self._db.sessions.begin() as session:
+            slug = select(Community.slug).where(Community.id == peer.local_community_id)
+            over_link = (
+                Source.platform == PLATFORM,
+                Source.space == slug.scalar_subquery(),
+                Source.channel == peer.remote_actor[:255],
+            )
+            ids = list(
+                await session.scalars(
+                    select(Insight.id)
+                    .join(Source, Source.id == Insight.source_id)
+                    .where(Insight.community_id == peer.remote_community_id, *over_link)
+                )
+            )
+            theirs_of_ours = and_(
+                Insight.origin_insight_id.is_not(None),
+                Insight.origin_community_id == peer.local_community_id,
+            )
+            gone = await session.execute(
+                delete(Insight).where(
+                    Insight.community_id == peer.remote_community_id,
+                    or_(Insight.id.in_(ids), theirs_of_ours),
+                )
+            )
+            used = select(Insight.id).where(Insight.source_id == Source.id).exists()
+            await session.execute(delete(Source).where(*over_link, ~used))
+            return int(getattr(gone, "rowcount", 0) or 0)
+
     async def adopted(self, peer: Peer, insight_id: int, now: datetime) -> str:
         """The remote community adopted our shared insight: its copy, as a local
         sibling's adoption would be (counted in /constellation knowledge)."""
@@ -117,13 +151,7 @@ class SharedInbound:
                     Insight.origin_insight_id.is_(None),
                 )
             )
-            sharing = await session.scalar(
-                select(LinkSide.shares_knowledge).where(
-                    LinkSide.link_id == peer.link_id,
-                    LinkSide.community_id == peer.local_community_id,
-                )
-            )
-            if origin is None or not sharing:
+            if origin is None or not await _both_share(session, peer):
                 return "ignored: not an insight shared with them"
             author = await session.scalar(
                 select(Member.display_name).where(
@@ -153,7 +181,6 @@ class SharedInbound:
                     ["community_id", "source_id"],
                 )
             )
-            await _they_share(session, peer)  # only a sharing side can adopt
             return "adopted" if getattr(inserted, "rowcount", 0) else "adopted: seen before"
 
     async def unadopted(self, peer: Peer, insight_id: int) -> bool:
@@ -167,18 +194,13 @@ class SharedInbound:
             return bool(getattr(gone, "rowcount", 0))
 
 
-async def _they_share(session: AsyncSession, peer: Peer) -> None:
-    """The remote steward's consent, as its deployment showed it: the remote side of the
-    link shares knowledge (their steward's `/constellation share` is not sent itself)."""
-    await session.execute(
-        update(LinkSide)
-        .where(
-            LinkSide.link_id == peer.link_id,
-            LinkSide.community_id == peer.remote_community_id,
-            LinkSide.shares_knowledge.is_(False),
-        )
-        .values(shares_knowledge=True)
+async def _both_share(session: AsyncSession, peer: Peer) -> bool:
+    """Both stewards share knowledge over the link (theirs as their Add/Remove told it):
+    a share or adoption sent before either side's word arrived is not kept."""
+    sharing = await session.scalars(
+        select(LinkSide.shares_knowledge).where(LinkSide.link_id == peer.link_id)
     )
+    return all(sharing)
 
 
 async def _source(

@@ -2,7 +2,8 @@
 told (what it told us: knowledge/federation_shared_in.py).
 
 Outbound is reconciled like public publishing (knowledge/federation.py): per link, this
-side's shared insights (while its steward shares knowledge over the link) and its
+side's shared insights (while both stewards share knowledge over the link, the other's
+word as its Add/Remove told it) and its
 adoptions of the remote's insights, compared with `federation_shared`; each change is
 recorded with its deliveries in one transaction whose conditional write lets one process
 queue it once.
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.orm import aliased
 
 from knowledge.db import Database
 from knowledge.federation_links import PLATFORM
@@ -43,6 +45,15 @@ class ShareLink:
     inbox: str
     shares: bool  # this side's steward shares knowledge over it
     paused: bool  # this side paused it: nothing new goes out (un-sharing still does)
+    they_share: bool = False  # the other steward's consent, as their Add/Remove told it
+    they_paused: bool = False  # the other side paused it, as their Add/Remove told it
+    told: tuple[bool, bool] = (False, False)  # (shares, paused) as this side last told it
+    consent_seq: int = 0  # how many such changes this side sent
+
+    @property
+    def mutual(self) -> bool:
+        """Both stewards share knowledge over the link: only then do insights go out."""
+        return self.shares and self.they_share
 
 
 @dataclass(frozen=True)
@@ -68,16 +79,30 @@ class FederatedSharing:
     # -- outbound -------------------------------------------------------------------------
 
     async def links(self) -> list[ShareLink]:
+        theirs = aliased(LinkSide)
         async with self._db.sessions() as session:
             rows = (
                 await session.execute(
-                    select(FederatedLink, LinkSide.shares_knowledge, LinkSide.paused)
+                    select(
+                        FederatedLink,
+                        LinkSide.shares_knowledge,
+                        LinkSide.paused,
+                        theirs.shares_knowledge,
+                        theirs.paused,
+                    )
                     .join(Link, Link.id == FederatedLink.link_id)
                     .join(
                         LinkSide,
                         and_(
                             LinkSide.link_id == Link.id,
                             LinkSide.community_id == FederatedLink.local_community_id,
+                        ),
+                    )
+                    .join(
+                        theirs,
+                        and_(
+                            theirs.link_id == Link.id,
+                            theirs.community_id == FederatedLink.remote_community_id,
                         ),
                     )
                     .where(Link.status == LinkStatus.ACTIVE, FederatedLink.they_accepted)
@@ -93,15 +118,19 @@ class FederatedSharing:
                 f.remote_inbox,
                 bool(shares),
                 bool(paused),
+                bool(they_share),
+                bool(they_paused),
+                (f.told_shares, f.told_paused),
+                f.consent_seq,
             )
-            for f, shares, paused in rows
+            for f, shares, paused, they_share, they_paused in rows
         ]
 
     async def changes(self, link: ShareLink) -> ShareChanges:
         told = FederationShared
         async with self._db.sessions() as session:
             shared: set[int] = set()
-            if link.shares:
+            if link.mutual:  # withdrawn (Delete) as soon as either steward stops
                 shared = set(
                     await session.scalars(
                         select(Insight.id).where(
@@ -147,7 +176,8 @@ class FederatedSharing:
             )
         articles = {r.insight_id: r for r in rows if r.kind == ARTICLE}
         announces = {r.insight_id: r for r in rows if r.kind == ANNOUNCE}
-        held = link.paused  # what was told stays; what changed waits for the resume
+        # a pause on either side: what was told stays; what changed waits for the resume
+        held = link.paused or link.they_paused
         return ShareChanges(
             new=[] if held else sorted(shared - set(articles)),
             edited=[] if held else sorted(edited & shared),
@@ -228,6 +258,30 @@ class FederatedSharing:
                     row.withdrawn_at.is_(None),
                 )
                 .values(withdrawn_at=now)
+            )
+            if not getattr(changed, "rowcount", 0):
+                return False
+            await enqueue(session, deliveries, now)
+            return True
+
+    async def tell_consent(
+        self, link: ShareLink, deliveries: list[Delivery], now: datetime
+    ) -> bool:
+        """Record that the other side was told this side's sharing and pause as they are
+        now, with the Add/Remove that tell it; False when another process did it first."""
+        row = FederatedLink
+        async with self._db.sessions.begin() as session:
+            changed = await session.execute(
+                update(row)
+                .where(
+                    row.link_id == link.link_id,
+                    row.consent_seq == link.consent_seq,
+                )
+                .values(
+                    told_shares=link.shares,
+                    told_paused=link.paused,
+                    consent_seq=link.consent_seq + 1,
+                )
             )
             if not getattr(changed, "rowcount", 0):
                 return False

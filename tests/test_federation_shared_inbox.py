@@ -1,12 +1,15 @@
 """Shared knowledge with a linked deployment, at the wire: the loopback ActivityPub peer
 (tests/fakes/activitypub_peer.py) plays the other deployment's community `ada`, linked
 to the guild, both sharing knowledge. The guild's shared insight reaches it as a signed
-`Create(Article)` addressed to it only, its edit as `Update`, un-sharing as `Delete`;
+`Create(Article)` addressed to it only once both stewards said so (`Add` to
+`…/sharing-with`, each way), its edit as `Update`, un-sharing as `Delete`;
 the peer's `Announce` counts as its adoption until its `Undo`. The peer's hostile
 Article is searchable with `scope:constellation`, credited `ada@host`, defused, stored
 once however often it is sent, adoptable (an `Announce` goes back, its deletion an
 `Undo`), and gone after its `Delete`. While the guild pauses the link, nothing new
-goes out; on resume it does. An unlinked server's signed Article and Announce
+goes out (the pause is told, `Add` to `…/paused-with`); on resume it does. The peer's
+pause hides its knowledge here as a sibling's would; its `Remove` of sharing withdraws
+what the guild shared with it. An unlinked server's signed Article and Announce
 change nothing."""
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from bot.app import Hearth
 from bot.config import Config
 from bot.federation.documents import Urls
 from bot.federation.share_inbox import hashtags, our_insight_id
+from bot.federation.shared_documents import PAUSED, SHARING, consent_of
 from knowledge.clock import ManualClock
 from tests.fakes.activitypub_peer import Peer
 from tests.harness.console_harness import code, drain, line, run_script
@@ -65,6 +69,13 @@ def withdraw(peer: Peer, number: int, to: str) -> dict[str, Any]:
     object_id = f"{peer.actor}/i/{number}"
     activity = {"@context": AS, "id": f"{object_id}#delete-{len(to)}", "type": "Delete"}
     return activity | {"actor": peer.actor, "to": [to], "object": object_id}
+
+
+def consent(peer: Peer, to: str, what: str, on: bool, number: int) -> dict[str, Any]:
+    """The peer's steward turning sharing (`sharing-with`) or the pause (`paused-with`)."""
+    activity = {"@context": AS, "id": f"{peer.actor}#consent-{number}"}
+    activity |= {"type": "Add" if on else "Remove", "actor": peer.actor, "object": to}
+    return activity | {"target": f"{peer.actor}/{what}"}
 
 
 def announce(peer: Peer, object_id: str, undo: bool = False) -> dict[str, Any]:
@@ -137,9 +148,12 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
     def adopted() -> str:
         return str(re.findall(r"Adopted as insight #(\d+)", out.getvalue())[-1])
 
-    async def quiet(hearth: Hearth) -> None:
-        await federation(hearth).run_once()  # delivers whatever is due now
-        seen["while paused"] = len(peer.received)
+    def quiet(name: str) -> Callable[[Hearth], Awaitable[None]]:
+        async def step(hearth: Hearth) -> None:
+            await federation(hearth).run_once()  # delivers whatever is due now
+            seen[name] = [r.activity for r in peer.received]
+
+        return step
 
     async def later(_: Hearth) -> None:
         clock.advance(timedelta(minutes=5))
@@ -158,10 +172,14 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
             "/constellation invite",
             link,
             line(lambda: f"/constellation share ada@127.0.0.1:{peer.port} on"),
+            sent(3),
+            remember("consent"),
             ":as cora",
             "/insight Pair on release days @everyone #practice",
             line(lambda: f"/insight share {captured(out, 'Pair on release days')} constellation"),
-            sent(3),
+            quiet("before their consent"),
+            posts(lambda: (peer, consent(peer, seen["actor"], "sharing-with", True, 1))),
+            sent(4),
             remember("create"),
             later,
             line(
@@ -169,7 +187,7 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
                     f"/insight edit {captured(out, 'Pair on release days')} Pair on release days and demos"
                 )
             ),
-            sent(4),
+            sent(5),
             remember("update"),
             posts(lambda: (peer, announce(peer, ours()))),
             ":as steve",
@@ -192,14 +210,14 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
             ":as steve",
             "/constellation knowledge",
             line(lambda: f"/insight adopt {theirs()}"),
-            sent(5),
+            sent(6),
             remember("announce"),
             line(lambda: f"/insight delete {adopted()}"),
-            sent(6),
+            sent(7),
             remember("undo"),
             ":as cora",
             line(lambda: f"/insight share {captured(out, 'Pair on release days')} community"),
-            sent(7),
+            sent(8),
             remember("delete"),
             posts(lambda: (peer, withdraw(peer, 1, seen["actor"]))),
             ":as alice",
@@ -209,11 +227,21 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
             ":as cora",
             "/insight Keep demos short #demo",
             line(lambda: f"/insight share {captured(out, 'Keep demos short')} constellation"),
-            quiet,
+            quiet("while paused"),
             ":as steve",
             line(lambda: f"/constellation resume ada@127.0.0.1:{peer.port}"),
-            sent(8),
+            sent(11),
             remember("resumed"),
+            # their steward pauses: here too their side is paused, as a sibling's would be
+            posts(lambda: (peer, consent(peer, seen["actor"], "paused-with", True, 2))),
+            "/constellation knowledge",
+            posts(lambda: (peer, consent(peer, seen["actor"], "paused-with", False, 3))),
+            "/constellation knowledge",
+            # their steward stops sharing: what the guild shared with them is withdrawn
+            posts(lambda: (peer, consent(peer, seen["actor"], "sharing-with", False, 4))),
+            sent(12),
+            remember("withdrawn"),
+            "/constellation knowledge",
         ],
         clock,
         out=out,
@@ -244,9 +272,24 @@ async def test_shared_knowledge_travels_both_ways_only_over_a_link_and_defused(
     assert seen["announce"]["object"] == f"{peer.actor}/i/1"
     assert seen["undo"]["type"] == "Undo" and seen["undo"]["object"]["type"] == "Announce"
     assert seen["delete"]["type"] == "Delete" and seen["delete"]["object"]["id"] == ours()
-    assert seen["while paused"] == 7, "a paused side sends nothing new"
+    said = seen["consent"]
+    assert said["type"] == "Add" and said["object"] == peer.actor, "the steward's word, sent"
+    assert said["target"] == seen["actor"] + "/sharing-with"
+    assert len(seen["before their consent"]) == 3, "nothing shared before they consent"
+    paused = seen["while paused"]
+    assert len(paused) == 9, "a paused side sends nothing new"
+    assert (paused[-1]["type"], paused[-1]["target"]) == ("Add", seen["actor"] + "/paused-with")
+    resumed = [r.activity for r in peer.received[9:11]]
+    assert [a["type"] for a in resumed] == ["Remove", "Create"], "resume told, then the share"
     assert seen["resumed"]["type"] == "Create", "until it resumes"
     assert "Keep demos short" in seen["resumed"]["object"]["source"]["content"]
+    gone = seen["withdrawn"]
+    assert gone["type"] == "Delete" and "Keep demos" not in str(gone), "withdrawn on their Remove"
+    assert gone["object"]["id"] == f"{seen['actor']}/i/{captured(out, 'Keep demos short')}"
+    knowledge = text.split("steve: /constellation knowledge")[-3:]
+    assert "No linked community shares" in knowledge[0], "their pause, mirrored here"
+    assert "ada: we share" in knowledge[1], "their resume"
+    assert "No linked community shares" in knowledge[2], "their sharing off"
     last = text.rsplit("alice: /search ship scope:constellation", 1)[1]
     assert "No insights match “ship” across the constellation." in last, "gone on Delete"
 
@@ -270,3 +313,16 @@ def _json_children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 def test_any_tag_list_gives_kept_tags_or_none(value: Any) -> None:
     tags = hashtags({"tag": value})
     assert isinstance(tags, tuple) and len(tags) <= 20
+
+
+@given(st.text(max_size=40), st.text(max_size=80))
+def test_only_the_senders_own_sharing_or_pause_collection_is_a_steward_word(
+    tail: str, target: str
+) -> None:
+    actor = "https://forge.example/ap/c/forge"
+    assert consent_of(actor, f"{actor}/sharing-with") == SHARING
+    assert consent_of(actor, f"{actor}/paused-with") == PAUSED
+    said = consent_of(actor, target)
+    assert said is None or target == f"{actor}/{said}"
+    assert consent_of(actor, f"https://other.example/ap/c/forge/{tail}") is None
+    assert consent_of(actor, {"id": f"{actor}/sharing-with"}) is None, "a plain id only"

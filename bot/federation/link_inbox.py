@@ -1,7 +1,9 @@
 """What a linked deployment's verified activities do here (after the inbox's durable
 write, once): a Follow carrying a code, Accept/Reject of this side's Follow, Undo(Follow)
-ending the link, relayed messages as Create/Update/Delete(Note), and shared knowledge
-(Article, Announce: bot/federation/share_inbox.py).
+ending the link (what came over it goes, both sides), Add/Remove saying the other
+steward turned knowledge sharing or the pause on or off, relayed messages as
+Create/Update/Delete(Note), and shared knowledge (Article, Announce:
+bot/federation/share_inbox.py).
 
 Relayed Notes go into the relay pipeline as events of the `activitypub` platform (space
 = this community, channel = the remote actor), so they reach the linked local channel
@@ -28,6 +30,7 @@ from bot.federation import documents
 from bot.federation.link_words import note_words, text_of
 from bot.federation.links import LinkActivities
 from bot.federation.share_inbox import ShareInbox
+from bot.federation.shared_documents import SHARING, consent_of
 from bot.relay.service import Relays
 from knowledge.clock import Clock
 from knowledge.directory import Directory
@@ -77,6 +80,8 @@ class LinkInbox:
         if kind == "Undo" and isinstance(undone, dict) and undone.get("type") == "Follow":
             await self._remote_left(peer)
             return None  # the follower goes too
+        if kind in ("Add", "Remove"):
+            return await self._consent(item, urls, peer, kind == "Add")
         try:
             shared = await self._sharing.handle(str(kind), item.payload, item.actor, urls, peer)
             if shared is not None or kind not in ("Create", "Update", "Delete"):
@@ -85,8 +90,35 @@ class LinkInbox:
         except UserError as exc:
             return f"ignored: {exc}"
 
+    async def _consent(self, item: InboxItem, urls: documents.Urls, peer: Peer, on: bool) -> str:
+        """The other steward turned knowledge sharing or the pause over the link on or
+        off (bot/federation/shared_documents.py): their side of the link here says so, as
+        a sibling's would inside one deployment; our shares follow on the next round."""
+        what = consent_of(item.actor, text_of(item.payload.get("target")))
+        if text_of(item.payload.get("object")) != urls.actor or what is None:
+            return "ignored: an Add or Remove of something else"
+        link = await self._relays.links.get(peer.link_id)
+        other = link.other(peer.local_community_id) if link is not None else None
+        if link is None or other is None:
+            return "ignored: no link"
+        if what == SHARING:
+            await self._relays.links.set_scope(
+                peer.link_id, peer.remote_community_id, shares_knowledge=on
+            )
+            said = "shares knowledge with us now" if on else "stopped sharing knowledge"
+        else:
+            await self._relays.links.set_paused(
+                peer.link_id, peer.remote_community_id, on, self._clock.now()
+            )
+            self._relays.wake.set()  # what waited for the pause to end goes now
+            said = "paused the link (both ways)" if on else "resumed the link"
+        mine = link.side(peer.local_community_id)
+        await self._relays.announce(mine, f"🔗 **{other.name}** {said}.")
+        return f"{what}: {'on' if on else 'off'}"
+
     async def _remote_left(self, peer: Peer) -> None:
         now = self._clock.now()
+        await self._sharing.left(peer)  # first: a crash before the leave repeats it
         await self._relays.links.leave(peer.link_id, peer.remote_community_id, now)
         link = await self._relays.links.get(peer.link_id)
         if link is None:

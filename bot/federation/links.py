@@ -6,7 +6,8 @@ hash, never the code), fetches its actor (its key and inbox), and sends a signed
 carrying the code. The inviting side checks the code like a local acceptance; then both
 stewards have consented: it answers Accept and follows back, the accepting side accepts
 that Follow like any other, and relays flow once each side's Follow was accepted. A bad
-code is answered with Reject; leaving is Undo(Follow) both ways.
+code is answered with Reject; leaving is Undo(Follow) both ways, and each side then drops
+what it received over the link.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from knowledge.errors import InvalidInput, UserError
 from knowledge.federation import InboxItem
 from knowledge.federation_links import FederatedLinks, RemotePeer
 from knowledge.federation_queue import Delivery, digest
+from knowledge.federation_shared_in import SharedInbound
 from knowledge.links import code_hash
 from knowledge.views import CommunityInfo
 
@@ -87,7 +89,9 @@ class LinkActivities:
         urls: Callable[[str], documents.Urls],
         signer: Callable[[int], SignGet],
         queue: Callable[[list[Delivery]], Awaitable[None]],
+        received: SharedInbound,
     ) -> None:
+        self._received = received
         self._config = config
         self._remote = remote
         self.store = store
@@ -248,10 +252,12 @@ class LinkActivities:
     # -- leaving ------------------------------------------------------------------------
 
     async def left(self, link_id: int) -> bool:
-        """This side left: the other deployment is told (Undo of this side's Follow)."""
+        """This side left: the other deployment is told (Undo of this side's Follow) and
+        what it shared over the link goes here, as it goes there when the Undo arrives."""
         peer = await self.store.of_link(link_id)
         if peer is None:
             return False
+        await self._received.left(peer)
         community = await self._directory.community_by_id(peer.local_community_id)
         if community is None:
             return False

@@ -118,9 +118,10 @@ class Federation:
             self.urls,
             self.get_signer,
             self._queue,
+            received := SharedInbound(database),
         )
         sharing = FederatedSharing(database)
-        share_inbox = ShareInbox(SharedInbound(database), directory, clock)
+        share_inbox = ShareInbox(received, directory, clock)
         inbox = LinkInbox(self.links, self.linked, relays, directory, clock, share_inbox)
         self.handler = InboxHandler(
             self.store, actors, clock, self.urls_of, self.get_signer, inbox.handle
@@ -310,7 +311,9 @@ class Federation:
         the inbox task, which does not publish."""
         done = await self.publisher.publish_changes()
         done += await self.sharer.publish_changes()
-        done += await self.handle_inbox()
+        if handled := await self.handle_inbox():
+            # e.g. the other steward stopped sharing: what we shared is withdrawn now
+            done += handled + await self.sharer.publish_changes()
         while await self._due_now() and (delivered := await self.deliverer.deliver_due()):
             done += delivered
         return done
@@ -347,8 +350,10 @@ class Federation:
             await self.inbox_wake.wait()
             self.inbox_wake.clear()
             try:
-                if await self.handle_inbox() and await self._due_now():
-                    self.wake.set()  # what handling queued (an Accept, a follow back)
+                if await self.handle_inbox():
+                    # the loop's round sends what handling queued (an Accept, a follow
+                    # back) and what it changed (a peer that stopped sharing: withdrawals)
+                    self.wake.set()
             except Exception:  # the next arrival or the loop's round tries again
                 log.exception("federation.inbox_round_failed")
 

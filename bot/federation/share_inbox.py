@@ -50,6 +50,10 @@ class ShareInbox:
         self._directory = directory
         self._clock = clock
 
+    async def left(self, peer: Peer) -> int:
+        """The link ended: what its other side shared with us, and its copies of ours, go."""
+        return await self._store.left(peer)
+
     async def handle(
         self, kind: str, payload: dict[str, Any], actor: str, urls: documents.Urls, peer: Peer
     ) -> str | None:

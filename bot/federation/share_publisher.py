@@ -1,8 +1,10 @@
 """Shared knowledge told to linked communities on other deployments.
 
-A reconciler like the public Publisher: per active link across deployments, this side's
-shared insights (while its steward shares knowledge over the link) and its adoptions of
-the other side's, compared with what that side was told (knowledge/federation_sharing.py).
+A reconciler like the public Publisher: per active link across deployments, first this
+steward's sharing and pause (Add/Remove, when they changed), then this side's shared
+insights (while both stewards share knowledge over the link and neither paused it) and
+its adoptions of the other side's, compared with what that side was told
+(knowledge/federation_sharing.py).
 Each change is queued on the federation delivery queue (ordered per inbox, retried,
 idempotent by key) in the transaction that records it; any process may run it any time.
 """
@@ -42,9 +44,9 @@ class SharePublisher:
         return changed
 
     async def _link(self, link: ShareLink, urls: Urls) -> int:
-        changes = await self._store.changes(link)
-        changed = 0
         now = self._clock.now()
+        changed = await self._consent(link, urls)
+        changes = await self._store.changes(link)
         for told in changes.withdrawn:
             activity = docs.delete(
                 urls, told.insight_id, link.remote_actor, link.link_id, told.generation
@@ -88,6 +90,23 @@ class SharePublisher:
                 link.link_id, told.insight_id, [self._delivery(link, activity)], now
             )
         return changed
+
+    async def _consent(self, link: ShareLink, urls: Urls) -> int:
+        """Tell the other side when this steward turned sharing or the pause on or off
+        (before any insight the change lets out: deliveries to one inbox keep order)."""
+        if (link.shares, link.paused) == link.told:
+            return 0
+        seq = link.consent_seq + 1
+        activities = [
+            docs.consent(urls, link.remote_actor, what, state, link.link_id, seq)
+            for what, state, before in (
+                (docs.SHARING, link.shares, link.told[0]),
+                (docs.PAUSED, link.paused, link.told[1]),
+            )
+            if state != before
+        ]
+        deliveries = [self._delivery(link, activity) for activity in activities]
+        return int(await self._store.tell_consent(link, deliveries, self._clock.now()))
 
     @staticmethod
     def _delivery(link: ShareLink, activity: dict[str, object]) -> Delivery:

@@ -96,3 +96,33 @@ def undo_announce(urls: Urls, copy_id: int, object_id: str, peer_actor: str) -> 
         "to": [peer_actor],
         "object": {k: v for k, v in announced.items() if k != "@context"},
     }
+
+
+# A steward's word about one link, as `Add`/`Remove` of the linked community's actor to a
+# collection of this community named for it: `…/sharing-with` (knowledge sharing on/off),
+# `…/paused-with` (the link paused/resumed). Mastodon acts on Add/Remove only for its
+# featured collections, so another server ignores these harmlessly.
+SHARING, PAUSED = "sharing-with", "paused-with"
+
+
+def consent(
+    urls: Urls, peer_actor: str, what: str, on: bool, link_id: int, seq: int
+) -> dict[str, Any]:
+    return {
+        "@context": AS,
+        "id": f"{urls.actor}#link-{link_id}-{what}-{seq}",
+        "type": "Add" if on else "Remove",
+        "actor": urls.actor,
+        "to": [peer_actor],
+        "object": peer_actor,
+        "target": f"{urls.actor}/{what}",
+    }
+
+
+def consent_of(actor: str, target: object) -> str | None:
+    """Which of the actor's words an Add/Remove `target` names (SHARING or PAUSED), or
+    None for any other collection (e.g. Mastodon's featured posts)."""
+    for what in (SHARING, PAUSED):
+        if target == f"{actor}/{what}":
+            return what
+    return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.models.base import Base
@@ -124,6 +124,11 @@ class FederatedLink(Base):
     follow_id: Mapped[str] = mapped_column(String(2000))
     they_accepted: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column()
+    # what this side last told the other of its steward's sharing and pause (Add/Remove,
+    # bot/federation/shared_documents.py), and how many such changes it sent
+    told_shares: Mapped[bool] = mapped_column(default=False, server_default=false())
+    told_paused: Mapped[bool] = mapped_column(default=False, server_default=false())
+    consent_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FederationShared(Base):
