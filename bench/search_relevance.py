@@ -28,7 +28,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -92,7 +92,10 @@ async def run(
     verbose: bool,
     corpus: Sequence[tuple[str, str]] = CORPUS,
     sets: Sets = SETS["old"][1],
+    questions_next: Callable[[], None] | None = None,
 ) -> None:
+    """`questions_next` is called between embedding the insights and the questions (a
+    model with a passage prefix and a query prefix switches there)."""
     with tempfile.TemporaryDirectory() as folder:
         database = open_database(f"sqlite:///{folder}/relevance.db")
         await upgrade(database)
@@ -111,6 +114,8 @@ async def run(
             embedder, store, insights, frozenset(), min_similarity=min_similarity
         )
         await semantic.backfill(community, limit=len(corpus))
+        if questions_next is not None:
+            questions_next()
         backend = open_search(database)
         assert isinstance(backend, SqliteSearch)
         print(
