@@ -66,13 +66,19 @@ async def upgrade(database: Database, revision: str = "head") -> None:
 
     PostgreSQL: a transaction-scoped advisory lock, taken before Alembic reads the
     version, so a waiting instance finds the schema already at `revision` and does
-    nothing. SQLite: the transaction is BEGIN IMMEDIATE (knowledge/db.py), which already
-    admits one writer at a time across processes.
+    nothing. SQLite: the transaction is BEGIN IMMEDIATE (knowledge/db.py), which admits
+    one writer at a time across processes; it is taken before Alembic starts.
     """
 
     def _upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        else:
+            # BEGIN IMMEDIATE travels with a transaction's first statement
+            # (knowledge/sqlite_cursor.py): send one now, so the write lock is held before
+            # Alembic starts; its `context`/`op` are process-wide, and a second upgrade in
+            # this process entering them while the first runs would break both.
+            connection.exec_driver_sql("SELECT 1")
         from alembic import command
 
         command.upgrade(alembic_config(connection), revision)
