@@ -41,7 +41,7 @@ class AssistConfig(Section):
         "MiniLM (also packaged:minilm)",
     )
     semantic_min_similarity: float = Field(
-        0.2, ge=-1.0, le=1.0, description="cosine below which a neighbour is not a search hit"
+        0.15, ge=-1.0, le=1.0, description="cosine below which a neighbour is not a search hit"
     )
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)

@@ -389,6 +389,35 @@ def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> No
     assert "1. #2 Marigolds planted between the tomatoes" in run.stdout
 
 
+def test_weak_neighbours_join_only_when_words_found_little(tmp_path: Path) -> None:
+    """A paraphrased question finds its insight by meaning, but a word every insight-to-be
+    shows exactly is not padded with loosely related ones (MiniLM scores "reviews" and
+    "Ship small, ship often" 0.17: above the bar alone, below it beside an exact match)."""
+    script = "\n".join(
+        [
+            "/insight Small PRs get better reviews #review",
+            "/insight Timebox standups to fifteen minutes #meetings",
+            "/insight Ship small, ship often",
+            "/search what keeps our meetings from running over",
+            "/search reviews",
+        ]
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        input=script + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEARTH_CONFIG": ""},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "match “what keeps our meetings from running over”" in run.stdout
+    assert "1. #2 Timebox standups to fifteen minutes" in run.stdout
+    assert "🔎 1 insight(s) match “reviews”" in run.stdout
+    assert "#3 Ship small, ship often\n" not in run.stdout.split("match “reviews”")[1]
+
+
 def test_semantic_search_can_be_turned_off(tmp_path: Path) -> None:
     (tmp_path / "hearth.toml").write_text("[assist]\nsemantic_search = false\n")
     run = subprocess.run(

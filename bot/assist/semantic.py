@@ -38,6 +38,7 @@ BACKFILL_EVERY = 60.0  # seconds between looks for missing vectors, per communit
 # the fusion: its hits follow the neighbours' in its own order (bench/search_relevance.py,
 # MiniLM: hybrid recall@5 0.78 at weight 0.5, 0.835 at 0, on either half of the questions).
 RELAXED_WEIGHT = 0.0
+WORDS_FOUND_MARGIN = 0.1  # how much more similar a neighbour must be when every word matched
 
 
 class EmbeddingFailed(Exception):
@@ -206,6 +207,11 @@ class SemanticIndex:
             query=query,
             min_similarity=self._min_similarity,
         )
+        if full_text.hits and not full_text.relaxed:
+            # every word matched somewhere: a neighbour beside those must be clearly
+            # similar to be worth showing (a lone "reviews" found "Ship small, ship often")
+            bar = self._min_similarity + WORDS_FOUND_MARGIN
+            neighbours = [(i, score) for i, score in neighbours if score >= bar]
         fts_ids = [h.insight_id for h in full_text.hits]
         weight = RELAXED_WEIGHT if full_text.relaxed else 1.0
         fused = fuse([fts_ids, [i for i, _ in neighbours]], weights=(weight, 1.0))
