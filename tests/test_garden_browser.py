@@ -114,13 +114,25 @@ def browser(profile: Path) -> Any:
 
 def navigate(driver: Any, act: Any) -> None:
     """Do `act` (a click, an Enter) and wait until the next page has replaced this one."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def replaced(d: Any) -> bool:
+        # ChromeDriver may answer a node that just left the document with "Node with given
+        # id does not belong to the document" rather than a stale-element error: the same
+        # fact, the old page is gone
+        try:
+            return bool(expected_conditions.staleness_of(old)(d))
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
     old = driver.find_element(By.TAG_NAME, "html")
     act()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 20).until(replaced)
     WebDriverWait(driver, 20).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
