@@ -2,8 +2,9 @@
 
 `HEARTH_FAULT=<step>:<n>` makes the process SIGKILL itself the n-th time it passes
 `crash_point("<step>")` (n defaults to 1). Steps: `inbound.after_take`,
-`inbound.after_handle`, `inbound.after_reply` (bot/inbound.py) and
-`matrix.before_token_save` (adapters/matrix/adapter.py). Unset, a crash point costs one
+`inbound.after_handle`, `inbound.after_reply` (bot/inbound.py),
+`matrix.before_token_save` (adapters/matrix/adapter.py) and `reindex.after_batch`
+(bot/cli/data.py, after a batch's commit). Unset, a crash point costs one
 comparison. The variable is read here only, once, at import.
 """
 

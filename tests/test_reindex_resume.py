@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,15 +78,15 @@ def test_reindex_killed_half_way_goes_on_where_it_stopped(tmp_path: Path) -> Non
     (tmp_path / "hearth.toml").write_text("")  # the default: the packaged model
     command = [sys.executable, "-m", "bot", "reindex", "--config", "hearth.toml"]
     env = {**os.environ, "HEARTH_CONFIG": ""}
-    first = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    # it SIGKILLs itself right after its second batch is committed (bot/faults.py)
+    first = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env={**env, "HEARTH_FAULT": "reindex.after_batch:2"},
+        capture_output=True,
+        timeout=300,
     )
-    deadline = time.monotonic() + 120
-    while stored(database) == 0 and first.poll() is None:  # the first batch is committed
-        assert time.monotonic() < deadline, "reindex stored nothing in 120 s"
-        time.sleep(0.01)
-    os.kill(first.pid, signal.SIGKILL)
-    first.communicate()
+    assert first.returncode == -signal.SIGKILL, first.stderr
     kept = stored(database)
     assert 0 < kept < COUNT  # killed half-way, its committed batches kept
     again = subprocess.run(

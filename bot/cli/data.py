@@ -25,6 +25,7 @@ from bot.cli.common import (
     with_hearth,
 )
 from bot.cli.running import language_model, local_embedder
+from bot.faults import crash_point
 from knowledge.errors import UserError
 
 
@@ -113,6 +114,7 @@ async def _reindex(hearth: Hearth, community: str | None) -> str:
                 if embedded == 0:
                     break
                 done += embedded
+                crash_point("reindex.after_batch")
                 bar.update(task, completed=min(done, total))
         lines.append(f"{target.slug}: embedded {done} insight(s) with {semantic.embedder.name}")
     return "\n".join(lines) or "There are no communities in this database yet."
