@@ -51,6 +51,17 @@ class Peer:
     they_accepted: bool
 
 
+def _peer(row: FederatedLink) -> Peer:
+    return Peer(
+        row.link_id,
+        row.local_community_id,
+        row.remote_community_id,
+        row.remote_actor,
+        row.remote_inbox,
+        row.they_accepted,
+    )
+
+
 async def _shadow(session: AsyncSession, peer: RemotePeer) -> int:
     """The local row standing for the remote community (made on first link)."""
     found = await session.scalar(select(Community.id).where(Community.slug == peer.slug))
@@ -263,28 +274,14 @@ class FederatedLinks:
             ).scalar_one_or_none()
             if row is None:
                 return None
-            return Peer(
-                row.link_id,
-                row.local_community_id,
-                row.remote_community_id,
-                row.remote_actor,
-                row.remote_inbox,
-                row.they_accepted,
-            )
+            return _peer(row)
 
     async def of_link(self, link_id: int) -> Peer | None:
         async with self._db.sessions() as session:
             row = await session.get(FederatedLink, link_id)
             if row is None:
                 return None
-            return Peer(
-                row.link_id,
-                row.local_community_id,
-                row.remote_community_id,
-                row.remote_actor,
-                row.remote_inbox,
-                row.they_accepted,
-            )
+            return _peer(row)
 
     async def inviting(self, hashed: str, now: datetime) -> int | None:
         """The community whose open invitation has this code hash (WebFinger discovery)."""

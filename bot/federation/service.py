@@ -350,10 +350,8 @@ class Federation:
             await self.inbox_wake.wait()
             self.inbox_wake.clear()
             try:
-                if await self.handle_inbox():
-                    # the loop's round sends what handling queued (an Accept, a follow
-                    # back) and what it changed (a peer that stopped sharing: withdrawals)
-                    self.wake.set()
+                if await self.handle_inbox() and await self._due_now():
+                    self.wake.set()  # what handling queued (an Accept, a follow back)
             except Exception:  # the next arrival or the loop's round tries again
                 log.exception("federation.inbox_round_failed")
 
