@@ -43,6 +43,17 @@ def until(process: HearthProcess, command: str, want: str, other: str) -> re.Mat
     raise AssertionError(process.describe(f"never saw {want!r}"))
 
 
+def link_sharing(
+    guild: HearthProcess, forge: HearthProcess, garden: Deployment, works: Deployment
+) -> None:
+    """Link the two deployments, both stewards agreeing to share knowledge over it."""
+    link(guild, forge, garden.host)
+    guild.send(":as steve", f"/constellation share forge@{works.host} on")
+    guild.expect(r"This community agrees to share knowledge with The Forge")
+    forge.send(f"/constellation share guild@{garden.host} on")
+    forge.expect(r"share knowledge with The Guild")
+
+
 @pytest.mark.slow
 def test_shared_knowledge_edits_adoption_unsharing_and_forget_me_cross_deployments(
     pair: tuple[Deployment, Deployment],
@@ -52,11 +63,7 @@ def test_shared_knowledge_edits_adoption_unsharing_and_forget_me_cross_deploymen
         HearthProcess(garden.config, garden.workdir) as guild,
         HearthProcess(works.config, works.workdir) as forge,
     ):
-        link(guild, forge, garden.host)
-        guild.send(":as steve", f"/constellation share forge@{works.host} on")
-        guild.expect(r"This community agrees to share knowledge with The Forge")
-        forge.send(f"/constellation share guild@{garden.host} on")
-        forge.expect(r"share knowledge with The Guild")
+        link_sharing(guild, forge, garden, works)
 
         guild.send(":as cora", "/insight Pair on release days @everyone #practice")
         kept = guild.expect(r"Captured insight #(\d+) from cora: “Pair on release days")[1]
@@ -139,11 +146,7 @@ def test_pause_is_mirrored_and_leaving_drops_what_each_deployment_received(
         HearthProcess(garden.config, garden.workdir) as guild,
         HearthProcess(works.config, works.workdir) as forge,
     ):
-        link(guild, forge, garden.host)
-        guild.send(":as steve", f"/constellation share forge@{works.host} on")
-        guild.expect(r"This community agrees to share knowledge with The Forge")
-        forge.send(f"/constellation share guild@{garden.host} on")
-        forge.expect(r"share knowledge with The Guild")
+        link_sharing(guild, forge, garden, works)
         guild.send(":as cora", "/insight Pair on release days #practice")
         kept = guild.expect(r"Captured insight #(\d+) from cora: “Pair on release days")[1]
         guild.send(f"/insight share {kept} constellation")
@@ -198,11 +201,7 @@ def test_kill_9_of_either_deployment_during_a_burst_of_shares_loses_and_repeats_
         HearthProcess(garden.config, garden.workdir) as guild,
         HearthProcess(works.config, works.workdir) as forge,
     ):
-        link(guild, forge, garden.host)
-        guild.send(":as steve", f"/constellation share forge@{works.host} on")
-        guild.expect(r"This community agrees to share knowledge with The Forge")
-        forge.send(f"/constellation share guild@{garden.host} on")
-        forge.expect(r"share knowledge with The Guild")
+        link_sharing(guild, forge, garden, works)
         guild.send("/constellation default constellation")
         guild.expect(r"New insights in this community start as \*{0,2}constellation")
 
