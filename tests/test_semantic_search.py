@@ -367,20 +367,25 @@ def test_the_default_is_the_packaged_minilm_and_wordllama_can_be_chosen(tmp_path
     assert default is not None and default.name == f"local:{PACKAGED_MINILM}"
 
 
-def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> None:
-    """`hearth run` on the default config: no model to find, download or configure."""
-    script = "\n".join(
-        [*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs", "/search bugs eat my veg"]
-    )
-    run = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
+def console_run(workdir: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`hearth run` on the console with `script` as its input, no config file found."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "run", *args],
+        cwd=workdir,
         input=script + "\n",
         capture_output=True,
         text=True,
         timeout=120,
         env={**os.environ, "HEARTH_CONFIG": ""},
     )
+
+
+def test_a_fresh_install_answers_a_question_in_other_words(tmp_path: Path) -> None:
+    """`hearth run` on the default config: no model to find, download or configure."""
+    script = "\n".join(
+        [*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs", "/search bugs eat my veg"]
+    )
+    run = console_run(tmp_path, script)
     assert run.returncode == 0, run.stderr
     # no word in common with the question: found for what it means, and says so
     assert "🔎 1 insight(s) match “is sawdust bad for your lungs”" in run.stdout
@@ -402,15 +407,7 @@ def test_weak_neighbours_join_only_when_words_found_little(tmp_path: Path) -> No
             "/search reviews",
         ]
     )
-    run = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        input=script + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HEARTH_CONFIG": ""},
-    )
+    run = console_run(tmp_path, script)
     assert run.returncode == 0, run.stderr
     assert "match “what keeps our meetings from running over”" in run.stdout
     assert "1. #2 Timebox standups to fifteen minutes" in run.stdout
@@ -420,14 +417,11 @@ def test_weak_neighbours_join_only_when_words_found_little(tmp_path: Path) -> No
 
 def test_semantic_search_can_be_turned_off(tmp_path: Path) -> None:
     (tmp_path / "hearth.toml").write_text("[assist]\nsemantic_search = false\n")
-    run = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--config", "hearth.toml"],
-        cwd=tmp_path,
-        input="\n".join([*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs"]) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HEARTH_CONFIG": ""},
+    run = console_run(
+        tmp_path,
+        "\n".join([*DEFAULT_CAPTURES, "/search is sawdust bad for your lungs"]),
+        "--config",
+        "hearth.toml",
     )
     assert run.returncode == 0, run.stderr
     assert "No insights match “is sawdust bad for your lungs”" in run.stdout
